@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package scentrack's build, tests and demo need. Idempotent:
+# a second run installs nothing and takes a second. Both README commands call it,
+# so a fresh Debian 12 machine needs no manual step. Add packages here, never by hand.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config git
+  # proto/ and everything above it
+  libmsgpack-dev libzmq3-dev libsqlite3-dev libserialport-dev libusb-1.0-0-dev libinih-dev
+  # tests: Criterion unit tests, peers nobody here wrote (python3-msgpack, scikit-learn, scipy)
+  libcriterion-dev python3 python3-msgpack python3-numpy python3-sklearn python3-scipy
+  # fuzzing (libFuzzer ships in clang's runtime package)
+  clang libclang-rt-14-dev
+  # the collar core is cross-compiled for a Cortex-M4 in CI
+  gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present" >&2
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: need root to install: ${missing[*]} (run with sudo)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
