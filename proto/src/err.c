@@ -42,6 +42,9 @@ static const struct err_entry err_table[] = {
 	{PROTO_EMSG_SIZE, "PROTO_EMSG_SIZE", "array/str/bin size outside the field's limits"},
 	{PROTO_EMSG_TIME, "PROTO_EMSG_TIME", "neither UTC time nor monotonic time, or both inconsistent"},
 	{PROTO_EMSG_SEQ, "PROTO_EMSG_SEQ", "sequence numbers inconsistent (e.g. FIXB rec_seq not increasing)"},
+	{PROTO_EMSG_BITS, "PROTO_EMSG_BITS", "a flags field has a bit this schema does not define"},
+	{PROTO_EMSG_REF, "PROTO_EMSG_REF", "a reference inside the message points nowhere (BATCH raw_ref)"},
+	{PROTO_EMSG_EXCL, "PROTO_EMSG_EXCL", "key not allowed together with another key or value (e.g. CMD param the opcode does not take)"},
 };
 
 static const struct err_entry *err_find(int err)

@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "sha256_internal.h"
+
 static const uint32_t K[64] = {
 	0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
 	0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
@@ -71,6 +73,32 @@ static void compress(uint32_t h[8], const uint8_t block[64])
 	h[7] += hh;
 }
 
+/* Which compression runs: resolved on first use. A benign race between threads resolving it at once:
+ * they all store the same answer. */
+static proto__sha256_blocks_fn accel;
+static int accel_resolved, force_portable;
+
+void proto__sha256_force_portable(int on)
+{
+	force_portable = on;
+}
+
+static void compress_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+	if (!accel_resolved) {
+		accel = proto__sha256_accel();
+		accel_resolved = 1;
+	}
+	if (accel && !force_portable) {
+		accel(h, p, nblocks);
+		return;
+	}
+	while (nblocks--) {
+		compress(h, p);
+		p += 64;
+	}
+}
+
 void proto_sha256_init(struct proto_sha256 *s)
 {
 	static const uint32_t iv[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
@@ -94,13 +122,13 @@ void proto_sha256_update(struct proto_sha256 *s, const void *data, size_t len)
 		len -= take;
 		if (s->n_block < 64)
 			return;
-		compress(s->h, s->block);
+		compress_blocks(s->h, s->block, 1);
 		s->n_block = 0;
 	}
-	while (len >= 64) {
-		compress(s->h, p);
-		p += 64;
-		len -= 64;
+	if (len >= 64) {
+		compress_blocks(s->h, p, len / 64);
+		p += len / 64 * 64;
+		len %= 64;
 	}
 	memcpy(s->block, p, len);
 	s->n_block = (uint32_t)len;
@@ -112,13 +140,13 @@ void proto_sha256_final(struct proto_sha256 *s, uint8_t out[PROTO_SHA256_LEN])
 	s->block[s->n_block++] = 0x80;
 	if (s->n_block > 56) {
 		memset(s->block + s->n_block, 0, 64u - s->n_block);
-		compress(s->h, s->block);
+		compress_blocks(s->h, s->block, 1);
 		s->n_block = 0;
 	}
 	memset(s->block + s->n_block, 0, 56u - s->n_block);
 	store_be32(s->block + 56, (uint32_t)(bits >> 32));
 	store_be32(s->block + 60, (uint32_t)bits);
-	compress(s->h, s->block);
+	compress_blocks(s->h, s->block, 1);
 	for (unsigned i = 0; i < 8; i++)
 		store_be32(out + 4 * i, s->h[i]);
 }

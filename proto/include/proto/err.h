@@ -52,6 +52,9 @@ enum proto_err {
 	PROTO_EMSG_SIZE = -59,      /* array/str/bin size outside the field's limits */
 	PROTO_EMSG_TIME = -60,      /* neither UTC time nor monotonic time, or both inconsistent */
 	PROTO_EMSG_SEQ = -61,       /* sequence numbers inconsistent (e.g. FIXB rec_seq not increasing) */
+	PROTO_EMSG_BITS = -62,      /* a flags field has a bit this schema does not define */
+	PROTO_EMSG_REF = -63,       /* a reference inside the message points nowhere (BATCH raw_ref) */
+	PROTO_EMSG_EXCL = -64,      /* key not allowed together with another key or value (e.g. CMD param the opcode does not take) */
 };
 
 /* One line, no trailing newline, never NULL (unknown codes give "unknown proto error"). */
