@@ -1,0 +1,348 @@
+/*
+ * analysis/src/store_schema.c — the core store's schema as an ordered list of migrations.
+ *
+ * Rules (an/store.h has the full story):
+ *  - PRAGMA user_version is the schema version: the number of migration steps applied. Step n takes a
+ *    database from n-1 to n; an_store_open applies the missing steps in order, each in its own transaction
+ *    together with its user_version bump, so a crash leaves the database at a step boundary.
+ *  - A step is never edited once released: new columns/tables/indexes go in a new step at the end.
+ *  - Units are in column names (lat_e7, h_acc_mm, t_ms, temp_dc = deci-°C). Absent = NULL, never 0 (the wire
+ *    rule). Wire enumerations are stored as the wire's integers (kind, src, gga_q); lifecycle values that
+ *    people read and export (status, result, mode, species) are TEXT with a CHECK, so a GeoPackage/CSV
+ *    export and a QGIS user see words, and a typo in code cannot invent a new state.
+ *  - Times are UTC ms since 1970 (t_ms) unless the column says t_mono_ms (collar ms since boot).
+ */
+#include <stddef.h>
+
+#include "store_internal.h"
+
+/* Step 1: the domain model (domain.md §6.3/§6.4), records, ingest bookkeeping, hazard lifecycle, audit. */
+static const char *const step1[] = {
+	/* ---- organisation and geometry ---- */
+	"CREATE TABLE programmes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  imsma_id TEXT,"
+	"  created_ms INTEGER NOT NULL"
+	");",
+	/* A task (minefield) owns the local metric frame: every x_mm/y_mm below is ENU about this origin. */
+	"CREATE TABLE tasks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  programme_id INTEGER NOT NULL REFERENCES programmes(id),"
+	"  name TEXT NOT NULL,"
+	"  imsma_id TEXT,"
+	"  origin_lat_e7 INTEGER NOT NULL CHECK (origin_lat_e7 BETWEEN -900000000 AND 900000000),"
+	"  origin_lon_e7 INTEGER NOT NULL CHECK (origin_lon_e7 BETWEEN -1800000000 AND 1800000000),"
+	"  origin_alt_mm INTEGER NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','worked_on','closed')),"
+	"  created_ms INTEGER NOT NULL,"
+	"  UNIQUE (programme_id, name)"
+	");",
+	"CREATE TABLE hazard_areas ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  imsma_id TEXT,"
+	"  class TEXT NOT NULL CHECK (class IN ('SHA','CHA')),"
+	"  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','worked_on','cancelled','reduced','cleared')),"
+	"  polygon_geojson TEXT"
+	");",
+	/* Box frame: p0 = start of lane 0, p_along = end of lane 0, p_across = p0 + lane_count·lane_width
+	 * (an/geo.h). The fourth corner is implied. The corners are kept as entered (degE7) and as local mm. */
+	"CREATE TABLE boxes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  hazard_area_id INTEGER REFERENCES hazard_areas(id),"
+	"  name TEXT NOT NULL,"
+	"  p0_lat_e7 INTEGER NOT NULL, p0_lon_e7 INTEGER NOT NULL,"
+	"  along_lat_e7 INTEGER NOT NULL, along_lon_e7 INTEGER NOT NULL,"
+	"  across_lat_e7 INTEGER NOT NULL, across_lon_e7 INTEGER NOT NULL,"
+	"  p0_x_mm INTEGER NOT NULL, p0_y_mm INTEGER NOT NULL,"
+	"  along_x_mm INTEGER NOT NULL, along_y_mm INTEGER NOT NULL,"
+	"  across_x_mm INTEGER NOT NULL, across_y_mm INTEGER NOT NULL,"
+	"  lane_width_mm INTEGER NOT NULL CHECK (lane_width_mm > 0),"
+	"  lane_count INTEGER NOT NULL CHECK (lane_count > 0),"
+	"  species TEXT NOT NULL CHECK (species IN ('rat','dog')),"
+	"  preparation TEXT,"
+	"  blind INTEGER NOT NULL DEFAULT 0 CHECK (blind IN (0,1)),"
+	"  UNIQUE (task_id, name)"
+	");",
+	/* ---- people, animals, devices ---- */
+	"CREATE TABLE animals ("
+	"  id INTEGER PRIMARY KEY,"
+	"  species TEXT NOT NULL CHECK (species IN ('rat','dog')),"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  role TEXT,"
+	"  sex TEXT CHECK (sex IN ('f','m')),"
+	"  birth_ms INTEGER"
+	");",
+	"CREATE TABLE handlers ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL DEFAULT 'handler' CHECK (role IN ('handler','observer','supervisor','tester'))"
+	");",
+	"CREATE TABLE collars ("
+	"  collar_id INTEGER PRIMARY KEY CHECK (collar_id BETWEEN 1 AND 65535),"
+	"  firmware TEXT,"
+	"  caps INTEGER,"
+	"  boot_id INTEGER,"
+	"  last_seen_ms INTEGER"
+	");",
+	/* Which animal wore which collar when: [from_ms, to_ms), to_ms NULL = still worn. */
+	"CREATE TABLE collar_assignments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  collar_id INTEGER NOT NULL REFERENCES collars(collar_id),"
+	"  animal_id INTEGER NOT NULL REFERENCES animals(id),"
+	"  from_ms INTEGER NOT NULL,"
+	"  to_ms INTEGER CHECK (to_ms IS NULL OR to_ms > from_ms)"
+	");",
+	"CREATE INDEX collar_assignments_by_collar ON collar_assignments(collar_id, from_ms);",
+	"CREATE TABLE sessions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  box_id INTEGER NOT NULL REFERENCES boxes(id),"
+	"  animal_id INTEGER NOT NULL REFERENCES animals(id),"
+	"  mode TEXT NOT NULL CHECK (mode IN ('training','operational','qc','accreditation')),"
+	"  start_ms INTEGER NOT NULL,"
+	"  end_ms INTEGER CHECK (end_ms IS NULL OR end_ms >= start_ms),"
+	"  temp_dc INTEGER,"
+	"  humidity_pct INTEGER CHECK (humidity_pct BETWEEN 0 AND 100),"
+	"  wind_cms INTEGER,"
+	"  wind_dir_deg INTEGER CHECK (wind_dir_deg BETWEEN 0 AND 359),"
+	"  abort_reason TEXT"
+	");",
+	"CREATE INDEX sessions_by_animal ON sessions(animal_id, start_ms);",
+	"CREATE TABLE session_handlers ("
+	"  session_id INTEGER NOT NULL REFERENCES sessions(id),"
+	"  handler_id INTEGER NOT NULL REFERENCES handlers(id),"
+	"  PRIMARY KEY (session_id, handler_id)"
+	") WITHOUT ROWID;",
+	/* ---- ingest ---- */
+	"CREATE TABLE gateways ("
+	"  gw_id INTEGER PRIMARY KEY CHECK (gw_id BETWEEN 1 AND 65535),"
+	"  name TEXT,"
+	"  public_key BLOB CHECK (public_key IS NULL OR length(public_key) = 32),"
+	"  last_gw_seq INTEGER,"      /* every batch <= this is committed; NULL = none yet */
+	"  last_batch_ms INTEGER"
+	");",
+	/* One row per journaled collar record (FIX or IND). (collar_id, rec_seq) is the record's identity
+	 * ACROSS types: the collar numbers FIX and IND from one counter, so a second record with the same key
+	 * is a duplicate whatever its type. digest (FNV-1a of the decoded fields) tells an honest duplicate
+	 * from a conflicting one. The (collar_id, rec_seq, type) key lets fixes and indications reference
+	 * their row with a type-checked foreign key: a FIX row and an IND row can never share a key. */
+	"CREATE TABLE records ("
+	"  id INTEGER PRIMARY KEY,"
+	"  collar_id INTEGER NOT NULL REFERENCES collars(collar_id),"
+	"  rec_seq INTEGER NOT NULL CHECK (rec_seq BETWEEN 0 AND 4294967295),"
+	"  type INTEGER NOT NULL CHECK (type IN (2, 4)),"   /* proto: 2 = FIX, 4 = IND */
+	"  digest INTEGER NOT NULL,"
+	"  gw_id INTEGER NOT NULL REFERENCES gateways(gw_id),"
+	"  gw_seq INTEGER NOT NULL,"
+	"  rx_ms INTEGER NOT NULL,"
+	"  link INTEGER NOT NULL,"
+	"  rssi_dbm INTEGER,"
+	"  snr_db10 INTEGER,"
+	"  raw BLOB,"                                         /* the authenticated frame, if it carried one */
+	"  raw_record_id INTEGER REFERENCES records(id),"     /* ... else the record whose raw frame it came in */
+	"  UNIQUE (collar_id, rec_seq),"
+	"  UNIQUE (collar_id, rec_seq, type)"
+	");",
+	"CREATE TABLE fixes ("
+	"  record_id INTEGER PRIMARY KEY REFERENCES records(id),"
+	"  collar_id INTEGER NOT NULL,"
+	"  rec_seq INTEGER NOT NULL,"
+	"  rec_type INTEGER NOT NULL DEFAULT 2 CHECK (rec_type = 2),"
+	"  t_ms INTEGER,"
+	"  t_mono_ms INTEGER,"
+	"  lat_e7 INTEGER NOT NULL,"
+	"  lon_e7 INTEGER NOT NULL,"
+	"  alt_mm INTEGER,"
+	"  hdop_c INTEGER,"
+	"  h_acc_mm INTEGER,"
+	"  gga_q INTEGER,"
+	"  faa_mode INTEGER,"
+	"  fix_dim INTEGER,"
+	"  nsat INTEGER,"
+	"  sog_cms INTEGER,"
+	"  cog_cdeg INTEGER,"
+	"  tq INTEGER,"
+	"  rx_ms INTEGER NOT NULL,"
+	"  gw_id INTEGER NOT NULL,"
+	"  session_id INTEGER REFERENCES sessions(id),"
+	"  task_id INTEGER REFERENCES tasks(id),"
+	"  x_mm INTEGER,"                                      /* ENU east about the task origin */
+	"  y_mm INTEGER,"                                      /* ENU north */
+	"  CHECK ((t_ms IS NULL) <> (t_mono_ms IS NULL)),"
+	"  CHECK ((x_mm IS NULL) = (y_mm IS NULL) AND (x_mm IS NULL OR task_id IS NOT NULL)),"
+	"  UNIQUE (collar_id, rec_seq),"
+	"  FOREIGN KEY (collar_id, rec_seq, rec_type) REFERENCES records(collar_id, rec_seq, type)"
+	");",
+	"CREATE INDEX fixes_by_collar_time ON fixes(collar_id, t_ms);",
+	"CREATE TABLE indications ("
+	"  record_id INTEGER PRIMARY KEY REFERENCES records(id),"
+	"  collar_id INTEGER NOT NULL,"
+	"  rec_seq INTEGER NOT NULL,"
+	"  rec_type INTEGER NOT NULL DEFAULT 4 CHECK (rec_type = 4),"
+	"  t_ms INTEGER,"                                      /* onset */
+	"  t_mono_ms INTEGER,"
+	"  kind INTEGER NOT NULL CHECK (kind IN (1,2,3)),"     /* proto: sit, scratch, handler mark */
+	"  dur_ms INTEGER,"
+	"  conf_pct INTEGER CHECK (conf_pct BETWEEN 0 AND 100),"
+	"  src INTEGER NOT NULL CHECK (src IN (1,2,3)),"       /* proto: classifier, button, both */
+	"  lat_e7 INTEGER,"
+	"  lon_e7 INTEGER,"
+	"  h_acc_mm INTEGER,"
+	"  fix_ref INTEGER,"                                   /* rec_seq of the FIX the position came from */
+	"  rx_ms INTEGER NOT NULL,"
+	"  gw_id INTEGER NOT NULL,"
+	"  session_id INTEGER REFERENCES sessions(id),"
+	"  task_id INTEGER REFERENCES tasks(id),"
+	"  x_mm INTEGER,"
+	"  y_mm INTEGER,"
+	"  review TEXT NOT NULL DEFAULT 'unreviewed' CHECK (review IN ('unreviewed','confirmed','rejected')),"
+	"  reviewed_by INTEGER REFERENCES handlers(id),"
+	"  reviewed_ms INTEGER,"
+	"  CHECK ((t_ms IS NULL) <> (t_mono_ms IS NULL)),"
+	"  CHECK ((lat_e7 IS NULL) = (lon_e7 IS NULL)),"
+	"  CHECK ((x_mm IS NULL) = (y_mm IS NULL) AND (x_mm IS NULL OR task_id IS NOT NULL)),"
+	"  CHECK ((review = 'unreviewed') = (reviewed_by IS NULL)),"
+	"  UNIQUE (collar_id, rec_seq),"
+	"  FOREIGN KEY (collar_id, rec_seq, rec_type) REFERENCES records(collar_id, rec_seq, type)"
+	");",
+	"CREATE INDEX indications_by_task_time ON indications(task_id, t_ms);",
+	/* Non-journaled collar messages: no rec_seq, so their identity is their place in a batch, which makes
+	 * a replayed batch idempotent for them too. */
+	"CREATE TABLE collar_status ("
+	"  id INTEGER PRIMARY KEY,"
+	"  gw_id INTEGER NOT NULL REFERENCES gateways(gw_id),"
+	"  gw_seq INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  collar_id INTEGER NOT NULL REFERENCES collars(collar_id),"
+	"  type INTEGER NOT NULL CHECK (type IN (1, 5, 6)),"  /* proto: HELLO, STATUS, CMD_ACK */
+	"  rx_ms INTEGER NOT NULL,"
+	"  batt_mv INTEGER, batt_pct INTEGER, temp_dc INTEGER,"
+	"  backlog INTEGER, tx_frames INTEGER, retx INTEGER, acks INTEGER, rssi_dbm INTEGER, snr_db10 INTEGER,"
+	"  fw TEXT, boot_id INTEGER, oldest_seq INTEGER, next_seq INTEGER, caps INTEGER,"
+	"  cmd_id INTEGER, cmd_result INTEGER, cmd_progress_pct INTEGER,"
+	"  UNIQUE (gw_id, gw_seq, idx)"
+	");",
+	"CREATE INDEX collar_status_by_collar ON collar_status(collar_id, rx_ms);",
+	/* ---- correlation results ---- */
+	"CREATE TABLE hazard_points ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  box_id INTEGER REFERENCES boxes(id),"
+	"  status TEXT NOT NULL CHECK (status IN ('candidate','awaiting_second_animal','awaiting_excavation',"
+	"    'confirmed_explosive','confirmed_fragment','confirmed_scrap','confirmed_nothing','not_accessible',"
+	"    'superseded')),"
+	"  x_mm INTEGER NOT NULL, y_mm INTEGER NOT NULL,"
+	"  lat_e7 INTEGER NOT NULL, lon_e7 INTEGER NOT NULL,"
+	"  r95_mm INTEGER NOT NULL CHECK (r95_mm >= 0),"
+	"  log_odds_q10 INTEGER NOT NULL,"                    /* integer log-odds × 1024 (analysis.md §7.3) */
+	"  p_explosive REAL NOT NULL CHECK (p_explosive BETWEEN 0.0 AND 1.0),"
+	"  n_ind INTEGER NOT NULL DEFAULT 0, n_animals INTEGER NOT NULL DEFAULT 0,"
+	"  n_sessions INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL"
+	");",
+	"CREATE INDEX hazard_points_by_task ON hazard_points(task_id);",
+	/* Evidence: each contributing indication, and each session that covered the spot without indicating
+	 * (negative evidence), with its log-odds contribution, so every score is explainable (§7.3). */
+	"CREATE TABLE hazard_evidence ("
+	"  id INTEGER PRIMARY KEY,"
+	"  hazard_id INTEGER NOT NULL REFERENCES hazard_points(id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('indication','clean_pass')),"
+	"  collar_id INTEGER, rec_seq INTEGER,"
+	"  session_id INTEGER REFERENCES sessions(id),"
+	"  delta_q10 INTEGER NOT NULL,"
+	"  CHECK ((kind = 'indication') = (rec_seq IS NOT NULL)),"
+	"  CHECK (kind = 'indication' OR session_id IS NOT NULL),"
+	"  FOREIGN KEY (collar_id, rec_seq) REFERENCES indications(collar_id, rec_seq)"
+	");",
+	"CREATE INDEX hazard_evidence_by_hazard ON hazard_evidence(hazard_id);",
+	/* The hazard event log: seq is the stream sequence the core publishes (PUB + snapshot, Clone pattern).
+	 * AUTOINCREMENT so a sequence number is never reused, even after the newest row is deleted. */
+	"CREATE TABLE hazard_events ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  hazard_id INTEGER NOT NULL REFERENCES hazard_points(id),"
+	"  t_ms INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('created','status','score','evidence')),"
+	"  from_status TEXT, to_status TEXT,"
+	"  who TEXT NOT NULL,"
+	"  note TEXT"
+	");",
+	"CREATE TABLE clearance_results ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  hazard_id INTEGER REFERENCES hazard_points(id),"
+	"  lat_e7 INTEGER, lon_e7 INTEGER,"
+	"  x_mm INTEGER, y_mm INTEGER,"
+	"  pos_err_mm INTEGER CHECK (pos_err_mm >= 0),"
+	"  result TEXT NOT NULL CHECK (result IN ('ap_mine','at_mine','uxo','other_erw','fragment','scrap',"
+	"    'nothing','not_accessible')),"
+	"  device_type TEXT,"
+	"  depth_mm INTEGER,"
+	"  team TEXT,"
+	"  method TEXT,"
+	"  excavated_radius_mm INTEGER,"
+	"  date_ms INTEGER NOT NULL,"
+	"  CHECK ((lat_e7 IS NULL) = (lon_e7 IS NULL) AND (lat_e7 IS NULL) = (x_mm IS NULL)"
+	"    AND (x_mm IS NULL) = (y_mm IS NULL))"
+	");",
+	"CREATE INDEX clearance_results_by_task ON clearance_results(task_id);",
+	"CREATE TABLE audit_log ("
+	"  id INTEGER PRIMARY KEY,"
+	"  t_ms INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  entity TEXT NOT NULL,"
+	"  entity_id INTEGER,"
+	"  detail TEXT"
+	");",
+	NULL,
+};
+
+/* Step 2: accreditation tests (domain.md §6.3 TestEvent). A separate step, so the migration path from an
+ * older file is exercised by the tests (store_test.c migrates a step-1 file with data in it). */
+static const char *const step2[] = {
+	"CREATE TABLE accreditation_tests ("
+	"  id INTEGER PRIMARY KEY,"
+	"  authority TEXT NOT NULL,"
+	"  date_ms INTEGER NOT NULL,"
+	"  box_id INTEGER REFERENCES boxes(id),"
+	"  session_id INTEGER REFERENCES sessions(id),"
+	"  animal_id INTEGER NOT NULL REFERENCES animals(id),"
+	"  handler_id INTEGER REFERENCES handlers(id),"
+	"  layout_sha256 BLOB CHECK (layout_sha256 IS NULL OR length(layout_sha256) = 32),"
+	"  area_m2 INTEGER,"
+	"  n_targets INTEGER NOT NULL CHECK (n_targets >= 0),"
+	"  n_hits INTEGER CHECK (n_hits BETWEEN 0 AND n_targets),"
+	"  n_false INTEGER CHECK (n_false >= 0),"
+	"  pass INTEGER CHECK (pass IN (0,1)),"
+	"  rule TEXT"
+	");",
+	/* Targets are known only to the tester (double-blind): the handler UI never reads this table. */
+	"CREATE TABLE accreditation_targets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  test_id INTEGER NOT NULL REFERENCES accreditation_tests(id),"
+	"  lat_e7 INTEGER NOT NULL, lon_e7 INTEGER NOT NULL,"
+	"  x_mm INTEGER, y_mm INTEGER,"
+	"  target_type TEXT NOT NULL,"
+	"  depth_mm INTEGER,"
+	"  hit INTEGER CHECK (hit IN (0,1)),"
+	"  hit_dist_mm INTEGER"
+	");",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2};
+
+int an_store__migration_count(void)
+{
+	return (int)(sizeof steps / sizeof steps[0]);
+}
+
+const char *const *an_store__migration_sql(int version)
+{
+	if (version < 1 || version > an_store__migration_count())
+		return NULL;
+	return steps[version - 1];
+}
