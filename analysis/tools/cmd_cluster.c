@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L /* getc_unlocked, strcasecmp */
 
 #include "an/cluster.h"
+#include "an/geo.h"
 #include "scentrack_cmd.h"
 
 #include <ctype.h>
@@ -345,16 +346,23 @@ static int to_mm(struct input *in)
 			in->name);
 		return EX_DATAERR;
 	}
-	struct an_cluster_enu o;
-	if (an_cluster_enu_init(&o, lat_lo + (lat_hi - lat_lo) / 2.0, lon_lo + (lon_hi - lon_lo) / 2.0) < 0) {
+	/* WGS84 → ECEF → local ENU about the centre of the points' bounding box (so the result does not
+	 * depend on row order), with every point and the origin on the ellipsoid (h = 0): distances are then
+	 * horizontal, as the 1 m rule means them; real heights would tilt positions by about h·r/R. */
+	struct an_geo_origin o;
+	if (an_geo_origin_init(&o, (int32_t)lround((lat_lo + (lat_hi - lat_lo) / 2.0) * 1e7),
+			       (int32_t)lround((lon_lo + (lon_hi - lon_lo) / 2.0) * 1e7), 0) < 0) {
 		fprintf(stderr, "scentrack cluster: internal error: bad origin\n");
 		return EX_SOFTWARE;
 	}
 	for (size_t i = 0; i < in->n; i++) {
 		struct row *r = &in->rows[i];
-		if (an_cluster_enu_mm(&o, r->a, r->b, &r->ia, &r->ib) < 0)
+		struct an_geo_enu enu;
+		if (an_geo_enu_from_deg(&o, r->a, r->b, 0.0, &enu) < 0)
 			return data_error(in, r->line, "%s", "point too far from the centre of the points",
-					  "more than 2000 km on an axis");
+					  "beyond the local frame's range");
+		r->ia = enu.e_mm;
+		r->ib = enu.n_mm;
 	}
 	return 0;
 }

@@ -605,30 +605,3 @@ Test(an_cluster, eps_rule_floor_and_values)
 	}
 }
 
-Test(an_cluster, enu_known_offsets)
-{
-	struct an_cluster_enu o;
-	int64_t e, n;
-	cr_assert_eq(an_cluster_enu_init(&o, 0.0, 0.0), 0);
-	cr_assert_eq(an_cluster_enu_mm(&o, 0.0, 0.0, &e, &n), 0);
-	cr_assert(e == 0 && n == 0);
-	/* 1e-5 degree of latitude at the equator: M(0) = 6335439 m → 1.10575 m */
-	cr_assert_eq(an_cluster_enu_mm(&o, 1e-5, 0.0, &e, &n), 0);
-	cr_assert(e == 0 && n == 1106, "%lld %lld", (long long)e, (long long)n);
-	/* 1e-5 degree of longitude at the equator: a = 6378137 m → 1.11319 m */
-	cr_assert_eq(an_cluster_enu_mm(&o, 0.0, 1e-5, &e, &n), 0);
-	cr_assert(e == 1113 && n == 0, "%lld %lld", (long long)e, (long long)n);
-	/* Mozambique-like origin; Bosnia-like 0.001° in both: 78.845 m east, 111.132 m north */
-	cr_assert_eq(an_cluster_enu_init(&o, -19.0, 35.0), 0);
-	cr_assert_eq(an_cluster_enu_mm(&o, -19.00001, 35.0, &e, &n), 0);
-	cr_assert(e == 0 && n == -1107, "%lld %lld", (long long)e, (long long)n);
-	cr_assert_eq(an_cluster_enu_init(&o, 45.0, 18.0), 0);
-	cr_assert_eq(an_cluster_enu_mm(&o, 45.001, 18.001, &e, &n), 0);
-	cr_assert(e == 78845 && n == 111132, "%lld %lld", (long long)e, (long long)n);
-	cr_assert_eq(an_cluster_enu_mm(&o, 91.0, 0.0, &e, &n), -EINVAL);
-	cr_assert_eq(an_cluster_enu_mm(&o, 0.0, -180.5, &e, &n), -EINVAL);
-	cr_assert_eq(an_cluster_enu_init(&o, 0.0, 1.0 / 0.0), -EINVAL);
-	cr_assert_eq(an_cluster_enu_init(&o, 60.0, 10.0), 0);
-	cr_assert_eq(an_cluster_enu_mm(&o, 60.0, 10.00001, &e, &n), 0);
-	cr_assert(e == 558 && n == 0, "%lld %lld", (long long)e, (long long)n);
-}

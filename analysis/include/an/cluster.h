@@ -197,32 +197,4 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
  */
 int64_t an_cluster_eps_mm(uint32_t h_acc_a_mm, uint32_t h_acc_b_mm);
 
-/*
- * WGS84 → local east/north millimetres (ENU tangent plane about an origin).
- * Method: geodetic (lat, lon, h = 0) → ECEF (WGS84 a = 6378137 m, f = 1/298.257223563) → rotate the ECEF
- * difference from the origin into east/north/up at the origin; computed in double, rounded to the nearest mm.
- * Accuracy: rounding adds <= 0.5 mm per axis. The tangent plane distorts distances by ~ (r/R)²: for pairs
- * up to 50 m apart anywhere within ±10 km of the origin the distance error is <= 0.12 mm, within ±50 km
- * <= 3.1 mm (reference/analysis.md §4.2). Heights are ignored ON PURPOSE (h = 0 for every point): each point
- * is placed at its footpoint on the ellipsoid, so distances are horizontal. Using real heights would tilt
- * positions by about h·r/R (0.16 m for 100 m of relief 10 km from the origin), which is not wanted here.
- */
-struct an_cluster_enu {
-	double lat0_rad, lon0_rad;
-	double sin_lat0, cos_lat0, sin_lon0, cos_lon0;
-	double x0_m, y0_m, z0_m; /* origin in ECEF */
-};
-
-/* @retval 0 ok  @retval -EINVAL lat outside ±90°, lon outside ±180°, or not finite */
-int an_cluster_enu_init(struct an_cluster_enu *o, double lat0_deg, double lon0_deg)
-	__attribute__((warn_unused_result));
-
-/*
- * @retval 0 ok
- * @retval -EINVAL lat/lon out of range or not finite
- * @retval -ERANGE the point is farther than AN_CLUSTER_COORD_MAX_MM from the origin on an axis
- */
-int an_cluster_enu_mm(const struct an_cluster_enu *o, double lat_deg, double lon_deg, int64_t *east_mm,
-		      int64_t *north_mm) __attribute__((warn_unused_result));
-
 #endif
