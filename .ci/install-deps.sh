@@ -19,6 +19,8 @@ packages=(
   libsystemd-dev umockdev libumockdev-dev
   # the collar core is cross-compiled for a Cortex-M4 in CI
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
+  # ... and its MCU image boots in an emulated Cortex-M4 board (mps2-an386)
+  qemu-system-arm
 )
 
 missing=()
