@@ -1,0 +1,229 @@
+/*
+ * an/hazard.h — hazard points and their lifecycle: indications clustered into points, each point scored by
+ * an/fusion.h from indications and clean sweeps (an/coverage.h), matched to clearance results (an/match.h),
+ * and given a status; every change is an event with a sequence number (analysis.md §7.2–7.6; domain.md
+ * §6.4).
+ *
+ * The contract: the state is a PURE FUNCTION OF THE SET of inputs seen so far. After any prefix of any
+ * input stream, the hazard table equals what a fresh engine computes from that prefix given in one call in
+ * any order (tests/analysis/hazard_test.c checks it on random streams, byte for byte via an_hazard_dump).
+ * Events are the differences between consecutive states, so they are the only thing that depends on how
+ * the inputs were batched. No clock is read: an_hazard_apply takes now_ms for the events' time stamps.
+ *
+ * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
+ * point (an_cluster with min_pts = 1, exact integer distances). So a point is "one or more indications"
+ * (a lone indication is a point too: analysis.md §7.2's "unconfirmed suspect"), and points only ever MERGE
+ * as indications arrive. Chained rows become one point (analysis.md §1.5; a split is future work).
+ * Canonical id = the smallest member indication id (= an_cluster's cluster id with min_pts = 1), so an id
+ * never changes except when its point merges into one with a smaller id: that point lives on and the
+ * other is RETIRED (status superseded, event with into_id). Centroid = integer mean of member positions
+ * (rounded half away from zero); sigma_mm = sqrt(Σ σᵢ²) / k (σ of the mean of k fixes; h_acc 0 → opts).
+ *
+ * Evidence at a point (gate = disc of opts.fusion.gate_radius_mm, 0 = eps_mm, around the centroid):
+ * every member indication is an "indicated" observation of its (animal, session); every session with a
+ * session record whose buffered track (an_coverage_path) covers the CENTROID and that has no member
+ * indication is a clean sweep. Calibration per animal: the latest an_hazard_calib by as_of_ms; an animal
+ * without one is scored as NEW (priors only) of the species of its session records (smallest session id),
+ * or as a rat if none (the larger false-indication prior: its indications weigh less).
+ *
+ * Status rules (first that applies; the thresholds are options):
+ *   1. a clearance result is attached → confirmed_explosive (AP/AT mine, UXO, other ERW), confirmed_fragment,
+ *      confirmed_scrap, confirmed_nothing, or not_accessible. Attachment: a result with ind_ref != 0 is
+ *      linked to the point containing that indication (it waits while that indication is unknown); the
+ *      other results with a position are matched one-to-one to the remaining points by an_match_solve
+ *      (gate max(1 m, 99 % Mahalanobis), optimal, ties by id). Several results on one point: a definitive
+ *      one beats not_accessible, then the latest (date_ms, id) wins.
+ *   2. ≥ agree_animals (2) distinct animals indicated it, or log-odds ≥ logit(p_excavate) (0.5)
+ *      → awaiting_excavation ("two animals over the same ground", or enough calibrated evidence).
+ *   3. one animal indicated and another animal swept it without indicating → candidate: the second
+ *      animal disagreed; the point stays on the map and in the evaluation policies, but neither agreement
+ *      nor P asks for excavation.
+ *   4. otherwise → awaiting_second: one animal indicated, no independent animal has been over it yet.
+ * A fresh single indication is therefore awaiting_second; statuses may go DOWN as well as up (negative
+ * evidence lowers P; a new point can take over a clearance match): a status is the current reading of the
+ * evidence, not a one-way ratchet, which is what makes it order-independent.
+ *
+ * Errors: 0 or a negative errno (see an_hazard_apply); after -ENOMEM the next successful an_hazard_apply
+ * recomputes and reports every change.
+ */
+#ifndef AN_HAZARD_H
+#define AN_HAZARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "an/coverage.h"
+#include "an/fusion.h"
+#include "an/match.h"
+#include "an/store.h" /* enum an_hazard_status, an_clearance_result, an_species */
+
+#define AN_HAZARD_OPTS_VERSION 1
+struct an_hazard_opts {
+	unsigned version;          /* AN_HAZARD_OPTS_VERSION */
+	int64_t eps_mm;            /* clustering radius, default 1000 (an_cluster_eps_mm gives it from h_acc) */
+	uint32_t default_h_acc_mm; /* for indications with h_acc_mm 0; default 1000 */
+	double p_excavate;         /* rule 2 threshold, default 0.5 */
+	uint32_t agree_animals;    /* rule 2 agreement, default 2 */
+	struct an_fusion_opts fusion;     /* gate_radius_mm 0 = eps_mm */
+	struct an_coverage_opts coverage;
+	struct an_match_opts match;
+	size_t max_inds, max_sessions, max_fixes, max_clearances, max_calibs; /* caps; -ENOSPC beyond */
+};
+void an_hazard_opts_init(struct an_hazard_opts *o);
+
+/* ---- inputs ---------------------------------------------------------------------------------------------- */
+
+struct an_hazard_ind {
+	uint64_t id; /* unique, != 0 and != UINT64_MAX (e.g. collar_id << 32 | rec_seq) */
+	uint64_t animal_id, session_id;
+	int64_t t_ms;
+	int64_t x_mm, y_mm; /* task-local ENU */
+	uint32_t h_acc_mm;
+};
+struct an_hazard_session {
+	uint64_t session_id, animal_id;
+	enum an_species species;
+	uint32_t sweep_width_mm; /* 0 = species default */
+};
+struct an_hazard_fix {
+	uint64_t session_id;
+	struct an_coverage_fix fix;
+};
+struct an_hazard_calib {
+	struct an_fusion_animal cal;
+	int64_t as_of_ms; /* the latest wins (ties: the larger record, compared field by field) */
+};
+struct an_hazard_clearance {
+	uint64_t id;      /* unique, != 0 */
+	uint64_t ind_ref; /* an indication id of the point this result was dug for; 0 = match by position */
+	bool has_pos;
+	int64_t x_mm, y_mm;
+	uint32_t pos_err_mm; /* 1-sigma */
+	enum an_clearance_result result;
+	int64_t date_ms;
+};
+
+enum an_hazard_input_kind {
+	AN_HAZARD_IN_SESSION = 1,
+	AN_HAZARD_IN_FIX = 2,
+	AN_HAZARD_IN_IND = 3,
+	AN_HAZARD_IN_CALIB = 4,
+	AN_HAZARD_IN_CLEARANCE = 5,
+};
+struct an_hazard_input {
+	enum an_hazard_input_kind kind;
+	union {
+		struct an_hazard_session session;
+		struct an_hazard_fix fix;
+		struct an_hazard_ind ind;
+		struct an_hazard_calib calib;
+		struct an_hazard_clearance clearance;
+	} u;
+};
+
+/* ---- outputs --------------------------------------------------------------------------------------------- */
+
+struct an_hazard_point {
+	uint64_t id; /* smallest member indication id */
+	enum an_hazard_status status;
+	int64_t x_mm, y_mm;
+	uint32_t sigma_mm;
+	uint32_t n_ind;           /* member indications */
+	uint32_t n_ind_animals;   /* distinct animals that indicated it */
+	uint32_t n_ind_passes;    /* passes (sessions) that indicated it */
+	uint32_t n_clean_passes;  /* passes that swept it without indicating */
+	uint32_t n_clean_animals; /* animals that swept it and NEVER indicated it (second opinions, rule 3) */
+	int64_t prior_q10, log_odds_q10;
+	double p_explosive;
+	int64_t first_t_ms, last_t_ms; /* indication times */
+	uint64_t clearance_id;         /* 0 = none attached */
+	enum an_clearance_result clearance_result; /* 0 = none */
+};
+
+enum an_hazard_event_kind {
+	AN_HAZARD_EV_CREATED = 1, /* a new point (to = its status) */
+	AN_HAZARD_EV_STATUS = 2,  /* status changed */
+	AN_HAZARD_EV_SCORE = 3,   /* log-odds changed, status did not */
+	AN_HAZARD_EV_RETIRED = 4, /* merged into into_id (to = superseded) */
+};
+struct an_hazard_event {
+	uint64_t seq; /* 1, 2, 3, ... per engine, strictly increasing */
+	int64_t t_ms; /* the now_ms of the an_hazard_apply call */
+	enum an_hazard_event_kind kind;
+	uint64_t hazard_id;
+	enum an_hazard_status from, to; /* from = 0 for CREATED */
+	int64_t log_odds_from_q10, log_odds_to_q10;
+	uint64_t into_id; /* RETIRED only */
+};
+/* Called for each event, in seq order, during an_hazard_apply. A negative return is passed back by
+ * an_hazard_apply (the state has changed regardless; later events of that call are not delivered). */
+typedef int (*an_hazard_event_fn)(void *ctx, const struct an_hazard_event *ev);
+
+struct an_hazard_engine;
+
+/* o may be NULL (defaults). @retval -EINVAL bad options; -ENOMEM */
+int an_hazard_new(const struct an_hazard_opts *o, struct an_hazard_engine **out) __attribute__((warn_unused_result));
+void an_hazard_free(struct an_hazard_engine *h); /* NULL is a no-op */
+void an_hazard_set_sink(struct an_hazard_engine *h, an_hazard_event_fn fn, void *ctx);
+
+/*
+ * Add in[0..n) (any order, any mix) and recompute; emits the events of the change.
+ * An input identical to one already seen is ignored (idempotent replay).
+ * Inputs are taken in order: on an error the inputs before the offending one stay applied (and are
+ * recomputed and reported), the offending one and the rest are not. Fixes may precede their session's
+ * record (they count once it arrives); a clearance's ind_ref may precede its indication.
+ * @retval -EINVAL a malformed input (id 0, coordinate beyond AN_GEO_RANGE_MAX_MM, unknown species or
+ *         result, sweep out of range) or an inconsistency (an indication and its session record naming
+ *         different animals)
+ * @retval -EEXIST an id already used with different content (indication, session, clearance)
+ * @retval -ENOSPC a cap reached
+ * @retval -ENOMEM, or the sink's negative return
+ */
+int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in, size_t n, int64_t now_ms)
+	__attribute__((warn_unused_result));
+
+size_t an_hazard_count(const struct an_hazard_engine *h);
+/* Points in ascending id order. @retval -ENOENT index out of range */
+int an_hazard_get(const struct an_hazard_engine *h, size_t index, struct an_hazard_point *out)
+	__attribute__((warn_unused_result));
+/* @retval -ENOENT no live point with this id */
+int an_hazard_find(const struct an_hazard_engine *h, uint64_t id, struct an_hazard_point *out)
+	__attribute__((warn_unused_result));
+/* Member indication ids (ascending) / evidence lines of a point; *n_out = the full number.
+ * @retval -ENOENT no such point; -ENOBUFS cap too small */
+int an_hazard_members(const struct an_hazard_engine *h, uint64_t id, uint64_t *ids, size_t cap, size_t *n_out)
+	__attribute__((warn_unused_result));
+int an_hazard_evidence(const struct an_hazard_engine *h, uint64_t id, struct an_fusion_evidence *ev, size_t cap,
+		       size_t *n_out) __attribute__((warn_unused_result));
+uint64_t an_hazard_last_seq(const struct an_hazard_engine *h);
+
+/* Canonical text of the whole state (points, members, evidence; not the event counter): equal states
+ * give equal bytes. @retval -EIO write failed */
+int an_hazard_dump(const struct an_hazard_engine *h, FILE *f) __attribute__((warn_unused_result));
+
+/* The status rules 1–4 above for one point's fields (n_ind_animals, n_clean_animals, log_odds_q10,
+ * clearance_id/result). excavate_q10 = logit(p_excavate) in q10. */
+enum an_hazard_status an_hazard_status_rule(const struct an_hazard_point *p, uint32_t agree_animals,
+					    int64_t excavate_q10);
+
+/* ---- evaluation policies (for the simulator's comparison) -------------------------------------------------
+ * Which points each policy would send to excavation:
+ *   ANY     every indication is acted on: every point (each has >= 1 indication); at indication level use
+ *           an_hazard_members (every member indication is a flag);
+ *   AGREE   >= min_animals distinct animals indicated it (default rule of thumb: 2);
+ *   FUSED   log_odds_q10 >= threshold_q10 (an_fusion_logit_q10(p)).
+ * Clearance results do not enter: the policies are judged AGAINST them. */
+#define AN_HAZARD_POLICY_ANY 0x1u
+#define AN_HAZARD_POLICY_AGREE 0x2u
+#define AN_HAZARD_POLICY_FUSED 0x4u
+struct an_hazard_policy_counts {
+	size_t any, agree, fused;
+};
+unsigned an_hazard_policy_flags(const struct an_hazard_point *p, uint32_t min_animals, int64_t threshold_q10);
+/* flags[i] = an_hazard_policy_flags(&pts[i], ...) (flags may be NULL); counts per policy (may be NULL). */
+int an_hazard_policy_eval(const struct an_hazard_point *pts, size_t n, uint32_t min_animals, int64_t threshold_q10,
+			  unsigned *flags, struct an_hazard_policy_counts *counts) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,494 @@
+/*
+ * tests/analysis/hazard_test.c — an_hazard_*: the lifecycle on hand-made scenarios (one rat, a second rat
+ * sweeping without indicating, a second rat agreeing, repeats in one pass, merges, clearance results), the
+ * evaluation policies, order independence over 100 shuffles, and "state after every prefix of a random
+ * stream = fresh recompute of that prefix" byte for byte.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "an/hazard.h"
+
+/* ---- helpers ---------------------------------------------------------------------------------------- */
+
+static struct an_hazard_input in_session(uint64_t sid, uint64_t animal, enum an_species sp)
+{
+	struct an_hazard_input x;
+	memset(&x, 0, sizeof(x));
+	x.kind = AN_HAZARD_IN_SESSION;
+	x.u.session = (struct an_hazard_session){ sid, animal, sp, 0 };
+	return x;
+}
+
+static struct an_hazard_input in_fix(uint64_t sid, int64_t t, int64_t e, int64_t n)
+{
+	struct an_hazard_input x;
+	memset(&x, 0, sizeof(x));
+	x.kind = AN_HAZARD_IN_FIX;
+	x.u.fix = (struct an_hazard_fix){ sid, { t, e, n, 100 } };
+	return x;
+}
+
+static struct an_hazard_input in_ind(uint64_t id, uint64_t animal, uint64_t sid, int64_t e, int64_t n)
+{
+	struct an_hazard_input x;
+	memset(&x, 0, sizeof(x));
+	x.kind = AN_HAZARD_IN_IND;
+	x.u.ind = (struct an_hazard_ind){ id, animal, sid, (int64_t)id * 1000, e, n, 200 };
+	return x;
+}
+
+static struct an_hazard_input in_calib(uint64_t animal, enum an_species sp, uint64_t hits, uint64_t misses,
+				       uint64_t fa, double area, int64_t as_of)
+{
+	struct an_hazard_input x;
+	memset(&x, 0, sizeof(x));
+	x.kind = AN_HAZARD_IN_CALIB;
+	x.u.calib = (struct an_hazard_calib){ { animal, sp, hits, misses, fa, area }, as_of };
+	return x;
+}
+
+static struct an_hazard_input in_clr(uint64_t id, uint64_t ind_ref, int64_t e, int64_t n,
+				     enum an_clearance_result r, int64_t date)
+{
+	struct an_hazard_input x;
+	memset(&x, 0, sizeof(x));
+	x.kind = AN_HAZARD_IN_CLEARANCE;
+	x.u.clearance = (struct an_hazard_clearance){ id, ind_ref, ind_ref == 0, e, n, 300, r, date };
+	return x;
+}
+
+#define MAX_EV 4096
+struct evlog {
+	struct an_hazard_event ev[MAX_EV];
+	size_t n;
+};
+
+static int sink(void *ctx, const struct an_hazard_event *ev)
+{
+	struct evlog *l = ctx;
+	cr_assert_lt(l->n, MAX_EV);
+	if (l->n > 0)
+		cr_assert_eq(ev->seq, l->ev[l->n - 1].seq + 1, "sequence numbers must be consecutive");
+	l->ev[l->n++] = *ev;
+	return 0;
+}
+
+static char *dump(const struct an_hazard_engine *h, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	cr_assert_not_null(f);
+	cr_assert_eq(an_hazard_dump(h, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static struct an_fusion_lr lr(const struct an_fusion_animal *a)
+{
+	struct an_fusion_lr r;
+	cr_assert_eq(an_fusion_animal_lr(NULL, a, &r), 0); /* default fusion opts: gate 1 m = the engine's eps */
+	return r;
+}
+
+static struct an_hazard_engine *eng;
+static struct evlog *evs;
+
+static void setup(void)
+{
+	evs = calloc(1, sizeof(*evs));
+	cr_assert_eq(an_hazard_new(NULL, &eng), 0);
+	an_hazard_set_sink(eng, sink, evs);
+}
+
+static void teardown(void)
+{
+	an_hazard_free(eng);
+	free(evs);
+}
+
+/* ---- scenarios --------------------------------------------------------------------------------------- */
+
+/* Poling-like calibrated rats (95/95 found, 308 false in 93 400 m²) */
+static const struct an_fusion_animal RAT1 = { 1, AN_SPECIES_RAT, 95, 0, 308, 93400.0 };
+static const struct an_fusion_animal RAT2 = { 2, AN_SPECIES_RAT, 60, 1, 200, 60000.0 };
+static const struct an_fusion_animal RAT3 = { 3, AN_SPECIES_RAT, 40, 2, 120, 30000.0 };
+
+Test(an_hazard, lifecycle_one_rat_then_clean_pass_then_agreement, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input setup_in[] = {
+		in_calib(1, AN_SPECIES_RAT, RAT1.hits, RAT1.misses, RAT1.false_inds, RAT1.area_m2, 100),
+		in_calib(2, AN_SPECIES_RAT, RAT2.hits, RAT2.misses, RAT2.false_inds, RAT2.area_m2, 100),
+		in_calib(3, AN_SPECIES_RAT, RAT3.hits, RAT3.misses, RAT3.false_inds, RAT3.area_m2, 100),
+		in_session(10, 1, AN_SPECIES_RAT), in_session(20, 2, AN_SPECIES_RAT), in_session(30, 3, AN_SPECIES_RAT),
+	};
+	cr_assert_eq(an_hazard_apply(eng, setup_in, sizeof(setup_in) / sizeof(setup_in[0]), 1), 0);
+	cr_assert_eq(an_hazard_count(eng), 0);
+	cr_assert_eq(evs->n, 0);
+
+	/* 1. rat 1 indicates once → a point awaiting a second animal, P = prior + one LR⁺ */
+	struct an_hazard_input i1 = in_ind(1001, 1, 10, 2000, 1750);
+	cr_assert_eq(an_hazard_apply(eng, &i1, 1, 2), 0);
+	struct an_hazard_point p;
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	int64_t prior;
+	cr_assert_eq(an_fusion_prior(NULL, &prior, NULL), 0);
+	struct an_fusion_lr l1 = lr(&RAT1), l2 = lr(&RAT2), l3 = lr(&RAT3);
+	cr_assert_eq(p.status, AN_HAZARD_AWAITING_SECOND);
+	cr_assert_eq(p.prior_q10, prior);
+	cr_assert_eq(p.log_odds_q10, prior + l1.pos_q10);
+	double p1 = p.p_explosive;
+	cr_assert(p1 > 0.01 && p1 < 0.5, "one calibrated rat: %g", p1);
+	cr_assert_eq(evs->n, 1);
+	cr_assert_eq(evs->ev[0].kind, AN_HAZARD_EV_CREATED);
+	cr_assert_eq(evs->ev[0].seq, 1);
+	cr_assert_eq(evs->ev[0].t_ms, 2);
+	cr_assert_eq(evs->ev[0].to, AN_HAZARD_AWAITING_SECOND);
+
+	/* 2. rat 2 runs lane 3 (n = 1750) over the spot without indicating → P drops, a second opinion */
+	struct an_hazard_input run[21];
+	for (int k = 0; k <= 20; k++)
+		run[k] = in_fix(20, 50000 + k * 1000, k * 250, 1750);
+	cr_assert_eq(an_hazard_apply(eng, run, 21, 3), 0);
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(p.log_odds_q10, prior + l1.pos_q10 + l2.neg_q10);
+	cr_assert_lt(p.p_explosive, p1);
+	cr_assert_eq(p.n_clean_passes, 1);
+	cr_assert_eq(p.n_clean_animals, 1);
+	cr_assert_eq(p.status, AN_HAZARD_CANDIDATE);
+	cr_assert_eq(evs->n, 2);
+	cr_assert_eq(evs->ev[1].kind, AN_HAZARD_EV_STATUS);
+	cr_assert_eq(evs->ev[1].from, AN_HAZARD_AWAITING_SECOND);
+	cr_assert_eq(evs->ev[1].to, AN_HAZARD_CANDIDATE);
+	struct an_fusion_evidence ev[8];
+	size_t nev;
+	cr_assert_eq(an_hazard_evidence(eng, 1001, ev, 8, &nev), 0);
+	cr_assert_eq(nev, 2);
+	cr_assert(ev[0].animal_id == 1 && ev[0].kind == AN_FUSION_EV_INDICATED && ev[0].delta_q10 == l1.pos_q10);
+	cr_assert(ev[1].animal_id == 2 && ev[1].kind == AN_FUSION_EV_CLEAN && ev[1].session_id == 20);
+
+	/* 3. rat 3 indicates 0.11 m away → two animals agree → awaiting excavation */
+	struct an_hazard_input i3 = in_ind(3001, 3, 30, 2100, 1800);
+	cr_assert_eq(an_hazard_apply(eng, &i3, 1, 4), 0);
+	cr_assert_eq(an_hazard_count(eng), 1);
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(p.status, AN_HAZARD_AWAITING_EXCAVATION);
+	cr_assert_eq(p.n_ind_animals, 2);
+	cr_assert_eq(p.x_mm, 2050);
+	cr_assert_eq(p.y_mm, 1775);
+	cr_assert_eq(p.log_odds_q10, prior + l1.pos_q10 + l2.neg_q10 + l3.pos_q10);
+	cr_assert_eq(evs->ev[2].to, AN_HAZARD_AWAITING_EXCAVATION);
+
+	/* 4. rat 1 scratches twice more in the same pass: one observation, nothing changes, no event */
+	struct an_hazard_input rep[2] = { in_ind(1002, 1, 10, 2050, 1700), in_ind(1003, 1, 10, 1950, 1800) };
+	uint64_t seq = an_hazard_last_seq(eng);
+	cr_assert_eq(an_hazard_apply(eng, rep, 2, 5), 0);
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(p.n_ind, 4);
+	cr_assert_eq(p.n_ind_passes, 2);
+	cr_assert_eq(p.log_odds_q10, prior + l1.pos_q10 + l2.neg_q10 + l3.pos_q10);
+	cr_assert_eq(an_hazard_last_seq(eng), seq);
+
+	/* 5. deminers dig an AP mine 0.4 m away → confirmed */
+	struct an_hazard_input c = in_clr(77, 0, 2400, 1900, AN_CLR_AP_MINE, 9000);
+	cr_assert_eq(an_hazard_apply(eng, &c, 1, 6), 0);
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(p.status, AN_HAZARD_CONFIRMED_EXPLOSIVE);
+	cr_assert_eq(p.clearance_id, 77);
+	cr_assert_eq(evs->ev[evs->n - 1].kind, AN_HAZARD_EV_STATUS);
+	cr_assert_eq(evs->ev[evs->n - 1].to, AN_HAZARD_CONFIRMED_EXPLOSIVE);
+
+	/* replaying everything is idempotent: no change, no event */
+	seq = an_hazard_last_seq(eng);
+	cr_assert_eq(an_hazard_apply(eng, setup_in, sizeof(setup_in) / sizeof(setup_in[0]), 7), 0);
+	cr_assert_eq(an_hazard_apply(eng, &i1, 1, 7), 0);
+	cr_assert_eq(an_hazard_apply(eng, &c, 1, 7), 0);
+	cr_assert_eq(an_hazard_last_seq(eng), seq);
+}
+
+Test(an_hazard, strong_single_evidence_or_not_accessible, .init = setup, .fini = teardown)
+{
+	/* A new dog (survey-dog prior: 0.0055 false per 100 m²): prior −7.65 nat, one LR⁺ +7.97 nat, so one
+	 * indication gives P ≈ 0.58 → awaiting excavation by P alone (rule 2), no second animal needed. */
+	struct an_hazard_input in[3] = { in_session(5, 50, AN_SPECIES_DOG), in_ind(900, 50, 5, 0, 0),
+					 in_clr(3, 900, 0, 0, AN_CLR_NOT_ACCESSIBLE, 100) };
+	cr_assert_eq(an_hazard_apply(eng, in, 2, 1), 0);
+	struct an_hazard_point p;
+	cr_assert_eq(an_hazard_find(eng, 900, &p), 0);
+	cr_assert_eq(p.n_ind_animals, 1);
+	cr_assert_gt(p.p_explosive, 0.5);
+	cr_assert_eq(p.status, AN_HAZARD_AWAITING_EXCAVATION);
+	cr_assert_eq(an_hazard_apply(eng, &in[2], 1, 2), 0);
+	cr_assert_eq(an_hazard_find(eng, 900, &p), 0);
+	cr_assert_eq(p.status, AN_HAZARD_NOT_ACCESSIBLE);
+	/* access restored and dug later: a definitive result beats not accessible, whatever the order */
+	struct an_hazard_input dug = in_clr(4, 900, 0, 0, AN_CLR_SCRAP, 50);
+	cr_assert_eq(an_hazard_apply(eng, &dug, 1, 3), 0);
+	cr_assert_eq(an_hazard_find(eng, 900, &p), 0);
+	cr_assert_eq(p.status, AN_HAZARD_CONFIRMED_SCRAP);
+	cr_assert_eq(p.clearance_id, 4);
+}
+
+Test(an_hazard, merges_keep_the_smallest_id_and_retire_the_other, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input a[2] = { in_ind(10, 1, 1, 0, 0), in_ind(20, 2, 2, 1800, 0) };
+	cr_assert_eq(an_hazard_apply(eng, a, 2, 1), 0);
+	cr_assert_eq(an_hazard_count(eng), 2);
+	cr_assert_eq(evs->n, 2);
+	/* 30 lies within 1 m of both: bridge */
+	struct an_hazard_input b = in_ind(30, 3, 3, 900, 0);
+	cr_assert_eq(an_hazard_apply(eng, &b, 1, 2), 0);
+	cr_assert_eq(an_hazard_count(eng), 1);
+	struct an_hazard_point p;
+	cr_assert_eq(an_hazard_find(eng, 10, &p), 0);
+	cr_assert_eq(an_hazard_find(eng, 20, &p), -ENOENT);
+	cr_assert_eq(an_hazard_find(eng, 10, &p), 0);
+	cr_assert_eq(p.n_ind_animals, 3);
+	cr_assert_eq(p.status, AN_HAZARD_AWAITING_EXCAVATION);
+	cr_assert_eq(evs->n, 4);
+	cr_assert_eq(evs->ev[2].kind, AN_HAZARD_EV_STATUS);
+	cr_assert_eq(evs->ev[2].hazard_id, 10);
+	cr_assert_eq(evs->ev[3].kind, AN_HAZARD_EV_RETIRED);
+	cr_assert_eq(evs->ev[3].hazard_id, 20);
+	cr_assert_eq(evs->ev[3].into_id, 10);
+	cr_assert_eq(evs->ev[3].to, AN_HAZARD_SUPERSEDED);
+	/* a late indication with a smaller id joins: the point is renamed to 5, 10 retires into it */
+	struct an_hazard_input c = in_ind(5, 4, 4, -900, 0);
+	cr_assert_eq(an_hazard_apply(eng, &c, 1, 3), 0);
+	cr_assert_eq(an_hazard_count(eng), 1);
+	cr_assert_eq(evs->ev[4].kind, AN_HAZARD_EV_CREATED);
+	cr_assert_eq(evs->ev[4].hazard_id, 5);
+	cr_assert_eq(evs->ev[5].kind, AN_HAZARD_EV_RETIRED);
+	cr_assert_eq(evs->ev[5].hazard_id, 10);
+	cr_assert_eq(evs->ev[5].into_id, 5);
+	uint64_t mem[8];
+	size_t nm;
+	cr_assert_eq(an_hazard_members(eng, 5, mem, 8, &nm), 0);
+	cr_assert_eq(nm, 4);
+	cr_assert(mem[0] == 5 && mem[1] == 10 && mem[2] == 20 && mem[3] == 30);
+	cr_assert_eq(an_hazard_members(eng, 5, mem, 3, &nm), -ENOBUFS);
+}
+
+Test(an_hazard, bad_and_conflicting_inputs, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input ok[2] = { in_session(1, 7, AN_SPECIES_RAT), in_ind(11, 7, 1, 0, 0) };
+	cr_assert_eq(an_hazard_apply(eng, ok, 2, 1), 0);
+	struct an_hazard_input x = in_ind(11, 7, 1, 5, 0); /* same id, other position */
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 2), -EEXIST);
+	x = in_ind(12, 8, 1, 0, 0); /* session 1 is animal 7's */
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 2), -EINVAL);
+	x = in_session(1, 8, AN_SPECIES_RAT);
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 2), -EEXIST);
+	x = in_ind(0, 7, 1, 0, 0);
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 2), -EINVAL);
+	x = in_ind(13, 7, 1, AN_GEO_RANGE_MAX_MM + 1, 0);
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 2), -EINVAL);
+	x = in_session(2, 9, 0);
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 2), -EINVAL);
+	x = in_clr(5, 0, 0, 0, 0, 0);
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 2), -EINVAL);
+	/* inputs before the offending one are applied */
+	struct an_hazard_input mix[2] = { in_ind(14, 7, 1, 30000, 0), in_ind(11, 7, 1, 5, 0) };
+	cr_assert_eq(an_hazard_apply(eng, mix, 2, 3), -EEXIST);
+	cr_assert_eq(an_hazard_count(eng), 2);
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.p_excavate = 1.0;
+	struct an_hazard_engine *e2;
+	cr_assert_eq(an_hazard_new(&o, &e2), -EINVAL);
+	cr_assert_null(e2);
+}
+
+Test(an_hazard, evaluation_policies, .init = setup, .fini = teardown)
+{
+	/* point A: two new rats agree; point B: one new rat; point C: one new dog (strong) */
+	struct an_hazard_input in[] = {
+		in_session(1, 1, AN_SPECIES_RAT), in_session(2, 2, AN_SPECIES_RAT), in_session(3, 3, AN_SPECIES_DOG),
+		in_ind(100, 1, 1, 0, 0),          in_ind(101, 2, 2, 300, 0),        in_ind(200, 1, 1, 50000, 0),
+		in_ind(300, 3, 3, 90000, 0),
+	};
+	cr_assert_eq(an_hazard_apply(eng, in, sizeof(in) / sizeof(in[0]), 1), 0);
+	struct an_hazard_point pts[3];
+	cr_assert_eq(an_hazard_count(eng), 3);
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_eq(an_hazard_get(eng, i, &pts[i]), 0);
+	cr_assert(pts[0].id == 100 && pts[1].id == 200 && pts[2].id == 300);
+	unsigned flags[3];
+	struct an_hazard_policy_counts c;
+	int64_t thr;
+	cr_assert_eq(an_fusion_logit_q10(0.5, &thr), 0);
+	cr_assert_eq(an_hazard_policy_eval(pts, 3, 2, thr, flags, &c), 0);
+	cr_assert_eq(c.any, 3);
+	cr_assert_eq(c.agree, 1);
+	cr_assert_eq(flags[0], AN_HAZARD_POLICY_ANY | AN_HAZARD_POLICY_AGREE | AN_HAZARD_POLICY_FUSED);
+	cr_assert_eq(flags[1], AN_HAZARD_POLICY_ANY);
+	cr_assert_eq(flags[2], AN_HAZARD_POLICY_ANY | AN_HAZARD_POLICY_FUSED);
+	cr_assert_eq(c.fused, 2);
+	cr_assert_eq(an_hazard_policy_eval(pts, 3, 0, thr, flags, &c), -EINVAL);
+}
+
+/* ---- random streams ---------------------------------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void shuffle_in(struct an_hazard_input *a, size_t n, uint64_t *s)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)(rng_next(s) % i);
+		struct an_hazard_input t = a[i - 1];
+		a[i - 1] = a[j];
+		a[j] = t;
+	}
+}
+
+/* A random but consistent input set over a 12 × 12 m plot with 5 "items": 8 sessions of 5 animals
+ * walking random lanes, indications near items and some false ones, calibration updates with ties,
+ * clearance results linked and by position. Returns the number of inputs. */
+static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t cap)
+{
+	uint64_t s = seed;
+	size_t n = 0;
+	int64_t items[5][2];
+	for (int i = 0; i < 5; i++) {
+		items[i][0] = (int64_t)(rng_next(&s) % 12000);
+		items[i][1] = (int64_t)(rng_next(&s) % 12000);
+	}
+	for (uint64_t sid = 1; sid <= 8; sid++) {
+		uint64_t animal = sid % 5 + 1;
+		out[n++] = in_session(sid, animal, animal == 5 ? AN_SPECIES_DOG : AN_SPECIES_RAT);
+		int64_t y = (int64_t)(rng_next(&s) % 12000);
+		for (int k = 0; k < 25 && n < cap; k++) {
+			struct an_hazard_input f = in_fix(sid, (int64_t)sid * 100000 + k * 1000, k * 500, y);
+			f.u.fix.fix.h_acc_mm = (uint32_t)(50 + rng_next(&s) % 1100);
+			f.u.fix.fix.n_mm += (int64_t)(rng_next(&s) % 400) - 200;
+			out[n++] = f;
+		}
+	}
+	uint64_t next_id = 1 + rng_next(&s) % 50;
+	for (int k = 0; k < 40 && n < cap; k++) {
+		uint64_t sid = 1 + rng_next(&s) % 8, animal = sid % 5 + 1;
+		int64_t x, y;
+		if (rng_next(&s) % 4) {
+			int i = (int)(rng_next(&s) % 5);
+			x = items[i][0] + (int64_t)(rng_next(&s) % 1400) - 700;
+			y = items[i][1] + (int64_t)(rng_next(&s) % 1400) - 700;
+		} else {
+			x = (int64_t)(rng_next(&s) % 12000);
+			y = (int64_t)(rng_next(&s) % 12000);
+		}
+		next_id += 1 + rng_next(&s) % 7;
+		out[n++] = in_ind(next_id, animal, sid, x, y);
+	}
+	for (uint64_t a = 1; a <= 5 && n + 2 < cap; a++) {
+		enum an_species sp = a == 5 ? AN_SPECIES_DOG : AN_SPECIES_RAT;
+		out[n++] = in_calib(a, sp, rng_next(&s) % 50, rng_next(&s) % 5, rng_next(&s) % 80,
+				    (double)(rng_next(&s) % 20000), 1000);
+		/* same as_of: the tie-break must pick the same winner in any order */
+		out[n++] = in_calib(a, sp, rng_next(&s) % 50, rng_next(&s) % 5, rng_next(&s) % 80,
+				    (double)(rng_next(&s) % 20000), 1000);
+	}
+	for (int i = 0; i < 5 && n + 1 < cap; i++) {
+		enum an_clearance_result r = (enum an_clearance_result)(1 + rng_next(&s) % 8);
+		out[n++] = in_clr(100 + (uint64_t)i, 0, items[i][0], items[i][1], r, (int64_t)(rng_next(&s) % 3));
+	}
+	/* a linked result whose indication may come later in the stream */
+	out[n++] = in_clr(200, next_id, 0, 0, AN_CLR_FRAGMENT, 5);
+	return n;
+}
+
+#define MAX_IN 512
+
+Test(an_hazard, shuffled_inputs_give_identical_state)
+{
+	static struct an_hazard_input in[MAX_IN];
+	size_t n = random_inputs(12345, in, MAX_IN);
+	struct an_hazard_engine *e0;
+	cr_assert_eq(an_hazard_new(NULL, &e0), 0);
+	cr_assert_eq(an_hazard_apply(e0, in, n, 0), 0);
+	size_t len0;
+	char *d0 = dump(e0, &len0);
+	cr_assert_gt(an_hazard_count(e0), 3);
+	cr_assert_not_null(strstr(d0, "clean"), "the scenario must exercise negative evidence:\n%s", d0);
+	uint64_t s = 777;
+	for (int round = 0; round < 100; round++) {
+		shuffle_in(in, n, &s);
+		struct an_hazard_engine *e;
+		cr_assert_eq(an_hazard_new(NULL, &e), 0);
+		/* half the rounds in one call, half in random batches */
+		for (size_t i = 0; i < n;) {
+			size_t b = (round & 1) ? n : 1 + (size_t)(rng_next(&s) % 9);
+			if (b > n - i)
+				b = n - i;
+			cr_assert_eq(an_hazard_apply(e, in + i, b, (int64_t)i), 0);
+			i += b;
+		}
+		size_t len;
+		char *d = dump(e, &len);
+		cr_assert_eq(len, len0);
+		cr_assert_eq(memcmp(d, d0, len), 0, "round %d differs:\n%s\nvs\n%s", round, d, d0);
+		free(d);
+		an_hazard_free(e);
+	}
+	free(d0);
+	an_hazard_free(e0);
+}
+
+Test(an_hazard, every_prefix_equals_a_fresh_recompute)
+{
+	static struct an_hazard_input in[MAX_IN], pre[MAX_IN];
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		size_t n = random_inputs(seed * 1000 + 7, in, MAX_IN);
+		uint64_t s = seed;
+		shuffle_in(in, n, &s);
+		struct an_hazard_engine *e;
+		struct evlog *log = calloc(1, sizeof(*log));
+		cr_assert_eq(an_hazard_new(NULL, &e), 0);
+		an_hazard_set_sink(e, sink, log);
+		size_t retired = 0, created = 0;
+		for (size_t i = 0; i < n;) {
+			size_t b = 1 + (size_t)(rng_next(&s) % 6);
+			if (b > n - i)
+				b = n - i;
+			size_t ev_before = log->n;
+			cr_assert_eq(an_hazard_apply(e, in + i, b, (int64_t)i), 0);
+			i += b;
+			/* retired points name a live point that holds them */
+			for (size_t k = ev_before; k < log->n; k++) {
+				if (log->ev[k].kind == AN_HAZARD_EV_RETIRED) {
+					retired++;
+					struct an_hazard_point p;
+					cr_assert_eq(an_hazard_find(e, log->ev[k].into_id, &p), 0);
+					cr_assert_lt(p.id, log->ev[k].hazard_id);
+				}
+				created += log->ev[k].kind == AN_HAZARD_EV_CREATED;
+			}
+			memcpy(pre, in, i * sizeof(*in));
+			shuffle_in(pre, i, &s);
+			struct an_hazard_engine *f;
+			cr_assert_eq(an_hazard_new(NULL, &f), 0);
+			cr_assert_eq(an_hazard_apply(f, pre, i, 0), 0);
+			size_t la, lb;
+			char *da = dump(e, &la), *db = dump(f, &lb);
+			cr_assert(la == lb && memcmp(da, db, la) == 0, "seed %llu prefix %zu:\n%s\nvs recompute\n%s",
+				  (unsigned long long)seed, i, da, db);
+			free(da);
+			free(db);
+			an_hazard_free(f);
+		}
+		/* every live point was created once; retired ones were created too */
+		cr_assert_eq(created - retired, an_hazard_count(e));
+		cr_assert_gt(retired, 0, "seed %llu: the stream should merge points", (unsigned long long)seed);
+		an_hazard_free(e);
+		free(log);
+	}
+}
