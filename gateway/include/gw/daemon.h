@@ -1,0 +1,37 @@
+/*
+ * gw/daemon.h — how modules plug into the running scentrack-gateway (the upstream, later the dock).
+ *
+ * The daemon (app/gateway_main.c) owns the one event loop, the spool, the config and the status server.
+ * A module gets them through struct gw_daemon_ctx when it is attached, registers its fds/timers/prepare
+ * hooks on ctx->loop (gw/loop.h), a status section on ctx->status (gw/status.h), and a commit subscriber on
+ * ctx->spool (gw_spool_on_commit: "new durable records") — and does everything from those callbacks.
+ *
+ * Order at start: config → keys → spool → pipeline (restored) → loop, signals, status socket → links →
+ * gw_upstream_attach() → READY=1. At SIGTERM/SIGINT: the loop stops → pipeline flush (commit + ACKs) →
+ * gw_upstream_detach() → links closed → spool closed (final commit, WAL checkpoint) → exit 0.
+ */
+#ifndef GW_DAEMON_H
+#define GW_DAEMON_H
+
+#include "gw/config.h"
+#include "gw/loop.h"
+#include "gw/spool.h"
+#include "gw/status.h"
+
+struct gw_daemon_ctx {
+	struct gw_loop *loop;
+	struct gw_spool *spool;
+	const struct gw_config *cfg;          /* [upstream]/[dock] keys: gw_config_get(cfg, "upstream", "...") */
+	struct gw_status_server *status;
+};
+
+/*
+ * Implemented by the upstream module (gateway/src/upstream_daemon.c). attach returns 0 (state in *state,
+ * may be NULL) or a negative errno, which stops the daemon with EX_CONFIG (78); without an [upstream]
+ * section the module logs that it is off and returns 0. detach (NULL-safe) is called once, after the final pipeline
+ * commit, before the spool closes.
+ */
+int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state);
+void gw_upstream_detach(void *state);
+
+#endif
