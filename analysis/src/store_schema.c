@@ -333,7 +333,23 @@ static const char *const step2[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2};
+/* Step 3: the natural key of imported clearance results (scentrack import clearance), so a re-import of the
+ * same file is idempotent and a changed row under a stored key is refused rather than duplicated. */
+static const char *const step3[] = {
+	"CREATE TABLE clearance_import ("
+	"  clearance_id INTEGER PRIMARY KEY REFERENCES clearance_results(id),"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  natural_key TEXT NOT NULL,"
+	"  box_id INTEGER REFERENCES boxes(id),"
+	"  source TEXT,"
+	"  line INTEGER,"
+	"  imported_ms INTEGER NOT NULL,"
+	"  UNIQUE (task_id, natural_key)"
+	");",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3};
 
 int an_store__migration_count(void)
 {

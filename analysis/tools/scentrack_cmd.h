@@ -15,5 +15,8 @@
 #define SCENTRACK_CMD_H
 
 int scentrack_cmd_cluster(int argc, char **argv);
+int scentrack_cmd_export(int argc, char **argv);
+int scentrack_cmd_import(int argc, char **argv);
+int scentrack_cmd_report(int argc, char **argv);
 
 #endif

@@ -20,6 +20,9 @@ struct scentrack_cmd {
 /* Sorted by name; this is the order `scentrack --help` lists them in. */
 static const struct scentrack_cmd cmds[] = {
 	{"cluster", scentrack_cmd_cluster, "DBSCAN of indications from a CSV file (exact, order-independent)"},
+	{"export", scentrack_cmd_export, "tracks, indications, hazard points as GeoJSON/KML/GPX/CSV/GeoPackage"},
+	{"import", scentrack_cmd_import, "clearance results from CSV/JSON into the store (all or nothing)"},
+	{"report", scentrack_cmd_report, "accuracy, hazard and accreditation reports (text or JSON)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,177 @@
+/*
+ * analysis/tools/cmd_import.c — `scentrack import clearance FILE`: clearance results into the store,
+ * all or nothing (an/import.h has the format, the natural key and the guarantees).
+ */
+#define _POSIX_C_SOURCE 200809L /* getopt_long */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "an/import.h"
+#include "an/store.h"
+#include "scentrack_cmd.h"
+
+#define IMPORT_FILE_MAX (256u << 20) /* 256 MiB: far beyond any clearance sheet */
+#define DB_DEFAULT "/var/lib/scentrack/scentrack.db"
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: scentrack import clearance [--db PATH] [--format csv|json] [--dry-run] [--who NAME] FILE | -\n"
+		"\n"
+		"Import clearance (excavation) results: CSV with a header line, or JSON (an array of objects, or\n"
+		"{\"clearance_results\": [...]}). Same field names in both, any order, case-insensitive:\n"
+		"  task        task id or name (required)\n"
+		"  date        ISO 8601 UTC: 2024-05-01, 2024-05-01T09:30:00Z or with an offset (+02:00)\n"
+		"              (required; a time without a zone is refused)\n"
+		"  result      ap_mine, at_mine, uxo, other_erw, fragment, scrap, nothing, not_accessible\n"
+		"              (required; 'AP mine', 'other-ERW', 'scrap metal', 'nothing found' are accepted)\n"
+		"  lat, lon    WGS84 decimal degrees, OR x_mm, y_mm in the task's local frame (one pair required\n"
+		"              unless result is not_accessible)\n"
+		"  sigma_m     1-sigma position error in metres (or pos_err_mm)\n"
+		"  depth_cm    depth in cm (or depth_mm);  device_type, team: text;  box: box name or id;\n"
+		"  hazard_id   hazard point closed by this result;  ref: the field sheet's item number\n"
+		"\n"
+		"Every row is checked before anything is written; any error names FILE:LINE:COLUMN and the field,\n"
+		"and NOTHING is imported. Rows go in in one transaction with one audit-log row.\n"
+		"Re-importing is safe: a row whose natural key (task + ref, or without ref: task + date + position\n"
+		"+ result) is already stored with the same values is skipped as a duplicate; the same key with\n"
+		"different values is refused (corrections are deliberate, not a side effect of re-running).\n"
+		"\n"
+		"options:\n"
+		"  --db PATH         the store (default: $SCENTRACK_DB, else " DB_DEFAULT ")\n"
+		"  --format F        csv or json (default: JSON when the file starts with '[' or '{')\n"
+		"  --dry-run         validate everything, write nothing\n"
+		"  --who NAME        name in the audit log (default: scentrack import)\n"
+		"  -h, --help        this text\n"
+		"\n"
+		"example:\n"
+		"  printf 'ref,task,box,date,result,lat,lon,sigma_m,depth_cm,device_type,team\\n"
+		"B1-01,7,B1,2024-05-02T10:15:00Z,AP mine,-19.1000350,34.8000620,0.05,12,PMN-2,Team 3\\n' > c.csv\n"
+		"  scentrack import clearance --db field.db c.csv\n"
+		"\n"
+		"exit status: 0 imported (or all duplicates), 64 usage, 65 bad data (nothing imported),\n"
+		"  66 cannot read FILE or open the store, 70 internal, 74 store I/O error, 75 store busy.\n");
+}
+
+static int read_all(const char *path, char **buf, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL)
+		return -errno;
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap);
+	int err = b == NULL ? -ENOMEM : 0;
+	while (err == 0) {
+		if (n == cap) {
+			if (cap >= IMPORT_FILE_MAX) {
+				err = -EFBIG;
+				break;
+			}
+			char *p = realloc(b, cap * 2);
+			if (p == NULL) {
+				err = -ENOMEM;
+				break;
+			}
+			b = p;
+			cap *= 2;
+		}
+		size_t r = fread(b + n, 1, cap - n, f);
+		n += r;
+		if (r == 0) {
+			if (ferror(f))
+				err = -EIO;
+			break;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (err < 0) {
+		free(b);
+		return err;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static int exit_of(int e)
+{
+	switch (e) {
+	case -EINVAL: case -EEXIST: case -ENOENT: case -E2BIG: return EX_DATAERR;
+	case -EBUSY: return EX_TEMPFAIL;
+	case -ENOMEM: return EX_SOFTWARE;
+	default: return EX_IOERR;
+	}
+}
+
+int scentrack_cmd_import(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"db", required_argument, NULL, 'd'},   {"format", required_argument, NULL, 'f'},
+		{"dry-run", no_argument, NULL, 'n'},    {"who", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	};
+	const char *db = getenv("SCENTRACK_DB");
+	struct an_import_opts o = {AN_IMPORT_AUTO, NULL, NULL, false, 0};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "csv") == 0)
+				o.format = AN_IMPORT_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				o.format = AN_IMPORT_JSON;
+			else {
+				fprintf(stderr, "scentrack import: --format must be csv or json, not '%s'\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'n': o.dry_run = true; break;
+		case 'w': o.who = optarg; break;
+		case 'h': help(stdout); return fflush(stdout) == 0 ? 0 : EX_IOERR;
+		default: fprintf(stderr, "scentrack import: try 'scentrack import --help'\n"); return EX_USAGE;
+		}
+	}
+	if (argc - optind != 2 || strcmp(argv[optind], "clearance") != 0) {
+		fprintf(stderr, "scentrack import: expected 'clearance FILE' (try 'scentrack import --help')\n");
+		return EX_USAGE;
+	}
+	const char *path = argv[optind + 1];
+	if (db == NULL || db[0] == '\0')
+		db = DB_DEFAULT;
+	char *buf = NULL;
+	size_t len = 0;
+	int e = read_all(path, &buf, &len);
+	if (e < 0) {
+		fprintf(stderr, "scentrack import: cannot read %s: %s\n", path, strerror(-e));
+		return e == -ENOMEM ? EX_SOFTWARE : EX_NOINPUT;
+	}
+	struct an_store *s;
+	char err[AN_IMPORT_ERR_MAX];
+	/* synchronous=NORMAL: an import can simply be re-run (idempotent), see an/store.h Durability */
+	e = an_store_open(db, AN_STORE_SYNC_NORMAL | (o.dry_run ? AN_STORE_READONLY : 0), &s, err, sizeof err);
+	if (e < 0) {
+		fprintf(stderr, "scentrack import: %s\n", err);
+		free(buf);
+		return e == -ENOENT ? EX_NOINPUT : exit_of(e);
+	}
+	o.source = path;
+	struct an_import_result r;
+	e = an_import_clearance(s, buf, len, &o, &r, err, sizeof err);
+	an_store_close(s);
+	free(buf);
+	if (e < 0) {
+		fprintf(stderr, "scentrack import: %s\n", err);
+		return exit_of(e);
+	}
+	printf("%s: %zu rows: %zu imported, %zu duplicates skipped%s\n", path, r.rows, r.inserted, r.duplicates,
+	       o.dry_run ? " (dry run: nothing written)" : "");
+	return fflush(stdout) == 0 ? 0 : EX_IOERR;
+}
