@@ -18,5 +18,6 @@ int scentrack_cmd_cluster(int argc, char **argv);
 int scentrack_cmd_export(int argc, char **argv);
 int scentrack_cmd_import(int argc, char **argv);
 int scentrack_cmd_report(int argc, char **argv);
+int scentrack_cmd_sim(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const struct scentrack_cmd cmds[] = {
 	{"export", scentrack_cmd_export, "tracks, indications, hazard points as GeoJSON/KML/GPX/CSV/GeoPackage"},
 	{"import", scentrack_cmd_import, "clearance results from CSV/JSON into the store (all or nothing)"},
 	{"report", scentrack_cmd_report, "accuracy, hazard and accreditation reports (text or JSON)"},
+	{"sim", scentrack_cmd_sim, "simulated field day: ground truth, NMEA, accelerometer (deterministic)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,190 @@
+/*
+ * analysis/tools/cmd_sim.c — `scentrack sim`: generate a simulated mine action field day (ground truth and
+ * collar streams) from a scenario file. Models: an/sim.h; scenario format: analysis/scenarios/README.md.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "an/sim.h"
+#include "scentrack_cmd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: scentrack sim SCENARIO [--seed N] (--out DIR | --fast) [--accel csv|bin|none] [--no-nmea]\n"
+		"                     [--no-tracks]\n"
+		"\n"
+		"Generate a deterministic mine action field day: boxes, targets (ground truth), animals with their true\n"
+		"parameters, the pass schedule, true indications, and per collar a 1 Hz NMEA stream, a 50 Hz\n"
+		"accelerometer stream with behaviour labels and the handler's button. Same scenario and seed, same\n"
+		"bytes. Files and columns: analysis/include/an/sim.h; scenario format: analysis/scenarios/README.md.\n"
+		"\n"
+		"options:\n"
+		"  -s, --seed N      64-bit seed (default 1)\n"
+		"  -o, --out DIR     write the files into DIR (created if missing; existing files are overwritten)\n"
+		"  -f, --fast        build the world only and print the summary (no files)\n"
+		"      --accel FMT   accelerometer files: csv (default, 't_ms,x_mg,y_mg,z_mg' as cf-motion-gen), bin\n"
+		"                    (10-byte little-endian records) or none\n"
+		"      --no-nmea     skip the NMEA files\n"
+		"      --no-tracks   skip the 1 Hz true tracks\n"
+		"  -h, --help        this text\n"
+		"\n"
+		"The summary (stdout) lists animals, boxes, passes, targets by class, exposures and detections,\n"
+		"indications true/false and the hours of tracks.\n"
+		"\n"
+		"example:\n"
+		"  scentrack sim analysis/scenarios/reference.ini --seed 7 --out /tmp/day7\n");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void summary(const struct an_sim_world *w, double secs)
+{
+	struct an_sim_summary s;
+	an_sim_summarize(w, &s);
+	uint32_t kinds[4] = {0}, pk[4] = {0};
+	for (uint32_t i = 0; i < w->n_boxes; i++)
+		kinds[w->boxes[i].kind]++;
+	for (uint32_t i = 0; i < w->n_passes; i++)
+		pk[w->passes[i].kind]++;
+	uint32_t nt = 0;
+	for (int c = 0; c < AN_SIM_T_COUNT; c++)
+		nt += s.targets_by_class[c];
+	int64_t t0 = INT64_MAX, t1 = INT64_MIN;
+	for (uint32_t i = 0; i < w->n_animals; i++) {
+		if (w->animals[i].on_utc_ms < t0)
+			t0 = w->animals[i].on_utc_ms;
+		if (w->animals[i].off_utc_ms > t1)
+			t1 = w->animals[i].off_utc_ms;
+	}
+	int64_t a = (t0 - w->day0_utc_ms) / 60000, b = (t1 - w->day0_utc_ms) / 60000;
+	printf("scenario %s, seed %" PRIu64 "\n", w->sc.name, w->seed);
+	printf("animals: %" PRIu32 " rats, %" PRIu32 " dogs\n", s.rats, s.dogs);
+	printf("boxes: %" PRIu32 " rat, %" PRIu32 " dog, %" PRIu32 " blind test\n", kinds[0], kinds[1], kinds[2]);
+	printf("passes: %" PRIu32 " (primary %" PRIu32 ", second %" PRIu32 ", qc %" PRIu32 ", blind %" PRIu32
+	       "), %.0f m2 searched\n",
+	       s.passes, pk[0], pk[1], pk[2], pk[3], s.search_m2);
+	printf("targets: %" PRIu32 " (ap %" PRIu32 ", at %" PRIu32 ", uxo %" PRIu32 ", frag %" PRIu32 ", scrap %" PRIu32 ")\n",
+	       nt, s.targets_by_class[0], s.targets_by_class[1], s.targets_by_class[2], s.targets_by_class[3],
+	       s.targets_by_class[4]);
+	printf("exposures: %" PRIu32 " target passes, %" PRIu32 " detected\n", s.exposures, s.hits);
+	printf("indications: %" PRIu32 " (true %" PRIu32 ", false %" PRIu32 ", handler-confirmed %" PRIu32
+	       "); false rate %.3f per 100 m2\n",
+	       s.ind_true + s.ind_false, s.ind_true, s.ind_false, s.confirmed,
+	       s.search_m2 > 0 ? s.ind_false / s.search_m2 * 100.0 : 0.0);
+	printf("tracks: %.2f collar-hours, %02" PRId64 ":%02" PRId64 "-%02" PRId64 ":%02" PRId64 " UTC\n", s.track_hours,
+	       a / 60, a % 60, b / 60, b % 60);
+	printf("generation: %.3f s\n", secs);
+}
+
+int scentrack_cmd_sim(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"seed", required_argument, NULL, 's'}, {"out", required_argument, NULL, 'o'},
+		{"fast", no_argument, NULL, 'f'},       {"accel", required_argument, NULL, 'a'},
+		{"no-nmea", no_argument, NULL, 'N'},    {"no-tracks", no_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	};
+	uint64_t seed = 1;
+	const char *out = NULL;
+	bool fast = false;
+	struct an_sim_write_opts wo = {.accel = AN_SIM_ACCEL_CSV, .tracks = true, .nmea = true};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:o:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			if (*optarg == '-' || end == optarg || *end || errno) {
+				fprintf(stderr, "scentrack sim: --seed: '%s' is not an unsigned 64-bit integer\n", optarg);
+				return EX_USAGE;
+			}
+			seed = v;
+			break;
+		}
+		case 'o': out = optarg; break;
+		case 'f': fast = true; break;
+		case 'a':
+			if (!strcmp(optarg, "csv"))
+				wo.accel = AN_SIM_ACCEL_CSV;
+			else if (!strcmp(optarg, "bin"))
+				wo.accel = AN_SIM_ACCEL_BIN;
+			else if (!strcmp(optarg, "none"))
+				wo.accel = AN_SIM_ACCEL_NONE;
+			else {
+				fprintf(stderr, "scentrack sim: --accel: '%s' is not csv, bin or none\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'N': wo.nmea = false; break;
+		case 'T': wo.tracks = false; break;
+		case 'h': help(stdout); return fflush(stdout) == 0 ? 0 : EX_IOERR;
+		default: help(stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "scentrack sim: expected exactly one SCENARIO file (try: scentrack sim --help)\n");
+		return EX_USAGE;
+	}
+	if (!fast && !out) {
+		fprintf(stderr, "scentrack sim: give --out DIR, or --fast for the summary only\n");
+		return EX_USAGE;
+	}
+	const char *path = argv[optind];
+	struct an_sim_scenario *sc = malloc(sizeof *sc);
+	struct an_sim_world w;
+	char err[512] = "";
+	int rc = EX_SOFTWARE;
+	if (!sc) {
+		fprintf(stderr, "scentrack sim: out of memory\n");
+		return EX_SOFTWARE;
+	}
+	an_sim_scenario_defaults(sc);
+	int r = an_sim_scenario_load(sc, path, err, sizeof err);
+	if (r < 0) {
+		fprintf(stderr, "scentrack sim: %s\n", err);
+		rc = r == -EINVAL ? EX_DATAERR : EX_NOINPUT;
+		goto free_sc;
+	}
+	double t0 = now_s();
+	if ((r = an_sim_world_build(&w, sc, seed, err, sizeof err)) < 0) {
+		fprintf(stderr, "scentrack sim: %s: %s\n", path, err);
+		rc = r == -ENOMEM ? EX_SOFTWARE : EX_DATAERR;
+		goto free_sc;
+	}
+	if (!fast) {
+		if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+			fprintf(stderr, "scentrack sim: %s: %s\n", out, strerror(errno));
+			rc = EX_IOERR;
+			goto free_world;
+		}
+		if ((r = an_sim_write(&w, out, &wo, err, sizeof err)) < 0) {
+			fprintf(stderr, "scentrack sim: %s\n", err);
+			rc = EX_IOERR;
+			goto free_world;
+		}
+	}
+	summary(&w, now_s() - t0);
+	rc = fflush(stdout) == 0 ? 0 : EX_IOERR;
+free_world:
+	an_sim_world_free(&w);
+free_sc:
+	free(sc);
+	return rc;
+}
