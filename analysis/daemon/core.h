@@ -1,0 +1,116 @@
+/*
+ * analysis/daemon/core.h — scentrack-core's private pieces: configuration (core_config.c) and the work done
+ * after every committed batch (core_feed.c: publish, hazard engine). The shell is core_main.c.
+ */
+#ifndef SCENTRACK_CORE_H
+#define SCENTRACK_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "an/geo.h"
+#include "an/hazard.h"
+#include "an/ingest.h"
+#include "an/pub.h"
+#include "an/store.h"
+
+#define CORE_PATH_MAX 512u
+#define CORE_DEFAULT_FILE "/etc/scentrack/core.ini"
+/* Implicit sessions (no task/session set up in the store): one per collar, session id = animal id =
+ * CORE_IMPLICIT_BASE + collar_id, far above any store row id, species rat. */
+#define CORE_IMPLICIT_BASE (1ull << 40)
+
+enum { CORE_LOG_ERR = 3, CORE_LOG_WARN = 4, CORE_LOG_NOTE = 5, CORE_LOG_INFO = 6, CORE_LOG_DEBUG = 7 };
+void core_log(int level, const char *subsys, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void core_log_set_level(int level);
+
+struct core_config {
+	char file[CORE_PATH_MAX];
+	/* [core] */
+	char db[CORE_PATH_MAX];
+	char status_file[CORE_PATH_MAX];
+	int log_level;
+	unsigned stats_interval_s;
+	/* [ingest] */
+	char ingest_endpoint[AN_INGEST_ENDPOINT_MAX];
+	char secret_key[CORE_PATH_MAX];
+	char allow[CORE_PATH_MAX];
+	char zap_domain[64];
+	unsigned credit;
+	/* [pub] [snapshot] */
+	char pub_endpoint[AN_INGEST_ENDPOINT_MAX];
+	unsigned pub_sndhwm;
+	unsigned long max_items;
+	char snap_endpoint[AN_INGEST_ENDPOINT_MAX];
+	/* [hazard] */
+	bool hazard;
+	bool has_origin;
+	int32_t origin_lat_e7, origin_lon_e7;
+	int64_t eps_mm;
+	double p_excavate;
+	unsigned agree_animals;
+};
+
+void core_config_defaults(struct core_config *c);
+/* Errors are logged as "file:line: [section] key: why". @retval 0; -ENOENT/-EACCES; -EINVAL */
+int core_config_load(struct core_config *c, const char *path) __attribute__((warn_unused_result));
+int core_log_level_parse(const char *s);
+
+/* One local frame = one hazard engine: a task of the store (task_id > 0) or the implicit frame (0). */
+struct core_frame {
+	int64_t task_id;
+	struct an_geo_origin origin;
+	bool has_origin;
+	struct an_hazard_engine *eng;
+	struct an_hazard_input *in; /* inputs of the batch being fed */
+	size_t n_in, cap_in;
+	struct an_hazard_event *retired; /* RETIRED events of the last apply */
+	size_t n_retired, cap_retired;
+};
+
+struct core_gw {
+	uint16_t gw_id;
+	struct an_pub_gw st;
+};
+
+struct core_feed_stats {
+	uint64_t batches, fixes_pub, inds_pub, hazard_pub, gw_pub;
+	uint64_t pub_errors;        /* an_pub_* failed (stream full, send error) */
+	uint64_t hazard_applies, hazard_errors, hazard_inputs;
+	uint64_t hazard_apply_us_max, hazard_apply_us_total;
+	uint64_t ind_no_pos;        /* indications without a position: published, not clustered */
+	uint64_t out_of_frame;      /* positions beyond the frame's range */
+	uint64_t lookup_errors;     /* store reads after a commit failed */
+	uint64_t loaded_fixes, loaded_inds;
+};
+
+struct core_feed {
+	struct an_store *store;
+	struct an_pub *pub;
+	const struct core_config *cfg;
+	struct core_frame *frames;
+	size_t n_frames;
+	uint64_t *sessions; /* store sessions already given to the engines (sorted) */
+	size_t n_sessions, cap_sessions;
+	struct core_gw *gws;
+	size_t n_gws;
+	uint32_t max_h_acc_mm; /* coverage: usable fixes only (an_coverage_opts) */
+	bool loading;        /* start-up: fill the PUB state without publishing */
+	struct core_feed_stats st;
+	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */
+	struct sqlite3_stmt *q_rec, *q_fix_xy, *q_ind_xy, *q_session;
+};
+
+/* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */
+int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, const struct core_config *cfg)
+	__attribute__((warn_unused_result));
+void core_feed_close(struct core_feed *f);
+/* The ingest sink: commits through the store, then publishes and feeds the hazard engine. */
+void core_feed_sink(struct core_feed *f, struct an_ingest_sink *sink);
+/* Run the hazard engines on the inputs collected since the last call, publish their events.
+ * @retval 0; the first engine error (the record stays stored and published; its contribution is lost) */
+int core_feed_flush(struct core_feed *f);
+size_t core_feed_hazard_points(const struct core_feed *f);
+
+#endif

@@ -1,0 +1,738 @@
+/*
+ * analysis/daemon/core_feed.c — what scentrack-core does with a committed batch: publish its new fixes and
+ * indications (an/pub.h) and feed them to the hazard engine of their frame (an/hazard.h), whose events are
+ * published as hazard points. At start-up the same code rebuilds the PUB state and the engines from the
+ * store without publishing.
+ *
+ * Frames. A record the store attributed to a session (collar assignment → session → box → task) is fed in
+ * that task's frame with the store's x_mm/y_mm, its session and the session's animal and species. Any other
+ * record with a position goes to the IMPLICIT frame: one session per collar (session id = animal id =
+ * CORE_IMPLICIT_BASE + collar_id, species rat — the hazard engine's default for an unknown animal), ENU
+ * about [hazard] origin_lat_e7/origin_lon_e7, or, when not configured, about the first positioned record
+ * in the store (records.id order, so a restart picks the same origin).
+ *
+ * "New" records. an_store_ingest_result counts duplicates but does not say which records they were; when a
+ * batch had any, each record is looked up (records.gw_id/gw_seq = this batch → stored now). What should
+ * move into the store API: a per-record "inserted" flag (and x/y/session) in the ingest result, which would
+ * save the two lookups per record done here.
+ *
+ * Hazard engine calls are deferred to core_feed_flush(), run once per loop iteration after the ingest
+ * service, so the BATCH_ACK does not wait for a recompute and several batches share one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "core.h"
+
+static uint64_t real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int prep(struct core_feed *f, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v3(an_store_sqlite(f->store), sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		core_log(CORE_LOG_ERR, "feed", "prepare \"%s\": %s", sql, sqlite3_errmsg(an_store_sqlite(f->store)));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- frames and sessions -------------------------------------------------------------------------------- */
+
+static int hazard_event(void *ctx, const struct an_hazard_event *ev);
+
+struct ev_ctx {
+	struct core_feed *f;
+	struct core_frame *fr;
+};
+static struct ev_ctx g_ev; /* the engine sink's context while one frame is applied (single thread) */
+
+static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
+{
+	for (size_t i = 0; i < f->n_frames; i++)
+		if (f->frames[i].task_id == task_id)
+			return &f->frames[i];
+	struct core_frame *nf = realloc(f->frames, (f->n_frames + 1) * sizeof *nf);
+	if (!nf)
+		return NULL;
+	f->frames = nf;
+	struct core_frame *fr = &nf[f->n_frames];
+	memset(fr, 0, sizeof *fr);
+	fr->task_id = task_id;
+	if (task_id > 0) {
+		if (an_store_task_origin(f->store, task_id, &fr->origin) == 0)
+			fr->has_origin = true;
+	} else if (f->cfg->has_origin) {
+		if (an_geo_origin_init(&fr->origin, f->cfg->origin_lat_e7, f->cfg->origin_lon_e7, AN_GEO_ALT_UNKNOWN) == 0)
+			fr->has_origin = true;
+	}
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = f->cfg->eps_mm;
+	o.p_excavate = f->cfg->p_excavate;
+	o.agree_animals = f->cfg->agree_animals;
+	if (an_hazard_new(&o, &fr->eng))
+		return NULL;
+	an_hazard_set_sink(fr->eng, hazard_event, &g_ev);
+	f->n_frames++;
+	return fr;
+}
+
+static int push_input(struct core_frame *fr, const struct an_hazard_input *in)
+{
+	if (fr->n_in == fr->cap_in) {
+		size_t nc = fr->cap_in ? fr->cap_in * 2 : 256;
+		struct an_hazard_input *n = realloc(fr->in, nc * sizeof *n);
+		if (!n)
+			return -ENOMEM;
+		fr->in = n;
+		fr->cap_in = nc;
+	}
+	fr->in[fr->n_in++] = *in;
+	return 0;
+}
+
+static bool session_known(struct core_feed *f, uint64_t id, size_t *pos)
+{
+	size_t lo = 0, hi = f->n_sessions;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->sessions[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return lo < f->n_sessions && f->sessions[lo] == id;
+}
+
+/* Give the frame's engine the session record once (store session, or the collar's implicit one). */
+static int ensure_session(struct core_feed *f, struct core_frame *fr, uint64_t session_id, uint64_t *animal_id)
+{
+	size_t pos;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_SESSION};
+	in.u.session.session_id = session_id;
+	if (session_id >= CORE_IMPLICIT_BASE) {
+		*animal_id = session_id;
+		in.u.session.animal_id = session_id;
+		in.u.session.species = AN_SPECIES_RAT;
+	} else {
+		sqlite3_stmt *q = f->q_session;
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)session_id);
+		if (sqlite3_step(q) != SQLITE_ROW) {
+			f->st.lookup_errors++;
+			return -ENOENT;
+		}
+		*animal_id = (uint64_t)sqlite3_column_int64(q, 0);
+		const char *sp = (const char *)sqlite3_column_text(q, 1);
+		in.u.session.animal_id = *animal_id;
+		in.u.session.species = sp && !strcmp(sp, "dog") ? AN_SPECIES_DOG : AN_SPECIES_RAT;
+	}
+	if (session_known(f, session_id, &pos))
+		return 0;
+	if (f->n_sessions == f->cap_sessions) {
+		size_t nc = f->cap_sessions ? f->cap_sessions * 2 : 64;
+		uint64_t *n = realloc(f->sessions, nc * sizeof *n);
+		if (!n)
+			return -ENOMEM;
+		f->sessions = n;
+		f->cap_sessions = nc;
+	}
+	memmove(f->sessions + pos + 1, f->sessions + pos, (f->n_sessions - pos) * sizeof *f->sessions);
+	f->sessions[pos] = session_id;
+	f->n_sessions++;
+	return push_input(fr, &in);
+}
+
+/* Where a positioned record goes: its store session/task and x/y, or the implicit frame. */
+struct place {
+	int64_t session_id, task_id, x_mm, y_mm;
+	bool has_xy;
+};
+
+static int place_lookup(struct core_feed *f, sqlite3_stmt *q, uint16_t collar, uint32_t rec_seq, struct place *p)
+{
+	memset(p, 0, sizeof *p);
+	sqlite3_reset(q);
+	sqlite3_bind_int(q, 1, collar);
+	sqlite3_bind_int64(q, 2, rec_seq);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		f->st.lookup_errors++;
+		return -ENOENT;
+	}
+	p->session_id = sqlite3_column_int64(q, 0);
+	p->task_id = sqlite3_column_int64(q, 1);
+	p->has_xy = sqlite3_column_type(q, 2) != SQLITE_NULL;
+	p->x_mm = sqlite3_column_int64(q, 2);
+	p->y_mm = sqlite3_column_int64(q, 3);
+	return 0;
+}
+
+/* Frame, session and local position of a record at (lat, lon). */
+static int locate(struct core_feed *f, const struct place *pl, uint16_t collar, int32_t lat_e7, int32_t lon_e7,
+                  struct core_frame **frp, uint64_t *session_id, uint64_t *animal_id, int64_t *x, int64_t *y)
+{
+	struct core_frame *fr;
+	if (pl->has_xy && pl->session_id > 0) {
+		fr = frame_get(f, pl->task_id);
+		if (!fr)
+			return -ENOMEM;
+		*session_id = (uint64_t)pl->session_id;
+		*x = pl->x_mm;
+		*y = pl->y_mm;
+	} else {
+		fr = frame_get(f, 0);
+		if (!fr)
+			return -ENOMEM;
+		if (!fr->has_origin) {
+			/* the first positioned record defines the implicit frame (see the file comment) */
+			if (an_geo_origin_init(&fr->origin, lat_e7, lon_e7, AN_GEO_ALT_UNKNOWN))
+				return -EINVAL;
+			fr->has_origin = true;
+			core_log(CORE_LOG_NOTE, "hazard", "implicit frame origin %.7f %.7f (first positioned record)",
+			         lat_e7 / 1e7, lon_e7 / 1e7);
+		}
+		struct an_geo_enu e;
+		if (an_geo_enu_from_e7(&fr->origin, lat_e7, lon_e7, AN_GEO_ALT_UNKNOWN, &e)) {
+			f->st.out_of_frame++;
+			return -ERANGE;
+		}
+		*session_id = CORE_IMPLICIT_BASE + collar;
+		*x = e.e_mm;
+		*y = e.n_mm;
+	}
+	*frp = fr;
+	return ensure_session(f, fr, *session_id, animal_id);
+}
+
+static int feed_fix(struct core_feed *f, const struct place *pl, uint16_t collar, const struct proto_fix *fx,
+                    uint64_t rx_ms)
+{
+	/* Only fixes the coverage can use (0 < h_acc <= max_h_acc_mm) matter to the engine; the others would
+	 * only take memory, and start-up loads the same subset. */
+	if (!(fx->has & PROTO_FIX_HAS_HACC) || fx->h_acc_mm == 0 || fx->h_acc_mm > f->max_h_acc_mm)
+		return 0;
+	struct core_frame *fr;
+	uint64_t sid, aid;
+	int64_t x, y;
+	int rc = locate(f, pl, collar, fx->lat_e7, fx->lon_e7, &fr, &sid, &aid, &x, &y);
+	if (rc)
+		return rc;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_FIX};
+	in.u.fix.session_id = sid;
+	in.u.fix.fix.t_ms = (int64_t)((fx->has & PROTO_FIX_HAS_T) ? fx->t_ms : rx_ms);
+	in.u.fix.fix.e_mm = x;
+	in.u.fix.fix.n_mm = y;
+	in.u.fix.fix.h_acc_mm = (fx->has & PROTO_FIX_HAS_HACC) ? fx->h_acc_mm : 0;
+	return push_input(fr, &in);
+}
+
+static int feed_ind(struct core_feed *f, const struct place *pl, uint16_t collar, const struct proto_ind *ind,
+                    uint64_t rx_ms)
+{
+	if ((ind->has & PROTO_IND_HAS_POS) != PROTO_IND_HAS_POS) {
+		f->st.ind_no_pos++;
+		return 0;
+	}
+	struct core_frame *fr;
+	uint64_t sid, aid;
+	int64_t x, y;
+	int rc = locate(f, pl, collar, ind->lat_e7, ind->lon_e7, &fr, &sid, &aid, &x, &y);
+	if (rc)
+		return rc;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_IND};
+	in.u.ind.id = (uint64_t)collar << 32 | ind->rec_seq;
+	in.u.ind.animal_id = aid;
+	in.u.ind.session_id = sid;
+	in.u.ind.t_ms = (int64_t)((ind->has & PROTO_IND_HAS_T) ? ind->t_ms : rx_ms);
+	in.u.ind.x_mm = x;
+	in.u.ind.y_mm = y;
+	in.u.ind.h_acc_mm = (ind->has & PROTO_IND_HAS_HACC) ? ind->h_acc_mm : 0;
+	return push_input(fr, &in);
+}
+
+/* ---- hazard events → PUB ------------------------------------------------------------------------------ */
+
+/* The engine's events come out of its diff before its table is replaced, and a point whose members or
+ * centroid moved without a status or score change has no event at all. So the sink only records
+ * retirements (with the point they merged into); after the apply every live point is encoded and published
+ * when its body differs from the one last published. */
+static int hazard_event(void *ctx, const struct an_hazard_event *ev)
+{
+	struct ev_ctx *e = ctx;
+	struct core_frame *fr = e->fr;
+	if (ev->kind != AN_HAZARD_EV_RETIRED)
+		return 0;
+	if (fr->n_retired == fr->cap_retired) {
+		size_t nc = fr->cap_retired ? fr->cap_retired * 2 : 16;
+		struct an_hazard_event *n = realloc(fr->retired, nc * sizeof *n);
+		if (!n)
+			return -ENOMEM;
+		fr->retired = n;
+		fr->cap_retired = nc;
+	}
+	fr->retired[fr->n_retired++] = *ev;
+	return 0;
+}
+
+static void put_hazard(struct core_feed *f, const struct an_pub_hazard *h)
+{
+	uint8_t body[AN_PUB_BODY_MAX];
+	size_t len, old_len;
+	const uint8_t *old;
+	if (an_pub_hazard_encode(h, body, sizeof body, &len)) {
+		f->st.pub_errors++;
+		return;
+	}
+	if (h->status != AN_HAZARD_SUPERSEDED && an_pub_get(f->pub, AN_PUB_HAZARD, h->id, &old, &old_len) == 0 &&
+	    old_len == len && memcmp(old, body, len) == 0)
+		return; /* unchanged: no update */
+	char topic[AN_PUB_TOPIC_MAX];
+	snprintf(topic, sizeof topic, "hazard/%" PRIu64, h->id);
+	if (an_pub_put(f->pub, AN_PUB_HAZARD, h->id, topic, body, len, !f->loading))
+		f->st.pub_errors++;
+	else if (!f->loading)
+		f->st.hazard_pub++;
+}
+
+static void publish_points(struct core_feed *f, struct core_frame *fr)
+{
+	uint64_t task = (uint64_t)(fr->task_id > 0 ? fr->task_id : 0);
+	for (size_t i = 0; i < fr->n_retired; i++) {
+		struct an_pub_hazard h = {.id = fr->retired[i].hazard_id, .status = AN_HAZARD_SUPERSEDED, .task_id = task,
+		                          .into_id = fr->retired[i].into_id,
+		                          .log_odds_q10 = fr->retired[i].log_odds_to_q10};
+		put_hazard(f, &h);
+	}
+	fr->n_retired = 0;
+	size_t n = an_hazard_count(fr->eng);
+	for (size_t i = 0; i < n; i++) {
+		struct an_hazard_point pt;
+		if (an_hazard_get(fr->eng, i, &pt))
+			break;
+		struct an_pub_hazard h = {.id = pt.id, .task_id = task, .status = (uint8_t)pt.status,
+		                          .log_odds_q10 = pt.log_odds_q10, .n_animals = pt.n_ind_animals,
+		                          .n_ind = pt.n_ind, .sigma_mm = pt.sigma_mm, .x_mm = pt.x_mm, .y_mm = pt.y_mm};
+		double p = pt.p_explosive * 1e6;
+		h.p_ppm = p >= 1e6 ? 1000000u : p <= 0 ? 0u : (uint32_t)lround(p);
+		struct an_geo_enu en = {pt.x_mm, pt.y_mm, 0};
+		int32_t alt;
+		if (fr->has_origin && an_geo_enu_to_e7(&fr->origin, &en, &h.lat_e7, &h.lon_e7, &alt) == 0)
+			h.has_latlon = true;
+		put_hazard(f, &h);
+	}
+}
+
+int core_feed_flush(struct core_feed *f)
+{
+	int ret = 0;
+	for (size_t i = 0; i < f->n_frames; i++) {
+		struct core_frame *fr = &f->frames[i];
+		if (!fr->n_in)
+			continue;
+		g_ev.f = f;
+		g_ev.fr = fr;
+		uint64_t t0 = mono_us();
+		int rc = an_hazard_apply(fr->eng, fr->in, fr->n_in, (int64_t)real_ms());
+		uint64_t dt = mono_us() - t0;
+		f->st.hazard_applies++;
+		f->st.hazard_inputs += fr->n_in;
+		f->st.hazard_apply_us_total += dt;
+		if (dt > f->st.hazard_apply_us_max)
+			f->st.hazard_apply_us_max = dt;
+		if (rc) {
+			/* The engine keeps the inputs before the offending one; the record itself is stored and
+			 * published, only its hazard contribution is missing: say so loudly. */
+			f->st.hazard_errors++;
+			core_log(CORE_LOG_ERR, "hazard", "frame %" PRId64 ": an_hazard_apply of %zu inputs: %s", fr->task_id,
+			         fr->n_in, strerror(-rc));
+			ret = rc;
+		}
+		fr->n_in = 0;
+		publish_points(f, fr);
+	}
+	return ret;
+}
+
+/* ---- the ingest sink -------------------------------------------------------------------------------------- */
+
+static void publish_gateway(struct core_feed *f, const struct proto_batch *b, const struct an_store_ingest_result *r)
+{
+	struct core_gw *g = NULL;
+	for (size_t i = 0; i < f->n_gws; i++)
+		if (f->gws[i].gw_id == b->gw_id)
+			g = &f->gws[i];
+	if (!g) {
+		struct core_gw *n = realloc(f->gws, (f->n_gws + 1) * sizeof *n);
+		if (!n)
+			return;
+		f->gws = n;
+		g = &n[f->n_gws++];
+		memset(g, 0, sizeof *g);
+		g->gw_id = b->gw_id;
+		g->st.gw_id = b->gw_id;
+	}
+	g->st.last_gw_seq = r->ack_gw_seq;
+	g->st.batches++;
+	g->st.records += r->inserted;
+	g->st.last_batch_ms = real_ms();
+	if (an_pub_gateway(f->pub, &g->st, true))
+		f->st.pub_errors++;
+	else
+		f->st.gw_pub++;
+}
+
+/* Was record i of b stored by this commit (and not earlier, nor earlier in the same batch)? */
+static bool stored_now(struct core_feed *f, const struct proto_batch *b, unsigned i)
+{
+	const struct proto_batch_rec *rec = &b->rec[i];
+	for (unsigned k = 0; k < i; k++)
+		if ((b->rec[k].type == PROTO_T_FIX || b->rec[k].type == PROTO_T_IND) &&
+		    b->rec[k].collar_id == rec->collar_id && b->rec[k].rec_seq == rec->rec_seq)
+			return false;
+	sqlite3_stmt *q = f->q_rec;
+	sqlite3_reset(q);
+	sqlite3_bind_int(q, 1, rec->collar_id);
+	sqlite3_bind_int64(q, 2, rec->rec_seq);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		f->st.lookup_errors++;
+		return false;
+	}
+	return sqlite3_column_int64(q, 0) == b->gw_id && (uint64_t)sqlite3_column_int64(q, 1) == b->gw_seq;
+}
+
+static void after_commit(struct core_feed *f, const struct proto_batch *b, const struct an_store_ingest_result *r)
+{
+	f->st.batches++;
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct proto_batch_rec *rec = &b->rec[i];
+		if (rec->type != PROTO_T_FIX && rec->type != PROTO_T_IND)
+			continue;
+		if (r->duplicates && !stored_now(f, b, i))
+			continue;
+		struct place pl;
+		int rc;
+		if (rec->type == PROTO_T_FIX) {
+			if (an_pub_fix(f->pub, rec->collar_id, &rec->m.fix, true))
+				f->st.pub_errors++;
+			else
+				f->st.fixes_pub++;
+			if (f->cfg->hazard && place_lookup(f, f->q_fix_xy, rec->collar_id, rec->rec_seq, &pl) == 0 &&
+			    (rc = feed_fix(f, &pl, rec->collar_id, &rec->m.fix, rec->rx_ms)) && rc != -ERANGE)
+				core_log(CORE_LOG_WARN, "hazard", "fix %u/%" PRIu32 " not fed: %s", rec->collar_id,
+				         rec->rec_seq, strerror(-rc));
+		} else {
+			if (an_pub_ind(f->pub, rec->collar_id, &rec->m.ind, true))
+				f->st.pub_errors++;
+			else
+				f->st.inds_pub++;
+			if (f->cfg->hazard && place_lookup(f, f->q_ind_xy, rec->collar_id, rec->rec_seq, &pl) == 0 &&
+			    (rc = feed_ind(f, &pl, rec->collar_id, &rec->m.ind, rec->rx_ms)) && rc != -ERANGE)
+				core_log(CORE_LOG_WARN, "hazard", "indication %u/%" PRIu32 " not fed: %s", rec->collar_id,
+				         rec->rec_seq, strerror(-rc));
+		}
+	}
+	publish_gateway(f, b, r);
+}
+
+static int sink_commit(void *ctx, const struct proto_batch *b, struct an_store_ingest_result *r, char *errbuf,
+                       size_t errcap)
+{
+	struct core_feed *f = ctx;
+	int rc = f->store_sink.commit(f->store_sink.ctx, b, r, errbuf, errcap);
+	/* Only after the commit, and only what it stored: a replay (gateway resend after a lost ACK or a core
+	 * restart) publishes nothing, so subscribers never see a record twice. */
+	if (rc == 0 && !r->replay)
+		after_commit(f, b, r);
+	return rc;
+}
+
+static int sink_last_seq(void *ctx, uint16_t gw_id, uint64_t *gw_seq, bool *known)
+{
+	struct core_feed *f = ctx;
+	return f->store_sink.last_seq(f->store_sink.ctx, gw_id, gw_seq, known);
+}
+
+void core_feed_sink(struct core_feed *f, struct an_ingest_sink *sink)
+{
+	sink->ctx = f;
+	sink->commit = sink_commit;
+	sink->last_seq = sink_last_seq;
+}
+
+/* ---- start-up: rebuild from the store ------------------------------------------------------------------- */
+
+#define FIX_COLS                                                                                              \
+	"collar_id, rec_seq, t_ms, t_mono_ms, lat_e7, lon_e7, alt_mm, hdop_c, h_acc_mm, gga_q, faa_mode, fix_dim, " \
+	"nsat, sog_cms, cog_cdeg, tq, rx_ms, session_id, task_id, x_mm, y_mm"
+#define IND_COLS                                                                                              \
+	"collar_id, rec_seq, t_ms, t_mono_ms, kind, dur_ms, conf_pct, src, lat_e7, lon_e7, h_acc_mm, fix_ref, rx_ms, " \
+	"session_id, task_id, x_mm, y_mm"
+
+static bool col(sqlite3_stmt *q, int i, int64_t *v)
+{
+	if (sqlite3_column_type(q, i) == SQLITE_NULL)
+		return false;
+	*v = sqlite3_column_int64(q, i);
+	return true;
+}
+
+static void row_fix(sqlite3_stmt *q, uint16_t *collar, struct proto_fix *fx, uint64_t *rx_ms, struct place *pl)
+{
+	int64_t v;
+	memset(fx, 0, sizeof *fx);
+	*collar = (uint16_t)sqlite3_column_int(q, 0);
+	fx->rec_seq = (uint32_t)sqlite3_column_int64(q, 1);
+#define OPT(i, bit, field, type)                                                                              \
+	if (col(q, i, &v)) {                                                                                  \
+		fx->has |= bit;                                                                               \
+		fx->field = (type)v;                                                                          \
+	}
+	OPT(2, PROTO_FIX_HAS_T, t_ms, uint64_t)
+	OPT(3, PROTO_FIX_HAS_TMONO, t_mono_ms, uint32_t)
+	fx->lat_e7 = (int32_t)sqlite3_column_int64(q, 4);
+	fx->lon_e7 = (int32_t)sqlite3_column_int64(q, 5);
+	OPT(6, PROTO_FIX_HAS_ALT, alt_mm, int32_t)
+	OPT(7, PROTO_FIX_HAS_HDOP, hdop_c, uint16_t)
+	OPT(8, PROTO_FIX_HAS_HACC, h_acc_mm, uint32_t)
+	OPT(9, PROTO_FIX_HAS_Q, gga_q, uint8_t)
+	OPT(10, PROTO_FIX_HAS_MODE, faa_mode, uint8_t)
+	OPT(11, PROTO_FIX_HAS_DIM, fix_dim, uint8_t)
+	OPT(12, PROTO_FIX_HAS_NSAT, nsat, uint8_t)
+	OPT(13, PROTO_FIX_HAS_SOG, sog_cms, uint16_t)
+	OPT(14, PROTO_FIX_HAS_COG, cog_cdeg, uint16_t)
+	OPT(15, PROTO_FIX_HAS_TQ, tq, uint8_t)
+#undef OPT
+	*rx_ms = (uint64_t)sqlite3_column_int64(q, 16);
+	memset(pl, 0, sizeof *pl);
+	col(q, 17, &pl->session_id);
+	col(q, 18, &pl->task_id);
+	pl->has_xy = col(q, 19, &pl->x_mm);
+	col(q, 20, &pl->y_mm);
+}
+
+static void row_ind(sqlite3_stmt *q, uint16_t *collar, struct proto_ind *in, uint64_t *rx_ms, struct place *pl)
+{
+	int64_t v;
+	memset(in, 0, sizeof *in);
+	*collar = (uint16_t)sqlite3_column_int(q, 0);
+	in->rec_seq = (uint32_t)sqlite3_column_int64(q, 1);
+#define OPT(i, bit, field, type)                                                                              \
+	if (col(q, i, &v)) {                                                                                  \
+		in->has |= bit;                                                                               \
+		in->field = (type)v;                                                                          \
+	}
+	OPT(2, PROTO_IND_HAS_T, t_ms, uint64_t)
+	OPT(3, PROTO_IND_HAS_TMONO, t_mono_ms, uint32_t)
+	in->kind = (uint8_t)sqlite3_column_int(q, 4);
+	OPT(5, PROTO_IND_HAS_DUR, dur_ms, uint32_t)
+	OPT(6, PROTO_IND_HAS_CONF, conf_pct, uint8_t)
+	in->src = (uint8_t)sqlite3_column_int(q, 7);
+	OPT(8, PROTO_IND_HAS_LAT, lat_e7, int32_t)
+	OPT(9, PROTO_IND_HAS_LON, lon_e7, int32_t)
+	OPT(10, PROTO_IND_HAS_HACC, h_acc_mm, uint32_t)
+	OPT(11, PROTO_IND_HAS_FIXREF, fix_ref, uint32_t)
+#undef OPT
+	*rx_ms = (uint64_t)sqlite3_column_int64(q, 12);
+	memset(pl, 0, sizeof *pl);
+	col(q, 13, &pl->session_id);
+	col(q, 14, &pl->task_id);
+	pl->has_xy = col(q, 15, &pl->x_mm);
+	col(q, 16, &pl->y_mm);
+}
+
+static size_t pending(const struct core_feed *f)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->n_frames; i++)
+		n += f->frames[i].n_in;
+	return n;
+}
+
+static int load(struct core_feed *f)
+{
+	sqlite3 *db = an_store_sqlite(f->store);
+	sqlite3_stmt *q = NULL;
+	int rc = 0;
+	f->loading = true;
+	/* the implicit frame's origin when not configured: the first positioned record, fix or indication */
+	if (f->cfg->hazard && !f->cfg->has_origin) {
+		if ((rc = prep(f,
+		               "SELECT lat_e7, lon_e7 FROM (SELECT record_id, lat_e7, lon_e7 FROM fixes UNION ALL "
+		               "SELECT record_id, lat_e7, lon_e7 FROM indications WHERE lat_e7 IS NOT NULL) "
+		               "ORDER BY record_id LIMIT 1",
+		               &q)))
+			goto out;
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			struct core_frame *fr = frame_get(f, 0);
+			if (!fr || an_geo_origin_init(&fr->origin, sqlite3_column_int(q, 0), sqlite3_column_int(q, 1),
+			                              AN_GEO_ALT_UNKNOWN)) {
+				rc = -EIO;
+				goto out;
+			}
+			fr->has_origin = true;
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+	}
+	/* last fix per collar (commit order = records.id, as live) */
+	if ((rc = prep(f, "SELECT " FIX_COLS " FROM fixes WHERE record_id IN (SELECT MAX(record_id) FROM fixes GROUP BY "
+	                  "collar_id) ORDER BY collar_id", &q)))
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		uint16_t collar;
+		struct proto_fix fx;
+		uint64_t rx;
+		struct place pl;
+		row_fix(q, &collar, &fx, &rx, &pl);
+		if (an_pub_fix(f->pub, collar, &fx, false))
+			f->st.pub_errors++;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto out_sql;
+	if (f->cfg->hazard) {
+		/* fixes for the engines' coverage: only usable ones (0 < h_acc <= 1 m) count, the engine
+		 * ignores the others, so they are not loaded */
+		if ((rc = prep(f, "SELECT " FIX_COLS " FROM fixes WHERE h_acc_mm > 0 AND h_acc_mm <= ?1 ORDER BY record_id",
+		               &q)))
+			goto out;
+		sqlite3_bind_int64(q, 1, f->max_h_acc_mm);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			uint16_t collar;
+			struct proto_fix fx;
+			uint64_t rx;
+			struct place pl;
+			row_fix(q, &collar, &fx, &rx, &pl);
+			if (feed_fix(f, &pl, collar, &fx, rx) == 0)
+				f->st.loaded_fixes++;
+			if (pending(f) >= 65536 && core_feed_flush(f))
+				break; /* bounded input vectors while loading a big store (the error is logged) */
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+		if (rc != SQLITE_DONE)
+			goto out_sql;
+	}
+	if ((rc = prep(f, "SELECT " IND_COLS " FROM indications ORDER BY record_id", &q)))
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		uint16_t collar;
+		struct proto_ind in;
+		uint64_t rx;
+		struct place pl;
+		row_ind(q, &collar, &in, &rx, &pl);
+		if (an_pub_ind(f->pub, collar, &in, false))
+			f->st.pub_errors++;
+		if (f->cfg->hazard)
+			(void)feed_ind(f, &pl, collar, &in, rx);
+		f->st.loaded_inds++;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto out_sql;
+	if ((rc = prep(f, "SELECT gw_id, last_gw_seq, last_batch_ms FROM gateways WHERE last_gw_seq IS NOT NULL ORDER BY gw_id",
+	               &q)))
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct core_gw *n = realloc(f->gws, (f->n_gws + 1) * sizeof *n);
+		if (!n) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		f->gws = n;
+		struct core_gw *g = &n[f->n_gws++];
+		memset(g, 0, sizeof *g);
+		g->gw_id = (uint16_t)sqlite3_column_int(q, 0);
+		g->st.gw_id = g->gw_id;
+		g->st.last_gw_seq = (uint64_t)sqlite3_column_int64(q, 1);
+		g->st.last_batch_ms = (uint64_t)sqlite3_column_int64(q, 2);
+		if (an_pub_gateway(f->pub, &g->st, false))
+			f->st.pub_errors++;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto out_sql;
+	rc = core_feed_flush(f) ? -EIO : 0;
+	goto out;
+out_sql:
+	core_log(CORE_LOG_ERR, "feed", "reading the store: %s", sqlite3_errmsg(db));
+	rc = -EIO;
+out:
+	sqlite3_finalize(q);
+	f->loading = false;
+	return rc;
+}
+
+int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, const struct core_config *cfg)
+{
+	memset(f, 0, sizeof *f);
+	f->store = s;
+	f->pub = p;
+	f->cfg = cfg;
+	an_ingest_sink_store(&f->store_sink, s);
+	struct an_coverage_opts co;
+	an_coverage_opts_init(&co);
+	f->max_h_acc_mm = co.max_h_acc_mm;
+	int rc;
+	if ((rc = prep(f, "SELECT gw_id, gw_seq FROM records WHERE collar_id = ?1 AND rec_seq = ?2", &f->q_rec)) ||
+	    (rc = prep(f, "SELECT session_id, task_id, x_mm, y_mm FROM fixes WHERE collar_id = ?1 AND rec_seq = ?2",
+	               &f->q_fix_xy)) ||
+	    (rc = prep(f, "SELECT session_id, task_id, x_mm, y_mm FROM indications WHERE collar_id = ?1 AND rec_seq = ?2",
+	               &f->q_ind_xy)) ||
+	    (rc = prep(f, "SELECT s.animal_id, a.species FROM sessions s JOIN animals a ON a.id = s.animal_id WHERE s.id = ?1",
+	               &f->q_session)))
+		goto out_close;
+	if ((rc = load(f)))
+		goto out_close;
+	return 0;
+out_close:
+	core_feed_close(f);
+	return rc;
+}
+
+void core_feed_close(struct core_feed *f)
+{
+	sqlite3_finalize(f->q_rec);
+	sqlite3_finalize(f->q_fix_xy);
+	sqlite3_finalize(f->q_ind_xy);
+	sqlite3_finalize(f->q_session);
+	for (size_t i = 0; i < f->n_frames; i++) {
+		an_hazard_free(f->frames[i].eng);
+		free(f->frames[i].in);
+		free(f->frames[i].retired);
+	}
+	free(f->frames);
+	free(f->sessions);
+	free(f->gws);
+	memset(f, 0, sizeof *f);
+}
+
+size_t core_feed_hazard_points(const struct core_feed *f)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->n_frames; i++)
+		n += an_hazard_count(f->frames[i].eng);
+	return n;
+}

@@ -1,0 +1,478 @@
+#!/usr/bin/python3
+"""Process tests of scentrack-core: the real daemon, a real gateway upstream (an_core_testgw: FIX + IND
+records, CURVE keys made by `scentrack-core keygen`) and Clone subscribers (an_core_sub), all on tcp loopback
+with ephemeral ports.
+
+    core_proc_test.py CORE TESTGW SUB SCENARIO [SETUP]
+    SCENARIO: e2e | kill | config | session (needs SETUP = an_core_setup) | bench
+
+Never sleeps to wait: every wait reads the line a process prints when the event happened (or a DUMP reply),
+with a deadline that fails the test. Every process started is killed in `finally`.
+"""
+import json
+import os
+import queue
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+CORE, TESTGW, SUB, SCENARIO = sys.argv[1:5]
+SETUP = sys.argv[5] if len(sys.argv) > 5 else None
+PER = 64
+COLLARS = 8       # core_testgw.c
+IND_EVERY = 16
+SITES = 5
+GW_ID = 7
+WAIT_S = 60
+
+procs = []
+
+
+class Proc:
+    """A child whose stdout lines are read by a thread; `U` lines of a subscriber are kept apart."""
+
+    def __init__(self, name, args, errlog, stdin=False):
+        self.name = name
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errlog, text=True, bufsize=1,
+                                  stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+        self.q = queue.Queue()
+        self.lines = []
+        self.updates = []  # (kind, collar, rec_seq, t_ns) from "U" lines
+        self.hazard_lines = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._reader, daemon=True).start()
+        procs.append(self)
+
+    def _reader(self):
+        for line in self.p.stdout:
+            line = line.rstrip("\n")
+            if line.startswith("U "):
+                _, k, c, s, t = line.split()
+                with self.lock:
+                    self.updates.append((k, int(c), int(s), int(t)))
+                self.q.put("")  # wake waiters counting updates
+                continue
+            self.q.put(line)
+        self.q.put(None)
+
+    def wait(self, pattern, timeout=WAIT_S):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.name}: no line matching {pattern!r} within {timeout} s; "
+                                     f"last lines: {self.lines[-5:]}")
+            try:
+                line = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(f"{self.name}: exited (rc {self.p.wait()}) before {pattern!r}; "
+                                     f"last lines: {self.lines[-5:]}")
+            if line == "":
+                continue
+            self.lines.append(line)
+            m = rx.search(line)
+            if m:
+                return m
+
+    def wait_updates(self, n, timeout=WAIT_S):
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                have = len(self.updates)
+            if have >= n:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.name}: {have} updates, expected {n} within {timeout} s")
+            try:
+                line = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(f"{self.name}: exited")
+            if line:
+                self.lines.append(line)
+
+    def dump(self):
+        self.p.stdin.write("DUMP\n")
+        self.p.stdin.flush()
+        start = len(self.lines)
+        self.wait(r"^END$")
+        st = {"fix": {}, "ind": set(), "hazard": {}, "status": set(), "C": {}}
+        for line in self.lines[start:]:
+            f = line.split()
+            if f[0] == "K" and f[1] == "fix":
+                st["fix"][int(f[2])] = int(f[3])
+            elif f[0] == "K" and f[1] == "ind":
+                st["ind"].add((int(f[2]), int(f[3])))
+            elif f[0] == "K" and f[1] == "hazard":
+                st["hazard"][int(f[2])] = tuple(int(x) for x in f[3:7])
+            elif f[0] == "K" and f[1] == "status":
+                st["status"].add(int(f[2]))
+            elif f[0] == "C":
+                st["C"][f[1]] = dict(zip(("applied", "holes", "epoch_changes", "snapshots", "hugz_ahead",
+                                          "stale"), (int(x) for x in f[2:8])))
+        return st
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        return self.p.wait(timeout=30)
+
+
+def stats(s):
+    return {k: int(v) for k, v in (kv.split("=") for kv in s.split())}
+
+
+class Rig:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.errpath = os.path.join(tmp, "stderr.log")
+        self.err = open(self.errpath, "a")
+        for who in ("core", "gw"):
+            r = subprocess.run([CORE, "keygen", f"{tmp}/{who}.pub", f"{tmp}/{who}.key"], capture_output=True,
+                               text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+            assert r.stdout.strip() == self.key(who), "keygen must print the public key it wrote"
+        with open(f"{tmp}/allow.txt", "w") as f:
+            f.write(f"# gateways allowed to deliver\n{GW_ID} {self.key('gw')}\n")
+        self.db = f"{tmp}/core.db"
+        self.status = f"{tmp}/status.json"
+        self.state = f"{tmp}/gw.state"
+        self.eps = {"ingest": "tcp://127.0.0.1:*", "pub": "tcp://127.0.0.1:*", "snapshot": "tcp://127.0.0.1:*"}
+        self.n_core = 0
+
+    def key(self, who):
+        with open(f"{self.tmp}/{who}.pub") as f:
+            return f.read().strip()
+
+    def write_ini(self, extra=""):
+        path = f"{self.tmp}/core.ini"
+        with open(path, "w") as f:
+            f.write(f"""# process test
+[core]
+db = {self.db}
+status_file = {self.status}
+log_level = info
+[ingest]
+endpoint = {self.eps['ingest']}
+secret_key = {self.tmp}/core.key
+allow = {self.tmp}/allow.txt
+credit = 8
+[pub]
+endpoint = {self.eps['pub']}
+[snapshot]
+endpoint = {self.eps['snapshot']}
+{extra}""")
+        return path
+
+    def core(self):
+        self.n_core += 1
+        c = Proc(f"core#{self.n_core}", [CORE, "-N", "-f", self.write_ini()], self.err)
+        m = c.wait(r"^READY ingest=(\S+) pub=(\S+) snapshot=(\S+) epoch=([0-9a-f]{16})$")
+        self.eps = {"ingest": m.group(1), "pub": m.group(2), "snapshot": m.group(3)}  # restarts: same ports
+        c.epoch = m.group(4)
+        return c
+
+    def gw(self, batches, *extra):
+        g = Proc("gw", [TESTGW, "run", "--endpoint", self.eps["ingest"], "--gw-id", str(GW_ID), "--server-key",
+                        f"{self.tmp}/core.pub", "--secret", f"{self.tmp}/gw.key", "--batches", str(batches),
+                        "--per", str(PER), "--state", self.state, *extra], self.err)
+        g.wait(r"^READY")
+        return g
+
+    def sub(self):
+        s = Proc("sub", [SUB, self.eps["pub"], self.eps["snapshot"]], self.err, stdin=True)
+        s.wait(r"^READY$")
+        return s
+
+
+def store(db):
+    con = sqlite3.connect(db)
+    try:
+        recs = con.execute("SELECT collar_id, rec_seq, type FROM records").fetchall()
+        fixes = {(c, s) for c, s, t in recs if t == 2}
+        inds = {(c, s) for c, s, t in recs if t == 4}
+        last = dict(con.execute("SELECT f.collar_id, f.rec_seq FROM fixes f WHERE f.record_id IN "
+                                "(SELECT MAX(record_id) FROM fixes GROUP BY collar_id)").fetchall())
+        gw_last = con.execute("SELECT last_gw_seq FROM gateways WHERE gw_id = ?", (GW_ID,)).fetchone()
+        return recs, fixes, inds, last, gw_last[0] if gw_last else None
+    finally:
+        con.close()
+
+
+def expected(batches):
+    n = batches * PER
+    fixes, inds, site_n = set(), set(), {}
+    for g in range(n):
+        c, s = 1 + g % COLLARS, g // COLLARS
+        if s % IND_EVERY == IND_EVERY - 1:
+            inds.add((c, s))
+            site = (s // IND_EVERY) % SITES
+            site_n[site] = site_n.get(site, 0) + 1
+        else:
+            fixes.add((c, s))
+    return fixes, inds, site_n
+
+
+def check_store(rig, batches):
+    recs, fixes, inds, last, gw_last = store(rig.db)
+    want_f, want_i, _ = expected(batches)
+    assert len(recs) == batches * PER, f"{len(recs)} records stored, expected {batches * PER}"
+    assert fixes == want_f and inds == want_i, \
+        f"fixes missing {len(want_f - fixes)} invented {len(fixes - want_f)}; " \
+        f"inds missing {len(want_i - inds)} invented {len(inds - want_i)}"
+    assert gw_last == batches, f"last_gw_seq {gw_last}"
+    return fixes, inds, last
+
+
+def check_hazards(st, batches, task=0):
+    _, _, site_n = expected(batches)
+    hz = st["hazard"]
+    assert len(hz) == len(site_n), f"{len(hz)} hazard points, expected one per site: {len(site_n)} ({hz})"
+    assert sorted(v[1] for v in hz.values()) == sorted(site_n.values()), (hz, site_n)
+    for hid, (status, n_ind, n_animals, t) in hz.items():
+        assert t == task, f"hazard {hid}: task {t}, expected {task}"
+        assert n_animals == COLLARS, f"hazard {hid}: {n_animals} animals, expected {COLLARS}"
+        assert status == 3, f"hazard {hid}: status {status}, expected 3 (awaiting excavation: 8 animals agree)"
+
+
+def converge(sub, inds, last, timeout=WAIT_S):
+    """DUMP until the subscriber's state is the store's (each DUMP is answered at once; between DUMPs we wait
+    for the subscriber's next line, at most 0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = sub.dump()
+        if st["ind"] == inds and st["fix"] == last:
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError(f"subscriber never converged: inds {len(st['ind'])}/{len(inds)}, "
+                                 f"fix {st['fix']} vs {last}, counters {st['C']}")
+        try:
+            line = sub.q.get(timeout=0.2)
+            if line:
+                sub.lines.append(line)
+        except queue.Empty:
+            pass
+
+
+def no_dup_updates(sub):
+    keys = [(k, c, s) for k, c, s, _ in sub.updates]
+    dup = len(keys) - len(set(keys))
+    assert dup == 0, f"{dup} records published twice"
+    return set(keys)
+
+
+# ---- scenarios ---------------------------------------------------------------------------------------
+
+
+def e2e(rig):
+    n = 300
+    core = rig.core()
+    sub = rig.sub()
+    gw = rig.gw(n, "--exit-when-done")
+    gw.wait(r"^DONE ")
+    fixes, inds, last = check_store(rig, n)
+    sub.wait_updates(len(fixes) + len(inds))
+    st = converge(sub, inds, last)
+    seen = no_dup_updates(sub)
+    assert {(c, s) for k, c, s in seen if k == "i"} == inds, "an indication update missing"
+    assert {(c, s) for k, c, s in seen if k == "f"} == fixes, "a fix update missing"
+    check_hazards(st, n)
+    assert st["status"] == {GW_ID}
+    assert all(v["holes"] == 0 and v["epoch_changes"] == 0 for v in st["C"].values()), st["C"]
+    core.kill(signal.SIGTERM)
+    assert core.p.returncode == 0, f"SIGTERM exit {core.p.returncode}"
+    with open(rig.status) as f:
+        js = json.load(f)
+    assert js["ingest"]["committed"] == n and js["ingest"]["records_stored"] == n * PER, js["ingest"]
+    assert js["feed"]["inds_published"] == len(inds) and js["feed"]["fixes_published"] == len(fixes), js["feed"]
+    assert js["pub"]["hazard"]["items"] == SITES and js["feed"]["hazard_errors"] == 0, js
+    # a restart rebuilds the same state from the store: a late joiner gets it in its snapshot
+    core = rig.core()
+    sub2 = rig.sub()
+    st2 = sub2.dump()
+    assert st2["ind"] == inds and st2["fix"] == last and st2["hazard"] == st["hazard"], "rebuilt state differs"
+    core.kill(signal.SIGTERM)
+    print(f"e2e: {n * PER} records stored once, {len(fixes)} fix + {len(inds)} ind updates seen once, "
+          f"{len(st['hazard'])} hazard points (8 animals each), restart rebuilds the same state")
+
+
+def kill(rig):
+    n, kills = 400, 3
+    core = rig.core()
+    sub = rig.sub()
+    gw = rig.gw(n)
+    epochs = {core.epoch}
+    for i in range(1, kills + 1):
+        m = n * i // (kills + 2)
+        while int(gw.wait(r"^ACK (\d+)$").group(1)) < m:
+            pass
+        core.kill(signal.SIGKILL)
+        core = rig.core()
+        epochs.add(core.epoch)
+    gw.wait(r"^DONE ", 120)
+    gw.kill(signal.SIGTERM)
+    # a gateway that lost its acked mark (spool restored from a backup) resends half of everything: the core
+    # must ack those batches as replays and publish nothing for them
+    with open(rig.state, "w") as f:
+        f.write(f"{n // 2}\n")
+    gw = rig.gw(n, "--exit-when-done")
+    gw.wait(r"^DONE ", 120)
+    fixes, inds, last = check_store(rig, n)
+    st = converge(sub, inds, last, 120)
+    seen = no_dup_updates(sub)
+    check_hazards(st, n)
+    assert len(epochs) == kills + 1, "every start must draw a new epoch"
+    ec = st["C"]["ind"]["epoch_changes"]
+    assert ec >= 1, f"the subscriber never noticed a restart: {st['C']}"
+    core.kill(signal.SIGTERM)
+    assert core.p.returncode == 0
+    with open(rig.status) as f:
+        ing = json.load(f)["ingest"]
+    assert ing["replays"] >= n // 2, ing  # the resent half, at least
+    print(f"kill: {kills} SIGKILLs + {ing['replays']} replayed batches, store exact ({n * PER} records), "
+          f"subscriber converged to the store "
+          f"(ind epoch changes seen {ec}, snapshots {st['C']['ind']['snapshots']}), {len(seen)} updates, none twice")
+
+
+def session(rig):
+    """Records attributed by the store to sessions of a task: the hazard engine runs in that task's frame."""
+    r = subprocess.run([SETUP, rig.db], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    task = int(re.match(r"^TASK (\d+)$", r.stdout.strip()).group(1))
+    n = 100
+    core = rig.core()
+    sub = rig.sub()
+    gw = rig.gw(n, "--exit-when-done")
+    gw.wait(r"^DONE ")
+    fixes, inds, last = check_store(rig, n)
+    con = sqlite3.connect(rig.db)
+    unplaced = con.execute("SELECT COUNT(*) FROM indications WHERE session_id IS NULL OR x_mm IS NULL").fetchone()[0]
+    con.close()
+    assert unplaced == 0, f"{unplaced} indications not attributed to a session"
+    st = converge(sub, inds, last)
+    check_hazards(st, n, task)
+    core.kill(signal.SIGTERM)
+    with open(rig.status) as f:
+        fd = json.load(f)["feed"]
+    assert fd["frames"] == 1 and fd["hazard_errors"] == 0 and fd["lookup_errors"] == 0, fd
+    core = rig.core()  # rebuilt from the store in the task frame too
+    st2 = rig.sub().dump()
+    assert st2["hazard"] == st["hazard"], (st2["hazard"], st["hazard"])
+    core.kill(signal.SIGTERM)
+    print(f"session: records attributed to task {task}'s sessions; {len(st['hazard'])} hazard points in the task "
+          f"frame, same after a restart")
+
+
+def config(rig):
+    def run(ini_text, *args):
+        path = f"{rig.tmp}/t.ini"
+        with open(path, "w") as f:
+            f.write(ini_text)
+        return subprocess.run([CORE, "-N", "-f", path, *args], capture_output=True, text=True, timeout=30)
+
+    good = open(rig.write_ini()).read()
+    cases = [
+        ("[core]\nbogus = 1\n", r"t\.ini:2: \[core\] bogus: unknown key"),
+        (good + "[ingest]\ncredit = 0\n", r"t\.ini:\d+: \[ingest\] credit: \"0\": expected 1\.\.1024"),
+        (good.replace("[pub]", "[pubb]"), r"t\.ini:\d+: \[pubb\] endpoint: unknown section"),
+        ("[core]\nthis line has no equals sign\n", r"t\.ini:2: syntax error"),
+        (good + "[hazard]\norigin_lat_e7 = 950000000\n", r"t\.ini:\d+: \[hazard\] origin_lat_e7"),
+        (good + "[hazard]\norigin_lat_e7 = 10\n", r"origin_lat_e7 and origin_lon_e7 go together"),
+        (good + "[pub]\nendpoint = localhost:1\n", r"\[pub\] endpoint: \"localhost:1\": expected tcp://"),
+        (good.replace(f"{rig.tmp}/core.key", f"{rig.tmp}/missing.key"), r"secret_key: .*missing\.key"),
+    ]
+    for text, rx in cases:
+        r = run(text)
+        assert r.returncode == 78, f"exit {r.returncode} for {rx}: {r.stderr}"
+        assert re.search(rx, r.stderr), f"stderr {r.stderr!r} does not match {rx!r}"
+    with open(f"{rig.tmp}/bad.allow", "w") as f:
+        f.write("# x\n7 notakey\n")
+    r = run(good.replace(f"{rig.tmp}/allow.txt", f"{rig.tmp}/bad.allow"))
+    assert r.returncode == 78 and re.search(r"bad\.allow:2", r.stderr), r.stderr
+    r = subprocess.run([CORE, "-N", "-f", f"{rig.tmp}/nonexistent.ini"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 78 and "nonexistent.ini" in r.stderr, r.stderr
+    # the shipped sample parses: it gets as far as the (absent) key file
+    sample = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../analysis/scentrack-core.ini.sample")
+    r = subprocess.run([CORE, "-N", "-f", sample], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 78 and "[ingest] secret_key" in r.stderr and "unknown" not in r.stderr, r.stderr
+    r = subprocess.run([CORE, "-h"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "SYNOPSIS" in r.stdout and "EXIT STATUS" in r.stdout
+    r = subprocess.run([CORE, "-V"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith("scentrack-core ")
+    r = subprocess.run([CORE, "-x"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 64, r.returncode
+    r = subprocess.run([CORE, "keygen", f"{rig.tmp}/core.pub", f"{rig.tmp}/x.key"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 73 and "exists" in r.stderr, (r.returncode, r.stderr)
+    # a port in use is not a config error
+    core = rig.core()
+    r = run(good.replace("endpoint = tcp://127.0.0.1:*", f"endpoint = {rig.eps['pub']}", 2))
+    assert r.returncode == 71, (r.returncode, r.stderr)
+    core.kill(signal.SIGTERM)
+    print(f"config: {len(cases) + 2} bad files exit 78 with file:line, flags and keygen behave")
+
+
+def bench(rig):
+    """Not a test: latency from the gateway's first send of a batch to the subscriber's receipt of the batch's
+    last record, and records/s. BENCH_BATCHES, BENCH_RATE (batches/s, 0 = as fast as the credit allows)."""
+    n = int(os.environ.get("BENCH_BATCHES", "2000"))
+    rate = os.environ.get("BENCH_RATE", "0")
+    core = rig.core()
+    sub = rig.sub()
+    gw = rig.gw(n, "--exit-when-done", "--rate", rate)
+    gw.wait(r"^DONE ", 600)
+    sub.wait_updates(n * PER, 600)
+    sent = {}
+    for line in gw.lines:
+        if line.startswith("SENT "):
+            _, s, t = line.split()
+            sent[int(s)] = int(t)
+    got = {}
+    for _, c, s, t in sub.updates:
+        gws = (s * COLLARS + (c - 1)) // PER + 1
+        got[gws] = max(got.get(gws, 0), t)
+    lat = sorted((got[k] - sent[k]) / 1e6 for k in sent if k in got)
+    secs = (max(got.values()) - min(sent.values())) / 1e9
+    pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))]
+    print(f"bench rate={rate}: {n} batches x {PER} = {n * PER} records in {secs:.2f} s = {n * PER / secs:.0f} "
+          f"records/s; submit->subscriber latency per batch p50 {pct(0.5):.1f} ms p99 {pct(0.99):.1f} ms "
+          f"max {lat[-1]:.1f} ms")
+    core.kill(signal.SIGTERM)
+    with open(rig.status) as f:
+        fd = json.load(f)["feed"]
+    print(f"  hazard engine: {fd['hazard_applies']} applies, {fd['hazard_inputs']} inputs, mean "
+          f"{fd['hazard_apply_us_total'] / max(1, fd['hazard_applies']) / 1000:.2f} ms, max "
+          f"{fd['hazard_apply_us_max'] / 1000:.2f} ms; {fd['inds_published']} indications, "
+          f"{fd['hazard_published']} hazard updates")
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="core-proc-") as tmp:
+        rig = Rig(tmp)
+        try:
+            {"e2e": e2e, "kill": kill, "config": config, "session": session, "bench": bench}[SCENARIO](rig)
+        except BaseException:
+            rig.err.flush()
+            with open(rig.errpath) as f:
+                sys.stderr.write("---- stderr of the processes (last 40 lines) ----\n")
+                sys.stderr.write("".join(f.readlines()[-40:]))
+            raise
+        finally:
+            for p in procs:
+                if p.p.poll() is None:
+                    p.p.kill()
+                    p.p.wait()
+
+
+if __name__ == "__main__":
+    main()
