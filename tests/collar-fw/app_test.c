@@ -1,0 +1,389 @@
+/*
+ * tests/collar-fw/app_test.c — the collar application glue (cf/app.h) on the NOR flash emulator: what it
+ * journals for fixes and indications, how classifier and handler button combine, what an END does, the
+ * report period, commands and the gateway's time, and a flash failure.
+ * Records are read back from the journal and decoded with proto/ (the gateway's view of them).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cf/app.h"
+#include "hal/flash_emul.h"
+#include "model.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+
+#define PAGES 32u
+#define PAGE 4096u
+#define ID 0x0207u
+
+static const uint8_t key[PROTO_KEY_LEN] = "app test key, thirty-two bytes!";
+static uint8_t mem[PAGES * PAGE];
+static struct hal_flash dev;
+static struct hal_flash_emul em;
+static struct cf_app app;
+static struct proto_hmac_key hkey;
+static uint32_t hooked, kicks;
+
+static void on_record(void *ctx, uint32_t seq, uint8_t type, const uint8_t *b, size_t n)
+{
+	(void)ctx, (void)type, (void)b, (void)n;
+	cr_assert_eq(seq, hooked + 1u, "hook sees every record once, in order");
+	hooked = seq;
+}
+
+static void on_kick(void *ctx)
+{
+	(void)ctx;
+	kicks++;
+}
+
+static void start(uint32_t rate_ms, uint32_t hold_ms, uint8_t species)
+{
+	struct cf_app_cfg cfg;
+	cr_assert_eq(hal_flash_emul_init(&dev, &em, mem, NULL, PAGE, PAGES, 8), 0);
+	cf_app_cfg_default(&cfg);
+	cfg.collar_id = ID;
+	cfg.key = key;
+	cfg.species = species;
+	cfg.rate_ms = rate_ms;
+	cfg.pair_hold_ms = hold_ms;
+	cfg.on_record = on_record;
+	cfg.wdt_kick = on_kick;
+	hooked = 0;
+	kicks = 0;
+	cr_assert_eq(cf_app_init(&app, &cfg, &dev, 0), 0);
+	proto_hmac_init(&hkey, key, sizeof key);
+}
+
+static void sentence(char *out, size_t cap, const char *body)
+{
+	uint8_t x = 0;
+	for (const char *p = body; *p; p++)
+		x ^= (uint8_t)*p;
+	snprintf(out, cap, "$%s*%02X\r\n", body, x);
+}
+
+/* Epoch at second s: GGA + RMC (with date) at 25°54.1234'S 32°35.0000+s*0.0003'E; sog_kn as given. */
+static void epoch(uint32_t now, unsigned s, const char *sog_kn, int with_date)
+{
+	char body[160], line[200];
+	unsigned hh = 10u + s / 3600u, mm = s / 60u % 60u, ss = s % 60u, lon = 350000u + 3u * s;
+	snprintf(body, sizeof body, "GPGGA,%02u%02u%02u.00,2554.1234,S,032%02u.%04u,E,4,12,0.6,45.0,M,-10.0,M,,", hh, mm,
+	         ss, lon / 10000u, lon % 10000u);
+	sentence(line, sizeof line, body);
+	cr_assert_geq(cf_app_gnss_feed(&app, now, line, strlen(line)), 0);
+	if (with_date) {
+		snprintf(body, sizeof body, "GPRMC,%02u%02u%02u.00,A,2554.1234,S,032%02u.%04u,E,%s,90.0,010625,,,R", hh,
+		         mm, ss, lon / 10000u, lon % 10000u, sog_kn);
+		sentence(line, sizeof line, body);
+		cr_assert_geq(cf_app_gnss_feed(&app, now, line, strlen(line)), 0);
+	}
+}
+
+/* Read record seq; returns its type and decodes into *m. */
+static uint8_t rec(uint32_t seq, struct proto_msg *m)
+{
+	uint8_t body[CF_JOURNAL_BODY_MAX], type;
+	size_t len;
+	cr_assert_eq(cf_journal_read(cf_app_journal(&app), seq, body, sizeof body, &len, &type), 0, "record %u", seq);
+	cr_assert_eq(proto_msg_decode(type, body, len, m, NULL), 0);
+	return type;
+}
+
+static uint32_t n_records(void)
+{
+	return cf_journal_next_seq(cf_app_journal(&app)) - 1u;
+}
+
+/* Find the single IND record; returns its rec_seq (0 if none) and fails on more than one. */
+static uint32_t the_ind(struct proto_ind *out)
+{
+	static struct proto_msg m;
+	uint32_t found = 0;
+	for (uint32_t s = 1; s <= n_records(); s++) {
+		if (rec(s, &m) == PROTO_T_IND) {
+			cr_assert_eq(found, 0u, "more than one IND (%u and %u)", found, s);
+			found = s;
+			*out = m.u.ind;
+		}
+	}
+	return found;
+}
+
+Test(cf_app, fix_fields_reach_the_journal_unchanged)
+{
+	static struct proto_msg m;
+	start(1000, 0, CF_SPECIES_DOG);
+	for (unsigned s = 0; s < 3; s++)
+		epoch(s * 1000u, s, "0.97", 1);
+	cr_assert_eq(cf_app_gnss_flush(&app, 3000), 1);
+	cr_assert_eq(n_records(), 3u);
+	cr_assert_eq(hooked, 3u);
+	cr_assert_eq(rec(2, &m), PROTO_T_FIX);
+	const struct proto_fix *f = &m.u.fix;
+	cr_assert_eq(f->rec_seq, 2u);
+	cr_assert(f->has & PROTO_FIX_HAS_T);
+	cr_assert_eq(f->t_ms, 1748772000000ull + 1000u, "2025-06-01T10:00:01Z");
+	cr_assert_eq(f->lat_e7, -259020567); /* 25 + 54.1234/60 = 25.9020567 */
+	cr_assert_eq(f->lon_e7, 325833383);  /* 32 + 35.0003/60 = 32.58333833 */
+	cr_assert_eq(f->gga_q, 4u);
+	cr_assert_eq(f->faa_mode, 'R');
+	cr_assert_eq(f->nsat, 12u);
+	cr_assert_eq(f->hdop_c, 60u);
+	cr_assert_eq(f->alt_mm, 45000);
+	cr_assert_eq(f->sog_cms, 50u); /* 0.97 kn */
+	cr_assert_eq(f->cog_cdeg, 9000u);
+	cr_assert(f->has & PROTO_FIX_HAS_HACC, "RTK fixed: UERE model gives an accuracy");
+	cr_assert_eq(f->h_acc_mm, 12u); /* 20 mm x HDOP 0.6 */
+	cr_assert_eq(cf_app_stats(&app)->fixes_journaled, 3u);
+}
+
+Test(cf_app, records_without_position_or_date)
+{
+	static struct proto_msg m;
+	char line[128];
+	start(1000, 0, CF_SPECIES_DOG);
+	/* no fix yet: time only, no position → counted, not journaled */
+	sentence(line, sizeof line, "GPGGA,100000.00,,,,,0,00,,,M,,M,,");
+	cr_assert_geq(cf_app_gnss_feed(&app, 0, line, strlen(line)), 0);
+	/* GGA only (no date): t_mono = the clock */
+	epoch(1000, 1, "0.0", 0);
+	epoch(2000, 2, "0.0", 0);
+	cr_assert_eq(cf_app_stats(&app)->fixes_no_pos, 1u);
+	cr_assert_eq(n_records(), 1u);
+	cr_assert_eq(rec(1, &m), PROTO_T_FIX);
+	cr_assert(!(m.u.fix.has & PROTO_FIX_HAS_T));
+	cr_assert(m.u.fix.has & PROTO_FIX_HAS_TMONO);
+	cr_assert_eq(m.u.fix.t_mono_ms, 1000u, "dated by the clock when its first sentence arrived");
+}
+
+Test(cf_app, adaptive_period_slows_down_when_gnss_says_still)
+{
+	start(0, 0, CF_SPECIES_DOG);
+	/* SOG 0.1 kn = 5 cm/s < CF_APP_STILL_SOG_CMS, no IMU: stationary, 10 s period */
+	for (unsigned s = 0; s <= 40; s++)
+		epoch(s * 1000u, s, "0.10", 1);
+	cr_assert_eq(cf_app_report_period_ms(&app, 40000), CF_RATE_STATIONARY_MS);
+	cr_assert_eq(n_records(), 4u, "t = 0, 10, 20, 30 s (epoch 40 still open)");
+	/* moving: 1 s */
+	for (unsigned s = 41; s <= 50; s++)
+		epoch(s * 1000u, s, "2.00", 1);
+	cr_assert_eq(cf_app_report_period_ms(&app, 50000), CF_RATE_SEARCH_MS);
+	cr_assert_eq(n_records(), 4u + 10u);
+}
+
+Test(cf_app, handler_mark_is_positioned_by_the_latest_fix_even_if_rate_skipped_it)
+{
+	struct proto_ind ind;
+	static struct proto_msg m;
+	start(60000, 2000, CF_SPECIES_DOG);
+	for (unsigned s = 0; s <= 5; s++)
+		epoch(s * 1000u, s, "1.0", 1);
+	cr_assert_eq(n_records(), 1u, "60 s period: only the first epoch");
+	/* press at 5.5 s for 300 ms, then the hold runs out at 7.5 s */
+	cr_assert_eq(cf_app_button(&app, 5500, true), 0);
+	cr_assert_eq(cf_app_tick(&app, 5600), 0);
+	cr_assert_eq(cf_app_button(&app, 5800, false), 0);
+	cr_assert_eq(cf_app_tick(&app, 5900), 0);
+	cr_assert_eq(cf_app_tick(&app, 7400), 0);
+	cr_assert_eq(n_records(), 1u, "held for its counterpart");
+	cr_assert_eq(cf_app_tick(&app, 7600), 0);
+	uint32_t s = the_ind(&ind);
+	cr_assert_eq(s, 3u, "the latest fix (epoch 4) journaled first, then the IND");
+	cr_assert_eq(rec(2, &m), PROTO_T_FIX);
+	cr_assert_eq(ind.fix_ref, 2u);
+	cr_assert_eq(ind.lat_e7, m.u.fix.lat_e7);
+	cr_assert_eq(ind.lon_e7, m.u.fix.lon_e7);
+	cr_assert(ind.has & PROTO_IND_HAS_HACC);
+	cr_assert_eq(ind.h_acc_mm, m.u.fix.h_acc_mm);
+	cr_assert_eq(ind.kind, PROTO_IND_MARK);
+	cr_assert_eq(ind.src, PROTO_SRC_BUTTON);
+	cr_assert(ind.has & PROTO_IND_HAS_T);
+	cr_assert_eq(ind.t_ms, m.u.fix.t_ms + 1500u, "onset 5.5 s = epoch 4 (first line at clock 4 s) + 1.5 s");
+	cr_assert_eq(ind.dur_ms, 300u, "the release came during the hold: final duration");
+	cr_assert_eq(cf_app_stats(&app)->ind_end_in_hold, 1u);
+	cr_assert_gt(kicks, 0u);
+}
+
+Test(cf_app, ind_without_any_fix_or_time_uses_t_mono)
+{
+	struct proto_ind ind;
+	start(1000, 0, CF_SPECIES_DOG);
+	cr_assert_eq(cf_app_button(&app, 100, true), 0);
+	cr_assert_eq(cf_app_tick(&app, 200), 0);
+	cr_assert_eq(the_ind(&ind), 1u, "hold 0: journaled at the debounced press");
+	cr_assert(!(ind.has & (PROTO_IND_HAS_POS | PROTO_IND_HAS_FIXREF | PROTO_IND_HAS_T)));
+	cr_assert_eq(ind.t_mono_ms, 100u);
+	cr_assert_eq(ind.dur_ms, 100u, "still pressed: duration so far");
+	cr_assert_eq(cf_app_stats(&app)->ind_no_pos, 1u);
+	/* the release afterwards does not make a second indication */
+	cr_assert_eq(cf_app_button(&app, 900, false), 0);
+	cr_assert_eq(cf_app_tick(&app, 1000), 0);
+	cr_assert_eq(n_records(), 1u);
+	cr_assert_eq(cf_app_stats(&app)->ind_end_after, 1u);
+}
+
+/* A dog that walks, sits 8 s, walks on; fixes every second; optionally the handler presses at sit + 1 s. */
+static struct cf_accel_sample samples[3000];
+static unsigned n_samples;
+static uint32_t sit_t0;
+
+static void keep(void *ctx, const struct cf_accel_sample *s)
+{
+	(void)ctx;
+	if (n_samples < 3000)
+		samples[n_samples++] = *s;
+}
+
+static void seg(void *ctx, const struct mm_segment *sg)
+{
+	(void)ctx;
+	if (sg->cls == MM_SIT && sit_t0 == 0)
+		sit_t0 = sg->t0_ms;
+}
+
+static void dog_session(int press, uint32_t hold_ms)
+{
+	struct mm_animal a;
+	struct mm_rng r;
+	const int cls[] = {MM_WALK, MM_SIT, MM_WALK};
+	const uint32_t dur[] = {20000, 8000, 12000};
+	start(0, hold_ms, CF_SPECIES_DOG);
+	mm_rng_seed(&r, 11);
+	mm_animal_draw(&a, MM_DOG, &r);
+	n_samples = 0;
+	sit_t0 = 0;
+	mm_script_run(&a, 12, 0, cls, dur, 3, keep, seg, NULL);
+	cr_assert_gt(sit_t0, 0u);
+	unsigned next_s = 0;
+	int pressed = 0;
+	for (unsigned i = 0; i < n_samples; i++) {
+		uint32_t t = samples[i].t_ms;
+		while (next_s * 1000u <= t) {
+			epoch(next_s * 1000u, next_s, "1.00", 1);
+			next_s++;
+		}
+		if (press && !pressed && t >= sit_t0 + 1000u) {
+			cr_assert_eq(cf_app_button(&app, t, true), 0);
+			pressed = 1;
+		} else if (press && pressed == 1 && t >= sit_t0 + 1400u) {
+			cr_assert_eq(cf_app_button(&app, t, false), 0);
+			pressed = 2;
+		}
+		cr_assert_eq(cf_app_accel(&app, &samples[i]), 0);
+		cr_assert_eq(cf_app_tick(&app, t), 0);
+	}
+	cr_assert_eq(cf_app_tick(&app, samples[n_samples - 1].t_ms + 10000u), 0);
+}
+
+Test(cf_app, classifier_sit_alone_is_one_indication)
+{
+	struct proto_ind ind;
+	dog_session(0, 3000);
+	cr_assert_neq(the_ind(&ind), 0u);
+	cr_assert_eq(ind.kind, PROTO_IND_SIT);
+	cr_assert_eq(ind.src, PROTO_SRC_CLASSIFIER);
+	cr_assert(ind.has & PROTO_IND_HAS_POS);
+	cr_assert_geq(ind.dur_ms, 2000u, "at least the classifier's sit_hold_ms");
+	cr_assert_eq(cf_app_stats(&app)->ind_both, 0u);
+}
+
+Test(cf_app, classifier_and_handler_combine_into_one_indication_both)
+{
+	struct proto_ind ind;
+	dog_session(1, 3000);
+	cr_assert_neq(the_ind(&ind), 0u);
+	cr_assert_eq(ind.kind, PROTO_IND_SIT, "the classifier's kind wins");
+	cr_assert_eq(ind.src, PROTO_SRC_BOTH);
+	cr_assert_eq(cf_app_stats(&app)->ind_both, 1u);
+	cr_assert_eq(cf_app_stats(&app)->ind_onsets, 2u);
+}
+
+Test(cf_app, without_a_hold_the_late_counterpart_is_its_own_indication)
+{
+	dog_session(1, 0);
+	/* hold 0: the mark goes at once; the classifier confirms ~1 s later and is journaled too */
+	cr_assert_eq(cf_app_stats(&app)->ind_journaled, 2u);
+	cr_assert_eq(cf_app_stats(&app)->ind_both, 0u);
+}
+
+/* Gateway frames into the collar. */
+static void gw_send(uint8_t type, const void *msg)
+{
+	static uint16_t lseq;
+	uint8_t body[PROTO_BODY_MAX], wire[PROTO_WIRE_MAX];
+	size_t blen, wlen;
+	if (type == PROTO_T_ACK)
+		cr_assert_eq(proto_ack_encode(msg, body, sizeof body, &blen), 0);
+	else
+		cr_assert_eq(proto_cmd_encode(msg, body, sizeof body, &blen), 0);
+	struct proto_hdr h = {.type = type, .collar_id = ID, .link_seq = lseq++, .boot_id = 1};
+	cr_assert_eq(proto_frame_encode(&h, body, blen, &hkey, wire, sizeof wire, &wlen), 0);
+	cr_assert_eq(cf_app_radio_rx(&app, 1000, wire, wlen), 1);
+}
+
+Test(cf_app, gateway_time_and_commands)
+{
+	uint8_t out[PROTO_WIRE_MAX];
+	size_t len;
+	start(0, 0, CF_SPECIES_RAT);
+	cr_assert_eq(cf_app_radio_poll(&app, 0, out, sizeof out, &len), 1, "HELLO");
+	struct proto_ack a = {.has = PROTO_ACK_HAS_GWT | PROTO_ACK_HAS_CREDIT, .cum = 0, .gw_ms = 1748772000000ull,
+	                      .credit = 4};
+	gw_send(PROTO_T_ACK, &a);
+	cr_assert(cf_app_nmea(&app)->ref_known, "ACK time handed to the parser");
+	cr_assert_eq(cf_app_nmea(&app)->ref_ms, 1748772000000);
+	cr_assert(cf_app_link_is_up(&app));
+
+	struct proto_cmd c = {.has = PROTO_CMD_HAS_PERIOD, .cmd_id = 1, .op = PROTO_OP_SET_RATE, .period_ms = 2500};
+	gw_send(PROTO_T_CMD, &c);
+	cr_assert_eq(cf_app_report_period_ms(&app, 1000), 2500u);
+	struct proto_cmd t = {.has = PROTO_CMD_HAS_UTC, .cmd_id = 2, .op = PROTO_OP_TIME_SET, .utc_ms = 1750000000000ull};
+	gw_send(PROTO_T_CMD, &t);
+	cr_assert_eq(cf_app_nmea(&app)->ref_ms, 1750000000000);
+	struct proto_cmd r = {.cmd_id = 3, .op = PROTO_OP_REBOOT};
+	gw_send(PROTO_T_CMD, &r);
+	cr_assert_eq(cf_app_stats(&app)->cmds, 3u);
+	/* an IND with no fix now takes the gateway's time: TIME_SET at clock 1000 + 0 */
+	cr_assert_eq(cf_app_button(&app, 2000, true), 0);
+	cr_assert_eq(cf_app_tick(&app, 2100), 0);
+	struct proto_ind ind;
+	cr_assert_eq(the_ind(&ind), 1u);
+	cr_assert(ind.has & PROTO_IND_HAS_T);
+	cr_assert_eq(ind.t_ms, 1748772000000ull + 1000u, "ACK time at clock 1000, onset at 2000");
+}
+
+Test(cf_app, flash_failure_stops_the_application)
+{
+	start(1000, 0, CF_SPECIES_DOG);
+	epoch(0, 0, "1.0", 1);
+	hal_flash_emul_cut_after(&em, 1, 1, 7);
+	char line[160];
+	sentence(line, sizeof line, "GPGGA,100001.00,2554.1234,S,03235.0003,E,1,08,0.9,45.0,M,-10.0,M,,");
+	cr_assert_eq(cf_app_gnss_feed(&app, 1000, line, strlen(line)), -EIO);
+	cr_assert_eq(cf_app_tick(&app, 1100), -EIO, "refuses everything until re-init");
+	cr_assert_eq(cf_app_stats(&app)->journal_errors, 1u);
+	/* power back: a new init (reboot) recovers and numbering goes on */
+	hal_flash_emul_power_on(&em);
+	struct cf_app_cfg cfg;
+	cf_app_cfg_default(&cfg);
+	cfg.collar_id = ID;
+	cfg.key = key;
+	cr_assert_eq(cf_app_init(&app, &cfg, &dev, 0), 0);
+	cr_assert_geq(cf_journal_next_seq(cf_app_journal(&app)), 1u);
+}
+
+Test(cf_app, bad_config_is_refused)
+{
+	struct cf_app_cfg cfg;
+	cr_assert_eq(hal_flash_emul_init(&dev, &em, mem, NULL, PAGE, PAGES, 8), 0);
+	cf_app_cfg_default(&cfg);
+	cfg.key = key;
+	cr_assert_eq(cf_app_init(&app, &cfg, &dev, 0), -EINVAL, "collar_id 0");
+	cfg.collar_id = 1;
+	cfg.species = 9;
+	cr_assert_eq(cf_app_init(&app, &cfg, &dev, 0), -EINVAL, "species");
+}
