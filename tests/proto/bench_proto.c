@@ -6,7 +6,9 @@
  *  2. Bytes on air: one FIX frame, and the per-fix cost of FIXB batches of 4 and 8 fixes from a walking
  *     animal at 1 Hz (tag, CRC, COBS and both delimiters included).
  *
- * Usage: proto_bench [frames_per_run] [runs]       (defaults 200000 and 7)
+ * Usage: proto_bench [frames_per_run] [runs] [--portable]   (defaults 200000 and 7)
+ *        --portable: use the portable SHA-256 even where the CPU has SHA extensions (a gateway on an
+ *        older CPU, and the collar's code path)
  * Not a test: it prints figures; docs/testing.md says how to read them.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -45,10 +47,14 @@ static size_t wire_len_of(const struct proto_msg *m, const struct proto_hmac_key
 	return wl;
 }
 
+void proto__sha256_force_portable(int on);
+
 int main(int argc, char **argv)
 {
 	size_t frames = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
 	int runs = argc > 2 ? atoi(argv[2]) : 7;
+	int portable = argc > 3 && strcmp(argv[3], "--portable") == 0;
+	proto__sha256_force_portable(portable);
 	uint8_t kb[32];
 	sample_key(kb);
 	struct proto_hmac_key key;
@@ -107,7 +113,8 @@ int main(int argc, char **argv)
 		rate[r] = (double)done / (now_s() - t0);
 	}
 	qsort(rate, (size_t)runs, sizeof *rate, cmp_double);
-	printf("verified FIX decode (deframe+COBS+CRC+HMAC+prevalidate+decode+validate), one core:\n");
+	printf("verified FIX decode (deframe+COBS+CRC+HMAC+prevalidate+decode+validate), one core, %s SHA-256:\n",
+	       portable ? "portable" : "fastest available");
 	printf("  median %.0f frames/s (min %.0f, max %.0f) over %d runs of %zu frames; mean frame %.1f B on the wire"
 	       " [checksum %llu]\n",
 	       rate[runs / 2], rate[0], rate[runs - 1], runs, frames, (double)slen / DISTINCT,
