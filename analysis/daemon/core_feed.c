@@ -480,84 +480,6 @@ void core_feed_sink(struct core_feed *f, struct an_ingest_sink *sink)
 
 /* ---- start-up: rebuild from the store ------------------------------------------------------------------- */
 
-#define FIX_COLS                                                                                              \
-	"collar_id, rec_seq, t_ms, t_mono_ms, lat_e7, lon_e7, alt_mm, hdop_c, h_acc_mm, gga_q, faa_mode, fix_dim, " \
-	"nsat, sog_cms, cog_cdeg, tq, rx_ms, session_id, task_id, x_mm, y_mm"
-#define IND_COLS                                                                                              \
-	"collar_id, rec_seq, t_ms, t_mono_ms, kind, dur_ms, conf_pct, src, lat_e7, lon_e7, h_acc_mm, fix_ref, rx_ms, " \
-	"session_id, task_id, x_mm, y_mm"
-
-static bool col(sqlite3_stmt *q, int i, int64_t *v)
-{
-	if (sqlite3_column_type(q, i) == SQLITE_NULL)
-		return false;
-	*v = sqlite3_column_int64(q, i);
-	return true;
-}
-
-static void row_fix(sqlite3_stmt *q, uint16_t *collar, struct proto_fix *fx, uint64_t *rx_ms, struct place *pl)
-{
-	int64_t v;
-	memset(fx, 0, sizeof *fx);
-	*collar = (uint16_t)sqlite3_column_int(q, 0);
-	fx->rec_seq = (uint32_t)sqlite3_column_int64(q, 1);
-#define OPT(i, bit, field, type)                                                                              \
-	if (col(q, i, &v)) {                                                                                  \
-		fx->has |= bit;                                                                               \
-		fx->field = (type)v;                                                                          \
-	}
-	OPT(2, PROTO_FIX_HAS_T, t_ms, uint64_t)
-	OPT(3, PROTO_FIX_HAS_TMONO, t_mono_ms, uint32_t)
-	fx->lat_e7 = (int32_t)sqlite3_column_int64(q, 4);
-	fx->lon_e7 = (int32_t)sqlite3_column_int64(q, 5);
-	OPT(6, PROTO_FIX_HAS_ALT, alt_mm, int32_t)
-	OPT(7, PROTO_FIX_HAS_HDOP, hdop_c, uint16_t)
-	OPT(8, PROTO_FIX_HAS_HACC, h_acc_mm, uint32_t)
-	OPT(9, PROTO_FIX_HAS_Q, gga_q, uint8_t)
-	OPT(10, PROTO_FIX_HAS_MODE, faa_mode, uint8_t)
-	OPT(11, PROTO_FIX_HAS_DIM, fix_dim, uint8_t)
-	OPT(12, PROTO_FIX_HAS_NSAT, nsat, uint8_t)
-	OPT(13, PROTO_FIX_HAS_SOG, sog_cms, uint16_t)
-	OPT(14, PROTO_FIX_HAS_COG, cog_cdeg, uint16_t)
-	OPT(15, PROTO_FIX_HAS_TQ, tq, uint8_t)
-#undef OPT
-	*rx_ms = (uint64_t)sqlite3_column_int64(q, 16);
-	memset(pl, 0, sizeof *pl);
-	col(q, 17, &pl->session_id);
-	col(q, 18, &pl->task_id);
-	pl->has_xy = col(q, 19, &pl->x_mm);
-	col(q, 20, &pl->y_mm);
-}
-
-static void row_ind(sqlite3_stmt *q, uint16_t *collar, struct proto_ind *in, uint64_t *rx_ms, struct place *pl)
-{
-	int64_t v;
-	memset(in, 0, sizeof *in);
-	*collar = (uint16_t)sqlite3_column_int(q, 0);
-	in->rec_seq = (uint32_t)sqlite3_column_int64(q, 1);
-#define OPT(i, bit, field, type)                                                                              \
-	if (col(q, i, &v)) {                                                                                  \
-		in->has |= bit;                                                                               \
-		in->field = (type)v;                                                                          \
-	}
-	OPT(2, PROTO_IND_HAS_T, t_ms, uint64_t)
-	OPT(3, PROTO_IND_HAS_TMONO, t_mono_ms, uint32_t)
-	in->kind = (uint8_t)sqlite3_column_int(q, 4);
-	OPT(5, PROTO_IND_HAS_DUR, dur_ms, uint32_t)
-	OPT(6, PROTO_IND_HAS_CONF, conf_pct, uint8_t)
-	in->src = (uint8_t)sqlite3_column_int(q, 7);
-	OPT(8, PROTO_IND_HAS_LAT, lat_e7, int32_t)
-	OPT(9, PROTO_IND_HAS_LON, lon_e7, int32_t)
-	OPT(10, PROTO_IND_HAS_HACC, h_acc_mm, uint32_t)
-	OPT(11, PROTO_IND_HAS_FIXREF, fix_ref, uint32_t)
-#undef OPT
-	*rx_ms = (uint64_t)sqlite3_column_int64(q, 12);
-	memset(pl, 0, sizeof *pl);
-	col(q, 13, &pl->session_id);
-	col(q, 14, &pl->task_id);
-	pl->has_xy = col(q, 15, &pl->x_mm);
-	col(q, 16, &pl->y_mm);
-}
 
 static size_t pending(const struct core_feed *f)
 {
@@ -565,6 +487,50 @@ static size_t pending(const struct core_feed *f)
 	for (size_t i = 0; i < f->n_frames; i++)
 		n += f->frames[i].n_in;
 	return n;
+}
+
+/* Start-up callbacks over the store's replays (an_store_fixes_latest/_all, an_store_inds_all). */
+static void place_of(struct place *pl, int64_t session_id, int64_t task_id, bool has_xy, int64_t x_mm, int64_t y_mm)
+{
+	pl->session_id = session_id;
+	pl->task_id = task_id;
+	pl->has_xy = has_xy;
+	pl->x_mm = x_mm;
+	pl->y_mm = y_mm;
+}
+
+static int load_latest_fix(void *ctx, const struct an_store_fix *r)
+{
+	struct core_feed *f = ctx;
+	if (an_pub_fix(f->pub, r->collar_id, &r->fix, false))
+		f->st.pub_errors++;
+	return 0;
+}
+
+static int load_fix(void *ctx, const struct an_store_fix *r)
+{
+	struct core_feed *f = ctx;
+	struct place pl;
+	place_of(&pl, r->session_id, r->task_id, r->has_xy, r->x_mm, r->y_mm);
+	if (feed_fix(f, &pl, r->collar_id, &r->fix, r->rx_ms) == 0)
+		f->st.loaded_fixes++;
+	/* bounded input vectors while loading a big store (a failed flush is logged by it) */
+	if (pending(f) >= 65536 && core_feed_flush(f))
+		return -EIO;
+	return 0;
+}
+
+static int load_ind(void *ctx, const struct an_store_ind *r)
+{
+	struct core_feed *f = ctx;
+	struct place pl;
+	place_of(&pl, r->session_id, r->task_id, r->has_xy, r->x_mm, r->y_mm);
+	if (an_pub_ind(f->pub, r->collar_id, &r->ind, false))
+		f->st.pub_errors++;
+	if (f->cfg->hazard)
+		(void)feed_ind(f, &pl, r->collar_id, &r->ind, r->rx_ms);
+	f->st.loaded_inds++;
+	return 0;
 }
 
 static int load(struct core_feed *f)
@@ -593,64 +559,14 @@ static int load(struct core_feed *f)
 		sqlite3_finalize(q);
 		q = NULL;
 	}
-	/* last fix per collar (commit order = records.id, as live) */
-	if ((rc = prep(f, "SELECT " FIX_COLS " FROM fixes WHERE record_id IN (SELECT MAX(record_id) FROM fixes GROUP BY "
-	                  "collar_id) ORDER BY collar_id", &q)))
+	/* last fix per collar (commit order = records.id, as live); then, for the engine's coverage, only the
+	 * usable fixes (0 < h_acc <= max_h_acc_mm: the engine ignores the others); then every indication */
+	if ((rc = an_store_fixes_latest(f->store, load_latest_fix, f)) < 0 ||
+	    (f->cfg->hazard && (rc = an_store_fixes_all(f->store, f->max_h_acc_mm, load_fix, f)) < 0) ||
+	    (rc = an_store_inds_all(f->store, load_ind, f)) < 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading the store: %s", an_store_errmsg(f->store));
 		goto out;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		uint16_t collar;
-		struct proto_fix fx;
-		uint64_t rx;
-		struct place pl;
-		row_fix(q, &collar, &fx, &rx, &pl);
-		if (an_pub_fix(f->pub, collar, &fx, false))
-			f->st.pub_errors++;
 	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (rc != SQLITE_DONE)
-		goto out_sql;
-	if (f->cfg->hazard) {
-		/* fixes for the engines' coverage: only usable ones (0 < h_acc <= 1 m) count, the engine
-		 * ignores the others, so they are not loaded */
-		if ((rc = prep(f, "SELECT " FIX_COLS " FROM fixes WHERE h_acc_mm > 0 AND h_acc_mm <= ?1 ORDER BY record_id",
-		               &q)))
-			goto out;
-		sqlite3_bind_int64(q, 1, f->max_h_acc_mm);
-		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-			uint16_t collar;
-			struct proto_fix fx;
-			uint64_t rx;
-			struct place pl;
-			row_fix(q, &collar, &fx, &rx, &pl);
-			if (feed_fix(f, &pl, collar, &fx, rx) == 0)
-				f->st.loaded_fixes++;
-			if (pending(f) >= 65536 && core_feed_flush(f))
-				break; /* bounded input vectors while loading a big store (the error is logged) */
-		}
-		sqlite3_finalize(q);
-		q = NULL;
-		if (rc != SQLITE_DONE)
-			goto out_sql;
-	}
-	if ((rc = prep(f, "SELECT " IND_COLS " FROM indications ORDER BY record_id", &q)))
-		goto out;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		uint16_t collar;
-		struct proto_ind in;
-		uint64_t rx;
-		struct place pl;
-		row_ind(q, &collar, &in, &rx, &pl);
-		if (an_pub_ind(f->pub, collar, &in, false))
-			f->st.pub_errors++;
-		if (f->cfg->hazard)
-			(void)feed_ind(f, &pl, collar, &in, rx);
-		f->st.loaded_inds++;
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (rc != SQLITE_DONE)
-		goto out_sql;
 	if ((rc = prep(f, "SELECT gw_id, last_gw_seq, last_batch_ms FROM gateways WHERE last_gw_seq IS NOT NULL ORDER BY gw_id",
 	               &q)))
 		goto out;

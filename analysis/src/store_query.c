@@ -479,6 +479,106 @@ static void read_place(sqlite3_stmt *st, int c, uint64_t *rx_ms, uint16_t *gw_id
 	*y_mm = sqlite3_column_int64(st, c + 5);
 }
 
+/* One row layout per record kind, shared by every query that returns fixes or indications, so a column
+ * is decoded (and its absence kept absent) in exactly one place. */
+#define FIX_ROW_COLS                                                                                          \
+	"collar_id, rec_seq, t_ms, t_mono_ms, lat_e7, lon_e7, alt_mm, hdop_c, h_acc_mm, gga_q, faa_mode, "      \
+	"fix_dim, nsat, sog_cms, cog_cdeg, tq, rx_ms, gw_id, session_id, task_id, x_mm, y_mm"
+
+static void read_fix_row(sqlite3_stmt *st, struct an_store_fix *f)
+{
+	int64_t v;
+	memset(f, 0, sizeof *f);
+	f->collar_id = (uint16_t)sqlite3_column_int(st, 0);
+	f->fix.rec_seq = (uint32_t)sqlite3_column_int64(st, 1);
+	if (col_opt(st, 2, &v))
+		f->fix.has |= PROTO_FIX_HAS_T, f->fix.t_ms = (uint64_t)v;
+	if (col_opt(st, 3, &v))
+		f->fix.has |= PROTO_FIX_HAS_TMONO, f->fix.t_mono_ms = (uint32_t)v;
+	f->fix.lat_e7 = sqlite3_column_int(st, 4);
+	f->fix.lon_e7 = sqlite3_column_int(st, 5);
+	if (col_opt(st, 6, &v))
+		f->fix.has |= PROTO_FIX_HAS_ALT, f->fix.alt_mm = (int32_t)v;
+	if (col_opt(st, 7, &v))
+		f->fix.has |= PROTO_FIX_HAS_HDOP, f->fix.hdop_c = (uint16_t)v;
+	if (col_opt(st, 8, &v))
+		f->fix.has |= PROTO_FIX_HAS_HACC, f->fix.h_acc_mm = (uint32_t)v;
+	if (col_opt(st, 9, &v))
+		f->fix.has |= PROTO_FIX_HAS_Q, f->fix.gga_q = (uint8_t)v;
+	if (col_opt(st, 10, &v))
+		f->fix.has |= PROTO_FIX_HAS_MODE, f->fix.faa_mode = (uint8_t)v;
+	if (col_opt(st, 11, &v))
+		f->fix.has |= PROTO_FIX_HAS_DIM, f->fix.fix_dim = (uint8_t)v;
+	if (col_opt(st, 12, &v))
+		f->fix.has |= PROTO_FIX_HAS_NSAT, f->fix.nsat = (uint8_t)v;
+	if (col_opt(st, 13, &v))
+		f->fix.has |= PROTO_FIX_HAS_SOG, f->fix.sog_cms = (uint16_t)v;
+	if (col_opt(st, 14, &v))
+		f->fix.has |= PROTO_FIX_HAS_COG, f->fix.cog_cdeg = (uint16_t)v;
+	if (col_opt(st, 15, &v))
+		f->fix.has |= PROTO_FIX_HAS_TQ, f->fix.tq = (uint8_t)v;
+	read_place(st, 16, &f->rx_ms, &f->gw_id, &f->session_id, &f->task_id, &f->has_xy, &f->x_mm, &f->y_mm);
+}
+
+#define IND_ROW_COLS                                                                                          \
+	"collar_id, rec_seq, t_ms, t_mono_ms, kind, dur_ms, conf_pct, src, lat_e7, lon_e7, h_acc_mm, fix_ref, "  \
+	"review, coalesce(reviewed_by, 0), coalesce(reviewed_ms, 0), rx_ms, gw_id, session_id, task_id, x_mm, y_mm"
+
+static void read_ind_row(sqlite3_stmt *st, struct an_store_ind *i)
+{
+	int64_t v;
+	memset(i, 0, sizeof *i);
+	i->collar_id = (uint16_t)sqlite3_column_int(st, 0);
+	i->ind.rec_seq = (uint32_t)sqlite3_column_int64(st, 1);
+	if (col_opt(st, 2, &v))
+		i->ind.has |= PROTO_IND_HAS_T, i->ind.t_ms = (uint64_t)v;
+	if (col_opt(st, 3, &v))
+		i->ind.has |= PROTO_IND_HAS_TMONO, i->ind.t_mono_ms = (uint32_t)v;
+	i->ind.kind = (uint8_t)sqlite3_column_int(st, 4);
+	if (col_opt(st, 5, &v))
+		i->ind.has |= PROTO_IND_HAS_DUR, i->ind.dur_ms = (uint32_t)v;
+	if (col_opt(st, 6, &v))
+		i->ind.has |= PROTO_IND_HAS_CONF, i->ind.conf_pct = (uint8_t)v;
+	i->ind.src = (uint8_t)sqlite3_column_int(st, 7);
+	if (col_opt(st, 8, &v))
+		i->ind.has |= PROTO_IND_HAS_LAT, i->ind.lat_e7 = (int32_t)v;
+	if (col_opt(st, 9, &v))
+		i->ind.has |= PROTO_IND_HAS_LON, i->ind.lon_e7 = (int32_t)v;
+	if (col_opt(st, 10, &v))
+		i->ind.has |= PROTO_IND_HAS_HACC, i->ind.h_acc_mm = (uint32_t)v;
+	if (col_opt(st, 11, &v))
+		i->ind.has |= PROTO_IND_HAS_FIXREF, i->ind.fix_ref = (uint32_t)v;
+	i->review = (enum an_review)INDEX_OF(review_txt, sqlite3_column_text(st, 12));
+	i->reviewed_by = sqlite3_column_int64(st, 13);
+	i->reviewed_ms = sqlite3_column_int64(st, 14);
+	read_place(st, 15, &i->rx_ms, &i->gw_id, &i->session_id, &i->task_id, &i->has_xy, &i->x_mm, &i->y_mm);
+}
+
+/* Step a prepared statement of fixes (fcb) or indications (icb) to the end, one callback per row. */
+static int run_rows(struct an_store *s, sqlite3_stmt *st, an_store_fix_cb fcb, an_store_ind_cb icb, void *ctx,
+                    const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r;
+		if (fcb) {
+			struct an_store_fix f;
+			read_fix_row(st, &f);
+			r = fcb(ctx, &f);
+		} else {
+			struct an_store_ind i;
+			read_ind_row(st, &i);
+			r = icb(ctx, &i);
+		}
+		if (r != 0) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, what);
+}
+
 int an_store_fixes_by_collar(struct an_store *s, uint16_t collar_id, uint64_t t0_ms, uint64_t t1_ms,
                              an_store_fix_cb cb, void *ctx)
 {
@@ -489,55 +589,46 @@ int an_store_fixes_by_collar(struct an_store *s, uint16_t collar_id, uint64_t t0
 	if (t1_ms > (uint64_t)INT64_MAX)
 		t1_ms = (uint64_t)INT64_MAX;
 	sqlite3_stmt *st;
-	int err = an_store__prepare(s, "SELECT rec_seq, t_ms, lat_e7, lon_e7, alt_mm, hdop_c, h_acc_mm, gga_q, "
-	                               "faa_mode, fix_dim, nsat, sog_cms, cog_cdeg, tq, rx_ms, gw_id, session_id, "
-	                               "task_id, x_mm, y_mm FROM fixes WHERE collar_id = ?1 AND t_ms >= ?2 AND "
+	int err = an_store__prepare(s, "SELECT " FIX_ROW_COLS " FROM fixes WHERE collar_id = ?1 AND t_ms >= ?2 AND "
 	                               "t_ms < ?3 ORDER BY t_ms, rec_seq", &st, "an_store_fixes_by_collar");
 	if (err < 0)
 		return err;
 	sqlite3_bind_int(st, 1, collar_id);
 	sqlite3_bind_int64(st, 2, (int64_t)t0_ms);
 	sqlite3_bind_int64(st, 3, (int64_t)t1_ms);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct an_store_fix f;
-		memset(&f, 0, sizeof f);
-		int64_t v;
-		f.collar_id = collar_id;
-		f.fix.rec_seq = (uint32_t)sqlite3_column_int64(st, 0);
-		f.fix.t_ms = (uint64_t)sqlite3_column_int64(st, 1);
-		f.fix.has |= PROTO_FIX_HAS_T;
-		f.fix.lat_e7 = sqlite3_column_int(st, 2);
-		f.fix.lon_e7 = sqlite3_column_int(st, 3);
-		if (col_opt(st, 4, &v))
-			f.fix.has |= PROTO_FIX_HAS_ALT, f.fix.alt_mm = (int32_t)v;
-		if (col_opt(st, 5, &v))
-			f.fix.has |= PROTO_FIX_HAS_HDOP, f.fix.hdop_c = (uint16_t)v;
-		if (col_opt(st, 6, &v))
-			f.fix.has |= PROTO_FIX_HAS_HACC, f.fix.h_acc_mm = (uint32_t)v;
-		if (col_opt(st, 7, &v))
-			f.fix.has |= PROTO_FIX_HAS_Q, f.fix.gga_q = (uint8_t)v;
-		if (col_opt(st, 8, &v))
-			f.fix.has |= PROTO_FIX_HAS_MODE, f.fix.faa_mode = (uint8_t)v;
-		if (col_opt(st, 9, &v))
-			f.fix.has |= PROTO_FIX_HAS_DIM, f.fix.fix_dim = (uint8_t)v;
-		if (col_opt(st, 10, &v))
-			f.fix.has |= PROTO_FIX_HAS_NSAT, f.fix.nsat = (uint8_t)v;
-		if (col_opt(st, 11, &v))
-			f.fix.has |= PROTO_FIX_HAS_SOG, f.fix.sog_cms = (uint16_t)v;
-		if (col_opt(st, 12, &v))
-			f.fix.has |= PROTO_FIX_HAS_COG, f.fix.cog_cdeg = (uint16_t)v;
-		if (col_opt(st, 13, &v))
-			f.fix.has |= PROTO_FIX_HAS_TQ, f.fix.tq = (uint8_t)v;
-		read_place(st, 14, &f.rx_ms, &f.gw_id, &f.session_id, &f.task_id, &f.has_xy, &f.x_mm, &f.y_mm);
-		int r = cb(ctx, &f);
-		if (r != 0) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, "an_store_fixes_by_collar");
+	return run_rows(s, st, cb, NULL, ctx, "an_store_fixes_by_collar");
+}
+
+int an_store_fixes_all(struct an_store *s, uint32_t max_h_acc_mm, an_store_fix_cb cb, void *ctx)
+{
+	if (s == NULL)
+		return -EINVAL;
+	if (cb == NULL)
+		return an_store__fail(s, -EINVAL, "an_store_fixes_all: no callback");
+	sqlite3_stmt *st;
+	int err = an_store__prepare(s, max_h_acc_mm ? "SELECT " FIX_ROW_COLS " FROM fixes WHERE h_acc_mm > 0 AND "
+	                                              "h_acc_mm <= ?1 ORDER BY record_id"
+	                                            : "SELECT " FIX_ROW_COLS " FROM fixes ORDER BY record_id",
+	                            &st, "an_store_fixes_all");
+	if (err < 0)
+		return err;
+	if (max_h_acc_mm)
+		sqlite3_bind_int64(st, 1, max_h_acc_mm);
+	return run_rows(s, st, cb, NULL, ctx, "an_store_fixes_all");
+}
+
+int an_store_fixes_latest(struct an_store *s, an_store_fix_cb cb, void *ctx)
+{
+	if (s == NULL)
+		return -EINVAL;
+	if (cb == NULL)
+		return an_store__fail(s, -EINVAL, "an_store_fixes_latest: no callback");
+	sqlite3_stmt *st;
+	int err = an_store__prepare(s, "SELECT " FIX_ROW_COLS " FROM fixes WHERE record_id IN (SELECT MAX(record_id) "
+	                               "FROM fixes GROUP BY collar_id) ORDER BY collar_id", &st, "an_store_fixes_latest");
+	if (err < 0)
+		return err;
+	return run_rows(s, st, cb, NULL, ctx, "an_store_fixes_latest");
 }
 
 int an_store_inds_by_task(struct an_store *s, int64_t task_id, uint64_t t0_ms, uint64_t t1_ms,
@@ -550,9 +641,7 @@ int an_store_inds_by_task(struct an_store *s, int64_t task_id, uint64_t t0_ms, u
 	if (t1_ms > (uint64_t)INT64_MAX)
 		t1_ms = (uint64_t)INT64_MAX;
 	sqlite3_stmt *st;
-	int err = an_store__prepare(s, "SELECT collar_id, rec_seq, t_ms, kind, dur_ms, conf_pct, src, lat_e7, lon_e7, "
-	                               "h_acc_mm, fix_ref, review, coalesce(reviewed_by, 0), coalesce(reviewed_ms, 0), "
-	                               "rx_ms, gw_id, session_id, task_id, x_mm, y_mm FROM indications "
+	int err = an_store__prepare(s, "SELECT " IND_ROW_COLS " FROM indications "
 	                               "WHERE task_id = ?1 AND t_ms >= ?2 AND t_ms < ?3 "
 	                               "ORDER BY t_ms, collar_id, rec_seq", &st, "an_store_inds_by_task");
 	if (err < 0)
@@ -560,42 +649,21 @@ int an_store_inds_by_task(struct an_store *s, int64_t task_id, uint64_t t0_ms, u
 	sqlite3_bind_int64(st, 1, task_id);
 	sqlite3_bind_int64(st, 2, (int64_t)t0_ms);
 	sqlite3_bind_int64(st, 3, (int64_t)t1_ms);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct an_store_ind i;
-		memset(&i, 0, sizeof i);
-		int64_t v;
-		i.collar_id = (uint16_t)sqlite3_column_int(st, 0);
-		i.ind.rec_seq = (uint32_t)sqlite3_column_int64(st, 1);
-		i.ind.t_ms = (uint64_t)sqlite3_column_int64(st, 2);
-		i.ind.has |= PROTO_IND_HAS_T;
-		i.ind.kind = (uint8_t)sqlite3_column_int(st, 3);
-		if (col_opt(st, 4, &v))
-			i.ind.has |= PROTO_IND_HAS_DUR, i.ind.dur_ms = (uint32_t)v;
-		if (col_opt(st, 5, &v))
-			i.ind.has |= PROTO_IND_HAS_CONF, i.ind.conf_pct = (uint8_t)v;
-		i.ind.src = (uint8_t)sqlite3_column_int(st, 6);
-		if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
-			i.ind.has |= PROTO_IND_HAS_POS;
-			i.ind.lat_e7 = sqlite3_column_int(st, 7);
-			i.ind.lon_e7 = sqlite3_column_int(st, 8);
-		}
-		if (col_opt(st, 9, &v))
-			i.ind.has |= PROTO_IND_HAS_HACC, i.ind.h_acc_mm = (uint32_t)v;
-		if (col_opt(st, 10, &v))
-			i.ind.has |= PROTO_IND_HAS_FIXREF, i.ind.fix_ref = (uint32_t)v;
-		i.review = (enum an_review)INDEX_OF(review_txt, sqlite3_column_text(st, 11));
-		i.reviewed_by = sqlite3_column_int64(st, 12);
-		i.reviewed_ms = sqlite3_column_int64(st, 13);
-		read_place(st, 14, &i.rx_ms, &i.gw_id, &i.session_id, &i.task_id, &i.has_xy, &i.x_mm, &i.y_mm);
-		int r = cb(ctx, &i);
-		if (r != 0) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, "an_store_inds_by_task");
+	return run_rows(s, st, NULL, cb, ctx, "an_store_inds_by_task");
+}
+
+int an_store_inds_all(struct an_store *s, an_store_ind_cb cb, void *ctx)
+{
+	if (s == NULL)
+		return -EINVAL;
+	if (cb == NULL)
+		return an_store__fail(s, -EINVAL, "an_store_inds_all: no callback");
+	sqlite3_stmt *st;
+	int err = an_store__prepare(s, "SELECT " IND_ROW_COLS " FROM indications ORDER BY record_id", &st,
+	                            "an_store_inds_all");
+	if (err < 0)
+		return err;
+	return run_rows(s, st, NULL, cb, ctx, "an_store_inds_all");
 }
 
 int an_store_ind_review(struct an_store *s, uint16_t collar_id, uint32_t rec_seq, enum an_review verdict,

@@ -258,6 +258,14 @@ typedef int (*an_store_ind_cb)(void *ctx, const struct an_store_ind *i);
  * rec_seq). */
 int an_store_inds_by_task(struct an_store *s, int64_t task_id, uint64_t t0_ms, uint64_t t1_ms,
                           an_store_ind_cb cb, void *ctx) __attribute__((warn_unused_result));
+
+/* Replays for a daemon rebuilding its state at start-up, in commit order (records.id), t_mono-only records
+ * included. max_h_acc_mm > 0 keeps only fixes with 0 < h_acc_mm <= max_h_acc_mm. */
+int an_store_fixes_all(struct an_store *s, uint32_t max_h_acc_mm, an_store_fix_cb cb, void *ctx)
+	__attribute__((warn_unused_result));
+/* The last committed fix of each collar, ordered by collar_id. */
+int an_store_fixes_latest(struct an_store *s, an_store_fix_cb cb, void *ctx) __attribute__((warn_unused_result));
+int an_store_inds_all(struct an_store *s, an_store_ind_cb cb, void *ctx) __attribute__((warn_unused_result));
 /* Handler's verdict on an indication (one tap): audited. @retval -ENOENT no such indication or handler */
 int an_store_ind_review(struct an_store *s, uint16_t collar_id, uint32_t rec_seq, enum an_review verdict,
                         int64_t handler_id) __attribute__((warn_unused_result));
