@@ -567,6 +567,8 @@ static int evac_tail(struct cf_journal *j)
 					thinned++;
 				else
 					ind_dropped++;
+				if (r.seq > j->gone_max)
+					j->gone_max = r.seq;
 			}
 		}
 		if (err < 0)
@@ -626,6 +628,8 @@ static int drop_tail(struct cf_journal *j)
 				j->thinned_total++;
 			else
 				j->ind_dropped_total++;
+			if (r.seq > j->gone_max)
+				j->gone_max = r.seq;
 		}
 		if (err < 0)
 			return err;
@@ -831,6 +835,9 @@ int cf_journal_mount(struct cf_journal *j, const struct hal_flash *flash)
 		return err;
 
 bump_boot:
+	/* what this boot cannot know (drops before it, appends a power cut tore) may lie anywhere below */
+	if (j->next_seq - 1u > j->gone_max)
+		j->gone_max = j->next_seq - 1u;
 	if (j->boot_id == UINT16_MAX)
 		return -EOVERFLOW;
 	err = write_boot(j, (uint16_t)(j->boot_id + 1u));
@@ -1116,5 +1123,80 @@ int cf_journal_stats(struct cf_journal *j, struct cf_journal_stats *st)
 	st->ack_sack = j->ack_sack;
 	st->mount_bad = j->mount_bad;
 	st->boot_id = j->boot_id;
+	return 0;
+}
+
+uint32_t cf_journal_gone_max(const struct cf_journal *j)
+{
+	return j->gone_max;
+}
+
+uint32_t cf_journal_ack_cum(const struct cf_journal *j)
+{
+	return j->ack_cum;
+}
+
+uint32_t cf_journal_oldest_seq(const struct cf_journal *j)
+{
+	uint32_t best = 0;
+
+	for (uint32_t s = j->tail_seq;; s++) {
+		const struct cf_journal_page *pg = &j->page[phys(j, s)];
+		if (pg->lo <= pg->hi && (best == 0 || pg->lo < best))
+			best = pg->lo;
+		if (s == j->head_seq)
+			break;
+	}
+	return best;
+}
+
+int cf_journal_gone(struct cf_journal *j, uint32_t after, uint32_t *first, uint32_t *last, uint64_t *map)
+{
+	uint8_t held[CF_JOURNAL_GONE_WIN / 8u]; /* bit k: after + 1 + k is stored (acked or not) */
+	uint32_t top, n, k, f;
+	struct scan sc;
+	struct rec r;
+	int err;
+
+	if (j == NULL || !j->mounted || first == NULL || last == NULL || map == NULL)
+		return -EINVAL;
+	if (after >= j->next_seq - 1u)
+		return -ENOENT;
+	n = j->next_seq - 1u - after; /* rec_seqs after + 1 .. next_seq - 1 were issued */
+	if (n > CF_JOURNAL_GONE_WIN)
+		n = CF_JOURNAL_GONE_WIN;
+	top = after + n;
+	memset(held, 0, sizeof held);
+	for (uint32_t s = j->tail_seq;; s++) {
+		uint32_t p = phys(j, s);
+		const struct cf_journal_page *pg = &j->page[p];
+		if (pg->lo <= pg->hi && pg->hi > after && pg->lo <= top) {
+			scan_init(j, &sc, p);
+			while ((err = scan_next(j, &sc, &r)) == 0) {
+				if (r.type > T_DATA_MAX || r.seq <= after || r.seq > top)
+					continue;
+				k = r.seq - after - 1u;
+				held[k / 8u] = (uint8_t)(held[k / 8u] | (1u << (k % 8u)));
+			}
+			if (err < 0)
+				return err;
+		}
+		if (s == j->head_seq)
+			break;
+	}
+#define GONE_AT(k_) (!acked(j->ack_cum, j->ack_sack, after + 1u + (k_)) && !(held[(k_) / 8u] >> ((k_) % 8u) & 1u))
+	for (f = 0; f < n && !GONE_AT(f); f++)
+		;
+	if (f == n)
+		return -ENOENT;
+	for (k = f; k + 1u < n && GONE_AT(k + 1u); k++)
+		;
+	*first = after + 1u + f;
+	*last = after + 1u + k;
+	*map = 0;
+	for (uint32_t i = 0; i < 64u && k + 2u + i < n; i++)
+		if (GONE_AT(k + 2u + i))
+			*map |= 1ull << i;
+#undef GONE_AT
 	return 0;
 }

@@ -363,13 +363,12 @@ static int build_fixes(struct cf_link *l, uint32_t *rec, unsigned n, int newest_
 
 static int send_hello(struct cf_link *l, uint8_t *out, size_t cap, size_t *len)
 {
-	struct cf_journal_stats js;
 	struct proto_hello h;
 	size_t blen;
-	int err = cf_journal_stats(l->j, &js);
+	uint32_t next = cf_journal_next_seq(l->j), oldest = cf_journal_oldest_seq(l->j);
+	uint32_t ack_cum = cf_journal_ack_cum(l->j);
+	int err;
 
-	if (err < 0)
-		return err;
 	memset(&h, 0, sizeof h);
 	size_t n = strlen(cf_version_string);
 	if (n > PROTO_HELLO_FW_MAX)
@@ -377,9 +376,14 @@ static int send_hello(struct cf_link *l, uint8_t *out, size_t cap, size_t *len)
 	memcpy(h.fw, cf_version_string, n);
 	h.schema = PROTO_SCHEMA_VERSION;
 	h.boot_id = l->boot_id;
-	h.next_seq = js.next_seq;
+	h.next_seq = next;
 	/* "oldest still in the journal": with nothing stored, nothing below next can ever come */
-	h.oldest_seq = js.oldest_seq ? js.oldest_seq : js.next_seq;
+	h.oldest_seq = oldest ? oldest : next;
+	if (ack_cum > 0 && ack_cum < next) {
+		/* a gateway that never heard of this collar starts its cumulative ack here, not at 1 */
+		h.has |= PROTO_HELLO_HAS_ACKCUM;
+		h.ack_cum = ack_cum;
+	}
 	h.caps = (l->cfg.caps | PROTO_CAP_FIXB) & PROTO_CAP_KNOWN;
 	if (l->health_has & PROTO_STATUS_HAS_BATT) {
 		h.has |= PROTO_HELLO_HAS_BATT;
@@ -432,6 +436,39 @@ static int send_cmd_ack(struct cf_link *l, uint8_t *out, size_t cap, size_t *len
 		l->n_cmdack--;
 		memmove(&l->cmdack_q[0], &l->cmdack_q[1], l->n_cmdack * sizeof l->cmdack_q[0]);
 	}
+	return err;
+}
+
+/* GONE: see cf/link.h. Returns 1 (frame), 0 (nothing to state now) or <0. */
+static int step_gone(struct cf_link *l, uint32_t now, uint8_t *out, size_t cap, size_t *len)
+{
+	struct proto_gone g;
+	uint32_t rto;
+	size_t blen;
+	int err;
+
+	if (l->gw_cum >= cf_journal_gone_max(l->j))
+		return 0; /* nothing gone above the gateway's ack point */
+	if (l->gone_cum == l->gw_cum && !after_eq(now, l->gone_due_ms))
+		return 0;
+	rto = 4u * cur_rto(l);
+	if (rto < 5000u)
+		rto = 5000u;
+	l->gone_cum = l->gw_cum;
+	l->gone_due_ms = now + rto;
+	memset(&g, 0, sizeof g);
+	err = cf_journal_gone(l->j, l->gw_cum, &g.first, &g.last, &g.map);
+	if (err == -ENOENT)
+		return 0;
+	if (err < 0)
+		return err;
+	if (g.map)
+		g.has |= PROTO_GONE_HAS_MAP;
+	if (proto_gone_encode(&g, body_buf(l), PROTO_BODY_MAX, &blen) != 0)
+		return -EINVAL;
+	err = send_frame(l, PROTO_T_GONE, blen, out, cap, len);
+	if (err == 1)
+		l->st.tx_gone++;
 	return err;
 }
 
@@ -808,6 +845,7 @@ int cf_link_init(struct cf_link *l, const struct cf_link_cfg *cfg, struct cf_jou
 	l->hello_due_ms = now_ms;
 	l->status_due_ms = now_ms + l->cfg.status_ms;
 	l->gw_cum = js.ack_cum;
+	l->gone_cum = js.ack_cum - 1u; /* differs from gw_cum: the first link-up looks for gone records */
 	l->seen_next = cf_journal_next_seq(j);
 	l->tokens_mb = (uint64_t)l->cfg.budget_burst * 1000u;
 	l->tokens_ms = now_ms;
@@ -860,6 +898,8 @@ int cf_link_poll(struct cf_link *l, uint32_t now, uint8_t *out, size_t cap, size
 	if (room(l) && (err = step_fresh_ind(l, now, out, cap, len)) != 0)
 		return err;
 	if (room(l) && (err = step_ind_scan(l, now, out, cap, len)) != 0)
+		return err;
+	if ((err = step_gone(l, now, out, cap, len)) != 0)
 		return err;
 	if (l->status_req) {
 		l->status_req = 0;
@@ -922,6 +962,8 @@ uint32_t cf_link_next_deadline(const struct cf_link *l, uint32_t now)
 			CAND(l->fresh_fix[0].t_ms + l->cfg.fix_hold_ms);
 		if (!l->in_round && (int32_t)(l->round_ok_ms - now) > 0)
 			CAND(l->round_ok_ms);
+		if (l->gw_cum < cf_journal_gone_max(l->j))
+			CAND(l->gone_cum == l->gw_cum ? l->gone_due_ms : now);
 		if (l->cfg.status_ms)
 			CAND(l->status_due_ms);
 	}

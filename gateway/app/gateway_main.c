@@ -452,6 +452,7 @@ static void st_collars(void *arg, struct gw_json *j)
 		gw_json_u64(j, "records", c->records);
 		gw_json_u64(j, "duplicates", c->duplicates);
 		gw_json_u64(j, "refused", c->refused);
+		gw_json_u64(j, "thinned", c->thinned);
 		gw_json_u64(j, "acks_sent", c->acks_sent);
 		gw_json_u64(j, "cum", c->cum);
 		if (c->has_replay) {

@@ -423,7 +423,7 @@ static void service(struct gw_pipeline *p, const struct gw_now *now, int force)
 static int radio_type(unsigned t)
 {
 	return t == PROTO_T_HELLO || t == PROTO_T_FIX || t == PROTO_T_FIXB || t == PROTO_T_IND ||
-	       t == PROTO_T_STATUS || t == PROTO_T_CMD_ACK;
+	       t == PROTO_T_STATUS || t == PROTO_T_CMD_ACK || t == PROTO_T_GONE;
 }
 
 static void reject_link(struct gw_pipeline *p, unsigned link, int code, size_t len, const struct gw_now *now,
@@ -536,6 +536,49 @@ static int put_record(struct gw_pipeline *p, struct collar *c, unsigned link, ui
 	               "collar %u %s rec_seq %u not stored (%s): not ACKed, the collar keeps it", c->info.collar_id,
 	               proto_type_name(type), seq, res == -ENOSPC ? "disk budget reached" : "spool error");
 	return res;
+}
+
+/*
+ * GONE: the collar can never send these rec_seqs (thinned, dropped). Each one above cum and inside the ring
+ * that is neither durable (ring bit) nor waiting in the open transaction is settled: its ring bit is set,
+ * as for a durable record, so cum moves over it and the ACK's sack may name it (the collar holds nothing
+ * there to confuse). Counted as thinned. Rec_seqs beyond the ring are left: the collar repeats the
+ * statement while the ACK shows cum stalled. Ring bits are not persisted (cum is): after a restart below a
+ * gap, the collar's repeat settles it again. Not written to the spool: BATCH has no record kind for it.
+ */
+static void gone_apply(struct gw_pipeline *p, struct collar *c, unsigned link, const struct proto_gone *g,
+                       const struct gw_now *now)
+{
+	uint64_t pending[ACK_WORDS] = {0}; /* ring bit: rec_seq received, commit still open */
+	uint64_t top = (uint64_t)c->info.cum + GW_ACK_WIN, settled = 0;
+	uint16_t idx = (uint16_t)(c - p->c);
+
+	for (unsigned i = 0; i < p->n_pend; i++) {
+		uint32_t seq = p->pend[i].rec_seq;
+		if (p->pend[i].idx == idx && seq > c->info.cum && seq <= top)
+			pending[(seq % GW_ACK_WIN) / 64u] |= 1ull << (seq % GW_ACK_WIN % 64u);
+	}
+	for (uint64_t s = g->first; s <= (uint64_t)g->last + 2u + 63u && s <= top; s++) {
+		if (s > g->last && (s == (uint64_t)g->last + 1u || !((g->map >> (s - g->last - 2u)) & 1u)))
+			continue;
+		uint32_t seq = (uint32_t)s;
+		unsigned b = seq % GW_ACK_WIN;
+		if (seq <= c->info.cum || win_get(c, seq) || (pending[b / 64u] >> (b % 64u) & 1u))
+			continue;
+		win_put(c, seq, 1);
+		settled++;
+	}
+	c->info.thinned += settled;
+	p->tot.thinned += settled;
+	if (settled)
+		gw_log_limited(&p->lim[link], now->mono_ms, GW_LOG_NOTE, "pipeline",
+		               "collar %u: %llu rec_seq(s) in %u..%u%s gone on the collar (thinned): settled, cum %u",
+		               c->info.collar_id, (unsigned long long)settled, g->first, g->last, g->map ? " (+map)" : "",
+		               c->info.cum);
+	if (!gw_spool_pending(p->spool))
+		win_advance(p, c); /* else the commit callback advances it (the ring refill must see durable rows) */
+	c->ack_now = 1;     /* tell the collar the new cum at once: its next statement starts there */
+	arm(p, c, now->mono_ms);
 }
 
 static void malformed(struct gw_pipeline *p, struct collar *c, unsigned link, int code,
@@ -670,6 +713,9 @@ static void frame_in(struct gw_pipeline *p, unsigned link, const uint8_t *f, siz
 		/* Everything below the journal's oldest record is stored or gone for good: either way the
 		 * collar has nothing more to send there, so the ack point may move over it. */
 		uint32_t floor = hl->oldest_seq ? hl->oldest_seq - 1u : (hl->next_seq ? hl->next_seq - 1u : 0u);
+		/* ... and everything <= its ack_cum was acked by some gateway (this one's spool may be new) */
+		if ((hl->has & PROTO_HELLO_HAS_ACKCUM) && hl->ack_cum > floor)
+			floor = hl->ack_cum;
 		if (floor > c->hello_floor)
 			c->hello_floor = floor;
 		arm(p, c, now->mono_ms);
@@ -685,6 +731,9 @@ static void frame_in(struct gw_pipeline *p, unsigned link, const uint8_t *f, siz
 		break;
 	case PROTO_T_CMD_ACK:
 		put_record(p, c, link, PROTO_T_CMD_ACK, 0, 0, body, blen, meta, now);
+		break;
+	case PROTO_T_GONE:
+		gone_apply(p, c, link, &p->msg.u.gone, now);
 		break;
 	}
 }

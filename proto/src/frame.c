@@ -21,7 +21,7 @@ static const struct {
 	const char *name;
 } type_names[] = {
 	{PROTO_T_HELLO, "HELLO"},         {PROTO_T_FIX, "FIX"},           {PROTO_T_FIXB, "FIXB"},
-	{PROTO_T_IND, "IND"},             {PROTO_T_STATUS, "STATUS"},     {PROTO_T_CMD_ACK, "CMD_ACK"},
+	{PROTO_T_IND, "IND"},             {PROTO_T_STATUS, "STATUS"},     {PROTO_T_CMD_ACK, "CMD_ACK"}, {PROTO_T_GONE, "GONE"},
 	{PROTO_T_ACK, "ACK"},             {PROTO_T_CMD, "CMD"},           {PROTO_T_LOG_LIST, "LOG_LIST"},
 	{PROTO_T_LOG_READ, "LOG_READ"},   {PROTO_T_LOG_DATA, "LOG_DATA"}, {PROTO_T_LOG_TRIM, "LOG_TRIM"},
 	{PROTO_T_PROVISION, "PROVISION"}, {PROTO_T_BATCH, "BATCH"},       {PROTO_T_BATCH_ACK, "BATCH_ACK"},

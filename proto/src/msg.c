@@ -87,6 +87,7 @@ static const struct proto_field_desc hello_f[] = {
 	U(S, next_seq, PROTO_HELLO_K_NEXT, 1, "next_seq", "", 0, UINT32_MAX, "rec_seq of the next record (>= oldest_seq)"),
 	FL(S, caps, PROTO_HELLO_K_CAPS, 1, "caps", PROTO_CAP_KNOWN, caps_bits, "capability bits"),
 	U(S, batt_mv, PROTO_HELLO_K_BATT, 0, "batt", "mV", 0, UINT16_MAX, "battery voltage"),
+	U(S, ack_cum, PROTO_HELLO_K_ACKCUM, 0, "ack_cum", "", 1, UINT32_MAX, "collar's ack point: every rec_seq <= it was acked (< next_seq)"),
 };
 #undef S
 #define S struct proto_fix
@@ -121,6 +122,14 @@ static const struct proto_field_desc ind_f[] = {
 	LON(S, lon_e7, PROTO_IND_K_LON, 0),
 	U(S, h_acc_mm, PROTO_IND_K_HACC, 0, "h_acc", "mm", 0, 100000000, "horizontal accuracy of lat/lon"),
 	U(S, fix_ref, PROTO_IND_K_FIXREF, 0, "fix_ref", "", 0, UINT32_MAX, "rec_seq of the FIX used (< rec_seq)"),
+	U(S, completes, PROTO_IND_K_COMPLETES, 0, "completes", "", 1, UINT32_MAX, "rec_seq of the earlier IND whose final dur this gives (< rec_seq)"),
+};
+#undef S
+#define S struct proto_gone
+static const struct proto_field_desc gone_f[] = {
+	U(S, first, PROTO_GONE_K_FIRST, 1, "first", "", 1, UINT32_MAX, "first gone rec_seq of the run"),
+	U(S, last, PROTO_GONE_K_LAST, 1, "last", "", 1, UINT32_MAX, "last gone rec_seq of the run (>= first)"),
+	U(S, map, PROTO_GONE_K_MAP, 0, "map", "", 0, UINT64_MAX, "bit i: rec_seq last + 2 + i is gone too"),
 };
 #undef S
 #define S struct proto_status
@@ -287,6 +296,9 @@ static int ind_check(const void *p, struct proto_msg_err *w)
 	/* the FIX used was journaled before the indication, so its rec_seq is smaller */
 	if ((e->has & PROTO_IND_HAS_FIXREF) && e->fix_ref >= e->rec_seq)
 		return proto__msg_err_val(w, PROTO_EMSG_SEQ, s, PROTO_IND_K_FIXREF, 0, 0, e->fix_ref, 0);
+	/* a completion names the IND it completes, journaled before it */
+	if ((e->has & PROTO_IND_HAS_COMPLETES) && e->completes >= e->rec_seq)
+		return proto__msg_err_val(w, PROTO_EMSG_SEQ, s, PROTO_IND_K_COMPLETES, 0, 0, e->completes, 0);
 	return 0;
 }
 
@@ -296,10 +308,27 @@ static int hello_check(const void *p, struct proto_msg_err *w)
 	if (h->oldest_seq > h->next_seq)
 		return proto__msg_err_val(w, PROTO_EMSG_SEQ, &proto__schema_hello, PROTO_HELLO_K_NEXT, 0, 0,
 					  h->next_seq, 0);
+	/* the collar can only have been acked for records it issued */
+	if ((h->has & PROTO_HELLO_HAS_ACKCUM) && h->ack_cum >= h->next_seq)
+		return proto__msg_err_val(w, PROTO_EMSG_SEQ, &proto__schema_hello, PROTO_HELLO_K_ACKCUM, 0, 0,
+					  h->ack_cum, 0);
+	return 0;
+}
+
+static int gone_check(const void *p, struct proto_msg_err *w)
+{
+	const struct proto_gone *g = p;
+	if (g->last < g->first)
+		return proto__msg_err_val(w, PROTO_EMSG_SEQ, &proto__schema_gone, PROTO_GONE_K_LAST, 0, 0, g->last, 0);
+	/* every rec_seq the map names must exist: last + 2 + 63 <= UINT32_MAX for the highest bit set */
+	if ((g->has & PROTO_GONE_HAS_MAP) && g->map != 0 &&
+	    (uint64_t)g->last + 2u + (63u - (unsigned)__builtin_clzll(g->map)) > UINT32_MAX)
+		return proto__msg_err_val(w, PROTO_EMSG_SEQ, &proto__schema_gone, PROTO_GONE_K_MAP, 0, 0, g->map, 0);
 	return 0;
 }
 
 static int cmd_ack_check(const void *p, struct proto_msg_err *w);
+static int gone_check(const void *p, struct proto_msg_err *w);
 static int cmd_check(const void *p, struct proto_msg_err *w);
 static int log_list_check(const void *p, struct proto_msg_err *w);
 
@@ -313,6 +342,7 @@ SCHEMA(proto__schema_fix, PROTO_T_FIX, "FIX", fix_f, struct proto_fix, 1, PROTO_
 SCHEMA(proto__schema_fixb, PROTO_T_FIXB, "FIXB", fixb_f, struct proto_fixb, 2, PROTO_BODY_MAX, NULL);
 SCHEMA(proto__schema_ind, PROTO_T_IND, "IND", ind_f, struct proto_ind, 1, PROTO_BODY_MAX, ind_check);
 SCHEMA(proto__schema_status, PROTO_T_STATUS, "STATUS", status_f, struct proto_status, 1, PROTO_BODY_MAX, NULL);
+SCHEMA(proto__schema_gone, PROTO_T_GONE, "GONE", gone_f, struct proto_gone, 1, PROTO_BODY_MAX, gone_check);
 SCHEMA(proto__schema_cmd_ack, PROTO_T_CMD_ACK, "CMD_ACK", cmd_ack_f, struct proto_cmd_ack, 1, PROTO_BODY_MAX,
        cmd_ack_check);
 static SCHEMA(schema_ack, PROTO_T_ACK, "ACK", ack_f, struct proto_ack, 1, PROTO_BODY_MAX, NULL);
@@ -385,7 +415,7 @@ static int log_list_check(const void *p, struct proto_msg_err *w)
 
 static const struct msg_schema *const all_schemas[] = {
 	&proto__schema_hello, &proto__schema_fix, &proto__schema_fixb, &proto__schema_ind,
-	&proto__schema_status, &proto__schema_cmd_ack, &schema_ack, &schema_cmd, &schema_log_list,
+	&proto__schema_status, &proto__schema_cmd_ack, &proto__schema_gone, &schema_ack, &schema_cmd, &schema_log_list,
 	&schema_log_read, &proto__schema_log_data, &schema_log_trim, &schema_provision, &proto__schema_batch,
 	&schema_batch_ack, &schema_credit, &proto__schema_batch_rec,
 };
@@ -830,6 +860,7 @@ FLAT_CODEC(fix, proto__schema_fix)
 FLAT_CODEC(ind, proto__schema_ind)
 FLAT_CODEC(status, proto__schema_status)
 FLAT_CODEC(cmd_ack, proto__schema_cmd_ack)
+FLAT_CODEC(gone, proto__schema_gone)
 FLAT_CODEC(ack, schema_ack)
 FLAT_CODEC(cmd, schema_cmd)
 FLAT_CODEC(log_list, schema_log_list)
@@ -852,6 +883,7 @@ int proto_msg_encode(const struct proto_msg *m, uint8_t *buf, size_t cap, size_t
 	case PROTO_T_IND: return proto_ind_encode(&m->u.ind, buf, cap, len);
 	case PROTO_T_STATUS: return proto_status_encode(&m->u.status, buf, cap, len);
 	case PROTO_T_CMD_ACK: return proto_cmd_ack_encode(&m->u.cmd_ack, buf, cap, len);
+	case PROTO_T_GONE: return proto_gone_encode(&m->u.gone, buf, cap, len);
 	case PROTO_T_ACK: return proto_ack_encode(&m->u.ack, buf, cap, len);
 	case PROTO_T_CMD: return proto_cmd_encode(&m->u.cmd, buf, cap, len);
 	case PROTO_T_LOG_LIST: return proto_log_list_encode(&m->u.log_list, buf, cap, len);
@@ -879,6 +911,7 @@ int proto_msg_decode(unsigned type, const uint8_t *buf, size_t len, struct proto
 	case PROTO_T_IND: return proto_ind_decode(buf, len, &out->u.ind, where);
 	case PROTO_T_STATUS: return proto_status_decode(buf, len, &out->u.status, where);
 	case PROTO_T_CMD_ACK: return proto_cmd_ack_decode(buf, len, &out->u.cmd_ack, where);
+	case PROTO_T_GONE: return proto_gone_decode(buf, len, &out->u.gone, where);
 	case PROTO_T_ACK: return proto_ack_decode(buf, len, &out->u.ack, where);
 	case PROTO_T_CMD: return proto_cmd_decode(buf, len, &out->u.cmd, where);
 	case PROTO_T_LOG_LIST: return proto_log_list_decode(buf, len, &out->u.log_list, where);

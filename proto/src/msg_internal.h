@@ -82,6 +82,7 @@ extern const struct msg_schema proto__schema_ind;
 extern const struct msg_schema proto__schema_status;
 extern const struct msg_schema proto__schema_hello;
 extern const struct msg_schema proto__schema_cmd_ack;
+extern const struct msg_schema proto__schema_gone;
 extern const struct msg_schema proto__schema_fixb;
 extern const struct msg_schema proto__schema_log_data;
 extern const struct msg_schema proto__schema_batch;

@@ -852,3 +852,38 @@ Test(cf_link_sim, deterministic_for_a_seed, .timeout = 120)
 	cr_assert_eq(a.link.retx, b.link.retx);
 	cr_assert_eq(a.all_acked_ms, b.all_acked_ms);
 }
+
+/* A journal far too small for the outage: the storage-full policy thins un-acked FIXes (every IND kept).
+ * Those rec_seqs can never be sent; without the GONE statement the gateway's cum would stall below the
+ * first of them forever. Every record that was not thinned arrives exactly once, every rec_seq the collar
+ * declares gone is one its journal really dropped (a FIX), and the gateway's cum reaches the end. */
+Test(cf_link_sim, full_journal_thins_and_gone_lets_the_ack_pass_the_gaps, .timeout = 120)
+{
+	struct arq_scn s = scn("thinning 9600", arq_chan_uart9600(), 11);
+	struct arq_result r;
+	s.duration_ms = 2400000;
+	s.ind_per_hour = 12;
+	s.journal_pages = 8; /* 32 KiB: ~6 usable pages, a few hundred records */
+	s.ch.p_loss = 0.05;
+	s.ch.n_outage = 1;
+	s.ch.outage[0].start_ms = 300000;
+	s.ch.outage[0].end_ms = 300000 + 1500000;
+	s.drain_limit_ms = 1800000;
+	int rc = arq_run(&s, &r);
+	cr_log_info("thinning: %u records, %u stored, %u thinned on the collar, %u settled by GONE, %u by the HELLO floor, "
+	            "%u GONE frames, drained in %u ms", r.records, r.stored, r.thinned, r.gw_gone, r.gw_floor, r.tx_gone,
+	            r.drain_ms);
+	cr_assert_eq(rc, 0, "did not drain: the gateway's cum stalled (stored %u of %u, gone %u)", r.stored, r.records,
+	             r.gw_gone);
+	cr_assert_gt(r.thinned, 100u, "the scenario must thin");
+	cr_assert_gt(r.gw_gone, 0u);
+	cr_assert_gt(r.tx_gone, 0u);
+	cr_assert_leq(r.gw_gone + r.gw_floor, r.thinned, "only thinned records are declared gone");
+	cr_assert_eq(r.gone_false, 0u, "a record declared gone was still in the journal, or an IND");
+	cr_assert_eq(r.missing_not_gone, 0u, "a record neither stored nor declared gone");
+	cr_assert_eq(r.stored + r.gw_gone + r.gw_floor - r.gone_late, r.records, "every rec_seq stored or gone, once");
+	cr_assert_eq(r.mismatches, 0u);
+	cr_assert_eq(r.invented, 0u);
+	cr_assert(r.journal_fully_acked);
+	cr_assert_geq(r.inds, 1u);
+}

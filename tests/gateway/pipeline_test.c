@@ -7,7 +7,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
+#include "cf/journal.h"
+#include "cf/link.h"
 #include "gw/pipeline.h"
+#include "hal/flash_emul.h"
 #include "gw/spool.h"
 #include "gw_sim.h"
 #include "gw_testutil.h"
@@ -28,6 +31,7 @@ static struct sim_collar col[4];
 static struct gw_spool *spool;
 static struct gw_pipeline *pipe_;
 static struct gw_now now = {1000, 1718000000000ull};
+static struct cf_link *radio_to; /* when set, ACKs also go over the "radio" to this real collar link */
 
 /* The "link": deframe the ACK and check it with the right collar key. */
 static int send_cb(void *arg, unsigned link, const uint8_t *wire, size_t len)
@@ -44,11 +48,14 @@ static int send_cb(void *arg, unsigned link, const uint8_t *wire, size_t len)
 		if (col[i].id == id)
 			c = &col[i];
 	cr_assert_not_null(c, "ACK for an unknown collar %u", id);
-	cr_assert_lt(acks.n, MAX_ACKS);
 	cr_assert_eq(sim_ack_parse(c, frame, fl, &acks.ack[acks.n], &acks.hdr[acks.n]), 0, "ACK tag/body");
 	acks.link[acks.n] = link;
 	acks.collar[acks.n] = id;
 	acks.n++;
+	if (radio_to != NULL)
+		cr_assert_geq(cf_link_on_rx(radio_to, (uint32_t)now.mono_ms, wire, len), 0);
+	if (acks.n == MAX_ACKS)
+		acks.n = 0; /* long conversations keep only the latest */
 	return 0;
 }
 
@@ -79,6 +86,7 @@ static void stop(void)
 
 static void setup(void)
 {
+	radio_to = NULL;
 	tu_mkdir();
 	memset(&acks, 0, sizeof acks);
 	memset(col, 0, sizeof col);
@@ -416,4 +424,103 @@ Test(gw_pipeline, status_battery_and_loss_statistics)
 	cr_assert(!info(0)->has_rssi, "the serial modem gives no RSSI: absent, not 0");
 	stop();
 	cr_assert_eq(rows("type = 5 AND rec_seq IS NULL"), 2);
+}
+
+/* The real collar (cf_journal on the NOR emulator + cf_link) against the real pipeline. The journal is far
+ * too small for what was logged while no gateway listened: the storage-full policy thinned un-acked FIXes.
+ * Those rec_seqs can never come; the collar's GONE statements let the gateway's cumulative ack pass every
+ * gap: cum reaches the last rec_seq, the gaps are counted as thinned (not records, not lost frames), and
+ * the cum survives a gateway restart. */
+Test(gw_pipeline, real_collar_with_a_thinned_journal_gets_the_cumulative_ack_past_every_gap)
+{
+	enum { PAGE = 1024, PAGES = 8 };
+	static uint8_t mem[PAGE * PAGES];
+	static struct cf_journal j;
+	static struct cf_link l;
+	struct hal_flash dev;
+	struct hal_flash_emul em;
+	uint8_t body[PROTO_BODY_MAX], wire[PROTO_WIRE_MAX];
+	size_t blen, wlen;
+	uint32_t inds = 0;
+
+	start(NULL);
+	cr_assert_eq(hal_flash_emul_init(&dev, &em, mem, NULL, PAGE, PAGES, 8), 0);
+	cr_assert_eq(cf_journal_mount(&j, &dev), 0);
+	/* an hour-long outage in miniature: 400 FIXes and every 50th record an IND, nothing acked */
+	for (uint32_t i = 1; i <= 400; i++) {
+		if (i % 50 == 0) {
+			struct proto_ind e = {.has = PROTO_IND_HAS_T, .rec_seq = i, .t_ms = 1718000000000ull + i * 1000ull,
+			                      .kind = PROTO_IND_SCRATCH, .src = PROTO_SRC_CLASSIFIER};
+			cr_assert_eq(proto_ind_encode(&e, body, sizeof body, &blen), 0);
+			cr_assert_eq(cf_journal_append(&j, PROTO_T_IND, body, blen, NULL), 0);
+			inds++;
+			continue;
+		}
+		struct proto_fix f;
+		sim_fix(col[0].id, i, &f);
+		cr_assert_eq(proto_fix_encode(&f, body, sizeof body, &blen), 0);
+		cr_assert_eq(cf_journal_append(&j, PROTO_T_FIX, body, blen, NULL), 0);
+	}
+	struct cf_journal_stats js;
+	cr_assert_eq(cf_journal_stats(&j, &js), 0);
+	cr_assert_gt(js.thinned, 100u, "the journal must have thinned");
+	cr_assert_eq(js.ind_dropped, 0u);
+	uint32_t floor0 = js.oldest_seq - 1u; /* HELLO: nothing below the oldest stored record can come */
+
+	struct cf_link_cfg lc = {.collar_id = col[0].id, .key = col[0].key, .seed = 7};
+	cr_assert_eq(cf_link_init(&l, &lc, &j, (uint32_t)now.mono_ms), 0);
+	radio_to = &l;
+	for (int step = 0; step < 20000 && info(0)->cum < 400u; step++) {
+		int r = cf_link_poll(&l, (uint32_t)now.mono_ms, wire, sizeof wire, &wlen);
+		cr_assert_geq(r, 0);
+		if (r == 1) {
+			feed(0, wire, (int)wlen);
+			tick(20);
+		} else {
+			uint32_t d = cf_link_next_deadline(&l, (uint32_t)now.mono_ms) - (uint32_t)now.mono_ms;
+			tick(d < 20u || d > 3600000u ? 20u : d);
+		}
+	}
+	radio_to = NULL;
+	const struct gw_collar_info *c = info(0);
+	cr_log_info("thinned on the collar %u, settled as thinned at the gateway %llu, records %llu, GONE frames %u",
+	            js.thinned, (unsigned long long)c->thinned, (unsigned long long)c->records, cf_link_stats(&l)->tx_gone);
+	cr_assert_eq(c->cum, 400u, "the cumulative ack passes every gap (cum %u)", c->cum);
+	cr_assert_gt(cf_link_stats(&l)->tx_gone, 0u);
+	long long stored = rows("type IN (2, 4)");
+	cr_assert_eq(stored + (long long)c->thinned + floor0, 400, "every rec_seq stored, thinned or below the "
+	             "HELLO floor, never two of them (stored %lld thinned %llu floor %u)", stored,
+	             (unsigned long long)c->thinned, floor0);
+	cr_assert_eq(rows("type = 4"), (long long)inds, "every indication stored");
+	cr_assert_eq(c->lost, 0u, "gone records are not lost frames");
+	cr_assert_eq(cf_journal_stats(&j, &js), 0);
+	/* the ACK markers themselves filled pages: the journal thinned more while it drained */
+	cr_assert_leq(c->thinned + floor0, js.thinned, "only what the journal thinned is counted as thinned");
+	cr_assert_eq(js.backlog, 0u, "the collar's journal is fully acked");
+	stop();
+	start(NULL);
+	cr_assert_eq(info(0)->cum, 400u, "the ack point passed the gaps persists");
+	stop();
+}
+
+/* A gateway that never saw this collar (fresh spool) starts its cumulative ack at the collar's own ack
+ * point from HELLO instead of waiting for rec_seq 1, which the collar will never send again. */
+Test(gw_pipeline, hello_ack_cum_starts_a_fresh_gateway_at_the_collars_ack_point)
+{
+	start(NULL);
+	struct proto_hello h = {.has = PROTO_HELLO_HAS_ACKCUM, .fw = "t", .schema = PROTO_SCHEMA_VERSION,
+	                        .boot_id = 5, .oldest_seq = 1, .next_seq = 900, .ack_cum = 850};
+	uint8_t body[PROTO_BODY_MAX], w[PROTO_WIRE_MAX * 2];
+	size_t blen;
+	cr_assert_eq(proto_hello_encode(&h, body, sizeof body, &blen), 0);
+	int n = sim_seal(&col[0], PROTO_T_HELLO, 0, body, blen, 1, w, sizeof w);
+	feed(0, w, n);
+	tick(100);
+	cr_assert_eq(info(0)->cum, 850u);
+	n = sim_fix_frame(&col[0], 851, w, sizeof w);
+	feed(0, w, n);
+	tick(100);
+	cr_assert_eq(acks.ack[acks.n - 1].cum, 851u);
+	cr_assert_eq(info(0)->thinned, 0u, "acked elsewhere is not thinned");
+	stop();
 }

@@ -478,6 +478,8 @@ Test(proto_msg, rejects_duplicate_keys)
 			struct proto_msg_err w;
 			kv[n] = kv[i];
 			size_t blen = build_map(body2, kv, n + 1);
+			if (blen > proto_msg_body_max(type))
+				continue; /* a repeated big value (FIXB vals) hits the size bound first: another test's case */
 			cr_expect_eq(decode(type, body2, blen, &w), PROTO_EMSG_DUPKEY, "%s key %lld twice", tname(type),
 				     (long long)kv[i].key);
 			cr_expect_eq(w.key, kv[i].key);

@@ -103,6 +103,12 @@ static inline void sample_msg(unsigned type, struct proto_msg *m)
 		m->u.status.rssi_dbm = -97;
 		m->u.status.snr_db10 = 65;
 		break;
+	case PROTO_T_GONE:
+		m->u.gone.first = 5101;
+		m->u.gone.last = 5103;
+		m->u.gone.has = PROTO_GONE_HAS_MAP;
+		m->u.gone.map = 0x15; /* 5105, 5107, 5109: every other FIX after the run was thinned too */
+		break;
 	case PROTO_T_CMD_ACK:
 		m->u.cmd_ack.cmd_id = 41;
 		m->u.cmd_ack.result = PROTO_RES_DONE;

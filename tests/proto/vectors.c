@@ -37,6 +37,8 @@ static const struct {
 	{PROTO_T_BATCH, "gateway → core (ZeroMQ)", "stored records, at least once, in order"},
 	{PROTO_T_BATCH_ACK, "core → gateway (ZeroMQ)", "sent after the core's commit"},
 	{PROTO_T_CREDIT, "core → gateway (ZeroMQ)", "flow control: unacked batches allowed in flight"},
+	/* added after the first release: last, so every earlier vector keeps its link_seq and bytes */
+	{PROTO_T_GONE, "collar → gateway", "rec_seqs the collar can no longer send (thinned): the gateway settles them"},
 };
 
 static const char *kind_name(unsigned k)

@@ -102,6 +102,7 @@ struct cf_journal {
 	uint8_t evacuating;     /* inside a reclaim: page changes must not start another one */
 	uint8_t resume;         /* mount is finishing a reclaim a power cut interrupted: skip copies made */
 	uint32_t mount_bad;     /* invalid (torn or corrupt) record slots skipped by the last mount's scan */
+	uint32_t gone_max;      /* no rec_seq above this can be gone (thinned, dropped, lost at a power cut) */
 	struct cf_journal_page page[CF_JOURNAL_MAX_PAGES]; /* indexed by physical page */
 	uint8_t buf[CF_JOURNAL_REC_MAX];                   /* the record being written or moved */
 };
@@ -199,6 +200,25 @@ int cf_journal_bump_boot(struct cf_journal *j, uint16_t *boot_id) __attribute__(
 
 uint16_t cf_journal_boot_id(const struct cf_journal *j);
 uint32_t cf_journal_next_seq(const struct cf_journal *j);
+
+/*
+ * GONE records: rec_seqs below next_seq that are neither acked nor stored (thinned, INDs dropped from a full
+ * flash, an append a power cut tore). They can never be sent; the link tells the gateway (PROTO_T_GONE).
+ * cf_journal_gone() finds the first gone rec_seq in (after, after + CF_JOURNAL_GONE_WIN], the run of gone
+ * rec_seqs it starts (*last, within the window) and *map: bit i = last + 2 + i is gone too (within the
+ * window). Cost: one pass over the pages whose rec_seq range meets the window.
+ * @retval 0 found   @retval -ENOENT none in the window   @retval -EINVAL   @retval -EIO flash
+ * cf_journal_gone_max(): no rec_seq above it can be gone (cheap: a RAM field; set to next_seq - 1 at mount,
+ * raised by every drop), so callers skip the scan once the gateway's ack point has passed it.
+ */
+#define CF_JOURNAL_GONE_WIN 512u
+int cf_journal_gone(struct cf_journal *j, uint32_t after, uint32_t *first, uint32_t *last, uint64_t *map)
+	__attribute__((warn_unused_result));
+uint32_t cf_journal_gone_max(const struct cf_journal *j);
+
+/* Lowest rec_seq still stored (acked or not), 0 when none: from the RAM page ranges, no flash access. */
+uint32_t cf_journal_oldest_seq(const struct cf_journal *j);
+uint32_t cf_journal_ack_cum(const struct cf_journal *j);
 
 /* Counters and sizes (scans every live page: call it at STATUS rate, not per record).
  * @retval 0 ok   @retval -EINVAL not mounted   @retval -EIO flash */

@@ -22,7 +22,7 @@
  *   link DOWN (boot, or no ACK for link_loss_ms while data is outstanding): CMD_ACK, else HELLO every
  *   hello interval (exponential back-off hello_min..hello_max, jittered); nothing else until an ACK arrives.
  *   link UP:  1 CMD_ACK   2 IND retransmission due   3 new IND   4 backlog IND (journal scan, newest first)
- *             5 STATUS requested by CMD   6 new FIXes (FIXB) once fix_batch are waiting or the oldest has
+ *             4b GONE (below)   5 STATUS requested by CMD   6 new FIXes (FIXB) once fix_batch are waiting or the oldest has
  *             waited fix_hold_ms   7 FIX retransmission due   8 repair of holes the ACK shows
  *             9 backfill of older un-acked FIXes, newest first   10 periodic STATUS.
  *   Backfill and repair (8, 9) wait while an indication is still un-acked, so backlog indications are
@@ -40,6 +40,14 @@
  * before the backfill goes on, so it reaches the gateway ahead of the backlog FIXes unless every copy is lost
  * (p^3 at loss p); a duplicate IND costs the gateway nothing (dedupe on rec_seq). Without this, an IND that
  * no ACK can confirm would either block the backfill forever or lose its priority.
+ *
+ * GONE. Records the journal thinned (or dropped, or lost to a torn append) can never be sent, so the gateway's
+ * cum would stall below the first of them forever (the 64 sack bits cannot reach past a long gap). While
+ * the gateway's cum is below cf_journal_gone_max(), the link looks for gone rec_seqs above it
+ * (cf_journal_gone, one pass over the pages concerned) and states them in a GONE frame: once for each new
+ * value of the gateway's cum, and again after 4 RTOs (min 5 s) if the cum did not move (the GONE, or the
+ * ACK answering it, was lost; or the gateway restarted and forgot). GONE is not data: no window slot, no
+ * retransmission state; it is recomputed from the journal every time, so it is never stale.
  *
  * RTO per frame: before any sample rto_init_ms; then max(rto_min, 2*srtt, srtt + 4*rttvar) (Jacobson/Karels
  * with Karn's rule: only frames sent once give a sample), doubled at each retransmission up to rto_max,
@@ -130,6 +138,7 @@ struct cf_link_stats {
 	uint32_t tx_hello;
 	uint32_t tx_status;
 	uint32_t tx_cmd_ack;
+	uint32_t tx_gone;          /* GONE statements (rec_seqs thinned or dropped, never to be sent) */
 	/* receive */
 	uint32_t rx_bytes;
 	uint32_t rx_frames;        /* frames accepted (ACK or CMD, verified and decoded) */
@@ -214,6 +223,10 @@ struct cf_link {
 	uint32_t round_cum;        /* gw_cum when the round started (progress check) */
 	uint32_t round_wait_ms;    /* back-off before the next round when the last made no progress */
 	uint32_t round_ok_ms;      /* a new round may start at or after this time */
+	/* GONE statements */
+	uint8_t gone_sent;         /* a GONE went out for gone_cum */
+	uint32_t gone_cum;         /* gw_cum when the last GONE was sent (or found nothing to say) */
+	uint32_t gone_due_ms;      /* the same statement may be repeated at or after this time */
 	/* RTT */
 	uint32_t srtt_ms, rttvar_ms;
 	/* airtime budget (milli-bytes) */

@@ -87,6 +87,8 @@ struct gw_collar_info {
 	uint64_t records;        /* records newly stored (FIXB counts each fix) */
 	uint64_t duplicates;     /* records already stored (collar retransmits) */
 	uint64_t refused;        /* records refused by the disk budget or a spool error (not ACKed) */
+	uint64_t thinned;        /* rec_seqs the collar declared GONE (thinned/dropped there) and never received
+	                            here: settled so cum passes them; not records, not lost frames */
 	uint64_t acks_sent;
 	uint8_t last_link;
 	uint8_t has_rssi, has_snr, has_batt;
@@ -117,6 +119,7 @@ struct gw_link_rx {
 struct gw_pipeline_totals {
 	uint64_t frames_ok, crc_fail, auth_fail, replays, malformed, unknown_collar, lost;
 	uint64_t records, duplicates, refused, acks_sent, commits, commit_errors, spool_errors;
+	uint64_t thinned;
 	uint16_t last_unknown_collar;
 };
 

@@ -53,6 +53,7 @@ enum proto_type {
 	PROTO_T_IND = 0x04,
 	PROTO_T_STATUS = 0x05,
 	PROTO_T_CMD_ACK = 0x06,
+	PROTO_T_GONE = 0x07,
 	/* gateway → collar (radio) */
 	PROTO_T_ACK = 0x10,
 	PROTO_T_CMD = 0x11,

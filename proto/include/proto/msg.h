@@ -64,6 +64,8 @@ enum {
 	PROTO_HELLO_K_NEXT = 5,   /* u32, required: rec_seq the next record will get (>= oldest) */
 	PROTO_HELLO_K_CAPS = 6,   /* flags u32, required: PROTO_CAP_* */
 	PROTO_HELLO_K_BATT = 7,   /* u16 mV, optional */
+	PROTO_HELLO_K_ACKCUM = 8, /* u32, optional: the collar's own ack point (every rec_seq <= it was acked by
+	                           * some gateway); a gateway starts its cumulative ack there. Absent = 0 */
 };
 #define PROTO_SCHEMA_VERSION 1u
 #define PROTO_CAP_HACC 0x01u       /* receiver gives GST sigma: FIX h_acc */
@@ -73,6 +75,7 @@ enum {
 #define PROTO_CAP_TEMP 0x10u       /* temperature sensor */
 #define PROTO_CAP_KNOWN 0x1fu
 #define PROTO_HELLO_HAS_BATT (1u << PROTO_HELLO_K_BATT)
+#define PROTO_HELLO_HAS_ACKCUM (1u << PROTO_HELLO_K_ACKCUM)
 struct proto_hello {
 	uint32_t has;
 	char fw[PROTO_HELLO_FW_MAX + 1]; /* NUL-terminated, copied */
@@ -82,6 +85,7 @@ struct proto_hello {
 	uint32_t next_seq;
 	uint32_t caps;
 	uint16_t batt_mv;
+	uint32_t ack_cum;
 };
 
 /* FIX (0x02): one GNSS fix, journaled. Exactly one of t / t_mono. */
@@ -176,7 +180,10 @@ enum {
 	PROTO_IND_K_LAT = 8,    /* i32 degE7, optional (with lon) */
 	PROTO_IND_K_LON = 9,    /* i32 degE7, optional (with lat) */
 	PROTO_IND_K_HACC = 10,  /* u32 mm, optional (only with lat/lon) */
-	PROTO_IND_K_FIXREF = 11 /* u32 rec_seq of the FIX the position came from, optional, < rec_seq */
+	PROTO_IND_K_FIXREF = 11, /* u32 rec_seq of the FIX the position came from, optional, < rec_seq */
+	PROTO_IND_K_COMPLETES = 12 /* u32 rec_seq of an earlier IND this record completes, optional, < rec_seq:
+	                            * an indication longer than the collar's hold is sent while it lasts; when
+	                            * it ends, a completion IND (same kind/src/onset) carries the final dur */
 };
 enum { PROTO_IND_SIT = 1, PROTO_IND_SCRATCH = 2, PROTO_IND_MARK = 3 /* handler mark */ };
 enum { PROTO_SRC_CLASSIFIER = 1, PROTO_SRC_BUTTON = 2, PROTO_SRC_BOTH = 3 };
@@ -189,6 +196,7 @@ enum { PROTO_SRC_CLASSIFIER = 1, PROTO_SRC_BUTTON = 2, PROTO_SRC_BOTH = 3 };
 #define PROTO_IND_HAS_POS (PROTO_IND_HAS_LAT | PROTO_IND_HAS_LON)
 #define PROTO_IND_HAS_HACC (1u << PROTO_IND_K_HACC)
 #define PROTO_IND_HAS_FIXREF (1u << PROTO_IND_K_FIXREF)
+#define PROTO_IND_HAS_COMPLETES (1u << PROTO_IND_K_COMPLETES)
 struct proto_ind {
 	uint32_t has;
 	uint32_t rec_seq;
@@ -199,6 +207,7 @@ struct proto_ind {
 	int32_t lon_e7;
 	uint32_t h_acc_mm;
 	uint32_t fix_ref;
+	uint32_t completes;
 	uint8_t kind;
 	uint8_t conf_pct;
 	uint8_t src;
@@ -253,6 +262,28 @@ struct proto_cmd_ack {
 	uint32_t cmd_id;
 	uint8_t result;
 	uint8_t progress_pct;
+};
+
+/*
+ * GONE (0x07): "these rec_seqs will never be sent": records the collar issued but no longer holds un-acked
+ * (thinned by the storage-full policy, INDs dropped from a flash full of indications, a torn append). Not
+ * journaled: it is derived from the journal and recomputed whenever needed. The collar sends it when the
+ * gateway's cumulative ACK stalls just below such a record (and after every link-up), so the gateway can
+ * settle the gap instead of waiting for it forever. Gone = first..last, plus bit i of map = last + 2 + i.
+ * A gateway treats a gone rec_seq as settled (its cum may pass it) and counts it as thinned, never as
+ * received; a record it already stored stays stored.
+ */
+enum {
+	PROTO_GONE_K_FIRST = 1, /* u32 >= 1, required: first gone rec_seq of a run */
+	PROTO_GONE_K_LAST = 2,  /* u32, required: last of the run (>= first) */
+	PROTO_GONE_K_MAP = 3,   /* u64 bitmap, optional: bit i set = rec_seq last + 2 + i is gone too */
+};
+#define PROTO_GONE_HAS_MAP (1u << PROTO_GONE_K_MAP)
+struct proto_gone {
+	uint32_t has;
+	uint32_t first;
+	uint32_t last;
+	uint64_t map;
 };
 
 /* ---- gateway → collar ------------------------------------------------------------------------------ */
@@ -474,6 +505,7 @@ struct proto_msg {
 		struct proto_ind ind;
 		struct proto_status status;
 		struct proto_cmd_ack cmd_ack;
+		struct proto_gone gone;
 		struct proto_ack ack;
 		struct proto_cmd cmd;
 		struct proto_log_list log_list;
@@ -528,6 +560,7 @@ PROTO_MSG_CODEC(fixb)
 PROTO_MSG_CODEC(ind)
 PROTO_MSG_CODEC(status)
 PROTO_MSG_CODEC(cmd_ack)
+PROTO_MSG_CODEC(gone)
 PROTO_MSG_CODEC(ack)
 PROTO_MSG_CODEC(cmd)
 PROTO_MSG_CODEC(log_list)

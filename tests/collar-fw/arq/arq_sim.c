@@ -206,6 +206,7 @@ struct gw {
 	const struct truth *truth;
 	uint32_t n_truth; /* rec_seq 1..n_truth-1 may exist */
 	uint8_t *stored;
+	uint8_t *gone;
 	uint32_t *order;
 	uint32_t *t_store;
 	uint32_t order_ctr;
@@ -238,6 +239,30 @@ static int ind_equal(const struct proto_ind *a, const struct proto_ind *b)
 	       a->conf_pct == b->conf_pct && a->src == b->src;
 }
 
+static void gw_advance(struct gw *g)
+{
+	while (g->cum + 1u < g->n_truth && (g->stored[g->cum + 1u] || g->gone[g->cum + 1u]))
+		g->cum++;
+}
+
+/* GONE: the collar can never send these; settle the ones not stored (like the real gateway's ring). */
+static void gw_gone(struct gw *g, const struct proto_gone *m)
+{
+	for (uint64_t s = m->first; s <= (uint64_t)m->last + 65u; s++) {
+		if (s > m->last && (s == (uint64_t)m->last + 1u || !((m->map >> (s - m->last - 2u)) & 1u)))
+			continue;
+		if (s >= g->n_truth || g->truth[s].type == 0) {
+			g->r->invented++;
+			continue;
+		}
+		if (g->stored[s] || g->gone[s])
+			continue;
+		g->gone[s] = 1;
+		g->r->gw_gone++;
+	}
+	gw_advance(g);
+}
+
 static void gw_store(struct gw *g, uint32_t now, uint32_t rec, uint8_t type, const void *m)
 {
 	if (rec == 0 || rec >= g->n_truth || g->truth[rec].type == 0) {
@@ -247,6 +272,8 @@ static void gw_store(struct gw *g, uint32_t now, uint32_t rec, uint8_t type, con
 	if (g->stored[rec]) {
 		g->r->dup_records++;
 	} else {
+		if (g->gone[rec])
+			g->r->gone_late++;
 		g->stored[rec] = 1;
 		g->order[rec] = ++g->order_ctr;
 		g->t_store[rec] = now;
@@ -255,8 +282,7 @@ static void gw_store(struct gw *g, uint32_t now, uint32_t rec, uint8_t type, con
 		           (type == PROTO_T_FIX ? fix_equal(m, &g->truth[rec].m.fix) : ind_equal(m, &g->truth[rec].m.ind));
 		if (!same)
 			g->r->mismatches++;
-		while (g->cum + 1u < g->n_truth && g->stored[g->cum + 1u])
-			g->cum++;
+		gw_advance(g);
 	}
 	g->pending++;
 }
@@ -315,8 +341,20 @@ static void gw_frame(struct gw *g, uint32_t now, size_t flen)
 	case PROTO_T_HELLO:
 		g->r->hellos++;
 		/* nothing below oldest can ever come: the store's cum may jump to it */
-		if (m.u.hello.oldest_seq > g->cum + 1u)
-			g->cum = m.u.hello.oldest_seq - 1u;
+		{
+			uint32_t floor = m.u.hello.oldest_seq ? m.u.hello.oldest_seq - 1u : 0u;
+			if ((m.u.hello.has & PROTO_HELLO_HAS_ACKCUM) && m.u.hello.ack_cum > floor)
+				floor = m.u.hello.ack_cum;
+			/* below the floor the collar holds nothing un-acked: what the store lacks there was thinned */
+			for (uint32_t q = g->cum + 1u; q <= floor && q < g->n_truth; q++)
+				if (!g->stored[q] && !g->gone[q]) {
+					g->gone[q] = 2;
+					g->r->gw_floor++;
+				}
+			if (floor > g->cum)
+				g->cum = floor;
+		}
+		gw_advance(g);
 		g->ack_due = 1;
 		g->ack_due_ms = now;
 		return;
@@ -332,6 +370,11 @@ static void gw_frame(struct gw *g, uint32_t now, size_t flen)
 		break;
 	case PROTO_T_STATUS:
 		g->r->statuses++;
+		return;
+	case PROTO_T_GONE:
+		gw_gone(g, &m.u.gone);
+		g->ack_due = 1;
+		g->ack_due_ms = now;
 		return;
 	case PROTO_T_CMD_ACK:
 		if (g->cmd_pending && m.u.cmd_ack.cmd_id == g->cmd.cmd_id && m.u.cmd_ack.result == PROTO_RES_DONE) {
@@ -379,7 +422,7 @@ static int gw_poll(struct gw *g, uint32_t now, uint8_t *out, size_t *len)
 		                      .gw_ms = UTC_BASE_MS + now, .credit = g->credit};
 		for (unsigned i = 0; i < 64u; i++) {
 			uint32_t r = g->cum + 1u + i;
-			if (r < g->n_truth && g->stored[r])
+			if (r < g->n_truth && (g->stored[r] || g->gone[r]))
 				a.sack |= 1ull << i;
 		}
 		if (proto_ack_encode(&a, body, sizeof body, &blen) != 0)
@@ -519,9 +562,10 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 	if (!mem || !truth || !backlog_epoch || !g || !ch || !j || !l || !app)
 		goto out_free;
 	g->stored = calloc(n_truth, 1);
+	g->gone = calloc(n_truth, 1);
 	g->order = calloc(n_truth, sizeof *g->order);
 	g->t_store = calloc(n_truth, sizeof *g->t_store);
-	if (!g->stored || !g->order || !g->t_store)
+	if (!g->stored || !g->gone || !g->order || !g->t_store)
 		goto out_free;
 	if (hal_flash_emul_init(&dev, &em, mem, NULL, PAGE_SIZE, pages, 8) != 0 || cf_journal_mount(j, &dev) != 0)
 		goto out_free;
@@ -729,6 +773,15 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 	for (uint32_t q = 1; q < n_truth; q++) {
 		if (truth[q].type && !g->stored[q])
 			r->missing++;
+		if (truth[q].type && !g->stored[q] && !g->gone[q])
+			r->missing_not_gone++;
+		if (g->gone[q]) {
+			/* declared gone: must be a FIX (INDs are never thinned here) the journal no longer holds */
+			uint8_t body[CF_JOURNAL_BODY_MAX];
+			size_t blen;
+			if (truth[q].type != PROTO_T_FIX || cf_journal_read(j, q, body, sizeof body, &blen, NULL) != -ENOENT)
+				r->gone_false++;
+		}
 		if (truth[q].type && g->stored[q] && truth[q].gen_up && !last_outage_end) {
 			uint32_t lat = g->t_store[q] - truth[q].gen_ms;
 			r->fresh_latency_sum_ms += lat;
@@ -767,10 +820,12 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 		r->thinned = js.thinned;
 	}
 	r->link = *cf_link_stats(l);
+	r->tx_gone = r->link.tx_gone;
 	r->ch = ch->st;
 out_free:
 	if (g) {
 		free(g->stored);
+		free(g->gone);
 		free(g->order);
 		free(g->t_store);
 	}

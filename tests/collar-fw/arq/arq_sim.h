@@ -87,6 +87,12 @@ struct arq_result {
 	uint32_t end_ms;
 	bool journal_fully_acked;
 	uint32_t thinned;
+	uint32_t gw_gone;          /* rec_seqs the model gateway settled from GONE statements (never stored) */
+	uint32_t gw_floor;         /* rec_seqs settled by a HELLO floor (below the journal's oldest) never stored */
+	uint32_t gone_false;       /* ... of which the collar's journal still held one, or an IND: must be 0 */
+	uint32_t gone_late;        /* stored after being declared gone (an older copy in the air): counted */
+	uint32_t missing_not_gone; /* journaled, never stored and never declared gone: must be 0 */
+	uint32_t tx_gone;
 	uint32_t cmds_sent, cmds_executed, cmds_double_executed, cmd_acks_ok;
 	uint32_t iterations;
 	struct cf_link_stats link;

@@ -192,6 +192,10 @@ static inline void gen_ind(struct gen *g, struct proto_ind *e)
 		e->has &= ~PROTO_IND_HAS_FIXREF;
 	else if (e->has & PROTO_IND_HAS_FIXREF)
 		e->fix_ref = (uint32_t)(gen_u64(g) % e->rec_seq);
+	if (e->rec_seq <= 1)
+		e->has &= ~PROTO_IND_HAS_COMPLETES;
+	else if (e->has & PROTO_IND_HAS_COMPLETES)
+		e->completes = 1u + (uint32_t)(gen_u64(g) % (e->rec_seq - 1u));
 	gen_norm(PROTO_T_IND, e);
 }
 
@@ -207,6 +211,10 @@ static inline void gen_hello(struct gen *g, struct proto_hello *h)
 		h->oldest_seq = h->next_seq;
 		h->next_seq = t;
 	}
+	if (h->next_seq <= 1)
+		h->has &= ~PROTO_HELLO_HAS_ACKCUM;
+	else if (h->has & PROTO_HELLO_HAS_ACKCUM)
+		h->ack_cum = 1u + (uint32_t)(gen_u64(g) % (h->next_seq - 1u));
 	gen_norm(PROTO_T_HELLO, h);
 }
 
@@ -353,6 +361,21 @@ static inline void gen_msg(struct gen *g, unsigned type, struct proto_msg *m)
 			m->u.cmd_ack.has = 0;
 		gen_norm(type, &m->u.cmd_ack);
 		break;
+	case PROTO_T_GONE:
+		gen_flat(g, type, &m->u.gone, 50);
+		if (m->u.gone.last < m->u.gone.first) {
+			uint32_t t = m->u.gone.first;
+			m->u.gone.first = m->u.gone.last;
+			m->u.gone.last = t;
+		}
+		if (m->u.gone.first == 0)
+			m->u.gone.first = 1;
+		if (m->u.gone.last < m->u.gone.first)
+			m->u.gone.last = m->u.gone.first;
+		if ((uint64_t)m->u.gone.last + 2u + 63u > UINT32_MAX)
+			m->u.gone.has = 0;
+		gen_norm(type, &m->u.gone);
+		break;
 	case PROTO_T_ACK: gen_flat(g, type, &m->u.ack, 50); break;
 	case PROTO_T_CMD: gen_cmd(g, &m->u.cmd); break;
 	case PROTO_T_LOG_LIST:
@@ -393,7 +416,7 @@ static inline void gen_msg(struct gen *g, unsigned type, struct proto_msg *m)
 }
 
 static const unsigned gen_all_types[] = {
-	PROTO_T_HELLO, PROTO_T_FIX, PROTO_T_FIXB, PROTO_T_IND, PROTO_T_STATUS, PROTO_T_CMD_ACK,
+	PROTO_T_HELLO, PROTO_T_FIX, PROTO_T_FIXB, PROTO_T_IND, PROTO_T_STATUS, PROTO_T_CMD_ACK, PROTO_T_GONE,
 	PROTO_T_ACK, PROTO_T_CMD, PROTO_T_LOG_LIST, PROTO_T_LOG_READ, PROTO_T_LOG_DATA, PROTO_T_LOG_TRIM,
 	PROTO_T_PROVISION, PROTO_T_BATCH, PROTO_T_BATCH_ACK, PROTO_T_CREDIT,
 };
@@ -415,6 +438,7 @@ static inline size_t gen_msg_size(unsigned type)
 	case PROTO_T_IND: return sizeof m->u.ind;
 	case PROTO_T_STATUS: return sizeof m->u.status;
 	case PROTO_T_CMD_ACK: return sizeof m->u.cmd_ack;
+	case PROTO_T_GONE: return sizeof m->u.gone;
 	case PROTO_T_ACK: return sizeof m->u.ack;
 	case PROTO_T_CMD: return sizeof m->u.cmd;
 	case PROTO_T_LOG_LIST: return sizeof m->u.log_list;
