@@ -37,6 +37,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                  "conf_pct, src, lat_e7, lon_e7, h_acc_mm, fix_ref, rx_ms, gw_id, session_id, task_id, "
 	                  "x_mm, y_mm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
 	                  "?16, ?17, ?18, ?19)",
+	[ST_IND_COMPLETION_INSERT] = "INSERT INTO ind_completions(record_id, collar_id, rec_seq, completes, dur_ms, "
+	                             "conf_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* the newest completion of (collar ?1, rec_seq ?2) gives the final duration/confidence, if any */
+	[ST_IND_COMPLETE] = "UPDATE indications SET dur_ms = coalesce(c.dur_ms, indications.dur_ms), "
+	                    "conf_pct = coalesce(c.conf_pct, indications.conf_pct) "
+	                    "FROM (SELECT dur_ms, conf_pct FROM ind_completions WHERE collar_id = ?1 AND completes = ?2 "
+	                    "ORDER BY rec_seq DESC LIMIT 1) AS c "
+	                    "WHERE indications.collar_id = ?1 AND indications.rec_seq = ?2",
 	[ST_STATUS_INSERT] = "INSERT INTO collar_status(gw_id, gw_seq, idx, collar_id, type, rx_ms, batt_mv, batt_pct, "
 	                     "temp_dc, backlog, tx_frames, retx, acks, rssi_dbm, snr_db10, fw, boot_id, oldest_seq, "
 	                     "next_seq, caps, cmd_id, cmd_result, cmd_progress_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "

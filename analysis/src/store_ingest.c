@@ -72,6 +72,8 @@ static uint64_t digest_ind(const struct proto_ind *in)
 	dg_u64(&d, (h & PROTO_IND_HAS_LON) ? (uint64_t)(int64_t)in->lon_e7 : 0);
 	dg_u64(&d, (h & PROTO_IND_HAS_HACC) ? in->h_acc_mm : 0);
 	dg_u64(&d, (h & PROTO_IND_HAS_FIXREF) ? in->fix_ref : 0);
+	if (h & PROTO_IND_HAS_COMPLETES) /* only then: digests of earlier INDs stay what they were */
+		dg_u64(&d, in->completes);
 	return d.h;
 }
 
@@ -221,6 +223,41 @@ static int insert_ind(struct an_store *s, int64_t rec_id, const struct proto_bat
 	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, "insert indication");
 }
 
+/* Apply the newest stored completion of (collar_id, rec_seq) to its indication row, if both exist. */
+static int apply_completion(struct an_store *s, uint16_t collar_id, uint32_t rec_seq)
+{
+	int err = 0;
+	sqlite3_stmt *st = an_store__stmt(s, ST_IND_COMPLETE, &err);
+	if (st == NULL)
+		return err;
+	sqlite3_bind_int(st, 1, collar_id);
+	sqlite3_bind_int64(st, 2, rec_seq);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, "complete indication");
+}
+
+/* An IND completion (PROTO_IND_HAS_COMPLETES): kept, and applied to the indication it completes. */
+static int insert_completion(struct an_store *s, int64_t rec_id, const struct proto_batch_rec *rec)
+{
+	const struct proto_ind *in = &rec->m.ind;
+	int err = 0;
+	sqlite3_stmt *st = an_store__stmt(s, ST_IND_COMPLETION_INSERT, &err);
+	if (st == NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, rec_id);
+	sqlite3_bind_int(st, 2, rec->collar_id);
+	sqlite3_bind_int64(st, 3, in->rec_seq);
+	sqlite3_bind_int64(st, 4, in->completes);
+	bind_opt_i64(st, 5, (in->has & PROTO_IND_HAS_DUR) != 0, in->dur_ms);
+	bind_opt_i64(st, 6, (in->has & PROTO_IND_HAS_CONF) != 0, in->conf_pct);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return an_store__sqlfail(s, rc, "insert indication completion");
+	return apply_completion(s, rec->collar_id, in->completes);
+}
+
 static int insert_other(struct an_store *s, const struct proto_batch *b, unsigned idx, bool *inserted)
 {
 	const struct proto_batch_rec *rec = &b->rec[idx];
@@ -368,6 +405,13 @@ static int ingest_journaled(struct an_store *s, const struct proto_batch *b, uns
 			err = insert_fix(s, *rec_id, rec, b->gw_id, &p);
 		if (err == 0)
 			r->fixes++;
+	} else if (rec->m.ind.has & PROTO_IND_HAS_COMPLETES) {
+		/* the final duration of an earlier indication, not an indication of its own */
+		err = insert_completion(s, *rec_id, rec);
+		if (err < 0)
+			return err;
+		r->inserted++;
+		return 0;
 	} else {
 		const struct proto_ind *in = &rec->m.ind;
 		uint64_t t = (in->has & PROTO_IND_HAS_T) ? in->t_ms : rec->rx_ms;
@@ -375,6 +419,8 @@ static int ingest_journaled(struct an_store *s, const struct proto_batch *b, uns
 		err = place_record(s, rec->collar_id, t, pos, in->lat_e7, in->lon_e7, &p);
 		if (err == 0)
 			err = insert_ind(s, *rec_id, rec, b->gw_id, &p);
+		if (err == 0) /* its completion may have come first */
+			err = apply_completion(s, rec->collar_id, in->rec_seq);
 		if (err == 0)
 			r->inds++;
 		if (!pos)

@@ -349,7 +349,24 @@ static const char *const step3[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3};
+/* Step 4: IND completions. An indication that outlasts the collar's hold is journaled before it ends; its
+ * END is a second IND record with `completes` = the first's rec_seq and the final duration. It is not an
+ * indication of its own: it is kept here, and the completed indication's dur_ms/conf_pct are taken from it
+ * whichever of the two arrives first (the core's results never depend on arrival order). */
+static const char *const step4[] = {
+	"CREATE TABLE ind_completions ("
+	"  record_id INTEGER PRIMARY KEY REFERENCES records(id),"
+	"  collar_id INTEGER NOT NULL,"
+	"  rec_seq INTEGER NOT NULL,"
+	"  completes INTEGER NOT NULL CHECK (completes < rec_seq),"
+	"  dur_ms INTEGER,"
+	"  conf_pct INTEGER CHECK (conf_pct BETWEEN 0 AND 100)"
+	");",
+	"CREATE INDEX ind_completions_target ON ind_completions(collar_id, completes, rec_seq);",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4};
 
 int an_store__migration_count(void)
 {

@@ -386,7 +386,57 @@ static uint8_t ind_src(uint8_t s)
 	                                                                                : PROTO_SRC_BOTH;
 }
 
-static int journal_ind(struct cf_app *a, uint32_t now, const struct cf_ind_event *ev, int ended)
+/* Remember an IND journaled before its END: key = the event whose END will complete it. */
+static void open_remember(struct cf_app *a, const struct cf_ind_event *key, const struct proto_ind *ind)
+{
+	struct cf_app_open *o = NULL;
+
+	for (unsigned i = 0; i < CF_APP_OPEN_MAX && o == NULL; i++)
+		if (!a->open[i].used)
+			o = &a->open[i];
+	if (o == NULL) {
+		o = &a->open[a->open_next];
+		a->open_next = (uint8_t)((a->open_next + 1u) % CF_APP_OPEN_MAX);
+		a->st.open_overflow++;
+	}
+	o->used = 1;
+	o->source = key->source;
+	o->kind = key->kind;
+	o->seq = key->seq;
+	o->ind = *ind;
+}
+
+/* The END of an indication already journaled: journal its completion (final duration and confidence). */
+static int journal_completion(struct cf_app *a, const struct cf_ind_event *e)
+{
+	for (unsigned i = 0; i < CF_APP_OPEN_MAX; i++) {
+		struct cf_app_open *o = &a->open[i];
+		size_t len;
+		int err;
+		if (!o->used || o->source != e->source || o->seq != e->seq || o->kind != e->kind)
+			continue;
+		o->used = 0;
+		struct proto_ind c = o->ind;
+		c.has |= PROTO_IND_HAS_DUR | PROTO_IND_HAS_CONF | PROTO_IND_HAS_COMPLETES;
+		c.completes = o->ind.rec_seq;
+		/* never shorter than what was already said (the classifier's END counts from its own onset) */
+		c.dur_ms = e->dur_ms > o->ind.dur_ms ? e->dur_ms : o->ind.dur_ms;
+		c.conf_pct = e->conf > 100u ? 100u : e->conf;
+		c.rec_seq = cf_journal_next_seq(&a->j);
+		if (proto_ind_encode(&c, a->body, sizeof a->body, &len) != 0)
+			return fail(a, -EINVAL); /* built from a record that encoded: a bug */
+		err = append(a, PROTO_T_IND, len, c.rec_seq);
+		if (err < 0)
+			return err;
+		a->st.ind_completed++;
+		return 0;
+	}
+	a->st.ind_end_unmatched++;
+	return 0;
+}
+
+static int journal_ind(struct cf_app *a, uint32_t now, const struct cf_ind_event *ev, int ended,
+                       const struct cf_ind_event *key)
 {
 	struct proto_ind ind;
 	int64_t utc;
@@ -446,6 +496,9 @@ static int journal_ind(struct cf_app *a, uint32_t now, const struct cf_ind_event
 	if (err < 0) {
 		return err;
 	}
+	if (!ended && key != NULL) {
+		open_remember(a, key, &ind);
+	}
 	a->st.ind_journaled++;
 	if (ev->source == CF_IND_SRC_BOTH) {
 		a->st.ind_both++;
@@ -488,7 +541,7 @@ static int handle_event(struct cf_app *a, uint32_t now, const struct cf_ind_even
 			}
 		}
 		a->st.ind_end_after++;
-		return 0;
+		return journal_completion(a, e);
 	}
 	a->st.ind_onsets++;
 	for (unsigned i = 0; i < CF_APP_HELD_MAX; i++) {
@@ -498,12 +551,13 @@ static int handle_event(struct cf_app *a, uint32_t now, const struct cf_ind_even
 			 * classifier event is the held one and its END came */
 			int ended = h->ended && h->ev.source == CF_IND_SRC_COLLAR;
 			h->used = 0;
-			return journal_ind(a, now, &both, ended);
+			/* the classifier's END completes a combined IND (its view of the behaviour wins) */
+			return journal_ind(a, now, &both, ended, h->ev.source == CF_IND_SRC_COLLAR ? &h->ev : e);
 		}
 	}
 	uint32_t hold = hold_ms(a);
 	if (hold == 0) {
-		return journal_ind(a, now, e, 0);
+		return journal_ind(a, now, e, 0, e);
 	}
 	struct cf_app_held *slot = NULL, *oldest = NULL;
 	for (unsigned i = 0; i < CF_APP_HELD_MAX; i++) {
@@ -518,7 +572,7 @@ static int handle_event(struct cf_app *a, uint32_t now, const struct cf_ind_even
 	}
 	if (slot == NULL) {
 		a->st.held_overflow++;
-		int err = journal_ind(a, now, &oldest->ev, oldest->ended);
+		int err = journal_ind(a, now, &oldest->ev, oldest->ended, &oldest->ev);
 		oldest->used = 0;
 		if (err < 0) {
 			return err;
@@ -538,7 +592,7 @@ static int flush_held(struct cf_app *a, uint32_t now, int all)
 		struct cf_app_held *h = &a->held[i];
 		if (h->used && (all || diff_ms(now, h->deadline_ms) >= 0)) {
 			h->used = 0;
-			int err = journal_ind(a, now, &h->ev, h->ended);
+			int err = journal_ind(a, now, &h->ev, h->ended, &h->ev);
 			if (err < 0) {
 				return err;
 			}

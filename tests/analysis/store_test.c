@@ -468,6 +468,56 @@ Test(an_store, dedupe_within_a_batch_and_across_batches)
 	an_store_close(s);
 }
 
+static void add_completion(struct proto_batch *b, uint16_t collar, uint32_t seq, uint32_t completes,
+                           uint64_t t_ms, uint32_t dur_ms, uint8_t conf)
+{
+	add_ind(b, collar, seq, t_ms, -191000000, 348000011);
+	struct proto_ind *in = &b->rec[b->n - 1].m.ind;
+	in->has |= PROTO_IND_HAS_COMPLETES | PROTO_IND_HAS_CONF;
+	in->completes = completes;
+	in->dur_ms = dur_ms;
+	in->conf_pct = conf;
+}
+
+/* An indication longer than the collar's hold: the IND went out with the duration so far, and a completion
+ * IND (completes = its rec_seq) carries the final one. The store keeps one indication with the final
+ * duration — whichever of the two arrives first — and never counts the completion as an indication. */
+Test(an_store, completion_gives_the_final_duration_in_either_arrival_order)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	/* collar 7: original first, completion later (the usual order) */
+	struct proto_batch *b = batch_new(1, 1);
+	add_ind(b, 7, 11, 1700000011000ull, -191000000, 348000011); /* dur 4000: so far */
+	struct an_store_ingest_result r = ingest_ok(s, b);
+	cr_expect_eq(r.inds, 1);
+	free(b);
+	b = batch_new(1, 2);
+	add_completion(b, 7, 14, 11, 1700000011000ull, 12500, 88);
+	r = ingest_ok(s, b);
+	cr_expect_eq(r.inds, 0, "a completion is not an indication");
+	cr_expect_eq(r.inserted, 1);
+	free(b);
+	/* collar 8: the completion arrives before the original (its first copy was lost on the radio) */
+	b = batch_new(1, 3);
+	add_completion(b, 8, 14, 11, 1700000011000ull, 12500, 88);
+	add_ind(b, 8, 11, 1700000011000ull, -191000000, 348000011);
+	r = ingest_ok(s, b);
+	cr_expect_eq(r.inds, 1);
+	free(b);
+	/* a resend of the completion is a plain duplicate */
+	b = batch_new(1, 4);
+	add_completion(b, 8, 14, 11, 1700000011000ull, 12500, 88);
+	r = ingest_ok(s, b);
+	cr_expect(r.duplicates == 1 && r.conflicts == 0 && r.inserted == 0);
+	free(b);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications"), 2, "one indication per collar");
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE rec_seq = 11 AND dur_ms = 12500 AND conf_pct = 88"),
+	             2, "both have the final duration and confidence");
+	cr_expect_eq(count(s, "SELECT count(*) FROM ind_completions"), 2);
+	cr_expect_eq(count(s, "SELECT count(*) FROM records"), 4);
+	an_store_close(s);
+}
+
 /* (collar, rec_seq) identifies a record across FIX and IND: an IND reusing a FIX's key is not stored, is
  * counted as a duplicate AND a conflict, and is audited. So is a FIX whose content changed. */
 Test(an_store, same_key_different_type_or_content_is_a_conflict)

@@ -98,19 +98,30 @@ static uint32_t n_records(void)
 	return cf_journal_next_seq(cf_app_journal(&app)) - 1u;
 }
 
-/* Find the single IND record; returns its rec_seq (0 if none) and fails on more than one. */
-static uint32_t the_ind(struct proto_ind *out)
+/* Find the single IND record (completions aside); returns its rec_seq (0 if none), fails on more than one.
+ * completion: 1 = look for the single completion record instead. */
+static uint32_t find_ind(struct proto_ind *out, int completion)
 {
 	static struct proto_msg m;
 	uint32_t found = 0;
 	for (uint32_t s = 1; s <= n_records(); s++) {
-		if (rec(s, &m) == PROTO_T_IND) {
+		if (rec(s, &m) == PROTO_T_IND && !(m.u.ind.has & PROTO_IND_HAS_COMPLETES) == !completion) {
 			cr_assert_eq(found, 0u, "more than one IND (%u and %u)", found, s);
 			found = s;
 			*out = m.u.ind;
 		}
 	}
 	return found;
+}
+
+static uint32_t the_ind(struct proto_ind *out)
+{
+	return find_ind(out, 0);
+}
+
+static uint32_t the_completion(struct proto_ind *out)
+{
+	return find_ind(out, 1);
 }
 
 Test(cf_app, fix_fields_reach_the_journal_unchanged)
@@ -219,11 +230,23 @@ Test(cf_app, ind_without_any_fix_or_time_uses_t_mono)
 	cr_assert_eq(ind.t_mono_ms, 100u);
 	cr_assert_eq(ind.dur_ms, 100u, "still pressed: duration so far");
 	cr_assert_eq(cf_app_stats(&app)->ind_no_pos, 1u);
-	/* the release afterwards does not make a second indication */
+	/* the release afterwards does not make a second indication: it completes the first */
 	cr_assert_eq(cf_app_button(&app, 900, false), 0);
 	cr_assert_eq(cf_app_tick(&app, 1000), 0);
-	cr_assert_eq(n_records(), 1u);
+	cr_assert_eq(n_records(), 2u);
 	cr_assert_eq(cf_app_stats(&app)->ind_end_after, 1u);
+	cr_assert_eq(cf_app_stats(&app)->ind_journaled, 1u, "still one indication");
+	cr_assert_eq(cf_app_stats(&app)->ind_completed, 1u);
+	struct proto_ind c;
+	cr_assert_eq(the_completion(&c), 2u);
+	cr_assert(c.has & PROTO_IND_HAS_COMPLETES);
+	cr_assert_eq(c.completes, 1u);
+	cr_assert_eq(c.dur_ms, 800u, "pressed 100..900: the final duration");
+	cr_assert_eq(c.t_mono_ms, ind.t_mono_ms, "same onset");
+	cr_assert_eq(c.kind, ind.kind);
+	cr_assert_eq(c.src, ind.src);
+	/* a second END of the same press (cannot happen, but a stray one) is counted, not journaled */
+	cr_assert_eq(cf_app_stats(&app)->ind_end_unmatched, 0u);
 }
 
 /* A dog that walks, sits 8 s, walks on; fixes every second; optionally the handler presses at sit + 1 s. */
@@ -289,6 +312,17 @@ Test(cf_app, classifier_sit_alone_is_one_indication)
 	cr_assert(ind.has & PROTO_IND_HAS_POS);
 	cr_assert_geq(ind.dur_ms, 2000u, "at least the classifier's sit_hold_ms");
 	cr_assert_eq(cf_app_stats(&app)->ind_both, 0u);
+	/* an 8 s sit outlasts the 3 s hold: its END journals the completion with the final duration */
+	struct proto_ind c;
+	uint32_t cs = the_completion(&c);
+	cr_assert_gt(cs, 0u, "the final duration is sent");
+	cr_assert_eq(c.completes, the_ind(&ind));
+	cr_assert_gt(c.dur_ms, ind.dur_ms);
+	cr_assert(c.dur_ms >= 5000u && c.dur_ms <= 9000u, "final sit duration %u ms of an 8 s sit", c.dur_ms);
+	cr_assert_eq(c.t_ms, ind.t_ms, "same onset");
+	cr_assert_eq(c.lat_e7, ind.lat_e7, "same position");
+	cr_assert_eq(c.fix_ref, ind.fix_ref);
+	cr_assert_eq(cf_app_stats(&app)->ind_completed, 1u);
 }
 
 Test(cf_app, classifier_and_handler_combine_into_one_indication_both)
@@ -300,6 +334,12 @@ Test(cf_app, classifier_and_handler_combine_into_one_indication_both)
 	cr_assert_eq(ind.src, PROTO_SRC_BOTH);
 	cr_assert_eq(cf_app_stats(&app)->ind_both, 1u);
 	cr_assert_eq(cf_app_stats(&app)->ind_onsets, 2u);
+	/* the classifier's END (its view wins) completes the combined IND; the button's END does not */
+	struct proto_ind c;
+	cr_assert_gt(the_completion(&c), 0u);
+	cr_assert_eq(c.src, PROTO_SRC_BOTH);
+	cr_assert_eq(c.completes, the_ind(&ind));
+	cr_assert_gt(c.dur_ms, 5000u);
 }
 
 Test(cf_app, without_a_hold_the_late_counterpart_is_its_own_indication)

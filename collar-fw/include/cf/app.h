@@ -37,9 +37,11 @@
  *   - otherwise it is journaled alone when the hold expires.
  * dur_ms in the IND is the duration known when it is journaled: the final one if the END came during the
  * hold, else the duration so far (a lower bound: now - onset, at least the classifier's confirmation
- * time). The final duration of a longer indication is NOT sent (the protocol has no "update" record; see
- * the END counters in struct cf_app_stats) — a protocol extension would be an IND key naming the rec_seq it
- * completes. With pair_hold_ms = 0 every ONSET is journaled at once and only simultaneous events combine.
+ * time). In that second case the IND is remembered (CF_APP_OPEN_MAX at once; more: the oldest is
+ * forgotten, counted in open_overflow) and its END journals a COMPLETION: an IND record with the same
+ * kind, source, onset and position, the final dur_ms and confidence, and `completes` = the original's
+ * rec_seq (journaled and sent like any IND). The core stores it as the duration of the original; it is not
+ * a second indication. With pair_hold_ms = 0 every ONSET is journaled at once and only simultaneous events combine.
  * A counterpart arriving after its partner was journaled becomes its own indication (counted in
  * late_pairs): it is a second, real observation, and dropping it could lose a handler's mark.
  * Position: the latest FIX with a position not older than CF_APP_IND_POS_MAX_AGE_MS (if that epoch was
@@ -79,6 +81,7 @@
 #define CF_APP_IND_TAIL_MS 30000u       /* "indicating" for the report rate until this long after an END */
 #define CF_APP_STILL_SOG_CMS 25u        /* without IMU data: SOG below this is "stationary" (GNSS noise) */
 #define CF_APP_HELD_MAX 4u              /* ONSETs held at once; more: the oldest is journaled at once */
+#define CF_APP_OPEN_MAX 4u              /* INDs journaled before their END, waiting to be completed */
 #define CF_APP_UTC_ANCHOR_MAX_MS 3600000u /* a UTC anchor further than this from the event is not used */
 #define CF_APP_RATE_SLACK_MS 250u       /* report period slack: min(period / 10, this) */
 
@@ -108,7 +111,10 @@ struct cf_app_stats {
 	uint32_t ind_journaled;    /* IND records appended */
 	uint32_t ind_both;         /* ... of which classifier and handler combined */
 	uint32_t ind_end_in_hold;  /* ENDs that completed a held IND (final dur_ms sent) */
-	uint32_t ind_end_after;    /* ENDs after their IND was journaled (final duration not sent) */
+	uint32_t ind_end_after;    /* ENDs after their IND was journaled: a completion IND carries the final dur */
+	uint32_t ind_completed;    /* completion IND records appended (not counted in ind_journaled) */
+	uint32_t ind_end_unmatched;/* ENDs whose IND is no longer remembered (open_overflow) or never seen */
+	uint32_t open_overflow;    /* open INDs forgotten because CF_APP_OPEN_MAX were open */
 	uint32_t ind_no_pos;       /* INDs journaled without a position */
 	uint32_t late_pairs;       /* counterparts that arrived after their partner was journaled */
 	uint32_t held_overflow;    /* ONSETs journaled early because CF_APP_HELD_MAX were held */
@@ -126,6 +132,15 @@ struct cf_app_held {
 	uint8_t ended;             /* its END arrived: ev holds the final duration/confidence */
 	uint32_t deadline_ms;
 	struct cf_ind_event ev;
+};
+
+/* An IND journaled before its END: the END journals its completion. */
+struct cf_app_open {
+	uint8_t used;
+	uint8_t source;            /* the event whose END completes it (cf_ind_event source/seq/kind) */
+	uint8_t kind;
+	uint32_t seq;
+	struct proto_ind ind;      /* as journaled */
 };
 
 /* The latest fix with a position, kept to position indications. */
@@ -157,6 +172,8 @@ struct cf_app {
 	uint8_t have_accel;
 	/* indications */
 	struct cf_app_held held[CF_APP_HELD_MAX];
+	struct cf_app_open open[CF_APP_OPEN_MAX];
+	uint8_t open_next;         /* round-robin victim when all are open */
 	uint8_t have_ind;
 	uint32_t last_ind_ms;      /* latest onset or end, for the rate tail */
 	uint8_t btn_raw;
