@@ -192,6 +192,9 @@ static int any_held(const struct cf_app *a)
 
 uint32_t cf_app_report_period_ms(const struct cf_app *a, uint32_t now_ms)
 {
+	if (a->cmd_rate_ms != 0) {
+		return a->cmd_rate_ms; /* the gateway's command wins over the configured rate */
+	}
 	if (a->cfg.rate_ms != 0) {
 		return a->cfg.rate_ms;
 	}
@@ -666,19 +669,59 @@ int cf_app_tick(struct cf_app *a, uint32_t now_ms)
 
 /* ---- radio, commands -------------------------------------------------------------------------------- */
 
+/* The commanded configuration <-> journal app state bytes 9..14 (bytes 0..8 are the link's CMD memory):
+ * u8 flags (1: rate set, 2: mode set), u32 rate_ms, u8 mode. Persisted before the CMD is acknowledged. */
+#define APP_ST_OFF CF_LINK_APP_STATE_BYTES
+static int cfg_save(struct cf_app *a)
+{
+	uint8_t st[CF_JOURNAL_APP_STATE];
+
+	cf_journal_app_state(&a->j, st);
+	st[APP_ST_OFF] = (uint8_t)((a->cmd_rate_ms ? 1u : 0u) | (a->mode ? 2u : 0u));
+	for (unsigned b = 0; b < 4; b++)
+		st[APP_ST_OFF + 1u + b] = (uint8_t)(a->cmd_rate_ms >> (8u * b));
+	st[APP_ST_OFF + 5u] = a->mode;
+	return cf_journal_app_state_set(&a->j, st);
+}
+
+static void cfg_load(struct cf_app *a)
+{
+	uint8_t st[CF_JOURNAL_APP_STATE];
+	uint32_t rate = 0;
+
+	cf_journal_app_state(&a->j, st);
+	for (unsigned b = 0; b < 4; b++)
+		rate |= (uint32_t)st[APP_ST_OFF + 1u + b] << (8u * b);
+	if ((st[APP_ST_OFF] & 1u) && rate >= 100u && rate <= 86400000u)
+		a->cmd_rate_ms = rate;
+	if ((st[APP_ST_OFF] & 2u) && st[APP_ST_OFF + 5u] >= PROTO_MODE_STANDBY && st[APP_ST_OFF + 5u] <= PROTO_MODE_TRANSIT)
+		a->mode = st[APP_ST_OFF + 5u];
+}
+
+static uint8_t app_cmd_run(struct cf_app *a, const struct proto_cmd *c, uint32_t now_ms);
+
 static uint8_t app_cmd(void *ctx, const struct proto_cmd *c, uint32_t now_ms)
 {
 	struct cf_app *a = ctx;
+	uint8_t res = app_cmd_run(a, c, now_ms);
+	if (a->cfg.on_cmd != NULL) {
+		a->cfg.on_cmd(a->cfg.hook_ctx, c, res);
+	}
+	return res;
+}
+
+static uint8_t app_cmd_run(struct cf_app *a, const struct proto_cmd *c, uint32_t now_ms)
+{
 	struct cf_journal_stats js;
 
 	a->st.cmds++;
 	switch (c->op) {
 	case PROTO_OP_SET_RATE:
 		a->cmd_rate_ms = c->period_ms;
-		return PROTO_RES_DONE;
+		return cfg_save(a) == 0 ? PROTO_RES_DONE : PROTO_RES_FAILED;
 	case PROTO_OP_SET_MODE:
 		a->mode = c->mode;
-		return PROTO_RES_DONE;
+		return cfg_save(a) == 0 ? PROTO_RES_DONE : PROTO_RES_FAILED;
 	case PROTO_OP_TIME_SET:
 		a->have_set_utc = 1;
 		a->set_utc_ms = (int64_t)c->utc_ms;
@@ -806,6 +849,7 @@ int cf_app_init(struct cf_app *a, const struct cf_app_cfg *cfg, const struct hal
 	if (err < 0) {
 		return err;
 	}
+	cfg_load(a); /* the configuration the gateway commanded before a reboot stays */
 	if (cfg->link != NULL) {
 		lc = *cfg->link;
 	} else {

@@ -31,6 +31,8 @@
 #define T_BOOT 0x81u           /* body: u16 boot_id */
 #define T_ACK 0x82u            /* body: u32 cum, u64 sack */
 #define T_EVAC 0x83u           /* body: u32 page_seq, u32 thinned, u32 ind_dropped */
+#define T_APP 0x84u            /* body: CF_JOURNAL_APP_STATE bytes */
+#define HDR_CRC (CF_JOURNAL_PAGE_HDR - 4u) /* offset of the header's crc32c */
 #define MARK_MAX CF_JOURNAL_MARK_MAX
 #define REC_MIN (CF_JOURNAL_REC_HDR + 4u)
 #define REC_BLANK 1            /* rec_load: the slot's header is erased */
@@ -61,6 +63,7 @@ struct page_hdr {
 	uint32_t thinned;
 	uint32_t ind_dropped;
 	uint16_t boot_id;
+	uint8_t app[CF_JOURNAL_APP_STATE];
 };
 
 /* ---- little-endian fields (never cast structs over flash bytes) ---- */
@@ -264,7 +267,8 @@ static int rec_load(struct cf_journal *j, uint32_t p, uint32_t off, struct rec *
 	len = get16(h + 4);
 	if (len > CF_JOURNAL_BODY_MAX || get16(h + 6) != (uint16_t)~len)
 		return -EBADMSG;
-	if (h[2] == 0 || (h[2] > T_DATA_MAX && h[2] != T_BOOT && h[2] != T_ACK && h[2] != T_EVAC))
+	if (h[2] == 0 || (h[2] > T_DATA_MAX && h[2] != T_BOOT && h[2] != T_ACK && h[2] != T_EVAC &&
+			    h[2] != T_APP))
 		return -EBADMSG;
 	size = rec_size(j, len);
 	if (off + size > j->page_size)
@@ -396,7 +400,7 @@ static int hdr_load(struct cf_journal *j, uint32_t p, struct page_hdr *ph)
 
 	if (err < 0)
 		return err;
-	if (get32(h) != PAGE_MAGIC || get32(h + 36) != proto_crc32c(0, h, 36) || get16(h + 34) != j->n_pages)
+	if (get32(h) != PAGE_MAGIC || get32(h + HDR_CRC) != proto_crc32c(0, h, HDR_CRC) || get16(h + 34) != j->n_pages)
 		return -EBADMSG;
 	ph->seq = get32(h + 4);
 	ph->next_seq = get32(h + 8);
@@ -405,6 +409,7 @@ static int hdr_load(struct cf_journal *j, uint32_t p, struct page_hdr *ph)
 	ph->thinned = get32(h + 24);
 	ph->ind_dropped = get32(h + 28);
 	ph->boot_id = get16(h + 32);
+	memcpy(ph->app, h + 36, CF_JOURNAL_APP_STATE);
 	if (ph->seq == 0 || phys(j, ph->seq) != p || ph->next_seq == 0)
 		return -EBADMSG;
 	return 0;
@@ -424,7 +429,8 @@ static int hdr_write(struct cf_journal *j, uint32_t p, uint32_t seq)
 	put32(h + 28, j->ind_dropped_total);
 	put16(h + 32, j->boot_id);
 	put16(h + 34, (uint16_t)j->n_pages);
-	put32(h + 36, proto_crc32c(0, h, 36));
+	memcpy(h + 36, j->app_state, CF_JOURNAL_APP_STATE);
+	put32(h + HDR_CRC, proto_crc32c(0, h, HDR_CRC));
 	return fl_program(j, page_base(j, p), h, j->rec_start);
 }
 
@@ -701,11 +707,12 @@ static int mount_replay_page(struct cf_journal *j, uint32_t s, uint32_t win_lo, 
 	struct page_hdr ph;
 	struct scan sc;
 	struct rec r;
-	uint8_t body[12];
+	uint8_t body[CF_JOURNAL_APP_STATE];
 	int err = hdr_load(j, p, &ph);
 
 	if (err < 0)
 		return err;
+	memcpy(j->app_state, ph.app, sizeof j->app_state); /* a snapshot: replaces, like the counters */
 	if (ph.boot_id > j->boot_id)
 		j->boot_id = ph.boot_id;
 	if (ph.next_seq > j->next_seq)
@@ -735,6 +742,8 @@ static int mount_replay_page(struct cf_journal *j, uint32_t s, uint32_t win_lo, 
 			j->boot_id = get16(body);
 		} else if (r.type == T_ACK && r.len >= 12) {
 			ack_merge(&j->ack_cum, &j->ack_sack, get32(body), get64(body + 4));
+		} else if (r.type == T_APP && r.len == CF_JOURNAL_APP_STATE) {
+			memcpy(j->app_state, body, sizeof j->app_state);
 		} else if (r.type == T_EVAC && r.len >= 12) {
 			uint32_t x = get32(body);
 			if (x >= win_lo && x < s) {
@@ -1199,4 +1208,24 @@ int cf_journal_gone(struct cf_journal *j, uint32_t after, uint32_t *first, uint3
 			*map |= 1ull << i;
 #undef GONE_AT
 	return 0;
+}
+
+int cf_journal_app_state_set(struct cf_journal *j, const uint8_t state[CF_JOURNAL_APP_STATE])
+{
+	int err = writable(j);
+
+	if (err < 0)
+		return err;
+	if (memcmp(j->app_state, state, CF_JOURNAL_APP_STATE) == 0)
+		return 0;
+	err = put_marker(j, T_APP, state, CF_JOURNAL_APP_STATE);
+	if (err < 0)
+		return err;
+	memcpy(j->app_state, state, CF_JOURNAL_APP_STATE);
+	return 0;
+}
+
+void cf_journal_app_state(const struct cf_journal *j, uint8_t state[CF_JOURNAL_APP_STATE])
+{
+	memcpy(state, j->app_state, CF_JOURNAL_APP_STATE);
 }

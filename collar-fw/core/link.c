@@ -796,6 +796,8 @@ static int backlog_below(struct cf_link *l, uint32_t floor, int *yes)
 	return 0;
 }
 
+static void cmd_mem_load(struct cf_link *l);
+
 /* ---- public ---------------------------------------------------------------------------------------- */
 
 int cf_link_init(struct cf_link *l, const struct cf_link_cfg *cfg, struct cf_journal *j, uint32_t now_ms)
@@ -844,6 +846,7 @@ int cf_link_init(struct cf_link *l, const struct cf_link_cfg *cfg, struct cf_jou
 	l->hello_iv_ms = l->cfg.hello_min_ms;
 	l->hello_due_ms = now_ms;
 	l->status_due_ms = now_ms + l->cfg.status_ms;
+	cmd_mem_load(l);
 	l->gw_cum = js.ack_cum;
 	l->gone_cum = js.ack_cum - 1u; /* differs from gw_cum: the first link-up looks for gone records */
 	l->seen_next = cf_journal_next_seq(j);
@@ -1017,6 +1020,54 @@ static void on_ack(struct cf_link *l, uint32_t now, const struct proto_ack *a, i
 		link_up(l);
 }
 
+/* CMD memory <-> journal app state bytes 0..8: u32 cmd_high, u8 bitmap (bit i: cmd_high - i ran),
+ * u32 results (nibble i: the result of cmd_high - i). Ids further below are refused as stale anyway. */
+static int cmd_mem_save(struct cf_link *l)
+{
+	uint8_t st[CF_JOURNAL_APP_STATE], ran = 0;
+	uint32_t res = 0;
+
+	cf_journal_app_state(l->j, st);
+	for (unsigned i = 0; i < CF_LINK_CMD_MEMORY; i++) {
+		const struct cf_link_cmd_mem *m = &l->cmd_mem[i];
+		uint32_t d = l->cmd_high - m->cmd_id;
+		if (!m->used || m->cmd_id > l->cmd_high || d >= CF_LINK_CMD_MEMORY)
+			continue;
+		ran = (uint8_t)(ran | (1u << d));
+		res |= (uint32_t)(m->result & 0xFu) << (4u * d);
+	}
+	for (unsigned b = 0; b < 4; b++) {
+		st[b] = (uint8_t)(l->cmd_high >> (8u * b));
+		st[5u + b] = (uint8_t)(res >> (8u * b));
+	}
+	st[4] = ran;
+	return cf_journal_app_state_set(l->j, st);
+}
+
+static void cmd_mem_load(struct cf_link *l)
+{
+	uint8_t st[CF_JOURNAL_APP_STATE];
+	uint32_t high = 0, res = 0;
+
+	cf_journal_app_state(l->j, st);
+	for (unsigned b = 0; b < 4; b++) {
+		high |= (uint32_t)st[b] << (8u * b);
+		res |= (uint32_t)st[5u + b] << (8u * b);
+	}
+	if (st[4] == 0)
+		return; /* no CMD ever ran */
+	l->have_cmd = 1;
+	l->cmd_high = high;
+	for (unsigned d = 0; d < CF_LINK_CMD_MEMORY && d <= high; d++) {
+		if (!(st[4] >> d & 1u))
+			continue;
+		l->cmd_mem[l->cmd_mem_next].cmd_id = high - d;
+		l->cmd_mem[l->cmd_mem_next].result = (uint8_t)(res >> (4u * d) & 0xFu);
+		l->cmd_mem[l->cmd_mem_next].used = 1;
+		l->cmd_mem_next = (uint8_t)((l->cmd_mem_next + 1u) % CF_LINK_CMD_MEMORY);
+	}
+}
+
 static void queue_cmd_ack(struct cf_link *l, uint32_t cmd_id, uint8_t result)
 {
 	if (l->n_cmdack == CF_LINK_CMDACK_QUEUE) {
@@ -1030,8 +1081,9 @@ static void queue_cmd_ack(struct cf_link *l, uint32_t cmd_id, uint8_t result)
 	l->n_cmdack++;
 }
 
-static void on_cmd(struct cf_link *l, uint32_t now, const struct proto_cmd *c)
+static void on_cmd(struct cf_link *l, uint32_t now, const struct proto_cmd *c, int *rc)
 {
+	int err;
 	uint8_t res;
 
 	l->st.rx_cmds++;
@@ -1064,6 +1116,12 @@ static void on_cmd(struct cf_link *l, uint32_t now, const struct proto_cmd *c)
 	if (!l->have_cmd || c->cmd_id > l->cmd_high)
 		l->cmd_high = c->cmd_id;
 	l->have_cmd = 1;
+	/* durable before it is acknowledged: a reboot must not run it again when the gateway retries */
+	err = cmd_mem_save(l);
+	if (err < 0) {
+		*rc = err;
+		return;
+	}
 	queue_cmd_ack(l, c->cmd_id, res);
 }
 
@@ -1100,7 +1158,7 @@ static void on_frame(struct cf_link *l, uint32_t now, size_t flen, int *rc)
 			l->st.rx_bad_msg++;
 			return;
 		}
-		on_cmd(l, now, &m.cmd);
+		on_cmd(l, now, &m.cmd, rc);
 	}
 }
 

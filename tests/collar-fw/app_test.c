@@ -427,3 +427,115 @@ Test(cf_app, bad_config_is_refused)
 	cfg.species = 9;
 	cr_assert_eq(cf_app_init(&app, &cfg, &dev, 0), -EINVAL, "species");
 }
+
+/* ---- CMD memory and commanded configuration across reboots and power cuts ---------------------------- */
+
+/* Boot the collar again on the same flash (what is on it is whatever the last power cut left). */
+static void reboot(uint32_t rate_ms)
+{
+	struct cf_app_cfg cfg;
+	hal_flash_emul_power_on(&em);
+	cf_app_cfg_default(&cfg);
+	cfg.collar_id = ID;
+	cfg.key = key;
+	cfg.species = CF_SPECIES_RAT;
+	cfg.rate_ms = rate_ms;
+	cfg.pair_hold_ms = 0;
+	cr_assert_eq(cf_app_init(&app, &cfg, &dev, 0), 0);
+}
+
+/* Feed a CMD; returns what cf_app_radio_rx returned (1 = accepted, <0 = the journal failed). */
+static int cmd_in(const struct proto_cmd *c)
+{
+	static uint16_t lseq = 30000;
+	uint8_t body[PROTO_BODY_MAX], wire[PROTO_WIRE_MAX];
+	size_t blen, wlen;
+	cr_assert_eq(proto_cmd_encode(c, body, sizeof body, &blen), 0);
+	struct proto_hdr h = {.type = PROTO_T_CMD, .collar_id = ID, .link_seq = lseq++, .boot_id = 1};
+	cr_assert_eq(proto_frame_encode(&h, body, blen, &hkey, wire, sizeof wire, &wlen), 0);
+	return cf_app_radio_rx(&app, 1000, wire, wlen);
+}
+
+/* The result of the CMD_ACK for cmd_id the collar puts on the air next (0: none). */
+static uint8_t cmd_ack_out(uint32_t cmd_id)
+{
+	uint8_t out[PROTO_WIRE_MAX], frame[PROTO_FRAME_MAX];
+	size_t len, used, fl, blen;
+	for (int i = 0; i < 4; i++) {
+		if (cf_app_radio_poll(&app, 1000, out, sizeof out, &len) != 1)
+			return 0;
+		struct proto_deframer d;
+		struct proto_hdr h;
+		const uint8_t *body;
+		struct proto_cmd_ack a;
+		proto_deframer_init(&d);
+		cr_assert_eq(proto_deframer_push(&d, out, len, &used, frame, sizeof frame, &fl), 1);
+		cr_assert_eq(proto_frame_check(frame, fl, &h, &body, &blen), 0);
+		if (h.type == PROTO_T_CMD_ACK && proto_cmd_ack_decode(body, blen, &a, NULL) == 0 && a.cmd_id == cmd_id)
+			return a.result;
+	}
+	return 0;
+}
+
+Test(cf_app, commanded_rate_and_cmd_memory_survive_a_reboot)
+{
+	start(0, 0, CF_SPECIES_RAT);
+	struct proto_cmd c = {.has = PROTO_CMD_HAS_PERIOD, .cmd_id = 7, .op = PROTO_OP_SET_RATE, .period_ms = 2500};
+	struct proto_cmd m = {.has = PROTO_CMD_HAS_MODE, .cmd_id = 8, .op = PROTO_OP_SET_MODE,
+	                      .mode = PROTO_MODE_TRANSIT};
+	cr_assert_eq(cmd_in(&c), 1);
+	cr_assert_eq(cmd_ack_out(7), PROTO_RES_DONE);
+	cr_assert_eq(cmd_in(&m), 1);
+	cr_assert_eq(cmd_ack_out(8), PROTO_RES_DONE);
+	reboot(0);
+	cr_assert_eq(cf_app_report_period_ms(&app, 1000), 2500u, "the commanded rate stays after a reboot");
+	cr_assert_eq(cf_app_stats(&app)->cmds, 0u);
+	/* the gateway did not hear our CMD_ACKs and retries: answered from memory, not run again */
+	cr_assert_eq(cmd_in(&c), 1);
+	cr_assert_eq(cmd_ack_out(7), PROTO_RES_DONE);
+	cr_assert_eq(cmd_in(&m), 1);
+	cr_assert_eq(cmd_ack_out(8), PROTO_RES_DONE);
+	cr_assert_eq(cf_app_stats(&app)->cmds, 0u, "re-sent CMDs are not re-applied after a reboot");
+	cr_assert_eq(cf_link_stats(&app.link)->cmd_dup, 2u);
+	/* a new one runs; an id 8 or more below the highest is stale */
+	struct proto_cmd c2 = {.has = PROTO_CMD_HAS_PERIOD, .cmd_id = 20, .op = PROTO_OP_SET_RATE, .period_ms = 4000};
+	cr_assert_eq(cmd_in(&c2), 1);
+	cr_assert_eq(cmd_ack_out(20), PROTO_RES_DONE);
+	reboot(0);
+	cr_assert_eq(cf_app_report_period_ms(&app, 1000), 4000u);
+	cr_assert_eq(cmd_in(&c), 1);
+	cr_assert_eq(cmd_ack_out(7), 0, "stale after the reboot too: refused, not run");
+	cr_assert_eq(cf_app_stats(&app)->cmds, 0u);
+}
+
+/* A power cut at every flash operation the CMD causes (torn or clean): once a CMD_ACK has gone out, the
+ * CMD is never applied again after the reboot, and the commanded rate is there after it either way. */
+Test(cf_app, cmd_memory_is_power_safe_at_every_flash_operation)
+{
+	unsigned cuts = 0, acked_before_cut = 0;
+	for (uint32_t k = 1; k < 64; k++) {
+		start(0, 0, CF_SPECIES_RAT);
+		struct proto_cmd c = {.has = PROTO_CMD_HAS_PERIOD, .cmd_id = 7, .op = PROTO_OP_SET_RATE,
+		                      .period_ms = 2500};
+		hal_flash_emul_cut_after(&em, k, (int)(k % 2u), k);
+		int rc = cmd_in(&c);
+		uint8_t res = rc == 1 ? cmd_ack_out(7) : 0;
+		int was_off = hal_flash_emul_is_off(&em);
+		if (!was_off) {
+			hal_flash_emul_power_on(&em); /* disarm: the CMD needed fewer than k operations */
+			cr_assert_eq(res, PROTO_RES_DONE);
+			break;
+		}
+		cuts++;
+		if (res == PROTO_RES_DONE)
+			acked_before_cut++;
+		reboot(0);
+		cr_assert_eq(cmd_in(&c), 1, "k %u", k);
+		cr_assert_eq(cmd_ack_out(7), PROTO_RES_DONE, "k %u", k);
+		if (res == PROTO_RES_DONE)
+			cr_assert_eq(cf_app_stats(&app)->cmds, 0u, "k %u: acknowledged, then re-applied after the cut", k);
+		cr_assert_eq(cf_app_report_period_ms(&app, 1000), 2500u, "k %u", k);
+	}
+	cr_log_info("%u power cuts inside the CMD; %u after its CMD_ACK was produced", cuts, acked_before_cut);
+	cr_assert_geq(cuts, 2u, "the CMD writes the config and the memory");
+}

@@ -16,7 +16,11 @@
  *     printed type: nothing lost, nothing corrupted;
  *   - printed rec_seqs strictly increase over all runs, each boot's "next" is above everything printed
  *     before, boot_id strictly increases, link_seq strictly increases within a boot: nothing repeats;
- *   - a rec_seq received twice always carries the same content (dedupe is safe).
+ *   - a rec_seq received twice always carries the same content (dedupe is safe);
+ *   - CMDs: after every HELLO the gateway sends a SET_RATE (cmd_id increasing, a new one after some of
+ *     the DONE answers, else the same one again as if our ACK were lost). A cmd_id whose CMD_ACK arrived
+ *     in an earlier boot is never run again ("cmd ..." lines), and every boot's report period is that of
+ *     the newest acknowledged SET_RATE or a newer one: the CMD memory and the config survive kill -9.
  * Nothing sleeps: every wait is poll() on the collar's stdout and the radio socket, bounded by a timeout that
  * fails the test. SCENTRACK_COLLAR_KILLS sets the number of kills (default 1000; 300 under sanitizers);
  * CDBG=N passes -D N to the collar (its diagnostics on stderr) when debugging.
@@ -95,7 +99,15 @@ struct gw {
 	uint16_t last_boot_line;
 	uint32_t events; /* journal lines + frames this run */
 	uint32_t printed_total;
+	/* CMDs */
+	uint32_t run;           /* 1, 2, ... */
+	uint32_t cmd_id;        /* the SET_RATE sent after each HELLO */
+	uint16_t cmd_seq;
+	uint32_t acked_run[64]; /* run in which the CMD_ACK DONE of cmd_id arrived (0: not yet) */
+	uint32_t cmd_runs, cmd_acks, cmd_repeats_after_ack, boots_checked;
 };
+
+#define CMD_PERIOD(id) (1000u + 10u * (id))
 
 static char dir[] = "/tmp/cf_collar_proc_XXXXXX";
 static char path_key[128], path_flash[128], path_nmea[128], path_motion[128];
@@ -203,6 +215,20 @@ static void send_ack(struct gw *g)
 	g->acks++;
 }
 
+static void send_cmd(struct gw *g)
+{
+	struct proto_cmd c = {.has = PROTO_CMD_HAS_PERIOD, .cmd_id = g->cmd_id, .op = PROTO_OP_SET_RATE,
+	                      .period_ms = CMD_PERIOD(g->cmd_id)};
+	uint8_t body[PROTO_BODY_MAX], wire[PROTO_WIRE_MAX];
+	size_t blen, wlen;
+	cr_assert_eq(proto_cmd_encode(&c, body, sizeof body, &blen), 0);
+	struct proto_hdr h = {.type = PROTO_T_CMD, .collar_id = COLLAR_ID, .link_seq = g->link_seq++, .boot_id = 1};
+	cr_assert_eq(proto_frame_encode(&h, body, blen, &g->hkey, wire, sizeof wire, &wlen), 0);
+	(void)send(g->sock, wire, wlen, MSG_NOSIGNAL);
+	if (g->acked_run[g->cmd_id])
+		g->cmd_repeats_after_ack++;
+}
+
 static void store(struct gw *g, uint32_t seq, uint8_t type, const uint8_t *body, size_t len)
 {
 	cr_assert(seq > 0 && seq < SEQ_CAP, "rec_seq %" PRIu32 " out of the test's range", seq);
@@ -259,6 +285,17 @@ static void on_frame(struct gw *g, size_t flen)
 				          m.u.hello.oldest_seq, s);
 		}
 		send_ack(g);
+		send_cmd(g);
+		return;
+	case PROTO_T_CMD_ACK:
+		if (m.u.cmd_ack.result == PROTO_RES_DONE && m.u.cmd_ack.cmd_id < 64u) {
+			g->cmd_acks++;
+			if (!g->acked_run[m.u.cmd_ack.cmd_id])
+				g->acked_run[m.u.cmd_ack.cmd_id] = g->run;
+			/* a new command now and then; otherwise the same one again next boot (our ACK "lost") */
+			if (m.u.cmd_ack.cmd_id == g->cmd_id && g->cmd_id < 63u && rnd() % 3u == 0)
+				g->cmd_id++;
+		}
 		return;
 	case PROTO_T_FIX:
 		cr_assert_eq(proto_fix_encode(&m.u.fix, enc, sizeof enc, &elen), 0);
@@ -306,10 +343,29 @@ static void sock_read(struct gw *g)
 
 static void on_line(struct gw *g, const char *l)
 {
-	unsigned long seq, boot, next;
+	unsigned long seq, boot, next, rate, id;
 	char type[16];
-	unsigned crc;
+	unsigned crc, op, res;
 	g->events++;
+	if (sscanf(l, "cmd %lu op %u result %u", &id, &op, &res) == 3) {
+		cr_assert(id < 64u && op == PROTO_OP_SET_RATE && res == PROTO_RES_DONE, "%s", l);
+		cr_assert(!g->acked_run[id] || g->acked_run[id] >= g->run,
+		          "cmd_id %lu acknowledged in run %" PRIu32 " ran again in run %" PRIu32 " (CMD memory lost)", id,
+		          g->acked_run[id], g->run);
+		g->cmd_runs++;
+		return;
+	}
+	if (sscanf(l, "boot %lu next %lu rate_ms %lu", &boot, &next, &rate) == 3) {
+		uint32_t newest = 0;
+		for (uint32_t k = 1; k < 64u; k++)
+			if (g->acked_run[k])
+				newest = k;
+		cr_assert(newest == 0 || rate >= CMD_PERIOD(newest),
+		          "boot %lu: report period %lu ms, but SET_RATE %" PRIu32 " (%u ms) was acknowledged: config lost",
+		          boot, rate, newest, CMD_PERIOD(newest));
+		if (newest)
+			g->boots_checked++;
+	}
 	if (sscanf(l, "journaled %lu %15s %x", &seq, type, &crc) == 3) {
 		cr_assert(seq > g->last_printed, "rec_seq %lu printed after %" PRIu32 ": repeated", seq, g->last_printed);
 		cr_assert(seq < SEQ_CAP);
@@ -355,6 +411,7 @@ static int out_read(struct gw *g, int fd)
 static int run_once(struct gw *g, uint32_t kill_after)
 {
 	int out;
+	g->run++;
 	pid_t pid = spawn(g, &out);
 	int killed = 0, out_open = 1;
 	if (kill_after == 0) {
@@ -405,6 +462,7 @@ Test(cf_collar_process, kill9_never_loses_or_repeats_a_journaled_record, .timeou
 	write_inputs();
 	g.rec = calloc(SEQ_CAP, sizeof *g.rec);
 	cr_assert_not_null(g.rec);
+	g.cmd_id = 1;
 	proto_hmac_init(&g.hkey, key, sizeof key);
 
 	uint32_t done = 0, runs = 0, clean = 0;
@@ -437,6 +495,14 @@ Test(cf_collar_process, kill9_never_loses_or_repeats_a_journaled_record, .timeou
 	}
 	cr_assert_gt(printed, kills, "too few records to mean anything");
 	cr_assert_gt(inds, 0u);
+	cr_assert_gt(g.cmd_acks, 0u);
+	cr_assert_gt(g.cmd_repeats_after_ack, 10u, "acknowledged CMDs must be re-sent after reboots to mean anything");
+	cr_assert_gt(g.boots_checked, 10u);
+	cr_log_info("CMDs: %" PRIu32 " ran, %" PRIu32 " CMD_ACKs, %" PRIu32 " re-sent after their ACK (never re-run), "
+	            "%" PRIu32 " boots kept the acknowledged rate", g.cmd_runs, g.cmd_acks, g.cmd_repeats_after_ack,
+	            g.boots_checked);
+	fprintf(stderr, "collar process CMDs: %" PRIu32 " ran, %" PRIu32 " re-sent after their CMD_ACK, none re-run; "
+	        "%" PRIu32 " boots kept the rate\n", g.cmd_runs, g.cmd_repeats_after_ack, g.boots_checked);
 	cr_log_info("collar process: %" PRIu32 " runs (%" PRIu32 " killed, %" PRIu32 " drained), %" PRIu32
 	            " records journaled (%" PRIu32 " IND), all delivered intact; %" PRIu32
 	            " stored but killed before their log line; %" PRIu32 " duplicate receptions; %" PRIu32

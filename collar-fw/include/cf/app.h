@@ -52,7 +52,9 @@
  * TIME FROM THE GATEWAY. After every received ACK carrying the gateway's UTC, and on CMD TIME_SET, the time
  * is handed to cf_nmea_set_reference_time() (2-digit years, GPS week rollover).
  *
- * COMMANDS. SET_RATE (fixed period until SET_RATE again), SET_MODE, TIME_SET: DONE. ERASE_ACKED: DONE when
+ * COMMANDS. SET_RATE (fixed period until SET_RATE again; it wins over cfg.rate_ms), SET_MODE, TIME_SET: DONE.
+ * The commanded rate and mode are persisted (journal app state) before the CMD is acknowledged and restored
+ * by cf_app_init, so they survive reboots and power cuts, like the link's CMD memory. ERASE_ACKED: DONE when
  * every record <= upto is acked (acked records are reclaimed by the journal as it needs the room, nothing
  * to do), else REJECTED. REBOOT: UNSUPPORTED here (a board reboots by restarting the process/MCU).
  * STATUS_NOW is answered by the link itself.
@@ -97,6 +99,9 @@ struct cf_app_cfg {
 	void (*on_record)(void *ctx, uint32_t rec_seq, uint8_t type, const uint8_t *body, size_t len);
 	                         /* after each durable journal append (the host prints "journaled <seq>") */
 	void (*wdt_kick)(void *ctx); /* from cf_app_tick() when every subsystem is healthy */
+	void (*on_cmd)(void *ctx, const struct proto_cmd *c, uint8_t result);
+	                         /* after the application ran a CMD (and persisted what it changed); never for
+	                          * a repeat the link answers from its CMD memory */
 	void *hook_ctx;
 };
 

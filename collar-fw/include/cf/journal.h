@@ -15,10 +15,11 @@
  *
  * ON FLASH. The pages form a ring used in order: page_seq s lives in physical page s % n_pages. Each page
  * starts with a header {magic, page_seq, next_seq, ack_cum, ack_sack, thinned_total, ind_dropped_total,
- * boot_id, n_pages, crc32c} — a snapshot of the persistent counters, so the newest page alone restores
+ * boot_id, n_pages, app_state[16], crc32c} — a snapshot of the persistent counters, so the newest page alone restores
  * them — followed by records {magic, type, gen, len, ~len, rec_seq, body, crc32c} padded to prog_unit.
  * Records are data (types 0x01..0x7F: the proto message type of the body, PROTO_T_FIX, PROTO_T_IND…) or
- * markers (BOOT: a new boot_id; ACK: a new ack state; EVAC: "page_seq X has been reclaimed"). Nothing is
+ * markers (BOOT: a new boot_id; ACK: a new ack state; EVAC: "page_seq X has been reclaimed"; APP: new
+ * application state). Nothing is
  * ever rewritten in place: acks and reclaims are appended markers, which is what makes every write
  * power-safe ("append, then believe") and keeps ECC flashes happy.
  *
@@ -62,7 +63,8 @@
 #define CF_JOURNAL_BODY_MAX 240u    /* bytes; >= PROTO_BODY_MAX (235), one msgpack body of a FIX or IND */
 #define CF_JOURNAL_REC_HDR 12u      /* record header bytes before the body */
 #define CF_JOURNAL_REC_MAX 256u     /* header + CF_JOURNAL_BODY_MAX + crc32c, a multiple of any prog unit */
-#define CF_JOURNAL_PAGE_HDR 40u     /* page header bytes (records start at the next prog unit boundary) */
+#define CF_JOURNAL_PAGE_HDR 56u     /* page header bytes (records start at the next prog unit boundary) */
+#define CF_JOURNAL_APP_STATE 16u    /* bytes of application state kept power-safe (cf_journal_app_state_set) */
 #define CF_JOURNAL_RESERVE_PAGES 2u /* free pages kept so an interrupted reclaim always has room to finish */
 #define CF_JOURNAL_THIN_KEEP 2u     /* K: an un-acked FIX survives a reclaim if rec_seq % K^(moves+1) == 0 */
 #define CF_JOURNAL_MIN_PAGES 4u
@@ -103,6 +105,7 @@ struct cf_journal {
 	uint8_t resume;         /* mount is finishing a reclaim a power cut interrupted: skip copies made */
 	uint32_t mount_bad;     /* invalid (torn or corrupt) record slots skipped by the last mount's scan */
 	uint32_t gone_max;      /* no rec_seq above this can be gone (thinned, dropped, lost at a power cut) */
+	uint8_t app_state[CF_JOURNAL_APP_STATE]; /* opaque to the journal; zeros on a blank journal */
 	struct cf_journal_page page[CF_JOURNAL_MAX_PAGES]; /* indexed by physical page */
 	uint8_t buf[CF_JOURNAL_REC_MAX];                   /* the record being written or moved */
 };
@@ -215,6 +218,17 @@ uint32_t cf_journal_next_seq(const struct cf_journal *j);
 int cf_journal_gone(struct cf_journal *j, uint32_t after, uint32_t *first, uint32_t *last, uint64_t *map)
 	__attribute__((warn_unused_result));
 uint32_t cf_journal_gone_max(const struct cf_journal *j);
+
+/*
+ * A small opaque application state (the link's CMD memory, the app's commanded rate and mode) kept exactly
+ * like the ack state: every change is an appended APP marker and every page header carries a snapshot, so
+ * it survives power cuts at any write and any reclaim. _set persists before returning; writing the same
+ * bytes again writes nothing. Zeros until first set. Cost: one marker program per change.
+ * @retval 0 ok   @retval -EINVAL not mounted   @retval -EIO flash
+ */
+int cf_journal_app_state_set(struct cf_journal *j, const uint8_t state[CF_JOURNAL_APP_STATE])
+	__attribute__((warn_unused_result));
+void cf_journal_app_state(const struct cf_journal *j, uint8_t state[CF_JOURNAL_APP_STATE]);
 
 /* Lowest rec_seq still stored (acked or not), 0 when none: from the RAM page ranges, no flash access. */
 uint32_t cf_journal_oldest_seq(const struct cf_journal *j);

@@ -64,6 +64,9 @@
  * issued); CMDs are idempotent by cmd_id: the last CF_LINK_CMD_MEMORY ids and results are remembered and a
  * repeat gets the same CMD_ACK again without running the command twice; a cmd_id CF_LINK_CMD_MEMORY or more
  * below the highest seen is refused as stale (cmd_ids are issued in increasing order per collar by the core).
+ * The memory survives reboots and power cuts: it is persisted in the journal's application state (bytes
+ * 0..CF_LINK_APP_STATE_BYTES-1: highest cmd_id, which of the 8 ids at and below it ran, their results)
+ * before the CMD_ACK is queued, and restored by cf_link_init.
  *
  * RAM: sizeof(struct cf_link) = 3256 bytes on Cortex-M4 (the 16 decoded fixes of a FIXB, the frame and
  * receive buffers, the HMAC key state); code 5.6 KiB at -Os. No heap, no stdio, no clock.
@@ -88,6 +91,7 @@
 
 #define CF_LINK_WINDOW_MAX 8u        /* frames in flight at most (protocol.md §8.3) */
 #define CF_LINK_CMD_MEMORY 8u        /* cmd_ids remembered for idempotency */
+#define CF_LINK_APP_STATE_BYTES 9u   /* journal app-state bytes the link owns (CMD memory); the rest: cf_app */
 #define CF_LINK_CMDACK_QUEUE 4u      /* CMD_ACKs waiting for the air */
 #define CF_LINK_FRESH_FIX_MAX 32u    /* new FIXes waiting to be batched; beyond: left to backfill */
 #define CF_LINK_FRESH_IND_MAX 8u     /* new INDs waiting for a window slot; beyond: backlog scan */

@@ -109,7 +109,8 @@ static const char usage_text[] =
 	"                    from timer to timer until the gateway has acked everything, then runs in real time\n"
 	"  --exit-on-eof     exit 0 once the inputs have ended and the gateway has acked every record (without\n"
 	"                    --radio: once the inputs have ended)\n"
-	"  --journal-log     print \"boot B next S\" at start and \"journaled SEQ TYPE CRC\" after each durable\n"
+	"  --journal-log     print \"boot B next S rate_ms R\" at start, \"cmd ID op OP result R\" after a CMD ran,\n"
+	"                    and \"journaled SEQ TYPE CRC\" after each durable\n"
 	"                    append (CRC-32C of the body, hex) on standard output, unbuffered\n"
 	"  -D LEVEL          stderr diagnostics: 0 errors (default), 1 start/stop, link up/down, summary,\n"
 	"                    2 every record journaled, 3 every frame sent/received\n"
@@ -836,6 +837,15 @@ static void on_record(void *ctx, uint32_t rec_seq, uint8_t type, const uint8_t *
 	dbg(c, 2, "journaled %s rec_seq %" PRIu32 " (%zu bytes)", proto_type_name(type), rec_seq, len);
 }
 
+static void on_cmd_run(void *ctx, const struct proto_cmd *cmd, uint8_t result)
+{
+	struct collar *c = ctx;
+	if (c->o->journal_log) {
+		out_line("cmd %" PRIu32 " op %u result %u\n", cmd->cmd_id, (unsigned)cmd->op, (unsigned)result);
+	}
+	dbg(c, 1, "CMD %" PRIu32 " op %u ran: result %u", cmd->cmd_id, (unsigned)cmd->op, (unsigned)result);
+}
+
 static int hexval(int ch)
 {
 	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
@@ -1264,6 +1274,7 @@ static int collar_open(struct collar *c, const struct opts *o)
 	cfg.seed = o->seed;
 	cfg.link = &lc;
 	cfg.on_record = on_record;
+	cfg.on_cmd = on_cmd_run;
 	cfg.hook_ctx = c;
 	r = cf_app_init(&c->app, &cfg, &c->flash, now);
 	if (r < 0) {
@@ -1277,7 +1288,8 @@ static int collar_open(struct collar *c, const struct opts *o)
 		return app_err(c, -EIO, "journal");
 	}
 	if (o->journal_log) {
-		out_line("boot %u next %" PRIu32 "\n", (unsigned)js.boot_id, js.next_seq);
+		out_line("boot %u next %" PRIu32 " rate_ms %" PRIu32 "\n", (unsigned)js.boot_id, js.next_seq,
+		         cf_app_report_period_ms(&c->app, 0));
 	}
 	dbg(c, 1, "collar %u boot %u: journal next rec_seq %" PRIu32 ", %" PRIu32 " un-acked (%" PRIu32
 	    " indications), %" PRIu32 " thinned ever, %" PRIu32 " torn slots skipped at mount; %s clock",
