@@ -142,6 +142,64 @@ static void page_note(struct cf_journal *j, uint32_t p, uint32_t seq)
 		j->page[p].hi = seq;
 }
 
+/* ---- RAM index ---- */
+
+#define IDX_WORDS (CF_JOURNAL_IDX_WIN / 32u)
+
+static void loc_put(struct cf_journal *j, uint32_t seq, uint32_t p, uint32_t off)
+{
+	struct cf_journal_loc *l = &j->loc[seq % CF_JOURNAL_LOC_CACHE];
+	l->seq = seq;
+	l->page = p;
+	l->off = off;
+}
+
+/* Slide the window up so that seq fits; stored records shifted out may still be un-acked (idx_below). */
+static void idx_slide(struct cf_journal *j, uint32_t seq)
+{
+	uint32_t nb = (seq - CF_JOURNAL_IDX_WIN + 1u + 31u) & ~31u, sh = (nb - j->idx_base) / 32u;
+
+	for (uint32_t w = 0; w < IDX_WORDS; w++) {
+		if (w < sh && j->idx_stored[w])
+			j->idx_below = 1;
+		j->idx_stored[w] = w + sh < IDX_WORDS ? j->idx_stored[w + sh] : 0;
+		j->idx_fix[w] = w + sh < IDX_WORDS ? j->idx_fix[w + sh] : 0;
+	}
+	j->idx_base = nb;
+}
+
+static void idx_set(struct cf_journal *j, uint32_t seq, uint8_t type)
+{
+	uint32_t k;
+
+	if (!j->idx_ready)
+		return;
+	if (seq < j->idx_base) {
+		j->idx_below = 1;
+		return;
+	}
+	if (seq - j->idx_base >= CF_JOURNAL_IDX_WIN)
+		idx_slide(j, seq);
+	k = seq - j->idx_base;
+	j->idx_stored[k / 32u] |= 1u << (k % 32u);
+	if (type == PROTO_T_FIX)
+		j->idx_fix[k / 32u] |= 1u << (k % 32u);
+	else
+		j->idx_fix[k / 32u] &= ~(1u << (k % 32u));
+}
+
+static int idx_bit(const uint32_t *bm, uint32_t k);
+
+/* A record dropped by a reclaim (its other copies, if any, were not made: a dropped record has none). */
+static void idx_clear(struct cf_journal *j, uint32_t seq)
+{
+	uint32_t k = seq - j->idx_base;
+
+	if (!j->idx_ready || seq < j->idx_base || k >= CF_JOURNAL_IDX_WIN)
+		return;
+	j->idx_stored[k / 32u] &= ~(1u << (k % 32u));
+}
+
 /* ---- flash access: any failure leaves RAM possibly ahead of flash, so writes stop until a remount ---- */
 
 static int fl_read(struct cf_journal *j, uint32_t off, void *buf, uint32_t len)
@@ -474,9 +532,12 @@ static int put_record(struct cf_journal *j, uint8_t type, uint8_t gen, uint32_t 
 	err = fl_program(j, page_base(j, p) + j->head_off, b, size);
 	if (err < 0)
 		return err;
-	j->head_off += size;
-	if (type <= T_DATA_MAX)
+	if (type <= T_DATA_MAX) {
 		page_note(j, p, seq);
+		idx_set(j, seq, type);
+		loc_put(j, seq, p, j->head_off);
+	}
+	j->head_off += size;
 	return 0;
 }
 
@@ -575,6 +636,7 @@ static int evac_tail(struct cf_journal *j)
 					ind_dropped++;
 				if (r.seq > j->gone_max)
 					j->gone_max = r.seq;
+				idx_clear(j, r.seq);
 			}
 		}
 		if (err < 0)
@@ -636,6 +698,7 @@ static int drop_tail(struct cf_journal *j)
 				j->ind_dropped_total++;
 			if (r.seq > j->gone_max)
 				j->gone_max = r.seq;
+			idx_clear(j, r.seq);
 		}
 		if (err < 0)
 			return err;
@@ -761,6 +824,38 @@ static int mount_replay_page(struct cf_journal *j, uint32_t s, uint32_t win_lo, 
 	return 0;
 }
 
+/* Build the RAM index over the newest CF_JOURNAL_IDX_WIN rec_seqs from one pass over the live pages. */
+static int idx_build(struct cf_journal *j)
+{
+	struct scan sc;
+	struct rec r;
+	int err;
+
+	j->idx_base = j->next_seq > CF_JOURNAL_IDX_WIN ? (j->next_seq - CF_JOURNAL_IDX_WIN + 31u) & ~31u : 0u;
+	j->idx_below = 0;
+	memset(j->idx_stored, 0, sizeof j->idx_stored);
+	memset(j->idx_fix, 0, sizeof j->idx_fix);
+	memset(j->loc, 0, sizeof j->loc);
+	j->idx_ready = 1;
+	for (uint32_t s = j->tail_seq;; s++) {
+		uint32_t p = phys(j, s);
+		if (j->page[p].lo <= j->page[p].hi) {
+			scan_init(j, &sc, p);
+			while ((err = scan_next(j, &sc, &r)) == 0) {
+				if (r.type > T_DATA_MAX)
+					continue;
+				idx_set(j, r.seq, r.type);
+				loc_put(j, r.seq, p, r.off);
+			}
+			if (err < 0)
+				return err;
+		}
+		if (s == j->head_seq)
+			break;
+	}
+	return 0;
+}
+
 int cf_journal_mount(struct cf_journal *j, const struct hal_flash *flash)
 {
 	uint8_t live[CF_JOURNAL_MAX_PAGES / 8u];
@@ -853,7 +948,7 @@ bump_boot:
 	if (err < 0)
 		return err;
 	j->mounted = 1;
-	return 0;
+	return idx_build(j);
 }
 
 /* ---- public operations ---- */
@@ -897,9 +992,17 @@ int cf_journal_read(struct cf_journal *j, uint32_t rec_seq, void *buf, size_t ca
 
 	if (j == NULL || !j->mounted || (cap > 0 && buf == NULL))
 		return -EINVAL;
-	err = find_rec(j, rec_seq, UINT32_MAX, &p, &r);
-	if (err < 0)
-		return err;
+	const struct cf_journal_loc *l = &j->loc[rec_seq % CF_JOURNAL_LOC_CACHE];
+	p = l->page;
+	/* the cached location is believed only if its page is live and the record there is this one */
+	if (!(l->seq == rec_seq && rec_seq != 0 && p < j->n_pages && j->page[p].lo <= rec_seq &&
+	      rec_seq <= j->page[p].hi && rec_load(j, p, l->off, &r) == 0 && r.type <= T_DATA_MAX &&
+	      r.seq == rec_seq)) {
+		err = find_rec(j, rec_seq, UINT32_MAX, &p, &r);
+		if (err < 0)
+			return err;
+		loc_put(j, rec_seq, p, r.off);
+	}
 	if (len != NULL)
 		*len = r.len;
 	if (type != NULL)
@@ -909,7 +1012,7 @@ int cf_journal_read(struct cf_journal *j, uint32_t rec_seq, void *buf, size_t ca
 	return rec_read_body(j, p, &r, buf);
 }
 
-int cf_journal_next_unacked(struct cf_journal *j, uint32_t after, uint32_t *rec_seq, uint8_t *type)
+static int scan_next_unacked(struct cf_journal *j, uint32_t after, uint32_t *rec_seq, uint8_t *type)
 {
 	uint32_t best = 0;
 	uint8_t best_type = 0;
@@ -945,7 +1048,7 @@ int cf_journal_next_unacked(struct cf_journal *j, uint32_t after, uint32_t *rec_
 	return 0;
 }
 
-int cf_journal_prev_unacked(struct cf_journal *j, uint32_t before, uint32_t *rec_seq, uint8_t *type)
+static int scan_prev_unacked(struct cf_journal *j, uint32_t before, uint32_t *rec_seq, uint8_t *type)
 {
 	uint32_t best = 0;
 	uint8_t best_type = 0;
@@ -979,6 +1082,98 @@ int cf_journal_prev_unacked(struct cf_journal *j, uint32_t before, uint32_t *rec
 	if (type != NULL)
 		*type = best_type;
 	return 0;
+}
+
+/* An un-acked stored record may lie below the window (a backlog longer than it): queries that reach there
+ * must scan the pages. */
+static int idx_unacked_below(const struct cf_journal *j)
+{
+	return j->idx_below && j->ack_cum + 1u < j->idx_base;
+}
+
+static int idx_bit(const uint32_t *bm, uint32_t k)
+{
+	return (int)(bm[k / 32u] >> (k % 32u) & 1u);
+}
+
+/* The type of an indexed record: FIX from the index, anything else from the record itself (INDs are few). */
+static int idx_type(struct cf_journal *j, uint32_t seq, uint8_t *type)
+{
+	struct rec r;
+	uint32_t p;
+	int err;
+
+	if (type == NULL)
+		return 0;
+	if (idx_bit(j->idx_fix, seq - j->idx_base)) {
+		*type = PROTO_T_FIX;
+		return 0;
+	}
+	err = find_rec(j, seq, UINT32_MAX, &p, &r);
+	if (err < 0)
+		return err;
+	*type = r.type;
+	return 0;
+}
+
+int cf_journal_next_unacked(struct cf_journal *j, uint32_t after, uint32_t *rec_seq, uint8_t *type)
+{
+	uint32_t s, top;
+
+	if (j == NULL || !j->mounted || rec_seq == NULL)
+		return -EINVAL;
+	if (after + 1u < j->idx_base && idx_unacked_below(j))
+		return scan_next_unacked(j, after, rec_seq, type);
+	top = j->next_seq; /* exclusive */
+	s = after >= j->ack_cum ? after + 1u : j->ack_cum + 1u; /* everything <= ack_cum is acked */
+	if (after >= top || s >= top)
+		return -ENOENT;
+	if (s < j->idx_base)
+		s = j->idx_base;
+	while (s < top) {
+		uint32_t k = s - j->idx_base, bits = j->idx_stored[k / 32u] >> (k % 32u);
+		if (bits == 0) {
+			s += 32u - k % 32u;
+			continue;
+		}
+		s += (uint32_t)__builtin_ctz(bits);
+		if (s >= top)
+			break;
+		if (!acked(j->ack_cum, j->ack_sack, s)) {
+			*rec_seq = s;
+			return idx_type(j, s, type);
+		}
+		s++;
+	}
+	return -ENOENT;
+}
+
+int cf_journal_prev_unacked(struct cf_journal *j, uint32_t before, uint32_t *rec_seq, uint8_t *type)
+{
+	uint32_t s, lo;
+
+	if (j == NULL || !j->mounted || rec_seq == NULL)
+		return -EINVAL;
+	s = before < j->next_seq ? before : j->next_seq; /* exclusive */
+	lo = j->ack_cum + 1u > j->idx_base ? j->ack_cum + 1u : j->idx_base;
+	while (s > lo) {
+		uint32_t k = s - 1u - j->idx_base, bits = j->idx_stored[k / 32u] << (31u - k % 32u);
+		if (bits == 0) {
+			s -= k % 32u + 1u;
+			continue;
+		}
+		s -= (uint32_t)__builtin_clz(bits);
+		if (s <= lo)
+			break;
+		if (!acked(j->ack_cum, j->ack_sack, s - 1u)) {
+			*rec_seq = s - 1u;
+			return idx_type(j, s - 1u, type);
+		}
+		s--;
+	}
+	if (idx_unacked_below(j))
+		return scan_prev_unacked(j, before < j->idx_base ? before : j->idx_base, rec_seq, type);
+	return -ENOENT;
 }
 
 int cf_journal_foreach(struct cf_journal *j, cf_journal_visit_fn fn, void *ctx)
@@ -1176,6 +1371,15 @@ int cf_journal_gone(struct cf_journal *j, uint32_t after, uint32_t *first, uint3
 		n = CF_JOURNAL_GONE_WIN;
 	top = after + n;
 	memset(held, 0, sizeof held);
+	if (after + 1u >= j->idx_base || !j->idx_below) {
+		/* the RAM index knows every stored record of the window (none below idx_base when !idx_below) */
+		for (k = 0; k < n; k++) {
+			uint32_t s = after + 1u + k;
+			if (s >= j->idx_base && idx_bit(j->idx_stored, s - j->idx_base))
+				held[k / 8u] = (uint8_t)(held[k / 8u] | (1u << (k % 8u)));
+		}
+		goto judge;
+	}
 	for (uint32_t s = j->tail_seq;; s++) {
 		uint32_t p = phys(j, s);
 		const struct cf_journal_page *pg = &j->page[p];
@@ -1193,6 +1397,7 @@ int cf_journal_gone(struct cf_journal *j, uint32_t after, uint32_t *first, uint3
 		if (s == j->head_seq)
 			break;
 	}
+judge:
 #define GONE_AT(k_) (!acked(j->ack_cum, j->ack_sack, after + 1u + (k_)) && !(held[(k_) / 8u] >> ((k_) % 8u) & 1u))
 	for (f = 0; f < n && !GONE_AT(f); f++)
 		;

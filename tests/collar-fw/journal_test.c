@@ -929,3 +929,79 @@ Test(cf_flash_file, journal_survives_reopen)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* ---- the RAM index ---------------------------------------------------------------------------------------- */
+
+/* Brute force from the flash (cf_journal_read scans pages when its location cache misses): stored? type? */
+static int bf_stored(struct cf_journal *j, uint32_t s, uint8_t *type)
+{
+	uint8_t b[CF_JOURNAL_BODY_MAX];
+	size_t len;
+	return cf_journal_read(j, s, b, sizeof b, &len, type) == 0;
+}
+
+static void check_index(struct cf_journal *j, uint32_t *rng)
+{
+	uint32_t next = cf_journal_next_seq(j);
+	static uint8_t st[40000], ty[40000];
+	cr_assert_lt(next, 40000u);
+	for (uint32_t s = 1; s < next; s++)
+		st[s] = (uint8_t)(bf_stored(j, s, &ty[s]) && !cf_journal_is_acked(j, s));
+	for (int q = 0; q < 300; q++) {
+		*rng = mix32(*rng + 1u);
+		uint32_t a = q < 3 ? (uint32_t)q : *rng % (next + 2u);
+		uint32_t want = 0, r;
+		uint8_t t = 0;
+		for (uint32_t s = a + 1u; s < next && !want; s++)
+			if (st[s])
+				want = s;
+		int err = cf_journal_next_unacked(j, a, &r, &t);
+		if (want == 0) {
+			cr_assert_eq(err, -ENOENT, "next after %u: got %u, want none", a, r);
+		} else {
+			cr_assert_eq(err, 0, "next after %u: %d, want %u", a, err, want);
+			cr_assert_eq(r, want, "next after %u", a);
+			cr_assert_eq(t, ty[want]);
+		}
+		uint32_t b = q < 3 ? (q == 0 ? UINT32_MAX : next + (uint32_t)q) : *rng % (next + 2u);
+		want = 0;
+		for (uint32_t s = (b < next ? b : next); s-- > 1u && !want;)
+			if (st[s])
+				want = s;
+		err = cf_journal_prev_unacked(j, b, &r, &t);
+		if (want == 0) {
+			cr_assert_eq(err, -ENOENT, "prev before %u: got %u, want none", b, r);
+		} else {
+			cr_assert_eq(err, 0, "prev before %u: %d, want %u", b, err, want);
+			cr_assert_eq(r, want, "prev before %u", b);
+			cr_assert_eq(t, ty[want]);
+		}
+	}
+}
+
+/* next/prev_unacked from the RAM index (and its fall-back below the window) answer exactly what the flash
+ * says, through appends, acks with holes, thinning, a backlog longer than the window, and remounts. */
+Test(cf_journal, ram_index_answers_exactly_what_the_flash_holds)
+{
+	uint32_t rng = 77;
+	rig(4096, 64, 8);
+	cr_assert_eq(cf_journal_mount(&jr, &dev), 0);
+	for (uint32_t i = 1; i <= 6000; i++) {
+		append_seq(&jr, i % 37u == 0 ? IND : FIX, 40u + i % 50u);
+		if (i % 700 == 0 && i < 2500) {
+			/* acks with holes: everything below a point, and every third above it */
+			uint32_t cum = i - 400u;
+			cr_assert_eq(cf_journal_ack(&jr, cum, 0x4924924924924924ull), 0);
+		}
+		if (i % 1500 == 0) {
+			check_index(&jr, &rng);
+			cr_assert_eq(cf_journal_mount(&jr, &dev), 0, "remount");
+			check_index(&jr, &rng);
+		}
+	}
+	struct cf_journal_stats js;
+	cr_assert_eq(cf_journal_stats(&jr, &js), 0);
+	cr_assert_gt(js.thinned, 500u, "the ring thinned");
+	cr_assert_gt(js.backlog, CF_JOURNAL_IDX_WIN, "a backlog longer than the window exercises the fall-back");
+	no_abuse();
+}

@@ -46,8 +46,13 @@
  *   A record that is acked is never copied. Recent FIXes (those not yet in a reclaimed page) are complete.
  *
  * COST. Append: one program (plus, once per page, one erase, one header and one reclaim). Ack: one program
- * when the ack changes anything (duplicates cost nothing). Read and the un-acked iterators scan only the
- * pages whose [lo, hi] rec_seq range can hold the answer (usually one); stats scans the whole ring.
+ * when the ack changes anything (duplicates cost nothing). RAM INDEX (rebuilt at mount, fixed size): two
+ * bitmaps over the newest CF_JOURNAL_IDX_WIN rec_seqs (stored? FIX?) answer the un-acked iterators and
+ * cf_journal_gone without touching flash, and a small direct-mapped cache of record locations (filled by
+ * every append, move and read) lets cf_journal_read load one record instead of scanning its page. Only
+ * queries that reach below the window while un-acked records may be there (a backlog longer than the
+ * window) fall back to scanning the pages whose [lo, hi] rec_seq range can hold the answer; stats scans
+ * the whole ring (call it at STATUS rate).
  *
  * Not thread-safe: one owner (the collar's main loop) calls everything.
  */
@@ -76,6 +81,15 @@
  * maximum record, so that the append that triggered the reclaim always fits after it. */
 #define CF_JOURNAL_MOVE_BUDGET(page_size) \
 	((page_size) - 2u * CF_JOURNAL_MAX_PROG_UNIT - 2u * CF_JOURNAL_MARK_MAX - CF_JOURNAL_REC_MAX)
+
+#define CF_JOURNAL_IDX_WIN 2048u   /* rec_seqs in the RAM index: 2 bits each (512 B) */
+#define CF_JOURNAL_LOC_CACHE 32u   /* record locations cached (12 B each) */
+
+struct cf_journal_loc {
+	uint32_t seq;  /* 0: empty */
+	uint32_t page; /* physical page */
+	uint32_t off;  /* record offset in the page */
+};
 
 /* rec_seq range of one page's data records; lo > hi when the page holds none (or is not live). */
 struct cf_journal_page {
@@ -107,6 +121,13 @@ struct cf_journal {
 	uint32_t gone_max;      /* no rec_seq above this can be gone (thinned, dropped, lost at a power cut) */
 	uint8_t app_state[CF_JOURNAL_APP_STATE]; /* opaque to the journal; zeros on a blank journal */
 	struct cf_journal_page page[CF_JOURNAL_MAX_PAGES]; /* indexed by physical page */
+	/* RAM index: bit k of idx_stored/idx_fix = rec_seq idx_base + k is stored / is a FIX */
+	uint8_t idx_ready;      /* built (mount's last step): before that, appends and drops do not touch it */
+	uint8_t idx_below;      /* a stored record may exist below idx_base (slid out of the window) */
+	uint32_t idx_base;      /* multiple of 32 */
+	uint32_t idx_stored[CF_JOURNAL_IDX_WIN / 32u];
+	uint32_t idx_fix[CF_JOURNAL_IDX_WIN / 32u];
+	struct cf_journal_loc loc[CF_JOURNAL_LOC_CACHE];
 	uint8_t buf[CF_JOURNAL_REC_MAX];                   /* the record being written or moved */
 };
 
