@@ -558,7 +558,9 @@ static void gone_apply(struct gw_pipeline *p, struct collar *c, unsigned link, c
 		if (p->pend[i].idx == idx && seq > c->info.cum && seq <= top)
 			pending[(seq % GW_ACK_WIN) / 64u] |= 1ull << (seq % GW_ACK_WIN % 64u);
 	}
-	for (uint64_t s = g->first; s <= (uint64_t)g->last + 2u + 63u && s <= top; s++) {
+	/* at most the ring's width: a statement about rec_seqs long settled costs nothing */
+	uint64_t from = g->first > c->info.cum ? g->first : (uint64_t)c->info.cum + 1u;
+	for (uint64_t s = from; s <= (uint64_t)g->last + 2u + 63u && s <= top; s++) {
 		if (s > g->last && (s == (uint64_t)g->last + 1u || !((g->map >> (s - g->last - 2u)) & 1u)))
 			continue;
 		uint32_t seq = (uint32_t)s;

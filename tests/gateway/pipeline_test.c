@@ -524,3 +524,41 @@ Test(gw_pipeline, hello_ack_cum_starts_a_fresh_gateway_at_the_collars_ack_point)
 	cr_assert_eq(info(0)->thinned, 0u, "acked elsewhere is not thinned");
 	stop();
 }
+
+static int gone_frame(struct sim_collar *c, uint32_t first, uint32_t last, uint64_t map, uint8_t *w, size_t cap)
+{
+	struct proto_gone g = {.has = map ? PROTO_GONE_HAS_MAP : 0, .first = first, .last = last, .map = map};
+	uint8_t body[PROTO_BODY_MAX];
+	size_t blen;
+	cr_assert_eq(proto_gone_encode(&g, body, sizeof body, &blen), 0);
+	return sim_seal(c, PROTO_T_GONE, 0, body, blen, 1, w, cap);
+}
+
+/* GONE settles only what is neither durable nor waiting in the open transaction, never counts those as
+ * thinned, and a statement about a huge range costs at most the ring's width. */
+Test(gw_pipeline, gone_settles_only_what_was_never_received)
+{
+	start(NULL);
+	uint8_t w[PROTO_WIRE_MAX * 4];
+	int n = sim_fix_frame(&col[0], 1, w, sizeof w);
+	n += sim_fix_frame(&col[0], 2, w + n, sizeof w - (size_t)n);
+	feed(0, w, n);
+	tick(100);
+	cr_assert_eq(info(0)->cum, 2u);
+	n = sim_fix_frame(&col[0], 5, w, sizeof w); /* received, its commit still open */
+	feed(0, w, n);
+	n = gone_frame(&col[0], 3, 4, 0x3, w, sizeof w); /* 3, 4 and (map) 6, 7 gone */
+	feed(0, w, n);
+	tick(100);
+	cr_assert_eq(info(0)->cum, 7u);
+	cr_assert_eq(info(0)->thinned, 4u, "3, 4, 6, 7: not 5, which arrived");
+	cr_assert_eq(rows("rec_seq = 5"), 1);
+	cr_assert_eq(info(0)->lost, 0u);
+	/* a statement naming everything up to 2^32: settles the ring's 1024, instantly */
+	n = gone_frame(&col[0], 1, UINT32_MAX - 70u, 0, w, sizeof w);
+	feed(0, w, n);
+	tick(100);
+	cr_assert_eq(info(0)->cum, 7u + GW_ACK_WIN);
+	cr_assert_eq(info(0)->thinned, 4u + GW_ACK_WIN);
+	stop();
+}
