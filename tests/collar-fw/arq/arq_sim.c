@@ -539,7 +539,7 @@ struct epoch {
 int arq_run(const struct arq_scn *s, struct arq_result *r)
 {
 	uint32_t pages = s->journal_pages ? s->journal_pages : 256u;
-	uint32_t n_truth = s->duration_ms / s->fix_period_ms + s->ind_per_hour * (s->duration_ms / 3600000u + 1u) + 64u;
+	uint32_t n_truth = s->duration_ms / s->fix_period_ms + 2u * s->ind_per_hour * (s->duration_ms / 3600000u + 1u) + 64u;
 	uint8_t *mem = malloc((size_t)pages * PAGE_SIZE);
 	struct truth *truth = calloc(n_truth, sizeof *truth);
 	uint8_t *backlog_epoch = calloc(n_truth, 1);
@@ -597,7 +597,10 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 	uint32_t next_cmd = s->cmd_every_ms ? s->cmd_every_ms : UINT32_MAX, cmd_id = 0;
 	uint32_t next_garbage = s->garbage_every_ms ? s->garbage_every_ms : UINT32_MAX;
 	uint32_t ack_cursor = 1, last_outage_end = 0, prev_ups = 0;
-	int drain_armed = 0;
+	int drain_armed = 0, comp_pending = 0;
+	uint32_t comp_at = 0;
+	struct proto_ind comp;
+	memset(&comp, 0, sizeof comp);
 	for (unsigned i = 0; i < s->ch.n_outage; i++)
 		if (s->ch.outage[i].end_ms > last_outage_end)
 			last_outage_end = s->ch.outage[i].end_ms;
@@ -624,6 +627,26 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 			r->fixes++;
 			next_fix += s->fix_period_ms;
 		}
+		if (comp_pending && comp_at <= t) {
+			/* the END of the indication: its completion, journaled like any IND */
+			uint8_t body[PROTO_BODY_MAX];
+			size_t blen;
+			uint32_t rec = cf_journal_next_seq(j);
+			struct proto_ind in = comp;
+			in.has |= PROTO_IND_HAS_COMPLETES;
+			in.completes = comp.rec_seq;
+			in.rec_seq = rec;
+			in.dur_ms = 3000u + s->ind_complete_ms;
+			if (rec >= n_truth || proto_ind_encode(&in, body, sizeof body, &blen) != 0 ||
+			    cf_journal_append(j, PROTO_T_IND, body, blen, &rec) != 0)
+				goto out_free;
+			truth[rec].type = PROTO_T_IND;
+			truth[rec].m.ind = in;
+			truth[rec].gen_ms = comp_at;
+			truth[rec].gen_up = (uint8_t)cf_link_is_up(l);
+			r->completions++;
+			comp_pending = 0;
+		}
 		while (next_ind < s->duration_ms && next_ind <= t) {
 			uint8_t body[PROTO_BODY_MAX];
 			size_t blen;
@@ -636,7 +659,7 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 			in.t_ms = UTC_BASE_MS + next_ind - 4000u;
 			in.kind = PROTO_IND_SCRATCH;
 			in.src = PROTO_SRC_CLASSIFIER;
-			in.dur_ms = 4000;
+			in.dur_ms = s->ind_complete_ms ? 3000u : 4000u;
 			in.conf_pct = 87;
 			if (last_fix_rec) {
 				in.has |= PROTO_IND_HAS_FIXREF;
@@ -657,6 +680,12 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 			truth[rec].gen_ms = next_ind;
 			truth[rec].gen_up = (uint8_t)cf_link_is_up(l);
 			r->inds++;
+			if (s->ind_complete_ms) {
+				comp = in;
+				comp.rec_seq = rec;
+				comp_at = next_ind + s->ind_complete_ms;
+				comp_pending = 1;
+			}
 			next_ind += ind_iv - ind_iv / 4u + (uint32_t)(arq_rand(&app_rng) % (ind_iv / 2u));
 		}
 		if (!drain_armed && last_outage_end && t >= last_outage_end) {
@@ -750,6 +779,8 @@ int arq_run(const struct arq_scn *s, struct arq_result *r)
 			NEXT(next_fix);
 		if (next_ind < s->duration_ms)
 			NEXT(next_ind);
+		if (comp_pending)
+			NEXT(comp_at);
 		if (next_cmd < s->duration_ms)
 			NEXT(next_cmd);
 		NEXT(next_garbage);

@@ -68,10 +68,13 @@ struct arq_scn {
 	uint32_t cmd_every_ms;
 	/* inject garbage bytes into the collar's receiver every garbage_every_ms (0 = none) */
 	uint32_t garbage_every_ms;
+	/* indications outlast cf_app's 3 s hold: each IND goes with the duration so far (3 s) and a completion
+	 * IND (completes = its rec_seq) follows when it ends, ind_complete_ms later (0 = one final IND) */
+	uint32_t ind_complete_ms;
 };
 
 struct arq_result {
-	uint32_t records, fixes, inds;
+	uint32_t records, fixes, inds, completions;
 	uint32_t stored;           /* distinct rec_seqs at the gateway store */
 	uint32_t missing;          /* journaled, never stored */
 	uint32_t dup_records;      /* records that reached the store again (retransmits, duplicates) */

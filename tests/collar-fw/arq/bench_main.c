@@ -124,6 +124,12 @@ int main(int argc, char **argv)
 	rc = arq_run(&search10, &r);
 	report(&search10, &r, rc);
 	struct arq_result r_search10 = r;
+	struct arq_scn search_c = search;
+	search_c.name = "searching + 6 indications/h, each outlasting the 3 s hold (IND + completion 5 s later)";
+	search_c.ind_complete_ms = 5000;
+	rc = arq_run(&search_c, &r);
+	report(&search_c, &r, rc);
+	struct arq_result r_search_c = r;
 	struct arq_scn search_u = search;
 	search_u.name = "searching 1 Hz + 6 indications/h, 9600 baud UART modem, 1 % loss";
 	search_u.ch = arq_chan_uart9600();
@@ -137,6 +143,7 @@ int main(int argc, char **argv)
 	capacity("walking, FIXB hold 15 s", &walk, &r_walk);
 	capacity("searching + 6 IND/h, hold 15 s", &search, &r_search);
 	capacity("searching + 6 IND/h, hold 10 s", &search10, &r_search10);
+	capacity("searching + 6 completed IND/h, 15 s", &search_c, &r_search_c);
 
 	/* lossy channels */
 	struct arq_scn lossy[] = {
