@@ -541,6 +541,8 @@ struct model {
 	uint32_t max_ok;
 	uint16_t max_boot;
 	uint32_t last_seq;
+	uint8_t app_ok;             /* app state byte value of the last set that returned 0 (0: never set) */
+	uint8_t app_try;            /* ... of the set the power cut interrupted */
 };
 
 static struct model mdl;
@@ -634,6 +636,21 @@ static int w_ack(uint32_t cum, uint64_t sack)
 	return 0;
 }
 
+/* The application state: 16 bytes all equal to v; after a cut it must be the old or the new value, whole. */
+static int w_app(uint8_t v)
+{
+	uint8_t st[CF_JOURNAL_APP_STATE];
+	int err;
+
+	memset(st, v, sizeof st);
+	mdl.app_try = v;
+	err = cf_journal_app_state_set(&jr, st);
+	if (err < 0)
+		return err;
+	mdl.app_ok = v;
+	return 0;
+}
+
 #define TRY(x)                   \
 	do {                     \
 		int e_ = (x);    \
@@ -650,11 +667,16 @@ static int workload(void)
 		TRY(w_auto(0));
 		if (i % 10 == 9)
 			TRY(w_ack(mdl.last_seq - 5, 0x5));
+		if (i == 30)
+			TRY(w_app(1));
 	}
 	TRY(w_mount());
 	TRY(w_bump());
-	for (int i = 0; i < 130; i++)
+	for (int i = 0; i < 130; i++) {
 		TRY(w_auto(i % 25 == 24));
+		if (i == 10 || i == 90)
+			TRY(w_app((uint8_t)(2 + i))); /* 12, then 92 after the ring wrapped over the first */
+	}
 	TRY(w_ack(mdl.last_seq - 3, 0x5));
 	for (int i = 0; i < 80; i++) {
 		TRY(w_auto(i % 10 == 9));
@@ -724,6 +746,11 @@ static void check_after_cut(const char *what, int allow_ind_drop)
 	cr_assert_eq(cf_journal_stats(&jr, &st), 0);
 	if (!allow_ind_drop)
 		cr_assert_eq(st.ind_dropped, 0, "%s", what);
+	uint8_t app[CF_JOURNAL_APP_STATE];
+	cf_journal_app_state(&jr, app);
+	for (unsigned i = 0; i < sizeof app; i++)
+		cr_assert(app[i] == app[0] && (app[0] == mdl.app_ok || app[0] == mdl.app_try),
+		          "%s: app state byte %u = %u, set %u (interrupted: %u)", what, i, app[i], mdl.app_ok, mdl.app_try);
 	no_abuse();
 }
 
