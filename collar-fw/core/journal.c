@@ -1398,7 +1398,7 @@ int cf_journal_gone(struct cf_journal *j, uint32_t after, uint32_t *first, uint3
 			break;
 	}
 judge:
-#define GONE_AT(k_) (!acked(j->ack_cum, j->ack_sack, after + 1u + (k_)) && !(held[(k_) / 8u] >> ((k_) % 8u) & 1u))
+#define GONE_AT(k_) (!acked(j->ack_cum, j->ack_sack, after + 1u + (k_)) && !((unsigned)held[(k_) / 8u] >> ((k_) % 8u) & 1u))
 	for (f = 0; f < n && !GONE_AT(f); f++)
 		;
 	if (f == n)

@@ -1059,7 +1059,7 @@ static void cmd_mem_load(struct cf_link *l)
 	l->have_cmd = 1;
 	l->cmd_high = high;
 	for (unsigned d = 0; d < CF_LINK_CMD_MEMORY && d <= high; d++) {
-		if (!(st[4] >> d & 1u))
+		if (!((unsigned)st[4] >> d & 1u))
 			continue;
 		l->cmd_mem[l->cmd_mem_next].cmd_id = high - d;
 		l->cmd_mem[l->cmd_mem_next].result = (uint8_t)(res >> (4u * d) & 0xFu);
