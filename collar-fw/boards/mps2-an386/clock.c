@@ -1,11 +1,11 @@
 /*
  * clock.c — the board's time base (SysTick, 1 ms) and the CMSDK APB watchdog.
  *
- * SysTick interrupts every ms: it is the system tick that wakes the main loop from WFI and keeps the time
- * base below current. board_ticks() reads the CMSDK dual timer's first counter, free-running at 25 MHz: it
+ * SysTick interrupts every BOARD_TICK_MS: it is the system tick that wakes the main loop from WFI and keeps
+ * the time base below current. board_ticks() reads the CMSDK dual timer's first counter, free-running at 25 MHz: it
  * is how the firmware measures the cost of its own work (QEMU 7.2 has no DWT cycle counter; with -icount
- * shift=0 one 40 ns tick is exactly 40 instructions). It wraps every 171 s; the SysTick handler extends it
- * to 64 bits, and board_clock_ms() is that count / 25000.
+ * shift=0 one 40 ns tick is exactly 40 instructions). It wraps every 171 s; board_clock_ms() counts its
+ * ticks in whole milliseconds (25 000 ticks each), updated on every call and by every SysTick.
  *
  * Why the milliseconds are not simply SysTick interrupts counted: under QEMU's -icount with sleep, SysTick
  * (a ptimer re-armed when it fires) loses the lateness of every delivery, and a 1 ms period ran ~25 % slow
@@ -19,28 +19,34 @@
 #include "board.h"
 #include "regs.h"
 
-static volatile uint32_t ticks_hi;   /* wraps of board_ticks() */
-static volatile uint32_t ticks_last; /* board_ticks() at the last extension */
+static uint32_t ticks_last; /* board_ticks() at the last update */
+static uint32_t ms_count;   /* milliseconds since board_clock_init */
+static uint32_t ms_frac;    /* ticks not yet a whole millisecond (< BOARD_TICKS_PER_MS) */
 
-/* 64-bit SYSCLK ticks since boot. Interrupts masked: the SysTick handler extends the same state. */
-static uint64_t ticks64(void)
+/* Advance the millisecond count by the timer ticks since the last call: 32-bit arithmetic only (the M4
+ * divides in hardware; a 64-bit division is a library call of a few hundred instructions, and this runs
+ * every loop turn). Interrupts masked: the SysTick handler updates the same state. Called at least every
+ * tick, so the 32-bit tick delta never wraps. */
+static uint32_t clock_update(void)
 {
 	uint32_t primask;
 	__asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
 	uint32_t t = board_ticks();
-	if (t < ticks_last) {
-		ticks_hi = ticks_hi + 1u;
-	}
+	ms_frac += t - ticks_last;
 	ticks_last = t;
-	uint64_t v = (uint64_t)ticks_hi << 32 | t;
+	if (ms_frac >= BOARD_TICKS_PER_MS) {
+		ms_count += ms_frac / BOARD_TICKS_PER_MS;
+		ms_frac %= BOARD_TICKS_PER_MS;
+	}
+	uint32_t ms = ms_count;
 	__asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
-	return v;
+	return ms;
 }
 
 void board_systick_handler(void);
 void board_systick_handler(void)
 {
-	(void)ticks64(); /* at least once per wrap (171 s) of the timer */
+	(void)clock_update(); /* keeps the tick delta of clock_update small */
 }
 
 void board_clock_init(void)
@@ -49,11 +55,12 @@ void board_clock_init(void)
 	REG32(DUALTIMER1_CONTROL) = 0;
 	REG32(DUALTIMER1_LOAD) = 0xFFFFFFFFu;
 	REG32(DUALTIMER1_CONTROL) = DUALTIMER_CTRL_ENABLE | DUALTIMER_CTRL_32BIT;
-	ticks_hi = 0;
+	ms_count = 0;
+	ms_frac = 0;
 	ticks_last = board_ticks();
 
 	REG32(SYST_CSR) = 0;
-	REG32(SYST_RVR) = BOARD_TICKS_PER_MS - 1u;
+	REG32(SYST_RVR) = BOARD_TICK_MS * BOARD_TICKS_PER_MS - 1u;
 	REG32(SYST_CVR) = 0;
 	/* SysTick at the lowest priority: the UART handlers must never wait behind it (SHPR3[31:24]). */
 	REG32(SCB_SHPR3) = (REG32(SCB_SHPR3) & 0x00FFFFFFu) | (0xE0u << 24);
@@ -62,7 +69,7 @@ void board_clock_init(void)
 
 uint32_t board_clock_ms(void)
 {
-	return (uint32_t)(ticks64() / BOARD_TICKS_PER_MS);
+	return clock_update();
 }
 
 uint32_t board_ticks(void)

@@ -8,7 +8,7 @@
  *   loop     GNSS UART bytes -> cf_app_gnss_feed; sensor-bus lines -> cf_app_accel / cf_app_button (or a
  *            board command); radio UART bytes -> cf_app_radio_rx; then cf_app_tick and every frame
  *            cf_app_radio_poll returns goes out on the radio UART. The time is board_clock_ms() (SysTick).
- *            Then WFI until the next interrupt (SysTick wakes it every ms; the loop only works when a byte
+ *            Then WFI until the next interrupt (SysTick wakes it every BOARD_TICK_MS; the loop only works when a byte
  *            arrived or cf_app_next_deadline() has come).
  *   quiet    GNSS silent for GNSS_QUIET_MS after traffic (receiver off, end of a replayed log): the open
  *            epoch is closed (cf_app_gnss_flush) and SUMMARY lines give counts and costs.
@@ -30,9 +30,10 @@
  * checked at boot by the CAL line): cf_app_gnss_feed per NMEA line (the parser, plus FIX encode + journal
  * append when a line completes a record), cf_app_radio_poll per frame it returns (record selection, journal
  * reads, FIX/FIXB/IND encode, seal = CRC-32C + HMAC-SHA256, COBS), cf_app_radio_rx per chunk of radio bytes,
- * and the busy time of the whole loop (everything but WFI) since READY. The UART interrupts that run inside a
- * measured call (board_isr_ticks) and the console output of the on_record hook are subtracted from the
- * per-call meters; the busy time includes everything.
+ * and the busy time of the whole loop since READY: everything but WFI, whether in the loop or waiting for a
+ * transmitter (`txwait_insn`: idle on hardware too, while a UART shifts bytes out). The UART interrupts that
+ * run inside a measured call (board_isr_ticks) and the console output of the on_record hook are subtracted
+ * from the per-call meters; the busy time includes them.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -95,7 +96,6 @@ static struct {
 	struct cf_app app;
 	struct hal_flash flash;
 	struct hal_flash_ram flash_ram;
-	struct hal_uart gnss;
 	struct hal_uart radio;
 	struct cf_link_cfg lc;
 	uint8_t key[32];
@@ -105,26 +105,30 @@ static struct {
 	bool app_ok;
 	int link_up;
 
+	/* delimiters seen per port (board_uart_rx_delims), to know when a whole line/frame waits */
+	uint32_t delims_seen[BOARD_UART_COUNT];
+	uint32_t gnss_rx_seen;     /* board_uart_rx_bytes(GNSS) at the last look: arrival time for the quiet rule */
+	bool gnss_arrived;         /* bytes arrived since the last summary */
+
 	/* GNSS stream */
 	uint32_t gnss_bytes;       /* since boot */
-	uint32_t gnss_burst_bytes; /* since the last summary */
 	uint32_t last_rx_ms;
 	uint32_t line_ticks;       /* cf_app time of the NMEA line in progress */
-	uint32_t records;          /* epoch records out of the parser (cf_app_gnss_feed's count) */
-	uint32_t journal_fix, journal_ind;
 	uint32_t excl_ticks;       /* console output inside the hooks: excluded from the meters */
 	struct meter m_line;
 	struct meter m_frame;
 	struct meter m_rx;
-	struct meter m_tick;       /* cf_app_tick + cf_app_next_deadline (+ link state), per call */
+	struct meter m_tick;       /* cf_app_tick + cf_app_next_deadline, per call */
+	struct meter m_idle;       /* loop turns that found nothing to do (woken by a byte or the tick) */
+	struct meter m_nopoll;     /* cf_app_radio_poll calls that returned no frame (the last of each turn) */
 	uint32_t turns, sleeps, tick_work, tick_due;
 	bool app_work;             /* a record, frame or sensor line since the last tick + poll */
 	uint32_t frame_bytes;
 
 	/* busy time of the loop since READY (everything but WFI) */
-	uint32_t ready_ticks;
 	uint64_t sleep_ticks;
-	uint64_t ready_base;       /* 64-bit extension of board_ticks (wraps every 171.8 s) */
+	uint64_t tx_wait0;         /* board_uart_wait_ticks() at READY */
+	uint64_t since_ready;      /* board ticks since READY, 64-bit (board_ticks wraps every 171.8 s) */
 	uint32_t last_ticks;
 
 	/* sensor bus */
@@ -221,7 +225,6 @@ static void print_record(uint32_t rec_seq, uint8_t type, const uint8_t *body, si
 			print_err("fix_decode", -EPROTO);
 			return;
 		}
-		brd.journal_fix++;
 		board_line_str(&l, "FIX seq=");
 		board_line_u32(&l, rec_seq);
 		board_line_str(&l, " t=");
@@ -245,7 +248,6 @@ static void print_record(uint32_t rec_seq, uint8_t type, const uint8_t *body, si
 			print_err("ind_decode", -EPROTO);
 			return;
 		}
-		brd.journal_ind++;
 		board_line_str(&l, "IND seq=");
 		board_line_u32(&l, rec_seq);
 		board_line_str(&l, " kind=");
@@ -295,7 +297,6 @@ static void gnss_feed(uint32_t now, const uint8_t *p, size_t n)
 		if (r < 0) {
 			app_failed("gnss_feed", r);
 		}
-		brd.records += (uint32_t)r;
 		if (r > 0) {
 			brd.app_work = true; /* a record completed: maybe journaled, maybe a frame to send */
 		}
@@ -308,12 +309,13 @@ static void gnss_feed(uint32_t now, const uint8_t *p, size_t n)
 	}
 }
 
-static uint64_t ticks64(void)
+/* Board ticks since READY (thread mode only; called at least every tick period, far below a wrap). */
+static uint64_t ticks_since_ready(void)
 {
 	uint32_t t = board_ticks();
-	brd.ready_base += (uint32_t)(t - brd.last_ticks);
+	brd.since_ready += (uint32_t)(t - brd.last_ticks);
 	brd.last_ticks = t;
-	return brd.ready_base;
+	return brd.since_ready;
 }
 
 static void print_summary(void)
@@ -351,8 +353,12 @@ static void print_summary(void)
 	board_line_u32(&l, as->journal_errors);
 	board_line_str(&l, " sensor_bad=");
 	board_line_u32(&l, brd.sensor_bad);
+	board_line_str(&l, " accel_in=");
+	board_line_u32(&l, brd.accel_in);
 	board_line_str(&l, " accel_rejected=");
 	board_line_u32(&l, as->accel_rejected);
+	board_line_str(&l, " button_in=");
+	board_line_u32(&l, brd.button_in);
 	board_line_emit(&l);
 
 	board_line_str(&l, "SUMMARY link tx_frames=");
@@ -379,6 +385,10 @@ static void print_summary(void)
 	line_meter(&l, "rx", &brd.m_rx);
 	line_meter(&l, "tick", &brd.m_tick);
 	board_line_emit(&l);
+	board_line_str(&l, "SUMMARY cost");
+	line_meter(&l, "nopoll", &brd.m_nopoll);
+	line_meter(&l, "idle", &brd.m_idle);
+	board_line_emit(&l);
 	board_line_str(&l, "SUMMARY cost turns=");
 	board_line_u32(&l, brd.turns);
 	board_line_str(&l, " sleeps=");
@@ -389,10 +399,12 @@ static void print_summary(void)
 	board_line_u32(&l, brd.tick_due);
 	board_line_str(&l, " frame_bytes=");
 	board_line_u32(&l, brd.frame_bytes);
-	uint64_t now64 = ticks64();
-	uint64_t since = now64 - brd.ready_ticks;
+	uint64_t since = ticks_since_ready();
+	uint64_t idle = brd.sleep_ticks + (board_uart_wait_ticks() - brd.tx_wait0);
 	board_line_str(&l, " busy_insn=");
-	board_line_u64(&l, (since - (since < brd.sleep_ticks ? since : brd.sleep_ticks)) * 40u);
+	board_line_u64(&l, (since - (since < idle ? since : idle)) * 40u);
+	board_line_str(&l, " txwait_insn=");
+	board_line_u64(&l, (board_uart_wait_ticks() - brd.tx_wait0) * 40u);
 	board_line_str(&l, " since_ready_ms=");
 	board_line_u64(&l, since / BOARD_TICKS_PER_MS);
 	board_line_emit(&l);
@@ -414,31 +426,57 @@ static void print_summary(void)
 	board_line_emit(&l);
 }
 
+/*
+ * A port is worth reading when a whole message (line, frame) has arrived or its ring is half full. Reading
+ * byte by byte as they trickle in (one interrupt per byte at 9600 Bd) cost more than the parsing itself.
+ * Call with interrupts masked before WFI, or at any time.
+ */
+static bool port_ready(unsigned port)
+{
+	return board_uart_rx_delims(port) != brd.delims_seen[port] ||
+	       board_uart_rx_avail(port) >= board_uart_rx_size(port) / 2u;
+}
+
+/* Read up to cap bytes. The delimiters count as seen only once the ring is empty (bytes left behind by a
+ * full buffer are read next turn), and only those counted before the read (a line completing during the
+ * read is noticed next turn). */
+static size_t port_take(unsigned port, void *buf, size_t cap)
+{
+	uint32_t d = board_uart_rx_delims(port);
+	size_t n = board_uart_read(port, buf, cap);
+	if (n == 0 || board_uart_rx_avail(port) == 0) {
+		brd.delims_seen[port] = d;
+	}
+	return n;
+}
+
 /* Returns true if bytes were read (then call again: the ring may hold more). */
 static bool gnss_poll(uint32_t now)
 {
 	uint8_t buf[64];
-	int r = hal_uart_read(&brd.gnss, buf, sizeof buf);
-	if (r < 0) {
-		print_err("gnss_read", r);
-		return false;
+	uint32_t rb = board_uart_rx_bytes(BOARD_UART_GNSS);
+	if (rb != brd.gnss_rx_seen) {
+		brd.gnss_rx_seen = rb;
+		brd.last_rx_ms = now; /* within a tick of the arrival: enough for a 1 s quiet rule */
+		brd.gnss_arrived = true;
 	}
-	size_t n = (size_t)r;
-	if (n > 0) {
+	bool quiet = brd.gnss_arrived && now - brd.last_rx_ms >= GNSS_QUIET_MS;
+	if (port_ready(BOARD_UART_GNSS) || (quiet && board_uart_rx_avail(BOARD_UART_GNSS) > 0)) {
+		size_t n = port_take(BOARD_UART_GNSS, buf, sizeof buf);
+		if (n == 0) {
+			return false;
+		}
 		brd.gnss_bytes += (uint32_t)n;
-		brd.gnss_burst_bytes += (uint32_t)n;
-		brd.last_rx_ms = now;
 		gnss_feed(now, buf, n);
 		return true;
 	}
-	if (brd.gnss_burst_bytes > 0 && now - brd.last_rx_ms >= GNSS_QUIET_MS) {
+	if (quiet) {
+		brd.gnss_arrived = false;
 		int f = cf_app_gnss_flush(&brd.app, now);
 		if (f < 0) {
 			app_failed("gnss_flush", f);
 		}
-		brd.records += (uint32_t)f;
 		brd.app_work = true;
-		brd.gnss_burst_bytes = 0;
 		print_summary();
 		return true;
 	}
@@ -447,27 +485,28 @@ static bool gnss_poll(uint32_t now)
 
 /* ---- radio ----------------------------------------------------------------------------------------- */
 
+/* Returns true if bytes were read (then call again). */
 static bool radio_rx(uint32_t now)
 {
 	uint8_t buf[128];
-	bool any = false;
-	for (;;) {
-		int n = hal_uart_read(&brd.radio, buf, sizeof buf);
-		if (n <= 0) {
-			return any;
-		}
-		any = true;
-		struct window w;
-		window_start(&w);
-		int r = cf_app_radio_rx(&brd.app, now, buf, (size_t)n);
-		meter_add(&brd.m_rx, window_ticks(&w));
-		if (r < 0) {
-			app_failed("radio_rx", r);
-		}
-		if (r > 0) {
-			brd.app_work = true; /* an ACK/CMD: the window moved */
-		}
+	if (!port_ready(BOARD_UART_RADIO)) {
+		return false;
 	}
+	size_t n = port_take(BOARD_UART_RADIO, buf, sizeof buf);
+	if (n == 0) {
+		return false;
+	}
+	struct window w;
+	window_start(&w);
+	int r = cf_app_radio_rx(&brd.app, now, buf, n);
+	meter_add(&brd.m_rx, window_ticks(&w));
+	if (r < 0) {
+		app_failed("radio_rx", r);
+	}
+	if (r > 0) {
+		brd.app_work = true; /* an ACK/CMD: the window moved */
+	}
+	return true;
 }
 
 static void radio_tx(uint32_t now)
@@ -482,6 +521,7 @@ static void radio_tx(uint32_t now)
 			app_failed("radio_poll", r);
 		}
 		if (r == 0) {
+			meter_add(&brd.m_nopoll, t);
 			return;
 		}
 		meter_add(&brd.m_frame, t);
@@ -810,10 +850,14 @@ static void sensor_line(const char *s, uint32_t now)
 	}
 }
 
+/* Returns true if bytes were read (then call again). */
 static bool sensor_poll(uint32_t now)
 {
 	uint8_t buf[32];
-	size_t n = board_uart_read(BOARD_UART_SENSOR, buf, sizeof buf);
+	if (!port_ready(BOARD_UART_SENSOR)) {
+		return false;
+	}
+	size_t n = port_take(BOARD_UART_SENSOR, buf, sizeof buf);
 	for (size_t i = 0; i < n; i++) {
 		char c = (char)buf[i];
 		if (c == '\n' || c == '\r') {
@@ -838,7 +882,9 @@ int main(void)
 		static const uint32_t baud[BOARD_UART_COUNT] = {CONSOLE_BAUD, GNSS_BAUD, SENSOR_BAUD, RADIO_BAUD};
 		(void)board_uart_init(i, baud[i]);
 	}
-	board_uart_dev(&brd.gnss, BOARD_UART_GNSS);
+	board_uart_set_delim(BOARD_UART_GNSS, '\n');
+	board_uart_set_delim(BOARD_UART_SENSOR, '\n');
+	board_uart_set_delim(BOARD_UART_RADIO, 0x00); /* COBS frame delimiter */
 	board_uart_dev(&brd.radio, BOARD_UART_RADIO);
 	__asm__ volatile("cpsie i" ::: "memory");
 
@@ -851,14 +897,15 @@ int main(void)
 	}
 	board_uart_write_all(BOARD_UART_CONSOLE, "READY\r\n", 7);
 	brd.last_ticks = board_ticks();
-	brd.ready_ticks = 0;
-	brd.ready_base = 0;
+	brd.tx_wait0 = board_uart_wait_ticks();
 
 	uint32_t last_tick_ms = board_clock_ms();
 	uint32_t deadline = last_tick_ms; /* cf_app_next_deadline after the last cf_app call: due now */
 	bool work = true; /* the first turn ticks and polls (HELLO) */
+	uint32_t turn_t0 = board_ticks(), turn_i0 = board_isr_ticks();
 	for (;;) {
 		uint32_t now = board_clock_ms();
+		bool idle_turn = true;
 		brd.turns++;
 		if (brd.app_ok) {
 			/* All waiting input first (the rings bound it), then one tick + poll for all of it: the link's
@@ -868,6 +915,7 @@ int main(void)
 				more = gnss_poll(now);
 				more |= sensor_poll(now);
 				more |= radio_rx(now);
+				idle_turn &= !more;
 			} while (more);
 			/* Bytes alone are not work for the application: a GNSS byte arrives every ~1 ms at 9600 Bd and
 			 * most of them only advance the parser. Tick + poll when a record, a frame or a sensor line
@@ -875,8 +923,9 @@ int main(void)
 			work |= brd.app_work;
 			brd.app_work = false;
 			/* The deadline only moves when cf_app is called, so it is computed once after each batch of
-			 * calls; an idle wake-up (SysTick, every ms) costs a comparison. */
+			 * calls; an idle wake-up (SysTick, every BOARD_TICK_MS) costs a comparison. */
 			if (work || (int32_t)(deadline - now) <= 0 || now - last_tick_ms >= TICK_MAX_MS) {
+				idle_turn = false;
 				brd.tick_work += work ? 1u : 0u;
 				brd.tick_due += !work && (int32_t)(deadline - now) <= 0 ? 1u : 0u;
 				struct window w;
@@ -901,17 +950,22 @@ int main(void)
 			(void)sensor_poll(now); /* FAULT/HANG/DWT still work without a journal */
 		}
 		work = false;
+		if (idle_turn) {
+			uint32_t t = board_ticks() - turn_t0, isr = board_isr_ticks() - turn_i0;
+			meter_add(&brd.m_idle, t > isr ? t - isr : 0u);
+		}
 		/* Sleep only if no byte is waiting. With PRIMASK set, an interrupt arriving between the check and
 		 * WFI still ends the WFI (it is held pending, not lost) and runs right after cpsie. The SysTick
-		 * interrupt ends it every ms. */
+		 * interrupt ends it every BOARD_TICK_MS. */
 		__asm__ volatile("cpsid i" ::: "memory");
-		if (board_uart_rx_avail(BOARD_UART_GNSS) == 0 && board_uart_rx_avail(BOARD_UART_SENSOR) == 0 &&
-		    board_uart_rx_avail(BOARD_UART_RADIO) == 0) {
+		if (!port_ready(BOARD_UART_GNSS) && !port_ready(BOARD_UART_SENSOR) && !port_ready(BOARD_UART_RADIO)) {
 			brd.sleeps++;
-			uint64_t s0 = ticks64();
+			uint64_t s0 = ticks_since_ready();
 			__asm__ volatile("wfi" ::: "memory");
-			brd.sleep_ticks += ticks64() - s0;
+			brd.sleep_ticks += ticks_since_ready() - s0;
 		}
+		turn_t0 = board_ticks();
+		turn_i0 = board_isr_ticks();
 		__asm__ volatile("cpsie i" ::: "memory");
 	}
 }

@@ -68,6 +68,9 @@ struct uart_port {
 	volatile struct board_uart_stats st;
 	uint16_t rx_size, tx_size;          /* powers of two */
 	uint8_t *rx, *tx;
+	bool has_delim;
+	uint8_t delim;                      /* end-of-message byte counted by the RX ISR ('\n', COBS 0x00) */
+	volatile uint32_t rx_delims;
 };
 
 static struct uart_port ports[BOARD_UART_COUNT];
@@ -140,8 +143,12 @@ static void rx_isr_body(struct uart_port *u)
 		return;
 	}
 	REG32(u->base + UART_INTSTATUS) = UART_INT_RX;
-	u->rx[head & (u->rx_size - 1u)] = (uint8_t)REG32(u->base + UART_DATA);
+	uint8_t c = (uint8_t)REG32(u->base + UART_DATA);
+	u->rx[head & (u->rx_size - 1u)] = c;
 	u->rx_head = (uint16_t)(head + 1u);
+	if (u->has_delim && c == u->delim) {
+		u->rx_delims = u->rx_delims + 1u;
+	}
 	u->st.rx_bytes = u->st.rx_bytes + 1u;
 }
 
@@ -225,6 +232,29 @@ size_t board_uart_read(unsigned port, void *buf, size_t cap)
 	return n;
 }
 
+void board_uart_set_delim(unsigned port, uint8_t delim)
+{
+	if (port < BOARD_UART_COUNT) {
+		ports[port].delim = delim;
+		ports[port].has_delim = true;
+	}
+}
+
+uint32_t board_uart_rx_delims(unsigned port)
+{
+	return port < BOARD_UART_COUNT ? ports[port].rx_delims : 0u;
+}
+
+uint32_t board_uart_rx_bytes(unsigned port)
+{
+	return port < BOARD_UART_COUNT ? ports[port].st.rx_bytes : 0u;
+}
+
+size_t board_uart_rx_size(unsigned port)
+{
+	return port < BOARD_UART_COUNT ? ports[port].rx_size : 0u;
+}
+
 size_t board_uart_rx_avail(unsigned port)
 {
 	if (port >= BOARD_UART_COUNT) {
@@ -278,6 +308,25 @@ int board_uart_write(unsigned port, const void *buf, size_t len)
 	return 0;
 }
 
+/* Ticks spent in WFI waiting for a transmitter (interrupts that ran meanwhile excluded): the CPU is idle
+ * there, as it would be on hardware while a UART shifts bytes out at its baud rate. Thread mode only. */
+static uint64_t wait_ticks;
+
+uint64_t board_uart_wait_ticks(void)
+{
+	return wait_ticks;
+}
+
+static void tx_wait(void)
+{
+	uint32_t i0 = isr_ticks;
+	uint32_t t0 = board_ticks();
+	__asm__ volatile("wfi");
+	uint32_t t = board_ticks() - t0;
+	uint32_t isr = isr_ticks - i0;
+	wait_ticks += t > isr ? t - isr : 0u;
+}
+
 void board_uart_write_all(unsigned port, const void *buf, size_t len)
 {
 	if (port >= BOARD_UART_COUNT) {
@@ -289,7 +338,7 @@ void board_uart_write_all(unsigned port, const void *buf, size_t len)
 		size_t room = tx_free(u);
 		if (room == 0) {
 			tx_kick(u);
-			__asm__ volatile("wfi");
+			tx_wait();
 			continue;
 		}
 		size_t n = len < room ? len : room;
@@ -308,7 +357,7 @@ void board_uart_drain(unsigned port)
 	struct uart_port *u = &ports[port];
 	while (u->tx_tail != u->tx_head || u->tx_busy) {
 		tx_kick(u);
-		__asm__ volatile("wfi");
+		tx_wait();
 	}
 }
 

@@ -32,6 +32,7 @@ against it; QEMU, gateway and core are killed in `finally` whatever happens.
 """
 import argparse
 import os
+import re
 import select
 import shutil
 import signal
@@ -116,7 +117,6 @@ class Radio:
 
 def read_until(proc, pattern, deadline, what):
     """A child's stdout line matching pattern (the core's READY), with the deadline."""
-    import re
     rx = re.compile(pattern)
     buf = b""
     while True:
@@ -291,7 +291,6 @@ def run(args, tmp):
 
         # ---- end of the log: the collar closes the epoch (GNSS quiet) and prints its SUMMARY
         i, _ = board.wait_line(r"^SUMMARY gnss_bytes=%d " % len(data), i)
-        t_restored = time.monotonic()
         board.wait_line(r"^SUMMARY stack_used=", i)
         jr = journaled(board.lines)
 
@@ -299,8 +298,8 @@ def run(args, tmp):
             recs, _, _ = store_state(db)
             return set(recs) == set(jr.items())
         board.wait_until(complete, "every journaled record in the core's store", poll_s=0.2)
-        print("backlog drained: all %d journaled records in the store %.1f s after the log ended" %
-              (len(jr), time.monotonic() - t_restored))
+        print("backlog drained: all %d journaled records in the store %.1f s after the restore (the log ended "
+              "%.1f s after it)" % (len(jr), time.monotonic() - t_restore, t0 + (len(groups) - 1) * period - t_restore))
 
         # the collar's journal: every record acked
         while True:
@@ -340,6 +339,18 @@ def run(args, tmp):
         for key in ("fix_encode_err", "journal_err", "rx_bad_tag", "sensor_bad", "gnss_rx_overrun"):
             if int(summ[key]) != 0:
                 raise Fail("collar SUMMARY %s=%s" % (key, summ[key]))
+        # the gateway's own account at a clean stop: frames verified, none failed authentication
+        gw.send_signal(signal.SIGTERM)
+        if gw.wait(timeout=max(1.0, deadline - time.monotonic())) != 0:
+            raise Fail("scentrack-gateway did not stop cleanly (rc %s)" % gw.returncode)
+        errlog.flush()
+        st = [l for l in open(os.path.join(tmp, "daemons.log"), errors="replace") if "scentrack-gateway: INFO stats:" in l]
+        m = re.search(r"frames ok (\d+), crc (\d+), auth (\d+), replay (\d+), malformed (\d+), unknown collar (\d+)",
+                      st[-1] if st else "")
+        if not m or int(m.group(1)) == 0 or int(m.group(3)) != 0 or int(m.group(6)) != 0:
+            raise Fail("gateway stats: %r" % (st[-1] if st else None))
+        print("gateway: %s frames verified (HMAC with the provisioned key), %s failed authentication, %s CRC "
+              "errors (frames cut in half by the outage)" % (m.group(1), m.group(3), m.group(2)))
         n_ep = len(groups)
         print("store = journal: %d FIXes (equal to scentrack-collar --decode; %d epochs skipped by the %d ms "
               "period), %d INDs at their FIX's position, no duplicate, no loss" %
@@ -352,8 +363,18 @@ def run(args, tmp):
               (summ["line_insn_mean"], summ["line_insn_max"], summ["frame_insn_mean"], summ["frame_insn_max"],
                summ["frame_n"], summ["rx_insn_mean"], busy, summ["since_ready_ms"], summ["stack_used"],
                summ["stack_size"]))
-        print("per receiver epoch: %d busy insn = %.3f %% of a 64 MHz Cortex-M4 at 1 Hz (1 cycle/insn)" %
-              (busy // n_ep, busy / n_ep / 64e6 * 100))
+        # busy covers everything since READY (link-up wait, cut, drain, idle ticks): per second of uptime it is
+        # the CPU duty cycle; at --epoch-ms 1000 that is a 1 Hz collar's
+        print("loop: %s turns, %s sleeps, tick+poll %s times (%s for new work, %s for a due deadline), tick+deadline "
+              "%s insn mean, radio polls that found nothing to send %s insn mean (max %s); waiting for transmitters %s "
+              "insn (idle, not busy); idle turns %s x %s insn" %
+              (summ["turns"], summ["sleeps"], summ["tick_n"], summ["tick_work"], summ["tick_due"],
+               summ["tick_insn_mean"], summ["nopoll_insn_mean"], summ["nopoll_insn_max"], summ["txwait_insn"],
+               summ["idle_n"], summ["idle_insn_mean"]))
+        secs = int(summ["since_ready_ms"]) / 1000.0
+        print("duty: %d busy insn per second over %.1f s (one epoch every %d ms) = %.3f %% of a 64 MHz Cortex-M4 "
+              "(1 cycle/insn); %d busy insn per epoch" %
+              (busy / secs, secs, args.epoch_ms, busy / secs / 64e6 * 100, busy // n_ep))
     finally:
         if board is not None:
             board.stop()
