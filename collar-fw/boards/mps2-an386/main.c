@@ -48,6 +48,7 @@
 #include "cf/version.h"
 #include "proto/crc32c.h"
 #include "proto/frame.h"
+#include "proto/hmac.h"
 #include "proto/msg.h"
 
 #define CONSOLE_BAUD 115200u
@@ -59,7 +60,8 @@
  * means the receiver stopped (or a replayed log ended) and the open epoch will get no more sentences. */
 #define GNSS_QUIET_MS 1000u
 #define WDOG_MS 2000u       /* cf_app_tick kicks it (wdt_kick hook) when every subsystem is healthy */
-#define TICK_MAX_MS 250u    /* cf_app_tick at least this often, whatever the app's next deadline says */
+#define TICK_MAX_MS 250u    /* cf_app_tick (it kicks the watchdog) at least this often, whatever the app's
+                             * next deadline says */
 
 /* Data flash: 64 pages of 4 KiB (the linker's JFLASH region), programmed in 8-byte units like an ECC NOR. */
 #define JFLASH_PAGE_SIZE 4096u
@@ -123,6 +125,7 @@ static struct {
 	struct meter m_nopoll;     /* cf_app_radio_poll calls that returned no frame (the last of each turn) */
 	uint32_t turns, sleeps, tick_work, tick_due;
 	bool app_work;             /* a record, frame or sensor line since the last tick + poll */
+	uint32_t work_gnss, work_radio, work_sensor; /* what set app_work, for the SUMMARY */
 	uint32_t frame_bytes;
 
 	/* busy time of the loop since READY (everything but WFI) */
@@ -299,6 +302,7 @@ static void gnss_feed(uint32_t now, const uint8_t *p, size_t n)
 		}
 		if (r > 0) {
 			brd.app_work = true; /* a record completed: maybe journaled, maybe a frame to send */
+			brd.work_gnss++;
 		}
 		if (nl) {
 			meter_add(&brd.m_line, brd.line_ticks);
@@ -397,6 +401,13 @@ static void print_summary(void)
 	board_line_u32(&l, brd.tick_work);
 	board_line_str(&l, " tick_due=");
 	board_line_u32(&l, brd.tick_due);
+	board_line_emit(&l);
+	board_line_str(&l, "SUMMARY cost work_gnss=");
+	board_line_u32(&l, brd.work_gnss);
+	board_line_str(&l, " work_radio=");
+	board_line_u32(&l, brd.work_radio);
+	board_line_str(&l, " work_sensor=");
+	board_line_u32(&l, brd.work_sensor);
 	board_line_str(&l, " frame_bytes=");
 	board_line_u32(&l, brd.frame_bytes);
 	uint64_t since = ticks_since_ready();
@@ -505,6 +516,7 @@ static bool radio_rx(uint32_t now)
 	}
 	if (r > 0) {
 		brd.app_work = true; /* an ACK/CMD: the window moved */
+		brd.work_radio++;
 	}
 	return true;
 }
@@ -764,6 +776,38 @@ static void calibrate(void)
 	board_line_emit(&l);
 }
 
+/*
+ * The frame's own cost, apart from the link's choice of records: seal (CRC-32C + HMAC-SHA256 with a
+ * precomputed key) + COBS of a 60-byte body, the size of a typical FIX. brd.wire is free at boot; the
+ * temporary key lives on the stack (counted in the high-water mark).
+ */
+static void calibrate_seal(void)
+{
+	struct proto_hmac_key key;
+	uint8_t frame[PROTO_FRAME_MAX];
+	struct proto_hdr hdr = {.flags = 0, .type = PROTO_T_FIX, .collar_id = 1, .link_seq = 0, .boot_id = 1};
+	size_t flen = 0, wlen = 0;
+	proto_hmac_init(&key, dev_key, sizeof dev_key);
+	for (size_t i = 0; i < sizeof frame; i++) {
+		frame[i] = (uint8_t)(i * 7u + 1u);
+	}
+	struct window w;
+	window_start(&w);
+	int err = proto_frame_seal(frame, sizeof frame, &hdr, 60u, &key, &flen);
+	if (err == 0) {
+		err = proto_frame_wire(frame, flen, brd.wire, sizeof brd.wire, &wlen);
+	}
+	uint32_t t = window_ticks(&w);
+	struct board_line l;
+	board_line_init(&l);
+	board_line_str(&l, "CAL seal_cobs_insn=");
+	board_line_u64(&l, (uint64_t)t * 40u);
+	board_line_str(&l, " body=60 wire=");
+	board_line_u32(&l, (uint32_t)wlen);
+	board_line_str(&l, err == 0 ? "" : " failed");
+	board_line_emit(&l);
+}
+
 /* ---- sensor bus ------------------------------------------------------------------------------------ */
 
 /* Parse a decimal int in [lo, hi] at *s, advancing past it and one following space. */
@@ -864,6 +908,7 @@ static bool sensor_poll(uint32_t now)
 			brd.sline[brd.sline_len] = '\0';
 			sensor_line(brd.sline_overlong ? "(overlong)" : brd.sline, now);
 			brd.app_work = true;
+			brd.work_sensor++;
 			brd.sline_len = 0;
 			brd.sline_overlong = false;
 		} else if (brd.sline_len < SENSOR_LINE_MAX) {
@@ -890,6 +935,7 @@ int main(void)
 
 	boot_banner();
 	calibrate();
+	calibrate_seal();
 	provisioning();
 	app_start();
 	if (brd.app_ok) {
@@ -924,10 +970,11 @@ int main(void)
 			brd.app_work = false;
 			/* The deadline only moves when cf_app is called, so it is computed once after each batch of
 			 * calls; an idle wake-up (SysTick, every BOARD_TICK_MS) costs a comparison. */
-			if (work || (int32_t)(deadline - now) <= 0 || now - last_tick_ms >= TICK_MAX_MS) {
+			bool due = (int32_t)(deadline - now) <= 0;
+			if (work || due || now - last_tick_ms >= TICK_MAX_MS) {
 				idle_turn = false;
 				brd.tick_work += work ? 1u : 0u;
-				brd.tick_due += !work && (int32_t)(deadline - now) <= 0 ? 1u : 0u;
+				brd.tick_due += !work && due ? 1u : 0u;
 				struct window w;
 				window_start(&w);
 				int err = cf_app_tick(&brd.app, now);
@@ -936,7 +983,11 @@ int main(void)
 				}
 				uint32_t tt = window_ticks(&w);
 				last_tick_ms = now;
-				radio_tx(now);
+				/* A tick that is only the watchdog's (TICK_MAX_MS) does not poll the link: polling costs a
+				 * journal scan and nothing is due. */
+				if (work || due) {
+					radio_tx(now);
+				}
 				int up = cf_app_link_is_up(&brd.app);
 				if (up != brd.link_up) {
 					brd.link_up = up;

@@ -36,6 +36,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -49,6 +50,21 @@ MAX_EPOCHS = 30
 
 class Fail(Exception):
     pass
+
+
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL when this driver dies, however it dies (CTest's timeout kill
+    included), so no QEMU or daemon outlives a test. Kept across exec (not across fork)."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def stop_on_sigterm():
+    """SIGTERM/SIGINT raise SystemExit, so the drivers' finally blocks tear everything down."""
+    def handler(sig, _frame):
+        raise SystemExit(128 + sig)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def crc32c(data):
@@ -155,7 +171,7 @@ class Board:
                "-chardev", "socket,id=sensor,path=" + spath, "-serial", "chardev:sensor"]
         cmd += radio_args if radio_args else ["-serial", "file:" + self.radio_path]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         for name, lst in (("gnss", lg), ("sensor", ls)):
             self.socks[name] = self._accept(lst, name)
             self.socks[name].setblocking(False)
@@ -332,7 +348,8 @@ def match_host(got, want, what):
         while k < len(pos) and pos[k]["t"] != g["t"]:
             k += 1
         if k == len(pos):
-            raise Fail("%s: journaled FIX seq %d (t=%s) is not a host record (or out of order)" % (what, g["seq"], g["t"]))
+            raise Fail("%s: journaled FIX seq %d (t=%s) is not a host record (or out of order)" %
+                       (what, g["seq"], g["t"]))
         w = pos[k]
         for f in ("lat", "lon", "alt"):
             if g[f] != w[f]:
@@ -483,6 +500,7 @@ def main():
     ap.add_argument("scenario", choices=["fixes", "fault", "watchdog", "powercycle"])
     ap.add_argument("logs", nargs="+")
     args = ap.parse_args()
+    stop_on_sigterm()
     if shutil.which(args.qemu) is None:
         print("qemu-system-arm not found")
         return 1

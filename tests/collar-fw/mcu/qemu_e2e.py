@@ -46,6 +46,7 @@ import tty
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_collar as qc  # noqa: E402
+from qemu_collar import kv  # noqa: E402
 
 GW_ID = 5
 COLLAR_ID = 4242
@@ -170,6 +171,14 @@ def e7(s):
     return -v if neg else v
 
 
+def milli(s):
+    """"-12.345" -> -12345 (the console prints mm as metres with 3 decimals)."""
+    neg = s.startswith("-")
+    a, b = s.lstrip("-").split(".")
+    v = int(a) * 1000 + int(b)
+    return -v if neg else v
+
+
 def serial_possible(shim):
     return (shim and os.path.exists(shim) and os.geteuid() == 0 and os.path.exists("/dev/ttyS0") and
             os.path.exists("/sys/class/tty/ttyS0") and shutil.which("unshare") is not None)
@@ -203,7 +212,7 @@ def run(args, tmp):
                     "credit = 8\n[pub]\nendpoint = tcp://127.0.0.1:*\n[snapshot]\nendpoint = tcp://127.0.0.1:*\n"
                     % (db, tmp, tmp, tmp))
         core = subprocess.Popen([args.core, "-N", "-f", "%s/core.ini" % tmp], stdout=subprocess.PIPE,
-                                stderr=errlog, stdin=subprocess.DEVNULL)
+                                stderr=errlog, stdin=subprocess.DEVNULL, preexec_fn=qc.die_with_parent)
         procs.append(core)
         ingest = read_until(core, r"^READY ingest=(\S+) ", deadline, "scentrack-core").group(1)
 
@@ -223,9 +232,10 @@ def run(args, tmp):
         gwcmd = [args.gateway, "-N", "-f", "%s/gateway.ini" % tmp]
         if serial:
             gwcmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                     'mount --bind "$1" /dev/ttyS0 && shim="$2" && shift 2 && exec env LD_PRELOAD="$shim" "$@"', "sh", slave_path,
-                     args.shim] + gwcmd
-        gw = subprocess.Popen(gwcmd, stdout=errlog, stderr=errlog, stdin=subprocess.DEVNULL)
+                     'mount --bind "$1" /dev/ttyS0 && shim="$2" && shift 2 && exec env LD_PRELOAD="$shim" "$@"',
+                     "sh", slave_path, args.shim] + gwcmd
+        gw = subprocess.Popen(gwcmd, stdout=errlog, stderr=errlog, stdin=subprocess.DEVNULL,
+                              preexec_fn=qc.die_with_parent)
         procs.append(gw)
         print("radio link: %s" % ("libserialport (serial link kind, pty bind-mounted over /dev/ttyS0 in a private "
                                   "mount namespace)" if serial else "termios (tty link kind) on " + slave_path))
@@ -243,7 +253,8 @@ def run(args, tmp):
         conn = board._accept(lr, "radio")
         board.socks["radio"] = conn  # closed by stop()
         radio = Radio(conn, master)
-        board.extra = {conn: radio.from_collar, master: radio.from_gw, core.stdout: lambda: os.read(core.stdout.fileno(), 65536)}
+        board.extra = {conn: radio.from_collar, master: radio.from_gw,
+                       core.stdout: lambda: os.read(core.stdout.fileno(), 65536)}
         board.want_write = radio.want_write
 
         board.wait_line(r"^PROV provisioned collar_id=%d rate_ms=%d$" % (COLLAR_ID, args.rate_ms))
@@ -264,13 +275,16 @@ def run(args, tmp):
             board.send_sensor("B 1", t0 + press * period)
             board.send_sensor("B 0", t0 + release * period)
         t_cut, t_restore = t0 + args.cut_from * period, t0 + args.cut_to * period
-        cut = {"state": "before", "seen_at_cut": None}
+        cut = {"state": "before"}
 
         def on_pump():
             now = time.monotonic()
             if cut["state"] == "before" and now >= t_cut:
                 cut["state"] = "cut"
                 radio.on = False
+            elif cut["state"] == "cut" and "j_at_cut" not in cut and now >= t_cut + 1.0:
+                # records journaled from here on were sent (if at all) into the cut: one second after it
+                # began, the console lines of records journaled (and maybe sent) before it have been read
                 cut["j_at_cut"] = set(journaled(board.lines))
             elif cut["state"] == "cut" and now >= t_restore:
                 recs, _, _ = store_state(db)
@@ -285,8 +299,8 @@ def run(args, tmp):
         if cut["stored_in_cut"]:
             raise Fail("records journaled during the cut reached the core: %s (the cut did not cut)" %
                        sorted(cut["stored_in_cut"]))
-        print("cut for %.1f s: %d records journaled meanwhile, none of them in the core's store at the restore; "
-              "bytes dropped collar->gw %d, gw->collar %d" % (t_restore - t_cut, len(cut["j_in_cut"]),
+        print("cut for %.1f s: %d records journaled meanwhile (from 1 s into it), none of them in the core's store "
+              "at the restore; bytes dropped collar->gw %d, gw->collar %d" % (t_restore - t_cut, len(cut["j_in_cut"]),
                                                             radio.dropped[0], radio.dropped[1]))
 
         # ---- end of the log: the collar closes the epoch (GNSS quiet) and prints its SUMMARY
@@ -301,14 +315,17 @@ def run(args, tmp):
         print("backlog drained: all %d journaled records in the store %.1f s after the restore (the log ended "
               "%.1f s after it)" % (len(jr), time.monotonic() - t_restore, t0 + (len(groups) - 1) * period - t_restore))
 
-        # the collar's journal: every record acked
+        # the collar's journal: every record acked (the last ACK may follow the store's commit; asked at most
+        # 5 times a second, so that the asking does not become the collar's workload)
         while True:
             k = len(board.lines)
             board.send_sensor("STATUS")
             _, m = board.wait_line(r"^JOURNAL boot_id=\d+ next_seq=\d+ records=\d+ backlog=(\d+)", k)
+            board.wait_line(r"^SUMMARY stack_used=", k)
             if int(m.group(1)) == 0:
                 break
-            board.wait_line(r"^SUMMARY stack_used=", k)
+            next_ask = time.monotonic() + 0.2
+            board.wait_until(lambda: time.monotonic() >= next_ask, "the next STATUS", poll_s=0.2)
 
         # ---- the store against the collar's console and the host decoder
         recs, sfix, sind = store_state(db)
@@ -322,8 +339,7 @@ def run(args, tmp):
         qc.match_host(got, want, args.log)
         for g in got:
             t_ms, lat, lon, alt = sfix[g["seq"]]
-            if (lat, lon) != (e7(g["lat"]), e7(g["lon"])) or \
-                    (g["alt"] is not None and alt != int(g["alt"].replace(".", "").replace("-", "")) * (-1 if g["alt"].startswith("-") else 1)):
+            if (lat, lon) != (e7(g["lat"]), e7(g["lon"])) or (g["alt"] is not None and alt != milli(g["alt"])):
                 raise Fail("store FIX %d %s differs from the collar's %r" % (g["seq"], sfix[g["seq"]], g))
             if g["t"] != "-" and qc.utc_iso(t_ms) != g["t"]:
                 raise Fail("store FIX %d time %s, collar %s" % (g["seq"], qc.utc_iso(t_ms), g["t"]))
@@ -335,16 +351,23 @@ def run(args, tmp):
                 raise Fail("IND %d: kind %d src %d, expected a handler mark from the button (3, 2)" % (seq, kind, src))
             if fix_ref is None or fix_ref not in sfix or (lat, lon) != sfix[fix_ref][1:3]:
                 raise Fail("IND %d at %s,%s: not the position of its FIX %s" % (seq, lat, lon, fix_ref))
-        summ = qc.summary(board.lines)
+        # figures from the summary the collar printed itself when the GNSS stream went quiet (the log, the cut,
+        # the drain until then; not the test's STATUS questions)
+        k = min(i for i, l in enumerate(board.lines) if l.startswith("SUMMARY gnss_bytes="))
+        e = min(i for i, l in enumerate(board.lines) if i > k and l.startswith("SUMMARY stack_used="))
+        summ = qc.summary(board.lines[k:e + 1])
+        print("collar's summary at the end of the log:\n  " + "\n  ".join(board.lines[k:e + 1]))
+        last = qc.summary(board.lines)
         for key in ("fix_encode_err", "journal_err", "rx_bad_tag", "sensor_bad", "gnss_rx_overrun"):
-            if int(summ[key]) != 0:
-                raise Fail("collar SUMMARY %s=%s" % (key, summ[key]))
+            if int(last[key]) != 0:
+                raise Fail("collar SUMMARY %s=%s" % (key, last[key]))
         # the gateway's own account at a clean stop: frames verified, none failed authentication
         gw.send_signal(signal.SIGTERM)
         if gw.wait(timeout=max(1.0, deadline - time.monotonic())) != 0:
             raise Fail("scentrack-gateway did not stop cleanly (rc %s)" % gw.returncode)
         errlog.flush()
-        st = [l for l in open(os.path.join(tmp, "daemons.log"), errors="replace") if "scentrack-gateway: INFO stats:" in l]
+        st = [l for l in open(os.path.join(tmp, "daemons.log"), errors="replace")
+              if "scentrack-gateway: INFO stats:" in l]
         m = re.search(r"frames ok (\d+), crc (\d+), auth (\d+), replay (\d+), malformed (\d+), unknown collar (\d+)",
                       st[-1] if st else "")
         if not m or int(m.group(1)) == 0 or int(m.group(3)) != 0 or int(m.group(6)) != 0:
@@ -361,10 +384,13 @@ def run(args, tmp):
         print("costs (instructions, QEMU -icount shift=0): per NMEA line %s (max %s), per frame %s (max %s, %s "
               "frames), per radio rx chunk %s; busy %d insn over %s ms since READY; stack %s/%s B" %
               (summ["line_insn_mean"], summ["line_insn_max"], summ["frame_insn_mean"], summ["frame_insn_max"],
-               summ["frame_n"], summ["rx_insn_mean"], busy, summ["since_ready_ms"], summ["stack_used"],
-               summ["stack_size"]))
+               summ["frame_n"], summ["rx_insn_mean"], busy, summ["since_ready_ms"], last["stack_used"],
+               last["stack_size"]))
         # busy covers everything since READY (link-up wait, cut, drain, idle ticks): per second of uptime it is
         # the CPU duty cycle; at --epoch-ms 1000 that is a 1 Hz collar's
+        cal = [l for l in board.lines if l.startswith("CAL seal_cobs_insn=")]
+        if cal:
+            print("frame seal alone (CRC-32C + HMAC-SHA256 + COBS, 60 B body): %s insn" % kv(cal[0])["seal_cobs_insn"])
         print("loop: %s turns, %s sleeps, tick+poll %s times (%s for new work, %s for a due deadline), tick+deadline "
               "%s insn mean, radio polls that found nothing to send %s insn mean (max %s); waiting for transmitters %s "
               "insn (idle, not busy); idle turns %s x %s insn" %
@@ -409,6 +435,7 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("log")
     args = ap.parse_args()
+    qc.stop_on_sigterm()
     tmp = tempfile.mkdtemp(prefix="scentrack-mcu-e2e-")
     try:
         run(args, tmp)
