@@ -7,14 +7,17 @@
  *            period), cf_app_init (mounts the journal on the data flash), JOURNAL lines, READY.
  *   loop     GNSS UART bytes -> cf_app_gnss_feed; sensor-bus lines -> cf_app_accel / cf_app_button (or a
  *            board command); radio UART bytes -> cf_app_radio_rx; then cf_app_tick and every frame
- *            cf_app_radio_poll returns goes out on the radio UART. The time is board_clock_ms() (SysTick).
- *            Then WFI until the next interrupt (SysTick wakes it every BOARD_TICK_MS; the loop only works when a byte
- *            arrived or cf_app_next_deadline() has come).
+ *            cf_app_radio_poll returns goes out on the radio UART. The time is board_clock_ms() (the free-
+ *            running timer, see clock.c). A port is read once a whole line / COBS frame is in its ring (the
+ *            RX interrupt counts delimiters); tick + poll run when a record, frame or sensor line completed or
+ *            cf_app_next_deadline() has come (a tick alone at least every TICK_MAX_MS, for the watchdog).
+ *            Then WFI until the next interrupt (a byte, or SysTick every BOARD_TICK_MS).
  *   quiet    GNSS silent for GNSS_QUIET_MS after traffic (receiver off, end of a replayed log): the open
  *            epoch is closed (cf_app_gnss_flush) and SUMMARY lines give counts and costs.
  *
- * SENSOR BUS (UART2): text lines of at most SENSOR_LINE_MAX characters, '\n' or '\r' terminated, each
- * stamped with board_clock_ms() when its last byte arrives (the IMU/handset have no clock of their own here):
+ * SENSOR BUS (UART2): text lines of at most SENSOR_LINE_MAX characters ending in '\n' (a '\r' before it is
+ * an empty line, ignored), each stamped with board_clock_ms() when the loop reads it, within a tick of its
+ * last byte (the IMU/handset have no clock of their own here):
  *   A <x_mg> <y_mg> <z_mg>   one accelerometer sample (cf/motion.h body frame, milli-g, -32768..32767);
  *                            a feeder must pace samples >= 1 ms apart (the classifier refuses equal times)
  *   B 1 | B 0                handler button pressed / released (raw level; cf_app debounces it)

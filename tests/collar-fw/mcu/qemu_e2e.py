@@ -8,7 +8,8 @@ the real scentrack-gateway, which delivers over ZeroMQ+CURVE to the real scentra
 
   GNSS    the gpsd log (comments stripped) on UART1, one receiver epoch every --epoch-ms
   sensor  a scripted indication on UART2: handler button "B 1" / "B 0" (twice: once before and once during
-          the radio cut); the collar journals each as an IND with the latest fix's position
+          the radio cut); the collar journals each as an IND with the latest fix's position. Also 25
+          accelerometer samples (all parsed) and one malformed line (counted and reported)
   radio   UART3 is a QEMU chardev socket to this script, which forwards its bytes both ways to the master of
           a pty. The gateway reads the pty through libserialport: the slave is bind-mounted over /dev/ttyS0
           in a private mount namespace (`unshare --mount`) and the gateway runs with LD_PRELOAD=ioctl_shim.so
@@ -51,6 +52,7 @@ from qemu_collar import kv  # noqa: E402
 GW_ID = 5
 COLLAR_ID = 4242
 PROTO_T_FIX, PROTO_T_IND = 2, 4
+ACCEL_N = 25
 
 
 class Fail(qc.Fail):
@@ -274,6 +276,11 @@ def run(args, tmp):
         for k, (press, release) in enumerate(((8, 10), (args.cut_from + 4, args.cut_from + 6))):
             board.send_sensor("B 1", t0 + press * period)
             board.send_sensor("B 0", t0 + release * period)
+        # half a second of 50 Hz accelerometer samples (a collar at rest: too short for any indication) and one
+        # malformed sample, which must be counted and reported, not taken
+        for k in range(ACCEL_N):
+            board.send_sensor("A %d %d %d" % (-30 + k % 7, 12, 1000 - k % 5), t0 + 2 * period + k * 0.02)
+        board.send_sensor("A 99999 0 0", t0 + 3 * period)
         t_cut, t_restore = t0 + args.cut_from * period, t0 + args.cut_to * period
         cut = {"state": "before"}
 
@@ -358,9 +365,16 @@ def run(args, tmp):
         summ = qc.summary(board.lines[k:e + 1])
         print("collar's summary at the end of the log:\n  " + "\n  ".join(board.lines[k:e + 1]))
         last = qc.summary(board.lines)
-        for key in ("fix_encode_err", "journal_err", "rx_bad_tag", "sensor_bad", "gnss_rx_overrun"):
-            if int(last[key]) != 0:
-                raise Fail("collar SUMMARY %s=%s" % (key, last[key]))
+        for key, want_n in (("fix_encode_err", 0), ("journal_err", 0), ("rx_bad_tag", 0), ("gnss_rx_overrun", 0),
+                            ("sensor_bad", 1), ("accel_in", ACCEL_N), ("button_in", 4)):
+            if int(last[key]) != want_n:
+                raise Fail("collar SUMMARY %s=%s, expected %d" % (key, last[key], want_n))
+        if not any(l == "ERR sensor: bad line 'A 99999 0 0'" for l in board.lines):
+            raise Fail("the malformed sensor line was not reported")
+        # samples are stamped when read: two that a loaded host delivers in the same millisecond are refused
+        # by the classifier (equal times) and counted; that count is reported, not asserted
+        print("sensor bus: %s samples parsed, %s refused by the classifier (same-ms arrivals), 1 malformed line "
+              "counted and reported, 4 button edges" % (last["accel_in"], last["accel_rejected"]))
         # the gateway's own account at a clean stop: frames verified, none failed authentication
         gw.send_signal(signal.SIGTERM)
         if gw.wait(timeout=max(1.0, deadline - time.monotonic())) != 0:
