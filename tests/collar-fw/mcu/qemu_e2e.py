@@ -441,7 +441,7 @@ def main():
     ap.add_argument("--core", required=True)
     ap.add_argument("--shim", help="ioctl_shim.so: the gateway opens the pty through libserialport")
     ap.add_argument("--timeout", type=float, default=150.0, help="global deadline, seconds")
-    ap.add_argument("--rate-ms", type=int, default=200, help="provisioned FIX report period")
+    ap.add_argument("--rate-ms", type=int, default=100, help="provisioned FIX report period (< epoch: host jitter)")
     ap.add_argument("--epoch-ms", type=int, default=250, help="receiver epoch period of the replay")
     ap.add_argument("--cut-from", type=int, default=16, help="epoch at which the radio is cut")
     ap.add_argument("--cut-to", type=int, default=44, help="epoch at which it is restored")
