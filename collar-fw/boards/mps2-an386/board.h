@@ -29,6 +29,10 @@
 
 #define BOARD_SYSCLK_HZ 25000000u /* MPS2 SYSCLK: SysTick, UARTs, watchdog */
 #define BOARD_TICKS_PER_MS (BOARD_SYSCLK_HZ / 1000u)
+/* SysTick period: how often an idle main loop wakes to look at its deadlines (10 ms: the collar's shortest
+ * timer is the 20 ms button debounce; a 1 ms tick cost ~1 % of a 64 MHz part in idle wake-ups alone). The
+ * millisecond clock itself comes from the free-running timer (clock.c), not from counting ticks. */
+#define BOARD_TICK_MS 10u
 
 enum board_uart {
 	BOARD_UART_CONSOLE = 0,
@@ -38,7 +42,7 @@ enum board_uart {
 	BOARD_UART_COUNT = 4,
 };
 
-/* ---- clock (SysTick, 1 ms) ------------------------------------------------------------------------- */
+/* ---- clock (SysTick tick every BOARD_TICK_MS; milliseconds from the free-running timer) -------------- */
 
 void board_clock_init(void);
 /* Milliseconds since boot (wraps after 49.7 days; use differences). */
@@ -68,6 +72,15 @@ int board_uart_init(unsigned port, uint32_t baud);
 size_t board_uart_read(unsigned port, void *buf, size_t cap);
 /* Bytes waiting in the RX ring. */
 size_t board_uart_rx_avail(unsigned port);
+/* RX ring size in bytes. */
+size_t board_uart_rx_size(unsigned port);
+/* Bytes received since init (wraps). */
+uint32_t board_uart_rx_bytes(unsigned port);
+/* Count received `delim` bytes (a line's '\n', a COBS frame's 0x00) so the main loop can sleep until a
+ * whole message is in the ring instead of waking up to read every byte. */
+void board_uart_set_delim(unsigned port, uint8_t delim);
+/* Delimiters received since init (wraps). */
+uint32_t board_uart_rx_delims(unsigned port);
 /* Queue all len bytes or none (never blocks). @retval 0 queued  @retval -EAGAIN ring full (counted) */
 int board_uart_write(unsigned port, const void *buf, size_t len);
 /* Queue len bytes, sleeping (WFI) while the ring is full: for the console, whose lines must not be lost.
@@ -75,6 +88,8 @@ int board_uart_write(unsigned port, const void *buf, size_t len);
 void board_uart_write_all(unsigned port, const void *buf, size_t len);
 /* Wait until every queued byte has been handed to the transmitter. Thread mode only. */
 void board_uart_drain(unsigned port);
+/* board_ticks spent sleeping in board_uart_write_all / board_uart_drain for a transmitter (64-bit). */
+uint64_t board_uart_wait_ticks(void);
 void board_uart_get_stats(unsigned port, struct board_uart_stats *st);
 
 /* The same ports and clock as the firmware core sees them (hal/uart.h, hal/clock.h device-class APIs).

@@ -22,20 +22,40 @@
 #include "board.h"
 #include "regs.h"
 
-#define RX_RING 512u  /* power of two; ~0.5 s of NMEA at 9600 baud */
-#define TX_RING 1024u /* power of two; a few console lines or four radio frames */
+/*
+ * Ring sizes per port (powers of two), sized for the 16 KiB RAM that cf_app (~7.3 KiB) shares with them:
+ *   console  RX 16 (unused)   TX 512 (three console lines; the writer sleeps when it is full)
+ *   GNSS     RX 512 (~0.5 s of NMEA at 9600 Bd)   TX 16 (unused)
+ *   sensor   RX 256 (a dozen sensor lines: 50 Hz samples, the loop drains them every turn)   TX 16
+ *   radio    RX 512 (two full frames of ACKs/CMDs)   TX 512 (one full frame + the next one's start)
+ */
+#define CONSOLE_RX 16u
+#define CONSOLE_TX 512u
+#define GNSS_RX 512u
+#define GNSS_TX 16u
+#define SENSOR_RX 256u
+#define SENSOR_TX 16u
+#define RADIO_RX 512u
+#define RADIO_TX 512u
+
+static uint8_t console_rx[CONSOLE_RX], console_tx[CONSOLE_TX], gnss_rx[GNSS_RX], gnss_tx[GNSS_TX];
+static uint8_t sensor_rx[SENSOR_RX], sensor_tx[SENSOR_TX], radio_rx[RADIO_RX], radio_tx[RADIO_TX];
 
 /* Read-only wiring (flash), separate from the state so that the rings stay in .bss, not .data. */
 struct uart_cfg {
 	uint32_t base;
 	uint8_t rx_irq; /* TX irq is rx_irq + 1 */
+	uint16_t rx_size, tx_size;
+	uint8_t *rx, *tx;
 };
 
 static const struct uart_cfg cfgs[BOARD_UART_COUNT] = {
-	{.base = 0x40004000u, .rx_irq = 0},
-	{.base = 0x40005000u, .rx_irq = 2},
-	{.base = 0x40006000u, .rx_irq = 4},
-	{.base = 0x40007000u, .rx_irq = 18},
+	{.base = 0x40004000u, .rx_irq = 0, .rx_size = CONSOLE_RX, .tx_size = CONSOLE_TX, .rx = console_rx,
+	 .tx = console_tx},
+	{.base = 0x40005000u, .rx_irq = 2, .rx_size = GNSS_RX, .tx_size = GNSS_TX, .rx = gnss_rx, .tx = gnss_tx},
+	{.base = 0x40006000u, .rx_irq = 4, .rx_size = SENSOR_RX, .tx_size = SENSOR_TX, .rx = sensor_rx,
+	 .tx = sensor_tx},
+	{.base = 0x40007000u, .rx_irq = 18, .rx_size = RADIO_RX, .tx_size = RADIO_TX, .rx = radio_rx, .tx = radio_tx},
 };
 
 struct uart_port {
@@ -46,8 +66,11 @@ struct uart_port {
 	volatile bool tx_busy;              /* a byte is in the holding register */
 	volatile bool rx_masked;
 	volatile struct board_uart_stats st;
-	uint8_t rx[RX_RING];
-	uint8_t tx[TX_RING];
+	uint16_t rx_size, tx_size;          /* powers of two */
+	uint8_t *rx, *tx;
+	bool has_delim;
+	uint8_t delim;                      /* end-of-message byte counted by the RX ISR ('\n', COBS 0x00) */
+	volatile uint32_t rx_delims;
 };
 
 static struct uart_port ports[BOARD_UART_COUNT];
@@ -71,6 +94,10 @@ int board_uart_init(unsigned port, uint32_t baud)
 	struct uart_port *u = &ports[port];
 	u->base = cfgs[port].base;
 	u->rx_irq = cfgs[port].rx_irq;
+	u->rx_size = cfgs[port].rx_size;
+	u->tx_size = cfgs[port].tx_size;
+	u->rx = cfgs[port].rx;
+	u->tx = cfgs[port].tx;
 	REG32(u->base + UART_CTRL) = 0;
 	REG32(u->base + UART_BAUDDIV) = BOARD_SYSCLK_HZ / baud; /* the CMSDK UART needs >= 16 */
 	REG32(u->base + UART_INTSTATUS) = UART_INT_TX | UART_INT_RX | UART_INT_TXOVR | UART_INT_RXOVR;
@@ -107,7 +134,7 @@ static void rx_isr_body(struct uart_port *u)
 		return;
 	}
 	uint16_t head = u->rx_head;
-	if ((uint16_t)(head - u->rx_tail) >= RX_RING) {
+	if ((uint16_t)(head - u->rx_tail) >= u->rx_size) {
 		/* Ring full: keep the byte in the holding register, stop listening until the reader makes room.
 		 * The RX interrupt stays pending in the UART, so unmasking resumes exactly here. */
 		u->st.rx_throttled = u->st.rx_throttled + 1u;
@@ -116,8 +143,12 @@ static void rx_isr_body(struct uart_port *u)
 		return;
 	}
 	REG32(u->base + UART_INTSTATUS) = UART_INT_RX;
-	u->rx[head & (RX_RING - 1u)] = (uint8_t)REG32(u->base + UART_DATA);
+	uint8_t c = (uint8_t)REG32(u->base + UART_DATA);
+	u->rx[head & (u->rx_size - 1u)] = c;
 	u->rx_head = (uint16_t)(head + 1u);
+	if (u->has_delim && c == u->delim) {
+		u->rx_delims = u->rx_delims + 1u;
+	}
 	u->st.rx_bytes = u->st.rx_bytes + 1u;
 }
 
@@ -142,7 +173,7 @@ static void tx_isr(struct uart_port *u)
 	}
 	u->tx_tail = (uint16_t)(tail + 1u);
 	u->st.tx_bytes = u->st.tx_bytes + 1u;
-	REG32(u->base + UART_DATA) = u->tx[tail & (TX_RING - 1u)];
+	REG32(u->base + UART_DATA) = u->tx[tail & (u->tx_size - 1u)];
 	isr_ticks = isr_ticks + (board_ticks() - t0);
 }
 
@@ -190,7 +221,7 @@ size_t board_uart_read(unsigned port, void *buf, size_t cap)
 	size_t n = 0;
 	uint16_t tail = u->rx_tail;
 	while (n < cap && tail != u->rx_head) {
-		out[n++] = u->rx[tail & (RX_RING - 1u)];
+		out[n++] = u->rx[tail & (u->rx_size - 1u)];
 		tail = (uint16_t)(tail + 1u);
 	}
 	u->rx_tail = tail;
@@ -199,6 +230,29 @@ size_t board_uart_read(unsigned port, void *buf, size_t cap)
 		irq_enable(u->rx_irq);
 	}
 	return n;
+}
+
+void board_uart_set_delim(unsigned port, uint8_t delim)
+{
+	if (port < BOARD_UART_COUNT) {
+		ports[port].delim = delim;
+		ports[port].has_delim = true;
+	}
+}
+
+uint32_t board_uart_rx_delims(unsigned port)
+{
+	return port < BOARD_UART_COUNT ? ports[port].rx_delims : 0u;
+}
+
+uint32_t board_uart_rx_bytes(unsigned port)
+{
+	return port < BOARD_UART_COUNT ? ports[port].st.rx_bytes : 0u;
+}
+
+size_t board_uart_rx_size(unsigned port)
+{
+	return port < BOARD_UART_COUNT ? ports[port].rx_size : 0u;
 }
 
 size_t board_uart_rx_avail(unsigned port)
@@ -219,21 +273,21 @@ static void tx_kick(struct uart_port *u)
 		u->tx_busy = true;
 		u->tx_tail = (uint16_t)(tail + 1u);
 		u->st.tx_bytes = u->st.tx_bytes + 1u;
-		REG32(u->base + UART_DATA) = u->tx[tail & (TX_RING - 1u)];
+		REG32(u->base + UART_DATA) = u->tx[tail & (u->tx_size - 1u)];
 	}
 	__asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
 }
 
 static size_t tx_free(const struct uart_port *u)
 {
-	return TX_RING - (uint16_t)(u->tx_head - u->tx_tail);
+	return (size_t)u->tx_size - (uint16_t)(u->tx_head - u->tx_tail);
 }
 
 static void tx_put(struct uart_port *u, const uint8_t *p, size_t len)
 {
 	uint16_t head = u->tx_head;
 	for (size_t i = 0; i < len; i++) {
-		u->tx[(uint16_t)(head + i) & (TX_RING - 1u)] = p[i];
+		u->tx[(uint16_t)(head + i) & (u->tx_size - 1u)] = p[i];
 	}
 	__asm__ volatile("dmb" ::: "memory");
 	u->tx_head = (uint16_t)(head + len);
@@ -254,6 +308,25 @@ int board_uart_write(unsigned port, const void *buf, size_t len)
 	return 0;
 }
 
+/* Ticks spent in WFI waiting for a transmitter (interrupts that ran meanwhile excluded): the CPU is idle
+ * there, as it would be on hardware while a UART shifts bytes out at its baud rate. Thread mode only. */
+static uint64_t wait_ticks;
+
+uint64_t board_uart_wait_ticks(void)
+{
+	return wait_ticks;
+}
+
+static void tx_wait(void)
+{
+	uint32_t i0 = isr_ticks;
+	uint32_t t0 = board_ticks();
+	__asm__ volatile("wfi");
+	uint32_t t = board_ticks() - t0;
+	uint32_t isr = isr_ticks - i0;
+	wait_ticks += t > isr ? t - isr : 0u;
+}
+
 void board_uart_write_all(unsigned port, const void *buf, size_t len)
 {
 	if (port >= BOARD_UART_COUNT) {
@@ -265,7 +338,7 @@ void board_uart_write_all(unsigned port, const void *buf, size_t len)
 		size_t room = tx_free(u);
 		if (room == 0) {
 			tx_kick(u);
-			__asm__ volatile("wfi");
+			tx_wait();
 			continue;
 		}
 		size_t n = len < room ? len : room;
@@ -284,7 +357,7 @@ void board_uart_drain(unsigned port)
 	struct uart_port *u = &ports[port];
 	while (u->tx_tail != u->tx_head || u->tx_busy) {
 		tx_kick(u);
-		__asm__ volatile("wfi");
+		tx_wait();
 	}
 }
 
