@@ -702,6 +702,28 @@ int gw_spool_acked_seq(struct gw_spool *s, uint64_t *gw_seq)
 	return 0;
 }
 
+int gw_spool_unacked(struct gw_spool *s, uint64_t *n)
+{
+	/* Rows the core has not acknowledged: never batched yet, or in a batch after the acked mark. Uses the
+	 * rec_gw index for the second half; the first is a scan of the unbatched tail (rows are appended in id
+	 * order and batched in id order, so that tail is short unless the backhaul is down). Status only. */
+	sqlite3_stmt *st;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT (SELECT COUNT(*) FROM rec WHERE gw_seq > ?1) + "
+	                       "(SELECT COUNT(*) FROM rec WHERE gw_seq IS NULL)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		gw_log(GW_LOG_WARN, "spool", "unacked count: %s", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->acked_gw_seq);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
 int gw_spool_trim(struct gw_spool *s)
 {
 	int err = txn_begin(s);

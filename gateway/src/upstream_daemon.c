@@ -9,6 +9,8 @@
  *   initial_credit  = 4       batches in flight before the core's first CREDIT (1..1024)
  *   ping_ms         = 1000    application PING interval (Paranoid Pirate; 3 silent → new socket)
  *   ack_timeout_ms  = 10000   Go-Back-N when no ack progress for this long
+ *   reconnect_ms    = 1000    libzmq's reconnect interval after the TCP connection dropped (ZMQ_RECONNECT_IVL)
+ *   reconnect_max_ms = 32000  ... doubling up to this (ZMQ_RECONNECT_IVL_MAX)
  * The gateway id is [gateway] id. Make keys with gw_up_keygen_files() (see upstream_keys.c).
  *
  * Loop integration: the ZMQ_FDs are edge-triggered, so the prepare hook (before every poll) services the
@@ -53,6 +55,12 @@ static int src_acked(void *ctx, uint64_t gw_seq)
 static int src_acked_seq(void *ctx, uint64_t *gw_seq)
 {
 	return gw_spool_acked_seq(ctx, gw_seq);
+}
+
+static int src_pending(void *ctx, uint64_t after, uint64_t *n)
+{
+	(void)after; /* the spool knows its acked mark */
+	return gw_spool_unacked(ctx, n);
 }
 
 static void on_commit(void *arg, int ok, unsigned records)
@@ -189,7 +197,7 @@ static int get_u32(const struct gw_config *cfg, const char *key, uint32_t min, u
 int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 {
 	static const char *const known[] = {"endpoint", "server_key", "secret_key", "initial_credit", "ping_ms",
-	                                    "ack_timeout_ms"};
+	                                    "ack_timeout_ms", "reconnect_ms", "reconnect_max_ms"};
 	const struct gw_config *cfg = ctx->cfg;
 	char err[512];
 	int rc;
@@ -219,11 +227,20 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 		return -EINVAL;
 	}
 	struct gw_up_config uc = {.gw_id = cfg->gw_id, .endpoint = ep};
-	uint32_t credit = 0, ping = 0, ack_to = 0;
+	uint32_t credit = 0, ping = 0, ack_to = 0, rc_ms = 0, rc_max_ms = 0;
 	if ((rc = get_u32(cfg, "initial_credit", 1, GW_UP_CREDIT_MAX, &credit)) ||
 	    (rc = get_u32(cfg, "ping_ms", 100, 600000, &ping)) ||
-	    (rc = get_u32(cfg, "ack_timeout_ms", 100, 3600000, &ack_to)))
+	    (rc = get_u32(cfg, "ack_timeout_ms", 100, 3600000, &ack_to)) ||
+	    (rc = get_u32(cfg, "reconnect_ms", 10, 60000, &rc_ms)) ||
+	    (rc = get_u32(cfg, "reconnect_max_ms", 10, 600000, &rc_max_ms)))
 		return rc;
+	if (rc_ms && rc_max_ms && rc_max_ms < rc_ms) {
+		gw_log(GW_LOG_ERR, SUBSYS, "%s: [upstream] reconnect_max_ms %" PRIu32 " < reconnect_ms %" PRIu32, cfg->file,
+		       rc_max_ms, rc_ms);
+		return -EINVAL;
+	}
+	uc.reconnect_ivl_ms = (int)rc_ms;
+	uc.reconnect_ivl_max_ms = (int)rc_max_ms;
 	uc.initial_credit = (uint16_t)credit;
 	uc.ping_ivl_ms = ping;
 	uc.ack_timeout_ms = ack_to;
@@ -232,7 +249,7 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 		gw_log(GW_LOG_ERR, SUBSYS, "%s", err);
 		return rc;
 	}
-	struct gw_up_source src = {ctx->spool, src_batch, src_acked, src_acked_seq, NULL};
+	struct gw_up_source src = {ctx->spool, src_batch, src_acked, src_acked_seq, src_pending};
 	g.loop = ctx->loop;
 	g.spool = ctx->spool;
 	g.fds[0] = g.fds[1] = -1;

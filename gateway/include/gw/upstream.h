@@ -90,7 +90,8 @@ struct gw_up_source {
 	int (*acked)(void *ctx, uint64_t gw_seq);
 	/* The last gw_seq the source was told is acked (0 = none). Read at open. */
 	int (*acked_seq)(void *ctx, uint64_t *gw_seq);
-	/* Optional (may be NULL): batches waiting in the source after `after`, for the queue-depth counter. */
+	/* Optional (may be NULL): what waits in the source after `after`, for the queue-depth counter (the
+	 * daemon's spool source counts records, gw_spool_unacked). */
 	int (*pending)(void *ctx, uint64_t after, uint64_t *n);
 };
 
@@ -135,7 +136,7 @@ struct gw_up_stats {
 	uint64_t sent_seq;         /* highest gw_seq on the wire of this connection */
 	uint32_t in_flight;        /* sent_seq - acked_seq */
 	uint32_t credit;
-	uint64_t queue_depth;      /* batches waiting in the source after acked_seq (0 if source->pending is NULL) */
+	uint64_t queue_depth;      /* source->pending after acked_seq (spool: records); 0 if pending is NULL */
 	bool connected;            /* a CURVE handshake completed and no disconnect since */
 };
 
