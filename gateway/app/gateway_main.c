@@ -50,6 +50,7 @@ struct daemon {
 	struct gw_link links[GW_LINKS_MAX];
 	unsigned n_links;
 	void *upstream;
+	void *dock;
 	int sigfd;
 	int pipe_timer;
 	uint64_t started_mono, started_utc;
@@ -512,6 +513,7 @@ static int run(struct daemon *d, int foreground)
 {
 	int ex = EX_OK, err;
 	struct gw_key *keys = calloc(GW_KEYS_MAX, sizeof *keys);
+	uint16_t *ids = NULL;
 	size_t n_keys = 0;
 	if (!keys)
 		return EX_OSERR;
@@ -535,6 +537,14 @@ static int run(struct daemon *d, int foreground)
 			goto out_free_pipe;
 		}
 	}
+	/* the dock needs only who is known, not the keys */
+	ids = calloc(n_keys ? n_keys : 1, sizeof *ids);
+	if (!ids) {
+		ex = EX_OSERR;
+		goto out_free_pipe;
+	}
+	for (size_t i = 0; i < n_keys; i++)
+		ids[i] = keys[i].collar_id;
 	explicit_bzero(keys, GW_KEYS_MAX * sizeof *keys);
 	if (gw_pipeline_restore(d->pipe) < 0) {
 		ex = EX_CANTCREAT;
@@ -588,6 +598,14 @@ static int run(struct daemon *d, int foreground)
 		ex = EX_CONFIG;
 		goto out_close_links;
 	}
+	err = gw_dock_daemon_attach(&ctx, ids, n_keys, &d->dock);
+	free(ids);
+	ids = NULL;
+	if (err < 0) {
+		gw_log(GW_LOG_ERR, "main", "dock: %s", strerror(-err));
+		ex = EX_CONFIG;
+		goto out_detach_upstream;
+	}
 	uint64_t wd_usec = 0;
 	if (sd_watchdog_enabled(0, &wd_usec) > 0)
 		d->watchdog_ms = wd_usec / 1000u;
@@ -609,8 +627,11 @@ static int run(struct daemon *d, int foreground)
 	for (unsigned i = 0; i < d->n_links; i++)
 		if (d->links[i].up)
 			gw_link_flush(&d->links[i]); /* the owed ACKs, best effort */
-	gw_upstream_detach(d->upstream);
+	gw_dock_daemon_detach(d->dock);
 	log_stats(d);
+
+out_detach_upstream:
+	gw_upstream_detach(d->upstream);
 
 out_close_links:
 	for (unsigned i = 0; i < d->n_links; i++) {
@@ -630,6 +651,7 @@ out_close_spool:
 	if (gw_spool_close(d->spool) < 0 && ex == EX_OK)
 		ex = EX_IOERR;
 out_free_keys:
+	free(ids);
 	explicit_bzero(keys, GW_KEYS_MAX * sizeof *keys);
 	free(keys);
 	if (ex == EX_OK)

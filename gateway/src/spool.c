@@ -620,7 +620,9 @@ static int build_batch(struct gw_spool *s, uint64_t seq, uint8_t *body, size_t c
 			r->snr_db10 = (int16_t)sqlite3_column_int(st, 7);
 		}
 		int64_t anchor = sqlite3_column_int64(st, 8);
-		if (anchor == id) {
+		if (anchor == id && sqlite3_column_type(st, 9) == SQLITE_NULL) {
+			/* no frame: a record downloaded from the dock (journal bodies were never radio frames) */
+		} else if (anchor == id) {
 			int rl = sqlite3_column_bytes(st, 9);
 			if (rl < (int)PROTO_RAW_MIN || rl > (int)PROTO_FRAME_MAX) {
 				err = -EBADMSG;
