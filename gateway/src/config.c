@@ -201,6 +201,13 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 			if (num(v, 0, 100, &x) < 0)
 				BAD("\"%s\": expected 0..100", v);
 			c->pipe.commit_gap_ms = (unsigned)x;
+		} else if (!strcmp(name, "early_commit")) {
+			if (!strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "true"))
+				c->pipe.early_commit = 1;
+			else if (!strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "false"))
+				c->pipe.early_commit = 0;
+			else
+				BAD("\"%s\": expected yes or no", v);
 		} else if (!strcmp(name, "commit_max")) {
 			if (num(v, 1, GW_PENDING_MAX, &x) < 0)
 				BAD("\"%s\": expected 1..%u", v, GW_PENDING_MAX);

@@ -397,7 +397,7 @@ static void service(struct gw_pipeline *p, const struct gw_now *now, int force)
 		struct collar *c = &p->c[p->armed[i]];
 		if ((c->ack_now || (c->ack_due && now->mono_ms >= c->ack_due)) && c->n_pending)
 			need = 1;
-		if (gap_ok && c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every)
+		if (p->o.early_commit && gap_ok && c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every)
 			need = 1;
 	}
 	p->urgent = 0;
@@ -732,7 +732,7 @@ int gw_pipeline_tick(struct gw_pipeline *p, const struct gw_now *now, uint64_t *
 	for (size_t i = 0; i < p->n_armed; i++) {
 		const struct collar *c = &p->c[p->armed[i]];
 		uint64_t d = c->ack_now ? now->mono_ms : c->ack_due;
-		if (c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every &&
+		if (p->o.early_commit && c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every &&
 		    p->last_commit_ms + p->o.commit_gap_ms < d)
 			d = p->last_commit_ms + p->o.commit_gap_ms;
 		if (d && d < next)

@@ -73,6 +73,8 @@ int main(int argc, char **argv)
 		o.ack_every = (unsigned)atoi(getenv("BENCH_ACK_EVERY"));
 	if (getenv("BENCH_COMMIT_GAP_MS"))
 		o.commit_gap_ms = (unsigned)atoi(getenv("BENCH_COMMIT_GAP_MS"));
+	if (getenv("BENCH_EARLY_COMMIT"))
+		o.early_commit = (uint8_t)atoi(getenv("BENCH_EARLY_COMMIT"));
 	if (gw_pipeline_new(&p, s, &o, on_ack, NULL) < 0)
 		return 1;
 	static struct sim_collar col[NCOL];
