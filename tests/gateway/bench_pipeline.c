@@ -3,11 +3,11 @@
  * Not a test (no pass/fail): a measurement tool. The spool is a file in DIR (default /var/tmp: on disk).
  *
  *   build/tests/gateway/gw_bench_pipeline [frames=200000] [fix|fixb] [DIR]
- *   BENCH_ACK_EVERY=64 BENCH_COMMIT_GAP_MS=100 ...   (group commit every 100 ms only)
+ *   BENCH_EARLY_COMMIT=1 [BENCH_COMMIT_GAP_MS=10] ...   (the early commits every [ack] every records)
  *
  * Throughput: `frames` FIX frames (or FIXB frames of 8 fixes) from 256 collars, pre-encoded, fed to
  * gw_pipeline_input in 4 KiB chunks (as reads from a serial port would deliver them) with the real clock,
- * default options (group commit <= 100 ms, ACKs every 4 records / 100 ms, commit gap 10 ms), the spool
+ * default options (group commit <= 100 ms, FIX ACKs after it, every 4 durable records / 100 ms), the spool
  * fsynced on every commit (WAL, synchronous=FULL). Reported: frames/s and records/s, wall time includes the
  * final commit.
  * Latency: 2000 INDs one at a time, from handing the frame's last byte to the pipeline to the ACK leaving

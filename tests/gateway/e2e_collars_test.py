@@ -153,7 +153,7 @@ class Collar:
         a.setblocking(False)
         # the collar's radio is our socket's other end, same fd number in the child
         self.proc = subprocess.Popen(
-            [COLLAR, "--id", str(self.id), "--key", self.key_path, "--flash", self.flash, "--flash-pages", "64",
+            [COLLAR, "--id", str(self.id), "--key", self.key_path, "--flash", self.flash, "--flash-pages", "256",
              "--gnss", self.nmea, "--motion", self.motion, "--radio", f"fd:{b.fileno()}", "--fast", "--exit-on-eof",
              "--journal-log", "--rate", "1000", "--pair-hold", "1000", "--seed", str(self.id)],
             stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, pass_fds=(b.fileno(),))
