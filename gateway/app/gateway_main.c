@@ -51,6 +51,7 @@ struct daemon {
 	unsigned n_links;
 	void *upstream;
 	void *dock;
+	uint64_t key_reloads;
 	int sigfd;
 	int pipe_timer;
 	uint64_t started_mono, started_utc;
@@ -136,7 +137,9 @@ static const char *const usage_text[] = {
 	"SIGNALS\n"
 	"    SIGTERM, SIGINT   commit, send owed ACKs, close the spool cleanly, exit 0\n"
 	"    SIGUSR1           log a statistics line now\n"
-	"    SIGHUP            ignored (restart to reload the configuration)\n"
+	"    SIGHUP            reload the collar key file: new collars are accepted, changed keys take effect,\n"
+	"                      collars no longer listed are refused; a file that does not load changes\n"
+	"                      nothing. Other settings need a restart\n"
 	"\n"
 	"SYSTEMD\n"
 	"    Type=notify: READY=1 once the spool is open and the links are started, STATUS= every 5 s,\n"
@@ -320,6 +323,37 @@ static void on_cron(struct gw_loop *l, int id, void *arg)
 	}
 }
 
+/* SIGHUP: read the key file again. A file that does not load changes nothing (the old keys stay). */
+static void reload_keys(struct daemon *d)
+{
+	struct gw_key *keys = calloc(GW_KEYS_MAX, sizeof *keys);
+	size_t n = 0;
+	unsigned added = 0, changed = 0, removed = 0;
+	if (!keys) {
+		gw_log(GW_LOG_ERR, "main", "SIGHUP: out of memory: keys not reloaded");
+		return;
+	}
+	if (gw_keys_load(d->cfg.keys, keys, GW_KEYS_MAX, &n) < 0) {
+		gw_log(GW_LOG_ERR, "main", "SIGHUP: %s does not load: the previous keys stay in force", d->cfg.keys);
+		goto out_free;
+	}
+	int err = gw_pipeline_keys_reload(d->pipe, keys, n, &added, &changed, &removed);
+	uint16_t ids[GW_KEYS_MAX];
+	for (size_t i = 0; i < n; i++)
+		ids[i] = keys[i].collar_id;
+	gw_dock_daemon_keys(d->dock, ids, n);
+	d->key_reloads++;
+	if (err < 0)
+		gw_log(GW_LOG_ERR, "main", "SIGHUP: %s: collar table full (%s): %u added before that", d->cfg.keys,
+		       strerror(-err), added);
+	else
+		gw_log(GW_LOG_NOTE, "main", "SIGHUP: %s reloaded: %zu collars (%u added, %u keys changed, %u removed)",
+		       d->cfg.keys, n, added, changed, removed);
+out_free:
+	explicit_bzero(keys, GW_KEYS_MAX * sizeof *keys);
+	free(keys);
+}
+
 static void on_signal(struct gw_loop *l, int fd, short revents, void *arg)
 {
 	struct daemon *d = arg;
@@ -334,6 +368,9 @@ static void on_signal(struct gw_loop *l, int fd, short revents, void *arg)
 			break;
 		case SIGUSR1:
 			log_stats(d);
+			break;
+		case SIGHUP:
+			reload_keys(d);
 			break;
 		default:
 			gw_log(GW_LOG_NOTE, "main", "%s ignored (restart to reload the configuration)",
@@ -354,6 +391,7 @@ static void st_gateway(void *arg, struct gw_json *j)
 	gw_json_u64(j, "started_utc_ms", d->started_utc);
 	gw_json_u64(j, "uptime_ms", gw_clock_mono_ms() - d->started_mono);
 	gw_json_str(j, "config", d->cfg.file);
+	gw_json_u64(j, "key_reloads", d->key_reloads);
 }
 
 static void err_counts(struct gw_json *j, const char *key, const uint32_t *by)

@@ -266,6 +266,14 @@ int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *colla
 	return 0;
 }
 
+void gw_dock_daemon_keys(void *state, const uint16_t *collar_ids, size_t n_collars)
+{
+	if (!state || !g.active)
+		return;
+	g.n_known = n_collars < GW_KEYS_MAX ? n_collars : GW_KEYS_MAX;
+	memcpy(g.known, collar_ids, g.n_known * sizeof *collar_ids);
+}
+
 void gw_dock_daemon_detach(void *state)
 {
 	if (!state || !g.active)

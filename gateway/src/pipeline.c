@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw/keys.h"
 #include "gw/log.h"
 #include "proto/err.h"
 #include "proto/frame.h"
@@ -133,6 +134,57 @@ int gw_pipeline_collar_add(struct gw_pipeline *p, uint16_t collar_id, const uint
 	proto_hmac_init(&c->key, key, PROTO_KEY_LEN);
 	p->n++;
 	p->idx_of[collar_id] = (uint16_t)p->n;
+	return 0;
+}
+
+int gw_pipeline_keys_reload(struct gw_pipeline *p, const struct gw_key *keys, size_t n, unsigned *added,
+                            unsigned *changed, unsigned *removed)
+{
+	unsigned a = 0, ch = 0, rm = 0;
+	/* Removed collars keep their state (counters, ack window) but become unknown: their frames are refused
+	 * from now on. A collar that comes back gets its old state again. */
+	for (size_t i = 0; i < p->n; i++) {
+		uint16_t id = p->c[i].info.collar_id;
+		size_t k;
+		for (k = 0; k < n && keys[k].collar_id != id; k++)
+			;
+		if (k == n && p->idx_of[id]) {
+			p->idx_of[id] = 0;
+			rm++;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		uint16_t id = keys[k].collar_id;
+		struct proto_hmac_key hk;
+		memset(&hk, 0, sizeof hk); /* collar_add's state was zeroed first too: memcmp sees no padding noise */
+		proto_hmac_init(&hk, keys[k].key, PROTO_KEY_LEN);
+		size_t i;
+		for (i = 0; i < p->n && p->c[i].info.collar_id != id; i++)
+			;
+		if (i < p->n) {
+			if (!p->idx_of[id]) {
+				p->idx_of[id] = (uint16_t)(i + 1);
+				a++;
+			} else if (memcmp(&p->c[i].key, &hk, sizeof hk) != 0) {
+				ch++;
+			}
+			p->c[i].key = hk;
+		} else {
+			int err = gw_pipeline_collar_add(p, id, keys[k].key);
+			if (err < 0) {
+				explicit_bzero(&hk, sizeof hk);
+				return err;
+			}
+			a++;
+		}
+		explicit_bzero(&hk, sizeof hk);
+	}
+	if (added)
+		*added = a;
+	if (changed)
+		*changed = ch;
+	if (removed)
+		*removed = rm;
 	return 0;
 }
 

@@ -33,6 +33,8 @@ Scenarios:
             nothing is acked) until the collars have all finished (everything is in the gateway's spool),
             then the core is SIGKILLed (the port drops) and the gateway is SIGKILLed too while it is down;
             then both are restarted and the spool drains.
+  sighup    the key file lacks one collar (its frames are refused); it is added and another removed, SIGHUP;
+            the added collar is delivered, the removed one refused; all restored, SIGHUP; everything arrives.
 E2E_EPOCHS sets the seconds of GNSS per collar (one fix a second, a handler-button indication every 13 s;
 default 1500 for gwkill and corekill, 1200 for blocked, 300 for e2e).
 
@@ -228,13 +230,18 @@ class World:
             gw_pub = f.read().strip()
         with open(f"{tmp}/allow.txt", "w") as f:
             f.write(f"{GW_ID} {gw_pub}\n")
-        with open(f"{tmp}/collar-keys", "w") as f:
-            for c in self.collars:
-                f.write(f"{c.id} {c.key.hex()}\n")
-        os.chmod(f"{tmp}/collar-keys", 0o600)
+        self.write_keys(self.collars)
         self.core_ep = "tcp://127.0.0.1:*"
         self.n_core = 0
         self.n_gw = 0
+
+    def write_keys(self, collars):
+        path = f"{self.tmp}/collar-keys"
+        with open(path + ".new", "w") as f:
+            for c in collars:
+                f.write(f"{c.id} {c.key.hex()}\n")
+        os.chmod(path + ".new", 0o600)
+        os.rename(path + ".new", path)
 
     # -- processes --
 
@@ -615,12 +622,51 @@ def blocked(w):
     w.check("blocked")
 
 
+def sighup(w):
+    """SIGHUP reloads the key file: a collar added while the gateway runs is accepted from then on, a collar
+    removed is refused (its records wait in its journal), and comes back when re-added."""
+    a, b = w.collars[-1], w.collars[-2]
+    w.write_keys(w.collars[:-1])             # a not yet provisioned at this gateway
+    w.core_start()
+    w.gw_start()
+    w.start_collars()
+    last = {"t": 0.0, "st": None}
+
+    def status():
+        if now() - last["t"] >= 0.1:
+            last["t"], last["st"] = now(), w.gw_status()
+        return last["st"]
+
+    w.wait(lambda: status()["totals"]["unknown_collar"] >= 3 and status()["totals"]["last_unknown_collar"] == a.id,
+           60, f"frames of collar {a.id} refused as unknown")
+    if a.rc is not None:
+        raise Fail(f"collar {a.id} finished although the gateway did not know it")
+    w.write_keys([c for c in w.collars if c is not b])   # a added, b removed
+    w.gw.send_signal(signal.SIGHUP)
+    w.wait(lambda: a.rc is not None, 120, f"collar {a.id} done after the SIGHUP added it")
+    refused = status()["totals"]["unknown_collar"]
+    w.wait(lambda: status()["totals"]["unknown_collar"] > refused and status()["totals"]["last_unknown_collar"] == b.id
+           or b.rc is not None, 60, f"frames of the removed collar {b.id} refused")
+    removed_refused = b.rc is None
+    w.write_keys(w.collars)
+    w.gw.send_signal(signal.SIGHUP)
+    w.finish()
+    st = w.gw_status()
+    clean_stop(w)
+    w.check("sighup")
+    print(f"sighup: collar {a.id} refused until its key was added, then delivered; collar {b.id} "
+          f"{'refused while removed' if removed_refused else 'had finished before its removal'}; "
+          f"key_reloads {st['gateway']['key_reloads']}")
+    if st["gateway"]["key_reloads"] != 2:
+        raise Fail(f"key_reloads {st['gateway']['key_reloads']}, want 2")
+
+
 def main():
     signal.alarm(GLOBAL_S)
     with tempfile.TemporaryDirectory(prefix="gw-e2e-") as tmp:
         w = World(tmp)
         try:
-            {"e2e": e2e, "gwkill": gwkill, "corekill": corekill, "blocked": blocked}[SCENARIO](w)
+            {"e2e": e2e, "gwkill": gwkill, "corekill": corekill, "blocked": blocked, "sighup": sighup}[SCENARIO](w)
         except BaseException as e:
             w.teardown()
             for name in ("stderr.log", "gateway.log"):

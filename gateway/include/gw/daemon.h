@@ -43,5 +43,7 @@ void gw_upstream_detach(void *state);
 int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *collar_ids, size_t n_collars,
                           void **state);
 void gw_dock_daemon_detach(void *state);
+/* The key file was reloaded (SIGHUP): the dock takes records of these collars from now on. NULL-safe. */
+void gw_dock_daemon_keys(void *state, const uint16_t *collar_ids, size_t n_collars);
 
 #endif

@@ -137,6 +137,13 @@ int gw_pipeline_new(struct gw_pipeline **out, struct gw_spool *s, const struct g
                     gw_pipeline_send_fn send, void *send_arg) __attribute__((warn_unused_result));
 void gw_pipeline_free(struct gw_pipeline *p);
 
+/* Replace the key table (SIGHUP): new collars are added, changed keys take effect for the next frame,
+ * collars missing from keys become unknown (state kept; they come back with it if re-added). The counts
+ * are optional. @retval 0, -ENOSPC (collars added before the failure stay) */
+struct gw_key;
+int gw_pipeline_keys_reload(struct gw_pipeline *p, const struct gw_key *keys, size_t n, unsigned *added,
+                            unsigned *changed, unsigned *removed) __attribute__((warn_unused_result));
+
 /* Add a collar and its key (copied; the pad states are precomputed). @retval 0, -EEXIST, -ENOSPC, -EINVAL */
 int gw_pipeline_collar_add(struct gw_pipeline *p, uint16_t collar_id, const uint8_t key[PROTO_KEY_LEN])
 	__attribute__((warn_unused_result));
