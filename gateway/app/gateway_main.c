@@ -422,6 +422,11 @@ static void st_totals(void *arg, struct gw_json *j)
 	gw_json_u64(j, "commits", t->commits);
 	gw_json_u64(j, "commit_errors", t->commit_errors);
 	gw_json_u64(j, "spool_errors", t->spool_errors);
+	gw_json_u64(j, "cmds_queued", t->cmds_queued);
+	gw_json_u64(j, "cmds_sent", t->cmds_sent);
+	gw_json_u64(j, "cmd_acks", t->cmd_acks);
+	gw_json_u64(j, "cmds_dropped", t->cmds_dropped);
+	gw_json_u64(j, "cmds_refused", t->cmds_refused);
 	uint64_t rejected = 0, cand = 0;
 	for (unsigned i = 0; i < d->n_links; i++) {
 		rejected += gw_pipeline_link_rx(d->pipe, i)->rejected;
@@ -643,7 +648,7 @@ static int run(struct daemon *d, int foreground)
 	}
 	if (!d->n_links)
 		gw_log(GW_LOG_WARN, "main", "no [link NAME] sections: nothing to listen to");
-	struct gw_daemon_ctx ctx = {d->loop, d->spool, &d->cfg, d->status};
+	struct gw_daemon_ctx ctx = {d->loop, d->spool, &d->cfg, d->status, d->pipe};
 	if ((err = gw_upstream_attach(&ctx, &d->upstream)) < 0) {
 		gw_log(GW_LOG_ERR, "main", "upstream: %s", strerror(-err));
 		ex = EX_CONFIG;

@@ -37,6 +37,7 @@ static struct {
 	bool hooks_added;
 	struct gw_loop *loop;
 	struct gw_spool *spool;
+	struct gw_pipeline *pipe;
 	struct gw_up *up;
 	int fds[GW_UP_POLLITEMS];
 	uint32_t gen;
@@ -61,6 +62,14 @@ static int src_pending(void *ctx, uint64_t after, uint64_t *n)
 {
 	(void)after; /* the spool knows its acked mark */
 	return gw_spool_unacked(ctx, n);
+}
+
+static int src_cmd(void *ctx, uint16_t collar_id, const struct proto_cmd *cmd)
+{
+	(void)ctx;
+	if (!g.pipe)
+		return -ENOTSUP;
+	return gw_pipeline_cmd_queue(g.pipe, collar_id, cmd, gw_loop_now_ms(g.loop));
 }
 
 static void on_commit(void *arg, int ok, unsigned records)
@@ -174,6 +183,8 @@ static void status_section(void *arg, struct gw_json *j)
 	gw_json_u64(j, "handshake_failures", st.handshake_failures);
 	gw_json_u64(j, "bad_msgs", st.bad_msgs);
 	gw_json_u64(j, "source_errors", st.source_errors);
+	gw_json_u64(j, "cmds_in", st.cmds_in);
+	gw_json_u64(j, "cmds_refused", st.cmds_refused);
 	gw_json_str(j, "last_error", gw_up_last_error(g.up));
 }
 
@@ -242,6 +253,7 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 	uc.reconnect_ivl_ms = (int)rc_ms;
 	uc.reconnect_ivl_max_ms = (int)rc_max_ms;
 	uc.initial_credit = (uint16_t)credit;
+	uc.on_cmd = src_cmd;
 	uc.ping_ivl_ms = ping;
 	uc.ack_timeout_ms = ack_to;
 	if ((rc = gw_up_key_read(server_key, uc.server_public, err, sizeof err)) ||
@@ -252,6 +264,7 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 	struct gw_up_source src = {ctx->spool, src_batch, src_acked, src_acked_seq, src_pending};
 	g.loop = ctx->loop;
 	g.spool = ctx->spool;
+	g.pipe = ctx->pipe;
 	g.fds[0] = g.fds[1] = -1;
 	rc = gw_up_open(&g.up, &uc, &src, gw_loop_now_ms(ctx->loop));
 	memset(uc.secret, 0, sizeof uc.secret);

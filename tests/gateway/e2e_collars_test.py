@@ -35,6 +35,8 @@ Scenarios:
             then both are restarted and the spool drains.
   sighup    the key file lacks one collar (its frames are refused); it is added and another removed, SIGHUP;
             the added collar is delivered, the removed one refused; all restored, SIGHUP; everything arrives.
+  cmd       the core sends SET_RATE 5000 ms to one collar (scentrack-core -C); its CMD_ACK reaches the
+            core's store and the collar journals fewer fixes from then on.
 E2E_EPOCHS sets the seconds of GNSS per collar (one fix a second, a handler-button indication every 13 s;
 default 1500 for gwkill and corekill, 1200 for blocked, 300 for e2e).
 
@@ -150,14 +152,14 @@ class Collar:
                 f.write(f"{t},button,1\n{t + 700},button,0\n")
                 t += 13000
 
-    def start(self, err):
+    def start(self, err, fixed_rate=True):
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         a.setblocking(False)
         # the collar's radio is our socket's other end, same fd number in the child
         self.proc = subprocess.Popen(
             [COLLAR, "--id", str(self.id), "--key", self.key_path, "--flash", self.flash, "--flash-pages", "256",
              "--gnss", self.nmea, "--motion", self.motion, "--radio", f"fd:{b.fileno()}", "--fast", "--exit-on-eof",
-             "--journal-log", "--rate", "1000", "--pair-hold", "1000", "--seed", str(self.id)],
+             "--journal-log", "--pair-hold", "1000", "--seed", str(self.id)] + (["--rate", "1000"] if fixed_rate else []),
             stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, pass_fds=(b.fileno(),))
         b.close()
         self.sock = a
@@ -245,7 +247,7 @@ class World:
 
     # -- processes --
 
-    def core_start(self):
+    def core_start(self, commands=False):
         ini = f"{self.tmp}/core.ini"
         with open(ini, "w") as f:
             f.write(f"[core]\ndb = {self.db}\nstatus_file = {self.core_status}\nlog_level = warn\n"
@@ -253,8 +255,8 @@ class World:
                     f"allow = {self.tmp}/allow.txt\ncredit = 8\n"
                     f"[pub]\nendpoint = tcp://127.0.0.1:*\n[snapshot]\nendpoint = tcp://127.0.0.1:*\n")
         self.n_core += 1
-        self.core = subprocess.Popen([CORE, "-N", "-f", ini], stdout=subprocess.PIPE, stderr=self.err,
-                                     stdin=subprocess.DEVNULL)
+        self.core = subprocess.Popen([CORE, "-N", "-f", ini] + (["-C"] if commands else []), stdout=subprocess.PIPE,
+                                     stderr=self.err, stdin=subprocess.PIPE if commands else subprocess.DEVNULL)
         os.set_blocking(self.core.stdout.fileno(), False)
         self.core_out = b""
         self.core_ready = None
@@ -489,9 +491,9 @@ class World:
             raise Fail("nothing to compare: no single-record frames or no indications")
         return len(want)
 
-    def start_collars(self):
+    def start_collars(self, fixed_rate=True):
         for c in self.collars:
-            c.start(self.err)
+            c.start(self.err, fixed_rate)
 
     def streaming(self):
         return any(c.rc is None for c in self.collars)
@@ -661,12 +663,70 @@ def sighup(w):
         raise Fail(f"key_reloads {st['gateway']['key_reloads']}, want 2")
 
 
+def cmd(w):
+    """A command from the core to one collar: `scentrack-core -C` reads "cmd GW COLLAR set_rate 5000" and
+    sends a CMD over the upstream; the gateway queues it for the collar and piggy-backs it on the collar's
+    ACKs; the collar applies it and answers CMD_ACK, which comes back to the core in a BATCH (the core's
+    collar_status table). The collars run with their adaptive report rate (a fixed --rate would take
+    precedence over the CMD); after the CMD_ACK the target's fixes are 5 s apart."""
+    target, peer = w.collars[0], w.collars[1]
+    w.core_start(commands=True)
+    w.gw_start()
+    w.start_collars(fixed_rate=False)
+    w.wait_core_commits()
+    w.core.stdin.write(f"cmd {GW_ID} {target.id} set_rate 5000\n".encode())
+    w.core.stdin.flush()
+    w.wait(lambda: re.search(rb"CMD_(SENT (\d+)|ERR .*)\n", w.core_out), 30, "the core's answer to the command")
+    m = re.search(rb"CMD_(SENT (\d+)|ERR .*)\n", w.core_out)
+    if not m.group(2):
+        raise Fail(f"core: {m.group(0)!r}")
+    cmd_id = int(m.group(2))
+    journaled_at_cmd = len(target.journal)
+
+    def cmd_ack():
+        if now() - w.last_db_check < 0.1:
+            return None
+        w.last_db_check = now()
+        con = sqlite3.connect(f"file:{w.db}?mode=ro", uri=True, timeout=10)
+        try:
+            return con.execute("SELECT cmd_result FROM collar_status WHERE type = 6 AND collar_id = ? AND cmd_id = ?",
+                               (target.id, cmd_id)).fetchone()
+        finally:
+            con.close()
+
+    got = {}
+    w.wait(lambda: got.setdefault("r", cmd_ack()) is not None or got.pop("r") is not None, 60,
+           f"CMD_ACK of CMD {cmd_id} in the core's store")
+    result = got["r"][0]
+    w.finish()
+    st = w.gw_status()
+    clean_stop(w)
+    w.check("cmd")
+    con = sqlite3.connect(w.db)
+    gaps = {}
+    for c in (target, peer):
+        t = [r[0] for r in con.execute("SELECT t_ms FROM fixes WHERE collar_id = ? ORDER BY rec_seq", (c.id,))]
+        late = sorted(b - a for a, b in zip(t[len(t) // 2:], t[len(t) // 2 + 1:]))
+        gaps[c.id] = (len(t), late[len(late) // 2] if late else None)
+    con.close()
+    print(f"cmd: CMD {cmd_id} (set_rate 5000 ms) for collar {target.id}: CMD_ACK result {result} in the core; "
+          f"gateway cmds queued {st['totals']['cmds_queued']} sent {st['totals']['cmds_sent']} acked "
+          f"{st['totals']['cmd_acks']}; (fixes, median gap ms in the second half): collar {target.id} "
+          f"{gaps[target.id]} ({journaled_at_cmd} records before the CMD), collar {peer.id} {gaps[peer.id]}")
+    if result != 1:
+        raise Fail(f"CMD_ACK result {result}, want 1 (done)")
+    if st["totals"]["cmd_acks"] < 1 or st["upstream"]["cmds_in"] != 1:
+        raise Fail(f"gateway counters: {st['totals']} {st['upstream']}")
+    if gaps[target.id][1] != 5000 or gaps[peer.id][1] == 5000:
+        raise Fail(f"the target's fixes are not 5 s apart after the CMD (or the peer's are too): {gaps}")
+
+
 def main():
     signal.alarm(GLOBAL_S)
     with tempfile.TemporaryDirectory(prefix="gw-e2e-") as tmp:
         w = World(tmp)
         try:
-            {"e2e": e2e, "gwkill": gwkill, "corekill": corekill, "blocked": blocked, "sighup": sighup}[SCENARIO](w)
+            {"e2e": e2e, "gwkill": gwkill, "corekill": corekill, "blocked": blocked, "sighup": sighup, "cmd": cmd}[SCENARIO](w)
         except BaseException as e:
             w.teardown()
             for name in ("stderr.log", "gateway.log"):

@@ -15,6 +15,7 @@
 
 #include "gw/config.h"
 #include "gw/loop.h"
+#include "gw/pipeline.h"
 #include "gw/spool.h"
 #include "gw/status.h"
 
@@ -23,6 +24,7 @@ struct gw_daemon_ctx {
 	struct gw_spool *spool;
 	const struct gw_config *cfg;          /* [upstream]/[dock] keys: gw_config_get(cfg, "upstream", "...") */
 	struct gw_status_server *status;
+	struct gw_pipeline *pipe;             /* CMDs from the core are queued here (gw_pipeline_cmd_queue) */
 };
 
 /*

@@ -123,6 +123,8 @@ struct gw_pipeline_totals {
 	uint64_t frames_ok, crc_fail, auth_fail, replays, malformed, unknown_collar, lost;
 	uint64_t records, duplicates, refused, acks_sent, commits, commit_errors, spool_errors;
 	uint16_t last_unknown_collar;
+	/* commands from the core (gw_pipeline_cmd_queue) */
+	uint64_t cmds_queued, cmds_sent, cmd_acks, cmds_dropped, cmds_refused;
 };
 
 struct gw_pipeline;
@@ -143,6 +145,20 @@ void gw_pipeline_free(struct gw_pipeline *p);
 struct gw_key;
 int gw_pipeline_keys_reload(struct gw_pipeline *p, const struct gw_key *keys, size_t n, unsigned *added,
                             unsigned *changed, unsigned *removed) __attribute__((warn_unused_result));
+
+/*
+ * Queue a CMD from the core for a collar. Each queued CMD is sent (sealed with the collar's key, on the
+ * link the collar was last heard on) right after every ACK to that collar — piggy-backed on the ACK's
+ * write — with retry counting up, until the collar's CMD_ACK for its cmd_id arrives (that CMD_ACK is spooled
+ * and so relayed upstream like any record) or GW_CMD_RETRIES sends went unanswered (dropped, counted).
+ * Queuing asks for an ACK to the collar at the next tick if it was heard already. Same cmd_id queued twice =
+ * once (the core may resend). @retval 0; -ENOENT collar unknown; -ENOSPC GW_CMD_QUEUE CMDs already wait.
+ */
+#define GW_CMD_QUEUE 4u
+#define GW_CMD_RETRIES 20u
+struct proto_cmd;
+int gw_pipeline_cmd_queue(struct gw_pipeline *p, uint16_t collar_id, const struct proto_cmd *cmd, uint64_t now_mono_ms)
+	__attribute__((warn_unused_result));
 
 /* Add a collar and its key (copied; the pad states are precomputed). @retval 0, -EEXIST, -ENOSPC, -EINVAL */
 int gw_pipeline_collar_add(struct gw_pipeline *p, uint16_t collar_id, const uint8_t key[PROTO_KEY_LEN])
