@@ -47,6 +47,7 @@ struct daemon {
 	struct gw_spool *spool;
 	struct gw_pipeline *pipe;
 	struct gw_status_server *status;
+	struct gw_status_zmq *status_zmq;
 	struct gw_link links[GW_LINKS_MAX];
 	unsigned n_links;
 	void *upstream;
@@ -85,7 +86,8 @@ static const char *const usage_text[] = {
 	"    -N, --foreground    do not detach (always use under systemd)\n"
 	"    -D, --debug LEVEL   0 notices, 1 info, 2 debug (overrides [gateway] log_level)\n"
 	"        --status        print the running daemon's status (JSON) and exit\n"
-	"    -s, --socket PATH   status socket for --status (default: status_socket from the config)\n"
+	"    -s, --socket PATH   status socket for --status (default: status_socket from the config); a\n"
+	"                        tcp:// or ipc:// endpoint asks the daemon's status_zmq REP socket instead\n"
 	"    -h, --help          this text\n"
 	"    -V, --version       version\n"
 	"\n"
@@ -95,6 +97,8 @@ static const char *const usage_text[] = {
 	"      id = 1                         gateway id in upstream batches, 1..65535\n"
 	"      keys = /etc/scentrack/collar-keys   collar key file: lines \"<collar_id> <64 hex digits>\"\n"
 	"      status_socket = /run/scentrack-gateway/status.sock   unix socket for --status (\"\" = none)\n"
+	"      status_zmq =                   ZeroMQ REP endpoint answering any request with the status JSON,\n"
+	"                                     e.g. tcp://127.0.0.1:5571 (no CURVE: loopback or ipc only)\n"
 	"      log_level = note               err | warn | note | info | debug\n"
 	"      stats_interval_s = 60          statistics log line period, 0 = never\n"
 	"    [spool]\n"
@@ -628,6 +632,15 @@ static int run(struct daemon *d, int foreground)
 		gw_status_server_add(d->status, "spool", st_spool, d);
 		gw_status_server_add(d->status, "links", st_links, d);
 		gw_status_server_add(d->status, "collars", st_collars, d);
+		if (d->cfg.status_zmq[0] && (err = gw_status_zmq_open(&d->status_zmq, d->loop, d->status,
+		                                                      d->cfg.status_zmq)) < 0) {
+			ex = EX_OSERR;
+			goto out_close_status;
+		}
+	} else if (d->cfg.status_zmq[0]) {
+		gw_log(GW_LOG_ERR, "main", "%s: [gateway] status_zmq needs a status_socket too", d->cfg.file);
+		ex = EX_CONFIG;
+		goto out_free_loop;
 	}
 	d->started_mono = gw_clock_mono_ms();
 	d->started_utc = gw_clock_utc_ms();
@@ -696,6 +709,7 @@ out_close_links:
 		gw_link_shutdown(&d->links[i]);
 	}
 out_close_status:
+	gw_status_zmq_close(d->status_zmq);
 	gw_status_server_close(d->status);
 out_free_loop:
 	if (d->sigfd >= 0)
@@ -767,7 +781,9 @@ int main(int argc, char **argv)
 	int ex;
 	if (status) {
 		const char *path = sock ? sock : d->cfg.status_socket;
-		int err = gw_status_query(path, STDOUT_FILENO, 5000);
+		int err = !strncmp(path, "tcp://", 6) || !strncmp(path, "ipc://", 6)
+		                  ? gw_status_zmq_query(path, STDOUT_FILENO, 5000)
+		                  : gw_status_query(path, STDOUT_FILENO, 5000);
 		if (err < 0)
 			fprintf(stderr, "scentrack-gateway: no daemon answers on %s: %s\n", path, strerror(-err));
 		ex = err < 0 ? EX_UNAVAILABLE : EX_OK;

@@ -169,6 +169,11 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 		} else if (!strcmp(name, "status_socket")) {
 			if (path_value(c->status_socket, sizeof c->status_socket, v) < 0)
 				BAD("%s", "path too long");
+		} else if (!strcmp(name, "status_zmq")) {
+			if (path_value(c->status_zmq, sizeof c->status_zmq, v) < 0)
+				BAD("%s", "endpoint too long");
+			if (c->status_zmq[0] && strncmp(c->status_zmq, "tcp://", 6) && strncmp(c->status_zmq, "ipc://", 6))
+				BAD("\"%s\": expected tcp://HOST:PORT or ipc://PATH", v);
 		} else if (!strcmp(name, "log_level")) {
 			int lv = gw_config_log_level(v);
 			if (lv < 0)

@@ -221,6 +221,9 @@ class World:
         self.core_status = f"{tmp}/core-status.json"
         self.spool = f"{tmp}/spool.sqlite"
         self.status_sock = f"{tmp}/gw-status.sock"
+        with socket.socket() as s:  # a free port for the ZeroMQ status (bound again by the gateway at once)
+            s.bind(("127.0.0.1", 0))
+            self.status_zmq = f"tcp://127.0.0.1:{s.getsockname()[1]}"
         self.last_db_check = 0.0
         self.db_count = 0
         for who in ("core", "gw"):
@@ -273,7 +276,7 @@ class World:
         path = f"{self.tmp}/gateway.ini"
         with open(path, "w") as f:
             f.write(f"[gateway]\nid = {GW_ID}\nkeys = {self.tmp}/collar-keys\nstatus_socket = {self.status_sock}\n"
-                    f"stats_interval_s = 0\n[spool]\npath = {self.spool}\n")
+                    f"status_zmq = {self.status_zmq}\nstats_interval_s = 0\n[spool]\npath = {self.spool}\n")
             for i, m in enumerate(self.modems):
                 f.write(f"[link radio{i}]\ntype = serial\npath = {m.dev}\nbaud = 115200\nreopen_min_ms = 20\n"
                         f"reopen_max_ms = 200\n")
@@ -297,8 +300,9 @@ class World:
         self.gw = None
         return rc
 
-    def gw_status(self):
-        r = subprocess.run([GATEWAY, "--status", "-s", self.status_sock], capture_output=True, text=True, timeout=30)
+    def gw_status(self, via=None):
+        r = subprocess.run([GATEWAY, "--status", "-s", via or self.status_sock], capture_output=True, text=True,
+                           timeout=30)
         if r.returncode != 0:
             raise Fail(f"--status exited {r.returncode}: {r.stderr}")
         return json.loads(r.stdout)
@@ -541,10 +545,14 @@ def e2e(w):
     w.start_collars()
     w.finish()
     st = w.gw_status()
+    zst = w.gw_status(via=w.status_zmq)  # the same document on request over ZeroMQ
+    if zst["totals"]["records"] != st["totals"]["records"] or set(zst) != set(st):
+        raise Fail(f"ZeroMQ status differs: {zst['totals']} vs {st['totals']}")
     secs = now() - t0
     clean_stop(w)
     n = w.check("e2e")
     ing = core_counters(w)
+    print(f"e2e: status over ZeroMQ ({w.status_zmq}) = status over the unix socket: sections {sorted(zst)}")
     print(f"e2e: {n} records in {secs:.1f} s; gateway totals: {json.dumps(st['totals'])}; "
           f"core ingest: batches {ing['batches']} records_stored {ing['records_stored']} "
           f"records_dup {ing['records_dup']} conflicts {ing['records_conflict']}")
