@@ -37,6 +37,9 @@ Scenarios:
             the added collar is delivered, the removed one refused; all restored, SIGHUP; everything arrives.
   cmd       the core sends SET_RATE 5000 ms to one collar (scentrack-core -C); its CMD_ACK reaches the
             core's store and the collar journals fewer fixes from then on.
+  latency   (benchmark, 6th argument = an_core_sub) IND last byte on the modem → core commit → PUB update,
+            p50/p99. E2E_REALTIME=1 runs the collars at the pace of their logs (1 fix/s each, as in the
+            field) instead of --fast; E2E_IND_EVERY_MS sets the indication period (default 13000).
 E2E_EPOCHS sets the seconds of GNSS per collar (one fix a second, a handler-button indication every 13 s;
 default 1500 for gwkill and corekill, 1200 for blocked, 300 for e2e).
 
@@ -45,6 +48,7 @@ core stdout) drives the test; each wait is a predicate checked after every wake-
 fails the test; the store is read at most every 100 ms while waiting for it. A global alarm ends it all.
 """
 import json
+import msgpack
 import os
 import random
 import re
@@ -59,6 +63,7 @@ import time
 import tty
 
 CORE, GATEWAY, COLLAR, SHIM, SCENARIO = sys.argv[1:6]
+SUB = sys.argv[6] if len(sys.argv) > 6 else None  # an_core_sub, for the latency benchmark
 NCOLL = 8
 MODEMS = ["/dev/ttyS0", "/dev/tty60", "/dev/tty61", "/dev/tty62"]
 GW_ID = 7
@@ -69,6 +74,8 @@ CORE_KILLS = int(os.environ.get("E2E_CORE_KILLS", "20"))
 GLOBAL_S = int(os.environ.get("E2E_TIMEOUT_S", "240"))
 LINK_BUF = 64 * 1024
 SEED = int(os.environ.get("E2E_SEED", "20261207"))
+REALTIME = os.environ.get("E2E_REALTIME") == "1"              # collars at the pace of their GNSS log
+IND_EVERY_MS = int(os.environ.get("E2E_IND_EVERY_MS", "13000"))  # handler-button indications
 
 # ---- the private mount namespace --------------------------------------------------------------------------
 
@@ -150,17 +157,19 @@ class Collar:
             t = 5000 + self.idx * 700
             while t + 1000 < EPOCHS * 1000:
                 f.write(f"{t},button,1\n{t + 700},button,0\n")
-                t += 13000
+                t += IND_EVERY_MS
 
     def start(self, err, fixed_rate=True):
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         a.setblocking(False)
         # the collar's radio is our socket's other end, same fd number in the child
-        self.proc = subprocess.Popen(
-            [COLLAR, "--id", str(self.id), "--key", self.key_path, "--flash", self.flash, "--flash-pages", "256",
-             "--gnss", self.nmea, "--motion", self.motion, "--radio", f"fd:{b.fileno()}", "--fast", "--exit-on-eof",
-             "--journal-log", "--pair-hold", "1000", "--seed", str(self.id)] + (["--rate", "1000"] if fixed_rate else []),
-            stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, pass_fds=(b.fileno(),))
+        args = [COLLAR, "--id", str(self.id), "--key", self.key_path, "--flash", self.flash, "--flash-pages", "256",
+                "--gnss", self.nmea, "--motion", self.motion, "--radio", f"fd:{b.fileno()}", "--exit-on-eof",
+                "--journal-log", "--pair-hold", "1000", "--seed", str(self.id)]
+        args += [] if REALTIME else ["--fast"]
+        args += ["--rate", "1000"] if fixed_rate else []
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                     pass_fds=(b.fileno(),))
         b.close()
         self.sock = a
         os.set_blocking(self.proc.stdout.fileno(), False)
@@ -209,6 +218,10 @@ class World:
         self.collars = [Collar(i, tmp) for i in range(NCOLL)]
         self.modems = [Modem(d) for d in MODEMS]
         self.frames = 0      # radio frames through the multiplexer, both ways
+        self.ind_sent = {}   # (collar, rec_seq) -> monotonic ns its IND frame first went onto the modem
+        self.ind_pub = {}    # (collar, rec_seq) -> monotonic ns the core's PUB update reached an_core_sub
+        self.sub = None
+        self.sub_out = b""
         self.gw = None
         self.core = None
         self.core_out = b""
@@ -322,6 +335,8 @@ class World:
         fds[self.notify.fileno()] = ("notify", None)
         if self.core is not None:
             fds[self.core.stdout.fileno()] = ("core", None)
+        if self.sub is not None:
+            fds[self.sub.stdout.fileno()] = ("sub", None)
         p = select.poll()
         for fd, (kind, obj) in fds.items():
             ev = select.POLLIN
@@ -348,6 +363,18 @@ class World:
                         self.gw_ready = True
                 except BlockingIOError:
                     pass
+            elif kind == "sub":
+                try:
+                    self.sub_out += os.read(fd, 65536)
+                except BlockingIOError:
+                    pass
+                while b"\n" in self.sub_out:
+                    ln, self.sub_out = self.sub_out.split(b"\n", 1)
+                    f = ln.split()
+                    if len(f) == 5 and f[0] == b"U" and f[1] == b"i":
+                        self.ind_pub.setdefault((int(f[2]), int(f[3])), int(f[4]))
+                    elif f[:1] == [b"READY"]:
+                        self.sub_ready = True
             elif kind == "core":
                 try:
                     data = os.read(fd, 65536)
@@ -392,7 +419,26 @@ class World:
                 m.dropped += 1  # the modem is saturated: lost on air
                 continue
             m.out += b"\x00" + frame + b"\x00"
+            if self.sub is not None:
+                self.note_ind(frame)
         self.flush(m)
+
+    def note_ind(self, wire):
+        """Latency benchmark: the first time an IND frame (COBS-decoded: header type 4) goes to a modem."""
+        out, i = bytearray(), 0
+        while i < len(wire):
+            code = wire[i]
+            out += wire[i + 1:i + code]
+            i += code
+            if code < 0xFF and i < len(wire):
+                out.append(0)
+        if len(out) > 20 and out[1] == 4:
+            try:
+                seq = msgpack.unpackb(bytes(out[8:-12]), strict_map_key=False)[1]
+            except Exception:
+                return
+            cid = out[2] | out[3] << 8
+            self.ind_sent.setdefault((cid, seq), time.monotonic_ns())
 
     def flush(self, m):
         while m.out:
@@ -515,7 +561,7 @@ class World:
             if c.proc is not None and c.proc.poll() is None:
                 c.proc.kill()
                 c.proc.wait()
-        for p in (self.gw, self.core):
+        for p in (self.gw, self.core, self.sub):
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
@@ -729,12 +775,39 @@ def cmd(w):
         raise Fail(f"the target's fixes are not 5 s apart after the CMD (or the peer's are too): {gaps}")
 
 
+def latency(w):
+    """Benchmark, not a CTest: IND latency from the frame's last byte handed to the modem's pty to the core's
+    PUB update for it reaching a subscriber (an_core_sub, CLOCK_MONOTONIC like time.monotonic_ns): gateway
+    validate + spool commit (fsync) + BATCH + core commit (fsync) + publish. Upper bound of last byte → core
+    commit. The first transmission counts (a resend after a loss adds its delay)."""
+    if not SUB:
+        raise Fail("latency needs the an_core_sub path as 6th argument")
+    w.core_start()
+    m = re.search(rb"pub=(\S+) snapshot=(\S+)", w.core_out)
+    w.sub = subprocess.Popen([SUB, m.group(1).decode(), m.group(2).decode()], stdout=subprocess.PIPE, stderr=w.err,
+                             stdin=subprocess.PIPE)
+    os.set_blocking(w.sub.stdout.fileno(), False)
+    w.sub_ready = False
+    w.wait(lambda: w.sub_ready, 30, "subscriber READY")
+    w.gw_start()
+    w.start_collars()
+    w.finish()
+    w.wait(lambda: all(k in w.ind_pub for k in w.ind_sent), 60, "every IND published")
+    clean_stop(w)
+    w.check("latency")
+    lat = sorted((w.ind_pub[k] - t) / 1e6 for k, t in w.ind_sent.items())
+    pct = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))]
+    print(f"latency: IND last byte on the modem -> core commit -> PUB at a subscriber: n={len(lat)} "
+          f"p50={pct(0.5):.1f} ms p99={pct(0.99):.1f} ms max={lat[-1]:.1f} ms")
+
+
 def main():
     signal.alarm(GLOBAL_S)
     with tempfile.TemporaryDirectory(prefix="gw-e2e-") as tmp:
         w = World(tmp)
         try:
-            {"e2e": e2e, "gwkill": gwkill, "corekill": corekill, "blocked": blocked, "sighup": sighup, "cmd": cmd}[SCENARIO](w)
+            {"e2e": e2e, "gwkill": gwkill, "corekill": corekill, "blocked": blocked, "sighup": sighup, "cmd": cmd,
+             "latency": latency}[SCENARIO](w)
         except BaseException as e:
             w.teardown()
             for name in ("stderr.log", "gateway.log"):
