@@ -45,6 +45,10 @@ struct daemon {
 	uint64_t next_tick, next_watchdog, next_stats;
 	uint64_t watchdog_ms;
 	char ep_ingest[AN_INGEST_ENDPOINT_MAX], ep_pub[AN_INGEST_ENDPOINT_MAX], ep_snap[AN_INGEST_ENDPOINT_MAX];
+	bool cmd_stdin; /* -C: collar commands as lines on standard input */
+	char cmd_line[256];
+	size_t cmd_len;
+	uint32_t cmd_next_id;
 };
 
 static const char *const usage_text[] = {
@@ -53,7 +57,7 @@ static const char *const usage_text[] = {
 	"    points to subscribers\n"
 	"\n"
 	"SYNOPSIS\n"
-	"    scentrack-core [-N] [-D LEVEL] [-f FILE]\n"
+	"    scentrack-core [-N] [-C] [-D LEVEL] [-f FILE]\n"
 	"    scentrack-core keygen PUBLIC_FILE SECRET_FILE\n"
 	"    scentrack-core -h | -V\n"
 	"\n"
@@ -76,6 +80,10 @@ static const char *const usage_text[] = {
 	"OPTIONS\n"
 	"    -f, --config FILE   configuration (default " CORE_DEFAULT_FILE ")\n"
 	"    -N, --foreground    do not detach (always use under systemd)\n"
+	"    -C, --commands      read collar commands from standard input, one per line, and send each to the\n"
+	"                        gateway named: \"cmd GW_ID COLLAR_ID set_rate PERIOD_MS\" or \"cmd GW_ID\n"
+	"                        COLLAR_ID status_now\"; answers \"CMD_SENT CMD_ID\" or \"CMD_ERR reason\" on\n"
+	"                        standard output. The collar's CMD_ACK arrives in a BATCH like its records\n"
 	"    -D, --debug LEVEL   0 notices, 1 info, 2 debug (overrides [core] log_level)\n"
 	"    -h, --help          this text\n"
 	"    -V, --version       version\n"
@@ -298,14 +306,75 @@ static void tick(struct daemon *d, uint64_t now)
 	}
 }
 
+/* -C: one line "cmd GW COLLAR OP [ARG]" → a CMD to that gateway (an_ingest_send_cmd). cmd_id: the
+ * seconds since start-up in the high bits make ids of different core runs differ (the collar treats a
+ * repeated cmd_id as a resend and only answers it). */
+static void command_line(struct daemon *d, const char *line)
+{
+	unsigned gw, collar, arg = 0;
+	char op[32];
+	int n = sscanf(line, "cmd %u %u %31s %u", &gw, &collar, op, &arg);
+	struct proto_cmd cmd = {0};
+	if (n >= 3 && !strcmp(op, "set_rate") && n == 4) {
+		cmd.op = PROTO_OP_SET_RATE;
+		cmd.has = PROTO_CMD_HAS_PERIOD;
+		cmd.period_ms = arg;
+	} else if (n == 3 && !strcmp(op, "status_now")) {
+		cmd.op = PROTO_OP_STATUS_NOW;
+	} else {
+		printf("CMD_ERR syntax: cmd GW_ID COLLAR_ID set_rate PERIOD_MS | status_now\n");
+		fflush(stdout);
+		return;
+	}
+	if (gw < 1 || gw > 65535 || collar < 1 || collar > 65535) {
+		printf("CMD_ERR ids out of range\n");
+		fflush(stdout);
+		return;
+	}
+	cmd.cmd_id = (uint32_t)((mono_ms() - d->started_mono) / 1000u % 0x10000u) << 16 | (++d->cmd_next_id & 0xFFFFu);
+	int err = an_ingest_send_cmd(d->ing, (uint16_t)gw, (uint16_t)collar, &cmd);
+	if (err)
+		printf("CMD_ERR %s\n", err == -EHOSTUNREACH ? "gateway not connected" : strerror(-err));
+	else
+		printf("CMD_SENT %u\n", cmd.cmd_id);
+	fflush(stdout);
+	core_log(CORE_LOG_INFO, "main", "CMD %u op %u for collar %u via gateway %u: %s", cmd.cmd_id, cmd.op, collar,
+	         gw, err ? strerror(-err) : "sent");
+}
+
+static void on_stdin(struct daemon *d)
+{
+	ssize_t r = read(STDIN_FILENO, d->cmd_line + d->cmd_len, sizeof d->cmd_line - 1 - d->cmd_len);
+	if (r <= 0) {
+		d->cmd_stdin = false; /* EOF or error: no more commands */
+		return;
+	}
+	d->cmd_len += (size_t)r;
+	d->cmd_line[d->cmd_len] = 0;
+	char *nl;
+	while ((nl = strchr(d->cmd_line, '\n')) != NULL) {
+		*nl = 0;
+		command_line(d, d->cmd_line);
+		d->cmd_len -= (size_t)(nl + 1 - d->cmd_line);
+		memmove(d->cmd_line, nl + 1, d->cmd_len + 1);
+	}
+	if (d->cmd_len == sizeof d->cmd_line - 1)
+		d->cmd_len = 0; /* an overlong line is dropped */
+}
+
 /* The one loop. Returns an exit code. */
 static int loop(struct daemon *d)
 {
-	enum { N_ITEMS = AN_INGEST_POLLITEMS + AN_PUB_POLLITEMS + 1 };
+	enum { N_ITEMS = AN_INGEST_POLLITEMS + AN_PUB_POLLITEMS + 2 };
 	while (!d->stop) {
 		zmq_pollitem_t it[N_ITEMS];
 		size_t n = an_ingest_pollitems(d->ing, it, AN_INGEST_POLLITEMS);
 		n += an_pub_pollitems(d->pub, &it[n], AN_PUB_POLLITEMS);
+		int stdin_item = -1;
+		if (d->cmd_stdin) {
+			stdin_item = (int)n;
+			it[n++] = (zmq_pollitem_t){.fd = STDIN_FILENO, .events = ZMQ_POLLIN};
+		}
 		it[n++] = (zmq_pollitem_t){.fd = d->sigfd, .events = ZMQ_POLLIN};
 		uint64_t now = mono_ms();
 		uint64_t wait = an_pub_tick(d->pub, now);
@@ -319,6 +388,8 @@ static int loop(struct daemon *d)
 		}
 		if (it[n - 1].revents & ZMQ_POLLIN)
 			on_signals(d);
+		if (stdin_item >= 0 && (it[stdin_item].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+			on_stdin(d);
 		/* Ingest first: each BATCH is committed (and its records published) before it is ACKed. A SIGTERM
 		 * seen above still lets this round's messages commit: the stop takes effect between commits. */
 		if (an_ingest_service(d->ing, 0)) {
@@ -477,7 +548,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'f'}, {"foreground", no_argument, NULL, 'N'},
 		{"debug", required_argument, NULL, 'D'},  {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},      {"commands", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
 	};
 	if (argc >= 2 && !strcmp(argv[1], "keygen")) {
 		if (argc != 4) {
@@ -488,13 +559,17 @@ int main(int argc, char **argv)
 	}
 	const char *file = NULL;
 	int foreground = 0, debug = -1, c;
-	while ((c = getopt_long(argc, argv, "f:ND:hV", opts, NULL)) != -1) {
+	bool cmd_stdin = false;
+	while ((c = getopt_long(argc, argv, "f:ND:ChV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			file = optarg;
 			break;
 		case 'N':
 			foreground = 1;
+			break;
+		case 'C':
+			cmd_stdin = true;
 			break;
 		case 'D': {
 			char *end;
@@ -526,6 +601,7 @@ int main(int argc, char **argv)
 	if (!d)
 		return EX_OSERR;
 	d->sigfd = -1;
+	d->cmd_stdin = cmd_stdin;
 	core_config_defaults(&d->cfg);
 	if (core_config_load(&d->cfg, file ? file : CORE_DEFAULT_FILE)) {
 		free(d);

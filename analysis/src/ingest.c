@@ -375,6 +375,26 @@ failed:
 	}
 }
 
+int an_ingest_send_cmd(struct an_ingest *ing, uint16_t gw_id, uint16_t collar_id, const struct proto_cmd *cmd)
+{
+	uint8_t buf[2 + PROTO_BODY_MAX];
+	size_t len;
+	char rid[16];
+	if (!gw_id || !collar_id || proto_cmd_encode(cmd, buf + 2, sizeof buf - 2, &len) != 0)
+		return -EINVAL;
+	buf[0] = (uint8_t)(collar_id & 0xFFu);
+	buf[1] = (uint8_t)(collar_id >> 8);
+	int rl = snprintf(rid, sizeof rid, "gw-%u", (unsigned)gw_id);
+	uint8_t type = PROTO_T_CMD;
+	/* Not through reply(): a CMD to a gateway that is not connected is the caller's error to report. */
+	if (zmq_send(ing->router, rid, (size_t)rl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return errno == EHOSTUNREACH ? -EHOSTUNREACH : -EAGAIN;
+	if (zmq_send(ing->router, &type, 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(ing->router, buf, len + 2, ZMQ_DONTWAIT) < 0)
+		return -EAGAIN;
+	return 0;
+}
+
 static void send_ack(struct an_ingest *ing, const uint8_t *rid, size_t rid_len, uint8_t type, uint64_t gw_seq,
                      const struct an_store_ingest_result *r)
 {

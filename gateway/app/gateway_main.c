@@ -47,9 +47,12 @@ struct daemon {
 	struct gw_spool *spool;
 	struct gw_pipeline *pipe;
 	struct gw_status_server *status;
+	struct gw_status_zmq *status_zmq;
 	struct gw_link links[GW_LINKS_MAX];
 	unsigned n_links;
 	void *upstream;
+	void *dock;
+	uint64_t key_reloads;
 	int sigfd;
 	int pipe_timer;
 	uint64_t started_mono, started_utc;
@@ -83,7 +86,8 @@ static const char *const usage_text[] = {
 	"    -N, --foreground    do not detach (always use under systemd)\n"
 	"    -D, --debug LEVEL   0 notices, 1 info, 2 debug (overrides [gateway] log_level)\n"
 	"        --status        print the running daemon's status (JSON) and exit\n"
-	"    -s, --socket PATH   status socket for --status (default: status_socket from the config)\n"
+	"    -s, --socket PATH   status socket for --status (default: status_socket from the config); a\n"
+	"                        tcp:// or ipc:// endpoint asks the daemon's status_zmq REP socket instead\n"
 	"    -h, --help          this text\n"
 	"    -V, --version       version\n"
 	"\n"
@@ -93,6 +97,8 @@ static const char *const usage_text[] = {
 	"      id = 1                         gateway id in upstream batches, 1..65535\n"
 	"      keys = /etc/scentrack/collar-keys   collar key file: lines \"<collar_id> <64 hex digits>\"\n"
 	"      status_socket = /run/scentrack-gateway/status.sock   unix socket for --status (\"\" = none)\n"
+	"      status_zmq =                   ZeroMQ REP endpoint answering any request with the status JSON,\n"
+	"                                     e.g. tcp://127.0.0.1:5571 (no CURVE: loopback or ipc only)\n"
 	"      log_level = note               err | warn | note | info | debug\n"
 	"      stats_interval_s = 60          statistics log line period, 0 = never\n"
 	"    [spool]\n"
@@ -102,7 +108,9 @@ static const char *const usage_text[] = {
 	"                                     accepted again below 90 % of the budget\n"
 	"      commit_ms = 100                a fix is committed at most this long after it arrived (1..100)\n"
 	"      commit_max = 4096              ...or as soon as this many records wait\n"
-	"      commit_gap_ms = 10             min gap between the early commits [ack] every asks for (bounds\n"
+	"      early_commit = no              no: a fix's ACK waits for the group commit (fast under a flood);\n"
+	"                                     yes: commit early once [ack] every records wait (faster fix ACKs)\n"
+	"      commit_gap_ms = 10             early_commit only: min gap between those commits (bounds\n"
 	"                                     fsyncs per second under a flood of frames)\n"
 	"    [ack]\n"
 	"      every = 4                      ACK a collar after this many new durable records ...\n"
@@ -116,13 +124,26 @@ static const char *const usage_text[] = {
 	"      baud = 57600                   8N1, no flow control\n"
 	"      reopen_min_ms = 100            back-off after an unplug or failed open, doubling ...\n"
 	"      reopen_max_ms = 10000          ... up to this\n"
-	"    [upstream], [dock]               read by the upstream and dock modules\n"
+	"    [upstream]                       the core (without endpoint: spool only)\n"
+	"      endpoint = tcp://core:5570     the core's ingest ROUTER\n"
+	"      server_key = /etc/scentrack/core.pub   the core's CURVE public key (Z85 file)\n"
+	"      secret_key = /etc/scentrack/gw.key     this gateway's CURVE secret key (Z85 file, 0600)\n"
+	"      initial_credit = 4   ping_ms = 1000   ack_timeout_ms = 10000\n"
+	"      reconnect_ms = 1000            reconnect interval after the connection dropped, doubling ...\n"
+	"      reconnect_max_ms = 32000       ... up to this\n"
+	"    [dock]                           the USB docking station (without usb: none)\n"
+	"      usb = 1209:5ca7                the cradle's VID:PID; a docked collar's journal is downloaded into\n"
+	"                                     the spool (collars of the key file only), trimmed once durable\n"
+	"      io_timeout_ms = 2000           per USB transfer / awaited reply\n"
+	"      rescan_ms = 0                  0 = libusb hotplug; N = enumerate every N ms instead\n"
 	"\n"
 	,
 	"SIGNALS\n"
 	"    SIGTERM, SIGINT   commit, send owed ACKs, close the spool cleanly, exit 0\n"
 	"    SIGUSR1           log a statistics line now\n"
-	"    SIGHUP            ignored (restart to reload the configuration)\n"
+	"    SIGHUP            reload the collar key file: new collars are accepted, changed keys take effect,\n"
+	"                      collars no longer listed are refused; a file that does not load changes\n"
+	"                      nothing. Other settings need a restart\n"
 	"\n"
 	"SYSTEMD\n"
 	"    Type=notify: READY=1 once the spool is open and the links are started, STATUS= every 5 s,\n"
@@ -306,6 +327,37 @@ static void on_cron(struct gw_loop *l, int id, void *arg)
 	}
 }
 
+/* SIGHUP: read the key file again. A file that does not load changes nothing (the old keys stay). */
+static void reload_keys(struct daemon *d)
+{
+	struct gw_key *keys = calloc(GW_KEYS_MAX, sizeof *keys);
+	size_t n = 0;
+	unsigned added = 0, changed = 0, removed = 0;
+	if (!keys) {
+		gw_log(GW_LOG_ERR, "main", "SIGHUP: out of memory: keys not reloaded");
+		return;
+	}
+	if (gw_keys_load(d->cfg.keys, keys, GW_KEYS_MAX, &n) < 0) {
+		gw_log(GW_LOG_ERR, "main", "SIGHUP: %s does not load: the previous keys stay in force", d->cfg.keys);
+		goto out_free;
+	}
+	int err = gw_pipeline_keys_reload(d->pipe, keys, n, &added, &changed, &removed);
+	uint16_t ids[GW_KEYS_MAX];
+	for (size_t i = 0; i < n; i++)
+		ids[i] = keys[i].collar_id;
+	gw_dock_daemon_keys(d->dock, ids, n);
+	d->key_reloads++;
+	if (err < 0)
+		gw_log(GW_LOG_ERR, "main", "SIGHUP: %s: collar table full (%s): %u added before that", d->cfg.keys,
+		       strerror(-err), added);
+	else
+		gw_log(GW_LOG_NOTE, "main", "SIGHUP: %s reloaded: %zu collars (%u added, %u keys changed, %u removed)",
+		       d->cfg.keys, n, added, changed, removed);
+out_free:
+	explicit_bzero(keys, GW_KEYS_MAX * sizeof *keys);
+	free(keys);
+}
+
 static void on_signal(struct gw_loop *l, int fd, short revents, void *arg)
 {
 	struct daemon *d = arg;
@@ -320,6 +372,9 @@ static void on_signal(struct gw_loop *l, int fd, short revents, void *arg)
 			break;
 		case SIGUSR1:
 			log_stats(d);
+			break;
+		case SIGHUP:
+			reload_keys(d);
 			break;
 		default:
 			gw_log(GW_LOG_NOTE, "main", "%s ignored (restart to reload the configuration)",
@@ -340,6 +395,7 @@ static void st_gateway(void *arg, struct gw_json *j)
 	gw_json_u64(j, "started_utc_ms", d->started_utc);
 	gw_json_u64(j, "uptime_ms", gw_clock_mono_ms() - d->started_mono);
 	gw_json_str(j, "config", d->cfg.file);
+	gw_json_u64(j, "key_reloads", d->key_reloads);
 }
 
 static void err_counts(struct gw_json *j, const char *key, const uint32_t *by)
@@ -370,6 +426,11 @@ static void st_totals(void *arg, struct gw_json *j)
 	gw_json_u64(j, "commits", t->commits);
 	gw_json_u64(j, "commit_errors", t->commit_errors);
 	gw_json_u64(j, "spool_errors", t->spool_errors);
+	gw_json_u64(j, "cmds_queued", t->cmds_queued);
+	gw_json_u64(j, "cmds_sent", t->cmds_sent);
+	gw_json_u64(j, "cmd_acks", t->cmd_acks);
+	gw_json_u64(j, "cmds_dropped", t->cmds_dropped);
+	gw_json_u64(j, "cmds_refused", t->cmds_refused);
 	uint64_t rejected = 0, cand = 0;
 	for (unsigned i = 0; i < d->n_links; i++) {
 		rejected += gw_pipeline_link_rx(d->pipe, i)->rejected;
@@ -513,6 +574,7 @@ static int run(struct daemon *d, int foreground)
 {
 	int ex = EX_OK, err;
 	struct gw_key *keys = calloc(GW_KEYS_MAX, sizeof *keys);
+	uint16_t *ids = NULL;
 	size_t n_keys = 0;
 	if (!keys)
 		return EX_OSERR;
@@ -536,6 +598,14 @@ static int run(struct daemon *d, int foreground)
 			goto out_free_pipe;
 		}
 	}
+	/* the dock needs only who is known, not the keys */
+	ids = calloc(n_keys ? n_keys : 1, sizeof *ids);
+	if (!ids) {
+		ex = EX_OSERR;
+		goto out_free_pipe;
+	}
+	for (size_t i = 0; i < n_keys; i++)
+		ids[i] = keys[i].collar_id;
 	explicit_bzero(keys, GW_KEYS_MAX * sizeof *keys);
 	if (gw_pipeline_restore(d->pipe) < 0) {
 		ex = EX_CANTCREAT;
@@ -563,6 +633,15 @@ static int run(struct daemon *d, int foreground)
 		gw_status_server_add(d->status, "spool", st_spool, d);
 		gw_status_server_add(d->status, "links", st_links, d);
 		gw_status_server_add(d->status, "collars", st_collars, d);
+		if (d->cfg.status_zmq[0] && (err = gw_status_zmq_open(&d->status_zmq, d->loop, d->status,
+		                                                      d->cfg.status_zmq)) < 0) {
+			ex = EX_OSERR;
+			goto out_close_status;
+		}
+	} else if (d->cfg.status_zmq[0]) {
+		gw_log(GW_LOG_ERR, "main", "%s: [gateway] status_zmq needs a status_socket too", d->cfg.file);
+		ex = EX_CONFIG;
+		goto out_free_loop;
 	}
 	d->started_mono = gw_clock_mono_ms();
 	d->started_utc = gw_clock_utc_ms();
@@ -583,11 +662,19 @@ static int run(struct daemon *d, int foreground)
 	}
 	if (!d->n_links)
 		gw_log(GW_LOG_WARN, "main", "no [link NAME] sections: nothing to listen to");
-	struct gw_daemon_ctx ctx = {d->loop, d->spool, &d->cfg, d->status};
+	struct gw_daemon_ctx ctx = {d->loop, d->spool, &d->cfg, d->status, d->pipe};
 	if ((err = gw_upstream_attach(&ctx, &d->upstream)) < 0) {
 		gw_log(GW_LOG_ERR, "main", "upstream: %s", strerror(-err));
 		ex = EX_CONFIG;
 		goto out_close_links;
+	}
+	err = gw_dock_daemon_attach(&ctx, ids, n_keys, &d->dock);
+	free(ids);
+	ids = NULL;
+	if (err < 0) {
+		gw_log(GW_LOG_ERR, "main", "dock: %s", strerror(-err));
+		ex = EX_CONFIG;
+		goto out_detach_upstream;
 	}
 	uint64_t wd_usec = 0;
 	if (sd_watchdog_enabled(0, &wd_usec) > 0)
@@ -610,8 +697,11 @@ static int run(struct daemon *d, int foreground)
 	for (unsigned i = 0; i < d->n_links; i++)
 		if (d->links[i].up)
 			gw_link_flush(&d->links[i]); /* the owed ACKs, best effort */
-	gw_upstream_detach(d->upstream);
+	gw_dock_daemon_detach(d->dock);
 	log_stats(d);
+
+out_detach_upstream:
+	gw_upstream_detach(d->upstream);
 
 out_close_links:
 	for (unsigned i = 0; i < d->n_links; i++) {
@@ -620,6 +710,7 @@ out_close_links:
 		gw_link_shutdown(&d->links[i]);
 	}
 out_close_status:
+	gw_status_zmq_close(d->status_zmq);
 	gw_status_server_close(d->status);
 out_free_loop:
 	if (d->sigfd >= 0)
@@ -631,6 +722,7 @@ out_close_spool:
 	if (gw_spool_close(d->spool) < 0 && ex == EX_OK)
 		ex = EX_IOERR;
 out_free_keys:
+	free(ids);
 	explicit_bzero(keys, GW_KEYS_MAX * sizeof *keys);
 	free(keys);
 	if (ex == EX_OK)
@@ -690,7 +782,9 @@ int main(int argc, char **argv)
 	int ex;
 	if (status) {
 		const char *path = sock ? sock : d->cfg.status_socket;
-		int err = gw_status_query(path, STDOUT_FILENO, 5000);
+		int err = !strncmp(path, "tcp://", 6) || !strncmp(path, "ipc://", 6)
+		                  ? gw_status_zmq_query(path, STDOUT_FILENO, 5000)
+		                  : gw_status_query(path, STDOUT_FILENO, 5000);
 		if (err < 0)
 			fprintf(stderr, "scentrack-gateway: no daemon answers on %s: %s\n", path, strerror(-err));
 		ex = err < 0 ? EX_UNAVAILABLE : EX_OK;

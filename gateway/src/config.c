@@ -169,6 +169,11 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 		} else if (!strcmp(name, "status_socket")) {
 			if (path_value(c->status_socket, sizeof c->status_socket, v) < 0)
 				BAD("%s", "path too long");
+		} else if (!strcmp(name, "status_zmq")) {
+			if (path_value(c->status_zmq, sizeof c->status_zmq, v) < 0)
+				BAD("%s", "endpoint too long");
+			if (c->status_zmq[0] && strncmp(c->status_zmq, "tcp://", 6) && strncmp(c->status_zmq, "ipc://", 6))
+				BAD("\"%s\": expected tcp://HOST:PORT or ipc://PATH", v);
 		} else if (!strcmp(name, "log_level")) {
 			int lv = gw_config_log_level(v);
 			if (lv < 0)
@@ -201,6 +206,13 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 			if (num(v, 0, 100, &x) < 0)
 				BAD("\"%s\": expected 0..100", v);
 			c->pipe.commit_gap_ms = (unsigned)x;
+		} else if (!strcmp(name, "early_commit")) {
+			if (!strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "true"))
+				c->pipe.early_commit = 1;
+			else if (!strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "false"))
+				c->pipe.early_commit = 0;
+			else
+				BAD("\"%s\": expected yes or no", v);
 		} else if (!strcmp(name, "commit_max")) {
 			if (num(v, 1, GW_PENDING_MAX, &x) < 0)
 				BAD("\"%s\": expected 1..%u", v, GW_PENDING_MAX);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw/keys.h"
 #include "gw/log.h"
 #include "proto/err.h"
 #include "proto/frame.h"
@@ -39,6 +40,8 @@ struct collar {
 	uint8_t dirty;                /* replay window or cum changed since the last save */
 	uint8_t armed;                /* in p->armed */
 	uint8_t touched;              /* in p->touched */
+	uint8_t n_cmd;                /* CMDs from the core waiting for the collar's CMD_ACK */
+	struct proto_cmd cmdq[GW_CMD_QUEUE];
 };
 
 struct pend {
@@ -133,6 +136,57 @@ int gw_pipeline_collar_add(struct gw_pipeline *p, uint16_t collar_id, const uint
 	proto_hmac_init(&c->key, key, PROTO_KEY_LEN);
 	p->n++;
 	p->idx_of[collar_id] = (uint16_t)p->n;
+	return 0;
+}
+
+int gw_pipeline_keys_reload(struct gw_pipeline *p, const struct gw_key *keys, size_t n, unsigned *added,
+                            unsigned *changed, unsigned *removed)
+{
+	unsigned a = 0, ch = 0, rm = 0;
+	/* Removed collars keep their state (counters, ack window) but become unknown: their frames are refused
+	 * from now on. A collar that comes back gets its old state again. */
+	for (size_t i = 0; i < p->n; i++) {
+		uint16_t id = p->c[i].info.collar_id;
+		size_t k;
+		for (k = 0; k < n && keys[k].collar_id != id; k++)
+			;
+		if (k == n && p->idx_of[id]) {
+			p->idx_of[id] = 0;
+			rm++;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		uint16_t id = keys[k].collar_id;
+		struct proto_hmac_key hk;
+		memset(&hk, 0, sizeof hk); /* collar_add's state was zeroed first too: memcmp sees no padding noise */
+		proto_hmac_init(&hk, keys[k].key, PROTO_KEY_LEN);
+		size_t i;
+		for (i = 0; i < p->n && p->c[i].info.collar_id != id; i++)
+			;
+		if (i < p->n) {
+			if (!p->idx_of[id]) {
+				p->idx_of[id] = (uint16_t)(i + 1);
+				a++;
+			} else if (memcmp(&p->c[i].key, &hk, sizeof hk) != 0) {
+				ch++;
+			}
+			p->c[i].key = hk;
+		} else {
+			int err = gw_pipeline_collar_add(p, id, keys[k].key);
+			if (err < 0) {
+				explicit_bzero(&hk, sizeof hk);
+				return err;
+			}
+			a++;
+		}
+		explicit_bzero(&hk, sizeof hk);
+	}
+	if (added)
+		*added = a;
+	if (changed)
+		*changed = ch;
+	if (removed)
+		*removed = rm;
 	return 0;
 }
 
@@ -313,6 +367,75 @@ int gw_pipeline_restore(struct gw_pipeline *p)
 
 /* --- ACKs ---------------------------------------------------------------------------------------------- */
 
+/* One sealed frame to the collar on link (our link_seq, our epoch). */
+static int send_to_collar(struct gw_pipeline *p, struct collar *c, unsigned link, uint8_t type, const uint8_t *body,
+                          size_t blen)
+{
+	uint8_t wire[PROTO_WIRE_MAX];
+	size_t wlen;
+	if (c->tx_seq == UINT16_MAX) {
+		/* (epoch, link_seq) must never repeat for a collar: take a new gateway epoch before wrapping. */
+		p->epoch = (uint16_t)(p->epoch % 65535u + 1u);
+		for (size_t i = 0; i < p->n; i++)
+			p->c[i].tx_seq = 0;
+	}
+	struct proto_hdr h = {0, type, c->info.collar_id, c->tx_seq++, p->epoch};
+	int err = proto_frame_encode(&h, body, blen, &c->key, wire, sizeof wire, &wlen);
+	if (err < 0)
+		return err;
+	return p->send(p->send_arg, link, wire, wlen);
+}
+
+/* The queued CMDs ride behind every ACK until the collar answers them (see gw_pipeline_cmd_queue). */
+static void send_cmds(struct gw_pipeline *p, struct collar *c, unsigned link)
+{
+	uint8_t body[PROTO_BODY_MAX];
+	size_t blen;
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->n_cmd; i++) {
+		struct proto_cmd *cmd = &c->cmdq[i];
+		if (cmd->retry >= GW_CMD_RETRIES) {
+			p->tot.cmds_dropped++;
+			gw_log(GW_LOG_WARN, "pipeline", "collar %u: CMD %u unanswered after %u sends: dropped",
+			       c->info.collar_id, cmd->cmd_id, GW_CMD_RETRIES);
+			continue;
+		}
+		if (proto_cmd_encode(cmd, body, sizeof body, &blen) == 0 &&
+		    send_to_collar(p, c, link, PROTO_T_CMD, body, blen) >= 0) {
+			p->tot.cmds_sent++;
+			cmd->retry++;
+		}
+		c->cmdq[k++] = *cmd;
+	}
+	c->n_cmd = (uint8_t)k;
+}
+
+int gw_pipeline_cmd_queue(struct gw_pipeline *p, uint16_t collar_id, const struct proto_cmd *cmd, uint64_t now_mono_ms)
+{
+	uint16_t i = p->idx_of[collar_id];
+	if (!i) {
+		p->tot.cmds_refused++;
+		return -ENOENT;
+	}
+	struct collar *c = &p->c[i - 1];
+	for (unsigned k = 0; k < c->n_cmd; k++)
+		if (c->cmdq[k].cmd_id == cmd->cmd_id)
+			return 0;
+	if (c->n_cmd >= GW_CMD_QUEUE) {
+		p->tot.cmds_refused++;
+		return -ENOSPC;
+	}
+	c->cmdq[c->n_cmd] = *cmd;
+	c->cmdq[c->n_cmd].retry = 0;
+	c->n_cmd++;
+	p->tot.cmds_queued++;
+	if (c->info.has_seen) {
+		c->ack_now = 1;
+		arm(p, c, now_mono_ms);
+	}
+	return 0;
+}
+
 static void send_ack(struct gw_pipeline *p, struct collar *c, const struct gw_now *now)
 {
 	struct proto_ack a = {0};
@@ -361,6 +484,7 @@ static void send_ack(struct gw_pipeline *p, struct collar *c, const struct gw_no
 	rx->ack_bytes += wlen;
 	c->info.acks_sent++;
 	p->tot.acks_sent++;
+	send_cmds(p, c, link);
 }
 
 static void save_dirty(struct gw_pipeline *p)
@@ -397,7 +521,7 @@ static void service(struct gw_pipeline *p, const struct gw_now *now, int force)
 		struct collar *c = &p->c[p->armed[i]];
 		if ((c->ack_now || (c->ack_due && now->mono_ms >= c->ack_due)) && c->n_pending)
 			need = 1;
-		if (gap_ok && c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every)
+		if (p->o.early_commit && gap_ok && c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every)
 			need = 1;
 	}
 	p->urgent = 0;
@@ -731,12 +855,22 @@ static void frame_in(struct gw_pipeline *p, unsigned link, const uint8_t *f, siz
 		}
 		put_record(p, c, link, PROTO_T_STATUS, 0, 0, body, blen, meta, now);
 		break;
-	case PROTO_T_CMD_ACK:
+	case PROTO_T_CMD_ACK: {
+		/* answered: stop sending that CMD (the CMD_ACK itself goes upstream through the spool) */
+		unsigned k = 0;
+		for (unsigned i = 0; i < c->n_cmd; i++) {
+			if (c->cmdq[i].cmd_id == p->msg.u.cmd_ack.cmd_id)
+				p->tot.cmd_acks++;
+			else
+				c->cmdq[k++] = c->cmdq[i];
+		}
+		c->n_cmd = (uint8_t)k;
 		put_record(p, c, link, PROTO_T_CMD_ACK, 0, 0, body, blen, meta, now);
 		break;
 	case PROTO_T_GONE:
 		gone_apply(p, c, link, &p->msg.u.gone, now);
 		break;
+	}
 	}
 }
 
@@ -783,7 +917,7 @@ int gw_pipeline_tick(struct gw_pipeline *p, const struct gw_now *now, uint64_t *
 	for (size_t i = 0; i < p->n_armed; i++) {
 		const struct collar *c = &p->c[p->armed[i]];
 		uint64_t d = c->ack_now ? now->mono_ms : c->ack_due;
-		if (c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every &&
+		if (p->o.early_commit && c->n_pending && c->ack_count + c->n_pending >= p->o.ack_every &&
 		    p->last_commit_ms + p->o.commit_gap_ms < d)
 			d = p->last_commit_ms + p->o.commit_gap_ms;
 		if (d && d < next)

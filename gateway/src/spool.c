@@ -17,11 +17,14 @@
 #include <sqlite3.h>
 
 #include "gw/log.h"
+#include "gw/loop.h"
 #include "proto/err.h"
 #include "proto/msg.h"
 
 #define SPOOL_SCHEMA_VERSION 1
 #define SPOOL_COMMIT_CBS 4u
+#define GW_SPOOL_ASSIGN_AHEAD 16u /* batches given a gw_seq per commit (>= the usual credit) */
+#define GW_SPOOL_TRIM_MS 1000u /* acked rows are deleted at most this often (each trim: commit + checkpoint) */
 
 enum {
 	ST_BEGIN,
@@ -105,6 +108,7 @@ struct gw_spool {
 	int64_t assigned_upto;   /* every id <= assigned_upto has a gw_seq */
 	uint64_t next_gw_seq;
 	uint64_t acked_gw_seq;
+	uint64_t next_trim_ms;      /* gw_spool_acked trims no sooner (monotonic ms) */
 	/* the frame being stored */
 	const uint8_t *frame_raw;
 	size_t frame_raw_len;
@@ -517,61 +521,77 @@ int gw_spool_stats(struct gw_spool *s, struct gw_spool_stats *out)
 
 /* --- upstream ------------------------------------------------------------------------------------------ */
 
-/* Give the next committed, unassigned records a gw_seq (persistently). 1 = a batch was formed, 0 = none. */
+/* Give the next committed, unassigned records a gw_seq (persistently), up to GW_SPOOL_ASSIGN_AHEAD batches in
+ * one transaction: the assignment must be durable before a batch leaves (a resend must be byte-identical),
+ * and one commit (fsync) per batch capped the upstream at ~100 batches/s. 1 = batches were formed, 0 = none. */
 static int assign_batch(struct gw_spool *s)
 {
 	int64_t ids[PROTO_BATCH_RECS_MAX + 1], anchors[PROTO_BATCH_RECS_MAX + 1];
-	unsigned n = 0;
-	sqlite3_stmt *st = s->st[ST_UNASSIGNED];
-	sqlite3_bind_int64(st, 1, s->assigned_upto);
-	sqlite3_bind_int64(st, 2, s->committed_end);
-	sqlite3_bind_int(st, 3, PROTO_BATCH_RECS_MAX + 1);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n <= PROTO_BATCH_RECS_MAX) {
-		ids[n] = sqlite3_column_int64(st, 0);
-		anchors[n] = sqlite3_column_int64(st, 1);
-		n++;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return sql_fail(s, "unassigned");
-	if (!n)
-		return 0;
-	unsigned take = n;
-	if (n > PROTO_BATCH_RECS_MAX) {
-		take = PROTO_BATCH_RECS_MAX;
-		/* The 65th record continues a frame that started inside this batch: end the batch before that frame,
-		 * so a frame's raw bytes and their raw_ref always travel together. */
-		if (anchors[take] != ids[take]) {
-			unsigned k = take;
-			while (k > 0 && ids[k - 1] >= anchors[take])
-				k--;
-			if (k > 0)
-				take = k;
-		}
-	}
+	int64_t upto = s->assigned_upto;
 	uint64_t seq = s->next_gw_seq;
-	int err = txn_begin(s);
-	if (err < 0)
-		return err;
-	st = s->st[ST_ASSIGN];
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	sqlite3_bind_int64(st, 2, ids[0]);
-	sqlite3_bind_int64(st, 3, ids[take - 1]);
-	if ((err = step_done(s, st, "assign")) < 0 || (err = meta_set(s, "next_gw_seq", (int64_t)seq + 1)) < 0 ||
-	    (err = meta_set(s, "assigned_upto", ids[take - 1])) < 0 || (err = meta_set(s, "next_id", s->next_id)) < 0) {
-		txn_rollback(s);
-		return err;
+	unsigned formed = 0;
+	int err;
+	while (formed < GW_SPOOL_ASSIGN_AHEAD) {
+		unsigned n = 0;
+		sqlite3_stmt *st = s->st[ST_UNASSIGNED];
+		sqlite3_bind_int64(st, 1, upto);
+		sqlite3_bind_int64(st, 2, s->committed_end);
+		sqlite3_bind_int(st, 3, PROTO_BATCH_RECS_MAX + 1);
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW && n <= PROTO_BATCH_RECS_MAX) {
+			ids[n] = sqlite3_column_int64(st, 0);
+			anchors[n] = sqlite3_column_int64(st, 1);
+			n++;
+		}
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+			err = sql_fail(s, "unassigned");
+			goto out_rollback;
+		}
+		if (!n)
+			break;
+		unsigned take = n;
+		if (n > PROTO_BATCH_RECS_MAX) {
+			take = PROTO_BATCH_RECS_MAX;
+			/* The 65th record continues a frame that started inside this batch: end the batch before that
+			 * frame, so a frame's raw bytes and their raw_ref always travel together. */
+			if (anchors[take] != ids[take]) {
+				unsigned k = take;
+				while (k > 0 && ids[k - 1] >= anchors[take])
+					k--;
+				if (k > 0)
+					take = k;
+			}
+		}
+		if ((err = txn_begin(s)) < 0)
+			goto out_rollback;
+		st = s->st[ST_ASSIGN];
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+		sqlite3_bind_int64(st, 2, ids[0]);
+		sqlite3_bind_int64(st, 3, ids[take - 1]);
+		if ((err = step_done(s, st, "assign")) < 0)
+			goto out_rollback;
+		seq++;
+		upto = ids[take - 1];
+		formed++;
 	}
+	if (!formed)
+		return 0;
+	if ((err = meta_set(s, "next_gw_seq", (int64_t)seq)) < 0 || (err = meta_set(s, "assigned_upto", upto)) < 0 ||
+	    (err = meta_set(s, "next_id", s->next_id)) < 0)
+		goto out_rollback;
 	/* Commits whatever records are pending too: an early group commit, harmless, and the only way to make the
-	 * assignment durable before the batch leaves the gateway. */
+	 * assignment durable before the batches leave the gateway. */
 	err = gw_spool_commit(s);
 	if (err < 0)
 		return err;
-	s->next_gw_seq = seq + 1;
-	s->assigned_upto = ids[take - 1];
+	s->next_gw_seq = seq;
+	s->assigned_upto = upto;
 	return 1;
+out_rollback:
+	txn_rollback(s);
+	return err;
 }
 
 static int decode_body(struct proto_batch_rec *r, const uint8_t *b, size_t n)
@@ -620,7 +640,9 @@ static int build_batch(struct gw_spool *s, uint64_t seq, uint8_t *body, size_t c
 			r->snr_db10 = (int16_t)sqlite3_column_int(st, 7);
 		}
 		int64_t anchor = sqlite3_column_int64(st, 8);
-		if (anchor == id) {
+		if (anchor == id && sqlite3_column_type(st, 9) == SQLITE_NULL) {
+			/* no frame: a record downloaded from the dock (journal bodies were never radio frames) */
+		} else if (anchor == id) {
 			int rl = sqlite3_column_bytes(st, 9);
 			if (rl < (int)PROTO_RAW_MIN || rl > (int)PROTO_FRAME_MAX) {
 				err = -EBADMSG;
@@ -702,6 +724,28 @@ int gw_spool_acked_seq(struct gw_spool *s, uint64_t *gw_seq)
 	return 0;
 }
 
+int gw_spool_unacked(struct gw_spool *s, uint64_t *n)
+{
+	/* Rows the core has not acknowledged: never batched yet, or in a batch after the acked mark. Uses the
+	 * rec_gw index for the second half; the first is a scan of the unbatched tail (rows are appended in id
+	 * order and batched in id order, so that tail is short unless the backhaul is down). Status only. */
+	sqlite3_stmt *st;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT (SELECT COUNT(*) FROM rec WHERE gw_seq > ?1) + "
+	                       "(SELECT COUNT(*) FROM rec WHERE gw_seq IS NULL)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		gw_log(GW_LOG_WARN, "spool", "unacked count: %s", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->acked_gw_seq);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
 int gw_spool_trim(struct gw_spool *s)
 {
 	int err = txn_begin(s);
@@ -744,10 +788,18 @@ int gw_spool_acked(struct gw_spool *s, uint64_t gw_seq)
 		txn_rollback(s);
 		return err;
 	}
-	uint64_t old = s->acked_gw_seq;
 	s->acked_gw_seq = gw_seq;
-	err = gw_spool_trim(s); /* commits the new acked point with the deletions */
-	if (err < 0)
-		s->acked_gw_seq = old;
-	return err < 0 ? err : 0;
+	/* The new mark waits in the open transaction for the next commit of any kind (a group commit, the next
+	 * batch, a trim): a commit + WAL checkpoint per acked batch cost two fsyncs each and capped the upstream
+	 * at ~50 batches/s. Losing an uncommitted mark in a crash only makes the gateway resend batches the core
+	 * already has; it acks them as replays. Trimming (commit + checkpoint) runs at most every
+	 * GW_SPOOL_TRIM_MS, or at once while the disk budget refuses fixes. */
+	uint64_t now = gw_clock_mono_ms();
+	if (s->full || now >= s->next_trim_ms) {
+		s->next_trim_ms = now + GW_SPOOL_TRIM_MS;
+		err = gw_spool_trim(s); /* commits the new acked point with the deletions */
+		if (err < 0)
+			return err;
+	}
+	return 0;
 }

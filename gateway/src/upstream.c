@@ -380,6 +380,29 @@ static void handle_msg(struct gw_up *up, uint8_t type, const uint8_t *body, size
 	case GW_UP_T_PONG:
 		up->st.pongs++;
 		return;
+	case PROTO_T_CMD: {
+		struct proto_cmd cmd;
+		if (len < 2 || (rc = proto_cmd_decode(body + 2, len - 2, &cmd, &where)) != 0) {
+			up->st.bad_msgs++;
+			if (len < 2)
+				set_err(up, now_ms, GW_LOG_WARN, "core sent a CMD of %zu bytes", len);
+			else {
+				proto_msg_err_format(&where, why, sizeof why);
+				set_err(up, now_ms, GW_LOG_WARN, "core sent a bad CMD: %s", why);
+			}
+			return;
+		}
+		uint16_t collar_id = (uint16_t)(body[0] | body[1] << 8);
+		if (up->cfg.on_cmd && up->cfg.on_cmd(up->cfg.on_cmd_arg, collar_id, &cmd) == 0) {
+			up->st.cmds_in++;
+			gw_log(GW_LOG_INFO, "upstream", "CMD %u (op %u) for collar %u queued", cmd.cmd_id, cmd.op, collar_id);
+		} else {
+			up->st.cmds_refused++;
+			set_err(up, now_ms, GW_LOG_WARN, "CMD %u for collar %u refused (unknown collar or queue full)",
+			        cmd.cmd_id, collar_id);
+		}
+		return;
+	}
 	default:
 		up->st.bad_msgs++;
 		set_err(up, now_ms, GW_LOG_WARN, "core sent unknown message type 0x%02x", type);

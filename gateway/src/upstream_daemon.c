@@ -9,6 +9,8 @@
  *   initial_credit  = 4       batches in flight before the core's first CREDIT (1..1024)
  *   ping_ms         = 1000    application PING interval (Paranoid Pirate; 3 silent → new socket)
  *   ack_timeout_ms  = 10000   Go-Back-N when no ack progress for this long
+ *   reconnect_ms    = 1000    libzmq's reconnect interval after the TCP connection dropped (ZMQ_RECONNECT_IVL)
+ *   reconnect_max_ms = 32000  ... doubling up to this (ZMQ_RECONNECT_IVL_MAX)
  * The gateway id is [gateway] id. Make keys with gw_up_keygen_files() (see upstream_keys.c).
  *
  * Loop integration: the ZMQ_FDs are edge-triggered, so the prepare hook (before every poll) services the
@@ -35,6 +37,7 @@ static struct {
 	bool hooks_added;
 	struct gw_loop *loop;
 	struct gw_spool *spool;
+	struct gw_pipeline *pipe;
 	struct gw_up *up;
 	int fds[GW_UP_POLLITEMS];
 	uint32_t gen;
@@ -53,6 +56,20 @@ static int src_acked(void *ctx, uint64_t gw_seq)
 static int src_acked_seq(void *ctx, uint64_t *gw_seq)
 {
 	return gw_spool_acked_seq(ctx, gw_seq);
+}
+
+static int src_pending(void *ctx, uint64_t after, uint64_t *n)
+{
+	(void)after; /* the spool knows its acked mark */
+	return gw_spool_unacked(ctx, n);
+}
+
+static int src_cmd(void *ctx, uint16_t collar_id, const struct proto_cmd *cmd)
+{
+	(void)ctx;
+	if (!g.pipe)
+		return -ENOTSUP;
+	return gw_pipeline_cmd_queue(g.pipe, collar_id, cmd, gw_loop_now_ms(g.loop));
 }
 
 static void on_commit(void *arg, int ok, unsigned records)
@@ -166,6 +183,8 @@ static void status_section(void *arg, struct gw_json *j)
 	gw_json_u64(j, "handshake_failures", st.handshake_failures);
 	gw_json_u64(j, "bad_msgs", st.bad_msgs);
 	gw_json_u64(j, "source_errors", st.source_errors);
+	gw_json_u64(j, "cmds_in", st.cmds_in);
+	gw_json_u64(j, "cmds_refused", st.cmds_refused);
 	gw_json_str(j, "last_error", gw_up_last_error(g.up));
 }
 
@@ -189,7 +208,7 @@ static int get_u32(const struct gw_config *cfg, const char *key, uint32_t min, u
 int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 {
 	static const char *const known[] = {"endpoint", "server_key", "secret_key", "initial_credit", "ping_ms",
-	                                    "ack_timeout_ms"};
+	                                    "ack_timeout_ms", "reconnect_ms", "reconnect_max_ms"};
 	const struct gw_config *cfg = ctx->cfg;
 	char err[512];
 	int rc;
@@ -219,12 +238,22 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 		return -EINVAL;
 	}
 	struct gw_up_config uc = {.gw_id = cfg->gw_id, .endpoint = ep};
-	uint32_t credit = 0, ping = 0, ack_to = 0;
+	uint32_t credit = 0, ping = 0, ack_to = 0, rc_ms = 0, rc_max_ms = 0;
 	if ((rc = get_u32(cfg, "initial_credit", 1, GW_UP_CREDIT_MAX, &credit)) ||
 	    (rc = get_u32(cfg, "ping_ms", 100, 600000, &ping)) ||
-	    (rc = get_u32(cfg, "ack_timeout_ms", 100, 3600000, &ack_to)))
+	    (rc = get_u32(cfg, "ack_timeout_ms", 100, 3600000, &ack_to)) ||
+	    (rc = get_u32(cfg, "reconnect_ms", 10, 60000, &rc_ms)) ||
+	    (rc = get_u32(cfg, "reconnect_max_ms", 10, 600000, &rc_max_ms)))
 		return rc;
+	if (rc_ms && rc_max_ms && rc_max_ms < rc_ms) {
+		gw_log(GW_LOG_ERR, SUBSYS, "%s: [upstream] reconnect_max_ms %" PRIu32 " < reconnect_ms %" PRIu32, cfg->file,
+		       rc_max_ms, rc_ms);
+		return -EINVAL;
+	}
+	uc.reconnect_ivl_ms = (int)rc_ms;
+	uc.reconnect_ivl_max_ms = (int)rc_max_ms;
 	uc.initial_credit = (uint16_t)credit;
+	uc.on_cmd = src_cmd;
 	uc.ping_ivl_ms = ping;
 	uc.ack_timeout_ms = ack_to;
 	if ((rc = gw_up_key_read(server_key, uc.server_public, err, sizeof err)) ||
@@ -232,9 +261,10 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 		gw_log(GW_LOG_ERR, SUBSYS, "%s", err);
 		return rc;
 	}
-	struct gw_up_source src = {ctx->spool, src_batch, src_acked, src_acked_seq, NULL};
+	struct gw_up_source src = {ctx->spool, src_batch, src_acked, src_acked_seq, src_pending};
 	g.loop = ctx->loop;
 	g.spool = ctx->spool;
+	g.pipe = ctx->pipe;
 	g.fds[0] = g.fds[1] = -1;
 	rc = gw_up_open(&g.up, &uc, &src, gw_loop_now_ms(ctx->loop));
 	memset(uc.secret, 0, sizeof uc.secret);

@@ -60,6 +60,18 @@ Test(gw_config, links_usb_ids_and_extension_sections)
 	cr_assert_null(gw_config_get(&c, "upstream", "nope"));
 }
 
+Test(gw_config, early_commit_and_status_zmq)
+{
+	struct gw_config c;
+	gw_config_defaults(&c);
+	cr_assert_eq(c.pipe.early_commit, 0, "FIX ACKs follow the group commit by default");
+	cr_assert_str_eq(c.status_zmq, "", "no ZeroMQ status by default");
+	const char *p = write_file("z.ini", "[gateway]\nstatus_zmq = tcp://127.0.0.1:5571\n[spool]\nearly_commit = yes\n");
+	cr_assert_eq(gw_config_load(&c, p), 0);
+	cr_assert_eq(c.pipe.early_commit, 1);
+	cr_assert_str_eq(c.status_zmq, "tcp://127.0.0.1:5571");
+}
+
 Test(gw_config, typos_and_bad_values_are_errors)
 {
 	static const char *const bad[] = {
@@ -67,6 +79,7 @@ Test(gw_config, typos_and_bad_values_are_errors)
 		"[spool]\ncommit_ms = 500\n",       "[ack]\nevery = -1\n",          "[ack]\ncredit = 65\n",
 		"[link x]\ntype = serial\n",        "[link x]\ntype = carrier\n",   "[nonsense]\na = b\n",
 		"[link x]\nusb = 12345\n",          "[gateway]\nlog_level = loud\n", "not an ini line\n",
+		"[spool]\nearly_commit = maybe\n", "[gateway]\nstatus_zmq = localhost:5571\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct gw_config c;

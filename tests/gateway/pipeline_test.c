@@ -130,7 +130,9 @@ Test(gw_pipeline, good_frames_from_several_collars_are_stored_once_and_acked)
 		for (unsigned i = 0; i < 3; i++)
 			n += sim_fix_frame(&col[i], s, w + n, sizeof w - (size_t)n);
 	feed(0, w, n);
-	/* 4 records per collar: the spool commits at once (gap long passed) and every collar gets an ACK. */
+	/* 4 records per collar: ACK-worthy, but by default FIXes wait for the group commit (100 ms) */
+	cr_assert_eq(acks.n, 0);
+	tick(100);
 	cr_assert_eq(acks.n, 3);
 	for (unsigned k = 0; k < 3; k++) {
 		cr_assert_eq(acks.ack[k].cum, 4);
@@ -151,7 +153,9 @@ Test(gw_pipeline, good_frames_from_several_collars_are_stored_once_and_acked)
 
 Test(gw_pipeline, acks_batch_every_4_records_or_100_ms)
 {
-	start(NULL);
+	struct gw_pipeline_opts o = GW_PIPELINE_OPTS_INIT;
+	o.early_commit = 1;
+	start(&o);
 	uint8_t w[PROTO_WIRE_MAX * 8];
 	int n = 0;
 	for (uint32_t s = 1; s <= 3; s++)
@@ -179,6 +183,27 @@ Test(gw_pipeline, acks_batch_every_4_records_or_100_ms)
 	tick(10);
 	cr_assert_eq(acks.n, 2);
 	cr_assert_eq(acks.ack[1].cum, 7);
+	stop();
+}
+
+Test(gw_pipeline, by_default_fix_acks_follow_the_group_commit)
+{
+	start(NULL);
+	uint8_t w[PROTO_WIRE_MAX * 8];
+	int n = 0;
+	for (uint32_t s = 1; s <= 6; s++)
+		n += sim_fix_frame(&col[0], s, w + n, sizeof w - (size_t)n);
+	feed(0, w, n);
+	uint64_t next;
+	cr_assert_eq(gw_pipeline_tick(pipe_, &now, &next), 0);
+	cr_assert_eq(next, now.mono_ms + 100, "6 records >= ack_every, but no early commit: the group commit is next");
+	tick(99);
+	cr_assert_eq(acks.n, 0, "99 ms: no commit, no ACK");
+	cr_assert_eq(rows("1"), 0);
+	tick(1);
+	cr_assert_eq(rows("1"), 6, "group commit at 100 ms");
+	cr_assert_eq(acks.n, 1, "one ACK for the six");
+	cr_assert_eq(acks.ack[0].cum, 6);
 	stop();
 }
 

@@ -135,6 +135,11 @@ size_t an_ingest_pollitems(struct an_ingest *ing, zmq_pollitem_t *items, size_t 
 int an_ingest_allow_reload(struct an_ingest *ing, char *errbuf, size_t errcap) __attribute__((warn_unused_result));
 /* Change the credit granted from the next BATCH_ACK on (1..1024). @retval 0, -EINVAL */
 int an_ingest_set_credit(struct an_ingest *ing, uint16_t credit);
+/* Send a CMD for collar_id to gateway gw_id (ZeroMQ message [0x11][collar_id LE16 + CMD body], see
+ * gw/upstream.h); the gateway queues it and relays the collar's CMD_ACK back in a BATCH.
+ * @retval 0; -EINVAL bad cmd/ids; -EHOSTUNREACH that gateway is not connected; -EAGAIN would block */
+struct proto_cmd;
+int an_ingest_send_cmd(struct an_ingest *ing, uint16_t gw_id, uint16_t collar_id, const struct proto_cmd *cmd);
 
 void an_ingest_stats(const struct an_ingest *ing, struct an_ingest_stats *st);
 /* The last refusal or failure in words ("" if none). */

@@ -31,6 +31,7 @@ struct gw_config {
 	uint16_t gw_id;                         /* id = 1..65535 */
 	char keys[GW_CONFIG_PATH_MAX];          /* keys = collar key file */
 	char status_socket[GW_CONFIG_PATH_MAX]; /* status_socket = unix socket path ("" = none) */
+	char status_zmq[GW_CONFIG_PATH_MAX];    /* status_zmq = ZeroMQ REP endpoint for the status ("" = none) */
 	int log_level;                          /* log_level = err|warn|note|info|debug */
 	unsigned stats_interval_s;              /* stats_interval_s = 60 (0 = never) */
 	/* [spool] */

@@ -7,14 +7,15 @@
  * ctx->spool (gw_spool_on_commit: "new durable records") — and does everything from those callbacks.
  *
  * Order at start: config → keys → spool → pipeline (restored) → loop, signals, status socket → links →
- * gw_upstream_attach() → READY=1. At SIGTERM/SIGINT: the loop stops → pipeline flush (commit + ACKs) →
- * gw_upstream_detach() → links closed → spool closed (final commit, WAL checkpoint) → exit 0.
+ * gw_upstream_attach() → gw_dock_daemon_attach() → READY=1. At SIGTERM/SIGINT: the loop stops → pipeline
+ * flush (commit + ACKs) → gw_dock_daemon_detach() → gw_upstream_detach() → links closed → spool closed (final commit, WAL checkpoint) → exit 0.
  */
 #ifndef GW_DAEMON_H
 #define GW_DAEMON_H
 
 #include "gw/config.h"
 #include "gw/loop.h"
+#include "gw/pipeline.h"
 #include "gw/spool.h"
 #include "gw/status.h"
 
@@ -23,6 +24,7 @@ struct gw_daemon_ctx {
 	struct gw_spool *spool;
 	const struct gw_config *cfg;          /* [upstream]/[dock] keys: gw_config_get(cfg, "upstream", "...") */
 	struct gw_status_server *status;
+	struct gw_pipeline *pipe;             /* CMDs from the core are queued here (gw_pipeline_cmd_queue) */
 };
 
 /*
@@ -33,5 +35,17 @@ struct gw_daemon_ctx {
  */
 int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state);
 void gw_upstream_detach(void *state);
+
+/*
+ * Implemented by the dock module (gateway/src/dock_daemon.c): serves the USB docking station named by
+ * [dock] usb = VID:PID; downloaded records go into ctx->spool (dedupe on (collar_id, rec_seq)), LOG_TRIM only
+ * after the spool committed them. collar_ids = the collars of the key file (others are refused). Same
+ * contract as the upstream's attach/detach; detach (before the spool closes) syncs what was received.
+ */
+int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *collar_ids, size_t n_collars,
+                          void **state);
+void gw_dock_daemon_detach(void *state);
+/* The key file was reloaded (SIGHUP): the dock takes records of these collars from now on. NULL-safe. */
+void gw_dock_daemon_keys(void *state, const uint16_t *collar_ids, size_t n_collars);
 
 #endif

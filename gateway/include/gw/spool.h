@@ -152,6 +152,10 @@ int gw_spool_acked(struct gw_spool *s, uint64_t gw_seq);
 /* Last gw_seq acked by the core (persisted), for resending after reconnect. @retval 0 */
 int gw_spool_acked_seq(struct gw_spool *s, uint64_t *gw_seq);
 
+/* Records the core has not acknowledged yet (unbatched, or batched after the acked gw_seq): the upstream
+ * queue depth in records. A COUNT over SQLite: for status requests, not per frame. @retval 0; -EIO */
+int gw_spool_unacked(struct gw_spool *s, uint64_t *n);
+
 /* Delete acked records that are no longer needed for deduplication (rec_seq <= the collar's durable cum, or
  * not journaled). gw_spool_acked calls it; the cron calls it too because cum moves after the ack.
  * Commits the open transaction first. Returns the number of rows deleted or <0. */

@@ -64,4 +64,13 @@ void gw_status_server_render(struct gw_status_server *s, struct gw_json *j);
  * @retval 0; -ECONNREFUSED/-ENOENT no daemon there; -ETIMEDOUT; -errno */
 int gw_status_query(const char *path, int out_fd, int timeout_ms);
 
+/* The same document on request over ZeroMQ (gateway/src/status_zmq.c): a REP socket bound to endpoint,
+ * served from the loop. One per process. @retval 0, -EBUSY (already open), or a negative errno. */
+struct gw_status_zmq;
+int gw_status_zmq_open(struct gw_status_zmq **out, struct gw_loop *l, struct gw_status_server *srv,
+                       const char *endpoint) __attribute__((warn_unused_result));
+void gw_status_zmq_close(struct gw_status_zmq *z);
+/* Client: one request to endpoint, the reply (+ newline) written to out_fd. @retval 0, -ETIMEDOUT, <0 */
+int gw_status_zmq_query(const char *endpoint, int out_fd, int timeout_ms);
+
 #endif

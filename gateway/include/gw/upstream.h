@@ -38,6 +38,10 @@
  *                   0x3D NACK       proto_batch_ack body: "batch refused; every gw_seq <= this is committed"
  *                                   (gap, undecodable batch, gw_id != authenticated gateway, store error)
  *                   0x3F PONG       empty body, answers PING
+ *                   0x11 CMD        collar_id (2 bytes, little-endian) + a proto CMD body: a command for
+ *                                   that collar, handed to cfg.on_cmd (the daemon queues it in the
+ *                                   pipeline, piggy-backed on the collar's ACKs; its CMD_ACK comes back
+ *                                   upstream as a record of a BATCH)
  *   0x3D..0x3F are transport-only types of this module and the core's ingest (an/ingest.h has the same
  *   values); they never travel on the radio and are not in proto/.
  *
@@ -69,6 +73,8 @@
 
 #include <zmq.h>
 
+#include "proto/msg.h"
+
 /* Transport-only message types (see above). */
 #define GW_UP_T_NACK 0x3Du
 #define GW_UP_T_PING 0x3Eu
@@ -90,7 +96,8 @@ struct gw_up_source {
 	int (*acked)(void *ctx, uint64_t gw_seq);
 	/* The last gw_seq the source was told is acked (0 = none). Read at open. */
 	int (*acked_seq)(void *ctx, uint64_t *gw_seq);
-	/* Optional (may be NULL): batches waiting in the source after `after`, for the queue-depth counter. */
+	/* Optional (may be NULL): what waits in the source after `after`, for the queue-depth counter (the
+	 * daemon's spool source counts records, gw_spool_unacked). */
 	int (*pending)(void *ctx, uint64_t after, uint64_t *n);
 };
 
@@ -100,6 +107,10 @@ struct gw_up_config {
 	char server_public[GW_UP_KEY_Z85_LEN + 1]; /* the core's public key, Z85 */
 	char secret[GW_UP_KEY_Z85_LEN + 1];        /* this gateway's secret key, Z85 (public derived) */
 	/* 0 = default */
+	/* Optional (NULL = CMDs refused): a CMD from the core for collar_id (decoded and validated). Return 0
+	 * queued, <0 refused (counted; the core's CMD_ACK never comes and it may resend). */
+	int (*on_cmd)(void *arg, uint16_t collar_id, const struct proto_cmd *cmd);
+	void *on_cmd_arg;
 	uint16_t initial_credit;   /* 4: batches in flight before the core's first CREDIT */
 	uint32_t ping_ivl_ms;      /* 1000 */
 	uint32_t liveness;         /* 3 missed pings */
@@ -128,6 +139,8 @@ struct gw_up_stats {
 	uint64_t auth_failures;    /* monitor: ZMQ_EVENT_HANDSHAKE_FAILED_AUTH (key refused by the core's ZAP) */
 	uint64_t handshake_failures; /* monitor: HANDSHAKE_FAILED_PROTOCOL / NO_DETAIL (e.g. wrong server key) */
 	uint64_t bad_msgs;         /* undecodable or unknown messages from the core */
+	uint64_t cmds_in;          /* CMDs from the core handed to cfg.on_cmd and accepted */
+	uint64_t cmds_refused;     /* ... refused by it (unknown collar, queue full, no handler) */
 	uint64_t source_errors;    /* the source returned < 0 */
 	uint64_t source_gaps;      /* the source returned a gw_seq other than after + 1 */
 	/* gauges */
@@ -135,7 +148,7 @@ struct gw_up_stats {
 	uint64_t sent_seq;         /* highest gw_seq on the wire of this connection */
 	uint32_t in_flight;        /* sent_seq - acked_seq */
 	uint32_t credit;
-	uint64_t queue_depth;      /* batches waiting in the source after acked_seq (0 if source->pending is NULL) */
+	uint64_t queue_depth;      /* source->pending after acked_seq (spool: records); 0 if pending is NULL */
 	bool connected;            /* a CURVE handshake completed and no disconnect since */
 };
 
