@@ -203,6 +203,39 @@ uint64_t an_hazard_last_seq(const struct an_hazard_engine *h);
  * give equal bytes. @retval -EIO write failed */
 int an_hazard_dump(const struct an_hazard_engine *h, FILE *f) __attribute__((warn_unused_result));
 
+/*
+ * Write the engine's state of one task into the store (an/store.h hazard tables), in ONE transaction:
+ *   hazard_points  one row per live point, id = the canonical id (smallest member indication id, which is
+ *                  collar_id << 32 | rec_seq when fed as the daemon feeds it), status/score/centroid as the
+ *                  engine has them, lat/lon from o, r95_mm = 2.4477 sigma_mm, n_sessions = passes that
+ *                  indicated; created_ms/updated_ms = the first/last member indication's time (DATA times,
+ *                  not the wall clock, so the rows do not depend on when or in what order they were computed);
+ *                  a row of this task that is no longer a live point (it merged into another) becomes
+ *                  'superseded' and loses its evidence rows (they live on in the point it merged into).
+ *                  Exports and reports skip superseded rows.
+ *   hazard_evidence rewritten per live point: one 'indication' row per member (the pass's log-odds delta on
+ *                  its first indication, 0 on the others) and one 'clean_pass' row per clean sweep.
+ *   hazard_events  one row per ev[i] (the events an_hazard_apply delivered since the last sync; NULL/0 for
+ *                  none, e.g. when an engine is rebuilt at start-up), kind created/status/score, RETIRED as a
+ *                  'status' row to superseded with note "merged into <id>"; the store's seq numbers them.
+ *                  Events describe how the state was reached and so depend on batching; the points and
+ *                  evidence do not.
+ * Rows are rewritten whole on every call (a moved centroid has no engine event).
+ * @retval 0; -EINVAL bad argument or a point outside the frame; -EBUSY; -EIO; -ENOSPC; -ENOMEM
+ */
+struct an_store;
+struct an_geo_origin;
+int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
+                         const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev, char *err,
+                         size_t errcap) __attribute__((warn_unused_result));
+
+/* The engine id of a clearance result (struct an_hazard_clearance.id): 63 bits of SHA-256 over its
+ * canonical content (task, position e7, error, result, device, depth, team, date), never 0. The store's row
+ * id would depend on the order in which result files were imported, and the engine breaks matching ties by
+ * id. Two results with identical content get one id (the engine keeps one: they are the same dig). */
+struct an_store_clearance;
+uint64_t an_hazard_clearance_id(const struct an_store_clearance *c);
+
 /* The status rules 1–4 above for one point's fields (n_ind_animals, n_clean_animals, log_odds_q10,
  * clearance_id/result). excavate_q10 = logit(p_excavate) in q10. */
 enum an_hazard_status an_hazard_status_rule(const struct an_hazard_point *p, uint32_t agree_animals,
