@@ -65,8 +65,9 @@ struct core_frame {
 	struct an_hazard_engine *eng;
 	struct an_hazard_input *in; /* inputs of the batch being fed */
 	size_t n_in, cap_in;
-	struct an_hazard_event *retired; /* RETIRED events of the last apply */
-	size_t n_retired, cap_retired;
+	struct an_hazard_event *evs; /* events of the last apply (stored; RETIRED ones also published) */
+	size_t n_evs, cap_evs;
+	bool ind_in;                 /* the last apply had an indication or clearance (points may have moved) */
 };
 
 struct core_gw {
@@ -79,6 +80,7 @@ struct core_feed_stats {
 	uint64_t pub_errors;        /* an_pub_* failed (stream full, send error) */
 	uint64_t hazard_applies, hazard_errors, hazard_inputs;
 	uint64_t hazard_apply_us_max, hazard_apply_us_total;
+	uint64_t hazard_syncs, hazard_sync_errors; /* an_hazard_store_sync: state written to the store */
 	uint64_t ind_no_pos;        /* indications without a position: published, not clustered */
 	uint64_t out_of_frame;      /* positions beyond the frame's range */
 	uint64_t lookup_errors;     /* store reads after a commit failed */

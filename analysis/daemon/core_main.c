@@ -209,6 +209,7 @@ static void write_status(struct daemon *d, FILE *f)
 	U("batches", fs->batches); U("fixes_published", fs->fixes_pub); U("inds_published", fs->inds_pub);
 	U("hazard_published", fs->hazard_pub); U("gateway_published", fs->gw_pub); U("pub_errors", fs->pub_errors);
 	U("hazard_applies", fs->hazard_applies); U("hazard_errors", fs->hazard_errors);
+	U("hazard_syncs", fs->hazard_syncs); U("hazard_sync_errors", fs->hazard_sync_errors);
 	U("hazard_inputs", fs->hazard_inputs); U("hazard_apply_us_max", fs->hazard_apply_us_max);
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
 	U("out_of_frame", fs->out_of_frame); U("lookup_errors", fs->lookup_errors); U("loaded_fixes", fs->loaded_fixes);
