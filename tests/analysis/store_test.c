@@ -290,6 +290,15 @@ Test(an_store, refuses_a_schema_newer_than_the_code)
 int an_store__migration_count(void);
 const char *const *an_store__migration_sql(int version);
 
+static void hot_tables_have_no_in_checks(struct an_store *s)
+{
+	cr_expect_eq(count(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('records',"
+	                      "'indications','collar_status','hazard_points','hazard_evidence','hazard_events',"
+	                      "'clearance_results') AND sql LIKE '% IN (%'"), 0);
+	cr_expect_eq(count(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'indications'"
+	                      " AND sql LIKE '%CHECK (kind = 1 OR kind = 2 OR kind = 3)%'"), 1);
+}
+
 Test(an_store, migrates_an_older_file_and_keeps_its_data)
 {
 	sqlite3 *db;
@@ -307,6 +316,19 @@ Test(an_store, migrates_an_older_file_and_keeps_its_data)
 	cr_expect_eq(v, an_store_schema_latest());
 	cr_expect_eq(count(s, "SELECT count(*) FROM programmes WHERE name = 'old'"), 1);
 	cr_expect_eq(count(s, "SELECT count(*) FROM accreditation_tests"), 0); /* step 2 table exists */
+	hot_tables_have_no_in_checks(s);
+	an_store_close(s);
+}
+
+/* Step 4 rewrote every IN-list CHECK of the per-record tables; the rows must still be refused as before. */
+Test(an_store, step4_checks_are_or_forms_and_still_refuse)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	hot_tables_have_no_in_checks(s);
+	sqlite3 *db = an_store_sqlite(s);
+	cr_expect_neq(sqlite3_exec(db, "INSERT INTO hazard_events(hazard_id, t_ms, kind, who) VALUES (1, 1, 'bogus', 'x')",
+	                           NULL, NULL, NULL), SQLITE_OK);
+	cr_expect(strstr(sqlite3_errmsg(db), "CHECK constraint failed") != NULL, "%s", sqlite3_errmsg(db));
 	an_store_close(s);
 }
 
