@@ -50,6 +50,8 @@ struct core_config {
 	int64_t eps_mm;
 	double p_excavate;
 	unsigned agree_animals;
+	/* [clearance] (core_clearance.c) */
+	char clr_endpoint[AN_INGEST_ENDPOINT_MAX]; /* "" = off */
 };
 
 void core_config_defaults(struct core_config *c);
@@ -85,6 +87,7 @@ struct core_feed_stats {
 	uint64_t out_of_frame;      /* positions beyond the frame's range */
 	uint64_t lookup_errors;     /* store reads after a commit failed */
 	uint64_t loaded_fixes, loaded_inds;
+	uint64_t clearances_fed;    /* clearance results given to the engines */
 };
 
 struct core_feed {
@@ -102,6 +105,7 @@ struct core_feed {
 	struct core_feed_stats st;
 	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */
 	struct sqlite3_stmt *q_rec, *q_fix_xy, *q_ind_xy, *q_session;
+	int64_t clr_last_id; /* clearance results up to this id were given to the engines */
 };
 
 /* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */
@@ -114,5 +118,29 @@ void core_feed_sink(struct core_feed *f, struct an_ingest_sink *sink);
  * @retval 0; the first engine error (the record stays stored and published; its contribution is lost) */
 int core_feed_flush(struct core_feed *f);
 size_t core_feed_hazard_points(const struct core_feed *f);
+/* Give the engines the clearance results stored since the last call (task frames; engine id =
+ * an_hazard_clearance_id, ind_ref = the row's hazard_id, which is a canonical hazard id = an indication id).
+ * Call core_feed_flush after. @retval 0 or -errno */
+int core_feed_clearances(struct core_feed *f) __attribute__((warn_unused_result));
+
+/* ---- clearance results over ZeroMQ (core_clearance.c) ---------------------------------------------------- */
+#include <zmq.h>
+#define CORE_CLR_BODY_MAX (256ll << 20)
+struct core_clr_stats {
+	uint64_t requests, imports, inserted, refused, send_errors;
+};
+struct core_clr {
+	void *sock; /* NULL = off */
+	struct an_store *store;
+	struct core_feed *feed;
+	char endpoint[AN_INGEST_ENDPOINT_MAX];
+	struct core_clr_stats st;
+};
+/* endpoint "" = off (returns 0, no socket). @retval -EINVAL not a local endpoint; -EIO bind failed */
+int core_clr_open(struct core_clr *c, void *zctx, const char *endpoint, struct an_store *store, struct core_feed *feed,
+                  char *err, size_t errcap) __attribute__((warn_unused_result));
+void core_clr_close(struct core_clr *c);
+size_t core_clr_pollitems(struct core_clr *c, zmq_pollitem_t *it); /* 0 or 1 item */
+int core_clr_service(struct core_clr *c);                          /* every pending request; -EIO */
 
 #endif

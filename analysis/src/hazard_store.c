@@ -321,9 +321,9 @@ uint64_t an_hazard_clearance_id(const struct an_store_clearance *c)
 	/* Canonical text of what was found where and when: the same result gives the same id whatever the
 	 * import order (store row ids are assigned in arrival order, and the engine breaks matching ties by id). */
 	char txt[512];
-	int n = snprintf(txt, sizeof txt, "clearance/1|%" PRId64 "|%d|%" PRId32 "|%" PRId32 "|%" PRIu32 "|%d|%s|%d|%" PRId32
-	                 "|%s|%" PRId64,
-	                 c->task_id, (int)c->has_pos, c->has_pos ? c->lat_e7 : 0, c->has_pos ? c->lon_e7 : 0,
+	int n = snprintf(txt, sizeof txt, "clearance/1|%" PRId64 "|%" PRId64 "|%d|%" PRId32 "|%" PRId32 "|%" PRIu32
+	                 "|%d|%s|%d|%" PRId32 "|%s|%" PRId64,
+	                 c->task_id, c->hazard_id, (int)c->has_pos, c->has_pos ? c->lat_e7 : 0, c->has_pos ? c->lon_e7 : 0,
 	                 c->pos_err_mm, (int)c->result, c->device_type, (int)c->has_depth, c->has_depth ? c->depth_mm : 0,
 	                 c->team, c->date_ms);
 	struct proto_sha256 h;

@@ -230,7 +230,7 @@ int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_ge
                          size_t errcap) __attribute__((warn_unused_result));
 
 /* The engine id of a clearance result (struct an_hazard_clearance.id): 63 bits of SHA-256 over its
- * canonical content (task, position e7, error, result, device, depth, team, date), never 0. The store's row
+ * canonical content (task, hazard id, position e7, error, result, device, depth, team, date), never 0. The store's row
  * id would depend on the order in which result files were imported, and the engine breaks matching ties by
  * id. Two results with identical content get one id (the engine keeps one: they are the same dig). */
 struct an_store_clearance;
