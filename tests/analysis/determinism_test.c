@@ -555,6 +555,10 @@ static void replay(int k, struct dt_out *o)
 			check_prefix(&d, &r);
 	}
 	check_prefix(&d, &r);
+	size_t n_incr, n_full;
+	an_hazard_apply_counts(d.eng, &n_incr, &n_full);
+	cr_assert_gt(n_incr, n_full, "replay %d: %zu incremental applies, %zu full: the incremental path is what is "
+	             "tested here", k, n_incr, n_full);
 	outputs(&d, o);
 	free(b);
 	free(order);

@@ -9,6 +9,11 @@
  * any order (tests/analysis/hazard_test.c checks it on random streams, byte for byte via an_hazard_dump).
  * Events are the differences between consecutive states, so they are the only thing that depends on how
  * the inputs were batched. No clock is read: an_hazard_apply takes now_ms for the events' time stamps.
+ * An apply that adds indications, fixes or clearance results is computed incrementally: the new indications
+ * join a kept single-link clustering (an_cluster insert rule), only points whose members changed or whose
+ * evidence involves a changed track are scored again, the others are copied; clearance matching (global,
+ * one-to-one) runs over the whole table. A calibration or a new session record (they change likelihood
+ * ratios or track owners anywhere) makes that apply a full recompute.
  *
  * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
  * point (an_cluster with min_pts = 1, exact integer distances). So a point is "one or more indications"
@@ -198,6 +203,9 @@ int an_hazard_members(const struct an_hazard_engine *h, uint64_t id, uint64_t *i
 int an_hazard_evidence(const struct an_hazard_engine *h, uint64_t id, struct an_fusion_evidence *ev, size_t cap,
 		       size_t *n_out) __attribute__((warn_unused_result));
 uint64_t an_hazard_last_seq(const struct an_hazard_engine *h);
+/* How the applies so far were computed: incrementally (only the points new inputs can change) or in full
+ * (first apply, a calibration or session record added, or after an error). Same results either way. */
+void an_hazard_apply_counts(const struct an_hazard_engine *h, size_t *incremental, size_t *full);
 
 /* Canonical text of the whole state (points, members, evidence; not the event counter): equal states
  * give equal bytes. @retval -EIO write failed */
