@@ -70,6 +70,7 @@ struct core_frame {
 	struct an_hazard_event *evs; /* events of the last apply (stored; RETIRED ones also published) */
 	size_t n_evs, cap_evs;
 	bool ind_in;                 /* the last apply had an indication or clearance (points may have moved) */
+	struct an_hazard_store_cache stored; /* what the last sync wrote: only changed points are rewritten */
 };
 
 struct core_gw {

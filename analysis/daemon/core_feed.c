@@ -349,8 +349,8 @@ static int store_points(struct core_feed *f, struct core_frame *fr)
 	if (fr->task_id <= 0 || !fr->has_origin || (!fr->n_evs && !fr->ind_in && !f->loading))
 		return 0;
 	char err[256];
-	int rc = an_hazard_store_sync(f->store, fr->task_id, &fr->origin, fr->eng, f->loading ? NULL : fr->evs,
-	                              f->loading ? 0 : fr->n_evs, err, sizeof err);
+	int rc = an_hazard_store_sync_cached(f->store, fr->task_id, &fr->origin, fr->eng, f->loading ? NULL : fr->evs,
+	                                     f->loading ? 0 : fr->n_evs, &fr->stored, err, sizeof err);
 	if (rc) {
 		f->st.hazard_sync_errors++;
 		core_log(CORE_LOG_ERR, "hazard", "task %" PRId64 ": writing hazard points to the store: %s", fr->task_id, err);
@@ -727,6 +727,7 @@ void core_feed_close(struct core_feed *f)
 		an_hazard_free(f->frames[i].eng);
 		free(f->frames[i].in);
 		free(f->frames[i].evs);
+		an_hazard_store_cache_free(&f->frames[i].stored);
 	}
 	free(f->frames);
 	free(f->sessions);

@@ -99,7 +99,8 @@ static int step_done(struct sync *y, sqlite3_stmt *st, const char *what, uint64_
 /* Member indications (one row each; the pass's delta on its first indication, 0 on the others, so the
  * deltas of a point's rows sum to its evidence total) and clean passes. Indication ids are
  * collar_id << 32 | rec_seq (the daemon's and the tests' convention). */
-static int write_evidence(struct sync *y, const struct an_hazard_engine *h, uint64_t id)
+/* Members and evidence lines of point id into y->members / y->ev. */
+static int fetch_point(struct sync *y, const struct an_hazard_engine *h, uint64_t id, size_t *n_m_out, size_t *n_ev_out)
 {
 	size_t n_m, n_ev;
 	int rc;
@@ -127,6 +128,14 @@ static int write_evidence(struct sync *y, const struct an_hazard_engine *h, uint
 		y->ev = e;
 		y->cap_ev = n_ev;
 	}
+	*n_m_out = n_m;
+	*n_ev_out = n_ev;
+	return 0;
+}
+
+static int write_evidence(struct sync *y, uint64_t id, size_t n_m, size_t n_ev)
+{
+	int rc;
 	sqlite3_stmt *del = y->q[Q_DEL_EV], *add = y->q[Q_ADD_EV];
 	sqlite3_bind_int64(del, 1, (sqlite3_int64)id);
 	if ((rc = step_done(y, del, "evidence delete", id)))
@@ -165,8 +174,8 @@ static int write_evidence(struct sync *y, const struct an_hazard_engine *h, uint
 	return 0;
 }
 
-static int write_point(struct sync *y, const struct an_hazard_engine *h, int64_t task_id,
-                       const struct an_geo_origin *o, const struct an_hazard_point *p)
+static int write_point(struct sync *y, int64_t task_id, const struct an_geo_origin *o, const struct an_hazard_point *p,
+                       size_t n_m, size_t n_ev)
 {
 	struct an_geo_enu e = {p->x_mm, p->y_mm, 0};
 	int32_t lat, lon, alt;
@@ -196,7 +205,7 @@ static int write_point(struct sync *y, const struct an_hazard_engine *h, int64_t
 	sqlite3_bind_int64(st, 15, p->last_t_ms);
 	if ((rc = step_done(y, st, "upsert", p->id)))
 		return rc;
-	return write_evidence(y, h, p->id);
+	return write_evidence(y, p->id, n_m, n_ev);
 }
 
 static int write_event(struct sync *y, const struct an_hazard_event *ev)
@@ -229,14 +238,96 @@ static int write_event(struct sync *y, const struct an_hazard_event *ev)
 	return step_done(y, st, "event", ev->hazard_id);
 }
 
+/* FNV-1a over the bytes of a point's fields, members and evidence lines (struct padding is zeroed: the
+ * point comes from an_hazard_get, which copies whole zero-initialised structs). */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t point_digest(const struct an_hazard_point *p, const struct sync *y, size_t n_m, size_t n_ev)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	/* field by field: no padding bytes enter the digest */
+	h = fnv(h, &p->id, sizeof p->id);
+	h = fnv(h, &p->status, sizeof p->status);
+	h = fnv(h, &p->x_mm, sizeof p->x_mm);
+	h = fnv(h, &p->y_mm, sizeof p->y_mm);
+	h = fnv(h, &p->sigma_mm, sizeof p->sigma_mm);
+	h = fnv(h, &p->n_ind, sizeof p->n_ind);
+	h = fnv(h, &p->n_ind_animals, sizeof p->n_ind_animals);
+	h = fnv(h, &p->n_ind_passes, sizeof p->n_ind_passes);
+	h = fnv(h, &p->log_odds_q10, sizeof p->log_odds_q10);
+	h = fnv(h, &p->p_explosive, sizeof p->p_explosive);
+	h = fnv(h, &p->first_t_ms, sizeof p->first_t_ms);
+	h = fnv(h, &p->last_t_ms, sizeof p->last_t_ms);
+	h = fnv(h, y->members, n_m * sizeof *y->members);
+	for (size_t k = 0; k < n_ev; k++) {
+		const struct an_fusion_evidence *e = &y->ev[k];
+		h = fnv(h, &e->session_id, sizeof e->session_id);
+		h = fnv(h, &e->kind, sizeof e->kind);
+		h = fnv(h, &e->first_ind_id, sizeof e->first_ind_id);
+		h = fnv(h, &e->delta_q10, sizeof e->delta_q10);
+	}
+	return h;
+}
+
+static int sync_impl(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
+                     const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev,
+                     struct an_hazard_store_cache *cache, char *err, size_t errcap);
+
 int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
                          const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev, char *err,
                          size_t errcap)
+{
+	return sync_impl(s, task_id, o, h, ev, n_ev, NULL, err, errcap);
+}
+
+int an_hazard_store_sync_cached(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
+                                const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev,
+                                struct an_hazard_store_cache *cache, char *err, size_t errcap)
+{
+	if (cache == NULL)
+		return fail(err, errcap, -EINVAL, "an_hazard_store_sync_cached: no cache");
+	return sync_impl(s, task_id, o, h, ev, n_ev, cache, err, errcap);
+}
+
+void an_hazard_store_cache_free(struct an_hazard_store_cache *c)
+{
+	if (c == NULL)
+		return;
+	free(c->id);
+	free(c->digest);
+	memset(c, 0, sizeof *c);
+}
+
+static bool cache_has(const struct an_hazard_store_cache *c, uint64_t id, uint64_t dig)
+{
+	size_t lo = 0, hi = c->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->n && c->id[lo] == id && c->digest[lo] == dig;
+}
+
+static int sync_impl(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
+                     const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev,
+                     struct an_hazard_store_cache *cache, char *err, size_t errcap)
 {
 	if (s == NULL || o == NULL || h == NULL || task_id <= 0 || (ev == NULL && n_ev > 0))
 		return fail(err, errcap, -EINVAL, "an_hazard_store_sync: bad argument");
 	struct sync y = {.db = an_store_sqlite(s), .err = err, .errcap = errcap};
 	int ret = 0;
+	uint64_t *digs = NULL;
 	size_t n = an_hazard_count(h);
 	for (int i = 0; i < Q_N; i++)
 		if (sqlite3_prepare_v2(y.db, q_sql[i], -1, &y.q[i], NULL) != SQLITE_OK) {
@@ -244,7 +335,8 @@ int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_ge
 			goto finalize;
 		}
 	y.ids = malloc((n ? n : 1) * sizeof *y.ids);
-	if (!y.ids) {
+	digs = malloc((n ? n : 1) * sizeof *digs);
+	if (!y.ids || !digs) {
 		ret = -ENOMEM;
 		goto finalize;
 	}
@@ -254,11 +346,21 @@ int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_ge
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct an_hazard_point p;
-		if ((ret = an_hazard_get(h, i, &p)) || (ret = write_point(&y, h, task_id, o, &p)))
+		size_t n_m = 0, n_e = 0;
+		if ((ret = an_hazard_get(h, i, &p)) || (ret = fetch_point(&y, h, p.id, &n_m, &n_e)))
 			goto rollback;
 		y.ids[i] = p.id;
+		digs[i] = point_digest(&p, &y, n_m, n_e);
+		if (cache != NULL && cache_has(cache, p.id, digs[i]))
+			continue; /* stored as it is by the last successful call */
+		if ((ret = write_point(&y, task_id, o, &p, n_m, n_e)))
+			goto rollback;
 	}
-	qsort(y.ids, n, sizeof *y.ids, cmp_u64); /* an_hazard_get is ascending already; cheap insurance */
+	for (size_t i = 1; i < n; i++) /* an_hazard_get's order is ascending id: the bsearch below needs it */
+		if (y.ids[i - 1] >= y.ids[i]) {
+			ret = fail(err, errcap, -EIO, "an_hazard_store_sync: points not in ascending id order");
+			goto rollback;
+		}
 	/* Rows of this task no longer live merged into another point: superseded, evidence gone with them
 	 * (it lives on in the point they merged into). */
 	sqlite3_stmt *live = y.q[Q_LIVE];
@@ -304,13 +406,24 @@ int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_ge
 		ret = fail(err, errcap, -EIO, "an_hazard_store_sync: commit: %s", sqlite3_errmsg(y.db));
 		goto rollback;
 	}
+	if (cache != NULL) { /* what the store now holds (ids ascending: an_hazard_get's order) */
+		an_hazard_store_cache_free(cache);
+		cache->id = y.ids;
+		cache->digest = digs;
+		cache->n = n;
+		y.ids = NULL;
+		digs = NULL;
+	}
 	goto finalize;
 rollback:
 	sqlite3_exec(y.db, "ROLLBACK", NULL, NULL, NULL);
+	if (cache != NULL)
+		an_hazard_store_cache_free(cache);
 finalize:
 	for (int i = 0; i < Q_N; i++)
 		sqlite3_finalize(y.q[i]);
 	free(y.ids);
+	free(digs);
 	free(y.members);
 	free(y.ev);
 	return ret;

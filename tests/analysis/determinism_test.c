@@ -4,7 +4,7 @@
  * around 12 targets and some false ones, two clearance files) is replayed AN_DET_REPLAYS times (default 100)
  * in shuffled orders, cut into batches of random sizes from two gateways, with duplicates re-sent, through
  * the library as the daemon uses it: an_store_ingest_batch → the record's stored session and x/y → the
- * hazard engine (an_hazard_apply per batch) → an_hazard_store_sync. Every replay must give byte-identical
+ * hazard engine (an_hazard_apply per batch) → an_hazard_store_sync_cached (only changed points rewritten). Every replay must give byte-identical
  * exports (GeoJSON, KML, GPX, CSV, GeoPackage), hazard report (text + JSON), accuracy report (JSON) and
  * engine dump. In every replay, at a random prefix, the engine's state equals a fresh engine given that
  * prefix's inputs in one call (shuffled), the store's hazard report equals the one written from that fresh
@@ -136,6 +136,7 @@ struct dt_run {
 	size_t n_in, cap_in;
 	struct an_hazard_event *evs;
 	size_t n_evs, cap_evs;
+	struct an_hazard_store_cache stored; /* as the daemon does: only changed points are rewritten */
 	uint64_t gw_seq[3];
 	char path[256];
 };
@@ -208,6 +209,7 @@ static void run_open(struct dt_run *d, int replay)
 static void run_close(struct dt_run *d)
 {
 	an_hazard_free(d->eng);
+	an_hazard_store_cache_free(&d->stored);
 	an_store_close(d->st);
 	free(d->seen);
 	free(d->in);
@@ -279,7 +281,8 @@ static void apply_and_sync(struct dt_run *d, int64_t now)
 	cr_assert_eq(an_hazard_apply(d->eng, d->in, d->n_in, now), 0);
 	d->n_in = 0;
 	char err[256];
-	cr_assert_eq(an_hazard_store_sync(d->st, d->f.task, &d->f.o, d->eng, d->evs, d->n_evs, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(an_hazard_store_sync_cached(d->st, d->f.task, &d->f.o, d->eng, d->evs, d->n_evs, &d->stored, err,
+	                                         sizeof err), 0, "%s", err);
 }
 
 static void ingest(struct dt_run *d, struct proto_batch *b, const struct dt_ev *const *evs, uint16_t gw)

@@ -236,6 +236,19 @@ struct an_geo_origin;
 int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
                          const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev, char *err,
                          size_t errcap) __attribute__((warn_unused_result));
+/* The same, skipping the points whose content (fields, members, evidence: a 64-bit digest) is what this
+ * cache says the previous successful call wrote: a live core rewrites only what changed instead of every
+ * point of the task per batch. The cache belongs to one (store, task); zero-initialise it, free it with
+ * an_hazard_store_cache_free. A failed call empties it (the next call writes everything). */
+struct an_hazard_store_cache {
+	uint64_t *id, *digest; /* ascending id */
+	size_t n;
+};
+int an_hazard_store_sync_cached(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
+                                const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev,
+                                struct an_hazard_store_cache *cache, char *err, size_t errcap)
+	__attribute__((warn_unused_result));
+void an_hazard_store_cache_free(struct an_hazard_store_cache *c);
 
 /* The engine id of a clearance result (struct an_hazard_clearance.id): 63 bits of SHA-256 over its
  * canonical content (task, hazard id, position e7, error, result, device, depth, team, date), never 0. The store's row
