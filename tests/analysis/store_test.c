@@ -976,3 +976,23 @@ Test(an_store, domain_rows_refuse_bad_values_with_clear_messages)
 	cr_expect_eq(count(s, "SELECT to_ms FROM collar_assignments WHERE animal_id = 1"), SESSION_T0 + 3600000);
 	an_store_close(s);
 }
+
+/* Hand-added points take ids below 2^32, so they never collide with the engine's canonical ids
+ * (collar_id << 32 | rec_seq, written by an_hazard_store_sync), whatever is in the table already. */
+Test(an_store, hand_added_hazard_ids_stay_below_the_engine_ids)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	char sql[256];
+	snprintf(sql, sizeof sql, "INSERT INTO hazard_points(id, task_id, status, x_mm, y_mm, lat_e7, lon_e7, r95_mm,"
+	         " log_odds_q10, p_explosive, created_ms, updated_ms) VALUES (%lld, %lld, 'awaiting_excavation', 0, 0,"
+	         " 0, 0, 0, 0, 0.5, 1, 1)", (long long)((7ll << 32) | 5), (long long)f.task);
+	cr_assert_eq(sqlite3_exec(an_store_sqlite(s), sql, NULL, NULL, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(an_store_sqlite(s)));
+	struct an_store_hazard h = {.task_id = f.task, .status = AN_HAZARD_CANDIDATE, .p_explosive = 0.1};
+	int64_t a, b;
+	cr_assert_eq(an_store_hazard_add(s, &h, "tester", &a), 0, "%s", an_store_errmsg(s));
+	cr_assert_eq(an_store_hazard_add(s, &h, "tester", &b), 0, "%s", an_store_errmsg(s));
+	cr_expect(a == 1 && b == 2, "ids %lld %lld", (long long)a, (long long)b);
+	an_store_close(s);
+}
