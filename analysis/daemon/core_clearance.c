@@ -16,7 +16,9 @@
  *     "OK"  | {"rows":R,"inserted":I,"duplicates":D}
  *     "ERR" | {"code":"EINVAL","error":"<message>","line":L,"column":C,"field":"<name>"}
  * Nothing is stored unless the reply is OK. The engines are fed and flushed BEFORE the reply, so when the
- * client has its OK the store's hazard points already reflect the new results.
+ * client has its OK the store's hazard points already reflect the new results. The import runs inside the
+ * one event loop: ingest waits while a file is parsed and committed (a clearance sheet of thousands of rows
+ * takes milliseconds; the body is capped at CORE_CLR_BODY_MAX).
  */
 #define _GNU_SOURCE
 #include <errno.h>
