@@ -50,6 +50,8 @@ struct core_config {
 	int64_t eps_mm;
 	double p_excavate;
 	unsigned agree_animals;
+	/* [clearance] (core_clearance.c) */
+	char clr_endpoint[AN_INGEST_ENDPOINT_MAX]; /* "" = off */
 };
 
 void core_config_defaults(struct core_config *c);
@@ -65,8 +67,10 @@ struct core_frame {
 	struct an_hazard_engine *eng;
 	struct an_hazard_input *in; /* inputs of the batch being fed */
 	size_t n_in, cap_in;
-	struct an_hazard_event *retired; /* RETIRED events of the last apply */
-	size_t n_retired, cap_retired;
+	struct an_hazard_event *evs; /* events of the last apply (stored; RETIRED ones also published) */
+	size_t n_evs, cap_evs;
+	bool ind_in;                 /* the last apply had an indication or clearance (points may have moved) */
+	struct an_hazard_store_cache stored; /* what the last sync wrote: only changed points are rewritten */
 };
 
 struct core_gw {
@@ -79,10 +83,12 @@ struct core_feed_stats {
 	uint64_t pub_errors;        /* an_pub_* failed (stream full, send error) */
 	uint64_t hazard_applies, hazard_errors, hazard_inputs;
 	uint64_t hazard_apply_us_max, hazard_apply_us_total;
+	uint64_t hazard_syncs, hazard_sync_errors; /* an_hazard_store_sync: state written to the store */
 	uint64_t ind_no_pos;        /* indications without a position: published, not clustered */
 	uint64_t out_of_frame;      /* positions beyond the frame's range */
 	uint64_t lookup_errors;     /* store reads after a commit failed */
 	uint64_t loaded_fixes, loaded_inds;
+	uint64_t clearances_fed;    /* clearance results given to the engines */
 };
 
 struct core_feed {
@@ -100,6 +106,7 @@ struct core_feed {
 	struct core_feed_stats st;
 	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */
 	struct sqlite3_stmt *q_rec, *q_fix_xy, *q_ind_xy, *q_session;
+	int64_t clr_last_id; /* clearance results up to this id were given to the engines */
 };
 
 /* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */
@@ -112,5 +119,29 @@ void core_feed_sink(struct core_feed *f, struct an_ingest_sink *sink);
  * @retval 0; the first engine error (the record stays stored and published; its contribution is lost) */
 int core_feed_flush(struct core_feed *f);
 size_t core_feed_hazard_points(const struct core_feed *f);
+/* Give the engines the clearance results stored since the last call (task frames; engine id =
+ * an_hazard_clearance_id, ind_ref = the row's hazard_id, which is a canonical hazard id = an indication id).
+ * Call core_feed_flush after. @retval 0 or -errno */
+int core_feed_clearances(struct core_feed *f) __attribute__((warn_unused_result));
+
+/* ---- clearance results over ZeroMQ (core_clearance.c) ---------------------------------------------------- */
+#include <zmq.h>
+#define CORE_CLR_BODY_MAX (256ll << 20)
+struct core_clr_stats {
+	uint64_t requests, imports, inserted, refused, send_errors;
+};
+struct core_clr {
+	void *sock; /* NULL = off */
+	struct an_store *store;
+	struct core_feed *feed;
+	char endpoint[AN_INGEST_ENDPOINT_MAX];
+	struct core_clr_stats st;
+};
+/* endpoint "" = off (returns 0, no socket). @retval -EINVAL not a local endpoint; -EIO bind failed */
+int core_clr_open(struct core_clr *c, void *zctx, const char *endpoint, struct an_store *store, struct core_feed *feed,
+                  char *err, size_t errcap) __attribute__((warn_unused_result));
+void core_clr_close(struct core_clr *c);
+size_t core_clr_pollitems(struct core_clr *c, zmq_pollitem_t *it); /* 0 or 1 item */
+int core_clr_service(struct core_clr *c);                          /* every pending request; -EIO */
 
 #endif

@@ -220,6 +220,13 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 			ENDPOINT(snap_endpoint);
 		else
 			BAD("%s", "unknown key");
+	} else if (!strcmp(section, "clearance")) {
+		if (!strcmp(name, "endpoint")) {
+			if (*v)
+				ENDPOINT(clr_endpoint);
+		} else {
+			BAD("%s", "unknown key");
+		}
 	} else if (!strcmp(section, "hazard")) {
 		if (!strcmp(name, "enabled")) {
 			if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))

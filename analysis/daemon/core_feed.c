@@ -29,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "an/import.h"
 #include "core.h"
 
 static uint64_t real_ms(void)
@@ -272,24 +273,23 @@ static int feed_ind(struct core_feed *f, const struct place *pl, uint16_t collar
 /* ---- hazard events → PUB ------------------------------------------------------------------------------ */
 
 /* The engine's events come out of its diff before its table is replaced, and a point whose members or
- * centroid moved without a status or score change has no event at all. So the sink only records
- * retirements (with the point they merged into); after the apply every live point is encoded and published
- * when its body differs from the one last published. */
+ * centroid moved without a status or score change has no event at all. So the sink only collects the
+ * events (all of them go to the store's hazard_events; RETIRED ones are also published with the point they
+ * merged into); after the apply every live point is encoded and published when its body differs from the
+ * one last published, and the frame's state is written to the store (an_hazard_store_sync). */
 static int hazard_event(void *ctx, const struct an_hazard_event *ev)
 {
 	struct ev_ctx *e = ctx;
 	struct core_frame *fr = e->fr;
-	if (ev->kind != AN_HAZARD_EV_RETIRED)
-		return 0;
-	if (fr->n_retired == fr->cap_retired) {
-		size_t nc = fr->cap_retired ? fr->cap_retired * 2 : 16;
-		struct an_hazard_event *n = realloc(fr->retired, nc * sizeof *n);
+	if (fr->n_evs == fr->cap_evs) {
+		size_t nc = fr->cap_evs ? fr->cap_evs * 2 : 16;
+		struct an_hazard_event *n = realloc(fr->evs, nc * sizeof *n);
 		if (!n)
 			return -ENOMEM;
-		fr->retired = n;
-		fr->cap_retired = nc;
+		fr->evs = n;
+		fr->cap_evs = nc;
 	}
-	fr->retired[fr->n_retired++] = *ev;
+	fr->evs[fr->n_evs++] = *ev;
 	return 0;
 }
 
@@ -316,13 +316,13 @@ static void put_hazard(struct core_feed *f, const struct an_pub_hazard *h)
 static void publish_points(struct core_feed *f, struct core_frame *fr)
 {
 	uint64_t task = (uint64_t)(fr->task_id > 0 ? fr->task_id : 0);
-	for (size_t i = 0; i < fr->n_retired; i++) {
-		struct an_pub_hazard h = {.id = fr->retired[i].hazard_id, .status = AN_HAZARD_SUPERSEDED, .task_id = task,
-		                          .into_id = fr->retired[i].into_id,
-		                          .log_odds_q10 = fr->retired[i].log_odds_to_q10};
+	for (size_t i = 0; i < fr->n_evs; i++) {
+		if (fr->evs[i].kind != AN_HAZARD_EV_RETIRED)
+			continue;
+		struct an_pub_hazard h = {.id = fr->evs[i].hazard_id, .status = AN_HAZARD_SUPERSEDED, .task_id = task,
+		                          .into_id = fr->evs[i].into_id, .log_odds_q10 = fr->evs[i].log_odds_to_q10};
 		put_hazard(f, &h);
 	}
-	fr->n_retired = 0;
 	size_t n = an_hazard_count(fr->eng);
 	for (size_t i = 0; i < n; i++) {
 		struct an_hazard_point pt;
@@ -339,6 +339,25 @@ static void publish_points(struct core_feed *f, struct core_frame *fr)
 			h.has_latlon = true;
 		put_hazard(f, &h);
 	}
+}
+
+/* Task frames only (the implicit frame has no task row). Skipped when nothing a stored row shows can have
+ * changed: no event and no new indication/clearance (a fix alone changes coverage, hence scores, hence an
+ * event). At start-up (loading) the state is rewritten without events: they were stored when they happened. */
+static int store_points(struct core_feed *f, struct core_frame *fr)
+{
+	if (fr->task_id <= 0 || !fr->has_origin || (!fr->n_evs && !fr->ind_in && !f->loading))
+		return 0;
+	char err[256];
+	int rc = an_hazard_store_sync_cached(f->store, fr->task_id, &fr->origin, fr->eng, f->loading ? NULL : fr->evs,
+	                                     f->loading ? 0 : fr->n_evs, &fr->stored, err, sizeof err);
+	if (rc) {
+		f->st.hazard_sync_errors++;
+		core_log(CORE_LOG_ERR, "hazard", "task %" PRId64 ": writing hazard points to the store: %s", fr->task_id, err);
+		return rc;
+	}
+	f->st.hazard_syncs++;
+	return 0;
 }
 
 int core_feed_flush(struct core_feed *f)
@@ -366,10 +385,78 @@ int core_feed_flush(struct core_feed *f)
 			         fr->n_in, strerror(-rc));
 			ret = rc;
 		}
+		for (size_t k = 0; k < fr->n_in && !fr->ind_in; k++)
+			fr->ind_in = fr->in[k].kind == AN_HAZARD_IN_IND || fr->in[k].kind == AN_HAZARD_IN_CLEARANCE;
 		fr->n_in = 0;
 		publish_points(f, fr);
+		if ((rc = store_points(f, fr)))
+			ret = rc;
+		fr->n_evs = 0;
+		fr->ind_in = false;
 	}
 	return ret;
+}
+
+/* ---- clearance results -------------------------------------------------------------------------------------- */
+
+int core_feed_clearances(struct core_feed *f)
+{
+	if (!f->cfg->hazard)
+		return 0;
+	sqlite3_stmt *q;
+	int rc = prep(f, "SELECT id, task_id, hazard_id, lat_e7, lon_e7, x_mm, y_mm, pos_err_mm, result, device_type,"
+	                 " depth_mm, team, date_ms FROM clearance_results WHERE id > ?1 ORDER BY id", &q);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(q, 1, f->clr_last_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct an_store_clearance c;
+		memset(&c, 0, sizeof c);
+		c.id = sqlite3_column_int64(q, 0);
+		c.task_id = sqlite3_column_int64(q, 1);
+		c.hazard_id = sqlite3_column_int64(q, 2);
+		c.has_pos = sqlite3_column_type(q, 3) != SQLITE_NULL;
+		c.lat_e7 = sqlite3_column_int(q, 3);
+		c.lon_e7 = sqlite3_column_int(q, 4);
+		c.x_mm = sqlite3_column_int64(q, 5);
+		c.y_mm = sqlite3_column_int64(q, 6);
+		c.pos_err_mm = (uint32_t)sqlite3_column_int64(q, 7);
+		int res = 0;
+		const char *rt = (const char *)sqlite3_column_text(q, 8);
+		if (!rt || an_import_result_class(rt, &res)) {
+			f->st.lookup_errors++;
+			continue;
+		}
+		c.result = (enum an_clearance_result)res;
+		const char *dev = (const char *)sqlite3_column_text(q, 9), *team = (const char *)sqlite3_column_text(q, 11);
+		snprintf(c.device_type, sizeof c.device_type, "%s", dev ? dev : "");
+		c.has_depth = sqlite3_column_type(q, 10) != SQLITE_NULL;
+		c.depth_mm = sqlite3_column_int(q, 10);
+		snprintf(c.team, sizeof c.team, "%s", team ? team : "");
+		c.date_ms = sqlite3_column_int64(q, 12);
+		f->clr_last_id = c.id;
+		if (!c.has_pos && c.hazard_id <= 0)
+			continue; /* nothing to attach it to (e.g. not_accessible, no position, no hazard named) */
+		struct core_frame *fr = frame_get(f, c.task_id);
+		if (!fr) {
+			rc = -ENOMEM;
+			break;
+		}
+		struct an_hazard_input in = {.kind = AN_HAZARD_IN_CLEARANCE};
+		in.u.clearance = (struct an_hazard_clearance){an_hazard_clearance_id(&c), (uint64_t)(c.hazard_id > 0 ? c.hazard_id : 0),
+		                                              c.has_pos, c.x_mm, c.y_mm, c.pos_err_mm, c.result, c.date_ms};
+		if ((rc = push_input(fr, &in)))
+			break;
+		f->st.clearances_fed++;
+	}
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc > 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading clearance results: %s", sqlite3_errmsg(an_store_sqlite(f->store)));
+		return -EIO;
+	}
+	return rc;
 }
 
 /* ---- the ingest sink -------------------------------------------------------------------------------------- */
@@ -567,6 +654,8 @@ static int load(struct core_feed *f)
 		core_log(CORE_LOG_ERR, "feed", "reading the store: %s", an_store_errmsg(f->store));
 		goto out;
 	}
+	if ((rc = core_feed_clearances(f)) < 0)
+		goto out;
 	if ((rc = prep(f, "SELECT gw_id, last_gw_seq, last_batch_ms FROM gateways WHERE last_gw_seq IS NOT NULL ORDER BY gw_id",
 	               &q)))
 		goto out;
@@ -637,7 +726,8 @@ void core_feed_close(struct core_feed *f)
 	for (size_t i = 0; i < f->n_frames; i++) {
 		an_hazard_free(f->frames[i].eng);
 		free(f->frames[i].in);
-		free(f->frames[i].retired);
+		free(f->frames[i].evs);
+		an_hazard_store_cache_free(&f->frames[i].stored);
 	}
 	free(f->frames);
 	free(f->sessions);

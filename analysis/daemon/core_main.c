@@ -39,6 +39,7 @@ struct daemon {
 	struct an_pub *pub;
 	struct an_ingest *ing;
 	struct core_feed feed;
+	struct core_clr clr; /* [clearance] socket, core_clearance.c */
 	int sigfd;
 	bool stop;
 	uint64_t started_mono, started_utc;
@@ -108,6 +109,9 @@ static const char *const usage_text[] = {
 	"      max_items = 1048576              keys per stream (bounds memory and snapshot size)\n"
 	"    [snapshot]\n"
 	"      endpoint = " AN_PUB_SNAPSHOT_ENDPOINT_DEFAULT "\n"
+	"    [clearance]\n"
+	"      endpoint =                       clearance imports (scentrack import clearance --core EP): ipc://PATH\n"
+	"                                       or tcp://127.0.0.1:PORT only (no encryption); empty = off\n"
 	"    [hazard]\n"
 	"      enabled = true\n"
 	"      origin_lat_e7 = ... / origin_lon_e7 = ...   implicit frame origin (default: first position)\n"
@@ -217,6 +221,9 @@ static void write_status(struct daemon *d, FILE *f)
 	U("batches", fs->batches); U("fixes_published", fs->fixes_pub); U("inds_published", fs->inds_pub);
 	U("hazard_published", fs->hazard_pub); U("gateway_published", fs->gw_pub); U("pub_errors", fs->pub_errors);
 	U("hazard_applies", fs->hazard_applies); U("hazard_errors", fs->hazard_errors);
+	U("hazard_syncs", fs->hazard_syncs); U("hazard_sync_errors", fs->hazard_sync_errors);
+	U("clearances_fed", fs->clearances_fed); U("clearance_requests", d->clr.st.requests);
+	U("clearance_imports", d->clr.st.imports); U("clearance_refused", d->clr.st.refused);
 	U("hazard_inputs", fs->hazard_inputs); U("hazard_apply_us_max", fs->hazard_apply_us_max);
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
 	U("out_of_frame", fs->out_of_frame); U("lookup_errors", fs->lookup_errors); U("loaded_fixes", fs->loaded_fixes);
@@ -365,11 +372,13 @@ static void on_stdin(struct daemon *d)
 /* The one loop. Returns an exit code. */
 static int loop(struct daemon *d)
 {
-	enum { N_ITEMS = AN_INGEST_POLLITEMS + AN_PUB_POLLITEMS + 2 };
+	/* ingest, pub, the clearance socket, stdin commands (-C), signals */
+	enum { N_ITEMS = AN_INGEST_POLLITEMS + AN_PUB_POLLITEMS + 1 + 1 + 1 };
 	while (!d->stop) {
 		zmq_pollitem_t it[N_ITEMS];
 		size_t n = an_ingest_pollitems(d->ing, it, AN_INGEST_POLLITEMS);
 		n += an_pub_pollitems(d->pub, &it[n], AN_PUB_POLLITEMS);
+		n += core_clr_pollitems(&d->clr, &it[n]);
 		int stdin_item = -1;
 		if (d->cmd_stdin) {
 			stdin_item = (int)n;
@@ -397,6 +406,8 @@ static int loop(struct daemon *d)
 			return EX_IOERR;
 		}
 		(void)core_feed_flush(&d->feed); /* logged and counted inside */
+		if (core_clr_service(&d->clr))
+			core_log(CORE_LOG_WARN, "main", "clearance socket receive failed");
 		if (an_pub_service(d->pub, 0))
 			core_log(CORE_LOG_WARN, "main", "snapshot socket receive failed");
 		tick(d, mono_ms());
@@ -486,6 +497,13 @@ static int run(struct daemon *d, int foreground)
 		ex = rc == -EINVAL ? EX_CONFIG : EX_OSERR;
 		goto out_feed;
 	}
+	if ((rc = core_clr_open(&d->clr, d->zctx, d->cfg.clr_endpoint, d->store, &d->feed, err, sizeof err))) {
+		core_log(CORE_LOG_ERR, "clearance", "%s", err);
+		ex = rc == -EINVAL ? EX_CONFIG : EX_OSERR;
+		goto out_ingest;
+	}
+	if (d->clr.sock)
+		core_log(CORE_LOG_NOTE, "clearance", "clearance imports on %s", d->clr.endpoint);
 	if (an_ingest_endpoint(d->ing, d->ep_ingest, sizeof d->ep_ingest) ||
 	    an_pub_endpoints(d->pub, d->ep_pub, sizeof d->ep_pub, d->ep_snap, sizeof d->ep_snap)) {
 		ex = EX_SOFTWARE;
@@ -510,6 +528,7 @@ static int run(struct daemon *d, int foreground)
 	log_stats(d);
 	status_file(d);
 out_ingest:
+	core_clr_close(&d->clr);
 	an_ingest_close(d->ing);
 out_feed:
 	core_feed_close(&d->feed);

@@ -1,17 +1,24 @@
 /*
  * analysis/src/cluster_batch.c — batch DBSCAN (an_cluster_batch), same definition as the incremental core.
  *
- * A separate implementation on purpose: when all points are known, sorting them by grid cell turns every
- * range query into three contiguous runs of a coordinate array (the cells (cx+d, cy-1 .. cy+1) are adjacent
- * in (cx, cy) order), which is several times faster than hash lookups, and it gives the tests a second,
- * independent implementation to hold the incremental one to.
+ * A separate implementation on purpose: when all points are known, a grid whose cells are small enough that
+ * any two points of one cell are neighbours turns most of DBSCAN into counting, and it gives the tests a
+ * second, independent implementation to hold the incremental one to.
  *
- *   1. ids sorted (LSD radix) to refuse duplicates; cell keys computed and the points sorted by cell;
- *   2. for each cell, three pointers that only move forward find the runs of its 3×3 neighbourhood;
- *   3. core = at least min_pts points within eps (counting stops at min_pts);
- *   4. union-find over core pairs within eps (same sweep); name = min core id of the component;
- *   5. border = nearest core within eps, ties by smaller core id; 6. gathered back into input order.
- * Scratch memory is about 60 bytes per point, freed before returning; all sizes derive from n, which is
+ *   Grid. Cell side s = t + 1 with t the largest integer with 2t² <= eps²: two points of a cell differ by
+ *   at most t mm per axis, so they are within eps. A cell (i, j) away can hold a neighbour only if the gaps
+ *   g(i)² + g(j)² <= eps², g(k) = (|k| - 1)·s + 1 (integer coordinates); for s ≈ eps/√2 that is the 5 × 5
+ *   block minus its corners (21 cells).
+ *   1. ids unique (a bitmap when they are dense, as they usually are, else a radix sort);
+ *   2. cell key = row · W + column (row-major, padded by the ring so neighbours never wrap); points sorted
+ *      by key (LSD radix on key << 32 | index when keys fit 32 bits, else on (key, index) pairs), so a
+ *      neighbour row segment is a contiguous run of cells, found by forward-only cursors;
+ *   3. core: a cell with >= min_pts points is core entirely (no distance computed); otherwise each point
+ *      counts its cell plus neighbours in the ring cells, stopping at min_pts;
+ *   4. union-find over CELLS: all core points of a cell are connected; two cells are joined on the first
+ *      core pair within eps (skipped when already joined); names = min core id per component;
+ *   5. border = nearest core within eps, ties by smaller id (same pass as 4); 6. labels in input order.
+ * Scratch memory is about 42 bytes per point, freed before returning; all sizes derive from n, which is
  * capped by opts.max_points.
  */
 #include "an/cluster.h"
@@ -22,17 +29,39 @@
 #include <string.h>
 
 #define NIL UINT32_MAX
-#define DIGIT_BITS 11u
+#define DIGIT_BITS 13u
 #define BUCKETS (1u << DIGIT_BITS)
+#define RING_MAX 3 /* eps/s < 1.5 for every eps >= 1 (checked when the ring is built) */
+#define ROWS_MAX (2 * RING_MAX + 1)
 
 struct kv {
 	uint64_t k;
 	uint32_t i;
 };
 
-/* LSD radix sort of a[0..n) by k (tmp is scratch of n). Digits on which all keys agree are skipped, so
- * small ids or a site a few km wide cost 2-3 passes, not 6. Stable, so equal keys keep input order. */
-static void radix_sort(struct kv *a, struct kv *tmp, size_t n, size_t *cnt)
+/* LSD radix sort of a[0..n) on bits [lo_bit, 64) (tmp: scratch of n). Digits on which all keys agree are
+ * skipped. Stable. */
+static void radix_u64(uint64_t *a, uint64_t *tmp, size_t n, size_t *cnt, unsigned lo_bit)
+{
+	for (unsigned shift = lo_bit; shift < 64u; shift += DIGIT_BITS) {
+		memset(cnt, 0, BUCKETS * sizeof *cnt);
+		for (size_t i = 0; i < n; i++)
+			cnt[(a[i] >> shift) & (BUCKETS - 1u)]++;
+		if (cnt[(a[0] >> shift) & (BUCKETS - 1u)] == n)
+			continue;
+		size_t sum = 0;
+		for (size_t b = 0; b < BUCKETS; b++) {
+			size_t c = cnt[b];
+			cnt[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[cnt[(a[i] >> shift) & (BUCKETS - 1u)]++] = a[i];
+		memcpy(a, tmp, n * sizeof *a);
+	}
+}
+
+static void radix_kv(struct kv *a, struct kv *tmp, size_t n, size_t *cnt)
 {
 	for (unsigned shift = 0; shift < 64u; shift += DIGIT_BITS) {
 		memset(cnt, 0, BUCKETS * sizeof *cnt);
@@ -52,20 +81,6 @@ static void radix_sort(struct kv *a, struct kv *tmp, size_t n, size_t *cnt)
 	}
 }
 
-static inline int32_t cell_of(int64_t v, int64_t eps)
-{
-	int64_t q = v / eps;
-	if ((v % eps) != 0 && v < 0)
-		q--;
-	return (int32_t)q;
-}
-
-/* Cell key whose unsigned order is (cx, cy) lexicographic. */
-static inline uint64_t cell_key(int32_t cx, int32_t cy)
-{
-	return ((uint64_t)((uint32_t)cx ^ 0x80000000u) << 32) | (uint64_t)((uint32_t)cy ^ 0x80000000u);
-}
-
 static uint32_t uf_find(uint32_t *parent, uint32_t i)
 {
 	while (parent[i] != i) {
@@ -75,19 +90,63 @@ static uint32_t uf_find(uint32_t *parent, uint32_t i)
 	return i;
 }
 
-struct scratch;
-static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t eps, int64_t eps2);
+struct grid {
+	int64_t eps, eps2, s;
+	uint64_t w;                 /* cells per row, ring padding included */
+	int ring;                   /* rows -ring .. +ring */
+	int64_t half[ROWS_MAX];     /* columns -half .. +half in row dy (index dy + ring) */
+	size_t m;                   /* cells */
+	uint64_t *ckey;             /* m */
+	uint32_t *cstart;           /* m + 1 */
+	uint64_t *occ;              /* occupancy bitmap over all keys (NULL: use the cursors) */
+	uint32_t *rank;             /* occupied cells before each word of occ */
+};
 
 struct scratch {
-	struct kv *kv, *tmp;
+	uint64_t *u, *utmp;   /* packed sort / id check */
+	struct kv *kv, *kvtmp;
 	size_t *cnt;
+	uint8_t *bits;
 	int32_t *x, *y;       /* in cell order */
 	uint32_t *orig;       /* cell order -> input index */
-	uint32_t *cell_start; /* m + 1 */
-	uint64_t *cell_key;   /* m */
-	uint32_t *parent;     /* union-find, cell order */
-	uint8_t *core;
+	uint64_t *ckey;
+	uint32_t *cstart;
+	uint32_t *parent;     /* union-find over cells */
+	uint64_t *name;       /* per cell root: min core id */
+	uint8_t *core;        /* per point */
+	uint8_t *ccore;       /* per cell: has a core point */
+	uint32_t *link;       /* per point: core point it is labelled by (itself if core), NIL = noise */
+	uint64_t *occ;
+	uint32_t *rank;
 };
+
+static void scratch_free(struct scratch *s)
+{
+	free(s->u);
+	free(s->utmp);
+	free(s->kv);
+	free(s->kvtmp);
+	free(s->cnt);
+	free(s->bits);
+	free(s->x);
+	free(s->y);
+	free(s->orig);
+	free(s->ckey);
+	free(s->cstart);
+	free(s->parent);
+	free(s->name);
+	free(s->core);
+	free(s->ccore);
+	free(s->link);
+	free(s->occ);
+	free(s->rank);
+}
+
+static inline int64_t d2_of(const struct scratch *s, uint32_t p, uint32_t q)
+{
+	int64_t dx = (int64_t)s->x[p] - s->x[q], dy = (int64_t)s->y[p] - s->y[q];
+	return dx * dx + dy * dy;
+}
 
 /* Box test first: dx, dy reach 4e9, whose squares would overflow int64. */
 static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t eps, int64_t eps2)
@@ -98,38 +157,136 @@ static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t
 	return dx * dx + dy * dy <= eps2;
 }
 
-static void scratch_free(struct scratch *s)
+/* Cells of the ring around cell c (c itself excluded), in key order within each row; cur[] are the
+ * forward-only cursors (one per row), valid because the target ranges grow with c. */
+static size_t ring_of(const struct grid *g, size_t c, size_t *cur, uint32_t *nb)
 {
-	free(s->kv);
-	free(s->tmp);
-	free(s->cnt);
-	free(s->x);
-	free(s->y);
-	free(s->orig);
-	free(s->cell_start);
-	free(s->cell_key);
-	free(s->parent);
-	free(s->core);
+	size_t k = 0;
+	uint64_t key = g->ckey[c];
+	for (int r = 0; r < 2 * g->ring + 1; r++) {
+		uint64_t row_key = key + (uint64_t)((int64_t)(r - g->ring) * (int64_t)g->w); /* padding: no wrap */
+		uint64_t lo = row_key - (uint64_t)g->half[r], hi = row_key + (uint64_t)g->half[r];
+		size_t e = cur[r];
+		while (e < g->m && g->ckey[e] < lo)
+			e++;
+		cur[r] = e;
+		for (; e < g->m && g->ckey[e] <= hi; e++)
+			if (e != c)
+				nb[k++] = (uint32_t)e;
+	}
+	return k;
 }
 
-/* The three point runs (columns cx-1, cx, cx+1; rows cy-1..cy+1) around cell c. ptr[] are the forward-only
- * cursors into the sorted cell list; as c grows, each target key grows too. */
-static void runs_of(const struct scratch *s, size_t m, size_t c, size_t ptr[3], uint32_t lo[3], uint32_t hi[3])
+/* Portable popcount (the x86-64 baseline has no POPCNT instruction: __builtin_popcountll is a libgcc call). */
+static inline uint32_t pop64(uint64_t v)
 {
-	uint64_t key = s->cell_key[c];
-	int32_t cx = (int32_t)((uint32_t)(key >> 32) ^ 0x80000000u);
-	int32_t cy = (int32_t)((uint32_t)key ^ 0x80000000u);
-	for (int d = 0; d < 3; d++) {
-		int32_t col = cx + d - 1;
-		uint64_t first = cell_key(col, cy - 1), last = cell_key(col, cy + 1);
-		while (ptr[d] < m && s->cell_key[ptr[d]] < first)
-			ptr[d]++;
-		size_t e = ptr[d];
-		while (e < m && s->cell_key[e] <= last)
-			e++;
-		lo[d] = s->cell_start[ptr[d]];
-		hi[d] = s->cell_start[e];
+	v = v - ((v >> 1) & 0x5555555555555555ull);
+	v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (uint32_t)((v * 0x0101010101010101ull) >> 56);
+}
+
+/* The same ring from the occupancy bitmap: each row segment is a <= 7-bit window of occ (most are empty
+ * on sparse fields), a set bit's cell index is its rank. No cursors, few branches. */
+static size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
+{
+	size_t k = 0;
+	uint64_t key = g->ckey[c];
+	for (int r = 0; r < 2 * g->ring + 1; r++) {
+		uint64_t base = key + (uint64_t)((int64_t)(r - g->ring) * (int64_t)g->w) - (uint64_t)g->half[r];
+		unsigned len = (unsigned)(2 * g->half[r] + 1), off = (unsigned)(base & 63u);
+		uint64_t wi = base >> 6, bits = g->occ[wi] >> off;
+		if (off + len > 64u)
+			bits |= g->occ[wi + 1] << (64u - off);
+		bits &= (1ull << len) - 1u;
+		while (bits) {
+			unsigned b = (unsigned)__builtin_ctzll(bits);
+			bits &= bits - 1u;
+			uint64_t kb = base + b;
+			if (kb == key)
+				continue;
+			uint64_t w = g->occ[kb >> 6] & ((1ull << (kb & 63u)) - 1u);
+			nb[k++] = g->rank[kb >> 6] + pop64(w);
+		}
 	}
+	return k;
+}
+
+static inline size_t ring_any(const struct grid *g, size_t c, size_t *cur, uint32_t *nb)
+{
+	return g->occ ? ring_bits(g, c, nb) : ring_of(g, c, cur, nb);
+}
+
+/* The cell holding point p (cstart ascending, cstart[m] = n). */
+static uint32_t cell_of_point(const uint32_t *cstart, size_t m, uint32_t p)
+{
+	size_t lo = 0, hi = m;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cstart[mid] <= p)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+static int grid_init(struct grid *g, int64_t eps)
+{
+	g->eps = eps;
+	g->eps2 = eps * eps;
+	int64_t t = 0;
+	/* largest t with 2t² <= eps²: start from the float estimate, then fix by integer tests */
+	t = (int64_t)((double)eps / 1.4142135623730951);
+	while (t > 0 && 2 * t * t > g->eps2)
+		t--;
+	while (2 * (t + 1) * (t + 1) <= g->eps2)
+		t++;
+	g->s = t + 1;
+	int ring = 0;
+	while ((int64_t)ring * g->s + 1 <= eps) /* g(ring + 1) = ring·s + 1 */
+		ring++;
+	if (ring > RING_MAX)
+		return -EINVAL; /* cannot happen: s > eps/√2 - 1 ... checked anyway */
+	g->ring = ring;
+	for (int r = -ring; r <= ring; r++) {
+		int64_t gy = r == 0 ? 0 : (int64_t)(abs(r) - 1) * g->s + 1, h = 0;
+		while (h + 1 <= ring) {
+			int64_t gx = (int64_t)h * g->s + 1; /* g(h + 1) */
+			if (gx * gx + gy * gy > g->eps2)
+				break;
+			h++;
+		}
+		g->half[r + ring] = h;
+	}
+	return 0;
+}
+
+/* Ids must be unique: a bitmap over [min, max] when that range is at most 64 bits per point (ids are
+ * usually dense), else a radix sort of the ids. */
+static int ids_unique(struct scratch *s, const struct an_cluster_input *in, size_t n, uint64_t lo, uint64_t hi)
+{
+	if (hi - lo < (uint64_t)n * 64u) {
+		size_t nb = (size_t)((hi - lo) / 8u + 1u);
+		s->bits = calloc(nb, 1);
+		if (!s->bits)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = in[i].id - lo;
+			uint8_t bit = (uint8_t)(1u << (v & 7u));
+			if (s->bits[v >> 3] & bit)
+				return -EEXIST;
+			s->bits[v >> 3] |= bit;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->u[i] = in[i].id;
+	radix_u64(s->u, s->utmp, n, s->cnt, 0);
+	for (size_t i = 1; i < n; i++)
+		if (s->u[i] == s->u[i - 1])
+			return -EEXIST;
+	return 0;
 }
 
 int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_input *in, size_t n,
@@ -140,128 +297,208 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	uint32_t maxp = o->max_points ? o->max_points : AN_CLUSTER_MAX_POINTS_DEFAULT;
 	if (n > maxp)
 		return -ENOSPC;
+	uint64_t id_lo = UINT64_MAX, id_hi = 0;
+	int64_t x_lo = INT64_MAX, x_hi = INT64_MIN, y_lo = INT64_MAX, y_hi = INT64_MIN;
 	for (size_t i = 0; i < n; i++) {
-		if (in[i].id == AN_CLUSTER_NONE)
+		const struct an_cluster_input *p = &in[i];
+		if (p->id == AN_CLUSTER_NONE)
 			return -EINVAL;
-		if (in[i].x_mm > AN_CLUSTER_COORD_MAX_MM || in[i].x_mm < -AN_CLUSTER_COORD_MAX_MM ||
-		    in[i].y_mm > AN_CLUSTER_COORD_MAX_MM || in[i].y_mm < -AN_CLUSTER_COORD_MAX_MM)
+		if (p->x_mm > AN_CLUSTER_COORD_MAX_MM || p->x_mm < -AN_CLUSTER_COORD_MAX_MM ||
+		    p->y_mm > AN_CLUSTER_COORD_MAX_MM || p->y_mm < -AN_CLUSTER_COORD_MAX_MM)
 			return -ERANGE;
+		id_lo = p->id < id_lo ? p->id : id_lo;
+		id_hi = p->id > id_hi ? p->id : id_hi;
+		x_lo = p->x_mm < x_lo ? p->x_mm : x_lo;
+		x_hi = p->x_mm > x_hi ? p->x_mm : x_hi;
+		y_lo = p->y_mm < y_lo ? p->y_mm : y_lo;
+		y_hi = p->y_mm > y_hi ? p->y_mm : y_hi;
 	}
 	if (n == 0)
 		return 0;
 
-	const int64_t eps = o->eps_mm, eps2 = o->eps_mm * o->eps_mm;
+	struct grid g = {0};
+	if (grid_init(&g, o->eps_mm) < 0)
+		return -EINVAL;
+	const int64_t eps = g.eps, eps2 = g.eps2;
 	const uint32_t min_pts = o->min_pts;
+	/* columns/rows with the ring's padding on both sides; <= 4e9 + 7 each, so w · rows < 2^64 */
+	const uint64_t pad = (uint64_t)g.ring;
+	g.w = (uint64_t)((x_hi - x_lo) / g.s) + 1u + 2u * pad;
+	const uint64_t rows = (uint64_t)((y_hi - y_lo) / g.s) + 1u + 2u * pad;
+	const bool packed = g.w <= UINT32_MAX / rows; /* every key < 2^32 */
+
 	int err = 0;
 	struct scratch s = {0};
-	s.kv = an__cluster_alloc(n * sizeof *s.kv);
-	s.tmp = an__cluster_alloc(n * sizeof *s.tmp);
 	s.cnt = malloc(BUCKETS * sizeof *s.cnt);
+	s.u = an__cluster_alloc(n * sizeof *s.u);
+	s.utmp = an__cluster_alloc(n * sizeof *s.utmp);
+	if (!s.cnt || !s.u || !s.utmp) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	if ((err = ids_unique(&s, in, n, id_lo, id_hi)) < 0)
+		goto out_free;
+	free(s.bits);
+	s.bits = NULL;
+
 	s.x = an__cluster_alloc(n * sizeof *s.x);
 	s.y = an__cluster_alloc(n * sizeof *s.y);
 	s.orig = an__cluster_alloc(n * sizeof *s.orig);
-	s.cell_start = an__cluster_alloc((n + 1u) * sizeof *s.cell_start);
-	s.cell_key = an__cluster_alloc(n * sizeof *s.cell_key);
-	s.parent = an__cluster_alloc(n * sizeof *s.parent);
+	s.cstart = an__cluster_alloc((n + 1u) * sizeof *s.cstart);
 	s.core = an__cluster_alloc(n * sizeof *s.core);
-	if (!s.kv || !s.tmp || !s.cnt || !s.x || !s.y || !s.orig || !s.cell_start || !s.cell_key || !s.parent ||
-	    !s.core) {
+	s.link = an__cluster_alloc(n * sizeof *s.link);
+	if (!s.x || !s.y || !s.orig || !s.cstart || !s.core || !s.link) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 
-	/* 1a. unique ids */
-	for (size_t i = 0; i < n; i++) {
-		s.kv[i].k = in[i].id;
-		s.kv[i].i = (uint32_t)i;
-	}
-	radix_sort(s.kv, s.tmp, n, s.cnt);
-	for (size_t i = 1; i < n; i++) {
-		if (s.kv[i].k == s.kv[i - 1].k) {
-			err = -EEXIST;
+	/* 2. sort by cell key */
+	/* offsets from the minimum are < 2^32 (coordinates within ±2e9) and s < 2^32: 32-bit divisions */
+	const uint32_t s32 = (uint32_t)g.s;
+#define KEY_OF(p)                                                                                             \
+	(((uint64_t)((uint32_t)((p)->y_mm - y_lo) / s32) + pad) * g.w + (uint64_t)((uint32_t)((p)->x_mm - x_lo) / s32) + pad)
+	if (packed) {
+		for (size_t i = 0; i < n; i++)
+			s.u[i] = KEY_OF(&in[i]) << 32 | (uint64_t)i;
+		radix_u64(s.u, s.utmp, n, s.cnt, 32);
+		for (size_t p = 0; p < n; p++) {
+			s.orig[p] = (uint32_t)s.u[p];
+			s.u[p] >>= 32;
+		}
+	} else {
+		s.kv = an__cluster_alloc(n * sizeof *s.kv);
+		s.kvtmp = an__cluster_alloc(n * sizeof *s.kvtmp);
+		if (!s.kv || !s.kvtmp) {
+			err = -ENOMEM;
 			goto out_free;
 		}
+		for (size_t i = 0; i < n; i++) {
+			s.kv[i].k = KEY_OF(&in[i]);
+			s.kv[i].i = (uint32_t)i;
+		}
+		radix_kv(s.kv, s.kvtmp, n, s.cnt);
+		for (size_t p = 0; p < n; p++) {
+			s.orig[p] = s.kv[p].i;
+			s.u[p] = s.kv[p].k;
+		}
+		free(s.kv);
+		free(s.kvtmp);
+		s.kv = s.kvtmp = NULL;
 	}
-
-	/* 1b. sort by cell; lay coordinates out in that order */
-	for (size_t i = 0; i < n; i++) {
-		s.kv[i].k = cell_key(cell_of(in[i].x_mm, eps), cell_of(in[i].y_mm, eps));
-		s.kv[i].i = (uint32_t)i;
-	}
-	radix_sort(s.kv, s.tmp, n, s.cnt);
+#undef KEY_OF
+	s.ckey = s.utmp; /* the sort's scratch is free again: the cell keys (m <= n) live there */
+	s.utmp = NULL;
 	size_t m = 0;
 	for (size_t p = 0; p < n; p++) {
-		const struct an_cluster_input *q = &in[s.kv[p].i];
+		const struct an_cluster_input *q = &in[s.orig[p]];
 		s.x[p] = (int32_t)q->x_mm;
 		s.y[p] = (int32_t)q->y_mm;
-		s.orig[p] = s.kv[p].i;
-		if (p == 0 || s.kv[p].k != s.kv[p - 1].k) {
-			s.cell_key[m] = s.kv[p].k;
-			s.cell_start[m++] = (uint32_t)p;
+		if (p == 0 || s.u[p] != s.u[p - 1]) {
+			s.ckey[m] = s.u[p];
+			s.cstart[m++] = (uint32_t)p;
 		}
 	}
-	s.cell_start[m] = (uint32_t)n;
+	s.cstart[m] = (uint32_t)n;
+	g.m = m;
+	g.ckey = s.ckey;
+	g.cstart = s.cstart;
+	/* the occupancy bitmap when it is small (<= 64 bits per point; one word of slack for the windows) */
+	const uint64_t keys = g.w * rows;
+	if (keys / 64u <= (uint64_t)n) {
+		size_t nw = (size_t)(keys / 64u) + 2u;
+		s.occ = calloc(nw, sizeof *s.occ);
+		s.rank = malloc(nw * sizeof *s.rank);
+		if (!s.occ || !s.rank) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		for (size_t c = 0; c < m; c++)
+			s.occ[s.ckey[c] >> 6] |= 1ull << (s.ckey[c] & 63u);
+		uint32_t sum = 0;
+		for (size_t i = 0; i < nw; i++) {
+			s.rank[i] = sum;
+			sum += pop64(s.occ[i]);
+		}
+		g.occ = s.occ;
+		g.rank = s.rank;
+	}
+	s.parent = an__cluster_alloc(m * sizeof *s.parent);
+	s.name = s.u; /* the sorted keys were copied to ckey: u holds the per-cell names from here on */
+	s.u = NULL;
+	s.ccore = an__cluster_alloc(m * sizeof *s.ccore);
+	if (!s.parent || !s.ccore) {
+		err = -ENOMEM;
+		goto out_free;
+	}
 
-	/* 2-4. per cell: core flags of its points, then unions of its core points with core points q < p.
-	 * Every q < p in the neighbourhood lies in an earlier cell or earlier in this one, so its core flag is
-	 * final already; each unordered core pair is looked at once. */
-	size_t ptr[3] = {0, 0, 0};
-	uint32_t lo[3], hi[3];
+	/* 3. core points */
+	size_t cur[ROWS_MAX] = {0};
+	uint32_t nb[ROWS_MAX * ROWS_MAX];
 	for (size_t c = 0; c < m; c++) {
-		runs_of(&s, m, c, ptr, lo, hi);
-		for (uint32_t p = s.cell_start[c]; p < s.cell_start[c + 1]; p++) {
-			uint32_t cnt = 0;
-			for (int d = 0; d < 3 && cnt < min_pts; d++)
-				for (uint32_t q = lo[d]; q < hi[d]; q++)
+		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
+		s.parent[c] = (uint32_t)c;
+		s.name[c] = AN_CLUSTER_NONE;
+		if (b - a >= min_pts) {
+			memset(s.core + a, 1, b - a);
+			s.ccore[c] = 1;
+			continue; /* the cursors catch up at the next ring_of: they only ever move forward */
+		}
+		size_t k = ring_any(&g, c, cur, nb);
+		uint8_t any = 0;
+		for (uint32_t p = a; p < b; p++) {
+			uint32_t cnt = b - a;
+			for (size_t j = 0; j < k && cnt < min_pts; j++)
+				for (uint32_t q = s.cstart[nb[j]]; q < s.cstart[nb[j] + 1] && cnt < min_pts; q++)
 					cnt += near(&s, p, q, eps, eps2);
 			s.core[p] = cnt >= min_pts;
-			s.parent[p] = (uint32_t)p;
+			any |= s.core[p];
 		}
-		for (uint32_t p = s.cell_start[c]; p < s.cell_start[c + 1]; p++) {
-			if (!s.core[p])
-				continue;
-			for (int d = 0; d < 2; d++) { /* column cx+1 holds only q > p */
-				for (uint32_t q = lo[d]; q < hi[d] && q < p; q++) {
-					if (!s.core[q] || !near(&s, p, q, eps, eps2))
-						continue;
-					uint32_t ra = uf_find(s.parent, p), rb = uf_find(s.parent, q);
-					if (ra != rb) /* link the larger index under the smaller: no rank array needed */
-						s.parent[ra > rb ? ra : rb] = ra > rb ? rb : ra;
-				}
-			}
-		}
-	}
-	/* names: min id per root, kept in tmp[root].k (tmp is free again) */
-	for (size_t p = 0; p < n; p++)
-		s.tmp[p].k = AN_CLUSTER_NONE;
-	for (uint32_t p = 0; p < n; p++) {
-		if (!s.core[p])
-			continue;
-		uint32_t r = uf_find(s.parent, p);
-		uint64_t id = in[s.orig[p]].id;
-		if (id < s.tmp[r].k)
-			s.tmp[r].k = id;
+		s.ccore[c] = any;
 	}
 
-	/* 5. labels in cell order into kv[p] (k = cluster id, i = core flag); kv is free since step 1 */
-	ptr[0] = ptr[1] = ptr[2] = 0;
+	/* 4-5. join core cells; border points to their nearest core point */
+	memset(cur, 0, sizeof cur);
 	for (size_t c = 0; c < m; c++) {
-		runs_of(&s, m, c, ptr, lo, hi);
-		for (uint32_t p = s.cell_start[c]; p < s.cell_start[c + 1]; p++) {
-			s.kv[p].i = s.core[p];
+		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
+		size_t k = ring_any(&g, c, cur, nb);
+		if (s.ccore[c]) {
+			for (size_t j = 0; j < k; j++) {
+				uint32_t d = nb[j];
+				if (d < c || !s.ccore[d]) /* each pair of cells once, from the smaller */
+					continue;
+				uint32_t ra = uf_find(s.parent, (uint32_t)c), rb = uf_find(s.parent, d);
+				if (ra == rb)
+					continue;
+				bool joined = false;
+				for (uint32_t p = a; p < b && !joined; p++) {
+					if (!s.core[p])
+						continue;
+					for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++)
+						if (s.core[q] && near(&s, p, q, eps, eps2)) {
+							joined = true;
+							break;
+						}
+				}
+				if (joined) /* link the larger index under the smaller: no rank array needed */
+					s.parent[ra > rb ? ra : rb] = ra > rb ? rb : ra;
+			}
+		}
+		for (uint32_t p = a; p < b; p++) {
 			if (s.core[p]) {
-				s.kv[p].k = s.tmp[uf_find(s.parent, p)].k;
+				s.link[p] = p;
 				continue;
 			}
 			uint32_t best = NIL;
 			int64_t best_d2 = 0;
 			uint64_t best_id = 0;
-			for (int d = 0; d < 3; d++) {
-				for (uint32_t q = lo[d]; q < hi[d]; q++) {
+			for (size_t j = 0; j <= k; j++) {
+				uint32_t d = j < k ? nb[j] : (uint32_t)c;
+				if (!s.ccore[d])
+					continue;
+				for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++) {
 					if (!s.core[q] || !near(&s, p, q, eps, eps2))
 						continue;
-					int64_t dx = (int64_t)s.x[p] - s.x[q], dy = (int64_t)s.y[p] - s.y[q];
-					int64_t d2 = dx * dx + dy * dy;
+					int64_t d2 = d2_of(&s, p, q);
 					uint64_t qid = in[s.orig[q]].id;
 					if (best == NIL || d2 < best_d2 || (d2 == best_d2 && qid < best_id)) {
 						best = q;
@@ -270,20 +507,37 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 					}
 				}
 			}
-			s.kv[p].k = best == NIL ? AN_CLUSTER_NONE : s.tmp[uf_find(s.parent, best)].k;
+			s.link[p] = best;
 		}
 	}
-	/* 6. out in input order: a 4-byte scatter (inverse permutation, into parent, no longer needed) and
-	 * then sequential writes, instead of scattering 40-byte records over the whole output. */
-	for (uint32_t p = 0; p < n; p++)
-		s.parent[s.orig[p]] = p;
-	for (size_t i = 0; i < n; i++) {
-		const struct kv *l = &s.kv[s.parent[i]];
-		out[i].id = in[i].id;
-		out[i].x_mm = in[i].x_mm;
-		out[i].y_mm = in[i].y_mm;
-		out[i].cluster_id = l->k;
-		out[i].is_core = l->i != 0;
+	/* names: min core id per root cell */
+	for (size_t c = 0; c < m; c++) {
+		if (!s.ccore[c])
+			continue;
+		uint32_t r = uf_find(s.parent, (uint32_t)c);
+		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
+			uint64_t id = in[s.orig[p]].id;
+			if (s.core[p] && id < s.name[r])
+				s.name[r] = id;
+		}
+	}
+	/* 6. labels, in cell order (the cell of p is known there) written straight to the input position */
+	for (size_t c = 0; c < m; c++) {
+		uint64_t own = s.ccore[c] ? s.name[uf_find(s.parent, (uint32_t)c)] : AN_CLUSTER_NONE;
+		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
+			uint32_t i = s.orig[p], l = s.link[p];
+			struct an_cluster_point *r = &out[i];
+			r->id = in[i].id;
+			r->x_mm = s.x[p];
+			r->y_mm = s.y[p];
+			r->is_core = s.core[p] != 0;
+			if (l == NIL)
+				r->cluster_id = AN_CLUSTER_NONE;
+			else if (s.core[p])
+				r->cluster_id = own;
+			else /* a border point: the cell of its core point, by binary search of the cell starts */
+				r->cluster_id = s.name[uf_find(s.parent, cell_of_point(s.cstart, m, l))];
+		}
 	}
 
 out_free:

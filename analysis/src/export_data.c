@@ -192,7 +192,7 @@ int an_ex__load(struct an_store *s, const struct an_export_filter *flt, struct a
 	rc = sqlite3_prepare_v2(db,
 	                        "SELECT h.id, h.task_id, h.box_id, h.status, h.lat_e7, h.lon_e7, h.r95_mm,"
 	                        " h.p_explosive, h.n_ind, h.n_animals, h.n_sessions, h.created_ms, h.updated_ms"
-	                        " FROM hazard_points h WHERE 1" FILTER_T("h.created_ms")
+	                        " FROM hazard_points h WHERE h.status <> 'superseded'" FILTER_T("h.created_ms")
 	                        " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM hazard_evidence e"
 	                        "   JOIN indications i ON i.collar_id = e.collar_id AND i.rec_seq = e.rec_seq"
 	                        "   JOIN sessions s ON s.id = i.session_id"

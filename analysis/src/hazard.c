@@ -85,6 +85,12 @@ struct an_hazard_engine {
 	size_t n_clr, cap_clr;
 
 	struct table cur;
+	/* Incremental recompute (compute_incr): the single-link clustering of every indication kept across
+	 * applies, and whether the next apply must recompute everything (calibration or session record added,
+	 * no clustering yet, or the last compute failed). */
+	struct an_cluster *cl;
+	bool full;
+	size_t n_incr, n_full; /* how each apply was computed (tests, stats) */
 };
 
 /* ---- small helpers -------------------------------------------------------------------------------------- */
@@ -172,6 +178,7 @@ void an_hazard_free(struct an_hazard_engine *h)
 	free(h->cal);
 	free(h->clr);
 	table_free(&h->cur);
+	an_cluster_free(h->cl);
 	free(h);
 }
 
@@ -269,6 +276,7 @@ static int add_session(struct an_hazard_engine *h, const struct an_hazard_sessio
 	e->has_rec = true;
 	e->rec = *s;
 	e->dirty = true;
+	h->full = true; /* a species (hence likelihood ratios) and a track's owner can change anywhere */
 	return 0;
 }
 
@@ -339,8 +347,10 @@ static int add_calib(struct an_hazard_engine *h, const struct an_hazard_calib *c
 			hi = mid;
 	}
 	if (lo < h->n_cal && h->cal[lo].cal.animal_id == c->cal.animal_id) {
-		if (calib_cmp(c, &h->cal[lo]) > 0)
+		if (calib_cmp(c, &h->cal[lo]) > 0) {
 			h->cal[lo] = *c;
+			h->full = true; /* the animal's likelihood ratios change at every point it touches */
+		}
 		return 0;
 	}
 	if (h->n_cal >= h->o.max_calibs)
@@ -351,6 +361,7 @@ static int add_calib(struct an_hazard_engine *h, const struct an_hazard_calib *c
 	memmove(&h->cal[lo + 1], &h->cal[lo], (h->n_cal - lo) * sizeof(*h->cal));
 	h->cal[lo] = *c;
 	h->n_cal++;
+	h->full = true;
 	return 0;
 }
 
@@ -528,6 +539,9 @@ static bool clr_better(const struct an_hazard_clearance *c, const struct an_haza
 	return c->id > a->id;
 }
 
+static uint64_t label_of(struct an_hazard_engine *h, uint64_t id);
+
+/* labs: the cluster of each indication, indexed like inds; NULL = ask the kept clustering (h->cl). */
 static int attach_clearances(struct an_hazard_engine *h, struct table *t, const struct lab *labs)
 {
 	const struct an_hazard_clearance **att = calloc(t->n ? t->n : 1, sizeof(*att));
@@ -549,7 +563,7 @@ static int attach_clearances(struct an_hazard_engine *h, struct table *t, const 
 			if (ind == NULL)
 				continue; /* waits for its indication */
 			size_t k = (size_t)(ind - h->inds);
-			uint64_t cid = labs[k].cluster; /* labs indexed like inds here */
+			uint64_t cid = labs != NULL ? labs[k].cluster : label_of(h, c->ind_ref);
 			size_t lo = 0, hi = t->n;
 			while (lo < hi) {
 				size_t mid = lo + (hi - lo) / 2;
@@ -601,15 +615,158 @@ out_free:
 	return err;
 }
 
-static int compute(struct an_hazard_engine *h, struct table *t)
-{
-	int err = 0;
-	memset(t, 0, sizeof(*t));
-	/* inds sorted by id: the canonical order for everything below */
-	if (h->n_inds > 1)
-		qsort(h->inds, h->n_inds, sizeof(*h->inds), ind_cmp);
-	h->n_sorted = h->n_inds;
+/* Scratch shared by the per-point scoring of one compute. */
+struct scorer {
+	struct an_fusion_lr *lrs;
+	size_t n_lrs;
+	struct an_fusion_obs *obs;
+	size_t cap_obs;
+	size_t cap_ev; /* of t->ev */
+};
 
+static void scorer_free(struct scorer *sc)
+{
+	free(sc->lrs);
+	free(sc->obs);
+}
+
+/* Point t->pts[p] from its members t->mem[t->mem_off[p] .. t->mem_off[p + 1]) (ascending ids): centroid,
+ * sigma, times, observations (members, then every recorded session whose track covers the centroid), fusion
+ * (evidence appended at t->ev_off[p]), status from the evidence (clearances come later). The inds array must
+ * be sorted. */
+static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct table *t, size_t p)
+{
+	struct an_hazard_point *pt = &t->pts[p];
+	size_t i = t->mem_off[p], j = t->mem_off[p + 1];
+	memset(pt, 0, sizeof(*pt));
+	pt->id = t->mem[i];
+	pt->n_ind = (uint32_t)(j - i);
+	i128 sx = 0, sy = 0;
+	uint64_t var = 0;
+	pt->first_t_ms = INT64_MAX;
+	pt->last_t_ms = INT64_MIN;
+	size_t need = (j - i) + h->n_sess;
+	if (need > sc->cap_obs) {
+		struct an_fusion_obs *q = realloc(sc->obs, need * sizeof(*q));
+		if (q == NULL)
+			return -ENOMEM;
+		sc->obs = q;
+		sc->cap_obs = need;
+	}
+	size_t no = 0;
+	for (size_t k = i; k < j; k++) {
+		const struct an_hazard_ind *d = ind_find(h, t->mem[k]);
+		if (d == NULL)
+			return -EIO; /* cannot happen: members come from the inds */
+		sx += d->x_mm;
+		sy += d->y_mm;
+		uint64_t s = d->h_acc_mm ? d->h_acc_mm : h->o.default_h_acc_mm;
+		var += s * s;
+		if (d->t_ms < pt->first_t_ms)
+			pt->first_t_ms = d->t_ms;
+		if (d->t_ms > pt->last_t_ms)
+			pt->last_t_ms = d->t_ms;
+		sc->obs[no++] = (struct an_fusion_obs){ d->animal_id, d->session_id, true, d->id };
+	}
+	pt->x_mm = div_round(sx, (i128)(j - i));
+	pt->y_mm = div_round(sy, (i128)(j - i));
+	pt->sigma_mm = isqrt_u64(var) / (uint32_t)(j - i);
+	for (size_t s = 0; s < h->n_sess; s++) {
+		const struct sess *ss = &h->sess[s];
+		if (ss->has_rec && an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm))
+			sc->obs[no++] = (struct an_fusion_obs){ ss->rec.animal_id, ss->session_id, false, 0 };
+	}
+	struct an_fusion_result fr;
+	size_t n_ev = t->ev_off[p];
+	size_t room = sc->cap_ev - n_ev;
+	int err = an_fusion_score(&h->o.fusion, sc->lrs, sc->n_lrs, sc->obs, no, t->ev ? t->ev + n_ev : NULL,
+	                          t->ev ? room : 0, &fr);
+	if (err == -ENOBUFS) {
+		size_t nc = sc->cap_ev * 2 > n_ev + fr.n_evidence ? sc->cap_ev * 2 : n_ev + fr.n_evidence + 64;
+		struct an_fusion_evidence *q = realloc(t->ev, nc * sizeof(*q));
+		if (q == NULL)
+			return -ENOMEM;
+		t->ev = q;
+		sc->cap_ev = nc;
+		err = an_fusion_score(&h->o.fusion, sc->lrs, sc->n_lrs, sc->obs, no, t->ev + n_ev, sc->cap_ev - n_ev, &fr);
+	}
+	if (err < 0)
+		return err;
+	t->ev_off[p + 1] = n_ev + fr.n_evidence;
+	pt->n_ind_animals = fr.n_ind_animals;
+	pt->n_ind_passes = fr.n_ind_passes;
+	pt->n_clean_passes = fr.n_clean_passes;
+	pt->n_clean_animals = fr.n_clean_only_animals; /* second opinions: never indicated here */
+	pt->prior_q10 = fr.prior_q10;
+	pt->log_odds_q10 = fr.total_q10;
+	pt->p_explosive = fr.p;
+	pt->status = an_hazard_status_rule(pt, h->o.agree_animals, h->excavate_q10);
+	return 0;
+}
+
+/* Copy point p of old (members, evidence) as point q of t; its clearance is decided again later. */
+static int copy_point(struct scorer *sc, const struct table *old, size_t p, struct table *t, size_t q, size_t *mem_at)
+{
+	size_t m0 = old->mem_off[p], m1 = old->mem_off[p + 1], e0 = old->ev_off[p], e1 = old->ev_off[p + 1];
+	memcpy(t->mem + *mem_at, old->mem + m0, (m1 - m0) * sizeof(*t->mem));
+	*mem_at += m1 - m0;
+	t->mem_off[q + 1] = *mem_at;
+	size_t n_ev = t->ev_off[q];
+	if (n_ev + (e1 - e0) > sc->cap_ev) {
+		size_t nc = sc->cap_ev * 2 > n_ev + (e1 - e0) ? sc->cap_ev * 2 : n_ev + (e1 - e0) + 64;
+		struct an_fusion_evidence *r = realloc(t->ev, nc * sizeof(*r));
+		if (r == NULL)
+			return -ENOMEM;
+		t->ev = r;
+		sc->cap_ev = nc;
+	}
+	if (e1 > e0)
+		memcpy(t->ev + n_ev, old->ev + e0, (e1 - e0) * sizeof(*t->ev));
+	t->ev_off[q + 1] = n_ev + (e1 - e0);
+	t->pts[q] = old->pts[p];
+	t->pts[q].clearance_id = 0;
+	t->pts[q].clearance_result = 0;
+	return 0;
+}
+
+/* Clearances over the finished table, then each point's status (a clearance wins over the evidence). */
+static int finish(struct an_hazard_engine *h, struct table *t, const struct lab *labs)
+{
+	for (size_t k = 0; k < t->n; k++) {
+		t->pts[k].clearance_id = 0;
+		t->pts[k].clearance_result = 0;
+		t->pts[k].status = an_hazard_status_rule(&t->pts[k], h->o.agree_animals, h->excavate_q10);
+	}
+	if (h->n_clr == 0)
+		return 0;
+	int err = attach_clearances(h, t, labs);
+	if (err < 0)
+		return err;
+	for (size_t k = 0; k < t->n; k++)
+		if (t->pts[k].clearance_id != 0)
+			t->pts[k].status = status_of_result(t->pts[k].clearance_result);
+	return 0;
+}
+
+static int table_alloc(struct table *t, size_t n_pts, size_t n_mem)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = n_pts;
+	t->pts = calloc(n_pts ? n_pts : 1, sizeof(*t->pts));
+	t->mem_off = calloc(n_pts + 1, sizeof(*t->mem_off));
+	t->mem = malloc((n_mem ? n_mem : 1) * sizeof(*t->mem));
+	t->ev_off = calloc(n_pts + 1, sizeof(*t->ev_off));
+	if (t->pts == NULL || t->mem_off == NULL || t->mem == NULL || t->ev_off == NULL) {
+		table_free(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Paths of the sessions whose fixes or record changed; their ids go to dirty (may be NULL). */
+static int rebuild_paths(struct an_hazard_engine *h, uint64_t *dirty, size_t *n_dirty)
+{
+	size_t nd = 0;
 	for (size_t i = 0; i < h->n_sess; i++) {
 		struct sess *s = &h->sess[i];
 		if (!s->dirty)
@@ -619,22 +776,59 @@ static int compute(struct an_hazard_engine *h, struct table *t)
 		if (s->has_rec) {
 			struct an_coverage_track tr = { s->session_id, s->rec.animal_id, s->rec.species,
 							s->rec.sweep_width_mm, s->fixes, s->n_fixes };
-			if ((err = an_coverage_path_new(&tr, &h->o.coverage, &s->path)) < 0)
+			int err = an_coverage_path_new(&tr, &h->o.coverage, &s->path);
+			if (err < 0)
 				return err;
 		}
 		s->dirty = false;
+		if (dirty != NULL)
+			dirty[nd] = s->session_id;
+		nd++;
 	}
+	if (n_dirty != NULL)
+		*n_dirty = nd;
+	return 0;
+}
+
+static int cluster_rebuild(struct an_hazard_engine *h)
+{
+	an_cluster_free(h->cl);
+	h->cl = NULL;
+	uint64_t cap = h->o.max_inds < AN_CLUSTER_MAX_POINTS_LIMIT ? h->o.max_inds : AN_CLUSTER_MAX_POINTS_LIMIT;
+	struct an_cluster_opts co = { h->o.eps_mm, 1, (uint32_t)cap, 0 };
+	h->cl = an_cluster_new(&co);
+	if (h->cl == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->n_inds; i++) {
+		int err = an_cluster_insert(h->cl, h->inds[i].id, h->inds[i].x_mm, h->inds[i].y_mm);
+		if (err < 0) {
+			an_cluster_free(h->cl);
+			h->cl = NULL;
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Everything from the evidence set (batch DBSCAN of all indications), the reference the incremental path
+ * is held to. */
+static int compute(struct an_hazard_engine *h, struct table *t)
+{
+	int err = 0;
+	memset(t, 0, sizeof(*t));
+	/* inds sorted by id: the canonical order for everything below */
+	if (h->n_inds > 1)
+		qsort(h->inds, h->n_inds, sizeof(*h->inds), ind_cmp);
+	h->n_sorted = h->n_inds;
+	if ((err = rebuild_paths(h, NULL, NULL)) < 0)
+		return err;
 
 	size_t n = h->n_inds;
 	struct an_cluster_input *cin = malloc((n ? n : 1) * sizeof(*cin));
 	struct an_cluster_point *cout = malloc((n ? n : 1) * sizeof(*cout));
 	struct lab *labs = malloc((n ? n : 1) * sizeof(*labs));
 	struct lab *byid = malloc((n ? n : 1) * sizeof(*byid));
-	struct an_fusion_lr *lrs = NULL;
-	size_t n_lrs = 0;
-	struct an_fusion_obs *obs = NULL;
-	size_t cap_obs = 0;
-	size_t cap_ev = 0;
+	struct scorer sc = { 0 };
 	if (cin == NULL || cout == NULL || labs == NULL || byid == NULL) {
 		err = -ENOMEM;
 		goto out_free;
@@ -657,115 +851,185 @@ static int compute(struct an_hazard_engine *h, struct table *t)
 	for (size_t i = 0; i < n; i++)
 		if (i == 0 || labs[i].cluster != labs[i - 1].cluster)
 			n_pts++;
-
-	t->n = n_pts;
-	t->pts = calloc(n_pts ? n_pts : 1, sizeof(*t->pts));
-	t->mem_off = calloc(n_pts + 1, sizeof(*t->mem_off));
-	t->mem = malloc((n ? n : 1) * sizeof(*t->mem));
-	t->ev_off = calloc(n_pts + 1, sizeof(*t->ev_off));
-	if (t->pts == NULL || t->mem_off == NULL || t->mem == NULL || t->ev_off == NULL) {
-		err = -ENOMEM;
+	if ((err = table_alloc(t, n_pts, n)) < 0)
 		goto out_free;
-	}
-	if ((err = build_lrs(h, &lrs, &n_lrs)) < 0)
+	if ((err = build_lrs(h, &sc.lrs, &sc.n_lrs)) < 0)
 		goto out_free;
-
-	size_t p = 0, n_ev = 0;
-	for (size_t i = 0; i < n;) {
+	size_t p = 0;
+	for (size_t i = 0; i < n; p++) {
 		size_t j = i;
-		while (j < n && labs[j].cluster == labs[i].cluster)
+		while (j < n && labs[j].cluster == labs[i].cluster) {
+			t->mem[j] = labs[j].id;
 			j++;
-		struct an_hazard_point *pt = &t->pts[p];
-		pt->id = labs[i].cluster;
-		pt->n_ind = (uint32_t)(j - i);
-		i128 sx = 0, sy = 0;
-		uint64_t var = 0;
-		pt->first_t_ms = INT64_MAX;
-		pt->last_t_ms = INT64_MIN;
-		for (size_t k = i; k < j; k++) {
-			const struct an_hazard_ind *d = &h->inds[labs[k].idx];
-			sx += d->x_mm;
-			sy += d->y_mm;
-			uint64_t s = d->h_acc_mm ? d->h_acc_mm : h->o.default_h_acc_mm;
-			var += s * s;
-			if (d->t_ms < pt->first_t_ms)
-				pt->first_t_ms = d->t_ms;
-			if (d->t_ms > pt->last_t_ms)
-				pt->last_t_ms = d->t_ms;
-			t->mem[k] = d->id;
 		}
-		pt->x_mm = div_round(sx, (i128)(j - i));
-		pt->y_mm = div_round(sy, (i128)(j - i));
-		pt->sigma_mm = isqrt_u64(var) / (uint32_t)(j - i);
 		t->mem_off[p + 1] = j;
-
-		/* observations: member indications, then every recorded session whose track covers the centroid */
-		size_t need = (j - i) + h->n_sess;
-		if (need > cap_obs) {
-			struct an_fusion_obs *q = realloc(obs, need * sizeof(*q));
-			if (q == NULL) {
-				err = -ENOMEM;
-				goto out_free;
-			}
-			obs = q;
-			cap_obs = need;
-		}
-		size_t no = 0;
-		for (size_t k = i; k < j; k++) {
-			const struct an_hazard_ind *d = &h->inds[labs[k].idx];
-			obs[no++] = (struct an_fusion_obs){ d->animal_id, d->session_id, true, d->id };
-		}
-		for (size_t s = 0; s < h->n_sess; s++) {
-			const struct sess *ss = &h->sess[s];
-			if (ss->has_rec && an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm))
-				obs[no++] = (struct an_fusion_obs){ ss->rec.animal_id, ss->session_id, false, 0 };
-		}
-		struct an_fusion_result fr;
-		size_t room = cap_ev - n_ev;
-		err = an_fusion_score(&h->o.fusion, lrs, n_lrs, obs, no, t->ev ? t->ev + n_ev : NULL, t->ev ? room : 0, &fr);
-		if (err == -ENOBUFS) {
-			size_t nc = cap_ev * 2 > n_ev + fr.n_evidence ? cap_ev * 2 : n_ev + fr.n_evidence + 64;
-			struct an_fusion_evidence *q = realloc(t->ev, nc * sizeof(*q));
-			if (q == NULL) {
-				err = -ENOMEM;
-				goto out_free;
-			}
-			t->ev = q;
-			cap_ev = nc;
-			err = an_fusion_score(&h->o.fusion, lrs, n_lrs, obs, no, t->ev + n_ev, cap_ev - n_ev, &fr);
-		}
-		if (err < 0)
+		if ((err = score_point(h, &sc, t, p)) < 0)
 			goto out_free;
-		n_ev += fr.n_evidence;
-		t->ev_off[p + 1] = n_ev;
-		pt->n_ind_animals = fr.n_ind_animals;
-		pt->n_ind_passes = fr.n_ind_passes;
-		pt->n_clean_passes = fr.n_clean_passes;
-		pt->n_clean_animals = fr.n_clean_only_animals; /* second opinions: never indicated here */
-		pt->prior_q10 = fr.prior_q10;
-		pt->log_odds_q10 = fr.total_q10;
-		pt->p_explosive = fr.p;
-		pt->status = an_hazard_status_rule(pt, h->o.agree_animals, h->excavate_q10);
-		p++;
 		i = j;
 	}
-
-	/* clearance results; the linked ones need each indication's cluster, indexed like inds (by id) */
-	if (h->n_clr > 0) {
-		if ((err = attach_clearances(h, t, byid)) < 0)
-			goto out_free;
-		for (size_t k = 0; k < t->n; k++)
-			if (t->pts[k].clearance_id != 0)
-				t->pts[k].status = status_of_result(t->pts[k].clearance_result);
-	}
+	if ((err = finish(h, t, byid)) < 0)
+		goto out_free;
+	/* the clustering the next incremental applies start from */
+	err = cluster_rebuild(h);
 
 out_free:
 	free(cin);
 	free(cout);
 	free(labs);
 	free(byid);
-	free(lrs);
-	free(obs);
+	scorer_free(&sc);
+	if (err < 0)
+		table_free(t);
+	return err;
+}
+
+static int u64_cmp_q(const void *pa, const void *pb)
+{
+	return cmp_u64(*(const uint64_t *)pa, *(const uint64_t *)pb);
+}
+
+static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
+{
+	return n > 0 && bsearch(&x, v, n, sizeof(*v), u64_cmp_q) != NULL;
+}
+
+static uint64_t label_of(struct an_hazard_engine *h, uint64_t id)
+{
+	uint64_t c = 0;
+	bool core;
+	return an_cluster_label(h->cl, id, &c, &core) == 0 ? c : 0;
+}
+
+/*
+ * The same result as compute(), touching only what the new inputs can change: the new indications join the
+ * kept clustering (an_cluster, insert rule: exact), points whose members changed (grew or merged) are scored
+ * again, and so are points whose evidence involves a session whose track changed or whose centroid such a
+ * track now covers; every other point is copied with its members and evidence. Clearance matching is global
+ * (one-to-one by cost), so it runs over the whole table every time (cheap: gate-graph components).
+ * Preconditions (else compute): the clustering exists, no calibration or session record was added.
+ */
+static int compute_incr(struct an_hazard_engine *h, struct table *t)
+{
+	const struct table *old = &h->cur;
+	size_t n_new = h->n_inds - h->n_sorted, n_dirty = 0;
+	int err = 0;
+	memset(t, 0, sizeof(*t));
+	uint64_t *newids = malloc((n_new ? n_new : 1) * sizeof(*newids));
+	uint64_t *dsess = malloc((h->n_sess ? h->n_sess : 1) * sizeof(*dsess));
+	uint64_t *dirty = malloc((n_new + old->n + 1) * sizeof(*dirty));
+	uint64_t *lab_old = malloc((old->n ? old->n : 1) * sizeof(*lab_old));
+	struct lab *mlist = NULL;
+	struct scorer sc = { 0 };
+	if (newids == NULL || dsess == NULL || dirty == NULL || lab_old == NULL) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	/* 1. new indications into the clustering (a failure leaves it half-updated: the next apply is full) */
+	for (size_t i = 0; i < n_new; i++) {
+		const struct an_hazard_ind *d = &h->inds[h->n_sorted + i];
+		if ((err = an_cluster_insert(h->cl, d->id, d->x_mm, d->y_mm)) < 0)
+			goto out_free;
+		newids[i] = d->id;
+	}
+	if (h->n_inds > 1)
+		qsort(h->inds, h->n_inds, sizeof(*h->inds), ind_cmp);
+	h->n_sorted = h->n_inds;
+	if ((err = rebuild_paths(h, dsess, &n_dirty)) < 0)
+		goto out_free;
+	qsort(dsess, n_dirty, sizeof(*dsess), u64_cmp_q);
+
+	/* 2. labels: dirty = the points new indications landed in, and the points old points merged into */
+	size_t nd = 0;
+	for (size_t i = 0; i < n_new; i++)
+		dirty[nd++] = label_of(h, newids[i]);
+	for (size_t p = 0; p < old->n; p++) {
+		lab_old[p] = label_of(h, old->pts[p].id);
+		if (lab_old[p] != old->pts[p].id)
+			dirty[nd++] = lab_old[p];
+	}
+	qsort(dirty, nd, sizeof(*dirty), u64_cmp_q);
+	size_t u = 0;
+	for (size_t i = 0; i < nd; i++)
+		if (u == 0 || dirty[u - 1] != dirty[i])
+			dirty[u++] = dirty[i];
+	nd = u;
+
+	/* 3. members of each dirty point: (label, id) pairs from the old points that join it and the new inds */
+	size_t n_m = n_new;
+	for (size_t p = 0; p < old->n; p++)
+		if (in_sorted(dirty, nd, lab_old[p]))
+			n_m += old->mem_off[p + 1] - old->mem_off[p];
+	mlist = malloc((n_m ? n_m : 1) * sizeof(*mlist));
+	if (mlist == NULL) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n_new; i++)
+		mlist[k++] = (struct lab){ label_of(h, newids[i]), newids[i], 0 };
+	for (size_t p = 0; p < old->n; p++)
+		if (in_sorted(dirty, nd, lab_old[p]))
+			for (size_t m = old->mem_off[p]; m < old->mem_off[p + 1]; m++)
+				mlist[k++] = (struct lab){ lab_old[p], old->mem[m], 0 };
+	qsort(mlist, k, sizeof(*mlist), lab_cmp);
+
+	/* 4. the new table: kept old points and dirty points, by id */
+	size_t n_keep = 0;
+	for (size_t p = 0; p < old->n; p++)
+		n_keep += lab_old[p] == old->pts[p].id && !in_sorted(dirty, nd, old->pts[p].id);
+	if ((err = table_alloc(t, n_keep + nd, h->n_inds)) < 0)
+		goto out_free;
+	if ((err = build_lrs(h, &sc.lrs, &sc.n_lrs)) < 0)
+		goto out_free;
+	size_t q = 0, p = 0, di = 0, mi = 0, mem_at = 0;
+	while (p < old->n || di < nd) {
+		/* skip old points that merged away or are rebuilt */
+		if (p < old->n && (lab_old[p] != old->pts[p].id || in_sorted(dirty, nd, old->pts[p].id))) {
+			p++;
+			continue;
+		}
+		if (di < nd && (p >= old->n || dirty[di] < old->pts[p].id)) {
+			while (mi < k && mlist[mi].cluster == dirty[di])
+				t->mem[mem_at++] = mlist[mi++].id;
+			t->mem_off[q + 1] = mem_at;
+			t->ev_off[q + 1] = t->ev_off[q];
+			if ((err = score_point(h, &sc, t, q)) < 0)
+				goto out_free;
+			q++;
+			di++;
+			continue;
+		}
+		/* a kept point: copied unless a changed track is in its evidence or now covers it */
+		bool rescore = false;
+		for (size_t e = old->ev_off[p]; e < old->ev_off[p + 1] && !rescore; e++)
+			rescore = in_sorted(dsess, n_dirty, old->ev[e].session_id);
+		for (size_t s = 0; s < n_dirty && !rescore; s++) {
+			const struct sess *ss = sess_find(h, dsess[s]);
+			rescore = ss != NULL && ss->has_rec && an_coverage_path_covers(ss->path, old->pts[p].x_mm, old->pts[p].y_mm);
+		}
+		if (rescore) {
+			size_t m0 = old->mem_off[p], m1 = old->mem_off[p + 1];
+			memcpy(t->mem + mem_at, old->mem + m0, (m1 - m0) * sizeof(*t->mem));
+			mem_at += m1 - m0;
+			t->mem_off[q + 1] = mem_at;
+			if ((err = score_point(h, &sc, t, q)) < 0)
+				goto out_free;
+		} else if ((err = copy_point(&sc, old, p, t, q, &mem_at)) < 0) {
+			goto out_free;
+		}
+		q++;
+		p++;
+	}
+	t->n = q;
+	err = finish(h, t, NULL);
+
+out_free:
+	free(newids);
+	free(dsess);
+	free(dirty);
+	free(lab_old);
+	free(mlist);
+	scorer_free(&sc);
 	if (err < 0)
 		table_free(t);
 	return err;
@@ -859,9 +1123,17 @@ int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in
 		}
 	}
 	struct table nw;
-	int cerr = compute(h, &nw);
-	if (cerr < 0)
-		return cerr; /* the inputs stay; the next apply recomputes and reports */
+	bool incr = !h->full && h->cl != NULL;
+	int cerr = incr ? compute_incr(h, &nw) : compute(h, &nw);
+	if (cerr < 0) {
+		h->full = true;
+		return cerr; /* the inputs stay; the next apply recomputes everything and reports */
+	}
+	h->full = false;
+	if (incr)
+		h->n_incr++;
+	else
+		h->n_full++;
 	int derr = diff(h, &h->cur, &nw, now_ms);
 	table_free(&h->cur);
 	h->cur = nw;
@@ -869,6 +1141,14 @@ int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in
 }
 
 /* ---- queries -------------------------------------------------------------------------------------------- */
+
+void an_hazard_apply_counts(const struct an_hazard_engine *h, size_t *incremental, size_t *full)
+{
+	if (incremental != NULL)
+		*incremental = h ? h->n_incr : 0;
+	if (full != NULL)
+		*full = h ? h->n_full : 0;
+}
 
 size_t an_hazard_count(const struct an_hazard_engine *h)
 {

@@ -409,11 +409,11 @@ int an_report_hazards(struct an_store *s, const struct an_report_opts *opt, FILE
 	                       " (SELECT count(*) FROM hazard_evidence e WHERE e.hazard_id = h.id AND e.kind = 'clean_pass'),"
 	                       " (SELECT group_concat(id, ' ') FROM (SELECT id FROM clearance_results c"
 	                       "   WHERE c.hazard_id = h.id ORDER BY id))"
-	                       " FROM hazard_points h WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM hazard_evidence e"
+	                       " FROM hazard_points h WHERE h.status <> 'superseded' AND (?1 IS NULL OR EXISTS (SELECT 1 FROM hazard_evidence e"
 	                       "   JOIN indications i ON i.collar_id = e.collar_id AND i.rec_seq = e.rec_seq"
 	                       "   JOIN sessions ss ON ss.id = i.session_id"
 	                       "   WHERE e.hazard_id = h.id AND e.kind = 'indication' AND ss.animal_id = ?1)"
-	                       " ORDER BY h.id",
+	                       ") ORDER BY h.id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return an_rep__fail(err, errcap, -EIO, "report hazards: sqlite: %s", sqlite3_errmsg(db));
 	if (opt->animal_id)

@@ -743,10 +743,13 @@ int an_store_hazard_add(struct an_store *s, const struct an_store_hazard *h, con
 		return err;
 	int64_t now = an_store__now(s);
 	sqlite3_stmt *st;
-	err = an_store__prepare(s, "INSERT INTO hazard_points(task_id, box_id, status, x_mm, y_mm, lat_e7, lon_e7, "
+	/* Ids below 2^32: the hazard engine's points (an_hazard_store_sync) use the canonical id
+	 * collar_id << 32 | rec_seq with collar_id >= 1, so a point added here can never take one of theirs. */
+	err = an_store__prepare(s, "INSERT INTO hazard_points(id, task_id, box_id, status, x_mm, y_mm, lat_e7, lon_e7, "
 	                           "r95_mm, log_odds_q10, p_explosive, n_ind, n_animals, n_sessions, created_ms, "
-	                           "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	                           "?14)", &st, "an_store_hazard_add");
+	                           "updated_ms) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM hazard_points WHERE "
+	                           "id < 4294967296), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+	                        &st, "an_store_hazard_add");
 	if (err < 0)
 		goto out_rollback;
 	sqlite3_bind_int64(st, 1, h->task_id);

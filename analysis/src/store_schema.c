@@ -349,11 +349,53 @@ static const char *const step3[] = {
 	NULL,
 };
 
-/* Step 4: IND completions. An indication that outlasts the collar's hold is journaled before it ends; its
+/* Step 4: CHECK (x IN (...)) → CHECK (x = a OR x = b ...) on the tables written per record or per hazard
+ * sync. SQLite 3.40 evaluates an IN list in a CHECK by building an ephemeral table on EVERY execution of the
+ * INSERT: callgrind put an indication insert at ~112 k instructions, most of it those three tables (see
+ * docs/internals.md §4 for the before/after ingest figures). The OR forms accept exactly the same values.
+ * Changing a CHECK needs no table rebuild: SQLite documents editing the schema text with writable_schema
+ * when existing rows satisfy the new constraint (they do: it is equivalent); RESET re-parses it on this
+ * connection. The text replaced is step 1's, byte for byte (store_test checks no IN list is left). */
+static const char *const step4[] = {
+	"PRAGMA writable_schema = ON",
+	"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (type IN (2, 4))', 'CHECK (type = 2 OR type = 4)'"
+	") WHERE type = 'table' AND name = 'records'",
+	"UPDATE sqlite_schema SET sql = replace(replace(replace(sql, 'CHECK (kind IN (1,2,3))', 'CHECK (kind "
+	"= 1 OR kind = 2 OR kind = 3)'), 'CHECK (src IN (1,2,3))', 'CHECK (src = 1 OR src = 2 OR src = 3)'), "
+	"'CHECK (review IN (''unreviewed'',''confirmed'',''rejected''))', 'CHECK (review = ''unreviewed'' OR "
+	"review = ''confirmed'' OR review = ''rejected'')') WHERE type = 'table' AND name = 'indications'",
+	"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (type IN (1, 5, 6))', 'CHECK (type = 1 OR type = "
+	"5 OR type = 6)') WHERE type = 'table' AND name = 'collar_status'",
+	"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status IN (''candidate'',''awaiting_second_anima"
+	"l'',''awaiting_excavation'',    ''confirmed_explosive'',''confirmed_fragment'',''confirmed_scrap'','"
+	"'confirmed_nothing'',''not_accessible'',    ''superseded''))', 'CHECK (status = ''candidate'' OR sta"
+	"tus = ''awaiting_second_animal'' OR status = ''awaiting_excavation'' OR status = ''confirmed_explosi"
+	"ve'' OR status = ''confirmed_fragment'' OR status = ''confirmed_scrap'' OR status = ''confirmed_noth"
+	"ing'' OR status = ''not_accessible'' OR status = ''superseded'')') WHERE type = 'table' AND name = '"
+	"hazard_points'",
+	"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (kind IN (''indication'',''clean_pass''))', 'CHEC"
+	"K (kind = ''indication'' OR kind = ''clean_pass'')') WHERE type = 'table' AND name = 'hazard_evidenc"
+	"e'",
+	"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (kind IN (''created'',''status'',''score'',''evid"
+	"ence''))', 'CHECK (kind = ''created'' OR kind = ''status'' OR kind = ''score'' OR kind = ''evidence'"
+	"')') WHERE type = 'table' AND name = 'hazard_events'",
+	"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (result IN (''ap_mine'',''at_mine'',''uxo'',''oth"
+	"er_erw'',''fragment'',''scrap'',    ''nothing'',''not_accessible''))', 'CHECK (result = ''ap_mine'' "
+	"OR result = ''at_mine'' OR result = ''uxo'' OR result = ''other_erw'' OR result = ''fragment'' OR re"
+	"sult = ''scrap'' OR result = ''nothing'' OR result = ''not_accessible'')') WHERE type = 'table' AND "
+	"name = 'clearance_results'",
+	"PRAGMA writable_schema = RESET",
+	/* a DDL statement bumps the schema cookie: other connections re-read the schema */
+	"CREATE TABLE schema_step4_bump (x)",
+	"DROP TABLE schema_step4_bump",
+	NULL,
+};
+
+/* Step 5: IND completions. An indication that outlasts the collar's hold is journaled before it ends; its
  * END is a second IND record with `completes` = the first's rec_seq and the final duration. It is not an
  * indication of its own: it is kept here, and the completed indication's dur_ms/conf_pct are taken from it
  * whichever of the two arrives first (the core's results never depend on arrival order). */
-static const char *const step4[] = {
+static const char *const step5[] = {
 	"CREATE TABLE ind_completions ("
 	"  record_id INTEGER PRIMARY KEY REFERENCES records(id),"
 	"  collar_id INTEGER NOT NULL,"
@@ -366,7 +408,7 @@ static const char *const step4[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4};
+static const char *const *const steps[] = {step1, step2, step3, step4, step5};
 
 int an_store__migration_count(void)
 {

@@ -55,7 +55,9 @@ static void ref_dbscan(const struct an_cluster_input *in, size_t n, int64_t eps,
 	size_t *queue = calloc(n + 1, sizeof *queue);
 	uint64_t *name = calloc(n + 1, sizeof *name);
 	cr_assert(core && comp && queue && name);
-#define NB(i, j) ((in[i].x_mm - in[j].x_mm) * (in[i].x_mm - in[j].x_mm) + \
+/* box test first: across the whole coordinate range a squared difference would overflow int64 */
+#define NB(i, j) (llabs(in[i].x_mm - in[j].x_mm) <= eps && llabs(in[i].y_mm - in[j].y_mm) <= eps && \
+		  (in[i].x_mm - in[j].x_mm) * (in[i].x_mm - in[j].x_mm) + \
 		  (in[i].y_mm - in[j].y_mm) * (in[i].y_mm - in[j].y_mm) <= eps * eps)
 	for (size_t i = 0; i < n; i++) {
 		size_t cnt = 0;
@@ -605,3 +607,46 @@ Test(an_cluster, eps_rule_floor_and_values)
 	}
 }
 
+
+/* an_cluster_batch's grid paths: occupancy bitmap (compact fields) vs forward cursors (points spread over the
+ * whole coordinate range), 32-bit vs 64-bit cell keys, rings of every size (eps 1 mm .. 100 km), dense ids
+ * (bitmap check) and sparse ids (sorted check): all against the brute-force reference. */
+Test(an_cluster, batch_grid_paths_equal_reference)
+{
+	static const int64_t eps_v[] = {1, 2, 3, 4, 7, 100, 1000, 2424, AN_CLUSTER_EPS_MAX_MM};
+	static const int64_t extent_v[] = {5000, 400000, 1900000000};
+	enum { N = 300 };
+	struct an_cluster_input in[N];
+	struct an_cluster_point got[N], want[N];
+	for (size_t e = 0; e < sizeof eps_v / sizeof eps_v[0]; e++) {
+		for (size_t x = 0; x < sizeof extent_v / sizeof extent_v[0]; x++) {
+			rng_state = 77 + e * 10 + x;
+			int64_t eps = eps_v[e], sp = 3 * eps;
+			size_t k = 0;
+			while (k < N) {
+				int64_t cx = rnd_range(-extent_v[x], extent_v[x]), cy = rnd_range(-extent_v[x], extent_v[x]);
+				size_t m = (size_t)rnd_range(1, 9);
+				for (size_t j = 0; j < m && k < N; j++, k++) {
+					int64_t px = cx + rnd_range(-sp, sp), py = cy + rnd_range(-sp, sp);
+					in[k].x_mm = px > AN_CLUSTER_COORD_MAX_MM ? AN_CLUSTER_COORD_MAX_MM
+					             : px < -AN_CLUSTER_COORD_MAX_MM ? -AN_CLUSTER_COORD_MAX_MM : px;
+					in[k].y_mm = py > AN_CLUSTER_COORD_MAX_MM ? AN_CLUSTER_COORD_MAX_MM
+					             : py < -AN_CLUSTER_COORD_MAX_MM ? -AN_CLUSTER_COORD_MAX_MM : py;
+					if (k > 0 && rnd() % 8 == 0) {
+						in[k].x_mm = in[k - 1].x_mm;
+						in[k].y_mm = in[k - 1].y_mm;
+					}
+				}
+			}
+			for (size_t i = 0; i < N; i++)
+				in[i].id = (x % 2) ? (uint64_t)i + 1u : ((uint64_t)i << 40) + rnd() % 1000u;
+			for (uint32_t mp = 1; mp <= 4; mp++) {
+				struct an_cluster_opts o = {.eps_mm = eps, .min_pts = mp};
+				ref_dbscan(in, N, eps, mp, want);
+				cr_assert_eq(an_cluster_batch(&o, in, N, got), 0);
+				qsort(got, N, sizeof got[0], cmp_pt);
+				assert_same(got, want, N, "batch grid path");
+			}
+		}
+	}
+}

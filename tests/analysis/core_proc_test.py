@@ -4,7 +4,7 @@ records, CURVE keys made by `scentrack-core keygen`) and Clone subscribers (an_c
 with ephemeral ports.
 
     core_proc_test.py CORE TESTGW SUB SCENARIO [SETUP]
-    SCENARIO: e2e | kill | config | session (needs SETUP = an_core_setup) | bench
+    SCENARIO: e2e | kill | config | session | order | clearance (these three need SETUP = an_core_setup) | bench
 
 Never sleeps to wait: every wait reads the line a process prints when the event happened (or a DUMP reply),
 with a deadline that fails the test. Every process started is killed in `finally`.
@@ -174,9 +174,9 @@ endpoint = {self.eps['snapshot']}
 {extra}""")
         return path
 
-    def core(self):
+    def core(self, extra=""):
         self.n_core += 1
-        c = Proc(f"core#{self.n_core}", [CORE, "-N", "-f", self.write_ini()], self.err)
+        c = Proc(f"core#{self.n_core}", [CORE, "-N", "-f", self.write_ini(extra)], self.err)
         m = c.wait(r"^READY ingest=(\S+) pub=(\S+) snapshot=(\S+) epoch=([0-9a-f]{16})$")
         self.eps = {"ingest": m.group(1), "pub": m.group(2), "snapshot": m.group(3)}  # restarts: same ports
         c.epoch = m.group(4)
@@ -373,6 +373,118 @@ def session(rig):
           f"frame, same after a restart")
 
 
+def order(rig):
+    """Determinism through the real daemon: the same records sent in different orders (an_core_testgw
+    --shuffle: every collar's rec_seqs out of order, mixed across batches) into fresh stores give
+    byte-identical `scentrack export` files (every format) and hazard reports (text and JSON)."""
+    cli = os.path.join(os.path.dirname(CORE), "scentrack")
+    n, seeds = 60, (0, 1, 2, 3, 4)
+    ref = None
+    for seed in seeds:
+        rig.db, rig.state = f"{rig.tmp}/core{seed}.db", f"{rig.tmp}/gw{seed}.state"
+        r = subprocess.run([SETUP, rig.db], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        core = rig.core()
+        gw = rig.gw(n, "--exit-when-done", "--shuffle", str(seed))
+        gw.wait(r"^DONE ")
+        check_store(rig, n)
+        # the hazard state of the last batch is written in the loop iteration that acked it, before the next
+        # poll: a SIGTERM (which ends the poll) cannot cut it off
+        core.kill(signal.SIGTERM)
+        assert core.p.returncode == 0, f"SIGTERM exit {core.p.returncode}"
+        with open(rig.status) as f:
+            fd = json.load(f)["feed"]
+        assert fd["hazard_errors"] == 0 and fd["hazard_sync_errors"] == 0 and fd["hazard_syncs"] > 0, fd
+        out = {}
+        for fmt in ("geojson", "kml", "gpx", "csv", "gpkg"):
+            path = f"{rig.tmp}/export{seed}.{fmt}"
+            r = subprocess.run([cli, "export", "--format", fmt, "--db", rig.db, "-o", path], capture_output=True,
+                               timeout=60)
+            assert r.returncode == 0, r.stderr
+            with open(path, "rb") as f:
+                out[fmt] = f.read()
+        for args in (["report", "hazards"], ["report", "hazards", "--json"], ["report", "accuracy", "--json"]):
+            r = subprocess.run([cli, *args, "--db", rig.db], capture_output=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            out[" ".join(args)] = r.stdout
+        hz = out["report hazards --json"].count(b'"hazard_id"')
+        assert hz == SITES, f"seed {seed}: {hz} hazard points in the report, expected {SITES}"
+        if ref is None:
+            ref = out
+            continue
+        for k in ref:
+            assert out[k] == ref[k], f"seed {seed}: {k} differs from the unshuffled run"
+    print(f"order: {len(seeds)} orders of {n * PER} records through the daemon: identical geojson/kml/gpx/csv/gpkg "
+          f"exports and hazard/accuracy reports ({SITES} hazard points)")
+
+
+def clearance(rig):
+    """Clearance results over ZeroMQ: `scentrack import clearance --core EP` hands the file to the running
+    core; all or nothing with line/field errors; when the OK arrives the stored hazard points already show
+    the results (the site under an AP mine confirmed explosive); a re-import is all duplicates."""
+    cli = os.path.join(os.path.dirname(CORE), "scentrack")
+    r = subprocess.run([SETUP, rig.db], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    task = int(re.match(r"^TASK (\d+)$", r.stdout.strip()).group(1))
+    ep = f"ipc://{rig.tmp}/clearance.sock"
+    core = rig.core(f"[clearance]\nendpoint = {ep}\n")
+    gw = rig.gw(40, "--exit-when-done")
+    gw.wait(r"^DONE ")
+
+    def hazards():
+        con = sqlite3.connect(rig.db)
+        try:
+            return sorted(con.execute("SELECT status FROM hazard_points WHERE status <> 'superseded'").fetchall())
+        finally:
+            con.close()
+
+    def n_clearances():
+        con = sqlite3.connect(rig.db)
+        try:
+            return con.execute("SELECT count(*) FROM clearance_results").fetchone()[0]
+        finally:
+            con.close()
+
+    head = "ref,task,date,result,lat,lon,sigma_m\n"
+    # site 0 and site 1 of an_core_testgw (sites 4500e-7 deg of latitude apart, collars within 0.4 m)
+    good = head + (f"C-1,{task},2023-11-15T08:00:00Z,AP mine,-25.8999982,32.7000001,0.05\n"
+                   f"C-2,{task},2023-11-15T09:00:00Z,scrap,-25.8995482,32.7000001,0.05\n")
+    bad = good + f"C-3,{task},2023-11-15T10:00:00Z,bogus,-25.8990982,32.7000001,0.05\n"
+    for name, text in (("good.csv", good), ("bad.csv", bad)):
+        with open(f"{rig.tmp}/{name}", "w") as f:
+            f.write(text)
+    r = subprocess.run([cli, "import", "clearance", "--core", ep, "--timeout", "30", f"{rig.tmp}/bad.csv"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 65, f"exit {r.returncode}: {r.stderr}"
+    assert "bad.csv:4:" in r.stderr and "result" in r.stderr and "nothing imported" in r.stderr, r.stderr
+    assert n_clearances() == 0, "a refused file left rows behind"
+    # The core answers clearance requests after the flush of the loop iteration that acked the last batch,
+    # so this answer also means the hazard state of every batch is in the store (reading it right after
+    # DONE would race that flush).
+    assert hazards() == [("awaiting_excavation",)] * SITES, hazards()
+    r = subprocess.run([cli, "import", "clearance", "--core", ep, f"{rig.tmp}/good.csv"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, f"exit {r.returncode}: {r.stderr}"
+    assert '"inserted":2' in r.stdout, r.stdout
+    h = hazards()  # no wait: the core answered after feeding the engines and storing their state
+    assert ("confirmed_explosive",) in h and ("confirmed_scrap",) in h and len(h) == SITES, h
+    r = subprocess.run([cli, "import", "clearance", "--core", ep, f"{rig.tmp}/good.csv"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and '"inserted":0' in r.stdout and '"duplicates":2' in r.stdout, (r.stdout, r.stderr)
+    assert n_clearances() == 2
+    core.kill(signal.SIGTERM)
+    assert core.p.returncode == 0
+    with open(rig.status) as f:
+        fd = json.load(f)["feed"]
+    assert fd["clearance_imports"] == 2 and fd["clearance_refused"] == 1 and fd["clearances_fed"] == 2, fd
+    # a restart feeds the stored results again: same statuses
+    core = rig.core(f"[clearance]\nendpoint = {ep}\n")
+    core.kill(signal.SIGTERM)
+    assert hazards() == h, (hazards(), h)
+    print(f"clearance: refused file (line 4) left nothing; 2 results imported over {ep}; hazard statuses "
+          f"updated before the answer ({h}); re-import = 2 duplicates; same after a restart")
+
+
 def config(rig):
     def run(ini_text, *args):
         path = f"{rig.tmp}/t.ini"
@@ -389,6 +501,7 @@ def config(rig):
         (good + "[hazard]\norigin_lat_e7 = 950000000\n", r"t\.ini:\d+: \[hazard\] origin_lat_e7"),
         (good + "[hazard]\norigin_lat_e7 = 10\n", r"origin_lat_e7 and origin_lon_e7 go together"),
         (good + "[pub]\nendpoint = localhost:1\n", r"\[pub\] endpoint: \"localhost:1\": expected tcp://"),
+        (good + "[clearance]\nendpoint = tcp://0.0.0.0:1\n", r"\[clearance\] endpoint \"tcp://0\.0\.0\.0:1\": must be ipc://"),
         (good.replace(f"{rig.tmp}/core.key", f"{rig.tmp}/missing.key"), r"secret_key: .*missing\.key"),
     ]
     for text, rx in cases:
@@ -460,7 +573,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="core-proc-") as tmp:
         rig = Rig(tmp)
         try:
-            {"e2e": e2e, "kill": kill, "config": config, "session": session, "bench": bench}[SCENARIO](rig)
+            {"e2e": e2e, "kill": kill, "config": config, "session": session, "order": order, "clearance": clearance,
+             "bench": bench}[SCENARIO](rig)
         except BaseException:
             rig.err.flush()
             with open(rig.errpath) as f:

@@ -5,7 +5,11 @@
  * acked mark in a state file so a restarted gateway resumes where a spool would.
  *
  *   an_core_testgw run --endpoint EP --gw-id N --server-key FILE --secret FILE --batches N [--per 64]
- *                      [--state FILE] [--rate BATCHES_PER_S] [--exit-when-done]
+ *                      [--state FILE] [--rate BATCHES_PER_S] [--exit-when-done] [--shuffle SEED]
+ *
+ * --shuffle SEED (≠ 0) sends the same records in another order: slot k of the run (batch k / per, place
+ * k % per) carries record perm[k] of a seeded Fisher–Yates permutation of all batches × per records, so each
+ * collar's rec_seqs arrive out of order and mixed across batches (the determinism test's input).
  *
  * Record g (0-based over the run): collar 1 + g % 8, rec_seq g / 8 (as tests/gateway/up_gen.h). Every 16th
  * record of a collar (rec_seq % 16 == 15) is an indication at site (rec_seq / 16) % CTG_SITES: the sites are
@@ -44,6 +48,7 @@ struct gen {
 	double rate;
 	uint64_t t0_ms;
 	uint8_t *sent; /* per batch: SENT printed */
+	uint64_t *perm; /* slot -> record (NULL = identity) */
 	struct proto_batch b;
 };
 
@@ -124,7 +129,10 @@ static int gen_batch(void *ctx, uint64_t after, uint8_t *body, size_t cap, size_
 	g->b.gw_seq = seq;
 	g->b.n = (uint8_t)g->per;
 	for (unsigned i = 0; i < g->per; i++)
-		gen_record((seq - 1) * g->per + i, &g->b.rec[i]);
+	{
+		uint64_t k = (seq - 1) * g->per + i;
+		gen_record(g->perm ? g->perm[k] : k, &g->b.rec[i]);
+	}
 	int rc = proto_batch_encode(&g->b, body, cap, len);
 	if (rc)
 		return -EIO;
@@ -187,7 +195,7 @@ static void print_stats(const char *tag, const struct gw_up_stats *st)
 static int usage(void)
 {
 	fprintf(stderr, "usage: an_core_testgw run --endpoint EP --gw-id N --server-key FILE --secret FILE --batches N\n"
-	                "                          [--per 64] [--state FILE] [--rate B/S] [--exit-when-done]\n");
+	                "                          [--per 64] [--state FILE] [--rate B/S] [--exit-when-done] [--shuffle SEED]\n");
 	return 2;
 }
 
@@ -197,7 +205,7 @@ int main(int argc, char **argv)
 		return usage();
 	const char *ep = NULL, *server_key = NULL, *secret = NULL, *state = NULL;
 	unsigned long gw_id = 0, per = 64;
-	uint64_t batches = 0;
+	uint64_t batches = 0, shuffle = 0;
 	double rate = 0;
 	int exit_when_done = 0;
 	for (int i = 2; i < argc; i++) {
@@ -217,6 +225,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--batches")) batches = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--per")) per = strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--rate")) rate = strtod(v, NULL);
+		else if (!strcmp(a, "--shuffle")) shuffle = strtoull(v, NULL, 10);
 		else return usage();
 	}
 	if (!ep || !server_key || !secret || !batches || gw_id < 1 || gw_id > 65535 || per < 1 ||
@@ -238,6 +247,22 @@ int main(int argc, char **argv)
 	g->batches = batches;
 	g->state = state;
 	g->rate = rate;
+	if (shuffle) {
+		uint64_t n = batches * per, x = shuffle;
+		if (!(g->perm = malloc(n * sizeof *g->perm)))
+			return 1;
+		for (uint64_t k = 0; k < n; k++)
+			g->perm[k] = k;
+		for (uint64_t k = n; k > 1; k--) { /* splitmix64 */
+			uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+			z ^= z >> 31;
+			uint64_t j = z % k, t = g->perm[k - 1];
+			g->perm[k - 1] = g->perm[j];
+			g->perm[j] = t;
+		}
+	}
 	if (state) {
 		FILE *f = fopen(state, "r");
 		if (f) {
@@ -293,6 +318,7 @@ int main(int argc, char **argv)
 	print_stats("STATS", &st);
 	gw_up_close(up);
 	free(g->sent);
+	free(g->perm);
 	free(g);
 	return 0;
 }

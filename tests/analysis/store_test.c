@@ -290,6 +290,15 @@ Test(an_store, refuses_a_schema_newer_than_the_code)
 int an_store__migration_count(void);
 const char *const *an_store__migration_sql(int version);
 
+static void hot_tables_have_no_in_checks(struct an_store *s)
+{
+	cr_expect_eq(count(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('records',"
+	                      "'indications','collar_status','hazard_points','hazard_evidence','hazard_events',"
+	                      "'clearance_results') AND sql LIKE '% IN (%'"), 0);
+	cr_expect_eq(count(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'indications'"
+	                      " AND sql LIKE '%CHECK (kind = 1 OR kind = 2 OR kind = 3)%'"), 1);
+}
+
 Test(an_store, migrates_an_older_file_and_keeps_its_data)
 {
 	sqlite3 *db;
@@ -307,6 +316,19 @@ Test(an_store, migrates_an_older_file_and_keeps_its_data)
 	cr_expect_eq(v, an_store_schema_latest());
 	cr_expect_eq(count(s, "SELECT count(*) FROM programmes WHERE name = 'old'"), 1);
 	cr_expect_eq(count(s, "SELECT count(*) FROM accreditation_tests"), 0); /* step 2 table exists */
+	hot_tables_have_no_in_checks(s);
+	an_store_close(s);
+}
+
+/* Step 4 rewrote every IN-list CHECK of the per-record tables; the rows must still be refused as before. */
+Test(an_store, step4_checks_are_or_forms_and_still_refuse)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	hot_tables_have_no_in_checks(s);
+	sqlite3 *db = an_store_sqlite(s);
+	cr_expect_neq(sqlite3_exec(db, "INSERT INTO hazard_events(hazard_id, t_ms, kind, who) VALUES (1, 1, 'bogus', 'x')",
+	                           NULL, NULL, NULL), SQLITE_OK);
+	cr_expect(strstr(sqlite3_errmsg(db), "CHECK constraint failed") != NULL, "%s", sqlite3_errmsg(db));
 	an_store_close(s);
 }
 
@@ -1002,5 +1024,25 @@ Test(an_store, domain_rows_refuse_bad_values_with_clear_messages)
 	cr_expect_eq(an_store_collar_assign(s, 7, dog, SESSION_T0 + 3600000), 0, "%s", an_store_errmsg(s));
 	cr_expect_eq(count(s, "SELECT count(*) FROM collar_assignments WHERE to_ms IS NULL"), 1);
 	cr_expect_eq(count(s, "SELECT to_ms FROM collar_assignments WHERE animal_id = 1"), SESSION_T0 + 3600000);
+	an_store_close(s);
+}
+
+/* Hand-added points take ids below 2^32, so they never collide with the engine's canonical ids
+ * (collar_id << 32 | rec_seq, written by an_hazard_store_sync), whatever is in the table already. */
+Test(an_store, hand_added_hazard_ids_stay_below_the_engine_ids)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	char sql[256];
+	snprintf(sql, sizeof sql, "INSERT INTO hazard_points(id, task_id, status, x_mm, y_mm, lat_e7, lon_e7, r95_mm,"
+	         " log_odds_q10, p_explosive, created_ms, updated_ms) VALUES (%lld, %lld, 'awaiting_excavation', 0, 0,"
+	         " 0, 0, 0, 0, 0.5, 1, 1)", (long long)((7ll << 32) | 5), (long long)f.task);
+	cr_assert_eq(sqlite3_exec(an_store_sqlite(s), sql, NULL, NULL, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(an_store_sqlite(s)));
+	struct an_store_hazard h = {.task_id = f.task, .status = AN_HAZARD_CANDIDATE, .p_explosive = 0.1};
+	int64_t a, b;
+	cr_assert_eq(an_store_hazard_add(s, &h, "tester", &a), 0, "%s", an_store_errmsg(s));
+	cr_assert_eq(an_store_hazard_add(s, &h, "tester", &b), 0, "%s", an_store_errmsg(s));
+	cr_expect(a == 1 && b == 2, "ids %lld %lld", (long long)a, (long long)b);
 	an_store_close(s);
 }

@@ -9,6 +9,11 @@
  * any order (tests/analysis/hazard_test.c checks it on random streams, byte for byte via an_hazard_dump).
  * Events are the differences between consecutive states, so they are the only thing that depends on how
  * the inputs were batched. No clock is read: an_hazard_apply takes now_ms for the events' time stamps.
+ * An apply that adds indications, fixes or clearance results is computed incrementally: the new indications
+ * join a kept single-link clustering (an_cluster insert rule), only points whose members changed or whose
+ * evidence involves a changed track are scored again, the others are copied; clearance matching (global,
+ * one-to-one) runs over the whole table. A calibration or a new session record (they change likelihood
+ * ratios or track owners anywhere) makes that apply a full recompute.
  *
  * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
  * point (an_cluster with min_pts = 1, exact integer distances). So a point is "one or more indications"
@@ -198,10 +203,59 @@ int an_hazard_members(const struct an_hazard_engine *h, uint64_t id, uint64_t *i
 int an_hazard_evidence(const struct an_hazard_engine *h, uint64_t id, struct an_fusion_evidence *ev, size_t cap,
 		       size_t *n_out) __attribute__((warn_unused_result));
 uint64_t an_hazard_last_seq(const struct an_hazard_engine *h);
+/* How the applies so far were computed: incrementally (only the points new inputs can change) or in full
+ * (first apply, a calibration or session record added, or after an error). Same results either way. */
+void an_hazard_apply_counts(const struct an_hazard_engine *h, size_t *incremental, size_t *full);
 
 /* Canonical text of the whole state (points, members, evidence; not the event counter): equal states
  * give equal bytes. @retval -EIO write failed */
 int an_hazard_dump(const struct an_hazard_engine *h, FILE *f) __attribute__((warn_unused_result));
+
+/*
+ * Write the engine's state of one task into the store (an/store.h hazard tables), in ONE transaction:
+ *   hazard_points  one row per live point, id = the canonical id (smallest member indication id, which is
+ *                  collar_id << 32 | rec_seq when fed as the daemon feeds it), status/score/centroid as the
+ *                  engine has them, lat/lon from o, r95_mm = 2.4477 sigma_mm, n_sessions = passes that
+ *                  indicated; created_ms/updated_ms = the first/last member indication's time (DATA times,
+ *                  not the wall clock, so the rows do not depend on when or in what order they were computed);
+ *                  a row of this task that is no longer a live point (it merged into another) becomes
+ *                  'superseded' and loses its evidence rows (they live on in the point it merged into).
+ *                  Exports and reports skip superseded rows.
+ *   hazard_evidence rewritten per live point: one 'indication' row per member (the pass's log-odds delta on
+ *                  its first indication, 0 on the others) and one 'clean_pass' row per clean sweep.
+ *   hazard_events  one row per ev[i] (the events an_hazard_apply delivered since the last sync; NULL/0 for
+ *                  none, e.g. when an engine is rebuilt at start-up), kind created/status/score, RETIRED as a
+ *                  'status' row to superseded with note "merged into <id>"; the store's seq numbers them.
+ *                  Events describe how the state was reached and so depend on batching; the points and
+ *                  evidence do not.
+ * Rows are rewritten whole on every call (a moved centroid has no engine event).
+ * @retval 0; -EINVAL bad argument or a point outside the frame; -EBUSY; -EIO; -ENOSPC; -ENOMEM
+ */
+struct an_store;
+struct an_geo_origin;
+int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
+                         const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev, char *err,
+                         size_t errcap) __attribute__((warn_unused_result));
+/* The same, skipping the points whose content (fields, members, evidence: a 64-bit digest) is what this
+ * cache says the previous successful call wrote: a live core rewrites only what changed instead of every
+ * point of the task per batch. The cache belongs to one (store, task); zero-initialise it, free it with
+ * an_hazard_store_cache_free. A failed call empties it (the next call writes everything). */
+struct an_hazard_store_cache {
+	uint64_t *id, *digest; /* ascending id */
+	size_t n;
+};
+int an_hazard_store_sync_cached(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
+                                const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev,
+                                struct an_hazard_store_cache *cache, char *err, size_t errcap)
+	__attribute__((warn_unused_result));
+void an_hazard_store_cache_free(struct an_hazard_store_cache *c);
+
+/* The engine id of a clearance result (struct an_hazard_clearance.id): 63 bits of SHA-256 over its
+ * canonical content (task, hazard id, position e7, error, result, device, depth, team, date), never 0. The store's row
+ * id would depend on the order in which result files were imported, and the engine breaks matching ties by
+ * id. Two results with identical content get one id (the engine keeps one: they are the same dig). */
+struct an_store_clearance;
+uint64_t an_hazard_clearance_id(const struct an_store_clearance *c);
 
 /* The status rules 1–4 above for one point's fields (n_ind_animals, n_clean_animals, log_odds_q10,
  * clearance_id/result). excavate_q10 = logit(p_excavate) in q10. */
