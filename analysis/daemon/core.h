@@ -84,6 +84,7 @@ struct core_feed_stats {
 	uint64_t hazard_applies, hazard_errors, hazard_inputs;
 	uint64_t hazard_apply_us_max, hazard_apply_us_total;
 	uint64_t hazard_syncs, hazard_sync_errors; /* an_hazard_store_sync: state written to the store */
+	uint64_t ind_completions;   /* IND records completing an earlier one: stored, not published */
 	uint64_t ind_no_pos;        /* indications without a position: published, not clustered */
 	uint64_t out_of_frame;      /* positions beyond the frame's range */
 	uint64_t lookup_errors;     /* store reads after a commit failed */

@@ -526,6 +526,11 @@ static void after_commit(struct core_feed *f, const struct proto_batch *b, const
 			    (rc = feed_fix(f, &pl, rec->collar_id, &rec->m.fix, rec->rx_ms)) && rc != -ERANGE)
 				core_log(CORE_LOG_WARN, "hazard", "fix %u/%" PRIu32 " not fed: %s", rec->collar_id,
 				         rec->rec_seq, strerror(-rc));
+		} else if (rec->m.ind.has & PROTO_IND_HAS_COMPLETES) {
+			/* The END of a long indication (final duration of rec_seq `completes`): the store applied it to
+			 * the original; it is not an indication of its own, so subscribers (and the map) must not see
+			 * it as one, and the hazard engine has nothing new to place. */
+			f->st.ind_completions++;
 		} else {
 			if (an_pub_ind(f->pub, rec->collar_id, &rec->m.ind, true))
 				f->st.pub_errors++;

@@ -226,6 +226,7 @@ static void write_status(struct daemon *d, FILE *f)
 	U("clearance_imports", d->clr.st.imports); U("clearance_refused", d->clr.st.refused);
 	U("hazard_inputs", fs->hazard_inputs); U("hazard_apply_us_max", fs->hazard_apply_us_max);
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
+	U("ind_completions", fs->ind_completions);
 	U("out_of_frame", fs->out_of_frame); U("lookup_errors", fs->lookup_errors); U("loaded_fixes", fs->loaded_fixes);
 	U("loaded_inds", fs->loaded_inds); U("frames", d->feed.n_frames);
 	fprintf(f, "\"hazard_points\":%zu}}\n", core_feed_hazard_points(&d->feed));
