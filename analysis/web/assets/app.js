@@ -45,6 +45,7 @@
     resets: 0,
     alerts: [],         /* {ind, t_dom: performance.now(), wall_ms: Date.now()} */
     fixes: 0,
+    fixLog: [],         /* [collar_id, rec_seq, epoch ms (performance clock)] after the DOM took the fix */
     firstRender: null,  /* performance.now() when the map first drew the task/animals */
     snapshotLoaded: 0,
     opens: 0,
@@ -173,7 +174,7 @@
     let a = S.animals.get(k);
     if (!a) {
       a = { key: k, animal_id: o.animal_id, collar_id: o.collar_id, name: null, species: null, state: null,
-        lat: NaN, lon: NaN, h_acc_m: NaN, heading_deg: NaN, t_ms: NaN, seen_ms: NaN, battery_pct: null,
+        lat: NaN, lon: NaN, h_acc_m: NaN, heading_deg: NaN, t_ms: NaN, battery_pct: null,
         link: null, gps: null, temp_c: null, trail: [], bout_start_ms: NaN, still_since_ms: NaN, still_ll: null };
       S.animals.set(k, a);
       addFollowOption(a);
@@ -204,7 +205,7 @@
   function drawAnimal(a) {
     if (!isFinite(a.lat)) return;
     a.ll = xy(a.lat, a.lon);
-    const stale = isStale(a);
+    const stale = a.drawnStale = isStale(a);
     const colour = stale ? '#777' : (STATE_COLOUR[a.state] || '#0b57d0');
     const html = '<div class="amk' + (stale ? ' stale' : '') + '">' + arrowSvg(colour, a.heading_deg) + '<span class="lbl"></span></div>';
     const icon = L.divIcon({ className: '', html: html, iconSize: [24, 24], iconAnchor: [12, 12] });
@@ -276,7 +277,7 @@
     if (!isFinite(a.t_ms) || t - a.t_ms > CFG.bout_gap_s * 1000) a.bout_start_ms = t;
     const ll = xy(f.lat, f.lon);
     if (!a.still_ll || a.still_ll.distanceTo(ll) > CFG.stationary_m) { a.still_ll = ll; a.still_since_ms = t; }
-    a.lat = f.lat; a.lon = f.lon; a.t_ms = t; a.seen_ms = Math.max(isFinite(a.seen_ms) ? a.seen_ms : 0, now());
+    a.lat = f.lat; a.lon = f.lon; a.t_ms = t;
     if (f.h_acc_m !== undefined) a.h_acc_m = f.h_acc_m;
     if (f.cog_deg !== undefined && f.cog_deg !== null) a.heading_deg = f.cog_deg;
     if (f.heading_deg !== undefined && f.heading_deg !== null) a.heading_deg = f.heading_deg;
@@ -298,8 +299,10 @@
   }
   function pick(o, ks) { const r = {}; for (const k of ks) if (o[k] !== undefined) r[k] = o[k]; return r; }
 
+  /* Last heard = the newest time the collar itself stamped (a fix, or the link's last_seen from the core):
+     never the time this page received something, so a replayed old record cannot make an animal look live. */
   function lastHeardMs(a) {
-    let t = a.seen_ms;
+    let t = NaN;
     if (a.link && a.link.last_seen) { const l = tms(a.link.last_seen); if (isFinite(l)) t = isFinite(t) ? Math.max(t, l) : l; }
     if (isFinite(a.t_ms)) t = isFinite(t) ? Math.max(t, a.t_ms) : a.t_ms;
     return t;
@@ -407,7 +410,7 @@
       x.onclick = () => box.remove();
       box.append(ok, no, x, el('output', 'why'));
       $('alerts').prepend(box);
-      hooks.alerts.push({ ind: i.id, t_dom: performance.now(), wall_ms: Date.now() });
+      hooks.alerts.push({ ind: i.id, collar_id: i.collar_id, rec_seq: i.rec_seq, epoch_ms: performance.timeOrigin + performance.now() });
       beep();
       if (navigator.vibrate) try { navigator.vibrate([300, 150, 300]); } catch (e) { /* not allowed here */ }
     }
@@ -670,6 +673,7 @@
     if (hooks.firstRender === null) hooks.firstRender = performance.now();
     loadTrails();
     if (S.view === 'trainer') loadReport();
+    if (S.view === 'leader' && $('cov-on').checked) loadCoverage();
   }
 
   /* Trails of the last hour from the history API, merged with what the stream brings. */
@@ -715,7 +719,11 @@
       try { d = JSON.parse(ev.data); } catch (e) { return; }
       fn(d);
     });
-    on('fix', (d) => { const a = applyFix(d); drawAnimal(a); drawTrail(a); renderAnimalRow(a); hooks.fixes++; if (S.follow === a.key) follow(); });
+    on('fix', (d) => {
+      const a = applyFix(d); drawAnimal(a); drawTrail(a); renderAnimalRow(a); hooks.fixes++;
+      if (S.follow === a.key) follow();
+      if (hooks.fixLog.length < 50000) hooks.fixLog.push([d.collar_id, d.rec_seq, performance.timeOrigin + performance.now()]);
+    });
     on('ind', (d) => { applyInd(d, true); const a = S.animals.get(keyOf(d)); if (a) { drawAnimal(a); renderAnimalRow(a); } });
     on('hazard', (d) => applyHazard(d));
     on('status', (d) => { if (d.collar_id === undefined && d.animal_id === undefined) return; const a = applyStatus(d); drawAnimal(a); renderAnimalRow(a); });
@@ -733,7 +741,11 @@
 
   /* One tick a second: ages, staleness and alerts move on even when nothing arrives. */
   setInterval(() => {
-    for (const a of S.animals.values()) { renderAnimalRow(a); if (a.marker) drawAnimal(a); }
+    for (const a of S.animals.values()) {
+      renderAnimalRow(a);
+      const st = isStale(a);
+      if (a.marker && st !== a.drawnStale) drawAnimal(a);
+    }
   }, 1000);
 
   setView();

@@ -22,13 +22,14 @@
   const hi = (a) => Array.isArray(a) ? a[1] : (a ? a.hi : null);
 
   /* Point estimates with interval whiskers per group and a dashed threshold line. */
-  function intervalChart(title, groups, getV, getI, thr, thrLabel, unit, scale) {
+  function intervalChart(title, groups, getV, getI, thr, thrLabel, unit, scale, cap) {
     const W = 560, rowH = 26, padL = 150, padR = 20, H = 40 + rowH * Math.max(groups.length, 1);
     const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': title, width: W, height: H });
     svg.append(s('text', { x: 4, y: 14, 'font-weight': 'bold' }, title));
     let max = thr || 0;
     for (const g of groups) { const v = getV(g), i = getI(g); max = Math.max(max, v || 0, hi(i) || 0); }
     max = (max || 1) * scale * 1.1;
+    if (cap) max = Math.min(max, cap);
     const X = (v) => padL + (W - padL - padR) * (v * scale) / max;
     svg.append(s('line', { x1: padL, y1: 24, x2: padL, y2: H - 12, stroke: '#999' }));
     for (let k = 0; k <= 4; k++) {
@@ -45,13 +46,14 @@
     if (thr !== null && thr !== undefined && isFinite(thr)) {
       const x = X(thr);
       svg.append(s('line', { x1: x, x2: x, y1: 22, y2: H - 12, stroke: '#c0191f', 'stroke-dasharray': '5 4', 'stroke-width': 2, class: 'threshold' }));
-      svg.append(s('text', { x: x + 3, y: 22, fill: '#c0191f' }, thrLabel));
+      const right = x > W - 120;  /* near the right edge: label on the left of the line */
+      svg.append(s('text', { x: right ? x - 3 : x + 3, y: 22, fill: '#c0191f', 'text-anchor': right ? 'end' : 'start' }, thrLabel));
     }
     return svg;
   }
 
   function barChart(title, bars, unit) {
-    const W = 560, H = 170, padB = 34, padT = 24, n = Math.max(bars.length, 1), bw = (W - 40) / n;
+    const W = 560, H = 180, padB = 34, padT = 36, n = Math.max(bars.length, 1), bw = (W - 40) / n;
     const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': title, width: W, height: H });
     svg.append(s('text', { x: 4, y: 14, 'font-weight': 'bold' }, title));
     const max = Math.max(1e-9, ...bars.map((b) => b.v || 0));
@@ -92,7 +94,7 @@
     if (a.statement) root.append(h('p', null, a.statement));
     const periods = (a.by_period && a.by_period.length) ? a.by_period : [Object.assign({ label: 'all' }, all)];
     root.append(intervalChart('Sensitivity over time (Clopper-Pearson interval)', periods, (g) => g.sensitivity, (g) => g.sensitivity_cp,
-      opt.thrSens, 'programme ' + f(opt.thrSens * 100, 0) + ' %', ' %', 100));
+      opt.thrSens, 'programme ' + f(opt.thrSens * 100, 0) + ' %', ' %', 100, 100));
     root.append(intervalChart('False indications per 100 m² over time (exact interval)', periods, (g) => g.false_per_100m2, (g) => g.false_per_100m2_exact,
       opt.thrFalse, 'programme ' + f(opt.thrFalse, 2), '', 1));
     const rbc = all.resolved_by_class || {};

@@ -1,0 +1,323 @@
+#!/usr/bin/env node
+/*
+ * tests/web/browser_test.js — the web map in a real browser (Debian chromium driven by playwright-core)
+ * against the real scentrack-core, fed through its real ingest by an_core_testgw (BATCHes over CURVE) into a
+ * store prepared by an_core_setup (one task, one rat box, 8 rats wearing collars 1..8).
+ *
+ *   node browser_test.js CORE TESTGW SETUP WEBROOT OUTDIR [--bench N]
+ *
+ * Checks: every request goes to the local server (anything else is intercepted, aborted and fails the test);
+ * animal markers appear and move; an indication's alert is in the DOM within 2 s of the batch being handed to
+ * the gateway upstream; the page recovers after scentrack-core restarts (SSE reconnect, no gap in event ids);
+ * a clearance result recorded with the token updates the hazard point and the animal's report, and the same
+ * write without the token is refused; phone (360x740) and desktop screenshots land in OUTDIR.
+ * Prints FIGURE lines (latency collar batch → DOM p50/p99, page weight, first map render).
+ * Never sleeps to wait: every wait is on a process line, a DOM state or a network event, with a deadline;
+ * a global deadline kills everything. Exit 0 = all passed.
+ */
+'use strict';
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const readline = require('readline');
+const { chromium } = require('playwright-core');
+
+const [CORE, TESTGW, SETUP, WEBROOT, OUTDIR] = process.argv.slice(2, 7);
+const BENCH = process.argv.includes('--bench') ? Number(process.argv[process.argv.indexOf('--bench') + 1] || 5) : 0;
+const GLOBAL_DEADLINE_MS = Number(process.env.WEB_TEST_DEADLINE_MS || 150000);
+const WAIT_MS = 30000;
+const GW_ID = 7, PER = 8, RATE = 4; /* 4 batches/s of 8 records: one record per collar every 250 ms */
+const TOKEN = 'web-test-token-' + process.pid;
+const CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+if (!OUTDIR) { console.error('usage: browser_test.js CORE TESTGW SETUP WEBROOT OUTDIR [--bench N]'); process.exit(2); }
+fs.mkdirSync(OUTDIR, { recursive: true });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'scentrack-web-'));
+const procs = [];
+let browser = null;
+const results = [];
+
+/* ---------- processes: stdout lines with waits that have deadlines ---------- */
+class Proc {
+  constructor(name, cmd, args) {
+    this.name = name;
+    this.lines = [];
+    this.waiters = [];
+    this.exited = null;
+    const err = fs.openSync(path.join(OUTDIR, 'stderr-' + name + '.log'), 'a');
+    this.p = spawn(cmd, args, { stdio: ['ignore', 'pipe', err] });
+    fs.closeSync(err);
+    this.onLine = null;
+    readline.createInterface({ input: this.p.stdout }).on('line', (l) => {
+      this.lines.push(l);
+      if (this.onLine) this.onLine(l);
+      this.waiters = this.waiters.filter((w) => !w.test(l));
+    });
+    this.p.on('exit', (code, sig) => { this.exited = { code, sig }; for (const w of this.waiters) w.fail(); this.waiters = []; });
+    procs.push(this);
+  }
+  wait(rx, ms = WAIT_MS) {
+    for (const l of this.lines) { const m = l.match(rx); if (m) return Promise.resolve(m); }
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.name}: no line matching ${rx} within ${ms} ms; last: ${this.lines.slice(-4).join(' | ')}`)), ms);
+      this.waiters.push({
+        test: (l) => { const m = l.match(rx); if (m) { clearTimeout(t); resolve(m); return true; } return false; },
+        fail: () => { clearTimeout(t); reject(new Error(`${this.name} exited (${JSON.stringify(this.exited)}) before ${rx}; last: ${this.lines.slice(-4).join(' | ')}`)); },
+      });
+      if (this.exited) this.waiters[this.waiters.length - 1].fail();
+    });
+  }
+  stop(sig = 'SIGTERM', ms = 20000) {
+    if (this.exited) return Promise.resolve(this.exited);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.p.kill('SIGKILL'); }, ms);
+      this.p.once('exit', (code, s) => { clearTimeout(t); resolve({ code, sig: s }); });
+      this.p.kill(sig);
+    });
+  }
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: rc ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/* ---------- the rig: keys, allow-list, token, store, ini ---------- */
+const eps = { ingest: 'tcp://127.0.0.1:*', pub: 'tcp://127.0.0.1:*', snapshot: 'tcp://127.0.0.1:*' };
+let webListen = '127.0.0.1:0';
+let nCore = 0;
+function writeIni() {
+  const ini = path.join(tmp, 'core.ini');
+  fs.writeFileSync(ini, `# browser test
+[core]
+db = ${tmp}/core.db
+status_file = ${tmp}/status.json
+log_level = info
+[ingest]
+endpoint = ${eps.ingest}
+secret_key = ${tmp}/core.key
+allow = ${tmp}/allow.txt
+credit = 8
+[pub]
+endpoint = ${eps.pub}
+[snapshot]
+endpoint = ${eps.snapshot}
+[web]
+listen = ${webListen}
+root = ${WEBROOT}
+token_file = ${tmp}/token
+`);
+  return ini;
+}
+async function startCore() {
+  nCore++;
+  const c = new Proc('core' + nCore, CORE, ['-N', '-f', writeIni()]);
+  const m = await c.wait(/^READY ingest=(\S+) pub=(\S+) snapshot=(\S+)/);
+  eps.ingest = m[1]; eps.pub = m[2]; eps.snapshot = m[3];   /* a restart binds the same ports */
+  const w = await c.wait(/^WEB (http:\/\/\S+?)\/?$/);
+  webListen = w[1].replace(/^http:\/\//, '');
+  return { proc: c, base: w[1] + '/' };
+}
+
+/* CLOCK_MONOTONIC (the gateway's SENT stamps) → epoch ms (the page's clock): libuv's hrtime is CLOCK_MONOTONIC. */
+function monoToEpochMs(ns) { return Date.now() - (Number(process.hrtime.bigint()) - ns) / 1e6; }
+
+function pct(a, p) { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN; }
+function median(a) { return pct(a, 0.5); }
+
+async function check(name, fn) {
+  const t0 = Date.now();
+  try { await fn(); results.push([name, true]); console.log(`ok   ${name} (${Date.now() - t0} ms)`); }
+  catch (e) { results.push([name, false]); console.log(`FAIL ${name}: ${e.message}`); throw e; }
+}
+
+async function main() {
+  for (const who of ['core', 'gw']) run(CORE, ['keygen', `${tmp}/${who}.pub`, `${tmp}/${who}.key`]);
+  const gwPub = fs.readFileSync(`${tmp}/gw.pub`, 'utf8').trim();
+  fs.writeFileSync(`${tmp}/allow.txt`, `${GW_ID} ${gwPub}\n`);
+  fs.writeFileSync(`${tmp}/token`, TOKEN + '\n');
+  run(SETUP, [`${tmp}/core.db`]);
+
+  let core = await startCore();
+  const base = core.base, origin = new URL(base).origin;
+
+  /* the gateway: SENT stamps are the latency origin of every record in that batch */
+  const sent = new Map();
+  const gw = new Proc('gw', TESTGW, ['run', '--endpoint', eps.ingest, '--gw-id', String(GW_ID), '--server-key', `${tmp}/core.pub`,
+    '--secret', `${tmp}/gw.key`, '--batches', '100000', '--per', String(PER), '--state', `${tmp}/gw.state`, '--rate', String(RATE)]);
+  gw.onLine = (l) => { const m = l.match(/^SENT (\d+) (\d+)$/); if (m) sent.set(Number(m[1]), monoToEpochMs(Number(m[2]))); };
+  await gw.wait(/^READY/);
+  const batchOf = (collar, recSeq) => Math.floor((recSeq * 8 + (collar - 1)) / PER) + 1;
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROME_ARGS });
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+  const foreign = [], requests = [];
+  /* Interception: any request not to the core's own origin is aborted and recorded (the page must make none). */
+  await ctx.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
+  ctx.on('request', (r) => requests.push(r.url()));
+  let bytes = 0;
+  ctx.on('requestfinished', async (r) => { try { const s = await r.sizes(); bytes += s.responseBodySize + s.responseHeadersSize; } catch (e) { /* page gone */ } });
+  const page = await ctx.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+
+  await check('page loads from the local server only, map renders', async () => {
+    await page.goto(base + '#handler', { waitUntil: 'load', timeout: WAIT_MS });
+    await page.waitForFunction(() => window.scentrack && window.scentrack.snapshotLoaded > 0 && window.scentrack.firstRender !== null, null, { timeout: WAIT_MS });
+    await page.locator('#conn[data-state=live]').waitFor({ timeout: WAIT_MS });
+    const fr = await page.evaluate(() => window.scentrack.firstRender);
+    console.log(`FIGURE first_load_bytes=${bytes} first_map_render_ms=${fr.toFixed(0)}`);
+  });
+
+  await check('animal markers appear and move', async () => {
+    const mk = page.locator('.leaflet-marker-icon[data-animal]').first();
+    await mk.waitFor({ timeout: WAIT_MS });
+    const key = await mk.getAttribute('data-animal');
+    const pos0 = await page.evaluate((k) => document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`).style.transform, key);
+    await page.waitForFunction(([k, p]) => { const e = document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`); return e && e.style.transform !== p; },
+      [key, pos0], { timeout: WAIT_MS });
+    const rows = await page.locator('#animals li.animal').count();
+    if (rows < 2) throw new Error(`only ${rows} animal rows`);
+  });
+
+  await check('an indication shows its alert within 2 s of the gateway handing it over', async () => {
+    await page.locator('.alert[data-ind]').first().waitFor({ timeout: WAIT_MS });
+    await page.waitForFunction(() => window.scentrack.alerts.length >= 3, null, { timeout: WAIT_MS });
+    const al = await page.evaluate(() => window.scentrack.alerts);
+    const lat = al.filter((a) => a.rec_seq !== undefined).map((a) => a.epoch_ms - sent.get(batchOf(a.collar_id, a.rec_seq))).filter(isFinite);
+    if (!lat.length) throw new Error('no alert could be matched to its batch');
+    const worst = Math.max(...lat);
+    console.log(`FIGURE ind_alert_latency_ms n=${lat.length} p50=${median(lat).toFixed(1)} max=${worst.toFixed(1)}`);
+    if (worst > 2000) throw new Error(`alert ${worst.toFixed(0)} ms after the batch was sent (limit 2000)`);
+  });
+
+  await page.screenshot({ path: path.join(OUTDIR, 'phone-handler.png') });
+
+  await check('page recovers after scentrack-core restarts: reconnect, no gap in event ids', async () => {
+    const before = await page.evaluate(() => ({ last: window.scentrack.ids[window.scentrack.ids.length - 1], opens: window.scentrack.opens }));
+    await core.proc.stop('SIGTERM');
+    await page.locator('#conn:not([data-state=live])').waitFor({ timeout: WAIT_MS });
+    core = await startCore();
+    await page.waitForFunction((b) => window.scentrack.ids.length && window.scentrack.ids[window.scentrack.ids.length - 1] > b.last + 20 &&
+      document.getElementById('conn').dataset.state === 'live', before, { timeout: WAIT_MS });
+    const h = await page.evaluate(() => ({ gaps: window.scentrack.gaps, resets: window.scentrack.resets, n: window.scentrack.ids.length }));
+    if (h.gaps) throw new Error(`${h.gaps} gaps in the event ids the page received`);
+    console.log(`restart: ${h.n} events, 0 gaps, ${h.resets} resets`);
+  });
+
+  /* latency of every fix: batch handed to the gateway upstream → the page's DOM took it */
+  const fl = await page.evaluate(() => window.scentrack.fixLog);
+  const flat = fl.map(([c, s, t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
+  if (flat.length) console.log(`FIGURE fix_latency_ms n=${flat.length} p50=${median(flat).toFixed(1)} p99=${pct(flat, 0.99).toFixed(1)}`);
+
+  await check('clearance with the token updates the hazard point and the report; without it, refused', async () => {
+    await page.goto(base + '#leader');
+    await page.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+    const row = page.locator('#hazards li.hazard').first();
+    await row.waitFor({ timeout: WAIT_MS });
+    const hid = await row.getAttribute('data-hazard');
+    const hz = await (await page.request.get(base + 'api/hazards/' + hid)).json();
+    const animalId = (hz.animals || [])[0];
+    const acc0 = await (await page.request.get(base + 'api/accuracy?animal=' + animalId)).json();
+    const before = await row.evaluate((e) => e.dataset.status + '|' + e.dataset.p);
+    await row.click();
+    const form = page.locator('#clearance-form');
+    await form.locator('[name=by]').fill('browser test');
+    await form.locator('[name=result]').selectOption('ap_mine');
+    await form.locator('[name=device]').fill('detector <script>x</script>');
+    /* without the token: the form's write is refused and nothing changes */
+    await page.evaluate(() => localStorage.removeItem('scentrack.token'));
+    await form.locator('button[type=submit]').click();
+    await page.locator('#clearance-out[data-result=refused]').waitFor({ timeout: WAIT_MS });
+    const r401 = await page.evaluate(async () => (await fetch('api/clearance', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status);
+    if (r401 !== 401 && r401 !== 403) throw new Error(`write without token answered ${r401}`);
+    const r401b = await page.evaluate(async () => (await fetch('api/clearance', { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer wrong' }, body: '{}' })).status);
+    if (r401b !== 401 && r401b !== 403) throw new Error(`write with a wrong token answered ${r401b}`);
+    /* with the token (entered once, kept in localStorage) */
+    await page.evaluate((t) => localStorage.setItem('scentrack.token', t), TOKEN);
+    await form.locator('button[type=submit]').click();
+    await page.locator('#clearance-out[data-result=ok]').waitFor({ timeout: WAIT_MS });
+    const out = await page.locator('#clearance-out').textContent();
+    if (!/matched hazard/.test(out)) throw new Error(`clearance not matched to the hazard: ${out}`);
+    await page.waitForFunction(([id, b]) => { const e = document.querySelector(`#hazards li[data-hazard="${id}"]`); return e && (e.dataset.status + '|' + e.dataset.p) !== b; },
+      [hid, before], { timeout: WAIT_MS });
+    const acc1 = await (await page.request.get(base + 'api/accuracy?animal=' + animalId)).json();
+    const c0 = JSON.stringify(acc0), c1 = JSON.stringify(acc1);
+    if (c0 === c1) throw new Error('the animal\'s accuracy report did not change');
+    await page.goto(base + '#trainer');
+    await page.locator('#trainer-animal').selectOption(String(animalId));
+    await page.locator('#report svg.chart').first().waitFor({ timeout: WAIT_MS });
+    await page.getByText('ap_mine').first().waitFor({ timeout: WAIT_MS });
+  });
+
+  await page.goto(base + '#leader');
+  await page.locator('#hazards li.hazard').first().waitFor({ timeout: WAIT_MS });
+  await page.screenshot({ path: path.join(OUTDIR, 'phone-leader.png') });
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await desk.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
+  const dp = await desk.newPage();
+  for (const v of ['handler', 'leader', 'trainer']) {
+    await dp.goto(base + '#' + v);
+    await dp.waitForFunction(() => window.scentrack && window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+    if (v === 'handler') await dp.locator('.leaflet-marker-icon[data-animal]').first().waitFor({ timeout: WAIT_MS });
+    if (v === 'leader') await dp.locator('#hazards li.hazard').first().waitFor({ timeout: WAIT_MS });
+    if (v === 'trainer') await dp.locator('#report svg.chart').first().waitFor({ timeout: WAIT_MS });
+    await dp.screenshot({ path: path.join(OUTDIR, 'desktop-' + v + '.png') });
+  }
+
+  await check('no request left the machine, no script error', async () => {
+    if (foreign.length) throw new Error('requests to other origins: ' + foreign.join(', '));
+    const bad = requests.filter((u) => !u.startsWith(origin));
+    if (bad.length) throw new Error('requests not to the local server: ' + bad.join(', '));
+    if (pageErrors.length) throw new Error('page errors: ' + pageErrors.join(' | '));
+  });
+
+  if (BENCH) await bench(base, origin);
+}
+
+/* Figures: first-load weight and time to first map render, BENCH fresh contexts, medians. */
+async function bench(base, origin) {
+  const w = [], r = [];
+  for (let i = 0; i < BENCH; i++) {
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
+    let bytes = 0;
+    const pend = [];
+    ctx.on('requestfinished', (q) => pend.push(q.sizes().then((s) => { bytes += s.responseBodySize + s.responseHeadersSize; }).catch(() => {})));
+    const p = await ctx.newPage();
+    await p.goto(base + '#handler', { waitUntil: 'load' });
+    await p.waitForFunction(() => window.scentrack.firstRender !== null && window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+    await Promise.all(pend);
+    r.push(await p.evaluate(() => window.scentrack.firstRender));
+    w.push(bytes);
+    await ctx.close();
+  }
+  console.log(`FIGURE bench runs=${BENCH} first_load_bytes median=${median(w)} first_map_render_ms median=${median(r).toFixed(0)} (all: ${r.map((x) => x.toFixed(0)).join(' ')})`);
+}
+
+async function teardown() {
+  if (browser) await browser.close().catch(() => {});
+  await Promise.all(procs.map((p) => p.stop('SIGTERM')));
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+const deadline = setTimeout(async () => {
+  console.log(`FAIL global deadline ${GLOBAL_DEADLINE_MS} ms`);
+  for (const p of procs) if (!p.exited) p.p.kill('SIGKILL');
+  process.exit(1);
+}, GLOBAL_DEADLINE_MS);
+
+main().then(async () => {
+  await teardown();
+}, async (e) => {
+  console.log('error: ' + (e && e.stack || e));
+  await teardown();
+}).finally(() => {
+  clearTimeout(deadline);
+  const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
+  const expected = 6;
+  console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
+  process.exit(fail === 0 && results.length === expected ? 0 : 1);
+});
