@@ -17,6 +17,8 @@ packages=(
   gdal-bin libxml2-utils
   # gateway: systemd notify/watchdog; the USB dock is tested against umockdev's emulated devices
   libsystemd-dev umockdev libumockdev-dev
+  # scentrack-core's web server: libmicrohttpd runs inside the core's one event loop (external epoll)
+  libmicrohttpd-dev
   # the collar core is cross-compiled for a Cortex-M4 in CI
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   # ... and its MCU image boots in an emulated Cortex-M4 board (mps2-an386)

@@ -14,6 +14,7 @@
 #include "an/ingest.h"
 #include "an/pub.h"
 #include "an/store.h"
+#include "web.h"
 
 #define CORE_PATH_MAX 512u
 #define CORE_DEFAULT_FILE "/etc/scentrack/core.ini"
@@ -50,6 +51,8 @@ struct core_config {
 	int64_t eps_mm;
 	double p_excavate;
 	unsigned agree_animals;
+	/* [web] (web.h) */
+	struct core_web_config web;
 };
 
 void core_config_defaults(struct core_config *c);
