@@ -135,7 +135,8 @@
     return L.divIcon({ className: cls, html: d, iconSize: null, iconAnchor: anchor || [0, 0] });
   }
 
-  /* Boxes as polygons with their name; lanes as dashed lines parallel to corners 0→3, spaced along 0→1. */
+  /* Boxes as polygons with their name. corners = [p0, p_along, p_along + across, p_across] (the store's box frame):
+   lanes run along 0→1 and are stacked across 0→3, so lane boundaries are dashed lines parallel to 0→1. */
   function drawBoxes() {
     boxLayer.clearLayers();
     for (const b of S.boxes) {
@@ -146,8 +147,8 @@
       const n = b.lanes | 0;
       for (let i = 1; i < n; i++) {
         const f = i / n;
-        const p0 = L.latLng(c[0].lat + (c[1].lat - c[0].lat) * f, c[0].lng + (c[1].lng - c[0].lng) * f);
-        const p1 = L.latLng(c[3].lat + (c[2].lat - c[3].lat) * f, c[3].lng + (c[2].lng - c[3].lng) * f);
+        const p0 = L.latLng(c[0].lat + (c[3].lat - c[0].lat) * f, c[0].lng + (c[3].lng - c[0].lng) * f);
+        const p1 = L.latLng(c[1].lat + (c[2].lat - c[1].lat) * f, c[1].lng + (c[2].lng - c[1].lng) * f);
         boxLayer.addLayer(L.polyline([p0, p1], { color: '#556', weight: 1, dashArray: '4 4', interactive: false }));
       }
     }
@@ -401,15 +402,18 @@
       box = el('div', 'alert');
       box.dataset.ind = i.id;
       const a = S.animals.get(keyOf(i));
-      box.append(el('span', 'txt', (a ? label(a) : 'collar ' + i.collar_id) + ' indicated: ' + (i.kind || '?') +
-        (i.conf_pct !== undefined ? ' ' + i.conf_pct + ' %' : '') + ' at ' + fmtTime(tms(i.t))));
-      const ok = el('button', 'confirm', 'Confirm'), no = el('button', 'reject', 'Reject'), x = el('button', 'dismiss', 'Hide');
+      box.append(el('span', 'txt', (a ? label(a) : 'collar ' + i.collar_id) + ': ' + (i.kind || '?') +
+        (i.conf_pct !== undefined ? ' ' + i.conf_pct + '%' : '') + ' ' + fmtTime(tms(i.t))));
+      const ok = el('button', 'confirm', 'Confirm'), no = el('button', 'reject', 'Reject'), x = el('button', 'dismiss', '✕');
+      x.title = 'hide';
       ok.type = no.type = x.type = 'button';
       ok.onclick = () => judge(i.id, 'confirm', box);
       no.onclick = () => judge(i.id, 'reject', box);
       x.onclick = () => box.remove();
       box.append(ok, no, x, el('output', 'why'));
+      x.addEventListener('click', countAlerts);
       $('alerts').prepend(box);
+      countAlerts();
       hooks.alerts.push({ ind: i.id, collar_id: i.collar_id, rec_seq: i.rec_seq, epoch_ms: performance.timeOrigin + performance.now() });
       beep();
       if (navigator.vibrate) try { navigator.vibrate([300, 150, 300]); } catch (e) { /* not allowed here */ }
@@ -419,6 +423,21 @@
       box.querySelector('.txt').textContent = box.querySelector('.txt').textContent.replace(/ — (confirmed|rejected)$/, '') + ' — ' + i.status;
       for (const b of box.querySelectorAll('button.confirm, button.reject')) b.disabled = true;
     }
+  }
+
+  /* More than three alerts: a one-line counter with "hide all" on top (the list scrolls below it). */
+  function countAlerts() {
+    const n = document.querySelectorAll('#alerts .alert').length;
+    let m = $('alerts-more');
+    if (n <= 3) { if (m) m.remove(); return; }
+    if (!m) {
+      m = el('div'); m.id = 'alerts-more';
+      const t = el('span', 'n'), b = el('button', null, 'hide all'); b.type = 'button';
+      b.onclick = () => { for (const e of document.querySelectorAll('#alerts .alert')) e.remove(); countAlerts(); };
+      m.append(t, b);
+    }
+    $('alerts').prepend(m);
+    m.querySelector('.n').textContent = n + ' alerts';
   }
 
   function applyInd(d, live) {
@@ -493,7 +512,7 @@
     }
     li.querySelector('.sw').style.background = pColour(z.p_explosive);
     li.querySelector('.txt').textContent = '#' + z.id + ' P(explosive) ' + num(z.p_explosive, 2) + ' · ' + (z.status || '?') +
-      ' · ' + (z.n_ind !== undefined ? z.n_ind : '?') + ' ind. by ' + (z.animals ? z.animals.length : '?') + ' animal(s)';
+      ' · ' + (z.n_ind !== undefined ? z.n_ind : '?') + (z.animals ? ' ind. by ' + z.animals.length + ' animal(s)' : ' ind.');
     li.dataset.status = z.status || '';
     li.dataset.p = z.p_explosive;
   }
@@ -531,12 +550,13 @@
       try { const r = await fetch('api/coverage?box=' + encodeURIComponent(b.id)); if (!r.ok) continue; rows = await r.json(); } catch (e) { continue; }
       if (!Array.isArray(rows)) rows = rows.segments || [];
       const c = b.corners.map((p) => xy(p[0], p[1]));
-      const laneLen = c[0].distanceTo(c[3]);
+      const laneLen = c[0].distanceTo(c[1]);
       for (const s of rows) {
         const segM = s.seg_m || 10, nSeg = Math.max(1, Math.ceil(laneLen / segM));
         const f0 = s.lane / b.lanes, f1 = (s.lane + 1) / b.lanes, g0 = s.seg / nSeg, g1 = Math.min(1, (s.seg + 1) / nSeg);
-        const P = (f, g) => L.latLng(c[0].lat + (c[1].lat - c[0].lat) * f + (c[3].lat - c[0].lat) * g,
-          c[0].lng + (c[1].lng - c[0].lng) * f + (c[3].lng - c[0].lng) * g);
+        /* f across the lanes (0→3), g along a lane (0→1) */
+        const P = (f, g) => L.latLng(c[0].lat + (c[3].lat - c[0].lat) * f + (c[1].lat - c[0].lat) * g,
+          c[0].lng + (c[3].lng - c[0].lng) * f + (c[1].lng - c[0].lng) * g);
         const fill = s.animals >= 3 ? '#1b5fb0' : s.animals === 2 ? '#6fb1f2' : s.animals === 1 ? '#cfe8ff' : null;
         if (fill) covLayer.addLayer(L.polygon([P(f0, g0), P(f1, g0), P(f1, g1), P(f0, g1)], { stroke: false, fillColor: fill, fillOpacity: 0.55, interactive: false }));
       }
