@@ -210,8 +210,12 @@ async function main() {
 
   /* latency of every fix: batch handed to the gateway upstream → the page's DOM took it */
   const fl = await page.evaluate(() => window.scentrack.fixLog);
-  const flat = fl.map(([c, s, t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
-  if (flat.length) console.log(`FIGURE fix_latency_ms n=${flat.length} p50=${median(flat).toFixed(1)} p99=${pct(flat, 0.99).toFixed(1)}`);
+  const flat = fl.map(([c, s, , t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
+  const fnet = fl.map(([c, s, t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
+  const fdom = fl.map(([, , r, t]) => t - r).filter(isFinite);
+  if (flat.length) console.log(`FIGURE fix_latency_ms (batch handed to the gateway upstream -> page DOM) n=${flat.length} ` +
+    `p50=${median(flat).toFixed(1)} p99=${pct(flat, 0.99).toFixed(1)}; -> SSE event in the page p50=${median(fnet).toFixed(1)} ` +
+    `p99=${pct(fnet, 0.99).toFixed(1)}; page work p50=${median(fdom).toFixed(2)} p99=${pct(fdom, 0.99).toFixed(2)}`);
 
   await check('clearance with the token updates the hazard point and the report; without it, refused', async () => {
     await page.goto(base + '#leader');
