@@ -63,6 +63,10 @@ struct web_collar {
 	char name[64];
 	char species[4];      /* "rat" | "dog" */
 	bool looked_up;
+	bool has_status;      /* the last collar STATUS the store holds */
+	int64_t st_rx_ms;
+	int batt_mv, batt_pct, temp_dc, rssi_dbm; /* INT32_MIN = absent */
+	int64_t tx_frames, retx;
 };
 struct web_ind {
 	uint64_t key; /* collar << 32 | rec_seq */
@@ -100,6 +104,7 @@ struct core_web {
 	struct web_event *ring;
 	size_t ring_cap, ring_head, ring_n; /* oldest at ring_head */
 	uint64_t next_id, reserved_id, resume_floor;
+	int64_t last_status_row; /* collar_status rows up to this id were turned into events */
 	bool ids_ok;
 	struct web_client *clients;
 	size_t n_clients;
@@ -122,6 +127,8 @@ void web_snapshot(struct core_web *w, struct wb *b);
 void web_fix_json(struct core_web *w, struct wb *b, uint16_t collar, const struct proto_fix *f);
 void web_ind_json(struct core_web *w, struct wb *b, const struct web_ind *i);
 void web_hazard_json(struct wb *b, const struct an_pub_hazard *h);
+void web_collar_status_json(struct core_web *w, struct wb *b, struct web_collar *c);
+const char *web_state_of(const struct core_web *w, const struct web_collar *c);
 struct web_collar *web_collar_get(struct core_web *w, uint16_t collar_id);
 struct web_ind *web_ind_find(struct core_web *w, uint64_t key);
 uint64_t web_mono_ms(void);

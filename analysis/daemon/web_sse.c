@@ -180,7 +180,14 @@ uint64_t web_event_add(struct core_web *w, const char *type, const char *data, s
 	}
 	struct wb t = {0};
 	wb_printf(&t, "id: %" PRIu64 "\nevent: %s\ndata: ", w->next_id, type);
-	wb_raw(&t, data, len); /* our JSON: no raw newline can be in it (wb_str escapes them) */
+	/* our JSON: no raw newline can be in it (wb_str escapes them). Every event's object gets server_ms,
+	 * the wall clock when it was queued (the page measures queue → DOM with it). */
+	if (len >= 2 && data[len - 1] == '}') {
+		wb_raw(&t, data, len - 1);
+		wb_printf(&t, "%s\"server_ms\":%" PRId64 "}", len > 2 ? "," : "", real_ms());
+	} else {
+		wb_raw(&t, data, len);
+	}
 	wb_raw(&t, "\n\n", 2);
 	if (t.oom) {
 		wb_free(&t);
@@ -270,7 +277,7 @@ static struct web_collar *collar_named(struct core_web *w, uint16_t collar_id)
 }
 
 static size_t ind_pos(const struct core_web *w, uint64_t key, bool *found)
-{
+{ /* binary search in the sorted indications */
 	size_t lo = 0, hi = w->n_inds;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -369,6 +376,8 @@ static int gw_decode(const uint8_t *buf, size_t len, struct an_pub_gw *g)
 
 /* ---- JSON of the live objects ------------------------------------------------------------------------- */
 
+static size_t ind_pos(const struct core_web *w, uint64_t key, bool *found);
+
 static void num_m(struct wb *b, uint64_t mm)
 {
 	wb_printf(b, "%" PRIu64 ".%03" PRIu64, mm / 1000, mm % 1000);
@@ -402,6 +411,8 @@ void web_fix_json(struct core_web *w, struct wb *b, uint16_t collar, const struc
 		wb_printf(b, "%u.%02u", f->cog_cdeg / 100u, f->cog_cdeg % 100u);
 	else
 		wb_puts(b, "null");
+	if (c && c->has_fix && c->fix.rec_seq == f->rec_seq)
+		wb_printf(b, ",\"state\":\"%s\"", web_state_of(w, c));
 	wb_puts(b, "}");
 }
 
@@ -484,6 +495,79 @@ static void gw_json(struct wb *b, const struct an_pub_gw *g)
 	wb_puts(b, "}");
 }
 
+/* ---- collar health: collar_status rows (STATUS records the store keeps; the core does not publish them) */
+
+#define ABSENT INT32_MIN
+
+static void opt_int(struct wb *b, const char *key, int v, int div)
+{
+	if (v == ABSENT)
+		wb_printf(b, ",\"%s\":null", key);
+	else if (div == 1)
+		wb_printf(b, ",\"%s\":%d", key, v);
+	else
+		wb_printf(b, ",\"%s\":%.1f", key, (double)v / div);
+}
+
+void web_collar_status_json(struct core_web *w, struct wb *b, struct web_collar *c)
+{
+	if (!c->looked_up)
+		collar_lookup(w, c);
+	wb_printf(b, "{\"kind\":\"collar\",\"collar_id\":%u,\"animal_id\":%" PRId64, (unsigned)c->collar_id, c->animal_id);
+	opt_int(b, "battery_pct", c->batt_pct, 1);
+	opt_int(b, "battery_mv", c->batt_mv, 1);
+	opt_int(b, "temp_c", c->temp_dc, 10);
+	opt_int(b, "rssi_dbm", c->rssi_dbm, 1);
+	/* retransmissions / frames sent since the collar's boot: the link's loss as the collar sees it */
+	if (c->tx_frames > 0)
+		wb_printf(b, ",\"loss_pct\":%.1f", 100.0 * (double)c->retx / (double)c->tx_frames);
+	else
+		wb_puts(b, ",\"loss_pct\":null");
+	wb_puts(b, ",\"last_seen\":");
+	wb_iso(b, c->st_rx_ms);
+	wb_puts(b, "}");
+}
+
+static int col_int(sqlite3_stmt *q, int i)
+{
+	return sqlite3_column_type(q, i) == SQLITE_NULL ? ABSENT : sqlite3_column_int(q, i);
+}
+
+/* New collar STATUS rows since the last call (after each committed batch): update, and emit when live. */
+static void poll_collar_status(struct core_web *w, bool live)
+{
+	sqlite3 *db = an_store_sqlite(w->store);
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT id, collar_id, rx_ms, batt_mv, batt_pct, temp_dc, rssi_dbm, tx_frames, retx FROM "
+	                       "collar_status WHERE id > ?1 AND type = 5 ORDER BY id",
+	                       -1, &q, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(q, 1, w->last_status_row);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		w->last_status_row = sqlite3_column_int64(q, 0);
+		struct web_collar *c = web_collar_get(w, (uint16_t)sqlite3_column_int(q, 1));
+		if (!c)
+			continue;
+		c->has_status = true;
+		c->st_rx_ms = sqlite3_column_int64(q, 2);
+		c->batt_mv = col_int(q, 3);
+		c->batt_pct = col_int(q, 4);
+		c->temp_dc = col_int(q, 5);
+		c->rssi_dbm = col_int(q, 6);
+		c->tx_frames = sqlite3_column_int64(q, 7);
+		c->retx = sqlite3_column_int64(q, 8);
+		if (live) {
+			struct wb b = {0};
+			web_collar_status_json(w, &b, c);
+			if (b.oom || !web_event_add(w, "status", b.p, b.len))
+				w->ev_dropped++;
+			wb_free(&b);
+		}
+	}
+	sqlite3_finalize(q);
+}
+
 /* ---- the tap ------------------------------------------------------------------------------------------- */
 
 static void emit(struct core_web *w, const char *type, struct wb *b)
@@ -550,6 +634,8 @@ void web_tap(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const 
 			gw_json(&b, &g);
 			emit(w, "status", &b);
 		}
+		/* a gateway update = a batch was committed: its collar STATUS records are in the store now */
+		poll_collar_status(w, seq != 0);
 		break;
 	}
 	default:
@@ -560,7 +646,7 @@ void web_tap(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const 
 
 /* ---- snapshot ----------------------------------------------------------------------------------------- */
 
-static const char *state_of(const struct core_web *w, const struct web_collar *c)
+const char *web_state_of(const struct core_web *w, const struct web_collar *c)
 {
 	/* indicating: an indication of this collar began within 10 s before its last fix */
 	uint64_t lo = (uint64_t)c->collar_id << 32, hi = lo | 0xffffffffu;
@@ -642,7 +728,7 @@ void web_snapshot(struct core_web *w, struct wb *b)
 		          (unsigned)c->collar_id);
 		wb_str(b, c->name);
 		wb_printf(b, ",\"species\":\"%s\",\"state\":\"%s\",\"fix\":", !strcmp(c->species, "dog") ? "dog" : "rat",
-		          state_of(w, c));
+		          web_state_of(w, c));
 		web_fix_json(w, b, c->collar_id, &c->fix);
 		const struct proto_fix *f = &c->fix;
 		wb_puts(b, ",\"t\":");
@@ -664,8 +750,15 @@ void web_snapshot(struct core_web *w, struct wb *b)
 			wb_printf(b, "%u.%02u", f->cog_cdeg / 100u, f->cog_cdeg % 100u);
 		else
 			wb_puts(b, "null");
-		/* collar STATUS (battery, link) is stored but not yet published by the core: null, never invented */
-		wb_puts(b, ",\"battery_pct\":null,\"battery_mv\":null,\"link\":null}");
+		if (c->has_status) {
+			opt_int(b, "battery_pct", c->batt_pct, 1);
+			opt_int(b, "battery_mv", c->batt_mv, 1);
+			wb_puts(b, ",\"link\":");
+			web_collar_status_json(w, b, c);
+			wb_puts(b, "}");
+		} else {
+			wb_puts(b, ",\"battery_pct\":null,\"battery_mv\":null,\"link\":null}");
+		}
 	}
 	wb_puts(b, "],\"indications\":[");
 	size_t from = w->n_inds > 5000 ? w->n_inds - 5000 : 0;
