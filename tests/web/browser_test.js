@@ -224,7 +224,8 @@ async function main() {
     await row.waitFor({ timeout: WAIT_MS });
     const hid = await row.getAttribute('data-hazard');
     const hz = await (await page.request.get(base + 'api/hazards/' + hid)).json();
-    const animalId = (hz.animals || [])[0];
+    const animalId = ((hz.indications || []).find((i) => i.animal_id) || {}).animal_id;
+    if (!animalId) throw new Error(`hazard ${hid} has no indicating animal in its evidence: ${JSON.stringify(hz).slice(0, 300)}`);
     const acc0 = await (await page.request.get(base + 'api/accuracy?animal=' + animalId)).json();
     const before = await row.evaluate((e) => e.dataset.status + '|' + e.dataset.p);
     await row.click();

@@ -269,6 +269,7 @@
 
   function applyFix(f) {
     const a = animal(f);
+    if (f.lat === null || f.lat === undefined || f.t === null || f.t === undefined) return a;  /* no position or no UTC yet */
     const t = tms(f.t);
     if (isFinite(a.t_ms) && t < a.t_ms) {     /* an older fix (replayed): trail only, the marker stays on the newest */
       addTrailPoint(a, t, f.lat, f.lon);
@@ -290,15 +291,15 @@
 
   function applyStatus(s) {
     const a = animal(s);
-    if (s.battery_pct !== undefined) a.battery_pct = s.battery_pct;
+    if (s.battery_pct !== undefined && s.battery_pct !== null) a.battery_pct = s.battery_pct;
     if (s.battery_mv !== undefined) a.battery_mv = s.battery_mv;
     a.link = Object.assign({}, a.link || {}, s.link || {}, pick(s, ['loss_pct', 'rssi_dbm', 'last_seen']));
     if (s.gps !== undefined) a.gps = s.gps;
-    if (s.temp_c !== undefined) a.temp_c = s.temp_c;
+    if (s.temp_c !== undefined && s.temp_c !== null) a.temp_c = s.temp_c;
     if (s.state) a.state = s.state;
     return a;
   }
-  function pick(o, ks) { const r = {}; for (const k of ks) if (o[k] !== undefined) r[k] = o[k]; return r; }
+  function pick(o, ks) { const r = {}; for (const k of ks) if (o[k] !== undefined && o[k] !== null) r[k] = o[k]; return r; }
 
   /* Last heard = the newest time the collar itself stamped (a fix, or the link's last_seen from the core):
      never the time this page received something, so a replayed old record cannot make an animal look live. */
@@ -485,11 +486,18 @@
     const r = p < 0.5 ? Math.round(60 + 390 * p) : 255, g = p < 0.5 ? 170 : Math.round(170 - 300 * (p - 0.5));
     return 'rgb(' + Math.min(r, 255) + ',' + Math.max(g, 20) + ',40)';
   }
-  const STATUS_DASH = { excavate: null, cleared: '2 4', retired: '2 4' };
+  /* Resolved points (a clearance result says what was there) are drawn dashed; superseded ones leave the map. */
+  const STATUS_DASH = { confirmed_explosive: '6 3', confirmed_fragment: '2 4', confirmed_scrap: '2 4',
+    confirmed_nothing: '2 4', not_accessible: '1 5' };
   function applyHazard(h) {
     const prev = S.hazards.get(h.id);
     const z = Object.assign(prev || {}, h);
     S.hazards.set(h.id, z);
+    if (z.status === 'superseded') {
+      if (z.circle) { hazardLayer.removeLayer(z.circle); z.circle = null; }
+      if (z.row) { z.row.remove(); z.row = null; }
+      return;
+    }
     if (!isFinite(z.lat)) return;
     const style = { radius: Math.max(Number(z.radius_m) || 1, 0.5), color: '#222', weight: 2, fillColor: pColour(z.p_explosive),
       fillOpacity: 0.7, dashArray: STATUS_DASH[z.status] || null };
@@ -512,7 +520,7 @@
     }
     li.querySelector('.sw').style.background = pColour(z.p_explosive);
     li.querySelector('.txt').textContent = '#' + z.id + ' P(explosive) ' + num(z.p_explosive, 2) + ' · ' + (z.status || '?') +
-      ' · ' + (z.n_ind !== undefined ? z.n_ind : '?') + (z.animals ? ' ind. by ' + z.animals.length + ' animal(s)' : ' ind.');
+      ' · ' + (z.n_ind !== undefined ? z.n_ind : '?') + (z.n_animals !== undefined && z.n_animals !== null ? ' ind. by ' + z.n_animals + ' animal(s)' : (z.animals ? ' ind. by ' + z.animals.length + ' animal(s)' : ' ind.'));
     li.dataset.status = z.status || '';
     li.dataset.p = z.p_explosive;
   }
@@ -526,19 +534,23 @@
       f.lat.value = Number(z.lat).toFixed(7); f.lon.value = Number(z.lon).toFixed(7);
       map.panTo(xy(z.lat, z.lon));
     }
-    let d = z || {};
+    let d = Object.assign({}, z || {}), inds = null, radius = null;
     try {
       const r = await fetch('api/hazards/' + encodeURIComponent(id));
-      if (r.ok) d = Object.assign({}, z || {}, await r.json());
+      if (r.ok) { const j = await r.json(); d = Object.assign(d, j.hazard || j); inds = j.indications || null; radius = j.evidence_radius_m; }
     } catch (e) { /* keep what the stream said */ }
-    const names = (ids) => (ids || []).map((x) => { const a = S.animals.get(String(x)); return a ? label(a) : 'animal ' + x; }).join(', ') || 'none';
-    box.append(el('div', null, 'P(explosive) ' + num(d.p_explosive, 3) + ', status ' + (d.status || '?') + ', radius ' + num(d.radius_m, 2, ' m')),
-      el('div', null, 'indicated by: ' + names(d.animals)),
-      el('div', null, 'covered without indicating: ' + names(d.swept_by)));
-    if (Array.isArray(d.indications))
-      for (const i of d.indications) box.append(el('div', 'muted', 'indication ' + (i.id !== undefined ? i.id : '') + ' ' + (i.kind || '') + ' ' + (i.t || '') + ' ' + (i.status || '')));
-    if (Array.isArray(d.passes))
-      for (const p of d.passes) box.append(el('div', 'muted', 'pass ' + JSON.stringify(p)));
+    const names = (ids) => ids.map((x) => { const a = S.animals.get(String(x)); return a ? label(a) : 'animal ' + x; }).join(', ') || 'none';
+    const by = d.animals || (inds ? [...new Set(inds.map((i) => i.animal_id).filter((x) => x !== null && x !== undefined))] : null);
+    box.append(el('div', null, 'P(explosive) ' + num(d.p_explosive, 3) + ', status ' + (d.status || '?') + ', r95 ' + num(d.radius_m, 2, ' m')),
+      el('div', 'by', 'indicated by: ' + (by ? names(by) : 'unknown')),
+      el('div', null, 'covered without indicating: ' + (d.swept_by ? names(d.swept_by) : 'not reported by the core')));
+    if (inds) {
+      box.append(el('div', 'muted', inds.length + ' indication(s) within ' + num(radius, 1, ' m') + ':'));
+      for (const i of inds.slice(0, 50)) {
+        const a = S.animals.get(keyOf(i));
+        box.append(el('div', 'muted', '· ' + (a ? label(a) : 'collar ' + i.collar_id) + ' ' + (i.kind || '') + ' ' + (i.t || '') + ' ' + (i.status || '')));
+      }
+    }
   }
 
   /* Coverage: each lane segment coloured by how many distinct animals swept it (1×, 2×, 3×+). */
@@ -633,6 +645,7 @@
       const r = await fetch('api/accuracy?animal=' + encodeURIComponent(id));
       if (!r.ok) throw new Error('HTTP ' + r.status);
       const j = await r.json();
+      try { const q = await fetch('api/accreditation?animal=' + encodeURIComponent(id)); if (q.ok) j.accreditation = (await q.json()).tests; } catch (e) { /* no tests shown */ }
       box.replaceChildren(window.scentrackCharts.report(j, Number(id), { thrFalse: Number($('thr-false').value), thrSens: Number($('thr-sens').value) / 100 }));
     } catch (e) { box.replaceChildren(el('p', 'fail', 'report unavailable: ' + e.message)); }
   }
@@ -679,8 +692,11 @@
       if (a.name) x.name = a.name;
       if (a.species) x.species = a.species;
       relabelOptions(x);
-      if (isFinite(a.lat)) applyFix(a);
+      /* the newest fix is either flat on the animal or its "fix" object; the link is its "link" object */
+      const f = a.fix ? Object.assign({ collar_id: a.collar_id, animal_id: a.animal_id }, a.fix) : a;
+      if (f.lat !== null && f.lat !== undefined && isFinite(f.lat)) applyFix(f);
       applyStatus(a);
+      if (a.link) applyStatus(Object.assign({ collar_id: a.collar_id, animal_id: a.animal_id }, a.link));
       if (a.state) x.state = a.state;
       drawAnimal(x); renderAnimalRow(x);
     }
@@ -747,12 +763,15 @@
     });
     on('ind', (d) => { applyInd(d, true); const a = S.animals.get(keyOf(d)); if (a) { drawAnimal(a); renderAnimalRow(a); } });
     on('hazard', (d) => applyHazard(d));
-    on('status', (d) => { if (d.collar_id === undefined && d.animal_id === undefined) return; const a = applyStatus(d); drawAnimal(a); renderAnimalRow(a); });
+    on('status', (d) => { if (d.kind === 'gateway' || (d.collar_id === undefined && d.animal_id === undefined)) return; const a = applyStatus(d); drawAnimal(a); renderAnimalRow(a); });
     on('alert', (d) => {
       const b = el('div', 'alert'); b.append(el('span', 'txt', d.text || d.message || JSON.stringify(d)));
       const x = el('button', null, 'Hide'); x.type = 'button'; x.onclick = () => b.remove(); b.append(x); $('alerts').prepend(b);
     });
-    on('clearance', () => { if (S.view === 'trainer') loadReport(); });
+    on('clearance', (d) => {
+      if (S.view === 'trainer') loadReport();
+      if (d.matched_hazard !== null && d.matched_hazard !== undefined && !$('evidence').hidden) showEvidence(d.matched_hazard);
+    });
     es.addEventListener('reset', () => { hooks.resets++; S.lastId = 0; reloadAll(); });
   }
   async function reloadAll() {

@@ -53,7 +53,7 @@
   }
 
   function barChart(title, bars, unit) {
-    const W = 560, H = 180, padB = 34, padT = 36, n = Math.max(bars.length, 1), bw = (W - 40) / n;
+    const W = 560, H = 180, padB = 34, padT = 36, n = Math.max(bars.length, 1), bw = Math.min((W - 40) / n, 110);
     const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': title, width: W, height: H });
     svg.append(s('text', { x: 4, y: 14, 'font-weight': 'bold' }, title));
     const max = Math.max(1e-9, ...bars.map((b) => b.v || 0));
