@@ -4,13 +4,15 @@
  * against the real scentrack-core, fed through its real ingest by an_core_testgw (BATCHes over CURVE) into a
  * store prepared by an_core_setup (one task, one rat box, 8 rats wearing collars 1..8).
  *
- *   node browser_test.js CORE TESTGW SETUP WEBROOT OUTDIR [--bench N]
+ *   node browser_test.js CORE TESTGW SETUP CLI WEBROOT OUTDIR [--bench N]      (CLI = the `scentrack` tool)
  *
  * Checks: every request goes to the local server (anything else is intercepted, aborted and fails the test);
  * animal markers appear and move; an indication's alert is in the DOM within 2 s of the batch being handed to
  * the gateway upstream; the page recovers after scentrack-core restarts (SSE reconnect, no gap in event ids);
  * a clearance result recorded with the token updates the hazard point and the animal's report, and the same
- * write without the token is refused; phone (360x740) and desktop screenshots land in OUTDIR.
+ * write without the token is refused; `scentrack report accuracy --html` writes the same report as a
+ * standalone file that renders its charts offline (and prints to PDF); phone (360x740) and desktop screenshots
+ * land in OUTDIR.
  * Prints FIGURE lines (latency collar batch → DOM p50/p99, page weight, first map render).
  * Never sleeps to wait: every wait is on a process line, a DOM state or a network event, with a deadline;
  * a global deadline kills everything. Exit 0 = all passed.
@@ -23,7 +25,7 @@ const path = require('path');
 const readline = require('readline');
 const { chromium } = require('playwright-core');
 
-const [CORE, TESTGW, SETUP, WEBROOT, OUTDIR] = process.argv.slice(2, 7);
+const [CORE, TESTGW, SETUP, CLI, WEBROOT, OUTDIR] = process.argv.slice(2, 8);
 const BENCH = process.argv.includes('--bench') ? Number(process.argv[process.argv.indexOf('--bench') + 1] || 5) : 0;
 const GLOBAL_DEADLINE_MS = Number(process.env.WEB_TEST_DEADLINE_MS || 150000);
 const WAIT_MS = 30000;
@@ -32,12 +34,13 @@ const TOKEN = 'web-test-token-' + process.pid;
 const CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
-if (!OUTDIR) { console.error('usage: browser_test.js CORE TESTGW SETUP WEBROOT OUTDIR [--bench N]'); process.exit(2); }
+if (!OUTDIR) { console.error('usage: browser_test.js CORE TESTGW SETUP CLI WEBROOT OUTDIR [--bench N]'); process.exit(2); }
 fs.mkdirSync(OUTDIR, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'scentrack-web-'));
 const procs = [];
 let browser = null;
 const results = [];
+let reportAnimal = null;
 
 /* ---------- processes: stdout lines with waits that have deadlines ---------- */
 class Proc {
@@ -247,6 +250,7 @@ async function main() {
     await page.locator('#clearance-out[data-result=ok]').waitFor({ timeout: WAIT_MS });
     const out = await page.locator('#clearance-out').textContent();
     if (!/matched hazard/.test(out)) throw new Error(`clearance not matched to the hazard: ${out}`);
+    reportAnimal = animalId;
     await page.waitForFunction(([id, b]) => { const e = document.querySelector(`#hazards li[data-hazard="${id}"]`); return e && (e.dataset.status + '|' + e.dataset.p) !== b; },
       [hid, before], { timeout: WAIT_MS });
     const acc1 = await (await page.request.get(base + 'api/accuracy?animal=' + animalId)).json();
@@ -256,6 +260,28 @@ async function main() {
     await page.locator('#trainer-animal').selectOption(String(animalId));
     await page.locator('#report svg.chart').first().waitFor({ timeout: WAIT_MS });
     await page.getByText('ap_mine').first().waitFor({ timeout: WAIT_MS });
+  });
+
+  await check('scentrack report accuracy --html: a standalone file with the same charts, offline, printable', async () => {
+    if (!reportAnimal) throw new Error('no animal from the clearance check');
+    const html = run(CLI, ['report', 'accuracy', '--db', `${tmp}/core.db`, '--animal', String(reportAnimal), '--html']);
+    const file = path.resolve(OUTDIR, 'report.html');
+    fs.writeFileSync(file, html);
+    const rc = await browser.newContext({ viewport: { width: 1000, height: 1400 } });
+    const net = [];
+    await rc.route((url) => url.protocol !== 'file:', (route) => { net.push(route.request().url()); return route.abort(); });
+    const rp = await rc.newPage();
+    const errs = [];
+    rp.on('pageerror', (e) => errs.push(e.message));
+    await rp.goto('file://' + file);
+    await rp.locator('#report svg.chart').nth(2).waitFor({ timeout: WAIT_MS });
+    await rp.getByText('ap_mine').first().waitFor({ timeout: WAIT_MS });
+    await rp.getByText('Accuracy report').first().waitFor({ timeout: WAIT_MS });
+    await rp.screenshot({ path: path.join(OUTDIR, 'report-html.png'), fullPage: true });
+    await rp.pdf({ path: path.join(OUTDIR, 'report.pdf'), format: 'A4' });
+    await rc.close();
+    if (net.length) throw new Error('the standalone report made requests: ' + net.join(', '));
+    if (errs.length) throw new Error('script errors in the standalone report: ' + errs.join(' | '));
   });
 
   await page.goto(base + '#leader');
@@ -322,7 +348,7 @@ main().then(async () => {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = 6;
+  const expected = 7;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });
