@@ -17,6 +17,7 @@
     return e;
   }
   const f = (v, d) => (v === null || v === undefined || !isFinite(v)) ? '—' : Number(v).toFixed(d);
+  const p100 = (v, d) => (v === null || v === undefined) ? '—' : f(v * 100, d);  /* null stays a dash, never 0 % */
   const iv = (a, d, k) => Array.isArray(a) ? '[' + f(a[0] * (k || 1), d) + ', ' + f(a[1] * (k || 1), d) + ']' : (a && typeof a === 'object' ? '[' + f(a.lo * (k || 1), d) + ', ' + f(a.hi * (k || 1), d) + ']' : '—');
   const lo = (a) => Array.isArray(a) ? a[0] : (a ? a.lo : null);
   const hi = (a) => Array.isArray(a) ? a[1] : (a ? a.hi : null);
@@ -34,7 +35,7 @@
     svg.append(s('line', { x1: padL, y1: 24, x2: padL, y2: H - 12, stroke: '#999' }));
     for (let k = 0; k <= 4; k++) {
       const v = (max * k) / 4;
-      svg.append(s('text', { x: padL + (W - padL - padR) * k / 4, y: H - 1, 'text-anchor': 'middle', fill: '#555' }, f(v, v < 10 ? 2 : 0) + (unit || '')));
+      svg.append(s('text', { x: padL + (W - padL - padR) * k / 4, y: H - 1, 'text-anchor': 'middle', fill: '#555' }, f(v, unit === ' %' || v >= 10 ? 0 : 2) + (unit || '')));
     }
     groups.forEach((g, n) => {
       const y = 34 + n * rowH, v = getV(g), i = getI(g);
@@ -75,7 +76,7 @@
     t.append(hr);
     for (const g of groups) {
       const r = h('tr');
-      for (const c of [g.label || 'all', g.targets, g.hits, f(g.sensitivity * 100, 1), g.false, f(g.false_per_100m2, 3), f(g.ppv * 100, 1), f(g.area_m2, 0)]) r.append(h('td', null, c));
+      for (const c of [g.label || 'all', g.targets, g.hits, p100(g.sensitivity, 1), g.false, f(g.false_per_100m2, 3), p100(g.ppv, 1), f(g.area_m2, 0)]) r.append(h('td', null, c));
       t.append(r);
     }
     return t;
@@ -88,9 +89,9 @@
     if (!a || !a.all) { root.append(h('p', 'muted', 'No accuracy data for this animal yet.')); return root; }
     const all = a.all;
     root.append(h('h2', null, 'Accuracy report — ' + (a.animal || ('animal ' + animalId))));
-    root.append(h('p', null, 'sensitivity ' + f(all.sensitivity * 100, 1) + ' % (' + all.hits + '/' + all.targets + '), Clopper-Pearson ' +
+    root.append(h('p', null, 'sensitivity ' + p100(all.sensitivity, 1) + ' % (' + all.hits + '/' + all.targets + '), Clopper-Pearson ' +
       iv(all.sensitivity_cp, 1, 100) + ' %; false indications ' + f(all.false_per_100m2, 3) + ' per 100 m² ' + iv(all.false_per_100m2_exact, 3) +
-      ' over ' + f(all.area_m2, 0) + ' m²; PPV ' + f(all.ppv * 100, 1) + ' % ' + iv(all.ppv_cp, 1, 100) + ' %.'));
+      ' over ' + f(all.area_m2, 0) + ' m²; PPV ' + p100(all.ppv, 1) + ' % ' + iv(all.ppv_cp, 1, 100) + ' %.'));
     if (a.statement) root.append(h('p', null, a.statement));
     const periods = (a.by_period && a.by_period.length) ? a.by_period : [Object.assign({ label: 'all' }, all)];
     root.append(intervalChart('Sensitivity over time (Clopper-Pearson interval)', periods, (g) => g.sensitivity, (g) => g.sensitivity_cp,
@@ -98,7 +99,7 @@
     root.append(intervalChart('False indications per 100 m² over time (exact interval)', periods, (g) => g.false_per_100m2, (g) => g.false_per_100m2_exact,
       opt.thrFalse, 'programme ' + f(opt.thrFalse, 2), '', 1));
     const rbc = all.resolved_by_class || {};
-    root.append(barChart('Indications resolved, by result class (PPV ' + f(all.ppv * 100, 1) + ' %)', Object.keys(rbc).map((k) => ({ label: k, v: rbc[k] }))));
+    root.append(barChart('Indications resolved, by result class (PPV ' + p100(all.ppv, 1) + ' %)', Object.keys(rbc).map((k) => ({ label: k, v: rbc[k] }))));
     const le = a.localisation_error_m;
     if (le && le.n) {
       const w05 = le.share_within_0_5m, w1 = le.share_within_1m, w2 = le.share_within_2m;
