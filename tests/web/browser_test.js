@@ -29,8 +29,11 @@ const [CORE, TESTGW, SETUP, CLI, WEBROOT, OUTDIR] = process.argv.slice(2, 8);
 const BENCH = process.argv.includes('--bench') ? Number(process.argv[process.argv.indexOf('--bench') + 1] || 5) : 0;
 const GLOBAL_DEADLINE_MS = Number(process.env.WEB_TEST_DEADLINE_MS || 150000);
 const WAIT_MS = 30000;
-const GW_ID = 7, PER = 8, RATE = 4; /* 4 batches/s of 8 records: one record per collar every 250 ms */
+/* 1 batch/s of 8 records stamped from now (--t0-now): each collar 1 fix/s, record time keeps pace with the clock,
+   so the page sees live animals (and every collar indicates every 16 s) */
+const GW_ID = 7, PER = 8, RATE = 1;
 const TOKEN = 'web-test-token-' + process.pid;
+const TOKEN_FOR_PAGE = TOKEN;
 const CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
@@ -150,7 +153,7 @@ async function main() {
   /* the gateway: SENT stamps are the latency origin of every record in that batch */
   const sent = new Map();
   const gw = new Proc('gw', TESTGW, ['run', '--endpoint', eps.ingest, '--gw-id', String(GW_ID), '--server-key', `${tmp}/core.pub`,
-    '--secret', `${tmp}/gw.key`, '--batches', '100000', '--per', String(PER), '--state', `${tmp}/gw.state`, '--rate', String(RATE)]);
+    '--secret', `${tmp}/gw.key`, '--batches', '100000', '--per', String(PER), '--state', `${tmp}/gw.state`, '--rate', String(RATE), '--t0-now']);
   gw.onLine = (l) => { const m = l.match(/^SENT (\d+) (\d+)$/); if (m) sent.set(Number(m[1]), monoToEpochMs(Number(m[2]))); };
   await gw.wait(/^READY/);
   const batchOf = (collar, recSeq) => Math.floor((recSeq * 8 + (collar - 1)) / PER) + 1;
@@ -198,6 +201,28 @@ async function main() {
   });
 
   await page.screenshot({ path: path.join(OUTDIR, 'phone-handler.png') });
+
+  await check('the handler confirms an indication: token entered once in the dialog, the ind event closes the alert', async () => {
+    const al = page.locator('.alert[data-ind]:not(.done)').first();
+    await al.waitFor({ timeout: WAIT_MS });
+    const ind = await al.getAttribute('data-ind');
+    /* without a token the page asks for it instead of sending */
+    await page.evaluate(() => localStorage.removeItem('scentrack.token'));
+    await al.locator('button.confirm').click();
+    await page.locator('#token-dlg[open]').waitFor({ timeout: WAIT_MS });
+    await page.locator('#token-in').fill(TOKEN_FOR_PAGE);
+    await page.locator('#by-in').fill('handler test');
+    await page.locator('#token-dlg button[value=save]').click();
+    await page.locator('#token-dlg[open]').waitFor({ state: 'detached', timeout: WAIT_MS }).catch(() => {});
+    if ((await page.evaluate(() => localStorage.getItem('scentrack.token'))) !== TOKEN_FOR_PAGE) throw new Error('token not kept');
+    const box = page.locator(`.alert[data-ind="${ind}"]`);
+    await box.locator('button.confirm').click();
+    /* the server's ind event (status confirmed) marks the alert done; the marker turns "confirmed" */
+    await page.locator(`.alert.done[data-ind="${ind}"]`).waitFor({ timeout: WAIT_MS });
+    const txt = await box.locator('.txt').textContent();
+    if (!/confirmed$/.test(txt)) throw new Error(`alert says ${txt}`);
+    await page.locator(`.leaflet-marker-icon[data-ind="${ind}"] .indmk.confirmed`).waitFor({ state: 'attached', timeout: WAIT_MS });
+  });
 
   await check('page recovers after scentrack-core restarts: reconnect, no gap in event ids', async () => {
     const before = await page.evaluate(() => ({ last: window.scentrack.ids[window.scentrack.ids.length - 1], opens: window.scentrack.opens }));
@@ -257,6 +282,7 @@ async function main() {
     const c0 = JSON.stringify(acc0), c1 = JSON.stringify(acc1);
     if (c0 === c1) throw new Error('the animal\'s accuracy report did not change');
     await page.goto(base + '#trainer');
+    await page.waitForFunction((id) => [...document.querySelectorAll('#trainer-animal option')].some((o) => o.value === String(id)), animalId, { timeout: WAIT_MS });
     await page.locator('#trainer-animal').selectOption(String(animalId));
     await page.locator('#report svg.chart').first().waitFor({ timeout: WAIT_MS });
     await page.getByText('ap_mine').first().waitFor({ timeout: WAIT_MS });
@@ -287,6 +313,20 @@ async function main() {
   await page.goto(base + '#leader');
   await page.locator('#hazards li.hazard').first().waitFor({ timeout: WAIT_MS });
   await page.screenshot({ path: path.join(OUTDIR, 'phone-leader.png') });
+
+  await check('leader replay: the time slider moves the animals along their stored tracks', async () => {
+    await page.locator('#replay-on').check();
+    await page.locator('#replay-t:not([disabled])').waitFor({ timeout: WAIT_MS });
+    const at = async (v) => {
+      await page.locator('#replay-t').fill(String(v));
+      return page.evaluate(() => [...document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive')].map((p) => p.getAttribute('d')).join('|'));
+    };
+    const early = await at(200), late = await at(1000);
+    const label = await page.locator('#replay-label').textContent();
+    if (!/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/.test(label)) throw new Error(`replay label ${label}`);
+    if (!late || early === late) throw new Error('replay drew the same picture at two times');
+    await page.locator('#replay-on').uncheck();
+  });
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await desk.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
   const dp = await desk.newPage();
@@ -348,7 +388,7 @@ main().then(async () => {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = 7;
+  const expected = 9;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });

@@ -83,7 +83,8 @@
   function geo(ll) { return { lat: S.origin.lat + ll.lat / ky, lon: S.origin.lon + ll.lng / kx }; }
 
   /* ---------- map ---------- */
-  const map = L.map('map', { crs: L.CRS.Simple, minZoom: -6, maxZoom: 6, zoomSnap: 0.25, attributionControl: false });
+  const map = L.map('map', { crs: L.CRS.Simple, minZoom: -6, maxZoom: 6, zoomSnap: 0.25, attributionControl: false, zoomControl: false });
+  L.control.zoom({ position: 'bottomright' }).addTo(map);  /* thumbs reach the bottom corner; the grid labels keep the left edge */
   map.setView([0, 0], 1);
   L.control.scale({ imperial: false, metric: true, position: 'bottomleft' }).addTo(map);
   const North = L.Control.extend({
@@ -129,6 +130,7 @@
     }
   }
   map.on('moveend zoomend resize', drawGrid);
+  map.on('zoomend', () => drawBoxes());
 
   function textIcon(cls, text, anchor) {
     const d = el('div', null, text);
@@ -144,8 +146,11 @@
       const c = b.corners.map((p) => xy(p[0], p[1]));
       boxLayer.addLayer(L.polygon(c, { color: '#223', weight: 2, fill: false }));
       boxLayer.addLayer(L.marker(c[0], { interactive: false, icon: textIcon('box-label', b.name || ('box ' + b.id), [0, 16]) }));
-      const n = b.lanes | 0;
-      for (let i = 1; i < n; i++) {
+      /* lane lines at least 6 px apart on screen: every k-th lane when zoomed out (k = 1, 2, 5, 10, ...) */
+      const n = b.lanes | 0, px = (Number(b.lane_width_m) || 1) * Math.pow(2, map.getZoom());
+      let k = 1;
+      for (const m of [1, 2, 5, 10, 20, 50, 100]) { k = m; if (px * m >= 6) break; }
+      for (let i = k; i < n; i += k) {
         const f = i / n;
         const p0 = L.latLng(c[0].lat + (c[3].lat - c[0].lat) * f, c[0].lng + (c[3].lng - c[0].lng) * f);
         const p1 = L.latLng(c[1].lat + (c[2].lat - c[1].lat) * f, c[1].lng + (c[2].lng - c[1].lng) * f);
