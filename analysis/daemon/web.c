@@ -352,6 +352,11 @@ struct req {
 	bool too_big;
 };
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
@@ -432,6 +437,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return serve_static(w, c, url);
 }
 
+/* %XX decoding of the path and the query, in place, except %00: a NUL would cut the C string MHD hands us
+ * ("/app.js%00.png" would serve app.js), so it stays "%00", which no route or file name accepts. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = 0;
+	return (size_t)(w - s);
+}
+
 /* ---- life cycle ------------------------------------------------------------------------------------------- */
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, bool *v6, char *err, size_t cap)
@@ -501,7 +526,8 @@ int core_web_open(const struct core_web_config *cfg, struct an_store *s, struct 
 	w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handler, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	                          MHD_OPTION_CONNECTION_LIMIT, cfg->max_clients, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 	                          MHD_OPTION_NOTIFY_COMPLETED, completed, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
-	                          MHD_OPTION_LISTEN_BACKLOG_SIZE, 128u, MHD_OPTION_END);
+	                          MHD_OPTION_LISTEN_BACKLOG_SIZE, 128u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, w,
+	                          MHD_OPTION_END);
 	if (!w->mhd) {
 		snprintf(err, errcap, "[web] listen %s: cannot start the HTTP server (address in use or not local?)",
 		         cfg->listen);

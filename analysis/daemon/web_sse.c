@@ -131,7 +131,8 @@ int web_sse_open(struct core_web *w, char *err, size_t cap)
 		w->resume_floor = (uint64_t)clean; /* a page that saw clean_last missed nothing */
 	} else {
 		start = has_res && reserved > 0 ? (uint64_t)reserved : 1;
-		w->resume_floor = start; /* after a crash: anything older must reload */
+		/* after a crash anything older must reload; a new store has issued nothing: 0 = "seen all" */
+		w->resume_floor = has_res ? start : 0;
 	}
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
 	    kv_set(db, "clean_last", 0, true) || ids_reserve(w, start + WEB_ID_BLOCK) ||
