@@ -14,6 +14,10 @@
  * standalone file that renders its charts offline (and prints to PDF); phone (360x740) and desktop screenshots
  * land in OUTDIR.
  * Prints FIGURE lines (latency collar batch → DOM p50/p99, page weight, first map render).
+ *
+ *   node browser_test.js CORE TESTGW SETUP CLI WEBROOT OUTDIR --clients N [--seconds S]
+ * is a benchmark instead: N plain SSE clients (node http, each parsing the stream) and one real page on the
+ * same core for S seconds; prints each one's fix latency (batch handed to the upstream → event received) p50/p99.
  * Never sleeps to wait: every wait is on a process line, a DOM state or a network event, with a deadline;
  * a global deadline kills everything. Exit 0 = all passed.
  */
@@ -24,8 +28,11 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 const { chromium } = require('playwright-core');
+const http = require('http');
 
 const [CORE, TESTGW, SETUP, CLI, WEBROOT, OUTDIR] = process.argv.slice(2, 8);
+const argOf = (k, d) => process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : d;
+const CLIENTS = argOf('--clients', 0), SECONDS = argOf('--seconds', 20);
 const BENCH = process.argv.includes('--bench') ? Number(process.argv[process.argv.indexOf('--bench') + 1] || 5) : 0;
 const GLOBAL_DEADLINE_MS = Number(process.env.WEB_TEST_DEADLINE_MS || 150000);
 const WAIT_MS = 30000;
@@ -196,7 +203,9 @@ async function main() {
     const lat = al.filter((a) => a.rec_seq !== undefined).map((a) => a.epoch_ms - sent.get(batchOf(a.collar_id, a.rec_seq))).filter(isFinite);
     if (!lat.length) throw new Error('no alert could be matched to its batch');
     const worst = Math.max(...lat);
-    console.log(`FIGURE ind_alert_latency_ms n=${lat.length} p50=${median(lat).toFixed(1)} max=${worst.toFixed(1)}`);
+    const net = al.filter((a) => a.rec_seq !== undefined).map((a) => a.recv_ms - sent.get(batchOf(a.collar_id, a.rec_seq))).filter(isFinite);
+    console.log(`FIGURE ind_alert_latency_ms (batch handed to the upstream -> alert in the DOM) n=${lat.length} p50=${median(lat).toFixed(1)} ` +
+      `max=${worst.toFixed(1)}; -> SSE event in the page p50=${median(net).toFixed(1)} max=${Math.max(...net).toFixed(1)}`);
     if (worst > 2000) throw new Error(`alert ${worst.toFixed(0)} ms after the batch was sent (limit 2000)`);
   });
 
@@ -224,6 +233,16 @@ async function main() {
     await page.locator(`.leaflet-marker-icon[data-ind="${ind}"] .indmk.confirmed`).waitFor({ state: 'attached', timeout: WAIT_MS });
   });
 
+  /* latency of every fix so far (before the restart: records held while the core is down would count the
+     downtime): batch handed to the gateway upstream → the page's DOM took it */
+  const fl = await page.evaluate(() => window.scentrack.fixLog);
+  const flat = fl.map(([c, s, , t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
+  const fnet = fl.map(([c, s, t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
+  const fdom = fl.map(([, , r, t]) => t - r).filter(isFinite);
+  if (flat.length) console.log(`FIGURE fix_latency_ms (batch handed to the gateway upstream -> page DOM) n=${flat.length} ` +
+    `p50=${median(flat).toFixed(1)} p99=${pct(flat, 0.99).toFixed(1)}; -> SSE event in the page p50=${median(fnet).toFixed(1)} ` +
+    `p99=${pct(fnet, 0.99).toFixed(1)}; page work p50=${median(fdom).toFixed(2)} p99=${pct(fdom, 0.99).toFixed(2)}`);
+
   await check('page recovers after scentrack-core restarts: reconnect, no gap in event ids', async () => {
     const before = await page.evaluate(() => ({ last: window.scentrack.ids[window.scentrack.ids.length - 1], opens: window.scentrack.opens }));
     await core.proc.stop('SIGTERM');
@@ -235,15 +254,6 @@ async function main() {
     if (h.gaps) throw new Error(`${h.gaps} gaps in the event ids the page received`);
     console.log(`restart: ${h.n} events, 0 gaps, ${h.resets} resets`);
   });
-
-  /* latency of every fix: batch handed to the gateway upstream → the page's DOM took it */
-  const fl = await page.evaluate(() => window.scentrack.fixLog);
-  const flat = fl.map(([c, s, , t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
-  const fnet = fl.map(([c, s, t]) => t - sent.get(batchOf(c, s))).filter(isFinite);
-  const fdom = fl.map(([, , r, t]) => t - r).filter(isFinite);
-  if (flat.length) console.log(`FIGURE fix_latency_ms (batch handed to the gateway upstream -> page DOM) n=${flat.length} ` +
-    `p50=${median(flat).toFixed(1)} p99=${pct(flat, 0.99).toFixed(1)}; -> SSE event in the page p50=${median(fnet).toFixed(1)} ` +
-    `p99=${pct(fnet, 0.99).toFixed(1)}; page work p50=${median(fdom).toFixed(2)} p99=${pct(fdom, 0.99).toFixed(2)}`);
 
   await check('clearance with the token updates the hazard point and the report; without it, refused', async () => {
     await page.goto(base + '#leader');
@@ -368,6 +378,64 @@ async function bench(base, origin) {
   console.log(`FIGURE bench runs=${BENCH} first_load_bytes median=${median(w)} first_map_render_ms median=${median(r).toFixed(0)} (all: ${r.map((x) => x.toFixed(0)).join(' ')})`);
 }
 
+/* --clients N: plain SSE clients parse the stream like a page would; latency per fix = receipt − SENT. */
+function sseClient(url, onEvent) {
+  let buf = '', ev = {};
+  const req = http.get(url, { headers: { Accept: 'text/event-stream' } }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i); buf = buf.slice(i + 1);
+        if (line === '') { if (ev.data !== undefined) onEvent(ev); ev = {}; continue; }
+        const c = line.indexOf(':');
+        if (c === 0) continue;
+        const k = line.slice(0, c), v = line.slice(c + 1).replace(/^ /, '');
+        ev[k] = ev[k] === undefined ? v : ev[k] + '\n' + v;
+      }
+    });
+  });
+  req.on('error', () => {});
+  return req;
+}
+async function clientsBench() {
+  for (const who of ['core', 'gw']) run(CORE, ['keygen', `${tmp}/${who}.pub`, `${tmp}/${who}.key`]);
+  fs.writeFileSync(`${tmp}/allow.txt`, `${GW_ID} ${fs.readFileSync(`${tmp}/gw.pub`, 'utf8').trim()}\n`);
+  fs.writeFileSync(`${tmp}/token`, TOKEN + '\n');
+  run(SETUP, [`${tmp}/core.db`]);
+  const core = await startCore();
+  const sent = new Map();
+  const gw = new Proc('gw', TESTGW, ['run', '--endpoint', eps.ingest, '--gw-id', String(GW_ID), '--server-key', `${tmp}/core.pub`,
+    '--secret', `${tmp}/gw.key`, '--batches', '100000', '--per', String(PER), '--state', `${tmp}/gw.state`, '--rate', String(RATE), '--t0-now']);
+  gw.onLine = (l) => { const m = l.match(/^SENT (\d+) (\d+)$/); if (m) sent.set(Number(m[1]), monoToEpochMs(Number(m[2]))); };
+  await gw.wait(/^READY/);
+  const batchOf = (collar, recSeq) => Math.floor((recSeq * 8 + (collar - 1)) / PER) + 1;
+  const lat = [], reqs = [];
+  let events = 0;
+  for (let i = 0; i < CLIENTS; i++)
+    reqs.push(sseClient(core.base + 'api/events', (ev) => {
+      events++;
+      if (ev.event !== 'fix') return;
+      const t = Date.now(), d = JSON.parse(ev.data), s0 = sent.get(batchOf(d.collar_id, d.rec_seq));
+      if (s0 !== undefined) lat.push(t - s0);
+    }));
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROME_ARGS });
+  const page = await (await browser.newContext({ viewport: { width: 360, height: 740 } })).newPage();
+  await page.goto(core.base + '#handler');
+  await page.waitForFunction(() => window.scentrack && window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+  /* run for SECONDS: wait on the gateway's SENT lines (one a second), not on a timer */
+  const first = Math.max(0, ...sent.keys());
+  await gw.wait(new RegExp(`^SENT ${first + SECONDS} `), (SECONDS + 30) * 1000);
+  const fl = await page.evaluate(() => window.scentrack.fixLog);
+  const plat = fl.map(([c, s0, , t]) => t - sent.get(batchOf(c, s0))).filter(isFinite);
+  for (const r of reqs) r.destroy();
+  console.log(`FIGURE clients=${CLIENTS}+1 page, ${SECONDS} s, ${events} events received: SSE clients fix latency n=${lat.length} ` +
+    `p50=${median(lat).toFixed(1)} p99=${pct(lat, 0.99).toFixed(1)} max=${Math.max(...lat).toFixed(1)} ms; ` +
+    `the page (to DOM) n=${plat.length} p50=${median(plat).toFixed(1)} p99=${pct(plat, 0.99).toFixed(1)} ms`);
+  results.push(['clients bench', lat.length > 0]);
+}
+
 async function teardown() {
   if (browser) await browser.close().catch(() => {});
   await Promise.all(procs.map((p) => p.stop('SIGTERM')));
@@ -380,7 +448,7 @@ const deadline = setTimeout(async () => {
   process.exit(1);
 }, GLOBAL_DEADLINE_MS);
 
-main().then(async () => {
+(CLIENTS ? clientsBench() : main()).then(async () => {
   await teardown();
 }, async (e) => {
   console.log('error: ' + (e && e.stack || e));
@@ -388,7 +456,7 @@ main().then(async () => {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = 9;
+  const expected = CLIENTS ? 1 : 9;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });

@@ -420,7 +420,7 @@
       x.addEventListener('click', countAlerts);
       $('alerts').prepend(box);
       countAlerts();
-      hooks.alerts.push({ ind: i.id, collar_id: i.collar_id, rec_seq: i.rec_seq, epoch_ms: performance.timeOrigin + performance.now() });
+      hooks.alerts.push({ ind: i.id, collar_id: i.collar_id, rec_seq: i.rec_seq, recv_ms: hooks.tRecv, epoch_ms: performance.timeOrigin + performance.now() });
       beep();
       if (navigator.vibrate) try { navigator.vibrate([300, 150, 300]); } catch (e) { /* not allowed here */ }
     }
