@@ -245,6 +245,15 @@ class Rig:
         with open(f"{tmp}/secret.txt", "w") as f:
             f.write("outside-secret\n")
         os.symlink(f"{tmp}/secret.txt", f"{self.root}/assets/evil.txt")
+        # offline tiles: MBTiles rows are TMS (y grows north); distinct blobs tell whether y was flipped
+        self.mbtiles = f"{tmp}/tiles.mbtiles"
+        con = sqlite3.connect(self.mbtiles)
+        con.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)")
+        con.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+        for row in (0, 1):
+            con.execute("INSERT INTO tiles VALUES (1, 0, ?, ?)", (row, b"\x89PNG\r\n\x1a\n" + f"tms-row-{row}".encode()))
+        con.commit()
+        con.close()
         self.state = f"{tmp}/gw.state"
         self.listen = "127.0.0.1:0"
         self.ingest = "tcp://127.0.0.1:*"
@@ -270,6 +279,8 @@ listen = {self.listen}
 root = {self.root}
 token_file = {self.tmp}/token
 replay = {replay}
+heartbeat_s = 1
+mbtiles = {self.mbtiles}
 """)
         c = Proc(f"core#{self.n_core}", [CORE, "-N", "-f", path], self.err)
         m = c.wait(r"^WEB http://127\.0\.0\.1:(\d+)/$")
@@ -333,7 +344,13 @@ def check_static(rig):
         json.loads(d)
     st, _, _ = rig.http("POST", "/index.html", body="x")
     assert st == 405, st
-    print("static: types, ETag/304, 11 traversal attempts refused")
+    st, h, d = rig.http("GET", "/tiles/1/0/0.png")
+    assert st == 200 and h["Content-Type"] == "image/png" and d.endswith(b"tms-row-1"), (st, d)
+    st, h, d = rig.http("GET", "/tiles/1/0/1.png")
+    assert st == 200 and d.endswith(b"tms-row-0"), (st, d)
+    for bad in ("/tiles/1/2/0.png", "/tiles/2/0/0.png", "/tiles/1/0/0.png/x", "/tiles/a/b/c.png"):
+        assert rig.http("GET", bad)[0] == 404, bad
+    print("static: types, ETag/304, 11 traversal attempts refused; MBTiles y flipped (XYZ -> TMS)")
 
 
 def check_ids(ids, first, last, what):
@@ -410,6 +427,11 @@ def web(rig):
     assert rig.http("GET", "/api/accuracy?animal=999999")[0] == 404
     gj = json.loads(rig.http("GET", "/api/export?format=geojson")[2])
     assert gj["type"] == "FeatureCollection" and gj["features"], gj.keys()
+    box = snap["boxes"][0]
+    cov = rig.get_json(f"/api/coverage?box={box['id']}")
+    assert cov["lanes"] == box["lanes"] and len(cov["cells"]) == cov["lanes"] * cov["segs"] > 0, cov.keys()
+    assert all(c["seg_m"] > 0 and "lat" in c for c in cov["cells"]), cov["cells"][0]
+    assert rig.http("GET", "/api/coverage?box=9999")[0] == 404
     st, h, d = rig.http("GET", "/api/export?format=gpkg")
     assert st == 200 and d.startswith(b"SQLite format 3\0") and "attachment" in h["Content-Disposition"], h
     print("snapshot/history: hostile name escaped and intact; tracks, hazard evidence, accuracy, exports")
@@ -471,6 +493,7 @@ def web(rig):
     print(f"writes: 2x401, 10x400 naming the field, 413, 201 + duplicate, confirm, 404s, accreditation; "
           f"{len(web_rows)} audit rows")
 
+    hub.wait(lambda: a.comments > 0, "a heartbeat (: ping) on an idle stream", 10)
     # 5. clean restart: ids continue, a reconnect with the last id has no gap and no reset
     last = a.ids()[-1]
     assert core.kill(signal.SIGTERM) == 0
