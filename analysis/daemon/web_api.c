@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "an/coverage.h"
 #include "an/export.h"
 #include "an/import.h"
 #include "an/report.h"
@@ -327,6 +328,131 @@ static int get_export(struct core_web *w, struct MHD_Connection *c, struct wb *o
 	*ctype = types[fmt];
 	snprintf(disp, dcap, "attachment; filename=\"scentrack.%s\"", exts[fmt]);
 	return 200;
+}
+
+/* Coverage of a box: every pass (session) in it, its usable fixes, rasterised onto lane segments. */
+static int get_coverage(struct core_web *w, struct MHD_Connection *c, struct wb *out)
+{
+	const char *bs = arg(c, "box");
+	int64_t box;
+	if (!bs || arg_i64(bs, 1, INT64_MAX, &box)) {
+		web_error(out, "box: required, a box id");
+		return 400;
+	}
+	struct an_geo_box frame;
+	struct an_geo_origin origin;
+	sqlite3 *db = an_store_sqlite(w->store);
+	sqlite3_stmt *q = NULL, *qf = NULL;
+	int64_t task = 0;
+	if (an_store_box_frame(w->store, box, &frame)) {
+		web_error(out, "box: no box %" PRId64, box);
+		return 404;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT task_id FROM boxes WHERE id = ?1", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, box);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			task = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	bool has_origin = an_store_task_origin(w->store, task, &origin) == 0;
+	struct an_coverage_opts o = AN_COVERAGE_OPTS_INIT;
+	struct an_coverage_track *tr = NULL;
+	struct an_coverage_fix **fx = NULL;
+	size_t n_tr = 0;
+	int st = 500;
+	struct an_coverage_grid *g = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT s.id, s.animal_id, a.species FROM sessions s JOIN animals a ON a.id = s.animal_id "
+	                           "WHERE s.box_id = ?1 ORDER BY s.id", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT t_ms, x_mm, y_mm, h_acc_mm FROM fixes WHERE session_id = ?1 AND x_mm IS NOT NULL "
+	                           "AND t_ms IS NOT NULL ORDER BY t_ms", -1, &qf, NULL) != SQLITE_OK) {
+		web_error(out, "store: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, box);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct an_coverage_track *nt = realloc(tr, (n_tr + 1) * sizeof *tr);
+		struct an_coverage_fix **nf = realloc(fx, (n_tr + 1) * sizeof *fx);
+		if (nt)
+			tr = nt;
+		if (nf)
+			fx = nf;
+		if (!nt || !nf)
+			goto oom;
+		struct an_coverage_track *t = &tr[n_tr];
+		memset(t, 0, sizeof *t);
+		fx[n_tr] = NULL;
+		n_tr++;
+		t->session_id = (uint64_t)sqlite3_column_int64(q, 0);
+		t->animal_id = (uint64_t)sqlite3_column_int64(q, 1);
+		const char *sp = (const char *)sqlite3_column_text(q, 2);
+		t->species = sp && !strcmp(sp, "dog") ? AN_SPECIES_DOG : AN_SPECIES_RAT;
+		size_t cap = 0, n = 0;
+		sqlite3_reset(qf);
+		sqlite3_bind_int64(qf, 1, (int64_t)t->session_id);
+		while (sqlite3_step(qf) == SQLITE_ROW) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				struct an_coverage_fix *nx = realloc(fx[n_tr - 1], cap * sizeof *nx);
+				if (!nx)
+					goto oom;
+				fx[n_tr - 1] = nx;
+			}
+			fx[n_tr - 1][n++] = (struct an_coverage_fix){sqlite3_column_int64(qf, 0), sqlite3_column_int64(qf, 1),
+			                                             sqlite3_column_int64(qf, 2),
+			                                             (uint32_t)sqlite3_column_int64(qf, 3)};
+		}
+		t->fixes = fx[n_tr - 1];
+		t->n_fixes = n;
+	}
+	int rc = an_coverage_grid_new(&frame, &o, tr, n_tr, &g);
+	if (rc) {
+		web_error(out, "coverage: %s", strerror(-rc));
+		st = rc == -E2BIG ? 413 : 500;
+		goto out;
+	}
+	uint32_t lanes, segs;
+	an_coverage_grid_dims(g, &lanes, &segs);
+	struct an_coverage_summary sum;
+	an_coverage_grid_summary(g, &sum);
+	wb_printf(out, "{\"box\":%" PRId64 ",\"lanes\":%" PRIu32 ",\"segs\":%" PRIu32 ",\"sessions\":%zu,\"animals\":%zu,"
+	          "\"fully_covered\":%s,\"clearance_grade\":%s,\"cells\":[",
+	          box, lanes, segs, sum.n_sessions, sum.n_animals, sum.fully_covered ? "true" : "false",
+	          sum.clearance_grade ? "true" : "false");
+	int n = 0;
+	for (uint32_t l = 0; l < lanes; l++)
+		for (uint32_t sg = 0; sg < segs; sg++) {
+			struct an_coverage_cell cell;
+			if (an_coverage_grid_cell(g, l, sg, &cell))
+				continue;
+			double seg_m = frame.lane_width_mm ? (double)cell.area_mm2 / (double)frame.lane_width_mm / 1000.0 : 0;
+			wb_printf(out, "%s{\"box\":%" PRId64 ",\"lane\":%" PRIu32 ",\"seg\":%" PRIu32 ",\"seg_m\":%.3f,"
+			          "\"along_m\":%.3f,\"across_m\":%.3f,\"animals\":%" PRIu32 ",\"sessions\":%" PRIu32,
+			          n++ ? "," : "", box, l, sg, seg_m, (double)cell.along_mm / 1000.0, (double)cell.across_mm / 1000.0,
+			          cell.n_animals, cell.n_sessions);
+			struct an_geo_enu en = {cell.e_mm, cell.n_mm, 0};
+			int32_t la, lo, alt;
+			if (has_origin && an_geo_enu_to_e7(&origin, &en, &la, &lo, &alt) == 0) {
+				wb_puts(out, ",\"lat\":");
+				wb_deg(out, la);
+				wb_puts(out, ",\"lon\":");
+				wb_deg(out, lo);
+			}
+			wb_puts(out, "}");
+		}
+	wb_puts(out, "]}");
+	st = 200;
+	goto out;
+oom:
+	web_error(out, "coverage: out of memory");
+out:
+	an_coverage_grid_free(g);
+	for (size_t i = 0; i < n_tr; i++)
+		free(fx[i]);
+	free(fx);
+	free(tr);
+	sqlite3_finalize(q);
+	sqlite3_finalize(qf);
+	return st;
 }
 
 /* ---- writes ----------------------------------------------------------------------------------------------- */
@@ -745,6 +871,8 @@ int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, co
 			return get_hazards(w, NULL, out);
 		if (!strncmp(p, "/hazards/", 9))
 			return get_hazards(w, p + 9, out);
+		if (!strcmp(p, "/coverage"))
+			return get_coverage(w, c, out);
 		if (!strcmp(p, "/accuracy"))
 			return report_json(w, c, out, false);
 		if (!strcmp(p, "/accreditation"))

@@ -185,7 +185,10 @@ uint64_t web_event_add(struct core_web *w, const char *type, const char *data, s
 	 * the wall clock when it was queued (the page measures queue → DOM with it). */
 	if (len >= 2 && data[len - 1] == '}') {
 		wb_raw(&t, data, len - 1);
-		wb_printf(&t, "%s\"server_ms\":%" PRId64 "}", len > 2 ? "," : "", real_ms());
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wb_printf(&t, "%s\"server_ms\":%" PRId64 ".%03ld}", len > 2 ? "," : "",
+		          (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, (ts.tv_nsec / 1000) % 1000);
 	} else {
 		wb_raw(&t, data, len);
 	}
