@@ -76,11 +76,30 @@
     ky = A * (1 - E2) / Math.pow(w, 1.5) * D2R;               /* metres per degree of latitude */
     S.origin = { lat: lat, lon: lon };
   }
-  function xy(lat, lon) {                 /* → Leaflet LatLng in CRS.Simple: [north m, east m] */
+  function xy(lat, lon) {                 /* → Leaflet LatLng in CRS.Simple: [north m, east m] (or as is over tiles) */
+    if (S.geo) return L.latLng(lat, lon);
     if (!S.origin) setOrigin(lat, lon);
     return L.latLng((lat - S.origin.lat) * ky, (lon - S.origin.lon) * kx);
   }
-  function geo(ll) { return { lat: S.origin.lat + ll.lat / ky, lon: S.origin.lon + ll.lng / kx }; }
+  /* screen pixels per metre at the map's centre, in either mode */
+  function pxPerMetre() {
+    const z = map.getZoom();
+    if (!S.geo) return Math.pow(2, z);
+    return 256 * Math.pow(2, z) / (40075016.686 * Math.cos(map.getCenter().lat * D2R));
+  }
+  /* Offline raster tiles (the core's [web] mbtiles): the same layers over Web Mercator instead of the grid.
+     Switched once, before anything is drawn (the first snapshot), so no layer holds metric coordinates. */
+  function useTiles(t) {
+    if (S.geo || !t) return;
+    S.geo = true;
+    map.options.crs = L.CRS.EPSG3857;
+    map.setMinZoom(Math.max(0, Number(t.minzoom) || 0));
+    map.setMaxZoom(22);
+    L.tileLayer('tiles/{z}/{x}/{y}.' + (t.format === 'jpg' || t.format === 'jpeg' ? 'jpg' : 'png'),
+      { minZoom: 0, maxZoom: 22, maxNativeZoom: Number(t.maxzoom) || 18, minNativeZoom: Number(t.minzoom) || 0 }).addTo(map);
+    gridLayer.clearLayers();
+    map.setView([0, 0], map.getMinZoom(), { reset: true });
+  }
 
   /* ---------- map ---------- */
   const map = L.map('map', { crs: L.CRS.Simple, minZoom: -6, maxZoom: 6, zoomSnap: 0.25, attributionControl: false, zoomControl: false });
@@ -111,6 +130,7 @@
   /* Labelled metric grid, redrawn for the visible area at a 1-2-5 step that gives ~6-12 lines. */
   function drawGrid() {
     gridLayer.clearLayers();
+    if (S.geo) return;                      /* the tiles are the background */
     const b = map.getBounds(), span = Math.max(b.getNorth() - b.getSouth(), b.getEast() - b.getWest());
     if (!(span > 0)) return;
     const raw = span / 8, p = Math.pow(10, Math.floor(Math.log10(raw)));
@@ -147,7 +167,7 @@
       boxLayer.addLayer(L.polygon(c, { color: '#223', weight: 2, fill: false }));
       boxLayer.addLayer(L.marker(c[0], { interactive: false, icon: textIcon('box-label', b.name || ('box ' + b.id), [0, 16]) }));
       /* lane lines at least 6 px apart on screen: every k-th lane when zoomed out (k = 1, 2, 5, 10, ...) */
-      const n = b.lanes | 0, px = (Number(b.lane_width_m) || 1) * Math.pow(2, map.getZoom());
+      const n = b.lanes | 0, px = (Number(b.lane_width_m) || 1) * pxPerMetre();
       let k = 1;
       for (const m of [1, 2, 5, 10, 20, 50, 100]) { k = m; if (px * m >= 6) break; }
       for (let i = k; i < n; i += k) {
@@ -165,7 +185,7 @@
     for (const a of S.animals.values()) if (a.ll) pts.push(a.ll);
     if (S.view === 'leader') for (const h of S.hazards.values()) if (isFinite(h.lat)) pts.push(xy(h.lat, h.lon));
     if (pts.length === 0) return;
-    map.fitBounds(L.latLngBounds(pts).pad(0.15), { maxZoom: 3 });
+    map.fitBounds(L.latLngBounds(pts).pad(0.15), { maxZoom: S.geo ? 21 : 3 });  /* ~8 px per metre at most */
   }
 
   /* ---------- animals ---------- */
@@ -283,7 +303,7 @@
     /* work-bout timer and stillness, from the fixes themselves */
     if (!isFinite(a.t_ms) || t - a.t_ms > CFG.bout_gap_s * 1000) a.bout_start_ms = t;
     const ll = xy(f.lat, f.lon);
-    if (!a.still_ll || a.still_ll.distanceTo(ll) > CFG.stationary_m) { a.still_ll = ll; a.still_since_ms = t; }
+    if (!a.still_ll || map.distance(a.still_ll, ll) > CFG.stationary_m) { a.still_ll = ll; a.still_since_ms = t; }
     a.lat = f.lat; a.lon = f.lon; a.t_ms = t;
     if (f.h_acc_m !== undefined) a.h_acc_m = f.h_acc_m;
     if (f.cog_deg !== undefined && f.cog_deg !== null) a.heading_deg = f.cog_deg;
@@ -565,12 +585,15 @@
       if (!b.corners || b.corners.length < 4 || !b.lanes) continue;
       let rows;
       try { const r = await fetch('api/coverage?box=' + encodeURIComponent(b.id)); if (!r.ok) continue; rows = await r.json(); } catch (e) { continue; }
-      if (!Array.isArray(rows)) rows = rows.segments || [];
+      if (!Array.isArray(rows)) rows = rows.cells || rows.segments || [];
       const c = b.corners.map((p) => xy(p[0], p[1]));
-      const laneLen = c[0].distanceTo(c[1]);
+      const laneLen = map.distance(c[0], c[1]);  /* the CRS's distance: metres in both modes */
       for (const s of rows) {
-        const segM = s.seg_m || 10, nSeg = Math.max(1, Math.ceil(laneLen / segM));
-        const f0 = s.lane / b.lanes, f1 = (s.lane + 1) / b.lanes, g0 = s.seg / nSeg, g1 = Math.min(1, (s.seg + 1) / nSeg);
+        /* a cell spans its lane across and along_m ± seg_m/2 along it (the last cell of a lane may be short) */
+        const segM = s.seg_m || 0.5;
+        const mid = s.along_m !== undefined ? s.along_m : (s.seg + 0.5) * segM;
+        const f0 = s.lane / b.lanes, f1 = (s.lane + 1) / b.lanes;
+        const g0 = Math.max(0, (mid - segM / 2) / laneLen), g1 = Math.min(1, (mid + segM / 2) / laneLen);
         /* f across the lanes (0→3), g along a lane (0→1) */
         const P = (f, g) => L.latLng(c[0].lat + (c[3].lat - c[0].lat) * f + (c[1].lat - c[0].lat) * g,
           c[0].lng + (c[3].lng - c[0].lng) * f + (c[1].lng - c[0].lng) * g);
@@ -686,6 +709,7 @@
     if (!r.ok) throw new Error('snapshot HTTP ' + r.status);
     const s = await r.json();
     if (s.server_time) { const st = Date.parse(s.server_time); if (isFinite(st)) clockSkewMs = st - Date.now(); }
+    useTiles(s.tiles);
     S.task = s.task || null;
     S.boxes = Array.isArray(s.boxes) ? s.boxes : [];
     if (S.task && isFinite(S.task.origin_lat)) setOrigin(S.task.origin_lat, S.task.origin_lon);
