@@ -519,18 +519,26 @@
     const z = Object.assign(prev || {}, h);
     S.hazards.set(h.id, z);
     if (z.status === 'superseded') {
-      if (z.circle) { hazardLayer.removeLayer(z.circle); z.circle = null; }
+      if (z.circle) { hazardLayer.removeLayer(z.circle); hazardLayer.removeLayer(z.dot); z.circle = z.dot = null; }
       if (z.row) { z.row.remove(); z.row = null; }
       return;
     }
     if (!isFinite(z.lat)) return;
-    const style = { radius: Math.max(Number(z.radius_m) || 1, 0.5), color: '#222', weight: 2, fillColor: pColour(z.p_explosive),
-      fillOpacity: 0.7, dashArray: STATUS_DASH[z.status] || null };
+    /* two shapes: the r95 circle in metres (true size) and a dot of fixed screen size, so a 0.5 m point stays
+       visible and tappable at any zoom; both coloured by P(explosive), dashed once a clearance result resolved it */
+    const ring = { radius: Math.max(Number(z.radius_m) || 1, 0.05), color: '#222', weight: 1, fillColor: pColour(z.p_explosive),
+      fillOpacity: 0.25, dashArray: STATUS_DASH[z.status] || null, interactive: false };
+    const dot = { radius: 9, color: '#111', weight: 2, fillColor: pColour(z.p_explosive), fillOpacity: 0.95,
+      dashArray: STATUS_DASH[z.status] || null };
     if (!z.circle) {
-      z.circle = L.circle(xy(z.lat, z.lon), style).addTo(hazardLayer);
-      z.circle.on('click', () => showEvidence(z.id));
-    } else { z.circle.setLatLng(xy(z.lat, z.lon)); z.circle.setStyle(style); z.circle.setRadius(style.radius); }
-    z.circle.bindTooltip('hazard ' + z.id + ' · P=' + num(z.p_explosive, 2) + ' · ' + (z.status || ''));
+      z.circle = L.circle(xy(z.lat, z.lon), ring).addTo(hazardLayer);
+      z.dot = L.circleMarker(xy(z.lat, z.lon), dot).addTo(hazardLayer);
+      z.dot.on('click', () => showEvidence(z.id));
+    } else {
+      z.circle.setLatLng(xy(z.lat, z.lon)); z.circle.setStyle(ring); z.circle.setRadius(ring.radius);
+      z.dot.setLatLng(xy(z.lat, z.lon)); z.dot.setStyle(dot);
+    }
+    z.dot.bindTooltip('hazard ' + z.id + ' · P=' + num(z.p_explosive, 2) + ' · ' + (z.status || ''));
     renderHazardRow(z);
   }
   function renderHazardRow(z) {
@@ -627,7 +635,8 @@
   function stopReplay() {
     replay = null;
     $('replay-t').disabled = true; $('replay-t').value = 1000; $('replay-label').textContent = 'live';
-    map.removeLayer(replayLayer); animalLayer.addTo(map); trailLayer.addTo(map); indLayer.addTo(map);
+    map.removeLayer(replayLayer); animalLayer.addTo(map);
+    if (S.view !== 'leader') { trailLayer.addTo(map); indLayer.addTo(map); }
   }
   function drawReplay() {
     if (!replay) return;
@@ -688,10 +697,16 @@
     document.body.className = 'view-' + S.view;
     for (const a of document.querySelectorAll('#views a')) a.classList.toggle('on', a.dataset.view === S.view);
     for (const s of ['handler', 'leader', 'trainer']) $(s + '-panel').hidden = s !== S.view;
+    /* the leader reads hazard points and coverage; live indication markers and trails are the handler's */
     if (S.view === 'leader') {
       hazardLayer.addTo(map);
+      map.removeLayer(indLayer); map.removeLayer(trailLayer);
       if ($('cov-on').checked) { covLayer.addTo(map); loadCoverage(); }
-    } else { map.removeLayer(hazardLayer); map.removeLayer(covLayer); if (replay) { $('replay-on').checked = false; stopReplay(); } }
+    } else {
+      map.removeLayer(hazardLayer); map.removeLayer(covLayer);
+      if (replay) { $('replay-on').checked = false; stopReplay(); }
+      indLayer.addTo(map); trailLayer.addTo(map);
+    }
     if (S.view === 'trainer') loadReport();
     else setTimeout(() => map.invalidateSize(), 0);
   }
