@@ -91,6 +91,8 @@ struct core_web {
 	bool has_token;
 	char token_fp[17]; /* first 16 hex of SHA-256(token): names the credential in the audit log */
 	struct sqlite3 *tiles;
+	core_web_clearance_fn on_clearance;
+	void *on_clearance_ctx;
 	/* live state, fed by the PUB tap */
 	struct web_collar *collars;
 	size_t n_collars, cap_collars;
