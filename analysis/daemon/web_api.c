@@ -150,6 +150,7 @@ static int get_indications(struct core_web *w, struct MHD_Connection *c, struct 
 	if (st)
 		return st;
 	wb_puts(out, "{\"indications\":[");
+	web_inds_ready(w);
 	int n = 0;
 	for (size_t i = 0; i < w->n_inds; i++) {
 		const struct web_ind *in = &w->inds[i];
@@ -212,6 +213,7 @@ static int get_hazards(struct core_web *w, const char *id_s, struct wb *out)
 	 * engine's member list is not exported by the core, so this is recomputed from positions. */
 	double r = h->sigma_mm * 2.4477 / 1000.0 + 1.0;
 	wb_printf(out, ",\"evidence_radius_m\":%.3f,\"indications\":[", r);
+	web_inds_ready(w);
 	int n = 0;
 	for (size_t i = 0; h->has_latlon && i < w->n_inds; i++) {
 		const struct web_ind *in = &w->inds[i];

@@ -509,8 +509,11 @@ def web(rig):
     gw.kill()
     e3 = rig.get_json("/api/snapshot")["event_id"]
     hub.wait(lambda: c.ids() and c.ids()[-1] >= e3, f"event {e3} after restart")
-    hz_after = {h["id"]: h["status"] for h in rig.get_json("/api/snapshot")["hazards"]}
+    snap2 = rig.get_json("/api/snapshot")
+    hz_after = {h["id"]: h["status"] for h in snap2["hazards"]}
     assert hz_after.get(hid) == "confirmed_explosive", (hid, hz_after)
+    st_after = {i["id"]: i["status"] for i in snap2["indications"]}
+    assert st_after[ind["id"]] == "confirmed", st_after[ind["id"]]  # the review was loaded from the store
     assert not any(e[1] == "reset" for e in c.events), c.events[:2]
     check_ids(c.ids(), last + 1, e3, "after a clean restart")
     print(f"clean restart (same port {rig.port}): Last-Event-ID {last} -> {last + 1}..{e3}, no reset")
