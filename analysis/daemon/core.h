@@ -115,5 +115,9 @@ void core_feed_sink(struct core_feed *f, struct an_ingest_sink *sink);
  * @retval 0; the first engine error (the record stays stored and published; its contribution is lost) */
 int core_feed_flush(struct core_feed *f);
 size_t core_feed_hazard_points(const struct core_feed *f);
+/* A clearance result stored after start-up (web API): into its task's hazard engine; the next
+ * core_feed_flush applies it and publishes the points it changed. ctx = the struct core_feed.
+ * @retval 0, -ENOMEM */
+int core_feed_clearance(void *ctx, int64_t task_id, const struct an_store_clearance *c);
 
 #endif

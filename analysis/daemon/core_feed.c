@@ -601,6 +601,61 @@ out:
 	return rc;
 }
 
+/* ---- clearance results --------------------------------------------------------------------------------- */
+
+int core_feed_clearance(void *ctx, int64_t task_id, const struct an_store_clearance *c)
+{
+	struct core_feed *f = ctx;
+	if (!f->cfg->hazard)
+		return 0;
+	struct core_frame *fr = frame_get(f, task_id);
+	if (!fr)
+		return -ENOMEM;
+	/* linked by position (an_match in the engine); a result stored with a hazard_id names a store hazard
+	 * row, not an engine point, so it is matched by position too */
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_CLEARANCE};
+	in.u.clearance.id = (uint64_t)c->id;
+	in.u.clearance.has_pos = c->has_pos;
+	in.u.clearance.x_mm = c->x_mm;
+	in.u.clearance.y_mm = c->y_mm;
+	in.u.clearance.pos_err_mm = c->pos_err_mm;
+	in.u.clearance.result = c->result;
+	in.u.clearance.date_ms = c->date_ms;
+	return push_input(fr, &in);
+}
+
+static int load_clearance(void *ctx, const struct an_store_clearance *c)
+{
+	struct core_feed *f = ctx;
+	return core_feed_clearance(f, c->task_id, c);
+}
+
+/* Start-up: every stored clearance result into its task's engine (the status it gives a point survives a
+ * restart), applied without publishing. */
+static int load_clearances(struct core_feed *f)
+{
+	sqlite3_stmt *q;
+	int rc;
+	if (!f->cfg->hazard)
+		return 0;
+	if ((rc = prep(f, "SELECT DISTINCT task_id FROM clearance_results ORDER BY task_id", &q)))
+		return rc;
+	int st = 0;
+	f->loading = true;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if ((st = an_store_clearances_by_task(f->store, sqlite3_column_int64(q, 0), load_clearance, f)) < 0)
+			break;
+	if (!st && rc != SQLITE_DONE)
+		st = -EIO;
+	sqlite3_finalize(q);
+	if (st < 0)
+		core_log(CORE_LOG_ERR, "feed", "reading clearance results: %s", an_store_errmsg(f->store));
+	else if (core_feed_flush(f))
+		st = -EIO;
+	f->loading = false;
+	return st < 0 ? st : 0;
+}
+
 int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, const struct core_config *cfg)
 {
 	memset(f, 0, sizeof *f);
@@ -620,7 +675,7 @@ int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, co
 	    (rc = prep(f, "SELECT s.animal_id, a.species FROM sessions s JOIN animals a ON a.id = s.animal_id WHERE s.id = ?1",
 	               &f->q_session)))
 		goto out_close;
-	if ((rc = load(f)))
+	if ((rc = load(f)) || (rc = load_clearances(f)))
 		goto out_close;
 	return 0;
 out_close:

@@ -612,6 +612,14 @@ void core_web_service(struct core_web *w)
 	MHD_run(w->mhd);
 }
 
+void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx)
+{
+	if (!w)
+		return;
+	w->on_clearance = fn;
+	w->on_clearance_ctx = ctx;
+}
+
 const char *core_web_url(const struct core_web *w)
 {
 	return w ? w->url : "";

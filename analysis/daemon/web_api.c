@@ -150,6 +150,7 @@ static int get_indications(struct core_web *w, struct MHD_Connection *c, struct 
 	if (st)
 		return st;
 	wb_puts(out, "{\"indications\":[");
+	web_inds_ready(w);
 	int n = 0;
 	for (size_t i = 0; i < w->n_inds; i++) {
 		const struct web_ind *in = &w->inds[i];
@@ -212,6 +213,7 @@ static int get_hazards(struct core_web *w, const char *id_s, struct wb *out)
 	 * engine's member list is not exported by the core, so this is recomputed from positions. */
 	double r = h->sigma_mm * 2.4477 / 1000.0 + 1.0;
 	wb_printf(out, ",\"evidence_radius_m\":%.3f,\"indications\":[", r);
+	web_inds_ready(w);
 	int n = 0;
 	for (size_t i = 0; h->has_latlon && i < w->n_inds; i++) {
 		const struct web_ind *in = &w->inds[i];
@@ -582,6 +584,22 @@ static int64_t latest_task(struct core_web *w)
 	return id;
 }
 
+struct find_cl {
+	int64_t id;
+	bool found;
+	struct an_store_clearance c;
+};
+
+static int find_clearance(void *ctx, const struct an_store_clearance *c)
+{
+	struct find_cl *f = ctx;
+	if (c->id != f->id)
+		return 0;
+	f->c = *c;
+	f->found = true;
+	return 1;
+}
+
 static int post_clearance(struct wctx *x, const struct wj_obj *o, struct wb *out)
 {
 	static const char *const known[] = {"lat", "lon", "err_m", "result", "device", "depth_cm", "team", "date", "by",
@@ -679,6 +697,14 @@ static int post_clearance(struct wctx *x, const struct wj_obj *o, struct wb *out
 	sqlite3_finalize(q);
 	x->entity = "clearance_result";
 	x->entity_id = ir.inserted ? cid : 0;
+	if (ir.inserted && x->w->on_clearance) {
+		/* into the live hazard engine: the point's status changes at the next flush (a hazard event) */
+		struct find_cl fc = {.id = cid};
+		if (an_store_clearances_by_task(x->w->store, task, find_clearance, &fc) < 0 || !fc.found ||
+		    x->w->on_clearance(x->w->on_clearance_ctx, task, &fc.c))
+			core_log(CORE_LOG_ERR, "web", "clearance result %" PRId64 " stored but not given to the hazard engine "
+			         "(it will be at the next start)", cid);
+	}
 	/* matched_hazard: the given hazard_id, else the nearest live hazard point within its 95 % radius plus
 	 * twice the result's position error (at least 1 m) */
 	int64_t matched = fhz ? (int64_t)hz_d : 0;

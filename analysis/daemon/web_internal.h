@@ -91,11 +91,14 @@ struct core_web {
 	bool has_token;
 	char token_fp[17]; /* first 16 hex of SHA-256(token): names the credential in the audit log */
 	struct sqlite3 *tiles;
+	core_web_clearance_fn on_clearance;
+	void *on_clearance_ctx;
 	/* live state, fed by the PUB tap */
 	struct web_collar *collars;
 	size_t n_collars, cap_collars;
 	struct web_ind *inds;
 	size_t n_inds, cap_inds;
+	bool inds_unsorted; /* start-up appends; sorted at the first lookup */
 	struct an_pub_hazard *hz;
 	size_t n_hz, cap_hz;
 	struct an_pub_gw *gws;
@@ -128,9 +131,10 @@ void web_fix_json(struct core_web *w, struct wb *b, uint16_t collar, const struc
 void web_ind_json(struct core_web *w, struct wb *b, const struct web_ind *i);
 void web_hazard_json(struct wb *b, const struct an_pub_hazard *h);
 void web_collar_status_json(struct core_web *w, struct wb *b, struct web_collar *c);
-const char *web_state_of(const struct core_web *w, const struct web_collar *c);
+const char *web_state_of(struct core_web *w, const struct web_collar *c);
 struct web_collar *web_collar_get(struct core_web *w, uint16_t collar_id);
 struct web_ind *web_ind_find(struct core_web *w, uint64_t key);
+void web_inds_ready(struct core_web *w); /* sort what start-up appended, apply stored reviews */
 uint64_t web_mono_ms(void);
 
 /* web_api.c: every /api/ route except events and snapshot. *status and the body are the answer. */

@@ -280,8 +280,39 @@ static struct web_collar *collar_named(struct core_web *w, uint16_t collar_id)
 	return c;
 }
 
-static size_t ind_pos(const struct core_web *w, uint64_t key, bool *found)
+static int ind_cmp(const void *a, const void *b)
+{
+	const struct web_ind *x = a, *y = b;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* Start-up appends (the store replays in commit order, not key order; inserting each in place would be
+ * quadratic); the first lookup sorts once. Keys are unique in the store. */
+void web_inds_ready(struct core_web *w)
+{
+	if (!w->inds_unsorted)
+		return;
+	qsort(w->inds, w->n_inds, sizeof *w->inds, ind_cmp);
+	w->inds_unsorted = false;
+	/* the handlers' verdicts are in the store, not in the PUB body */
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(an_store_sqlite(w->store),
+	                       "SELECT collar_id, rec_seq, review FROM indications WHERE review != 'unreviewed'", -1, &q,
+	                       NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct web_ind *i = web_ind_find(w, (uint64_t)sqlite3_column_int64(q, 0) << 32 |
+		                                        (uint64_t)sqlite3_column_int64(q, 1));
+		const char *r = (const char *)sqlite3_column_text(q, 2);
+		if (i && r)
+			i->review = !strcmp(r, "confirmed") ? AN_REVIEW_CONFIRMED : AN_REVIEW_REJECTED;
+	}
+	sqlite3_finalize(q);
+}
+
+static size_t ind_pos(struct core_web *w, uint64_t key, bool *found)
 { /* binary search in the sorted indications */
+	web_inds_ready(w);
 	size_t lo = 0, hi = w->n_inds;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -301,9 +332,25 @@ struct web_ind *web_ind_find(struct core_web *w, uint64_t key)
 	return found ? &w->inds[i] : NULL;
 }
 
-static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct proto_ind *in)
+static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct proto_ind *in, bool loading)
 {
 	bool found;
+	if (loading) {
+		if (w->n_inds == w->cap_inds) {
+			size_t nc = w->cap_inds ? w->cap_inds * 2 : 256;
+			struct web_ind *n = realloc(w->inds, nc * sizeof *n);
+			if (!n)
+				return NULL;
+			w->inds = n;
+			w->cap_inds = nc;
+		}
+		struct web_ind *i = &w->inds[w->n_inds++];
+		i->key = key;
+		i->ind = *in;
+		i->review = AN_REVIEW_UNREVIEWED;
+		w->inds_unsorted = true;
+		return i;
+	}
 	size_t i = ind_pos(w, key, &found);
 	if (!found) {
 		if (w->n_inds == w->cap_inds) {
@@ -380,7 +427,7 @@ static int gw_decode(const uint8_t *buf, size_t len, struct an_pub_gw *g)
 
 /* ---- JSON of the live objects ------------------------------------------------------------------------- */
 
-static size_t ind_pos(const struct core_web *w, uint64_t key, bool *found);
+static size_t ind_pos(struct core_web *w, uint64_t key, bool *found);
 
 static void num_m(struct wb *b, uint64_t mm)
 {
@@ -601,7 +648,7 @@ void web_tap(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const 
 	case AN_PUB_IND: {
 		struct proto_ind in;
 		struct web_ind *i;
-		if (proto_ind_decode(body, len, &in, NULL) || !(i = ind_put(w, key, &in)))
+		if (proto_ind_decode(body, len, &in, NULL) || !(i = ind_put(w, key, &in, seq == 0)))
 			break;
 		if (seq) {
 			web_ind_json(w, &b, i);
@@ -650,7 +697,7 @@ void web_tap(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const 
 
 /* ---- snapshot ----------------------------------------------------------------------------------------- */
 
-const char *web_state_of(const struct core_web *w, const struct web_collar *c)
+const char *web_state_of(struct core_web *w, const struct web_collar *c)
 {
 	/* indicating: an indication of this collar began within 10 s before its last fix */
 	uint64_t lo = (uint64_t)c->collar_id << 32, hi = lo | 0xffffffffu;
@@ -765,6 +812,7 @@ void web_snapshot(struct core_web *w, struct wb *b)
 		}
 	}
 	wb_puts(b, "],\"indications\":[");
+	web_inds_ready(w);
 	size_t from = w->n_inds > 5000 ? w->n_inds - 5000 : 0;
 	for (size_t i = from; i < w->n_inds; i++) {
 		if (i > from)

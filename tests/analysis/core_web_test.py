@@ -465,7 +465,7 @@ def web(rig):
     st, r = post("/api/clearance", "{" + " " * 70000 + "}", expect=413)
     before = a.ids()[-1]
     st, r = post("/api/clearance", good, expect=201)
-    cid = r["clearance_id"]
+    cid, hid = r["clearance_id"], r["matched_hazard"]
     assert cid > 0 and r["matched_hazard"] is not None, r
     st, r2 = post("/api/clearance", good, expect=200)
     assert r2["duplicate"] is True, r2
@@ -478,6 +478,9 @@ def web(rig):
     post("/api/accreditation", {"box": 999, "animal_id": animal1, "by": "Tester"}, expect=400)
     hub.wait(lambda: any(e[1] == "clearance" for e in a.events) and
              any(e[1] == "ind" and e[2]["status"] == "confirmed" for e in a.events), "write events")
+    # the live hazard engine took the result: the matched point is confirmed, and says so on the stream
+    hub.wait(lambda: any(e[1] == "hazard" and e[2]["id"] == hid and e[2]["status"] == "confirmed_explosive"
+                         for e in a.events), f"hazard {hid} confirmed_explosive")
     ev = next(e for e in a.events if e[1] == "clearance")
     assert ev[0] > before and ev[2]["clearance_id"] == cid and ev[2]["by"] == "Leader <b>", ev
     assert rig.http("GET", "/api/audit")[0] == 401
@@ -490,7 +493,8 @@ def web(rig):
     dev = con.execute("SELECT device_type FROM clearance_results WHERE id = ?", (cid,)).fetchone()[0]
     con.close()
     assert dev == HOSTILE_W, dev
-    print(f"writes: 2x401, 10x400 naming the field, 413, 201 + duplicate, confirm, 404s, accreditation; "
+    print(f"writes: 2x401, 10x400 naming the field, 413, 201 (hazard {hid} -> confirmed_explosive) + duplicate, "
+          f"confirm, 404s, accreditation; "
           f"{len(web_rows)} audit rows")
 
     hub.wait(lambda: a.comments > 0, "a heartbeat (: ping) on an idle stream", 10)
@@ -505,6 +509,11 @@ def web(rig):
     gw.kill()
     e3 = rig.get_json("/api/snapshot")["event_id"]
     hub.wait(lambda: c.ids() and c.ids()[-1] >= e3, f"event {e3} after restart")
+    snap2 = rig.get_json("/api/snapshot")
+    hz_after = {h["id"]: h["status"] for h in snap2["hazards"]}
+    assert hz_after.get(hid) == "confirmed_explosive", (hid, hz_after)
+    st_after = {i["id"]: i["status"] for i in snap2["indications"]}
+    assert st_after[ind["id"]] == "confirmed", st_after[ind["id"]]  # the review was loaded from the store
     assert not any(e[1] == "reset" for e in c.events), c.events[:2]
     check_ids(c.ids(), last + 1, e3, "after a clean restart")
     print(f"clean restart (same port {rig.port}): Last-Event-ID {last} -> {last + 1}..{e3}, no reset")
