@@ -348,6 +348,14 @@ async function main() {
     if (v === 'trainer') await dp.locator('#report svg.chart').first().waitFor({ timeout: WAIT_MS });
     await dp.screenshot({ path: path.join(OUTDIR, 'desktop-' + v + '.png') });
   }
+  await check('the trainer view prints only the report (print CSS)', async () => {
+    await dp.emulateMedia({ media: 'print' });
+    await dp.locator('#report svg.chart').first().waitFor({ timeout: WAIT_MS });
+    for (const sel of ['#bar', '#map', '#alerts', '#trainer-panel .controls'])
+      if (await dp.locator(sel).first().isVisible()) throw new Error(`${sel} is visible in print`);
+    await dp.screenshot({ path: path.join(OUTDIR, 'desktop-trainer-print.png'), fullPage: true });
+    await dp.emulateMedia({ media: 'screen' });
+  });
 
   await check('no request left the machine, no script error', async () => {
     if (foreign.length) throw new Error('requests to other origins: ' + foreign.join(', '));
@@ -456,7 +464,7 @@ const deadline = setTimeout(async () => {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = CLIENTS ? 1 : 9;
+  const expected = CLIENTS ? 1 : 10;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });
