@@ -15,6 +15,11 @@
  * land in OUTDIR.
  * Prints FIGURE lines (latency collar batch → DOM p50/p99, page weight, first map render).
  *
+ *   node browser_test.js CORE SIMFEED - CLI WEBROOT OUTDIR --demo
+ * plays a `scentrack sim` field day (reference scenario, seed 1: the window 05:20-05:40 UTC at 60x, so 20 s)
+ * into the core with web_simfeed (its setup makes the task, boxes, animals and sessions): the handler sees
+ * animals inside their boxes and each indication's alert within 2 s; screenshots of the demo in OUTDIR.
+ *
  *   node browser_test.js CORE TESTGW SETUP CLI WEBROOT OUTDIR --clients N [--seconds S]
  * is a benchmark instead: N plain SSE clients (node http, each parsing the stream) and one real page on the
  * same core for S seconds; prints each one's fix latency (batch handed to the upstream → event received) p50/p99.
@@ -32,7 +37,7 @@ const http = require('http');
 
 const [CORE, TESTGW, SETUP, CLI, WEBROOT, OUTDIR] = process.argv.slice(2, 8);
 const argOf = (k, d) => process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : d;
-const CLIENTS = argOf('--clients', 0), SECONDS = argOf('--seconds', 20);
+const CLIENTS = argOf('--clients', 0), SECONDS = argOf('--seconds', 20), DEMO = process.argv.includes('--demo');
 const BENCH = process.argv.includes('--bench') ? Number(process.argv[process.argv.indexOf('--bench') + 1] || 5) : 0;
 const GLOBAL_DEADLINE_MS = Number(process.env.WEB_TEST_DEADLINE_MS || 150000);
 const WAIT_MS = 30000;
@@ -456,7 +461,77 @@ const deadline = setTimeout(async () => {
   process.exit(1);
 }, GLOBAL_DEADLINE_MS);
 
-(CLIENTS ? clientsBench() : main()).then(async () => {
+/* --demo: a simulated field day on a compressed clock, through web_simfeed (TESTGW's place on the command line) */
+async function demo() {
+  const SIMFEED = TESTGW, DAY0 = 1741564800000, WIN0 = DAY0 + (5 * 60 + 20) * 60000, WIN1 = WIN0 + 20 * 60000, SPEED = 60;
+  const sim = path.join(tmp, 'sim');
+  run(CLI, ['sim', path.join(__dirname, '..', '..', 'analysis', 'scenarios', 'reference.ini'), '--seed', '1', '--out', sim]);
+  for (const who of ['core', 'gw']) run(CORE, ['keygen', `${tmp}/${who}.pub`, `${tmp}/${who}.key`]);
+  fs.writeFileSync(`${tmp}/allow.txt`, `${GW_ID} ${fs.readFileSync(`${tmp}/gw.pub`, 'utf8').trim()}\n`);
+  fs.writeFileSync(`${tmp}/token`, TOKEN + '\n');
+  const wall0 = Date.now() + 8000;  /* the feed starts once the page is up (the clock maps WIN0 to wall0) */
+  const tmap = ['--wall0', String(wall0), '--win0', String(WIN0), '--speed', String(SPEED)];
+  const setupOut = run(SIMFEED, ['setup', `${tmp}/core.db`, sim, ...tmap]);
+  if (!/^SETUP task=\d+ boxes=17 animals=8 sessions=36/.test(setupOut)) throw new Error('setup: ' + setupOut);
+  const core = await startCore();
+  const sent = new Map(), inds = [];
+  const feed = new Proc('simfeed', SIMFEED, ['run', sim, '--endpoint', eps.ingest, '--gw-id', String(GW_ID), '--server-key', `${tmp}/core.pub`,
+    '--secret', `${tmp}/gw.key`, ...tmap, '--win1', String(WIN1), '--every-s', '2']);
+  let lastSent = 0;
+  feed.onLine = (l) => {
+    let m = l.match(/^SENT (\d+) (\d+)$/);
+    if (m) { lastSent = monoToEpochMs(Number(m[2])); sent.set(Number(m[1]), lastSent); }
+    m = l.match(/^IND (\d+) (\d+)$/);
+    if (m) inds.push({ collar: Number(m[1]), rec_seq: Number(m[2]), sent: lastSent });
+  };
+  const ready = await feed.wait(/^READY records=(\d+) batches=(\d+)/);
+  console.log(`demo: ${ready[1]} records in ${ready[2]} batches over ${(WIN1 - WIN0) / 60000} simulated minutes at ${SPEED}x`);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROME_ARGS });
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const origin = new URL(core.base).origin, foreign = [];
+  await ctx.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
+  const page = await ctx.newPage();
+  const errs = [];
+  page.on('pageerror', (e) => errs.push(e.message));
+  await page.goto(core.base + '#handler');
+  await check('demo: the day\'s 17 boxes and 8 animals appear, animals move inside boxes', async () => {
+    await page.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+    await page.waitForFunction(() => document.querySelectorAll('.leaflet-marker-icon[data-animal]').length >= 4 && window.scentrack.fixes > 50, null, { timeout: WAIT_MS });
+    const n = await page.locator('.box-label').count();
+    if (n !== 17) throw new Error(`${n} box labels, expected 17`);
+    const live = await page.locator('#animals li.animal:not(.stale)').count();
+    if (live < 4) throw new Error(`only ${live} animals live`);
+  });
+  await check('demo: every indication of the window alerts within 2 s of its batch', async () => {
+    await page.waitForFunction(() => window.scentrack.alerts.length >= 3, null, { timeout: 60000 });
+    await feed.wait(/^DONE$/, 60000);
+    await page.waitForFunction((n) => window.scentrack.alerts.length >= n, inds.length, { timeout: WAIT_MS });
+    const al = await page.evaluate(() => window.scentrack.alerts);
+    const lat = al.map((a) => { const i = inds.find((x) => x.collar === a.collar_id && x.rec_seq === a.rec_seq); return i ? a.epoch_ms - i.sent : NaN; }).filter(isFinite);
+    if (lat.length !== inds.length) throw new Error(`${lat.length} alerts matched of ${inds.length} indications sent`);
+    console.log(`FIGURE demo ind_alert_latency_ms n=${lat.length} p50=${median(lat).toFixed(1)} max=${Math.max(...lat).toFixed(1)}`);
+    if (Math.max(...lat) > 2000) throw new Error(`an alert came ${Math.max(...lat).toFixed(0)} ms after its batch`);
+  });
+  await page.screenshot({ path: path.join(OUTDIR, 'demo-phone-handler.png') });
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await desk.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
+  const dp = await desk.newPage();
+  dp.on('pageerror', (e) => errs.push(e.message));
+  await dp.goto(core.base + '#leader');
+  await dp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+  await dp.locator('#hazards li.hazard').first().waitFor({ timeout: WAIT_MS });
+  await dp.screenshot({ path: path.join(OUTDIR, 'demo-desktop-leader.png') });
+  await dp.goto(core.base + '#handler');
+  await dp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+  await dp.locator('.leaflet-marker-icon[data-animal]').first().waitFor({ timeout: WAIT_MS });
+  await dp.screenshot({ path: path.join(OUTDIR, 'demo-desktop-handler.png') });
+  await check('demo: no request left the machine, no script error', async () => {
+    if (foreign.length) throw new Error('requests to other origins: ' + foreign.join(', '));
+    if (errs.length) throw new Error('page errors: ' + errs.join(' | '));
+  });
+}
+
+(CLIENTS ? clientsBench() : DEMO ? demo() : main()).then(async () => {
   await teardown();
 }, async (e) => {
   console.log('error: ' + (e && e.stack || e));
@@ -464,7 +539,7 @@ const deadline = setTimeout(async () => {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = CLIENTS ? 1 : 10;
+  const expected = CLIENTS ? 1 : DEMO ? 3 : 10;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });

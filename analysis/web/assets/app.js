@@ -204,9 +204,26 @@
         link: null, gps: null, temp_c: null, trail: [], bout_start_ms: NaN, still_since_ms: NaN, still_ll: null };
       S.animals.set(k, a);
       addFollowOption(a);
+      if (o.name === undefined) wantNames();
     }
     if (o.collar_id !== undefined && o.collar_id !== null) { a.collar_id = o.collar_id; S.byCollar.set(o.collar_id, k); }
     return a;
+  }
+  /* An animal first seen in the stream has no name yet (events carry ids only): fetch the snapshot once,
+     debounced, and take names and species from it — nothing else, the stream stays the source of state. */
+  let namesTimer = null;
+  function wantNames() {
+    if (namesTimer || !hooks.snapshotLoaded) return;
+    namesTimer = setTimeout(async () => {
+      try {
+        const r = await fetch('api/snapshot');
+        if (r.ok) for (const x of ((await r.json()).animals || [])) {
+          const a = S.animals.get(keyOf(x));
+          if (a && x.name && a.name !== x.name) { a.name = x.name; a.species = x.species || a.species; relabelOptions(a); if (a.marker) drawAnimal(a); renderAnimalRow(a); }
+        }
+      } catch (e) { /* labels stay "animal N" until the next try */ }
+      namesTimer = null;
+    }, 1000);
   }
   function label(a) { return a.name || (a.animal_id !== null && a.animal_id !== undefined ? 'animal ' + a.animal_id : 'collar ' + a.collar_id); }
   function addFollowOption(a) {
@@ -385,7 +402,7 @@
     st.className = 'state ' + (stale ? 'stale' : (a.state || ''));
     const link = a.link || {};
     li.querySelector('.meta').textContent =
-      'fix ' + fmtAge((now() - a.t_ms) / 1000) + ' ago · heading ' + num(a.heading_deg, 0, '°') + ' · ±' + num(a.h_acc_m, 1, ' m') +
+      'fix ' + fmtAge((now() - a.t_ms) / 1000) + ' ago · heading ' + num(a.heading_deg, 0, '°') + ' · ±' + num(a.h_acc_m, a.h_acc_m < 0.1 ? 2 : 1, ' m') +
       ' · battery ' + (a.battery_pct !== null && a.battery_pct !== undefined ? a.battery_pct + ' %' : '?') +
       ' · link ' + (link.loss_pct !== undefined ? num(link.loss_pct, 0, ' % loss') : '?') +
       (link.rssi_dbm !== undefined ? ' ' + link.rssi_dbm + ' dBm' : '');
