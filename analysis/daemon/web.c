@@ -393,7 +393,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	w->requests++;
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-	if (rq->too_big)
+	if (rq->too_big && !(!strcmp(method, "POST") && !strncmp(url, "/api/", 5))) /* API writes: audited below */
 		return json_error(c, 413, "%s: request body larger than 64 KiB", "body");
 	if (!strcmp(url, "/api/events")) {
 		if (!get)
@@ -411,8 +411,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		struct wb b = {0};
 		const char *ctype = "application/json";
 		char disp[160] = "";
-		int status = web_api(w, c, method, url, rq->body.p ? rq->body.p : "", rq->body.len, &b, &ctype, disp,
-		                     sizeof disp);
+		int status = web_api(w, c, method, url, rq->too_big ? NULL : rq->body.p ? rq->body.p : "", rq->body.len, &b,
+		                     &ctype, disp, sizeof disp);
 		if (status < 0)
 			return MHD_NO;
 		if (disp[0]) {

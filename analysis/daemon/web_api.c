@@ -946,14 +946,17 @@ int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, co
 	/* "by" for the audit row even when the request is refused later */
 	struct wj_obj o;
 	char why[256];
-	bool parsed = wj_parse(body, body_len, &o, why, sizeof why) == 0;
+	bool parsed = body && wj_parse(body, body_len, &o, why, sizeof why) == 0;
 	if (parsed) {
 		const struct wj_field *b = wj_get(&o, "by");
 		if (b && b->type == WJ_STR)
 			snprintf(x.by, sizeof x.by, "%.63s", b->val);
 	}
 	int st = web_auth(w, c);
-	if (st) {
+	if (!body) { /* over WEB_BODY_MAX: refused unread, still audited */
+		web_error(out, "body: request body larger than 64 KiB");
+		st = 413;
+	} else if (st) {
 		web_error(out, "Authorization: %s", st == 401 ? "a valid \"Bearer <token>\" header is needed to write"
 		                                              : "writes are disabled ([web] token_file not configured)");
 	} else if (!parsed) {
@@ -970,6 +973,6 @@ int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, co
 	}
 	if (parsed)
 		wj_free(&o);
-	audit(&x, st, out, st != 401 && st != 403);
+	audit(&x, st, out, web_auth(w, c) == 0);
 	return st;
 }
