@@ -345,10 +345,12 @@ static int loop(struct daemon *d)
 			core_log(CORE_LOG_ERR, "main", "ingest: %s", an_ingest_last_error(d->ing));
 			return EX_IOERR;
 		}
+		/* this turn's fixes and indications out to the pages now: a hazard recompute must not delay them */
+		core_web_service(d->web);
 		(void)core_feed_flush(&d->feed); /* logged and counted inside */
 		if (an_pub_service(d->pub, 0))
 			core_log(CORE_LOG_WARN, "main", "snapshot socket receive failed");
-		core_web_service(d->web); /* after ingest: this turn's events go out now */
+		core_web_service(d->web); /* the hazard events of the flush */
 		tick(d, mono_ms());
 	}
 	return EX_OK;
