@@ -356,6 +356,12 @@ static int loop(struct daemon *d)
 	return EX_OK;
 }
 
+/* A clearance result stored through the web API: to the hazard engines (applied at the next flush). */
+static int web_clearances(void *feed)
+{
+	return core_feed_clearances(feed);
+}
+
 static int setup_signals(struct daemon *d)
 {
 	sigset_t set;
@@ -431,7 +437,7 @@ static int run(struct daemon *d, int foreground)
 	core_log(CORE_LOG_NOTE, "feed", "state rebuilt from the store in %" PRIu64 " ms: %" PRIu64 " indications, %" PRIu64
 	         " usable fixes, %zu hazard points", mono_ms() - t0, d->feed.st.loaded_inds, d->feed.st.loaded_fixes,
 	         core_feed_hazard_points(&d->feed));
-	core_web_set_clearance_hook(d->web, core_feed_clearance, &d->feed);
+	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
 	struct an_ingest_sink sink;
 	core_feed_sink(&d->feed, &sink);
 	ic.endpoint = d->cfg.ingest_endpoint;
