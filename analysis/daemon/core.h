@@ -103,6 +103,7 @@ struct core_feed {
 	struct core_feed_stats st;
 	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */
 	struct sqlite3_stmt *q_rec, *q_fix_xy, *q_ind_xy, *q_session;
+	int64_t clr_last_id; /* clearance results up to this id were given to the engines */
 };
 
 /* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */
@@ -115,9 +116,8 @@ void core_feed_sink(struct core_feed *f, struct an_ingest_sink *sink);
  * @retval 0; the first engine error (the record stays stored and published; its contribution is lost) */
 int core_feed_flush(struct core_feed *f);
 size_t core_feed_hazard_points(const struct core_feed *f);
-/* A clearance result stored after start-up (web API): into its task's hazard engine; the next
- * core_feed_flush applies it and publishes the points it changed. ctx = the struct core_feed.
- * @retval 0, -ENOMEM */
-int core_feed_clearance(void *ctx, int64_t task_id, const struct an_store_clearance *c);
+/* Give the engines the clearance results stored since the last call (task frames; ind_ref = the row's
+ * hazard_id). Call core_feed_flush after. @retval 0 or -errno */
+int core_feed_clearances(struct core_feed *f) __attribute__((warn_unused_result));
 
 #endif

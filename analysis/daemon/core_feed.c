@@ -29,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "an/import.h"
 #include "core.h"
 
 static uint64_t real_ms(void)
@@ -372,6 +373,54 @@ int core_feed_flush(struct core_feed *f)
 	return ret;
 }
 
+/* Give the engines the clearance results stored since the last call (task frames, matched by position, or
+ * to the point of the indication named by hazard_id). Call core_feed_flush after. (The core branch has the
+ * same function; its version identifies results by an_hazard_clearance_id.) @retval 0 or -errno */
+int core_feed_clearances(struct core_feed *f)
+{
+	if (!f->cfg->hazard)
+		return 0;
+	sqlite3_stmt *q;
+	int rc = prep(f, "SELECT id, task_id, hazard_id, lat_e7, x_mm, y_mm, pos_err_mm, result, date_ms"
+	                 " FROM clearance_results WHERE id > ?1 ORDER BY id", &q);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(q, 1, f->clr_last_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0), task = sqlite3_column_int64(q, 1), hz = sqlite3_column_int64(q, 2);
+		bool has_pos = sqlite3_column_type(q, 3) != SQLITE_NULL;
+		int res = 0;
+		const char *rt = (const char *)sqlite3_column_text(q, 7);
+		f->clr_last_id = id;
+		if (!rt || an_import_result_class(rt, &res)) {
+			f->st.lookup_errors++;
+			continue;
+		}
+		if (!has_pos && hz <= 0)
+			continue; /* nothing to attach it to (e.g. not_accessible, no position, no hazard named) */
+		struct core_frame *fr = frame_get(f, task);
+		if (!fr) {
+			rc = -ENOMEM;
+			break;
+		}
+		struct an_hazard_input in = {.kind = AN_HAZARD_IN_CLEARANCE};
+		in.u.clearance = (struct an_hazard_clearance){(uint64_t)id, (uint64_t)(hz > 0 ? hz : 0), has_pos,
+		                                              sqlite3_column_int64(q, 4), sqlite3_column_int64(q, 5),
+		                                              (uint32_t)sqlite3_column_int64(q, 6),
+		                                              (enum an_clearance_result)res, sqlite3_column_int64(q, 8)};
+		if ((rc = push_input(fr, &in)))
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc > 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading clearance results: %s", sqlite3_errmsg(an_store_sqlite(f->store)));
+		return -EIO;
+	}
+	return rc;
+}
+
 /* ---- the ingest sink -------------------------------------------------------------------------------------- */
 
 static void publish_gateway(struct core_feed *f, const struct proto_batch *b, const struct an_store_ingest_result *r)
@@ -567,6 +616,8 @@ static int load(struct core_feed *f)
 		core_log(CORE_LOG_ERR, "feed", "reading the store: %s", an_store_errmsg(f->store));
 		goto out;
 	}
+	if ((rc = core_feed_clearances(f)) < 0)
+		goto out;
 	if ((rc = prep(f, "SELECT gw_id, last_gw_seq, last_batch_ms FROM gateways WHERE last_gw_seq IS NOT NULL ORDER BY gw_id",
 	               &q)))
 		goto out;
@@ -601,61 +652,6 @@ out:
 	return rc;
 }
 
-/* ---- clearance results --------------------------------------------------------------------------------- */
-
-int core_feed_clearance(void *ctx, int64_t task_id, const struct an_store_clearance *c)
-{
-	struct core_feed *f = ctx;
-	if (!f->cfg->hazard)
-		return 0;
-	struct core_frame *fr = frame_get(f, task_id);
-	if (!fr)
-		return -ENOMEM;
-	/* linked by position (an_match in the engine); a result stored with a hazard_id names a store hazard
-	 * row, not an engine point, so it is matched by position too */
-	struct an_hazard_input in = {.kind = AN_HAZARD_IN_CLEARANCE};
-	in.u.clearance.id = (uint64_t)c->id;
-	in.u.clearance.has_pos = c->has_pos;
-	in.u.clearance.x_mm = c->x_mm;
-	in.u.clearance.y_mm = c->y_mm;
-	in.u.clearance.pos_err_mm = c->pos_err_mm;
-	in.u.clearance.result = c->result;
-	in.u.clearance.date_ms = c->date_ms;
-	return push_input(fr, &in);
-}
-
-static int load_clearance(void *ctx, const struct an_store_clearance *c)
-{
-	struct core_feed *f = ctx;
-	return core_feed_clearance(f, c->task_id, c);
-}
-
-/* Start-up: every stored clearance result into its task's engine (the status it gives a point survives a
- * restart), applied without publishing. */
-static int load_clearances(struct core_feed *f)
-{
-	sqlite3_stmt *q;
-	int rc;
-	if (!f->cfg->hazard)
-		return 0;
-	if ((rc = prep(f, "SELECT DISTINCT task_id FROM clearance_results ORDER BY task_id", &q)))
-		return rc;
-	int st = 0;
-	f->loading = true;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		if ((st = an_store_clearances_by_task(f->store, sqlite3_column_int64(q, 0), load_clearance, f)) < 0)
-			break;
-	if (!st && rc != SQLITE_DONE)
-		st = -EIO;
-	sqlite3_finalize(q);
-	if (st < 0)
-		core_log(CORE_LOG_ERR, "feed", "reading clearance results: %s", an_store_errmsg(f->store));
-	else if (core_feed_flush(f))
-		st = -EIO;
-	f->loading = false;
-	return st < 0 ? st : 0;
-}
-
 int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, const struct core_config *cfg)
 {
 	memset(f, 0, sizeof *f);
@@ -675,7 +671,7 @@ int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, co
 	    (rc = prep(f, "SELECT s.animal_id, a.species FROM sessions s JOIN animals a ON a.id = s.animal_id WHERE s.id = ?1",
 	               &f->q_session)))
 		goto out_close;
-	if ((rc = load(f)) || (rc = load_clearances(f)))
+	if ((rc = load(f)))
 		goto out_close;
 	return 0;
 out_close:

@@ -345,13 +345,21 @@ static int loop(struct daemon *d)
 			core_log(CORE_LOG_ERR, "main", "ingest: %s", an_ingest_last_error(d->ing));
 			return EX_IOERR;
 		}
+		/* this turn's fixes and indications out to the pages now: a hazard recompute must not delay them */
+		core_web_service(d->web);
 		(void)core_feed_flush(&d->feed); /* logged and counted inside */
 		if (an_pub_service(d->pub, 0))
 			core_log(CORE_LOG_WARN, "main", "snapshot socket receive failed");
-		core_web_service(d->web); /* after ingest: this turn's events go out now */
+		core_web_service(d->web); /* the hazard events of the flush */
 		tick(d, mono_ms());
 	}
 	return EX_OK;
+}
+
+/* A clearance result stored through the web API: to the hazard engines (applied at the next flush). */
+static int web_clearances(void *feed)
+{
+	return core_feed_clearances(feed);
 }
 
 static int setup_signals(struct daemon *d)
@@ -429,7 +437,7 @@ static int run(struct daemon *d, int foreground)
 	core_log(CORE_LOG_NOTE, "feed", "state rebuilt from the store in %" PRIu64 " ms: %" PRIu64 " indications, %" PRIu64
 	         " usable fixes, %zu hazard points", mono_ms() - t0, d->feed.st.loaded_inds, d->feed.st.loaded_fixes,
 	         core_feed_hazard_points(&d->feed));
-	core_web_set_clearance_hook(d->web, core_feed_clearance, &d->feed);
+	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
 	struct an_ingest_sink sink;
 	core_feed_sink(&d->feed, &sink);
 	ic.endpoint = d->cfg.ingest_endpoint;

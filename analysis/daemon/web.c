@@ -345,6 +345,48 @@ static enum MHD_Result serve_tile(struct core_web *w, struct MHD_Connection *c, 
 	return ret;
 }
 
+/* What the page needs to decide between tiles and a metric grid: format, zoom range, bounds. */
+static void tiles_metadata(struct core_web *w)
+{
+	sqlite3_stmt *q;
+	w->tiles_minzoom = w->tiles_maxzoom = -1;
+	snprintf(w->tiles_format, sizeof w->tiles_format, "png");
+	if (sqlite3_prepare_v2(w->tiles, "SELECT name, value FROM metadata", -1, &q, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(q, 0), *v = (const char *)sqlite3_column_text(q, 1);
+		if (!k || !v)
+			continue;
+		if (!strcmp(k, "format") && (!strcmp(v, "png") || !strcmp(v, "jpg") || !strcmp(v, "webp")))
+			snprintf(w->tiles_format, sizeof w->tiles_format, "%s", v);
+		else if (!strcmp(k, "minzoom"))
+			w->tiles_minzoom = atoi(v);
+		else if (!strcmp(k, "maxzoom"))
+			w->tiles_maxzoom = atoi(v);
+		else if (!strcmp(k, "bounds"))
+			w->tiles_has_bounds = sscanf(v, "%lf,%lf,%lf,%lf", &w->tiles_bounds[0], &w->tiles_bounds[1],
+			                             &w->tiles_bounds[2], &w->tiles_bounds[3]) == 4;
+	}
+	sqlite3_finalize(q);
+}
+
+void web_tiles_json(struct core_web *w, struct wb *b)
+{
+	if (!w->tiles) {
+		wb_puts(b, "null");
+		return;
+	}
+	wb_printf(b, "{\"format\":\"%s\",\"minzoom\":", w->tiles_format);
+	wb_printf(b, w->tiles_minzoom >= 0 ? "%d" : "null", w->tiles_minzoom);
+	wb_puts(b, ",\"maxzoom\":");
+	wb_printf(b, w->tiles_maxzoom >= 0 ? "%d" : "null", w->tiles_maxzoom);
+	if (w->tiles_has_bounds)
+		wb_printf(b, ",\"bounds\":[%.7f,%.7f,%.7f,%.7f]}", w->tiles_bounds[0], w->tiles_bounds[1], w->tiles_bounds[2],
+		          w->tiles_bounds[3]);
+	else
+		wb_puts(b, ",\"bounds\":null}");
+}
+
 /* ---- requests --------------------------------------------------------------------------------------------- */
 
 struct req {
@@ -393,7 +435,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	w->requests++;
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-	if (rq->too_big)
+	if (rq->too_big && !(!strcmp(method, "POST") && !strncmp(url, "/api/", 5))) /* API writes: audited below */
 		return json_error(c, 413, "%s: request body larger than 64 KiB", "body");
 	if (!strcmp(url, "/api/events")) {
 		if (!get)
@@ -411,8 +453,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		struct wb b = {0};
 		const char *ctype = "application/json";
 		char disp[160] = "";
-		int status = web_api(w, c, method, url, rq->body.p ? rq->body.p : "", rq->body.len, &b, &ctype, disp,
-		                     sizeof disp);
+		int status = web_api(w, c, method, url, rq->too_big ? NULL : rq->body.p ? rq->body.p : "", rq->body.len, &b,
+		                     &ctype, disp, sizeof disp);
 		if (status < 0)
 			return MHD_NO;
 		if (disp[0]) {
@@ -520,6 +562,8 @@ int core_web_open(const struct core_web_config *cfg, struct an_store *s, struct 
 		rc = -EINVAL;
 		goto out_free;
 	}
+	if (w->tiles)
+		tiles_metadata(w);
 	if ((rc = web_sse_open(w, err, errcap)))
 		goto out_free;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);

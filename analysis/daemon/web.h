@@ -48,10 +48,9 @@ int core_web_fd(const struct core_web *w);
 uint64_t core_web_timeout(struct core_web *w, uint64_t max);
 /* Run the HTTP server: accept, read, answer, push pending SSE events. */
 void core_web_service(struct core_web *w);
-/* Where a clearance result recorded through the API goes after the store (scentrack-core: its hazard
- * engine, core_feed_clearance). */
-struct an_store_clearance;
-typedef int (*core_web_clearance_fn)(void *ctx, int64_t task_id, const struct an_store_clearance *c);
+/* Called after a clearance result was stored through the API (scentrack-core: give the new results to
+ * the hazard engines, core_feed_clearances; the points change at the next core_feed_flush). */
+typedef int (*core_web_clearance_fn)(void *ctx);
 void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
 /* "http://127.0.0.1:8080/" of the bound socket. */
 const char *core_web_url(const struct core_web *w);

@@ -584,22 +584,6 @@ static int64_t latest_task(struct core_web *w)
 	return id;
 }
 
-struct find_cl {
-	int64_t id;
-	bool found;
-	struct an_store_clearance c;
-};
-
-static int find_clearance(void *ctx, const struct an_store_clearance *c)
-{
-	struct find_cl *f = ctx;
-	if (c->id != f->id)
-		return 0;
-	f->c = *c;
-	f->found = true;
-	return 1;
-}
-
 static int post_clearance(struct wctx *x, const struct wj_obj *o, struct wb *out)
 {
 	static const char *const known[] = {"lat", "lon", "err_m", "result", "device", "depth_cm", "team", "date", "by",
@@ -699,9 +683,7 @@ static int post_clearance(struct wctx *x, const struct wj_obj *o, struct wb *out
 	x->entity_id = ir.inserted ? cid : 0;
 	if (ir.inserted && x->w->on_clearance) {
 		/* into the live hazard engine: the point's status changes at the next flush (a hazard event) */
-		struct find_cl fc = {.id = cid};
-		if (an_store_clearances_by_task(x->w->store, task, find_clearance, &fc) < 0 || !fc.found ||
-		    x->w->on_clearance(x->w->on_clearance_ctx, task, &fc.c))
+		if (x->w->on_clearance(x->w->on_clearance_ctx))
 			core_log(CORE_LOG_ERR, "web", "clearance result %" PRId64 " stored but not given to the hazard engine "
 			         "(it will be at the next start)", cid);
 	}
@@ -946,14 +928,17 @@ int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, co
 	/* "by" for the audit row even when the request is refused later */
 	struct wj_obj o;
 	char why[256];
-	bool parsed = wj_parse(body, body_len, &o, why, sizeof why) == 0;
+	bool parsed = body && wj_parse(body, body_len, &o, why, sizeof why) == 0;
 	if (parsed) {
 		const struct wj_field *b = wj_get(&o, "by");
 		if (b && b->type == WJ_STR)
 			snprintf(x.by, sizeof x.by, "%.63s", b->val);
 	}
 	int st = web_auth(w, c);
-	if (st) {
+	if (!body) { /* over WEB_BODY_MAX: refused unread, still audited */
+		web_error(out, "body: request body larger than 64 KiB");
+		st = 413;
+	} else if (st) {
 		web_error(out, "Authorization: %s", st == 401 ? "a valid \"Bearer <token>\" header is needed to write"
 		                                              : "writes are disabled ([web] token_file not configured)");
 	} else if (!parsed) {
@@ -970,6 +955,6 @@ int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, co
 	}
 	if (parsed)
 		wj_free(&o);
-	audit(&x, st, out, st != 401 && st != 403);
+	audit(&x, st, out, web_auth(w, c) == 0);
 	return st;
 }

@@ -91,6 +91,10 @@ struct core_web {
 	bool has_token;
 	char token_fp[17]; /* first 16 hex of SHA-256(token): names the credential in the audit log */
 	struct sqlite3 *tiles;
+	char tiles_format[8];           /* MBTiles metadata: "png" | "jpg" | "webp" | "" */
+	int tiles_minzoom, tiles_maxzoom; /* -1 = unknown */
+	bool tiles_has_bounds;
+	double tiles_bounds[4];         /* w, s, e, n */
 	core_web_clearance_fn on_clearance;
 	void *on_clearance_ctx;
 	/* live state, fed by the PUB tap */
@@ -147,5 +151,6 @@ void web_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void web_error(struct wb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes: the Bearer token matched (constant time). */
 int web_auth(struct core_web *w, struct MHD_Connection *c);
+void web_tiles_json(struct core_web *w, struct wb *b); /* snapshot "tiles": null or the MBTiles metadata */
 
 #endif

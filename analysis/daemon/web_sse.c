@@ -831,7 +831,9 @@ void web_snapshot(struct core_web *w, struct wb *b)
 			wb_puts(b, ",");
 		gw_json(b, &w->gws[i]);
 	}
-	wb_puts(b, "],\"server_time\":");
+	wb_puts(b, "],\"tiles\":");
+	web_tiles_json(w, b);
+	wb_puts(b, ",\"server_time\":");
 	wb_iso(b, real_ms());
 	wb_puts(b, "}");
 }

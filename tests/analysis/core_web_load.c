@@ -9,6 +9,7 @@
  * "server_ms" (the core's wall clock when it queued the event, right after the commit). Per stream the ids
  * must be LAST_EVENT_ID+1, +2, ... (gaps and duplicates are counted). On stdin "STOP <id>": wait until every
  * stream has seen <id> (deadline 120 s), print
+ *   "IND events=.. p50_ms=.. p99_ms=.. max_ms=.." (indication events alone), then
  *   "RESULT clients=N events=E p50_ms=.. p99_ms=.. max_ms=.. gaps=G dups=D resets=R incomplete=I"
  * and exit 0 (1 on gaps, duplicates, resets or incomplete streams).
  */
@@ -37,8 +38,8 @@ struct cl {
 	bool closed;
 };
 
-static double *lat;
-static size_t n_lat, cap_lat;
+static double *lat, *lat_ind;
+static size_t n_lat, cap_lat, n_ind, cap_ind;
 static uint64_t gaps, dups, resets;
 
 static double now_ms(void)
@@ -72,6 +73,15 @@ static void record(struct cl *c, char *rec, double t)
 	if (!sm)
 		return;
 	double s = strtod(sm + 12, NULL);
+	if (strstr(rec, "event: ind\n")) { /* indications apart: the alert the handler waits for */
+		if (n_ind == cap_ind) {
+			cap_ind = cap_ind ? cap_ind * 2 : 1 << 12;
+			lat_ind = realloc(lat_ind, cap_ind * sizeof *lat_ind);
+			if (!lat_ind)
+				exit(2);
+		}
+		lat_ind[n_ind++] = t - s;
+	}
 	if (n_lat == cap_lat) {
 		cap_lat = cap_lat ? cap_lat * 2 : 1 << 16;
 		lat = realloc(lat, cap_lat * sizeof *lat);
@@ -190,6 +200,10 @@ int main(int argc, char **argv)
 				done += cls[i].last >= stop;
 			if (done == n || t > deadline) {
 				qsort(lat, n_lat, sizeof *lat, cmp);
+				qsort(lat_ind, n_ind, sizeof *lat_ind, cmp);
+				if (n_ind)
+					printf("IND events=%zu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", n_ind, lat_ind[n_ind / 2],
+					       lat_ind[n_ind * 99 / 100], lat_ind[n_ind - 1]);
 				double p50 = n_lat ? lat[n_lat / 2] : 0, p99 = n_lat ? lat[n_lat * 99 / 100] : 0;
 				printf("RESULT clients=%d events=%zu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f gaps=%" PRIu64 " dups=%" PRIu64
 				       " resets=%" PRIu64 " incomplete=%d\n",
