@@ -106,6 +106,7 @@ function run(cmd, args) {
 /* ---------- the rig: keys, allow-list, token, store, ini ---------- */
 const eps = { ingest: 'tcp://127.0.0.1:*', pub: 'tcp://127.0.0.1:*', snapshot: 'tcp://127.0.0.1:*' };
 let webListen = '127.0.0.1:0';
+let mbtiles = '';   /* web_browser runs the map over offline MBTiles tiles; the demo over the metric grid */
 let nCore = 0;
 function writeIni() {
   const ini = path.join(tmp, 'core.ini');
@@ -127,6 +128,7 @@ endpoint = ${eps.snapshot}
 listen = ${webListen}
 root = ${WEBROOT}
 token_file = ${tmp}/token
+${mbtiles ? 'mbtiles = ' + mbtiles : ''}
 `);
   return ini;
 }
@@ -158,6 +160,9 @@ async function main() {
   fs.writeFileSync(`${tmp}/allow.txt`, `${GW_ID} ${gwPub}\n`);
   fs.writeFileSync(`${tmp}/token`, TOKEN + '\n');
   run(SETUP, [`${tmp}/core.db`]);
+  /* plain PNG tiles around an_core_testgw's area (-25.9, 32.7), zooms 14-19, made by the standard library */
+  mbtiles = `${tmp}/tiles.mbtiles`;
+  run('/usr/bin/python3', [path.join(__dirname, 'make_mbtiles.py'), mbtiles, '-25.9', '32.7', '400', '14', '19']);
 
   let core = await startCore();
   const base = core.base, origin = new URL(base).origin;
@@ -188,6 +193,15 @@ async function main() {
     await page.locator('#conn[data-state=live]').waitFor({ timeout: WAIT_MS });
     const fr = await page.evaluate(() => window.scentrack.firstRender);
     console.log(`FIGURE first_load_bytes=${bytes} first_map_render_ms=${fr.toFixed(0)}`);
+  });
+
+  await check('offline tiles: the snapshot announces the MBTiles file, tiles load from the core', async () => {
+    await page.locator('img.leaflet-tile-loaded').first().waitFor({ state: 'attached', timeout: WAIT_MS });
+    const srcs = await page.evaluate(() => [...document.querySelectorAll('img.leaflet-tile-loaded')].map((i) => i.src));
+    const bad = srcs.filter((u) => !u.startsWith(origin + '/tiles/'));
+    if (bad.length) throw new Error('tiles from elsewhere: ' + bad.join(', '));
+    const grid = await page.locator('.grid-label').count();
+    if (grid) throw new Error(`${grid} metric grid labels drawn over the tiles`);
   });
 
   await check('animal markers appear and move', async () => {
@@ -539,7 +553,7 @@ async function demo() {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = CLIENTS ? 1 : DEMO ? 3 : 10;
+  const expected = CLIENTS ? 1 : DEMO ? 3 : 11;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });
