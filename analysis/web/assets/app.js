@@ -573,6 +573,19 @@
       ' · ' + (z.n_ind !== undefined ? z.n_ind : '?') + (z.n_animals !== undefined && z.n_animals !== null ? ' ind. by ' + z.n_animals + ' animal(s)' : (z.animals ? ' ind. by ' + z.animals.length + ' animal(s)' : ' ind.'));
     li.dataset.status = z.status || '';
     li.dataset.p = z.p_explosive;
+    sortHazards();
+  }
+  /* the list reads most likely first: P(explosive) descending, then id (stable between updates) */
+  let sortPending = false;
+  function sortHazards() {
+    if (sortPending) return;
+    sortPending = true;
+    requestAnimationFrame(() => {
+      sortPending = false;
+      const ul = $('hazards'), rows = [...ul.children];
+      rows.sort((a, b) => (Number(b.dataset.p) || 0) - (Number(a.dataset.p) || 0) || String(a.dataset.hazard).localeCompare(String(b.dataset.hazard)));
+      rows.forEach((r, i) => { if (ul.children[i] !== r) ul.insertBefore(r, ul.children[i] || null); });
+    });
   }
   async function showEvidence(id) {
     const z = S.hazards.get(id);
