@@ -376,6 +376,23 @@ async function main() {
     await dp.emulateMedia({ media: 'screen' });
   });
 
+
+  await check('handler alerts: work-bout timer, then link lost when the gateway stops (never a frozen "online")', async () => {
+    const hp = await ctx.newPage();
+    hp.on('pageerror', (e) => pageErrors.push(e.message));
+    await hp.goto(base + '?link_lost_s=4&gps_lost_s=3&bout_rat_min=0.05#handler');
+    await hp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+    await hp.locator('#animals li.animal:not(.stale)').first().waitFor({ timeout: WAIT_MS });
+    await hp.locator('#animals .chip', { hasText: 'work bout' }).first().waitFor({ timeout: WAIT_MS });
+    await gw.stop('SIGTERM');
+    await hp.waitForFunction(() => { const r = document.querySelectorAll('#animals li.animal'); return r.length >= 8 &&
+      [...r].every((li) => li.classList.contains('stale') && /link lost/.test(li.textContent)); }, null, { timeout: WAIT_MS });
+    if ((await hp.locator('.leaflet-marker-icon[data-animal] .amk.stale').count()) < 1) throw new Error('markers not greyed');
+    if ((await hp.locator('#conn').getAttribute('data-state')) !== 'live') throw new Error('the page lost its own stream');
+    await hp.screenshot({ path: path.join(OUTDIR, 'phone-link-lost.png') });
+    await hp.close();
+  });
+
   await check('no request left the machine, no script error', async () => {
     if (foreign.length) throw new Error('requests to other origins: ' + foreign.join(', '));
     const bad = requests.filter((u) => !u.startsWith(origin));
@@ -553,7 +570,7 @@ async function demo() {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = CLIENTS ? 1 : DEMO ? 3 : 11;
+  const expected = CLIENTS ? 1 : DEMO ? 3 : 12;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });

@@ -17,6 +17,14 @@
     heat_c: 32,
     trail_max_points: 4000,
   };
+  /* A programme (or a test) tunes them in the URL: ?link_lost_s=30&stationary_s=90&bout_rat_min=25&bout_dog_min=15 */
+  for (const [k, v] of new URLSearchParams(location.search)) {
+    const x = Number(v);
+    if (!(x >= 0) || !isFinite(x)) continue;
+    if (k === 'bout_rat_min') CFG.bout_min.rat = x;
+    else if (k === 'bout_dog_min') CFG.bout_min.dog = x;
+    else if (typeof CFG[k] === 'number') CFG[k] = x;
+  }
 
   /* ---------- small helpers ---------- */
   const $ = (id) => document.getElementById(id);
@@ -379,7 +387,7 @@
     if (a.battery_pct !== null && a.battery_pct !== undefined && a.battery_pct < CFG.battery_low_pct) out.push(['bad', 'battery ' + a.battery_pct + ' %']);
     const limit = CFG.bout_min[a.species] || CFG.bout_min.dog;
     if (isFinite(a.bout_start_ms) && isFinite(a.t_ms) && a.t_ms - a.bout_start_ms >= limit * 60000)
-      out.push(['', 'work bout ' + Math.round((a.t_ms - a.bout_start_ms) / 60000) + ' min (limit ' + limit + ')']);
+      out.push(['', 'work bout ' + fmtAge((a.t_ms - a.bout_start_ms) / 1000) + ' (limit ' + limit + ' min)']);
     if (a.temp_c !== null && a.temp_c !== undefined && a.temp_c >= CFG.heat_c) out.push(['bad', 'heat ' + a.temp_c + ' °C']);
     return out;
   }
