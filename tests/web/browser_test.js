@@ -335,6 +335,7 @@ async function main() {
     await page.locator('#trainer-animal').selectOption(String(animalId));
     await page.locator('#report svg.chart').first().waitFor({ timeout: WAIT_MS });
     await page.getByText('ap_mine').first().waitFor({ timeout: WAIT_MS });
+    await page.screenshot({ path: path.join(OUTDIR, 'phone-trainer.png'), fullPage: true });
   });
 
   await check('scentrack report accuracy --html: a standalone file with the same charts, offline, printable', async () => {

@@ -19,12 +19,18 @@
   const f = (v, d) => (v === null || v === undefined || !isFinite(v)) ? '—' : Number(v).toFixed(d);
   const p100 = (v, d) => (v === null || v === undefined) ? '—' : f(v * 100, d);  /* null stays a dash, never 0 % */
   const iv = (a, d, k) => Array.isArray(a) ? '[' + f(a[0] * (k || 1), d) + ', ' + f(a[1] * (k || 1), d) + ']' : (a && typeof a === 'object' ? '[' + f(a.lo * (k || 1), d) + ', ' + f(a.hi * (k || 1), d) + ']' : '—');
+  /* charts are drawn at the width they are shown (a phone gets a narrower chart, not smaller text) */
+  function chartW() {
+    const r = document.getElementById('report');
+    const w = r && r.clientWidth ? r.clientWidth - 4 : 560;
+    return Math.max(300, Math.min(560, w));
+  }
   const lo = (a) => Array.isArray(a) ? a[0] : (a ? a.lo : null);
   const hi = (a) => Array.isArray(a) ? a[1] : (a ? a.hi : null);
 
   /* Point estimates with interval whiskers per group and a dashed threshold line. */
   function intervalChart(title, groups, getV, getI, thr, thrLabel, unit, scale, cap) {
-    const W = 560, rowH = 26, padL = 150, padR = 20, H = 40 + rowH * Math.max(groups.length, 1);
+    const W = chartW(), rowH = 26, padL = W < 420 ? 90 : 150, padR = 20, H = 48 + rowH * Math.max(groups.length, 1);
     const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': title, width: W, height: H });
     svg.append(s('text', { x: 4, y: 14, 'font-weight': 'bold' }, title));
     let max = thr || 0;
@@ -32,13 +38,13 @@
     max = (max || 1) * scale * 1.1;
     if (cap) max = Math.min(max, cap);
     const X = (v) => padL + (W - padL - padR) * (v * scale) / max;
-    svg.append(s('line', { x1: padL, y1: 24, x2: padL, y2: H - 12, stroke: '#999' }));
+    svg.append(s('line', { x1: padL, y1: 30, x2: padL, y2: H - 12, stroke: '#999' }));
     for (let k = 0; k <= 4; k++) {
       const v = (max * k) / 4;
       svg.append(s('text', { x: padL + (W - padL - padR) * k / 4, y: H - 1, 'text-anchor': 'middle', fill: '#555' }, f(v, unit === ' %' || v >= 10 ? 0 : 2) + (unit || '')));
     }
     groups.forEach((g, n) => {
-      const y = 34 + n * rowH, v = getV(g), i = getI(g);
+      const y = 42 + n * rowH, v = getV(g), i = getI(g);
       svg.append(s('text', { x: padL - 6, y: y + 4, 'text-anchor': 'end' }, g.label || 'all'));
       if (i && lo(i) !== null) svg.append(s('line', { x1: X(lo(i)), x2: X(hi(i)), y1: y, y2: y, stroke: '#0b57d0', 'stroke-width': 3 }));
       if (v !== null && v !== undefined) svg.append(s('circle', { cx: X(v), cy: y, r: 5, fill: '#0b57d0' }));
@@ -46,15 +52,15 @@
     });
     if (thr !== null && thr !== undefined && isFinite(thr)) {
       const x = X(thr);
-      svg.append(s('line', { x1: x, x2: x, y1: 22, y2: H - 12, stroke: '#c0191f', 'stroke-dasharray': '5 4', 'stroke-width': 2, class: 'threshold' }));
+      svg.append(s('line', { x1: x, x2: x, y1: 30, y2: H - 12, stroke: '#c0191f', 'stroke-dasharray': '5 4', 'stroke-width': 2, class: 'threshold' }));
       const right = x > W - 120;  /* near the right edge: label on the left of the line */
-      svg.append(s('text', { x: right ? x - 3 : x + 3, y: 22, fill: '#c0191f', 'text-anchor': right ? 'end' : 'start' }, thrLabel));
+      svg.append(s('text', { x: right ? x - 3 : x + 3, y: 28, fill: '#c0191f', 'text-anchor': right ? 'end' : 'start' }, thrLabel));
     }
     return svg;
   }
 
   function barChart(title, bars, unit) {
-    const W = 560, H = 180, padB = 34, padT = 36, n = Math.max(bars.length, 1), bw = Math.min((W - 40) / n, 110);
+    const W = chartW(), H = 180, padB = 34, padT = 36, n = Math.max(bars.length, 1), bw = Math.min((W - 40) / n, 110);
     const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': title, width: W, height: H });
     svg.append(s('text', { x: 4, y: 14, 'font-weight': 'bold' }, title));
     const max = Math.max(1e-9, ...bars.map((b) => b.v || 0));
