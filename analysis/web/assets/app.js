@@ -610,7 +610,9 @@
       const r = await fetch('api/hazards/' + encodeURIComponent(id));
       if (r.ok) { const j = await r.json(); d = Object.assign(d, j.hazard || j); inds = j.indications || null; radius = j.evidence_radius_m; }
     } catch (e) { /* keep what the stream said */ }
-    const names = (ids) => ids.map((x) => { const a = S.animals.get(String(x)); return a ? label(a) : 'animal ' + x; }).join(', ') || 'none';
+    /* ids, or objects with an animal_id (a pass: animal, session, start, end); each animal named once */
+    const names = (ids) => [...new Set(ids.map((x) => (x && typeof x === 'object') ? x.animal_id : x))]
+      .map((x) => { const a = S.animals.get(String(x)); return a ? label(a) : 'animal ' + x; }).join(', ') || 'none';
     const by = d.animals || (inds ? [...new Set(inds.map((i) => i.animal_id).filter((x) => x !== null && x !== undefined))] : null);
     box.append(el('div', null, 'P(explosive) ' + num(d.p_explosive, 3) + ', status ' + (d.status || '?') + ', r95 ' + num(d.radius_m, 2, ' m')),
       el('div', 'by', 'indicated by: ' + (by ? names(by) : 'unknown')),
