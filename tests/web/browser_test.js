@@ -525,6 +525,10 @@ async function demo() {
   const tmap = ['--wall0', String(wall0), '--win0', String(WIN0), '--speed', String(SPEED)];
   const setupOut = run(SIMFEED, ['setup', `${tmp}/core.db`, sim, ...tmap]);
   if (!/^SETUP task=\d+ boxes=17 animals=8 sessions=36/.test(setupOut)) throw new Error('setup: ' + setupOut);
+  /* a hostile animal name: the page must show it as text, never run it */
+  const HOSTILE = '<img src=x onerror="window.__xss=1">R02';
+  run('/usr/bin/python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
+    'c.execute("UPDATE animals SET name=? WHERE name=?", (sys.argv[2], "R02")); c.commit()', `${tmp}/core.db`, HOSTILE]);
   const core = await startCore();
   const sent = new Map(), inds = [];
   const feed = new Proc('simfeed', SIMFEED, ['run', sim, '--endpoint', eps.ingest, '--gw-id', String(GW_ID), '--server-key', `${tmp}/core.pub`,
@@ -577,6 +581,19 @@ async function demo() {
   await dp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
   await dp.locator('.leaflet-marker-icon[data-animal]').first().waitFor({ timeout: WAIT_MS });
   await dp.screenshot({ path: path.join(OUTDIR, 'demo-desktop-handler.png') });
+  await check('demo: a hostile animal name is shown as text in the list, the marker label and the replay', async () => {
+    for (const p of [page, dp]) {
+      if (await p.evaluate(() => window.__xss)) throw new Error('the name ran as HTML');
+      if ((await p.locator('img[src=x], .leaflet-pane img[onerror]').count()) !== 0) throw new Error('the name became an element');
+    }
+    await dp.locator('#animals li.animal .name', { hasText: '<img src=x' }).first().waitFor({ timeout: WAIT_MS });
+    await dp.locator('.amk .lbl', { hasText: '<img src=x' }).first().waitFor({ state: 'attached', timeout: WAIT_MS });
+    await dp.goto(core.base + '#leader');
+    await dp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+    await dp.locator('#replay-on').check();
+    await dp.locator('.leaflet-tooltip', { hasText: '<img src=x' }).first().waitFor({ state: 'attached', timeout: WAIT_MS });
+    if (await dp.evaluate(() => window.__xss)) throw new Error('the name ran as HTML in the replay');
+  });
   await check('demo: no request left the machine, no script error', async () => {
     if (foreign.length) throw new Error('requests to other origins: ' + foreign.join(', '));
     if (errs.length) throw new Error('page errors: ' + errs.join(' | '));
@@ -591,7 +608,7 @@ async function demo() {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = CLIENTS ? 1 : DEMO ? 3 : 13;
+  const expected = CLIENTS ? 1 : DEMO ? 4 : 13;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });

@@ -439,7 +439,8 @@
 
   function drawInd(i) {
     if (!isFinite(i.lat)) return;
-    const icon = L.divIcon({ className: '', html: '<div class="indmk ' + (i.status || 'open') + '"></div>', iconSize: [22, 22], iconAnchor: [11, 11] });
+    const st = ['open', 'confirmed', 'rejected'].includes(i.status) ? i.status : 'open';  /* a class name, never raw text */
+    const icon = L.divIcon({ className: '', html: '<div class="indmk ' + st + '"></div>', iconSize: [22, 22], iconAnchor: [11, 11] });
     if (!i.marker) i.marker = L.marker(xy(i.lat, i.lon), { icon: icon, zIndexOffset: 1000 }).addTo(indLayer);
     else { i.marker.setLatLng(xy(i.lat, i.lon)); i.marker.setIcon(icon); }
     const e = i.marker.getElement();
@@ -563,7 +564,7 @@
       z.circle.setLatLng(xy(z.lat, z.lon)); z.circle.setStyle(ring); z.circle.setRadius(ring.radius);
       z.dot.setLatLng(xy(z.lat, z.lon)); z.dot.setStyle(dot);
     }
-    z.dot.bindTooltip('hazard ' + z.id + ' · P=' + num(z.p_explosive, 2) + ' · ' + (z.status || ''));
+    z.dot.bindTooltip(el('span', null, 'hazard ' + z.id + ' · P=' + num(z.p_explosive, 2) + ' · ' + (z.status || '')));  /* Leaflet sets string tooltips as HTML */
     renderHazardRow(z);
   }
   function renderHazardRow(z) {
@@ -690,7 +691,7 @@
       if (!past.length) continue;
       replayLayer.addLayer(L.polyline(past.slice(-600).map((p) => xy(p[1], p[2])), { color: '#0b57d0', weight: 2, opacity: 0.6 }));
       const p = past[past.length - 1], a = S.animals.get(k);
-      replayLayer.addLayer(L.circleMarker(xy(p[1], p[2]), { radius: 7, color: '#0b57d0', fillOpacity: 0.9 }).bindTooltip(a ? label(a) : k, { permanent: true, direction: 'right' }));
+      replayLayer.addLayer(L.circleMarker(xy(p[1], p[2]), { radius: 7, color: '#0b57d0', fillOpacity: 0.9 }).bindTooltip(el('span', null, a ? label(a) : k), { permanent: true, direction: 'right' }));
     }
   }
   $('replay-on').onchange = (e) => { if (e.target.checked) startReplay(); else stopReplay(); };
