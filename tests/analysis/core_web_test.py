@@ -425,7 +425,7 @@ def web(rig):
     assert len(tr["points"]) > 0 and not tr["truncated"], tr
     assert rig.http("GET", "/api/tracks?animal=x")[0] == 400
     hz = rig.get_json(f"/api/hazards/{snap['hazards'][0]['id']}")
-    assert hz["indications"], hz
+    assert hz["indications"] and isinstance(hz["swept_by"], list), hz
     rig.get_json(f"/api/accuracy?animal={animal1}")
     assert rig.http("GET", "/api/accuracy?animal=999999")[0] == 404
     gj = json.loads(rig.http("GET", "/api/export?format=geojson")[2])
