@@ -664,6 +664,17 @@ void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, v
 	w->on_clearance_ctx = ctx;
 }
 
+void core_web_status(const struct core_web *w, FILE *f)
+{
+	if (!w)
+		return;
+	fprintf(f, ",\"web\":{\"url\":\"%s\",\"requests\":%" PRIu64 ",\"sse_streams\":%zu,\"sse_opened\":%" PRIu64
+	        ",\"sse_resets\":%" PRIu64 ",\"events\":%" PRIu64 ",\"events_dropped\":%" PRIu64 ",\"last_event_id\":%" PRIu64
+	        ",\"writes_ok\":%" PRIu64 ",\"writes_refused\":%" PRIu64 "}",
+	        w->url, w->requests, w->n_clients, w->sse_opened, w->sse_resets, w->events, w->ev_dropped, w->next_id - 1,
+	        w->writes_ok, w->writes_refused);
+}
+
 const char *core_web_url(const struct core_web *w)
 {
 	return w ? w->url : "";

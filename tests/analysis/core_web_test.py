@@ -267,7 +267,7 @@ class Rig:
         with open(path, "w") as f:
             f.write(f"""[core]
 db = {self.db}
-status_file =
+status_file = {self.tmp}/status.json
 [ingest]
 endpoint = {self.ingest}
 secret_key = {self.tmp}/core.key
@@ -504,6 +504,9 @@ def web(rig):
     # 5. clean restart: ids continue, a reconnect with the last id has no gap and no reset
     last = a.ids()[-1]
     assert core.kill(signal.SIGTERM) == 0
+    with open(f"{rig.tmp}/status.json") as f:  # rewritten at shutdown
+        ws = json.load(f)["web"]
+    assert ws["last_event_id"] == last and ws["writes_ok"] == 4 and ws["writes_refused"] == n_posts - 4, ws
     hub.wait(lambda: a.closed, "stream end at shutdown")
     core = rig.core()
     c = Sse(hub, rig.port, last_id=last)
