@@ -330,6 +330,7 @@ def check_static(rig):
     st, h, d = rig.http("GET", "/")
     assert st == 200 and b"index-page" in d and h["Content-Type"].startswith("text/html"), (st, h)
     etag = h["ETag"]
+    assert "default-src 'self'" in h["Content-Security-Policy"] and "connect-src 'self'" in h["Content-Security-Policy"]
     assert h["Cache-Control"] == "no-cache"
     st, h2, d = rig.http("GET", "/", headers={"If-None-Match": etag})
     assert st == 304 and not d, st
