@@ -230,7 +230,9 @@ static void write_status(struct daemon *d, FILE *f)
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
 	U("out_of_frame", fs->out_of_frame); U("lookup_errors", fs->lookup_errors); U("loaded_fixes", fs->loaded_fixes);
 	U("loaded_inds", fs->loaded_inds); U("frames", d->feed.n_frames);
-	fprintf(f, "\"hazard_points\":%zu}}\n", core_feed_hazard_points(&d->feed));
+	fprintf(f, "\"hazard_points\":%zu}", core_feed_hazard_points(&d->feed));
+	core_web_status(d->web, f);
+	fprintf(f, "}\n");
 }
 #undef U
 

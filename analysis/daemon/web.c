@@ -197,6 +197,11 @@ int web_auth(struct core_web *w, struct MHD_Connection *c)
 	return diff ? 401 : 0;
 }
 
+#define WEB_CSP                                                                                              \
+	"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "    \
+	"media-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "  \
+	"frame-ancestors 'none'; form-action 'self'"
+
 /* ---- static files --------------------------------------------------------------------------------------- */
 
 static const char *mime_of(const char *path)
@@ -299,6 +304,9 @@ static enum MHD_Result serve_static(struct core_web *w, struct MHD_Connection *c
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", mime_of(real));
+	if (!strncmp(mime_of(real), "text/html", 9))
+		/* the page may talk to this server only: nothing leaves the machine, no injected script runs */
+		MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
 	MHD_add_response_header(r, "ETag", etag);
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -662,6 +670,17 @@ void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, v
 		return;
 	w->on_clearance = fn;
 	w->on_clearance_ctx = ctx;
+}
+
+void core_web_status(const struct core_web *w, FILE *f)
+{
+	if (!w)
+		return;
+	fprintf(f, ",\"web\":{\"url\":\"%s\",\"requests\":%" PRIu64 ",\"sse_streams\":%zu,\"sse_opened\":%" PRIu64
+	        ",\"sse_resets\":%" PRIu64 ",\"events\":%" PRIu64 ",\"events_dropped\":%" PRIu64 ",\"last_event_id\":%" PRIu64
+	        ",\"writes_ok\":%" PRIu64 ",\"writes_refused\":%" PRIu64 "}",
+	        w->url, w->requests, w->n_clients, w->sse_opened, w->sse_resets, w->events, w->ev_dropped, w->next_id - 1,
+	        w->writes_ok, w->writes_refused);
 }
 
 const char *core_web_url(const struct core_web *w)

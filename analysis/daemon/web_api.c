@@ -224,6 +224,38 @@ static int get_hazards(struct core_web *w, const char *id_s, struct wb *out)
 			wb_puts(out, ",");
 		web_ind_json(w, out, in);
 	}
+	/* swept_by: passes (sessions) with a usable fix (0 < h_acc <= 1 m) within the radius of the centroid
+	 * and no indication within it — the animals that went over the spot and said nothing. An approximation
+	 * of the engine's clean sweeps (which use each pass's buffered track); task frames only. */
+	wb_puts(out, "],\"swept_by\":[");
+	sqlite3 *db = an_store_sqlite(w->store);
+	sqlite3_stmt *q;
+	int64_t r_mm = (int64_t)(r * 1000.0);
+	if (h->task_id && sqlite3_prepare_v2(db,
+	                       "SELECT s.id, s.animal_id, s.start_ms, s.end_ms FROM sessions s WHERE s.id IN (SELECT DISTINCT "
+	                       "f.session_id FROM fixes f WHERE f.task_id = ?1 AND f.x_mm BETWEEN ?2 - ?4 AND ?2 + ?4 AND "
+	                       "f.y_mm BETWEEN ?3 - ?4 AND ?3 + ?4 AND (f.x_mm - ?2) * (f.x_mm - ?2) + (f.y_mm - ?3) * "
+	                       "(f.y_mm - ?3) <= ?4 * ?4 AND f.h_acc_mm > 0 AND f.h_acc_mm <= 1000) AND NOT EXISTS (SELECT 1 "
+	                       "FROM indications i WHERE i.session_id = s.id AND i.x_mm IS NOT NULL AND (i.x_mm - ?2) * "
+	                       "(i.x_mm - ?2) + (i.y_mm - ?3) * (i.y_mm - ?3) <= ?4 * ?4) ORDER BY s.id",
+	                       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, (int64_t)h->task_id);
+		sqlite3_bind_int64(q, 2, h->x_mm);
+		sqlite3_bind_int64(q, 3, h->y_mm);
+		sqlite3_bind_int64(q, 4, r_mm);
+		for (int k = 0; sqlite3_step(q) == SQLITE_ROW; k++) {
+			wb_printf(out, "%s{\"session_id\":%" PRId64 ",\"animal_id\":%" PRId64 ",\"start\":", k ? "," : "",
+			          (int64_t)sqlite3_column_int64(q, 0), (int64_t)sqlite3_column_int64(q, 1));
+			wb_iso(out, sqlite3_column_int64(q, 2));
+			wb_puts(out, ",\"end\":");
+			if (sqlite3_column_type(q, 3) == SQLITE_NULL)
+				wb_puts(out, "null");
+			else
+				wb_iso(out, sqlite3_column_int64(q, 3));
+			wb_puts(out, "}");
+		}
+		sqlite3_finalize(q);
+	}
 	wb_puts(out, "]}");
 	return 200;
 }

@@ -267,7 +267,7 @@ class Rig:
         with open(path, "w") as f:
             f.write(f"""[core]
 db = {self.db}
-status_file =
+status_file = {self.tmp}/status.json
 [ingest]
 endpoint = {self.ingest}
 secret_key = {self.tmp}/core.key
@@ -330,6 +330,7 @@ def check_static(rig):
     st, h, d = rig.http("GET", "/")
     assert st == 200 and b"index-page" in d and h["Content-Type"].startswith("text/html"), (st, h)
     etag = h["ETag"]
+    assert "default-src 'self'" in h["Content-Security-Policy"] and "connect-src 'self'" in h["Content-Security-Policy"]
     assert h["Cache-Control"] == "no-cache"
     st, h2, d = rig.http("GET", "/", headers={"If-None-Match": etag})
     assert st == 304 and not d, st
@@ -425,7 +426,7 @@ def web(rig):
     assert len(tr["points"]) > 0 and not tr["truncated"], tr
     assert rig.http("GET", "/api/tracks?animal=x")[0] == 400
     hz = rig.get_json(f"/api/hazards/{snap['hazards'][0]['id']}")
-    assert hz["indications"], hz
+    assert hz["indications"] and isinstance(hz["swept_by"], list), hz
     rig.get_json(f"/api/accuracy?animal={animal1}")
     assert rig.http("GET", "/api/accuracy?animal=999999")[0] == 404
     gj = json.loads(rig.http("GET", "/api/export?format=geojson")[2])
@@ -504,6 +505,9 @@ def web(rig):
     # 5. clean restart: ids continue, a reconnect with the last id has no gap and no reset
     last = a.ids()[-1]
     assert core.kill(signal.SIGTERM) == 0
+    with open(f"{rig.tmp}/status.json") as f:  # rewritten at shutdown
+        ws = json.load(f)["web"]
+    assert ws["last_event_id"] == last and ws["writes_ok"] == 4 and ws["writes_refused"] == n_posts - 4, ws
     hub.wait(lambda: a.closed, "stream end at shutdown")
     core = rig.core()
     c = Sse(hub, rig.port, last_id=last)
