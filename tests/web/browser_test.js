@@ -186,6 +186,8 @@ async function main() {
   const page = await ctx.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  /* the core sends a Content-Security-Policy: anything the page does against it is a console error */
+  page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) pageErrors.push(m.text()); });
 
   await check('page loads from the local server only, map renders', async () => {
     await page.goto(base + '#handler', { waitUntil: 'load', timeout: WAIT_MS });
@@ -549,6 +551,7 @@ async function demo() {
   const page = await ctx.newPage();
   const errs = [];
   page.on('pageerror', (e) => errs.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) errs.push(m.text()); });
   await page.goto(core.base + '#handler');
   await check('demo: the day\'s 17 boxes and 8 animals appear, animals move inside boxes', async () => {
     await page.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
