@@ -308,6 +308,11 @@ async function main() {
     const acc0 = await (await page.request.get(base + 'api/accuracy?animal=' + animalId)).json();
     const before = await row.evaluate((e) => e.dataset.status + '|' + e.dataset.p);
     await row.click();
+    /* the evidence panel: who indicated it, and what the core says about passes that covered it */
+    await page.locator('#evidence .by', { hasText: 'indicated by: ' }).waitFor({ timeout: WAIT_MS });
+    if (!/covered without indicating: (none|\S)/.test(await page.locator('#evidence').textContent())) throw new Error('no swept-by line');
+    if (Array.isArray(hz.swept_by) && /not reported by the core/.test(await page.locator('#evidence').textContent()))
+      throw new Error('the core reports swept_by but the page says it does not');
     const form = page.locator('#clearance-form');
     await form.locator('[name=by]').fill('browser test');
     await form.locator('[name=result]').selectOption('ap_mine');

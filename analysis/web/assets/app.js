@@ -609,7 +609,12 @@
     let d = Object.assign({}, z || {}), inds = null, radius = null;
     try {
       const r = await fetch('api/hazards/' + encodeURIComponent(id));
-      if (r.ok) { const j = await r.json(); d = Object.assign(d, j.hazard || j); inds = j.indications || null; radius = j.evidence_radius_m; }
+      if (r.ok) {
+        const j = await r.json();
+        d = Object.assign(d, j.hazard || j);
+        inds = j.indications || null; radius = j.evidence_radius_m;
+        if (Array.isArray(j.swept_by)) d.swept_by = j.swept_by;   /* passes with a usable fix there and no indication */
+      }
     } catch (e) { /* keep what the stream said */ }
     /* ids, or objects with an animal_id (a pass: animal, session, start, end); each animal named once */
     const names = (ids) => [...new Set(ids.map((x) => (x && typeof x === 'object') ? x.animal_id : x))]
