@@ -14,6 +14,7 @@
 #include "an/ingest.h"
 #include "an/pub.h"
 #include "an/store.h"
+#include "web.h"
 
 #define CORE_PATH_MAX 512u
 #define CORE_DEFAULT_FILE "/etc/scentrack/core.ini"
@@ -52,6 +53,8 @@ struct core_config {
 	unsigned agree_animals;
 	/* [clearance] (core_clearance.c) */
 	char clr_endpoint[AN_INGEST_ENDPOINT_MAX]; /* "" = off */
+	/* [web] (web.h) */
+	struct core_web_config web;
 };
 
 void core_config_defaults(struct core_config *c);

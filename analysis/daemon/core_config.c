@@ -80,6 +80,7 @@ void core_config_defaults(struct core_config *c)
 	c->eps_mm = 1000;
 	c->p_excavate = 0.5;
 	c->agree_animals = 2;
+	core_web_config_defaults(&c->web);
 }
 
 struct parse {
@@ -262,8 +263,12 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 		} else {
 			BAD("%s", "unknown key");
 		}
+	} else if (!strcmp(section, "web")) {
+		char why[160];
+		if (core_web_config_kv(&c->web, name, v, why, sizeof why))
+			BAD("%s", why);
 	} else {
-		BAD("%s", "unknown section (expected core, ingest, pub, snapshot or hazard)");
+		BAD("%s", "unknown section (expected core, ingest, pub, snapshot, hazard or web)");
 	}
 	return 1;
 }

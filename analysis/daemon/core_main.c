@@ -30,6 +30,11 @@
 #define SCENTRACK_VERSION "0.1.0"
 #endif
 
+#ifndef SCENTRACK_WEB_ROOT
+#define SCENTRACK_WEB_ROOT "/usr/share/scentrack/web"
+#endif
+#define SCENTRACK_WEB_ROOT_HELP SCENTRACK_WEB_ROOT
+
 #define TICK_MS 1000u /* status file, STATUS=, stats line, at most this far apart */
 
 struct daemon {
@@ -40,6 +45,7 @@ struct daemon {
 	struct an_ingest *ing;
 	struct core_feed feed;
 	struct core_clr clr; /* [clearance] socket, core_clearance.c */
+	struct core_web *web; /* NULL without [web] listen */
 	int sigfd;
 	bool stop;
 	uint64_t started_mono, started_utc;
@@ -77,6 +83,7 @@ static const char *const usage_text[] = {
 	"    With -N, one line goes to stdout once everything is bound:\n"
 	"      READY ingest=<endpoint> pub=<endpoint> snapshot=<endpoint> epoch=<16 hex digits>\n"
 	"    (\"tcp://127.0.0.1:*\" in the config binds an ephemeral port; the line gives the real one).\n"
+	"    With [web] listen set, the line \"WEB http://HOST:PORT/\" comes just before it.\n"
 	"\n"
 	"OPTIONS\n"
 	"    -f, --config FILE   configuration (default " CORE_DEFAULT_FILE ")\n"
@@ -118,6 +125,16 @@ static const char *const usage_text[] = {
 	"      eps_mm = 1000                    indications closer than this form one hazard point\n"
 	"      p_excavate = 0.5                 P(explosive) that asks for excavation\n"
 	"      agree_animals = 2                distinct animals that ask for excavation\n"
+	"    [web]   the live map, SSE stream and JSON API (docs/web-api.md), in this process's loop\n"
+	"      listen =                         e.g. 127.0.0.1:8080 or [::1]:8080; empty = no web server;\n"
+	"                                       port 0 = any free port (the WEB line gives it)\n"
+	"      root = " SCENTRACK_WEB_ROOT_HELP "   the page's static files\n"
+	"      token_file =                     first line = the write token (Authorization: Bearer ...);\n"
+	"                                       empty = every write refused (403)\n"
+	"      mbtiles =                        offline raster tiles (MBTiles/SQLite) for /tiles/Z/X/Y.png\n"
+	"      replay = 4096                    events kept for Last-Event-ID replay after a reconnect\n"
+	"      max_clients = 256                HTTP connections, SSE streams included\n"
+	"      heartbeat_s = 15                 SSE \": ping\" period\n"
 	"\n"
 	"SIGNALS\n"
 	"    SIGTERM, SIGINT   finish the current commit, close the store cleanly, exit 0\n"
@@ -229,7 +246,9 @@ static void write_status(struct daemon *d, FILE *f)
 	U("ind_completions", fs->ind_completions);
 	U("out_of_frame", fs->out_of_frame); U("lookup_errors", fs->lookup_errors); U("loaded_fixes", fs->loaded_fixes);
 	U("loaded_inds", fs->loaded_inds); U("frames", d->feed.n_frames);
-	fprintf(f, "\"hazard_points\":%zu}}\n", core_feed_hazard_points(&d->feed));
+	fprintf(f, "\"hazard_points\":%zu}", core_feed_hazard_points(&d->feed));
+	core_web_status(d->web, f);
+	fprintf(f, "}\n");
 }
 #undef U
 
@@ -373,8 +392,8 @@ static void on_stdin(struct daemon *d)
 /* The one loop. Returns an exit code. */
 static int loop(struct daemon *d)
 {
-	/* ingest, pub, the clearance socket, stdin commands (-C), signals */
-	enum { N_ITEMS = AN_INGEST_POLLITEMS + AN_PUB_POLLITEMS + 1 + 1 + 1 };
+	/* ingest, pub, the clearance socket, stdin commands (-C), the web server, signals */
+	enum { N_ITEMS = AN_INGEST_POLLITEMS + AN_PUB_POLLITEMS + 1 + 1 + 1 + 1 };
 	while (!d->stop) {
 		zmq_pollitem_t it[N_ITEMS];
 		size_t n = an_ingest_pollitems(d->ing, it, AN_INGEST_POLLITEMS);
@@ -385,6 +404,8 @@ static int loop(struct daemon *d)
 			stdin_item = (int)n;
 			it[n++] = (zmq_pollitem_t){.fd = STDIN_FILENO, .events = ZMQ_POLLIN};
 		}
+		if (d->web)
+			it[n++] = (zmq_pollitem_t){.fd = core_web_fd(d->web), .events = ZMQ_POLLIN};
 		it[n++] = (zmq_pollitem_t){.fd = d->sigfd, .events = ZMQ_POLLIN};
 		uint64_t now = mono_ms();
 		uint64_t wait = an_pub_tick(d->pub, now);
@@ -392,6 +413,7 @@ static int loop(struct daemon *d)
 			wait = d->next_tick - now;
 		if (d->watchdog_ms && d->next_watchdog > now && d->next_watchdog - now < wait)
 			wait = d->next_watchdog - now;
+		wait = core_web_timeout(d->web, wait);
 		if (zmq_poll(it, (int)n, (long)wait) < 0 && zmq_errno() != EINTR) {
 			core_log(CORE_LOG_ERR, "main", "zmq_poll: %s", zmq_strerror(zmq_errno()));
 			return EX_OSERR;
@@ -406,14 +428,23 @@ static int loop(struct daemon *d)
 			core_log(CORE_LOG_ERR, "main", "ingest: %s", an_ingest_last_error(d->ing));
 			return EX_IOERR;
 		}
+		/* this turn's fixes and indications out to the pages now: a hazard recompute must not delay them */
+		core_web_service(d->web);
 		(void)core_feed_flush(&d->feed); /* logged and counted inside */
 		if (core_clr_service(&d->clr))
 			core_log(CORE_LOG_WARN, "main", "clearance socket receive failed");
 		if (an_pub_service(d->pub, 0))
 			core_log(CORE_LOG_WARN, "main", "snapshot socket receive failed");
+		core_web_service(d->web); /* the hazard events of the flush */
 		tick(d, mono_ms());
 	}
 	return EX_OK;
+}
+
+/* A clearance result stored through the web API: to the hazard engines (applied at the next flush). */
+static int web_clearances(void *feed)
+{
+	return core_feed_clearances(feed);
 }
 
 static int setup_signals(struct daemon *d)
@@ -476,15 +507,22 @@ static int run(struct daemon *d, int foreground)
 		ex = rc == -EINVAL ? EX_CONFIG : EX_OSERR;
 		goto out_ctx;
 	}
+	/* The web server before the feed: its PUB tap sees the state the feed loads from the store. */
+	if ((rc = core_web_open(&d->cfg.web, d->store, d->pub, &d->web, err, sizeof err))) {
+		core_log(CORE_LOG_ERR, "web", "%s", err);
+		ex = rc == -EINVAL ? EX_CONFIG : rc == -EADDRINUSE ? EX_OSERR : EX_IOERR;
+		goto out_pub;
+	}
 	uint64_t t0 = mono_ms();
 	if ((rc = core_feed_open(&d->feed, d->store, d->pub, &d->cfg))) {
 		core_log(CORE_LOG_ERR, "feed", "rebuilding the live state from the store failed: %s", strerror(-rc));
 		ex = rc == -ENOMEM ? EX_OSERR : EX_IOERR;
-		goto out_pub;
+		goto out_web;
 	}
 	core_log(CORE_LOG_NOTE, "feed", "state rebuilt from the store in %" PRIu64 " ms: %" PRIu64 " indications, %" PRIu64
 	         " usable fixes, %zu hazard points", mono_ms() - t0, d->feed.st.loaded_inds, d->feed.st.loaded_fixes,
 	         core_feed_hazard_points(&d->feed));
+	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
 	struct an_ingest_sink sink;
 	core_feed_sink(&d->feed, &sink);
 	ic.endpoint = d->cfg.ingest_endpoint;
@@ -518,6 +556,8 @@ static int run(struct daemon *d, int foreground)
 	core_log(CORE_LOG_NOTE, "main", "ready: ingest %s, pub %s, snapshot %s, epoch %016" PRIx64, d->ep_ingest, d->ep_pub,
 	         d->ep_snap, an_pub_epoch(d->pub));
 	if (foreground) {
+		if (d->web)
+			printf("WEB %s\n", core_web_url(d->web));
 		printf("READY ingest=%s pub=%s snapshot=%s epoch=%016" PRIx64 "\n", d->ep_ingest, d->ep_pub, d->ep_snap,
 		       an_pub_epoch(d->pub));
 		fflush(stdout);
@@ -533,6 +573,8 @@ out_ingest:
 	an_ingest_close(d->ing);
 out_feed:
 	core_feed_close(&d->feed);
+out_web:
+	core_web_close(d->web);
 out_pub:
 	an_pub_close(d->pub);
 out_ctx:

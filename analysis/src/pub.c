@@ -406,7 +406,15 @@ struct an_pub {
 	uint64_t last_pub_ms, last_total;
 	bool have_time;
 	struct an_pub_stats st;
+	an_pub_tap_fn tap;
+	void *tap_ctx;
 };
+
+void an_pub_set_tap(struct an_pub *p, an_pub_tap_fn fn, void *ctx)
+{
+	p->tap = fn;
+	p->tap_ctx = ctx;
+}
 
 static void put_le64(uint8_t *p, uint64_t v)
 {
@@ -543,6 +551,8 @@ int an_pub_put(struct an_pub *p, enum an_pub_stream s, uint64_t key, const char 
 	int rc = pub_map_set(&p->map[s], key, seq, topic, body, len, remove, p->max_items);
 	if (rc == -ENOSPC)
 		p->st.refused_full++;
+	if (!rc && p->tap)
+		p->tap(p->tap_ctx, s, key, seq, body, len);
 	if (rc || !publish)
 		return rc;
 	p->seq[s] = seq;

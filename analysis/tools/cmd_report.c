@@ -14,6 +14,7 @@
 
 #include "an/report.h"
 #include "an/store.h"
+#include "report_html.h"
 #include "scentrack_cmd.h"
 
 #define DB_DEFAULT "/var/lib/scentrack/scentrack.db"
@@ -24,6 +25,7 @@ static void help(FILE *f)
 		"usage: scentrack report accuracy|hazards|accreditation [--db PATH] [--animal ID|NAME] [--json]\n"
 		"                        [--count CLASS=ROLE,...] [--unresolved-false] [--gate-min-m M]\n"
 		"                        [--rule radius_m=1,max_false=0,area_m2=200] [--check]\n"
+		"                        [--html [--threshold-sens PCT] [--threshold-false RATE]]\n"
 		"\n"
 		"accuracy       per animal (and per handler team, month, air-temperature band, target class):\n"
 		"               sensitivity with Clopper-Pearson (two-sided and one-sided lower bound) and Wilson\n"
@@ -47,6 +49,10 @@ static void help(FILE *f)
 		"  --gate-min-m M       the fixed part of the matching gate (default 1)\n"
 		"  --rule SPEC          accreditation pass rule (default radius_m=1,max_false=0,area_m2=200)\n"
 		"  --check              run PRAGMA quick_check on the store first\n"
+		"  --html               accuracy only: one standalone, printable HTML file (charts as SVG, the same\n"
+		"                       as the web map's trainer view; the numbers are the --json ones, embedded)\n"
+		"  --threshold-sens PCT, --threshold-false RATE\n"
+		"                       the programme's lines on the --html charts (default 95 %%, 0.5 per 100 m2)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"examples:\n"
@@ -63,12 +69,15 @@ int scentrack_cmd_report(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},          {"count", required_argument, NULL, 'c'},
 		{"unresolved-false", no_argument, NULL, 'u'}, {"gate-min-m", required_argument, NULL, 'g'},
 		{"rule", required_argument, NULL, 'r'},    {"check", no_argument, NULL, 'k'},
+		{"html", no_argument, NULL, 'H'},          {"threshold-sens", required_argument, NULL, 'S'},
+		{"threshold-false", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	const char *db = getenv("SCENTRACK_DB"), *animal = NULL;
 	struct an_report_opts o;
 	an_report_opts_init(&o);
-	bool check = false;
+	bool check = false, html = false;
+	double thr_sens = 0.95, thr_false = 0.5;
 	char err[512];
 	int c;
 	optind = 1;
@@ -79,6 +88,22 @@ int scentrack_cmd_report(int argc, char **argv)
 		case 'j': o.json = true; break;
 		case 'u': o.unresolved_is_false = true; break;
 		case 'k': check = true; break;
+		case 'H': html = true; break;
+		case 'S':
+		case 'F': {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end != '\0' || !(v >= 0) || v > (c == 'S' ? 100.0 : 1000.0)) {
+				fprintf(stderr, "scentrack report: --threshold-%s wants %s\n", c == 'S' ? "sens" : "false",
+				        c == 'S' ? "a percentage 0..100" : "false indications per 100 m2, 0..1000");
+				return EX_USAGE;
+			}
+			if (c == 'S')
+				thr_sens = v / 100.0;
+			else
+				thr_false = v;
+			break;
+		}
 		case 'c':
 			if (an_report_policy_set(&o.policy, optarg, err, sizeof err) < 0) {
 				fprintf(stderr, "scentrack report: --count: %s\n", err);
@@ -119,6 +144,10 @@ int scentrack_cmd_report(int argc, char **argv)
 		fprintf(stderr, "scentrack report: unknown report '%s' (accuracy, hazards, accreditation)\n", what);
 		return EX_USAGE;
 	}
+	if (html && (fn != an_report_accuracy || o.json)) {
+		fprintf(stderr, "scentrack report: --html is for the accuracy report, without --json\n");
+		return EX_USAGE;
+	}
 	if (db == NULL || db[0] == '\0')
 		db = DB_DEFAULT;
 	struct an_store *s;
@@ -149,7 +178,8 @@ int scentrack_cmd_report(int argc, char **argv)
 			}
 		}
 	}
-	e = fn(s, &o, stdout, err, sizeof err);
+	e = html ? scentrack_report_html(s, &o, thr_sens, thr_false, stdout, err, sizeof err)
+	         : fn(s, &o, stdout, err, sizeof err);
 	if (e < 0) {
 		fprintf(stderr, "scentrack report: %s\n", err);
 		rc = e == -ENOENT ? EX_DATAERR : e == -ENOMEM ? EX_SOFTWARE : EX_IOERR;

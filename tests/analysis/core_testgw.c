@@ -5,7 +5,7 @@
  * acked mark in a state file so a restarted gateway resumes where a spool would.
  *
  *   an_core_testgw run --endpoint EP --gw-id N --server-key FILE --secret FILE --batches N [--per 64]
- *                      [--state FILE] [--rate BATCHES_PER_S] [--exit-when-done] [--shuffle SEED]
+ *                      [--state FILE] [--rate BATCHES_PER_S] [--exit-when-done] [--shuffle SEED] [--t0-now]
  *
  * --shuffle SEED (≠ 0) sends the same records in another order: slot k of the run (batch k / per, place
  * k % per) carries record perm[k] of a seeded Fisher–Yates permutation of all batches × per records, so each
@@ -15,6 +15,9 @@
  * record of a collar (rec_seq % 16 == 15) is an indication at site (rec_seq / 16) % CTG_SITES: the sites are
  * 50 m apart, each collar's indications lie within 0.4 m of the site, so every site becomes ONE hazard point
  * indicated by all 8 collars. Other records are fixes (h_acc 1.5–2.4 m: not usable for coverage).
+ *
+ * --t0-now stamps record g at (wall clock at start) + g * 125 ms instead of the fixed 2023 epoch, so a live
+ * view (the web map's browser test) sees fresh fixes; at --per 8 --rate 1 record time keeps pace with the clock.
  *
  * stdout (line-buffered): "READY acked=<n>", "SENT <gw_seq> <CLOCK_MONOTONIC ns>" the first time a batch is
  * handed to the upstream (the latency origin), "ACK <gw_seq>", "DONE <stats>", "STATS <stats>" on SIGTERM.
@@ -79,13 +82,15 @@ static uint64_t available(const struct gen *g, uint64_t now)
 	return n < g->batches ? n : g->batches;
 }
 
+static uint64_t g_t0_ms = CTG_T0_MS; /* --t0-now: the wall clock at start */
+
 static void gen_record(uint64_t g, struct proto_batch_rec *r)
 {
 	memset(r, 0, sizeof *r);
 	r->collar_id = (uint16_t)(1u + g % CTG_COLLARS);
 	r->rec_seq = (uint32_t)(g / CTG_COLLARS);
 	r->has = PROTO_REC_HAS_SEQ | PROTO_REC_HAS_RSSI;
-	r->rx_ms = CTG_T0_MS + g * 125u + 40u;
+	r->rx_ms = g_t0_ms + g * 125u + 40u;
 	r->rssi_dbm = (int16_t)(-60 - (int)(g % 40));
 	if (r->rec_seq % CTG_IND_EVERY == CTG_IND_EVERY - 1) {
 		unsigned site = (r->rec_seq / CTG_IND_EVERY) % CTG_SITES;
@@ -93,7 +98,7 @@ static void gen_record(uint64_t g, struct proto_batch_rec *r)
 		r->type = PROTO_T_IND;
 		in->has = PROTO_IND_HAS_T | PROTO_IND_HAS_POS | PROTO_IND_HAS_HACC | PROTO_IND_HAS_CONF;
 		in->rec_seq = r->rec_seq;
-		in->t_ms = CTG_T0_MS + g * 125u;
+		in->t_ms = g_t0_ms + g * 125u;
 		in->kind = PROTO_IND_SIT;
 		in->src = PROTO_SRC_CLASSIFIER;
 		in->conf_pct = 90;
@@ -106,7 +111,7 @@ static void gen_record(uint64_t g, struct proto_batch_rec *r)
 		r->type = PROTO_T_FIX;
 		f->has = PROTO_FIX_HAS_T | PROTO_FIX_HAS_HDOP | PROTO_FIX_HAS_HACC | PROTO_FIX_HAS_Q;
 		f->rec_seq = r->rec_seq;
-		f->t_ms = CTG_T0_MS + g * 125u;
+		f->t_ms = g_t0_ms + g * 125u;
 		f->lat_e7 = CTG_LAT0 + (int32_t)(g % 100000u) * 3;
 		f->lon_e7 = CTG_LON0 + (int32_t)(g % 77777u) * 5;
 		f->hdop_c = (uint16_t)(80u + g % 50u);
@@ -195,7 +200,7 @@ static void print_stats(const char *tag, const struct gw_up_stats *st)
 static int usage(void)
 {
 	fprintf(stderr, "usage: an_core_testgw run --endpoint EP --gw-id N --server-key FILE --secret FILE --batches N\n"
-	                "                          [--per 64] [--state FILE] [--rate B/S] [--exit-when-done] [--shuffle SEED]\n");
+	                "                          [--per 64] [--state FILE] [--rate B/S] [--exit-when-done] [--shuffle SEED] [--t0-now]\n");
 	return 2;
 }
 
@@ -212,6 +217,12 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--exit-when-done")) {
 			exit_when_done = 1;
+			continue;
+		}
+		if (!strcmp(a, "--t0-now")) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			g_t0_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 			continue;
 		}
 		if (!v)

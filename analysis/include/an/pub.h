@@ -158,6 +158,14 @@ int an_pub_ind(struct an_pub *p, uint16_t collar_id, const struct proto_ind *i, 
 int an_pub_hazard(struct an_pub *p, const struct an_pub_hazard *h, bool publish) __attribute__((warn_unused_result));
 int an_pub_gateway(struct an_pub *p, const struct an_pub_gw *g, bool publish) __attribute__((warn_unused_result));
 
+/* A tap: called synchronously by every successful an_pub_put (and the typed forms) after the map took the
+ * value, with seq = the update's sequence number, or 0 for state loaded with publish = false. body is
+ * borrowed for the call. For an in-process consumer (scentrack-core's web server) that must see every
+ * update in commit order without a SUB socket's slow-joiner loss or high-water drops. NULL removes it. */
+typedef void (*an_pub_tap_fn)(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const uint8_t *body,
+                              size_t len);
+void an_pub_set_tap(struct an_pub *p, an_pub_tap_fn fn, void *ctx);
+
 /* The current value of a key (borrowed until the next put). @retval 0; -ENOENT not live; -EINVAL */
 int an_pub_get(struct an_pub *p, enum an_pub_stream s, uint64_t key, const uint8_t **body, size_t *len)
 	__attribute__((warn_unused_result));

@@ -1,0 +1,61 @@
+/*
+ * analysis/daemon/web.h — scentrack-core's embedded HTTP server: the live map's static files, one
+ * Server-Sent Events stream per page, the JSON history API and the token-guarded writes (docs/internals.md
+ * §4, the API contract in docs/web-api.md).
+ *
+ * libmicrohttpd in EXTERNAL epoll mode: no thread of its own, its epoll fd is one more item in the core's
+ * zmq_poll, and core_web_service() runs it. SSE connections are suspended while they have nothing to send
+ * and resumed when an event is added, so 50+ idle streams cost nothing per loop turn.
+ */
+#ifndef SCENTRACK_CORE_WEB_H
+#define SCENTRACK_CORE_WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CORE_WEB_PATH_MAX 512u
+#define CORE_WEB_LISTEN_MAX 128u
+
+struct an_store;
+struct an_pub;
+
+struct core_web_config {
+	char listen[CORE_WEB_LISTEN_MAX]; /* "HOST:PORT" or "[V6]:PORT"; "" = no web server (default) */
+	char root[CORE_WEB_PATH_MAX];     /* static assets (default: the build's copy of analysis/web) */
+	char token_file[CORE_WEB_PATH_MAX]; /* one line: the write token; "" = writes refused (403) */
+	char mbtiles[CORE_WEB_PATH_MAX];  /* optional offline raster tiles */
+	unsigned replay;                  /* events kept for Last-Event-ID replay */
+	unsigned max_clients;             /* HTTP connections (SSE streams included) */
+	unsigned heartbeat_s;             /* SSE ": ping" period */
+};
+
+void core_web_config_defaults(struct core_web_config *c);
+/* One key of the [web] section. @retval 0; -1 with why (unknown key, bad value) */
+int core_web_config_kv(struct core_web_config *c, const char *name, const char *value, char *why, size_t cap);
+
+struct core_web;
+
+/* Bind, read the token, create the web tables and register the PUB tap (call BEFORE core_feed_open, which
+ * loads the live state through the same tap). @retval 0; -EINVAL config/token; -EADDRINUSE; -EIO */
+int core_web_open(const struct core_web_config *c, struct an_store *s, struct an_pub *p, struct core_web **out,
+                  char *err, size_t errcap) __attribute__((warn_unused_result));
+/* Persists the last event id (clean shutdown: the next start continues without a gap). NULL is a no-op. */
+void core_web_close(struct core_web *w);
+/* The fd to poll for input (epoll), -1 without a server. */
+int core_web_fd(const struct core_web *w);
+/* ms until core_web_service is due (<= max). */
+uint64_t core_web_timeout(struct core_web *w, uint64_t max);
+/* Run the HTTP server: accept, read, answer, push pending SSE events. */
+void core_web_service(struct core_web *w);
+/* Called after a clearance result was stored through the API (scentrack-core: give the new results to
+ * the hazard engines, core_feed_clearances; the points change at the next core_feed_flush). */
+typedef int (*core_web_clearance_fn)(void *ctx);
+void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
+/* ,"web":{...} for the status file: url, counters (requests, streams, events, resets, writes). */
+void core_web_status(const struct core_web *w, FILE *f);
+/* "http://127.0.0.1:8080/" of the bound socket. */
+const char *core_web_url(const struct core_web *w);
+
+#endif
