@@ -181,7 +181,7 @@ static int fixb_encode(const struct proto_fix *fx, size_t n, uint8_t *buf, size_
 
 	/* Pass 1: the deltas' cost in either form (proto/msg.h: packed only if no field is absent and the body
 	 * is strictly shorter). Pass 2 recomputes the same deltas and writes them: no delta table on the stack. */
-	unsigned width[2 * MSG_KEYS] = {0}; /* [c]: row 1 (predicted from the base alone), [ncols + c]: rows 2.. */
+	uint8_t width[2 * MSG_KEYS] = {0}; /* [c]: row 1 (predicted from the base alone), [ncols + c]: rows 2.. */
 	size_t vals_len = 0, bits_total = 0;
 	int absent = 0;
 	for (int pass = 0; pass < 2; pass++) {
@@ -208,7 +208,7 @@ static int fixb_encode(const struct proto_fix *fx, size_t n, uint8_t *buf, size_
 					unsigned b = bit_len(zigzag(delta));
 					vals_len += mp_int_len(delta);
 					if (b > width[wi])
-						width[wi] = b;
+						width[wi] = (uint8_t)b;
 				} else if (packed) {
 					bits_put(pk_buf, &bit_pos, zigzag(delta), width[wi]);
 				} else {
@@ -350,7 +350,7 @@ int proto_fixb_decode(const uint8_t *buf, size_t len, struct proto_fixb *out, st
 	struct proto_mp_reader *br = &deferred[PROTO_FIXB_K_BITS];
 	struct proto_mp_reader *pr = &deferred[PROTO_FIXB_K_PK];
 	const int packed = br->buf != NULL;
-	unsigned width[2 * MSG_KEYS];
+	uint8_t width[2 * MSG_KEYS];
 	const uint8_t *pk_data = NULL;
 	size_t bit_pos = 0;
 	out->has = 0; /* flat_read set bits for the optional keys; FIXB's struct has none */
@@ -386,7 +386,7 @@ int proto_fixb_decode(const uint8_t *buf, size_t len, struct proto_fixb *out, st
 							 s, PROTO_FIXB_K_BITS, at, o.kind == PROTO_MP_INT, o.u, o.i);
 				goto out_clear;
 			}
-			width[c] = (unsigned)o.u;
+			width[c] = (uint8_t)o.u;
 			total += (uint64_t)width[c] * (c < ncols ? (out->n >= 2u ? 1u : 0u) : (out->n >= 2u ? out->n - 2u : 0u));
 		}
 		at = pr->pos;
