@@ -119,7 +119,7 @@ static uint64_t bits_get(const uint8_t *p, size_t *pos, unsigned w)
 {
 	uint64_t z = 0;
 	for (unsigned k = 0; k < w; k++, (*pos)++)
-		z |= (uint64_t)((p[*pos >> 3] >> (*pos & 7u)) & 1u) << k;
+		z |= (uint64_t)(((unsigned)p[*pos >> 3] >> (*pos & 7u)) & 1u) << k;
 	return z;
 }
 
