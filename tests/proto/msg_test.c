@@ -880,6 +880,67 @@ Test(proto_msg, fixb_rejects_inconsistent_batches)
 	cr_expect_eq(proto_fixb_encode(&fb, body, sizeof body, &len), PROTO_EINVAL);
 }
 
+/* The packed form (bits + pk) by hand: base as fixb_body's, cols [lat], then the given keys 4/5/6. */
+static size_t fixb_packed(uint8_t *out, uint8_t n, const uint8_t *tail, size_t tlen, uint8_t nkeys)
+{
+	static const uint8_t head[] = {0x01, 0x84, 0x01, 0x0a, 0x03, 0x64, 0x04, 0x00, 0x05, 0x00, 0x02};
+	size_t len = 0;
+	out[len++] = (uint8_t)(0x80u | (3u + nkeys));
+	memcpy(out + len, head, sizeof head);
+	len += sizeof head;
+	out[len++] = n;
+	out[len++] = 0x03;
+	out[len++] = 0x91;
+	out[len++] = 0x04;
+	memcpy(out + len, tail, tlen);
+	return len + tlen;
+}
+#define PACKED(n, tail, nkeys) fixb_packed(body, n, tail, sizeof(tail), nkeys)
+
+Test(proto_msg, fixb_packed_form_is_strict)
+{
+	struct proto_fixb fb;
+	struct proto_msg_err w;
+	size_t len;
+
+	/* lat deltas +5 (zigzag 10, row 1 width 4) then 0 (width 0): the same batch as the vals sanity case */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_assert_eq(proto_fixb_decode(body, len, &fb, &w), 0, "%s", proto_errname(w.code));
+	cr_expect_eq(fb.fix[1].lat_e7, 5);
+	cr_expect_eq(fb.fix[2].lat_e7, 10);
+	cr_expect_eq(fb.has, 0);
+	/* non-zero padding bits: two encodings of one batch are not allowed */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x01, 0x1a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_RANGE);
+	cr_expect_eq(w.key, PROTO_FIXB_K_PK);
+	/* pk one byte too long, and one too short */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x02, 0x0a, 0x00}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_SIZE);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x00}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_SIZE);
+	/* widths: 2 per column, each 0..64 */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x91, 0x04, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_SIZE);
+	cr_expect_eq(w.key, PROTO_FIXB_K_BITS);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x41, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_RANGE);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0xff, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_RANGE);
+	/* exactly one form: vals and bits + pk together; bits without pk; pk as a str */
+	len = PACKED(3, ((const uint8_t[]){0x04, 0x92, 0x05, 0x00, 0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x01, 0x0a}), 3);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_EXCL);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00}), 1);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_MISSING);
+	cr_expect_eq(w.key, PROTO_FIXB_K_PK);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xa1, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_WTYPE);
+	/* the widest delta (64 bits, INT64_MAX): computed without overflow, refused by the latitude range */
+	len = PACKED(2, ((const uint8_t[]){0x05, 0x92, 0x40, 0x00, 0x06, 0xc4, 0x08, 0xfe, 0xff, 0xff, 0xff, 0xff,
+					     0xff, 0xff, 0xff}),
+		     2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_LAT);
+}
+
 Test(proto_msg, batch_rejects_bad_records)
 {
 	struct proto_batch *b = &m1.u.batch;
