@@ -67,7 +67,9 @@ enum {
 	PROTO_HELLO_K_ACKCUM = 8, /* u32, optional: the collar's own ack point (every rec_seq <= it was acked by
 	                           * some gateway); a gateway starts its cumulative ack there. Absent = 0 */
 };
-#define PROTO_SCHEMA_VERSION 1u
+/* 2: FIXB may carry its deltas packed (keys 5 bits + 6 pk); a schema-1 decoder refuses such a body
+ * (PROTO_EMSG_KEY), every schema-1 body decodes unchanged. */
+#define PROTO_SCHEMA_VERSION 2u
 #define PROTO_CAP_HACC 0x01u       /* receiver gives GST sigma: FIX h_acc */
 #define PROTO_CAP_FIXB 0x02u       /* sends FIXB batches */
 #define PROTO_CAP_CLASSIFIER 0x04u /* on-collar indication classifier */
