@@ -214,8 +214,12 @@ static const struct proto_field_desc fixb_f[] = {
 	U(S, n, PROTO_FIXB_K_N, 1, "n", "", 1, PROTO_FIXB_MAX, "fixes in the batch, base included"),
 	NOMEM(PROTO_FIXB_K_COLS, PROTO_FK_ARRAY, 1, "cols", "", 0, 15,
 	      "FIX keys that vary after the base, strictly ascending"),
-	NOMEM(PROTO_FIXB_K_VALS, PROTO_FK_ARRAY, 1, "vals", "", 0, (PROTO_FIXB_MAX - 1u) * 15u,
-	      "(n-1)*len(cols) deltas row-major, nil = absent (see proto/msg.h)"),
+	NOMEM(PROTO_FIXB_K_VALS, PROTO_FK_ARRAY, 0, "vals", "", 0, (PROTO_FIXB_MAX - 1u) * 15u,
+	      "(n-1)*len(cols) deltas row-major, nil = absent; or bits + pk (see proto/msg.h)"),
+	NOMEM(PROTO_FIXB_K_BITS, PROTO_FK_ARRAY, 0, "bits", "bit", 0, 30,
+	      "packed form: bits per zigzag delta (0 ... 64), per column for fix 1 then for fixes 2..n-1"),
+	NOMEM(PROTO_FIXB_K_PK, PROTO_FK_BIN, 0, "pk", "B", 0, PROTO_BODY_MAX,
+	      "packed form: the (n-1)*len(cols) zigzag deltas row-major, LSB first, zero-padded"),
 };
 #undef S
 #define S struct proto_batch
@@ -765,13 +769,16 @@ int proto__msg_flat_read(struct proto_mp_reader *r, const struct msg_schema *s, 
 		seen |= bit;
 		at = r->pos;
 
-		if (d->kind == PROTO_FK_MAP || d->kind == PROTO_FK_ARRAY) {
+		/* deferred: maps, arrays, and bins without a C member (off 0 is always `has`, never a bin) */
+		if (d->kind == PROTO_FK_MAP || d->kind == PROTO_FK_ARRAY || (d->kind == PROTO_FK_BIN && d->off == 0)) {
 			struct proto_mp_reader peek = *r;
 			if (proto_mp_read(&peek, &vo))
 				return proto__msg_err(w, peek.err, s, d->key, at);
-			if (vo.kind != (d->kind == PROTO_FK_MAP ? PROTO_MP_MAP : PROTO_MP_ARRAY))
+			if (vo.kind != (d->kind == PROTO_FK_MAP     ? PROTO_MP_MAP
+					: d->kind == PROTO_FK_ARRAY ? PROTO_MP_ARRAY
+								    : PROTO_MP_BIN))
 				return proto__msg_err(w, PROTO_EMSG_WTYPE, s, d->key, at);
-			if (d->kind == PROTO_FK_ARRAY && (vo.n < d->min || vo.n > d->max))
+			if (d->kind != PROTO_FK_MAP && (vo.n < d->min || vo.n > d->max))
 				return proto__msg_err_val(w, PROTO_EMSG_SIZE, s, d->key, at, 0, vo.n, 0);
 			if (!deferred)
 				return proto__msg_err(w, PROTO_EMSG_KEY, s, d->key, at);

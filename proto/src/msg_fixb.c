@@ -61,6 +61,68 @@ static void hist_push(struct hist *h, int64_t v)
 #define COG_TURN 36000
 #define COG_HALF 18000
 
+/* The error of the prediction for value v of column `key` (cog modulo a full turn). */
+static int64_t fixb_delta(unsigned key, int64_t v, const struct hist *h)
+{
+	enum pred p = pred_of(key);
+	int64_t delta = v - predict(p, h);
+	if (p == PRED_COG) {
+		delta = ((delta % COG_TURN) + COG_TURN) % COG_TURN;
+		if (delta >= COG_HALF)
+			delta -= COG_TURN;
+	}
+	return delta;
+}
+
+/* Zigzag: small magnitudes of either sign become small unsigned numbers (0, -1, 1, -2 ... -> 0, 1, 2, 3). */
+static uint64_t zigzag(int64_t d)
+{
+	return d < 0 ? ~((uint64_t)d << 1) : (uint64_t)d << 1;
+}
+
+static int64_t unzigzag(uint64_t z)
+{
+	return (z & 1u) ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1);
+}
+
+static unsigned bit_len(uint64_t z)
+{
+	unsigned b = 0;
+	while (z) {
+		b++;
+		z >>= 1;
+	}
+	return b;
+}
+
+/* Bytes msgpack-c's packer (and every msgpack packer) uses for the integer d: always the smallest form. */
+static size_t mp_int_len(int64_t d)
+{
+	if (d >= 0)
+		return d < 128 ? 1u : d < 256 ? 2u : d < 65536 ? 3u : d <= (int64_t)UINT32_MAX ? 5u : 9u;
+	return d >= -32 ? 1u : d >= -128 ? 2u : d >= -32768 ? 3u : d >= INT32_MIN ? 5u : 9u;
+}
+
+static size_t mp_hdr_len(size_t n) /* array header */
+{
+	return n < 16u ? 1u : n < 65536u ? 3u : 5u;
+}
+
+/* w bits of z at bit position *pos of p, LSB first (p zeroed beforehand). */
+static void bits_put(uint8_t *p, size_t *pos, uint64_t z, unsigned w)
+{
+	for (unsigned k = 0; k < w; k++, (*pos)++)
+		p[*pos >> 3] = (uint8_t)(p[*pos >> 3] | (unsigned)((z >> k) & 1u) << (*pos & 7u));
+}
+
+static uint64_t bits_get(const uint8_t *p, size_t *pos, unsigned w)
+{
+	uint64_t z = 0;
+	for (unsigned k = 0; k < w; k++, (*pos)++)
+		z |= (uint64_t)(((unsigned)p[*pos >> 3] >> (*pos & 7u)) & 1u) << k;
+	return z;
+}
+
 static int field_present(const struct proto_fix *f, const struct proto_field_desc *d)
 {
 	return d->required || (f->has & (1u << d->key));
@@ -86,7 +148,9 @@ static int fixb_encode(const struct proto_fix *fx, size_t n, uint8_t *buf, size_
 	size_t ncols = 0;
 	msgpack_packer pk;
 	struct msg_wbuf wb;
-	int err;
+	uint8_t pk_buf[PROTO_BODY_MAX];
+	size_t pk_len = 0, bit_pos = 0;
+	int packed = 0, err;
 
 	if (!fx || !len || n == 0 || n > PROTO_FIXB_MAX)
 		return PROTO_EINVAL;
@@ -115,42 +179,78 @@ static int fixb_encode(const struct proto_fix *fx, size_t n, uint8_t *buf, size_
 			cols[ncols++] = d;
 	}
 
-	proto__msg_packer_init(&pk, &wb, buf, cap);
-	msgpack_pack_map(&pk, 4);
-	msgpack_pack_uint8(&pk, PROTO_FIXB_K_BASE);
-	proto__msg_flat_pack(&pk, fs, &fx[0], NULL);
-	msgpack_pack_uint8(&pk, PROTO_FIXB_K_N);
-	msgpack_pack_uint64(&pk, n);
-	msgpack_pack_uint8(&pk, PROTO_FIXB_K_COLS);
-	msgpack_pack_array(&pk, ncols);
-	for (size_t c = 0; c < ncols; c++)
-		msgpack_pack_uint8(&pk, cols[c]->key);
-	msgpack_pack_uint8(&pk, PROTO_FIXB_K_VALS);
-	msgpack_pack_array(&pk, (n - 1) * ncols);
-
-	struct hist h[MSG_KEYS];
-	memset(h, 0, sizeof h);
-	for (size_t c = 0; c < ncols; c++)
-		if (field_present(&fx[0], cols[c]))
-			hist_push(&h[c], field_get(&fx[0], cols[c]));
-	for (size_t i = 1; i < n; i++) {
-		for (size_t c = 0; c < ncols; c++) {
-			const struct proto_field_desc *d = cols[c];
-			if (!field_present(&fx[i], d)) {
-				msgpack_pack_nil(&pk);
-				continue;
+	/* Pass 1: the deltas' cost in either form (proto/msg.h: packed only if no field is absent and the body
+	 * is strictly shorter). Pass 2 recomputes the same deltas and writes them: no delta table on the stack. */
+	uint8_t width[2 * MSG_KEYS] = {0}; /* [c]: row 1 (predicted from the base alone), [ncols + c]: rows 2.. */
+	size_t vals_len = 0, bits_total = 0;
+	int absent = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		struct hist h[MSG_KEYS];
+		memset(h, 0, sizeof h);
+		for (size_t c = 0; c < ncols; c++)
+			if (field_present(&fx[0], cols[c]))
+				hist_push(&h[c], field_get(&fx[0], cols[c]));
+		for (size_t i = 1; i < n; i++) {
+			for (size_t c = 0; c < ncols; c++) {
+				const struct proto_field_desc *d = cols[c];
+				if (!field_present(&fx[i], d)) {
+					absent = 1;
+					vals_len++;
+					if (pass)
+						msgpack_pack_nil(&pk);
+					continue;
+				}
+				int64_t v = field_get(&fx[i], d);
+				int64_t delta = fixb_delta(d->key, v, &h[c]);
+				hist_push(&h[c], v);
+				size_t wi = (i == 1 ? 0 : ncols) + c;
+				if (!pass) {
+					unsigned b = bit_len(zigzag(delta));
+					vals_len += mp_int_len(delta);
+					if (b > width[wi])
+						width[wi] = (uint8_t)b;
+				} else if (packed) {
+					bits_put(pk_buf, &bit_pos, zigzag(delta), width[wi]);
+				} else {
+					msgpack_pack_int64(&pk, delta);
+				}
 			}
-			int64_t v = field_get(&fx[i], d);
-			enum pred p = pred_of(d->key);
-			int64_t delta = v - predict(p, &h[c]);
-			if (p == PRED_COG) {
-				delta = ((delta % COG_TURN) + COG_TURN) % COG_TURN;
-				if (delta >= COG_HALF)
-					delta -= COG_TURN;
-			}
-			msgpack_pack_int64(&pk, delta);
-			hist_push(&h[c], v);
 		}
+		if (pass)
+			break;
+		for (size_t c = 0; c < ncols; c++)
+			bits_total += width[c] + (n - 2) * width[ncols + c];
+		size_t pk_bytes = (bits_total + 7u) / 8u;
+		size_t cnt = (n - 1) * ncols;
+		size_t len_vals = 1 + mp_hdr_len(cnt) + vals_len;
+		size_t len_pk = 1 + mp_hdr_len(2 * ncols) + 2 * ncols + 1 + (pk_bytes < 256u ? 2u : 3u) + pk_bytes;
+		packed = !absent && len_pk < len_vals && pk_bytes <= sizeof pk_buf;
+		pk_len = pk_bytes;
+
+		proto__msg_packer_init(&pk, &wb, buf, cap);
+		msgpack_pack_map(&pk, packed ? 5 : 4);
+		msgpack_pack_uint8(&pk, PROTO_FIXB_K_BASE);
+		proto__msg_flat_pack(&pk, fs, &fx[0], NULL);
+		msgpack_pack_uint8(&pk, PROTO_FIXB_K_N);
+		msgpack_pack_uint64(&pk, n);
+		msgpack_pack_uint8(&pk, PROTO_FIXB_K_COLS);
+		msgpack_pack_array(&pk, ncols);
+		for (size_t c = 0; c < ncols; c++)
+			msgpack_pack_uint8(&pk, cols[c]->key);
+		if (packed) {
+			msgpack_pack_uint8(&pk, PROTO_FIXB_K_BITS);
+			msgpack_pack_array(&pk, 2 * ncols);
+			for (size_t c = 0; c < 2 * ncols; c++)
+				msgpack_pack_uint8(&pk, (uint8_t)width[c]);
+			memset(pk_buf, 0, pk_len);
+		} else {
+			msgpack_pack_uint8(&pk, PROTO_FIXB_K_VALS);
+			msgpack_pack_array(&pk, cnt);
+		}
+	}
+	if (packed) {
+		msgpack_pack_uint8(&pk, PROTO_FIXB_K_PK);
+		msgpack_pack_bin_with_body(&pk, pk_buf, pk_len);
 	}
 	if (wb.overflow)
 		return PROTO_ENOBUFS;
@@ -245,16 +345,74 @@ int proto_fixb_decode(const uint8_t *buf, size_t len, struct proto_fixb *out, st
 		seen |= 1u << cols[c]->key;
 	}
 
-	/* vals: exactly (n - 1) * ncols */
+	/* the deltas: vals, or bits + pk (exactly one form) */
 	struct proto_mp_reader *vr = &deferred[PROTO_FIXB_K_VALS];
-	at = vr->pos;
-	if (proto_mp_read(vr, &o)) {
-		err = proto__msg_err(w, vr->err, s, PROTO_FIXB_K_VALS, at);
+	struct proto_mp_reader *br = &deferred[PROTO_FIXB_K_BITS];
+	struct proto_mp_reader *pr = &deferred[PROTO_FIXB_K_PK];
+	const int packed = br->buf != NULL;
+	uint8_t width[2 * MSG_KEYS];
+	const uint8_t *pk_data = NULL;
+	size_t bit_pos = 0;
+	out->has = 0; /* flat_read set bits for the optional keys; FIXB's struct has none */
+	if (vr->buf && (br->buf || pr->buf)) {
+		err = proto__msg_err(w, PROTO_EMSG_EXCL, s, br->buf ? PROTO_FIXB_K_BITS : PROTO_FIXB_K_PK, 0);
 		goto out_clear;
 	}
-	if ((uint64_t)o.n != (uint64_t)(out->n - 1u) * ncols) {
-		err = proto__msg_err_val(w, PROTO_EMSG_SIZE, s, PROTO_FIXB_K_VALS, at, 0, o.n, 0);
+	if (!vr->buf && !(br->buf && pr->buf)) {
+		err = proto__msg_err(w, PROTO_EMSG_MISSING, s,
+				     br->buf ? PROTO_FIXB_K_PK : pr->buf ? PROTO_FIXB_K_BITS : PROTO_FIXB_K_VALS, len);
 		goto out_clear;
+	}
+	if (packed) {
+		at = br->pos;
+		if (proto_mp_read(br, &o)) {
+			err = proto__msg_err(w, br->err, s, PROTO_FIXB_K_BITS, at);
+			goto out_clear;
+		}
+		if (o.n != 2 * ncols) {
+			err = proto__msg_err_val(w, PROTO_EMSG_SIZE, s, PROTO_FIXB_K_BITS, at, 0, o.n, 0);
+			goto out_clear;
+		}
+		uint64_t total = 0;
+		for (uint32_t c = 0; c < 2 * ncols; c++) {
+			at = br->pos;
+			if (proto_mp_read(br, &o)) {
+				err = proto__msg_err(w, br->err, s, PROTO_FIXB_K_BITS, at);
+				goto out_clear;
+			}
+			if (o.kind != PROTO_MP_UINT || o.u > 64u) {
+				err = proto__msg_err_val(w, o.kind == PROTO_MP_UINT || o.kind == PROTO_MP_INT
+								 ? PROTO_EMSG_RANGE : PROTO_EMSG_WTYPE,
+							 s, PROTO_FIXB_K_BITS, at, o.kind == PROTO_MP_INT, o.u, o.i);
+				goto out_clear;
+			}
+			width[c] = (uint8_t)o.u;
+			total += (uint64_t)width[c] * (c < ncols ? (out->n >= 2u ? 1u : 0u) : (out->n >= 2u ? out->n - 2u : 0u));
+		}
+		at = pr->pos;
+		if (proto_mp_read(pr, &o)) { /* a bin, type and size already checked by flat_read */
+			err = proto__msg_err(w, pr->err, s, PROTO_FIXB_K_PK, at);
+			goto out_clear;
+		}
+		if ((uint64_t)o.n != (total + 7u) / 8u) {
+			err = proto__msg_err_val(w, PROTO_EMSG_SIZE, s, PROTO_FIXB_K_PK, at, 0, o.n, 0);
+			goto out_clear;
+		}
+		if ((total & 7u) && (o.data[o.n - 1] >> (total & 7u))) { /* padding must be 0: one encoding */
+			err = proto__msg_err(w, PROTO_EMSG_RANGE, s, PROTO_FIXB_K_PK, at);
+			goto out_clear;
+		}
+		pk_data = o.data;
+	} else {
+		at = vr->pos;
+		if (proto_mp_read(vr, &o)) {
+			err = proto__msg_err(w, vr->err, s, PROTO_FIXB_K_VALS, at);
+			goto out_clear;
+		}
+		if ((uint64_t)o.n != (uint64_t)(out->n - 1u) * ncols) {
+			err = proto__msg_err_val(w, PROTO_EMSG_SIZE, s, PROTO_FIXB_K_VALS, at, 0, o.n, 0);
+			goto out_clear;
+		}
 	}
 
 	memset(h, 0, sizeof h);
@@ -268,7 +426,7 @@ int proto_fixb_decode(const uint8_t *buf, size_t len, struct proto_fixb *out, st
 		if (!(seen & (1u << PROTO_FIX_K_SEQ))) {
 			uint64_t seq = (uint64_t)out->fix[0].rec_seq + i;
 			if (seq > UINT32_MAX) {
-				err = proto__msg_err_val(w, PROTO_EMSG_RANGE, fs, PROTO_FIX_K_SEQ, vr->pos, 0, seq, 0);
+				err = proto__msg_err_val(w, PROTO_EMSG_RANGE, fs, PROTO_FIX_K_SEQ, (packed ? pr->pos : vr->pos), 0, seq, 0);
 				set_index(w, err, i);
 				goto out_clear;
 			}
@@ -277,10 +435,16 @@ int proto_fixb_decode(const uint8_t *buf, size_t len, struct proto_fixb *out, st
 		for (uint32_t c = 0; c < ncols; c++) {
 			const struct proto_field_desc *d = cols[c];
 			uint32_t bit = 1u << d->key;
-			at = vr->pos;
-			if (proto_mp_read(vr, &o)) {
-				err = set_index(w, proto__msg_err(w, vr->err, fs, d->key, at), i);
-				goto out_clear;
+			if (packed) {
+				at = pr->pos;
+				o.kind = PROTO_MP_INT;
+				o.i = unzigzag(bits_get(pk_data, &bit_pos, width[(i == 1 ? 0 : ncols) + c]));
+			} else {
+				at = vr->pos;
+				if (proto_mp_read(vr, &o)) {
+					err = set_index(w, proto__msg_err(w, vr->err, fs, d->key, at), i);
+					goto out_clear;
+				}
 			}
 			if (o.kind == PROTO_MP_NIL) {
 				if (d->required) {
@@ -329,14 +493,14 @@ int proto_fixb_decode(const uint8_t *buf, size_t len, struct proto_fixb *out, st
 			hist_push(&h[c], v);
 		}
 		if (f->rec_seq <= out->fix[i - 1].rec_seq) {
-			err = proto__msg_err_val(w, PROTO_EMSG_SEQ, fs, PROTO_FIX_K_SEQ, vr->pos, 0, f->rec_seq, 0);
+			err = proto__msg_err_val(w, PROTO_EMSG_SEQ, fs, PROTO_FIX_K_SEQ, (packed ? pr->pos : vr->pos), 0, f->rec_seq, 0);
 			set_index(w, err, i);
 			goto out_clear;
 		}
 		/* the same checks as a FIX body: ranges and the time rule */
 		if ((err = proto__msg_flat_check(fs, f, w)) != 0) {
 			if (w && w->offset == 0)
-				w->offset = vr->pos;
+				w->offset = packed ? pr->pos : vr->pos;
 			set_index(w, err, i);
 			goto out_clear;
 		}

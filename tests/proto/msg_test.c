@@ -19,6 +19,7 @@
 #include "proto/err.h"
 #include "proto/mp.h"
 #include "proto/msg.h"
+#include "samples.h"
 
 #define BUF_MAX (PROTO_BATCH_BODY_MAX + 64)
 
@@ -356,6 +357,33 @@ Test(proto_msg, fixb_walking_animal_fits_airtime_budget)
 		cr_expect_leq(max, PROTO_BODY_MAX, "%zu fixes must fit one frame", n);
 	}
 	printf("single FIX body of the same walk: mean %.1f B\n", (double)fix_len_sum / (double)fix_n);
+}
+
+/* Schema change (bits + pk): a FIXB in the original vals form, byte for byte the 8-fix vector docs/protocol.md
+ * carried before the packed form existed, still decodes to the same fixes, which the encoder now packs. */
+Test(proto_msg, fixb_vals_form_vector_still_decodes)
+{
+	static const uint8_t old[] = {
+		0x84, 0x01, 0x8d, 0x01, 0xcd, 0x14, 0xca, 0x02, 0xcf, 0x00, 0x00, 0x01, 0xa2, 0x0d, 0x6d, 0x5a, 0x00,
+		0x04, 0xd2, 0xf6, 0x5d, 0xd2, 0x72, 0x05, 0xce, 0x14, 0x04, 0xd5, 0xff, 0x06, 0xce, 0x00, 0x06, 0x4a,
+		0x8c, 0x07, 0x5c, 0x08, 0xcd, 0x09, 0x60, 0x09, 0x01, 0x0a, 0x41, 0x0b, 0x03, 0x0c, 0x0b, 0x0d, 0x3c,
+		0x0e, 0xcd, 0x06, 0xb7, 0x02, 0x08, 0x03, 0x98, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x0d, 0x0e, 0x04,
+		0xdc, 0x00, 0x38, 0xcd, 0x03, 0xe8, 0x33, 0xfa, 0x07, 0x00, 0x64, 0x01, 0x72, 0x01, 0xfa, 0x19, 0x00,
+		0x00, 0xd0, 0x9c, 0x01, 0x73, 0xfe, 0xf9, 0x15, 0x00, 0x00, 0x64, 0xfe, 0x73, 0x01, 0x04, 0xd0, 0xdc,
+		0x00, 0x01, 0xd0, 0x9c, 0x01, 0x72, 0x01, 0x12, 0x20, 0x00, 0x00, 0x64, 0x01, 0x73, 0xfe, 0x03, 0xd0,
+		0xd7, 0x00, 0x00, 0xd0, 0x9c, 0xfe, 0x72, 0x01, 0xf8, 0x18, 0x00, 0x00, 0x64, 0x01, 0x73,
+	};
+	struct proto_msg want;
+	struct proto_msg_err w;
+	size_t len;
+	sample_msg(PROTO_T_FIXB, &want);
+	cr_assert_eq(proto_fixb_decode(old, sizeof old, &m2.u.fixb, &w), 0, "%s", proto_errname(w.code));
+	cr_assert_eq(m2.u.fixb.n, 8);
+	cr_assert_eq(memcmp(m2.u.fixb.fix, want.u.fixb.fix, 8 * sizeof want.u.fixb.fix[0]), 0);
+	cr_assert_eq(proto_fixb_encode(&want.u.fixb, body, sizeof body, &len), 0);
+	cr_expect_lt(len, sizeof old, "packed %zu B vs vals %zu B", len, sizeof old);
+	cr_assert_eq(proto_fixb_decode(body, len, &m1.u.fixb, &w), 0, "%s", proto_errname(w.code));
+	cr_expect_eq(memcmp(&m1.u.fixb, &m2.u.fixb, sizeof m1.u.fixb), 0, "both forms decode alike");
 }
 
 Test(proto_msg, fixb_encode_fit_packs_the_longest_prefix_that_fits)
@@ -850,6 +878,67 @@ Test(proto_msg, fixb_rejects_inconsistent_batches)
 	cr_expect_eq(proto_fixb_encode(&fb, body, sizeof body, &len), PROTO_EMSG_SEQ);
 	fb.n = 0;
 	cr_expect_eq(proto_fixb_encode(&fb, body, sizeof body, &len), PROTO_EINVAL);
+}
+
+/* The packed form (bits + pk) by hand: base as fixb_body's, cols [lat], then the given keys 4/5/6. */
+static size_t fixb_packed(uint8_t *out, uint8_t n, const uint8_t *tail, size_t tlen, uint8_t nkeys)
+{
+	static const uint8_t head[] = {0x01, 0x84, 0x01, 0x0a, 0x03, 0x64, 0x04, 0x00, 0x05, 0x00, 0x02};
+	size_t len = 0;
+	out[len++] = (uint8_t)(0x80u | (3u + nkeys));
+	memcpy(out + len, head, sizeof head);
+	len += sizeof head;
+	out[len++] = n;
+	out[len++] = 0x03;
+	out[len++] = 0x91;
+	out[len++] = 0x04;
+	memcpy(out + len, tail, tlen);
+	return len + tlen;
+}
+#define PACKED(n, tail, nkeys) fixb_packed(body, n, tail, sizeof(tail), nkeys)
+
+Test(proto_msg, fixb_packed_form_is_strict)
+{
+	struct proto_fixb fb;
+	struct proto_msg_err w;
+	size_t len;
+
+	/* lat deltas +5 (zigzag 10, row 1 width 4) then 0 (width 0): the same batch as the vals sanity case */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_assert_eq(proto_fixb_decode(body, len, &fb, &w), 0, "%s", proto_errname(w.code));
+	cr_expect_eq(fb.fix[1].lat_e7, 5);
+	cr_expect_eq(fb.fix[2].lat_e7, 10);
+	cr_expect_eq(fb.has, 0);
+	/* non-zero padding bits: two encodings of one batch are not allowed */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x01, 0x1a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_RANGE);
+	cr_expect_eq(w.key, PROTO_FIXB_K_PK);
+	/* pk one byte too long, and one too short */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x02, 0x0a, 0x00}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_SIZE);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x00}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_SIZE);
+	/* widths: 2 per column, each 0..64 */
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x91, 0x04, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_SIZE);
+	cr_expect_eq(w.key, PROTO_FIXB_K_BITS);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x41, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_RANGE);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0xff, 0x06, 0xc4, 0x01, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_RANGE);
+	/* exactly one form: vals and bits + pk together; bits without pk; pk as a str */
+	len = PACKED(3, ((const uint8_t[]){0x04, 0x92, 0x05, 0x00, 0x05, 0x92, 0x04, 0x00, 0x06, 0xc4, 0x01, 0x0a}), 3);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_EXCL);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00}), 1);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_MISSING);
+	cr_expect_eq(w.key, PROTO_FIXB_K_PK);
+	len = PACKED(3, ((const uint8_t[]){0x05, 0x92, 0x04, 0x00, 0x06, 0xa1, 0x0a}), 2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_WTYPE);
+	/* the widest delta (64 bits, INT64_MAX): computed without overflow, refused by the latitude range */
+	len = PACKED(2, ((const uint8_t[]){0x05, 0x92, 0x40, 0x00, 0x06, 0xc4, 0x08, 0xfe, 0xff, 0xff, 0xff, 0xff,
+					     0xff, 0xff, 0xff}),
+		     2);
+	cr_expect_eq(proto_fixb_decode(body, len, &fb, &w), PROTO_EMSG_LAT);
 }
 
 Test(proto_msg, batch_rejects_bad_records)

@@ -67,7 +67,9 @@ enum {
 	PROTO_HELLO_K_ACKCUM = 8, /* u32, optional: the collar's own ack point (every rec_seq <= it was acked by
 	                           * some gateway); a gateway starts its cumulative ack there. Absent = 0 */
 };
-#define PROTO_SCHEMA_VERSION 1u
+/* 2: FIXB may carry its deltas packed (keys 5 bits + 6 pk); a schema-1 decoder refuses such a body
+ * (PROTO_EMSG_KEY), every schema-1 body decodes unchanged. */
+#define PROTO_SCHEMA_VERSION 2u
 #define PROTO_CAP_HACC 0x01u       /* receiver gives GST sigma: FIX h_acc */
 #define PROTO_CAP_FIXB 0x02u       /* sends FIXB batches */
 #define PROTO_CAP_CLASSIFIER 0x04u /* on-collar indication classifier */
@@ -148,8 +150,18 @@ struct proto_fix {
  *               order is accepted, a repeated key is PROTO_EMSG_DUPKEY).
  *               A FIX field not listed has the base's value (or absence) in every fix, except rec_seq,
  *               which then grows by exactly 1 per fix.
- *   key 4 vals: array, required — (n - 1) * len(cols) values, row-major: for fix 1..n-1, one value per
+ *   key 4 vals: array — (n - 1) * len(cols) values, row-major: for fix 1..n-1, one value per
  *               column: nil = field absent in this fix, else an integer delta from a prediction.
+ *   key 5 bits, key 6 pk: the packed form of the same deltas, sent instead of vals (exactly one of vals
+ *               or bits + pk). bits: 2 * len(cols) widths (0..64): first one per column for fix 1 (its
+ *               prediction has only the base, so t and position deltas are large there), then one per
+ *               column for fixes 2..n-1. pk: bin, the deltas row-major, each zigzag-coded (z = 2d for
+ *               d >= 0, -2d - 1 for d < 0) in its width, least significant bit first, packed LSB-first into
+ *               bytes; exactly ceil(sum of the widths used / 8) bytes, the padding bits 0. It cannot say
+ *               "absent", so the encoder uses it only when every field of every fix is present in its
+ *               column, and only when the whole body is strictly shorter than with vals (each width = bit
+ *               length of the largest z it covers). Decoders accept either form. Why: a msgpack integer
+ *               costs at least a byte, while the deltas of a walking animal need 0 (t) to ~11 (cog) bits.
  * Prediction per field, from the field's previous PRESENT values p1 (latest) and p2 in this batch (base
  * included): t, t_mono, lat, lon, alt use 2*p1 - p2 (second differences: a steady walk costs ~0); with one
  * previous value, p1; with none, 0. cog uses p1 and the delta is taken modulo 36000 into -18000..17999.
@@ -161,6 +173,8 @@ enum {
 	PROTO_FIXB_K_N = 2,
 	PROTO_FIXB_K_COLS = 3,
 	PROTO_FIXB_K_VALS = 4,
+	PROTO_FIXB_K_BITS = 5,
+	PROTO_FIXB_K_PK = 6,
 };
 struct proto_fixb {
 	uint32_t has; /* always 0: FIXB has no optional keys (kept so every message struct starts alike) */

@@ -36,8 +36,32 @@ def _predict(key, hist):
     return hist[-1] if hist else 0
 
 
+def _zigzag(d):
+    return 2 * d if d >= 0 else -2 * d - 1
+
+
+def _unzigzag(z):
+    return z >> 1 if z % 2 == 0 else -(z >> 1) - 1
+
+
+def _unpack(cols, n, bits, pk):
+    """bits + pk -> the flat list of deltas (packed form: 2*len(cols) widths, row 1 then rows 2..)."""
+    if len(bits) != 2 * len(cols):
+        raise ValueError("bits length")
+    acc, pos, vals = int.from_bytes(pk, "little"), 0, []
+    for i in range(1, n):
+        for c in range(len(cols)):
+            w = bits[c if i == 1 else len(cols) + c]
+            vals.append(_unzigzag((acc >> pos) & ((1 << w) - 1)))
+            pos += w
+    if len(pk) != (pos + 7) // 8 or acc >> pos:
+        raise ValueError("pk length or padding")
+    return vals
+
+
 def fixb_decode(obj):
-    base, n, cols, vals = obj[1], obj[2], obj[3], obj[4]
+    base, n, cols = obj[1], obj[2], obj[3]
+    vals = obj[4] if 4 in obj else _unpack(cols, n, obj[5], obj[6])
     if len(vals) != (n - 1) * len(cols):
         raise ValueError("vals length")
     fixes = [dict(base)]
@@ -82,7 +106,20 @@ def fixb_encode(fixes):
                 d = (d + 18000) % 36000 - 18000
             vals.append(d)
             hist[c].append(f[c])
-    return {1: dict(sorted(base.items())), 2: len(fixes), 3: cols, 4: vals}
+    plain = {1: dict(sorted(base.items())), 2: len(fixes), 3: cols, 4: vals}
+    if None in vals:
+        return plain
+    nc = len(cols)
+    bits = [0] * (2 * nc)
+    for j, d in enumerate(vals):
+        w = (j % nc) + (0 if j < nc else nc)
+        bits[w] = max(bits[w], _zigzag(d).bit_length())
+    acc = pos = 0
+    for j, d in enumerate(vals):
+        acc |= _zigzag(d) << pos
+        pos += bits[(j % nc) + (0 if j < nc else nc)]
+    packed = {1: plain[1], 2: plain[2], 3: cols, 5: bits, 6: acc.to_bytes((pos + 7) // 8, "little")}
+    return packed if len(msgpack.packb(packed)) < len(msgpack.packb(plain)) else plain
 
 
 # --- values: JSON from msgtool -> python values ------------------------------------------------------
@@ -230,7 +267,7 @@ def main():
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 20260101
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 300
     fails = []
-    counts = dict(unpacked=0, fixb_rebuilt=0, repacked_identical=0, fixb_reencoded_identical=0,
+    counts = dict(unpacked=0, fixb_rebuilt=0, repacked_identical=0, fixb_reencoded_identical=0, fixb_packed_form=0,
                   c_decoded_repacked=0, c_decoded_reversed=0, c_decoded_python_built=0, hostile_refused=0)
 
     def fail(msg):
@@ -247,6 +284,7 @@ def main():
         counts["unpacked"] += 1
         if t == T["FIXB"]:
             got = {"fixes": fixb_decode(obj)}
+            counts["fixb_packed_form"] += 6 in obj
             if got != exp:
                 fail("FIXB %s: python rebuilt %r, C holds %r" % (body_hex, got, exp))
             else:
@@ -307,6 +345,11 @@ def main():
         (T["CMD"], msgpack.packb({1: 1, 2: 0, 3: 5, 4: 1000}), "PROTO_EMSG_EXCL"),
         (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [1], 4: [1, 0]}), "PROTO_EMSG_SEQ"),
         (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 4: [1]}), "PROTO_EMSG_SIZE"),
+        (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 5: [2, 2], 6: b"\x01\x00"}), "PROTO_EMSG_SIZE"),
+        (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 5: [2, 2], 6: b"\x11"}), "PROTO_EMSG_RANGE"),
+        (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 5: [2, 65], 6: b"\x01"}), "PROTO_EMSG_RANGE"),
+        (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 5: [2]}), "PROTO_EMSG_MISSING"),
+        (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 4: [1, 1], 5: [2, 2], 6: b"\x01"}), "PROTO_EMSG_EXCL"),
         (T["PROVISION"], msgpack.packb({1: 1, 2: b"k" * 31, 3: 1, 4: 1000}), "PROTO_EMSG_SIZE"),
         (T["PROVISION"], msgpack.packb({1: 1, 2: "k" * 32, 3: 1, 4: 1000}), "PROTO_EMSG_WTYPE"),
     ]
