@@ -214,6 +214,11 @@ int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim
 			if ((rc = an_stats_binom_cp(k, n, conf, AN_STATS_TWO_SIDED, &iv)) < 0)
 				return rc;
 			double p = psum / (double)n;
+			struct an_stats_interval wi;
+			if ((rc = an_stats_binom_wilson(k, n, conf, AN_STATS_TWO_SIDED, 0, &wi)) < 0)
+				return rc;
+			acc->sens_wilson_cov += p >= wi.lo && p <= wi.hi;
+			acc->sens_k_sum += k;
 			acc->sens_n++;
 			if (p < iv.lo)
 				acc->sens_below++;
@@ -226,6 +231,7 @@ int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim
 			if ((rc = an_stats_rate_exact(nf, area, 100.0, conf, AN_STATS_TWO_SIDED, NULL, &iv)) < 0)
 				return rc;
 			double lam = w->animals[a].p.false_per_100m2;
+			acc->rate_k_sum += nf;
 			acc->rate_n++;
 			if (lam < iv.lo)
 				acc->rate_below++;

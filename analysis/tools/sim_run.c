@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -1250,6 +1251,12 @@ static int loop(struct run *r)
 					logf_("starting collar %s: %s", c->name, strerror(-rc));
 					goto out;
 				}
+				time_t tt = (time_t)(r->S / 1000);
+				struct tm tm;
+				gmtime_r(&tt, &tm);
+				printf("  %02d:%02d:%02d UTC collar %u (%s, %s, %s receiver) on\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+				       c->id, c->name, an->p.species == AN_SIM_DOG ? "dog" : "rat", an_sim_rx_name(an->p.rx));
+				fflush(stdout);
 				int64_t from = r->S > an->on_utc_ms ? r->S : an->on_utc_ms;
 				if (an->off_utc_ms > from)
 					r->collar_hours += (double)(an->off_utc_ms - from) / 3.6e6;
@@ -1560,6 +1567,16 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 		return EX_CANTCREAT;
 	}
 	char sub[PATH_CAP + 64];
+	/* one run per directory: two would start two cores on one store */
+	snprintf(sub, sizeof sub, "%s/lock", r->dir);
+	int lock_fd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		logf_("%s: %s", sub, lock_fd < 0 ? strerror(errno) : "another scentrack sim run uses this directory");
+		if (lock_fd >= 0)
+			close(lock_fd);
+		free(r);
+		return EX_TEMPFAIL;
+	}
 	const char *subs[] = {"keys", "collars", "logs"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(sub, sizeof sub, "%s/%s", r->dir, subs[i]);
@@ -1760,5 +1777,6 @@ free_collars:
 free_world:
 	an_sim_world_free(&r->w);
 	free(r);
+	close(lock_fd);
 	return ex;
 }

@@ -514,10 +514,14 @@ int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point
  *  - false-indication rate: k false indications over the searched area, two-sided Garwood interval per
  *    100 m² (an_stats_rate_exact); the truth is the animal's false_per_100m2.
  * Counts accumulate into *acc over worlds (seeds). Animals without explosive exposures skip the first.
+ * Exact intervals guarantee coverage >= conf; with the few events one animal meets in one day they are
+ * markedly conservative, which is what this measures (Wilson beside it for the sensitivity).
  */
 struct an_sim_coverage {
 	uint64_t sens_n, sens_cov, rate_n, rate_cov;
 	uint64_t sens_below, sens_above, rate_below, rate_above; /* truth outside: below lo / above hi */
+	uint64_t sens_wilson_cov; /* the same with the Wilson interval (what dashboards show) */
+	uint64_t sens_k_sum, rate_k_sum; /* total hits / false indications behind the intervals */
 };
 int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim_coverage *acc)
 	__attribute__((warn_unused_result));
