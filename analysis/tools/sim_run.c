@@ -1257,9 +1257,6 @@ static int loop(struct run *r)
 				printf("  %02d:%02d:%02d UTC collar %u (%s, %s, %s receiver) on\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
 				       c->id, c->name, an->p.species == AN_SIM_DOG ? "dog" : "rat", an_sim_rx_name(an->p.rx));
 				fflush(stdout);
-				int64_t from = r->S > an->on_utc_ms ? r->S : an->on_utc_ms;
-				if (an->off_utc_ms > from)
-					r->collar_hours += (double)(an->off_utc_ms - from) / 3.6e6;
 				progress = true;
 			}
 		}
@@ -1506,6 +1503,15 @@ static void print_summary(struct run *r, FILE *out, double wall_s, uint32_t nh, 
 	}
 	(void)store_counts(r, &sf, &si);
 	const struct an_sim_radio_stats *st = &r->radio.stats;
+	/* collar-hours simulated in this run: each started collar from its switch-on (or the resume point) to its
+	 * switch-off (or where the run stopped) */
+	r->collar_hours = 0;
+	for (uint32_t i = 0; i < r->n; i++) {
+		const struct an_sim_animal *an = &r->w.animals[r->c[i].a];
+		int64_t a = an->on_utc_ms > r->S0 ? an->on_utc_ms : r->S0, b = an->off_utc_ms < r->S ? an->off_utc_ms : r->S;
+		if (r->c[i].started && b > a)
+			r->collar_hours += (double)(b - a) / 3.6e6;
+	}
 	double day_h = (double)(r->S - r->S0) / 3.6e6;
 	fprintf(out, "field day %s, seed %" PRIu64 ": %.2f h simulated this run in %.1f s wall (%s)%s\n", r->w.sc.name,
 	        r->w.seed, day_h, wall_s, r->o->fast ? "--fast" : "live", r->day_done ? "" : ", stopped before the end");
@@ -1706,6 +1712,13 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 	printf("  gateway: radio link on %s (tty link kind), spool %s/spool.sqlite\n", r->pty_path, r->dir);
 	if (core_ini_has_web(r))
 		printf("  web map: http://127.0.0.1:8080\n");
+	{
+		char self[PATH_CAP];
+		ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);
+		self[sn > 0 ? sn : 0] = 0;
+		printf("  while it runs: %s report hazards --db %s/core.sqlite   (and: report accuracy, export --help)\n",
+		       self, r->dir);
+	}
 	printf("  %s; Ctrl-C stops everything, running again resumes\n",
 	       o->fast ? "simulated time (--fast)" : "live: one second of field day per second");
 	fflush(stdout);
