@@ -169,6 +169,7 @@ struct collar {
 	int64_t t0_utc; /* utc of the first epoch this process saw: collar clock 0 */
 	size_t ep_first;     /* first epoch written to this process */
 	uint64_t g_written;  /* NMEA bytes written to this process's pipe */
+	uint32_t restarts;
 	bool have_t0;
 	int64_t phase_us;
 	struct deframer df;
@@ -1131,9 +1132,21 @@ static void reap(struct run *r)
 			/* exit 0 after EOF = every record acked: this collar's day is over */
 			if (c->exit_status == 0 && c->inputs_closed && c->ep_next == c->n_ep)
 				c->finished = true;
-			else if (!r->stop_req)
-				logf_("collar %s exited with status %d (see %s/logs/collar_%s.log)", c->name, c->exit_status,
-				      r->dir, c->name);
+			else if (!r->stop_req) {
+				/* a crashed collar is restarted on the same flash file, as its watchdog would (a few times) */
+				bool again = c->restarts < 5;
+				logf_("collar %s exited with status %d (see %s/logs/collar_%s.log)%s", c->name, c->exit_status,
+				      r->dir, c->name, again ? ": restarting it" : "");
+				if (again) {
+					c->restarts++;
+					c->started = false;
+					c->inputs_closed = false;
+					c->gq.off = c->gq.len = c->mq.off = c->mq.len = c->rq.off = c->rq.len = 0;
+					c->df.len = 0;
+					c->g_written = 0;
+					c->line_len = 0;
+				}
+			}
 			char buf[4096];
 			ssize_t n;
 			while (c->out_fd >= 0 && (n = read(c->out_fd, buf, sizeof buf)) > 0)

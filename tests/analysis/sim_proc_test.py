@@ -4,8 +4,8 @@
     sim_proc_test.py SCENTRACK SCENARIO
 
 1. `--run --fast` on a fresh directory: the collars, the radio medium, scentrack-gateway (pty, tty link) and
-   scentrack-core start; once the state file shows simulated time moving, SIGINT: everything stops cleanly
-   (exit 0, no process of the run left).
+   scentrack-core start; once both collars are on, collar 1 is SIGKILLed (it must be restarted on its flash
+   file), then SIGINT: everything stops cleanly (exit 0, no process of the run left).
 2. `--evaluate` on the same directory resumes the day in simulated time to its end (the data kept) and scores
    it: every record the collars journaled is in the core's store, hazard points exist and the indications
    as delivered find at least half the explosive targets with at most 5 false points per 100 m² (a broken
@@ -72,6 +72,17 @@ def main():
             assert line, f"run exited early: {p.wait()}\n{p.stderr.read()}"
             if re.search(r"UTC collar \d+ .* on$", line):
                 seen.append(line.strip())
+        # a collar SIGKILLed mid-day (a power cut) is restarted on its flash file, as its watchdog would
+        victim = [pid for pid in run_pids(data) if b"--id\x001\x00" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        assert len(victim) == 1, victim
+        os.kill(victim[0], signal.SIGKILL)
+        while True:
+            ready, _, _ = select.select([p.stdout], [], [], left())
+            assert ready, "the killed collar was not restarted before the deadline"
+            line = p.stdout.readline()
+            assert line, f"run exited early: {p.wait()}\n{p.stderr.read()}"
+            if re.search(r"UTC collar 1 .* on$", line):
+                break
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=min(60, left()))
         assert p.returncode == 0, f"SIGINT: exit {p.returncode}\n{err}"
