@@ -1480,7 +1480,7 @@ static int find_bins(struct run *r)
 			return -ENOENT;
 		}
 		if (!realpath(cand[k], b[i].out))
-			snprintf(b[i].out, PATH_CAP, "%s", cand[k]);
+			snprintf(b[i].out, PATH_CAP, "%.1000s", cand[k]);
 	}
 	return 0;
 }
