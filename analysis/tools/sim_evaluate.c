@@ -32,7 +32,9 @@ struct ind {
 	int32_t rx;
 };
 
-static int read_hazards(const char *dir, struct hz **out, size_t *n)
+/* Positions from lat/lon when the core gave them (a point in the core's implicit frame — records outside any
+ * session — has x/y about another origin), else the task frame's x/y (= the world's ENU). */
+static int read_hazards(const char *dir, const struct an_sim_world *w, struct hz **out, size_t *n)
 {
 	char p[1200], line[512];
 	snprintf(p, sizeof p, "%s/hazards.csv", dir);
@@ -54,8 +56,10 @@ static int read_hazards(const char *dir, struct hz **out, size_t *n)
 		double pe;
 		uint32_t na, ni, sg;
 		int64_t x, y;
-		if (sscanf(line, "%" SCNu64 ",%u,%lf,%" SCNu32 ",%" SCNu32 ",%" SCNd64 ",%" SCNd64 ",%" SCNu32 ",%" SCNu64, &id,
-		           &status, &pe, &na, &ni, &x, &y, &sg, &task) != 9) {
+		double lat = NAN, lon = NAN;
+		int k = sscanf(line, "%" SCNu64 ",%u,%lf,%" SCNu32 ",%" SCNu32 ",%" SCNd64 ",%" SCNd64 ",%" SCNu32 ",%" SCNu64
+		               ",%lf,%lf", &id, &status, &pe, &na, &ni, &x, &y, &sg, &task, &lat, &lon);
+		if (k < 9) {
 			fprintf(stderr, "scentrack sim: %s:%u: expected id,status,p_explosive,n_animals,n_ind,x_mm,y_mm,...\n", p, ln);
 			fclose(f);
 			return -EINVAL;
@@ -69,6 +73,10 @@ static int read_hazards(const char *dir, struct hz **out, size_t *n)
 			}
 			*out = h;
 		}
+		struct an_geo_enu e;
+		if (k == 11 && isfinite(lat) && isfinite(lon) &&
+		    an_geo_enu_from_deg(&w->origin, lat, lon, (double)w->sc.origin_alt_mm / 1000.0, &e) == 0)
+			x = e.e_mm, y = e.n_mm;
 		(*out)[(*n)++] = (struct hz){x, y, pe, na, -1};
 	}
 	fclose(f);
@@ -143,7 +151,7 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 	size_t nh = 0, ni = 0;
 	struct an_sim_eval_point *pts = NULL;
 	ex = EX_DATAERR;
-	if (read_hazards(o->dir, &h, &nh) < 0 || read_inds(o->dir, &w, &ind, &ni) < 0)
+	if (read_hazards(o->dir, &w, &h, &nh) < 0 || read_inds(o->dir, &w, &ind, &ni) < 0)
 		goto out;
 	ex = EX_SOFTWARE;
 	pts = malloc((nh + ni + 1) * sizeof *pts);
