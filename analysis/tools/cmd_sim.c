@@ -59,6 +59,8 @@ static void help(FILE *f)
 		"      --min-detection X, --max-false Y   exit 1 if the policy detects less than X (0..1) of\n"
 		"                    the explosive targets or has more than Y false points per 100 m2\n"
 		"      --policy P    the policy those checks apply to: single, agree or fused (default)\n"
+		"      --so-far      score what DIR holds now without running: only boxes with a pass over by the\n"
+		"                    run's simulated time, their targets and the points near them\n"
 		"  -c, --coverage N  coverage of the accuracy report's 95 %% intervals (sensitivity, false-indication\n"
 		"                    rate) over N seeds from --seed, in process (world model + estimators only)\n"
 		"      --min-coverage X  exit 1 if either coverage is below X\n"
@@ -127,9 +129,10 @@ int scentrack_cmd_sim(int argc, char **argv)
 		{"evaluate", no_argument, NULL, 'e'},   {"gate-m", required_argument, NULL, 'G'},
 		{"min-detection", required_argument, NULL, 'm'}, {"max-false", required_argument, NULL, 'x'},
 		{"coverage", required_argument, NULL, 'c'}, {"min-coverage", required_argument, NULL, 'M'},
-		{"policy", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
+		{"policy", required_argument, NULL, 'P'}, {"so-far", no_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
 	};
 	int policy = 2;
+	bool so_far = false;
 	bool run = false, evaluate = false;
 	const char *data = NULL, *bin_dir = NULL;
 	double gate_m = 3.0, min_det = 0, max_false = -1, min_cov = 0;
@@ -185,6 +188,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 			*(c == 'G' ? &gate_m : c == 'm' ? &min_det : c == 'x' ? &max_false : &min_cov) = v;
 			break;
 		}
+		case 'S': so_far = true; break;
 		case 'P':
 			policy = !strcmp(optarg, "single") ? 0 : !strcmp(optarg, "agree") ? 1 : !strcmp(optarg, "fused") ? 2 : -1;
 			if (policy < 0) {
@@ -217,7 +221,8 @@ int scentrack_cmd_sim(int argc, char **argv)
 		}
 		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .dir = data, .fast = fast,
 		                                    .bin_dir = bin_dir, .gate_m = gate_m, .min_detection = min_det,
-		                                    .max_false = max_false, .policy = policy};
+		                                    .max_false = max_false, .policy = policy,
+		                                    .so_far = so_far};
 		return evaluate ? scentrack_sim_evaluate(&ro) : scentrack_sim_run(&ro, NULL);
 	}
 	if (!fast && !out) {

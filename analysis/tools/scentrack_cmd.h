@@ -35,6 +35,7 @@ struct scentrack_sim_run_opts {
 	double min_detection; /* --evaluate: exit 1 below this fused detection rate (0: no check) */
 	double max_false;     /* --evaluate: exit 1 above this many fused false points per 100 m² (< 0: no check) */
 	int policy;           /* which policy the two checks apply to: 0 every indication, 1 >= 2 animals, 2 fused */
+	bool so_far;          /* --evaluate what DIR holds now (boxes searched so far), without running */
 };
 /* Run (or resume) the field day through the real programs. On success with w_out: the world (caller frees). */
 int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_world *w_out);

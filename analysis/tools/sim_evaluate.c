@@ -143,13 +143,41 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 	struct scentrack_sim_run_opts fo = *o;
 	fo.fast = true;
 	struct an_sim_world w;
-	int ex = scentrack_sim_run(&fo, &w);
-	if (ex != 0)
+	int ex;
+	int64_t so_far_ms = INT64_MAX;
+	if (o->so_far) {
+		/* the day as far as DIR got, without running anything */
+		char p[1200], line[128], err[512];
+		snprintf(p, sizeof p, "%s/state", o->dir);
+		FILE *f = fopen(p, "re");
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "sim_ms %" SCNd64, &so_far_ms) == 1)
+				break;
+		if (f)
+			fclose(f);
+		struct an_sim_scenario *sc = malloc(sizeof *sc);
+		if (!sc)
+			return EX_SOFTWARE;
+		an_sim_scenario_defaults(sc);
+		int r = so_far_ms == INT64_MAX ? -ENOENT : an_sim_scenario_load(sc, o->scenario, err, sizeof err);
+		if (r == 0)
+			r = an_sim_world_build(&w, sc, o->seed, err, sizeof err);
+		free(sc);
+		if (r < 0) {
+			fprintf(stderr, "scentrack sim: --so-far: %s\n", so_far_ms == INT64_MAX ? "no state file in the directory" : err);
+			return EX_DATAERR;
+		}
+		ex = 0;
+	} else if ((ex = scentrack_sim_run(&fo, &w)) != 0) {
 		return ex;
+	}
 	struct hz *h = NULL;
 	struct ind *ind = NULL;
 	size_t nh = 0, ni = 0;
 	struct an_sim_eval_point *pts = NULL;
+	struct an_sim_target *all_t = w.targets;
+	uint32_t all_n = w.n_targets;
+	bool swapped = false;
 	ex = EX_DATAERR;
 	if (read_hazards(o->dir, &w, &h, &nh) < 0 || read_inds(o->dir, &w, &ind, &ni) < 0)
 		goto out;
@@ -169,10 +197,65 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 		if (bi != SIZE_MAX && ind[i].rx >= 0 && (h[bi].group < 0 || ind[i].rx < h[bi].group))
 			h[bi].group = ind[i].rx;
 	}
-	double area = 0;
-	for (uint32_t b = 0; b < w.n_boxes; b++)
-		area += w.boxes[b].area_m2;
 	int64_t gate = llround(o->gate_m * 1000.0);
+	double area = 0;
+	bool *fin = calloc(w.n_boxes + 1u, sizeof *fin);
+	struct an_sim_target *kept = malloc((w.n_targets + 1u) * sizeof *kept);
+	if (!fin || !kept) {
+		free(fin);
+		free(kept);
+		goto out;
+	}
+	/* --so-far: only boxes with a pass over by then, their targets, and the points near them */
+	for (uint32_t i = 0; i < w.n_passes; i++)
+		if (w.passes[i].t1_ms <= so_far_ms)
+			fin[w.passes[i].box] = true;
+	for (uint32_t b = 0; b < w.n_boxes; b++)
+		area += fin[b] ? w.boxes[b].area_m2 : 0;
+	uint32_t nk = 0;
+	for (uint32_t t = 0; t < w.n_targets; t++)
+		if (fin[w.targets[t].box])
+			kept[nk++] = w.targets[t];
+	w.targets = kept;
+	w.n_targets = nk;
+	swapped = true;
+	uint32_t nfin = 0;
+	for (uint32_t b = 0; b < w.n_boxes; b++)
+		nfin += fin[b];
+	if (o->so_far) {
+		size_t j = 0;
+		for (size_t k = 0; k < nh; k++) {
+			bool near = false;
+			for (uint32_t b = 0; b < w.n_boxes && !near; b++) {
+				const struct an_geo_box *g = &w.boxes[b].geo;
+				double de = (double)(h[k].e_mm - g->p0_e_mm), dn = (double)(h[k].n_mm - g->p0_n_mm);
+				double al = de * g->ua_e + dn * g->ua_n, ac = de * g->uc_e + dn * g->uc_n;
+				near = fin[b] && al >= (double)-gate && al <= (double)(g->lane_len_mm + gate) &&
+				       ac >= (double)-gate && ac <= (double)(g->width_mm + gate);
+			}
+			if (near)
+				h[j++] = h[k];
+		}
+		nh = j;
+		j = 0;
+		for (size_t k = 0; k < ni; k++) {
+			bool near = false;
+			for (uint32_t b = 0; b < w.n_boxes && !near; b++) {
+				const struct an_geo_box *g = &w.boxes[b].geo;
+				double de = (double)(ind[k].e_mm - g->p0_e_mm), dn = (double)(ind[k].n_mm - g->p0_n_mm);
+				double al = de * g->ua_e + dn * g->ua_n, ac = de * g->uc_e + dn * g->uc_n;
+				near = fin[b] && al >= (double)-gate && al <= (double)(g->lane_len_mm + gate) &&
+				       ac >= (double)-gate && ac <= (double)(g->width_mm + gate);
+			}
+			if (near)
+				ind[j++] = ind[k];
+		}
+		ni = j;
+		printf("so far (to %02d:%02d UTC of the day): %" PRIu32 " of %" PRIu32 " boxes searched at least once; "
+		       "their targets and the points within %.1f m of them\n",
+		       (int)((so_far_ms / 60000) / 60 % 24), (int)(so_far_ms / 60000 % 60), nfin, w.n_boxes, o->gate_m);
+	}
+	free(fin);
 	struct an_sim_eval e[4];
 	/* 1. every single indication is a hazard point */
 	for (size_t i = 0; i < ni; i++)
@@ -232,6 +315,11 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 		ex = 1;
 	}
 out:
+	if (swapped) {
+		free(w.targets);
+		w.targets = all_t;
+		w.n_targets = all_n;
+	}
 	free(pts);
 	free(h);
 	free(ind);
