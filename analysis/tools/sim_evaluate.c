@@ -170,6 +170,23 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 		ex = 0;
 	} else if ((ex = scentrack_sim_run(&fo, &w)) != 0) {
 		return ex;
+	} else {
+		/* stopped (Ctrl-C) before the end: the whole day's truth would count unsearched boxes as missed */
+		char p[1200], line[128];
+		int done = 0;
+		snprintf(p, sizeof p, "%s/state", o->dir);
+		FILE *f = fopen(p, "re");
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "done %d", &done) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (!done) {
+			fprintf(stderr, "scentrack sim: the day was stopped before its end: not scored (run again to finish "
+			                "it, or add --so-far)\n");
+			an_sim_world_free(&w);
+			return EX_TEMPFAIL;
+		}
 	}
 	struct hz *h = NULL;
 	struct ind *ind = NULL;
