@@ -244,16 +244,11 @@ static int label_sink(void *ctx, uint32_t t0, uint32_t t1, int beh)
 	return fprintf(c->f2, "%" PRIu32 ",%" PRIu32 ",%s\n", t0, t1, an_sim_beh_name(beh)) > 0 ? 0 : -EIO;
 }
 
-static int write_button(struct wctx *c, uint32_t a)
+int an_sim_button_edges(const struct an_sim_world *w, uint32_t a, an_sim_button_sink sink, void *ctx)
 {
-	const struct an_sim_world *w = c->w;
 	const struct an_sim_animal *an = &w->animals[a];
 	struct an_sim_rng r;
 	an_sim_rng_init(&r, w->seed, SIM_STREAM_BUTTON(a));
-	int rc = open_out(c, &c->f, c->name, sizeof c->name, "collar_%s.button.csv", an->p.name);
-	if (rc < 0)
-		return rc;
-	fprintf(c->f, "t_ms,level\n");
 	for (uint32_t i = 0; i < w->n_inds; i++) {
 		const struct an_sim_ind *d = &w->inds[i];
 		if (d->animal != a)
@@ -263,15 +258,40 @@ static int write_button(struct wctx *c, uint32_t a)
 		for (int k = 0; k < 2; k++) {
 			int level = k == 0;
 			int64_t t = edges[k];
-			fprintf(c->f, "%" PRId64 ",%d\n", t, level);
+			int rc = sink(ctx, t, level);
 			uint32_t nb = an_sim_rng_u32(&r) % 4u;
-			for (uint32_t b = 0; b < nb; b++) {
+			for (uint32_t b = 0; b < nb && rc == 0; b++) {
 				t += 1 + an_sim_rng_u32(&r) % 3u;
-				fprintf(c->f, "%" PRId64 ",%d\n", t, !level);
+				rc = sink(ctx, t, !level);
 				t += 1 + an_sim_rng_u32(&r) % 2u;
-				fprintf(c->f, "%" PRId64 ",%d\n", t, level);
+				if (rc == 0)
+					rc = sink(ctx, t, level);
 			}
+			if (rc)
+				return rc;
 		}
+	}
+	return 0;
+}
+
+static int button_sink(void *ctx, int64_t t_ms, int level)
+{
+	struct wctx *c = ctx;
+	return fprintf(c->f, "%" PRId64 ",%d\n", t_ms, level) > 0 ? 0 : -EIO;
+}
+
+static int write_button(struct wctx *c, uint32_t a)
+{
+	const struct an_sim_animal *an = &c->w->animals[a];
+	int rc = open_out(c, &c->f, c->name, sizeof c->name, "collar_%s.button.csv", an->p.name);
+	if (rc < 0)
+		return rc;
+	fprintf(c->f, "t_ms,level\n");
+	rc = an_sim_button_edges(c->w, a, button_sink, c);
+	if (rc) {
+		fclose(c->f);
+		c->f = NULL;
+		return rc;
 	}
 	return close_out(c, &c->f, c->name);
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,10 @@ static void help(FILE *f)
 	fprintf(f,
 		"usage: scentrack sim SCENARIO [--seed N] (--out DIR | --fast) [--accel csv|bin|none] [--no-nmea]\n"
 		"                     [--no-tracks]\n"
+		"       scentrack sim SCENARIO [--seed N] --run --data DIR [--fast] [--bin-dir DIR]\n"
+		"       scentrack sim SCENARIO [--seed N] --evaluate --data DIR [--gate-m M] [--min-detection X]\n"
+		"                     [--max-false Y]\n"
+		"       scentrack sim SCENARIO --coverage SEEDS [--seed FIRST] [--min-coverage X]\n"
 		"\n"
 		"Generate a deterministic mine action field day: boxes, targets (ground truth), animals with their true\n"
 		"parameters, the pass schedule, true indications, and per collar a 1 Hz NMEA stream, a 50 Hz\n"
@@ -37,6 +42,28 @@ static void help(FILE *f)
 		"      --no-nmea     skip the NMEA files\n"
 		"      --no-tracks   skip the 1 Hz true tracks\n"
 		"  -h, --help        this text\n"
+		"\n"
+		"Through the real programs (--run): one scentrack-collar process per animal fed with the NMEA and\n"
+		"motion/button streams on pipes, a shared radio channel between the collars and the gateway's modem\n"
+		"link (9600 bit/s, listen-before-talk, 1 %% loss + Gilbert-Elliott bursts + 0.2 %% corruption, one\n"
+		"10-minute outage 3 h into the day), scentrack-gateway on a pty and scentrack-core with its store,\n"
+		"CURVE keys and allow-list, all under --data DIR. Live by default (one second of day per second);\n"
+		"with --fast in simulated time. Ctrl-C/SIGTERM stops everything cleanly; running again resumes.\n"
+		"  -r, --run         run (or resume) the field day\n"
+		"  -d, --data DIR    the run's directory (created; kept between runs)\n"
+		"      --bin-dir DIR where scentrack-collar, scentrack-gateway and scentrack-core are (default: the\n"
+		"                    build tree around this binary, or this binary's directory)\n"
+		"  -e, --evaluate    score the run's hazard points against the ground truth (runs the day with --fast\n"
+		"                    first if DIR has no finished day): every indication, >= 2 animals agree, fused\n"
+		"      --gate-m M    matching radius point-target in metres (default 3)\n"
+		"      --min-detection X, --max-false Y   exit 1 if the policy detects less than X (0..1) of\n"
+		"                    the explosive targets or has more than Y false points per 100 m2\n"
+		"      --policy P    the policy those checks apply to: single, agree or fused (default)\n"
+		"      --so-far      score what DIR holds now without running: only boxes with a pass over by the\n"
+		"                    run's simulated time, their targets and the points near them\n"
+		"  -c, --coverage N  coverage of the accuracy report's 95 %% intervals (sensitivity, false-indication\n"
+		"                    rate) over N seeds from --seed, in process (world model + estimators only)\n"
+		"      --min-coverage X  exit 1 if either coverage is below X\n"
 		"\n"
 		"The summary (stdout) lists animals, boxes, passes, targets by class, exposures and detections,\n"
 		"indications true/false and the hours of tracks.\n"
@@ -97,15 +124,26 @@ int scentrack_cmd_sim(int argc, char **argv)
 		{"seed", required_argument, NULL, 's'}, {"out", required_argument, NULL, 'o'},
 		{"fast", no_argument, NULL, 'f'},       {"accel", required_argument, NULL, 'a'},
 		{"no-nmea", no_argument, NULL, 'N'},    {"no-tracks", no_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},       {"run", no_argument, NULL, 'r'},
+		{"data", required_argument, NULL, 'd'}, {"bin-dir", required_argument, NULL, 'B'},
+		{"evaluate", no_argument, NULL, 'e'},   {"gate-m", required_argument, NULL, 'G'},
+		{"min-detection", required_argument, NULL, 'm'}, {"max-false", required_argument, NULL, 'x'},
+		{"coverage", required_argument, NULL, 'c'}, {"min-coverage", required_argument, NULL, 'M'},
+		{"policy", required_argument, NULL, 'P'}, {"so-far", no_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
 	};
+	int policy = 2;
+	bool so_far = false;
+	bool run = false, evaluate = false;
+	const char *data = NULL, *bin_dir = NULL;
+	double gate_m = 3.0, min_det = 0, max_false = -1, min_cov = 0;
+	unsigned long coverage = 0;
 	uint64_t seed = 1;
 	const char *out = NULL;
 	bool fast = false;
 	struct an_sim_write_opts wo = {.accel = AN_SIM_ACCEL_CSV, .tracks = true, .nmea = true};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:o:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:fhrd:ec:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': {
 			char *end;
@@ -135,12 +173,57 @@ int scentrack_cmd_sim(int argc, char **argv)
 		case 'N': wo.nmea = false; break;
 		case 'T': wo.tracks = false; break;
 		case 'h': help(stdout); return fflush(stdout) == 0 ? 0 : EX_IOERR;
+		case 'r': run = true; break;
+		case 'e': evaluate = true; break;
+		case 'd': data = optarg; break;
+		case 'B': bin_dir = optarg; break;
+		case 'G': case 'm': case 'x': case 'M': {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (end == optarg || *end || !isfinite(v) || v < 0 || (c == 'G' && v <= 0) ||
+			    ((c == 'm' || c == 'M') && v > 1)) {
+				fprintf(stderr, "scentrack sim: '%s' is not a valid value for this option\n", optarg);
+				return EX_USAGE;
+			}
+			*(c == 'G' ? &gate_m : c == 'm' ? &min_det : c == 'x' ? &max_false : &min_cov) = v;
+			break;
+		}
+		case 'S': so_far = true; break;
+		case 'P':
+			policy = !strcmp(optarg, "single") ? 0 : !strcmp(optarg, "agree") ? 1 : !strcmp(optarg, "fused") ? 2 : -1;
+			if (policy < 0) {
+				fprintf(stderr, "scentrack sim: --policy: '%s' is not single, agree or fused\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'c': {
+			char *end;
+			coverage = strtoul(optarg, &end, 10);
+			if (*optarg == '-' || end == optarg || *end || coverage == 0 || coverage > 1000000) {
+				fprintf(stderr, "scentrack sim: --coverage: '%s' is not a seed count 1..1000000\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		}
 		default: help(stderr); return EX_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "scentrack sim: expected exactly one SCENARIO file (try: scentrack sim --help)\n");
 		return EX_USAGE;
+	}
+	if (coverage)
+		return scentrack_sim_coverage(argv[optind], seed, (uint32_t)coverage, min_cov);
+	if (run || evaluate) {
+		if (!data) {
+			fprintf(stderr, "scentrack sim: --run and --evaluate need --data DIR\n");
+			return EX_USAGE;
+		}
+		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .dir = data, .fast = fast,
+		                                    .bin_dir = bin_dir, .gate_m = gate_m, .min_detection = min_det,
+		                                    .max_false = max_false, .policy = policy,
+		                                    .so_far = so_far};
+		return evaluate ? scentrack_sim_evaluate(&ro) : scentrack_sim_run(&ro, NULL);
 	}
 	if (!fast && !out) {
 		fprintf(stderr, "scentrack sim: give --out DIR, or --fast for the summary only\n");

@@ -20,4 +20,30 @@ int scentrack_cmd_import(int argc, char **argv);
 int scentrack_cmd_report(int argc, char **argv);
 int scentrack_cmd_sim(int argc, char **argv);
 
+/* `scentrack sim --run / --evaluate` (tools/sim_run.c, tools/sim_evaluate.c) */
+#include <stdbool.h>
+#include <stdint.h>
+struct an_sim_world;
+struct an_sim_radio_cfg;
+struct scentrack_sim_run_opts {
+	const char *scenario;
+	uint64_t seed;
+	const char *dir;     /* the run's data directory */
+	bool fast;           /* simulated time */
+	const char *bin_dir; /* where scentrack-collar, -gateway, -core are (NULL: beside / around this binary) */
+	double gate_m;        /* --evaluate: matching radius */
+	double min_detection; /* --evaluate: exit 1 below this fused detection rate (0: no check) */
+	double max_false;     /* --evaluate: exit 1 above this many fused false points per 100 m² (< 0: no check) */
+	int policy;           /* which policy the two checks apply to: 0 every indication, 1 >= 2 animals, 2 fused */
+	bool so_far;          /* --evaluate what DIR holds now (boxes searched so far), without running */
+};
+/* Run (or resume) the field day through the real programs. On success with w_out: the world (caller frees). */
+int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_world *w_out);
+/* The simulated channel of the runs. */
+void scentrack_sim_radio_defaults(struct an_sim_radio_cfg *rc, uint64_t seed);
+/* Score DIR's run against the ground truth (runs the day with --fast first when DIR has no finished day). */
+int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o);
+/* Interval coverage over seeds, in process (no pipeline). */
+int scentrack_sim_coverage(const char *scenario, uint64_t first_seed, uint32_t seeds, double min_cov);
+
 #endif

@@ -847,3 +847,81 @@ Test(sim_radio, outage_and_corruption)
 	}
 	free(r);
 }
+
+/* ---- scoring against the truth (sim_eval.c) ---------------------------------------------------------------- */
+
+/* A hand-made world: 4 explosive targets and 1 scrap item; points chosen so every figure is known. */
+Test(sim_eval, matching_rates_error_and_ranking_by_hand)
+{
+	struct an_sim_world w;
+	memset(&w, 0, sizeof w);
+	struct an_sim_target t[5] = {
+		{.id = 0, .cls = AN_SIM_T_AP, .e_mm = 0, .n_mm = 0},
+		{.id = 1, .cls = AN_SIM_T_AT, .e_mm = 10000, .n_mm = 0},
+		{.id = 2, .cls = AN_SIM_T_UXO, .e_mm = 20000, .n_mm = 0},
+		{.id = 3, .cls = AN_SIM_T_AP, .e_mm = 30000, .n_mm = 0},
+		{.id = 4, .cls = AN_SIM_T_SCRAP, .e_mm = 40000, .n_mm = 0},
+	};
+	w.targets = t;
+	w.n_targets = 5;
+	struct an_sim_eval_point p[6] = {
+		{.e_mm = 300, .n_mm = 400, .score = 0.9, .group = AN_SIM_RX_RTK_FIXED},      /* target 0, 0.5 m */
+		{.e_mm = 0, .n_mm = 1000, .score = 0.8, .group = AN_SIM_RX_RTK_FIXED},       /* 2nd point at target 0: false */
+		{.e_mm = 11500, .n_mm = 2000, .score = 0.7, .group = AN_SIM_RX_CONSUMER},    /* target 1, 2.5 m */
+		{.e_mm = 40200, .n_mm = 0, .score = 0.6, .group = AN_SIM_RX_CONSUMER},       /* scrap: false (clutter) */
+		{.e_mm = 25000, .n_mm = 0, .score = 0.5, .group = AN_SIM_RX_CONSUMER},       /* nothing within 3 m */
+		{.e_mm = 30000, .n_mm = -1000, .score = 0.4, .group = AN_SIM_RX_RTK_FIXED},  /* target 3, 1 m */
+	};
+	struct an_sim_eval e;
+	int32_t cls[6];
+	cr_assert_eq(an_sim_evaluate(&w, p, 6, 3000, 400.0, &e, cls), 0);
+	cr_expect_eq(e.points, 6);
+	cr_expect_eq(e.explosive, 4);
+	cr_expect_eq(e.detected, 3);
+	cr_expect_float_eq(e.detection_rate, 0.75, 1e-12);
+	cr_expect_eq(e.false_points, 3);
+	cr_expect_eq(e.clutter_points, 1);
+	cr_expect_float_eq(e.false_per_100m2, 0.75, 1e-12);
+	cr_expect_float_eq(e.median_err_m, 1.0, 1e-9);                         /* {0.5, 2.5, 1.0} */
+	cr_expect_float_eq(e.median_err_by_group_m[AN_SIM_RX_RTK_FIXED], 0.75, 1e-9); /* {0.5, 1.0} */
+	cr_expect_float_eq(e.median_err_by_group_m[AN_SIM_RX_CONSUMER], 2.5, 1e-9);
+	cr_expect_eq(cls[0], AN_SIM_T_AP);
+	cr_expect_eq(cls[1], -1);
+	cr_expect_eq(cls[3], AN_SIM_T_SCRAP);
+	/* ranking: hits at ranks 1, 3, 6 → AP = (1/1 + 2/3 + 3/6) / 4 explosive targets; top decile = rank 1 */
+	cr_expect_float_eq(e.pr_auc, (1.0 + 2.0 / 3.0 + 0.5) / 4.0, 1e-12);
+	cr_expect_float_eq(e.top_decile_precision, 1.0, 1e-12);
+	/* all tied: one group, precision 3/6 for each hit */
+	for (int i = 0; i < 6; i++)
+		p[i].score = 1.0;
+	cr_assert_eq(an_sim_evaluate(&w, p, 6, 3000, 400.0, &e, NULL), 0);
+	cr_expect_float_eq(e.pr_auc, 3 * 0.5 / 4.0, 1e-12);
+	cr_expect_float_eq(e.top_decile_precision, 0.5, 1e-12);
+	cr_expect_eq(an_sim_evaluate(&w, p, 6, 0, 400.0, &e, NULL), -EINVAL);
+}
+
+/* Coverage counts one interval per animal and kind; the 95 % exact intervals cover the truth at least
+ * about 95 % of the time over a few seeds of the reference scenario (the benchmark uses >= 200 seeds). */
+Test(sim_eval, coverage_of_exact_intervals_over_seeds, .timeout = 120)
+{
+	struct an_sim_scenario *sc = malloc(sizeof *sc);
+	char err[256];
+	cr_assert_not_null(sc);
+	an_sim_scenario_defaults(sc);
+	cr_assert_eq(an_sim_scenario_load(sc, SCENTRACK_SOURCE_DIR "/analysis/scenarios/reference.ini", err, sizeof err), 0, "%s", err);
+	struct an_sim_coverage acc = {0};
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		struct an_sim_world w;
+		cr_assert_eq(an_sim_world_build(&w, sc, seed, err, sizeof err), 0, "%s", err);
+		cr_assert_eq(an_sim_coverage_add(&w, 0.95, &acc), 0);
+		an_sim_world_free(&w);
+	}
+	free(sc);
+	cr_expect_eq(acc.rate_n, 20u * 8u, "one false-rate interval per animal and seed");
+	cr_expect_gt(acc.sens_n, 100u);
+	cr_expect_eq(acc.sens_cov + acc.sens_below + acc.sens_above, acc.sens_n);
+	cr_expect_geq((double)acc.sens_cov / (double)acc.sens_n, 0.90, "sensitivity coverage %f",
+		      (double)acc.sens_cov / (double)acc.sens_n);
+	cr_expect_geq((double)acc.rate_cov / (double)acc.rate_n, 0.90, "rate coverage %f",
+		      (double)acc.rate_cov / (double)acc.rate_n);
+}

@@ -373,6 +373,12 @@ int an_sim_motion_collar(const struct an_sim_world *w, uint32_t a, an_sim_accel_
 
 #define AN_SIM_ACCEL_HZ 50u
 
+/* The handler's button of animal `a` as raw contact edges (level 1 = closed) with bounce, in time order; t_ms
+ * on the collar clock (utc - boot_utc_ms). Stops at the first sink error (returned). */
+typedef int (*an_sim_button_sink)(void *ctx, int64_t t_ms, int level);
+int an_sim_button_edges(const struct an_sim_world *w, uint32_t a, an_sim_button_sink sink, void *ctx)
+	__attribute__((warn_unused_result));
+
 /* ---------------------------------------------------------------- writing a run */
 enum an_sim_accel_fmt { AN_SIM_ACCEL_CSV = 0, AN_SIM_ACCEL_BIN, AN_SIM_ACCEL_NONE };
 struct an_sim_write_opts {
@@ -460,5 +466,64 @@ int an_sim_radio_poll(struct an_sim_radio *r, int64_t now_us, struct an_sim_radi
 	__attribute__((warn_unused_result));
 /* Flip 1..3 random bits of buf (what a CORRUPTED frame looks like after a weak CRC-less link). */
 void an_sim_radio_corrupt(struct an_sim_radio *r, uint8_t *buf, size_t len);
+
+
+/* ---------------------------------------------------------------- scoring against the ground truth */
+/*
+ * EVALUATION (an_sim_evaluate). Hazard points (any policy's) are matched one-to-one to the world's targets:
+ * all (point, target) pairs closer than gate_mm, taken in increasing distance, each point and target used
+ * once, explosive targets (AP, AT, UXO) before clutter (fragment, scrap). Then
+ *   detected        explosive targets with a point;   detection_rate = detected / explosive targets
+ *   false points    points not matched to an explosive target (clutter_points of them sit on a fragment or
+ *                   scrap item); false_per_100m2 over `area_m2` (the boxes' area)
+ *   error           distance point → its explosive target; median over the matched points
+ *   ranking         points sorted by score (descending; ties share the precision at the end of their group):
+ *                   top_decile_precision = share of the top ceil(10 %) points that are explosive,
+ *                   pr_auc = average precision over ALL explosive targets (a target without a point adds
+ *                   precision 0), i.e. the area under the step precision–recall curve.
+ * cls_of_point (may be NULL) receives per point the matched target's class, or -1.
+ */
+#define AN_SIM_EXPLOSIVE(cls) ((cls) == AN_SIM_T_AP || (cls) == AN_SIM_T_AT || (cls) == AN_SIM_T_UXO)
+
+struct an_sim_eval_point {
+	int64_t e_mm, n_mm; /* task-local ENU of the world (an_sim_world.origin) */
+	double score;       /* higher = more likely explosive */
+	int32_t group;      /* caller's label (e.g. receiver class), reported per group in err_by_group */
+};
+
+#define AN_SIM_EVAL_GROUPS 4u
+struct an_sim_eval {
+	uint32_t points, explosive, detected, false_points, clutter_points;
+	double detection_rate, false_per_100m2;
+	double median_err_m;                       /* NAN when nothing matched */
+	double median_err_by_group_m[AN_SIM_EVAL_GROUPS];
+	uint32_t matched_by_group[AN_SIM_EVAL_GROUPS];
+	double top_decile_precision, pr_auc;
+};
+
+int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point *pts, size_t n, int64_t gate_mm,
+		    double area_m2, struct an_sim_eval *out, int32_t *cls_of_point) __attribute__((warn_unused_result));
+
+/*
+ * COVERAGE of the trainers' view (an_sim_coverage_add): per animal of one world, the accuracy report's
+ * estimators against the simulator's true parameters:
+ *  - sensitivity: k hits of n exposures to explosive targets (AP, AT, UXO), two-sided Clopper–Pearson
+ *    interval (an_stats_binom_cp). The truth is the mean of the per-exposure detection probabilities p
+ *    the world drew from (depth, heat, humidity and fatigue move p per exposure, so "the" sensitivity of
+ *    the day is that mean; k is Poisson-binomial, for which Clopper–Pearson stays conservative).
+ *  - false-indication rate: k false indications over the searched area, two-sided Garwood interval per
+ *    100 m² (an_stats_rate_exact); the truth is the animal's false_per_100m2.
+ * Counts accumulate into *acc over worlds (seeds). Animals without explosive exposures skip the first.
+ * Exact intervals guarantee coverage >= conf; with the few events one animal meets in one day they are
+ * markedly conservative, which is what this measures (Wilson beside it for the sensitivity).
+ */
+struct an_sim_coverage {
+	uint64_t sens_n, sens_cov, rate_n, rate_cov;
+	uint64_t sens_below, sens_above, rate_below, rate_above; /* truth outside: below lo / above hi */
+	uint64_t sens_wilson_cov; /* the same with the Wilson interval (what dashboards show) */
+	uint64_t sens_k_sum, rate_k_sum; /* total hits / false indications behind the intervals */
+};
+int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim_coverage *acc)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -1405,11 +1405,18 @@ static int run_collar(const struct opts *o)
 					timeout = left;
 				}
 			}
-			if (!c->inputs_done && !c->gnss_done && !c->gnss.regular) {
+			/* (not while waiting for an ACK: input we will not read yet must not wake us in a busy loop) */
+			if (!c->inputs_done && !c->gnss_done && !c->gnss.regular && !c->waiting_ack) {
 				pfd[nfd++] = (struct pollfd){.fd = c->gnss.fd, .events = POLLIN};
-				if (!c->waiting_ack) {
-					timeout = WAIT_MAX_MS; /* a live stream in --fast: its bytes are the pace */
-				}
+				timeout = WAIT_MAX_MS; /* a live stream in --fast: its bytes are the pace */
+			}
+			/* a live motion stream too: a sample already read that precedes the last GNSS time is due now,
+			 * and new motion bytes must wake us (not only GNSS bytes, or each sample waits WAIT_MAX_MS) */
+			if (!c->inputs_done && !c->waiting_ack && c->mev_ready &&
+			    (c->gnss_done || (c->have_tod && tdiff(c->mev.t_ms, c->gnss_t) < 0))) {
+				timeout = 0;
+			} else if (!c->inputs_done && !c->motion_done && !c->mev_ready && !c->motion.regular) {
+				pfd[nfd++] = (struct pollfd){.fd = c->motion.fd, .events = POLLIN};
 			}
 		} else {
 			now = collar_now(c);

@@ -1,0 +1,401 @@
+/*
+ * analysis/tools/sim_evaluate.c — `scentrack sim --evaluate` (the core's hazard points of a run scored against
+ * the ground truth, three policies side by side) and `scentrack sim --coverage` (the accuracy report's
+ * intervals against the true per-animal parameters over many seeds, in process). Scoring: an/sim.h.
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "an/geo.h"
+#include "an/sim.h"
+#include "scentrack_cmd.h"
+
+struct hz {
+	int64_t e_mm, n_mm;
+	double p;
+	uint32_t n_animals;
+	int32_t group; /* worst receiver class among its member indications; -1 none */
+};
+
+struct ind {
+	int64_t e_mm, n_mm;
+	int32_t rx;
+};
+
+/* Positions from lat/lon when the core gave them (a point in the core's implicit frame — records outside any
+ * session — has x/y about another origin), else the task frame's x/y (= the world's ENU). */
+static int read_hazards(const char *dir, const struct an_sim_world *w, struct hz **out, size_t *n)
+{
+	char p[1200], line[512];
+	snprintf(p, sizeof p, "%s/hazards.csv", dir);
+	FILE *f = fopen(p, "re");
+	if (!f) {
+		fprintf(stderr, "scentrack sim: %s: %s (the run writes it when it stops)\n", p, strerror(errno));
+		return -errno;
+	}
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	unsigned ln = 0;
+	while (fgets(line, sizeof line, f)) {
+		ln++;
+		if (ln == 1)
+			continue;
+		uint64_t id, task;
+		unsigned status;
+		double pe;
+		uint32_t na, ni, sg;
+		int64_t x, y;
+		double lat = NAN, lon = NAN;
+		int k = sscanf(line, "%" SCNu64 ",%u,%lf,%" SCNu32 ",%" SCNu32 ",%" SCNd64 ",%" SCNd64 ",%" SCNu32 ",%" SCNu64
+		               ",%lf,%lf", &id, &status, &pe, &na, &ni, &x, &y, &sg, &task, &lat, &lon);
+		if (k < 9) {
+			fprintf(stderr, "scentrack sim: %s:%u: expected id,status,p_explosive,n_animals,n_ind,x_mm,y_mm,...\n", p, ln);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct hz *h = realloc(*out, cap * sizeof *h);
+			if (!h) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			*out = h;
+		}
+		struct an_geo_enu e;
+		if (k == 11 && isfinite(lat) && isfinite(lon) &&
+		    an_geo_enu_from_deg(&w->origin, lat, lon, (double)w->sc.origin_alt_mm / 1000.0, &e) == 0)
+			x = e.e_mm, y = e.n_mm;
+		(*out)[(*n)++] = (struct hz){x, y, pe, na, -1};
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Every indication the core stored, in the world's ENU (the task frame = the world's origin), with the
+ * receiver class of the animal whose collar sent it (collar id = animal index + 1, as sim_run provisions). */
+static int read_inds(const char *dir, const struct an_sim_world *w, struct ind **out, size_t *n)
+{
+	char p[1200];
+	snprintf(p, sizeof p, "file:%s/core.sqlite?mode=ro", dir);
+	sqlite3 *db;
+	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		fprintf(stderr, "scentrack sim: %s: %s\n", p, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -EIO;
+	}
+	sqlite3_stmt *st;
+	int rc = 0;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT collar_id, lat_e7, lon_e7 FROM indications WHERE lat_e7 IS NOT NULL "
+	                           "ORDER BY collar_id, rec_seq", -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -EIO;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int cid = sqlite3_column_int(st, 0);
+		struct an_geo_enu e;
+		if (an_geo_enu_from_e7(&w->origin, sqlite3_column_int(st, 1), sqlite3_column_int(st, 2), AN_GEO_ALT_UNKNOWN,
+		                       &e) < 0)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct ind *q = realloc(*out, cap * sizeof *q);
+			if (!q) {
+				rc = -ENOMEM;
+				break;
+			}
+			*out = q;
+		}
+		int32_t rx = cid >= 1 && (uint32_t)cid <= w->n_animals ? w->animals[cid - 1].p.rx : -1;
+		(*out)[(*n)++] = (struct ind){e.e_mm, e.n_mm, rx};
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void row(const char *name, const struct an_sim_eval *e)
+{
+	printf("%-22s %6" PRIu32 " %5" PRIu32 "/%-5" PRIu32 " %6.1f%% %6" PRIu32 " (%4" PRIu32 ") %8.3f %8.2f", name,
+	       e->points, e->detected, e->explosive, e->detection_rate * 100.0, e->false_points, e->clutter_points,
+	       e->false_per_100m2, e->median_err_m);
+	for (int g = AN_SIM_RX_COUNT - 1; g >= 0; g--)
+		printf(e->matched_by_group[g] ? " %6.2f" : "      -", e->median_err_by_group_m[g]);
+	printf(" %7.3f %6.3f\n", e->top_decile_precision, e->pr_auc);
+}
+
+int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
+{
+	struct scentrack_sim_run_opts fo = *o;
+	fo.fast = true;
+	struct an_sim_world w;
+	int ex;
+	int64_t so_far_ms = INT64_MAX;
+	if (o->so_far) {
+		/* the day as far as DIR got, without running anything */
+		char p[1200], line[128], err[512];
+		snprintf(p, sizeof p, "%s/state", o->dir);
+		FILE *f = fopen(p, "re");
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "sim_ms %" SCNd64, &so_far_ms) == 1)
+				break;
+		if (f)
+			fclose(f);
+		struct an_sim_scenario *sc = malloc(sizeof *sc);
+		if (!sc)
+			return EX_SOFTWARE;
+		an_sim_scenario_defaults(sc);
+		int r = so_far_ms == INT64_MAX ? -ENOENT : an_sim_scenario_load(sc, o->scenario, err, sizeof err);
+		if (r == 0)
+			r = an_sim_world_build(&w, sc, o->seed, err, sizeof err);
+		free(sc);
+		if (r < 0) {
+			fprintf(stderr, "scentrack sim: --so-far: %s\n", so_far_ms == INT64_MAX ? "no state file in the directory" : err);
+			return EX_DATAERR;
+		}
+		ex = 0;
+	} else if ((ex = scentrack_sim_run(&fo, &w)) != 0) {
+		return ex;
+	} else {
+		/* stopped (Ctrl-C) before the end: the whole day's truth would count unsearched boxes as missed */
+		char p[1200], line[128];
+		int done = 0;
+		snprintf(p, sizeof p, "%s/state", o->dir);
+		FILE *f = fopen(p, "re");
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "done %d", &done) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (!done) {
+			fprintf(stderr, "scentrack sim: the day was stopped before its end: not scored (run again to finish "
+			                "it, or add --so-far)\n");
+			an_sim_world_free(&w);
+			return EX_TEMPFAIL;
+		}
+	}
+	struct hz *h = NULL;
+	struct ind *ind = NULL;
+	size_t nh = 0, ni = 0;
+	struct an_sim_eval_point *pts = NULL;
+	struct an_sim_target *all_t = w.targets;
+	uint32_t all_n = w.n_targets;
+	bool swapped = false;
+	ex = EX_DATAERR;
+	if (read_hazards(o->dir, &w, &h, &nh) < 0 || read_inds(o->dir, &w, &ind, &ni) < 0)
+		goto out;
+	ex = EX_SOFTWARE;
+	pts = malloc((nh + ni + 1) * sizeof *pts);
+	if (!pts)
+		goto out;
+	/* a hazard point's receiver group: the worst class among the indications nearest to it (within 3 m) */
+	for (size_t i = 0; i < ni; i++) {
+		double best = 3000.0;
+		size_t bi = SIZE_MAX;
+		for (size_t k = 0; k < nh; k++) {
+			double d = hypot((double)(ind[i].e_mm - h[k].e_mm), (double)(ind[i].n_mm - h[k].n_mm));
+			if (d <= best)
+				best = d, bi = k;
+		}
+		if (bi != SIZE_MAX && ind[i].rx >= 0 && (h[bi].group < 0 || ind[i].rx < h[bi].group))
+			h[bi].group = ind[i].rx;
+	}
+	int64_t gate = llround(o->gate_m * 1000.0);
+	double area = 0;
+	bool *fin = calloc(w.n_boxes + 1u, sizeof *fin);
+	struct an_sim_target *kept = malloc((w.n_targets + 1u) * sizeof *kept);
+	if (!fin || !kept) {
+		free(fin);
+		free(kept);
+		goto out;
+	}
+	/* --so-far: only boxes with a pass over by then, their targets, and the points near them */
+	for (uint32_t i = 0; i < w.n_passes; i++)
+		if (w.passes[i].t1_ms <= so_far_ms)
+			fin[w.passes[i].box] = true;
+	for (uint32_t b = 0; b < w.n_boxes; b++)
+		area += fin[b] ? w.boxes[b].area_m2 : 0;
+	uint32_t nk = 0;
+	for (uint32_t t = 0; t < w.n_targets; t++)
+		if (fin[w.targets[t].box])
+			kept[nk++] = w.targets[t];
+	w.targets = kept;
+	w.n_targets = nk;
+	swapped = true;
+	uint32_t nfin = 0;
+	for (uint32_t b = 0; b < w.n_boxes; b++)
+		nfin += fin[b];
+	if (o->so_far) {
+		size_t j = 0;
+		for (size_t k = 0; k < nh; k++) {
+			bool near = false;
+			for (uint32_t b = 0; b < w.n_boxes && !near; b++) {
+				const struct an_geo_box *g = &w.boxes[b].geo;
+				double de = (double)(h[k].e_mm - g->p0_e_mm), dn = (double)(h[k].n_mm - g->p0_n_mm);
+				double al = de * g->ua_e + dn * g->ua_n, ac = de * g->uc_e + dn * g->uc_n;
+				near = fin[b] && al >= (double)-gate && al <= (double)(g->lane_len_mm + gate) &&
+				       ac >= (double)-gate && ac <= (double)(g->width_mm + gate);
+			}
+			if (near)
+				h[j++] = h[k];
+		}
+		nh = j;
+		j = 0;
+		for (size_t k = 0; k < ni; k++) {
+			bool near = false;
+			for (uint32_t b = 0; b < w.n_boxes && !near; b++) {
+				const struct an_geo_box *g = &w.boxes[b].geo;
+				double de = (double)(ind[k].e_mm - g->p0_e_mm), dn = (double)(ind[k].n_mm - g->p0_n_mm);
+				double al = de * g->ua_e + dn * g->ua_n, ac = de * g->uc_e + dn * g->uc_n;
+				near = fin[b] && al >= (double)-gate && al <= (double)(g->lane_len_mm + gate) &&
+				       ac >= (double)-gate && ac <= (double)(g->width_mm + gate);
+			}
+			if (near)
+				ind[j++] = ind[k];
+		}
+		ni = j;
+		printf("so far (to %02d:%02d UTC of the day): %" PRIu32 " of %" PRIu32 " boxes searched at least once; "
+		       "their targets and the points within %.1f m of them\n",
+		       (int)((so_far_ms / 60000) / 60 % 24), (int)(so_far_ms / 60000 % 60), nfin, w.n_boxes, o->gate_m);
+	}
+	free(fin);
+	struct an_sim_eval e[4];
+	/* 1. every single indication is a hazard point */
+	for (size_t i = 0; i < ni; i++)
+		pts[i] = (struct an_sim_eval_point){ind[i].e_mm, ind[i].n_mm, 1.0, ind[i].rx};
+	if (an_sim_evaluate(&w, pts, ni, gate, area, &e[0], NULL) < 0)
+		goto out;
+	/* 2. the core's points that >= 2 animals indicated (score: how many) */
+	size_t n2 = 0;
+	for (size_t k = 0; k < nh; k++)
+		if (h[k].n_animals >= 2)
+			pts[n2++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, (double)h[k].n_animals, h[k].group};
+	if (an_sim_evaluate(&w, pts, n2, gate, area, &e[1], NULL) < 0)
+		goto out;
+	/* 3. fused: the core's points with P(explosive) >= 0.5 (the excavation threshold), ranked by P */
+	size_t n3 = 0;
+	for (size_t k = 0; k < nh; k++)
+		if (h[k].p >= 0.5)
+			pts[n3++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
+	if (an_sim_evaluate(&w, pts, n3, gate, area, &e[2], NULL) < 0)
+		goto out;
+	/* and every core point ranked by P(explosive): how the fused probability orders the truth */
+	for (size_t k = 0; k < nh; k++)
+		pts[k] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
+	if (an_sim_evaluate(&w, pts, nh, gate, area, &e[3], NULL) < 0)
+		goto out;
+
+	printf("\nground truth: %" PRIu32 " targets, %" PRIu32 " explosive (AP, AT, UXO), %.0f m2 of boxes; a point "
+	       "matches a target within %.1f m (one-to-one, nearest first)\n",
+	       w.n_targets, e[0].explosive, area, o->gate_m);
+	printf("%-22s %6s %11s %7s %6s %6s %8s %8s %6s %6s %6s %6s %7s %6s\n", "policy", "points", "detected", "rate",
+	       "false", "(clut)", "f/100m2", "med.err", "rtkFx", "rtkFl", "sbas", "cons", "top10%", "PR-AUC");
+	row("every indication", &e[0]);
+	row(">= 2 animals agree", &e[1]);
+	row("fused P>=0.5", &e[2]);
+	row("all points, by P", &e[3]);
+	printf("(med.err: median metres point→target, overall and by the worst receiver among the point's indications;\n"
+	       " false = points without an explosive target, (clut) of them on a fragment or scrap item; top10%%: share of\n"
+	       " explosive targets in the top decile by score; PR-AUC: average precision over all explosive targets)\n");
+	bool ok_det = e[2].detection_rate >= 0.99, ok_false = e[2].false_per_100m2 <= 0.05;
+	bool ok_rtk = !(e[2].median_err_by_group_m[AN_SIM_RX_RTK_FIXED] > 0.5);
+	bool ok_cons = !(e[2].median_err_by_group_m[AN_SIM_RX_CONSUMER] > 2.5);
+	printf("issue #6 targets, fused policy: detection >= 99 %%: %s (%.1f %%); false <= 0.05/100 m2: %s (%.3f); "
+	       "median error RTK <= 0.5 m: %s; consumer <= 2.5 m: %s\n",
+	       ok_det ? "met" : "NOT met", e[2].detection_rate * 100, ok_false ? "met" : "NOT met", e[2].false_per_100m2,
+	       ok_rtk ? "met" : "NOT met", ok_cons ? "met" : "NOT met");
+	ex = 0;
+	static const char *const pname[] = {"every-indication", ">= 2 animals", "fused"};
+	const struct an_sim_eval *ck = &e[o->policy];
+	if (o->min_detection > 0 && !(ck->detection_rate >= o->min_detection)) {
+		fprintf(stderr, "scentrack sim: %s detection rate %.3f < required %.3f\n", pname[o->policy],
+		        ck->detection_rate, o->min_detection);
+		ex = 1;
+	}
+	if (o->max_false >= 0 && !(ck->false_per_100m2 <= o->max_false)) {
+		fprintf(stderr, "scentrack sim: %s false points %.3f/100 m2 > allowed %.3f\n", pname[o->policy],
+		        ck->false_per_100m2, o->max_false);
+		ex = 1;
+	}
+out:
+	if (swapped) {
+		free(w.targets);
+		w.targets = all_t;
+		w.n_targets = all_n;
+	}
+	free(pts);
+	free(h);
+	free(ind);
+	an_sim_world_free(&w);
+	return ex;
+}
+
+int scentrack_sim_coverage(const char *scenario, uint64_t first_seed, uint32_t seeds, double min_cov)
+{
+	struct an_sim_scenario *sc = malloc(sizeof *sc);
+	char err[512];
+	if (!sc)
+		return EX_SOFTWARE;
+	an_sim_scenario_defaults(sc);
+	int r = an_sim_scenario_load(sc, scenario, err, sizeof err);
+	if (r < 0) {
+		fprintf(stderr, "scentrack sim: %s\n", err);
+		free(sc);
+		return r == -EINVAL ? EX_DATAERR : EX_NOINPUT;
+	}
+	struct an_sim_coverage acc = {0};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint32_t i = 0; i < seeds; i++) {
+		struct an_sim_world w;
+		if ((r = an_sim_world_build(&w, sc, first_seed + i, err, sizeof err)) < 0) {
+			fprintf(stderr, "scentrack sim: seed %" PRIu64 ": %s\n", first_seed + i, err);
+			free(sc);
+			return EX_DATAERR;
+		}
+		r = an_sim_coverage_add(&w, 0.95, &acc);
+		an_sim_world_free(&w);
+		if (r < 0) {
+			fprintf(stderr, "scentrack sim: coverage: %s\n", strerror(-r));
+			free(sc);
+			return EX_SOFTWARE;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	free(sc);
+	double cs = acc.sens_n ? (double)acc.sens_cov / (double)acc.sens_n : NAN;
+	double cr = acc.rate_n ? (double)acc.rate_cov / (double)acc.rate_n : NAN;
+	printf("coverage of the 95 %% intervals, %s, seeds %" PRIu64 "..%" PRIu64 " (in process: world model + the\n"
+	       "accuracy report's estimators, no pipeline), %.1f s:\n",
+	       scenario, first_seed, first_seed + seeds - 1,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf("  sensitivity (Clopper-Pearson, hits/explosive exposures vs mean true p): %.3f of %" PRIu64
+	       " intervals (truth below %" PRIu64 ", above %" PRIu64 ")\n", cs, acc.sens_n, acc.sens_below, acc.sens_above);
+	printf("  sensitivity (Wilson, same data):                                         %.3f\n",
+	       acc.sens_n ? (double)acc.sens_wilson_cov / (double)acc.sens_n : NAN);
+	printf("  false-indication rate (Garwood, per 100 m2 vs the true rate):            %.3f of %" PRIu64
+	       " intervals (truth below %" PRIu64 ", above %" PRIu64 ")\n", cr, acc.rate_n, acc.rate_below, acc.rate_above);
+	printf("  mean events per interval: %.1f hits, %.1f false indications (exact intervals are conservative at\n"
+	       "  such counts: coverage >= 95 %% is guaranteed, = 95 %% only with many events)\n",
+	       acc.sens_n ? (double)acc.sens_k_sum / (double)acc.sens_n : NAN,
+	       acc.rate_n ? (double)acc.rate_k_sum / (double)acc.rate_n : NAN);
+	if (min_cov > 0 && (!(cs >= min_cov) || !(cr >= min_cov))) {
+		fprintf(stderr, "scentrack sim: coverage below the required %.3f\n", min_cov);
+		return 1;
+	}
+	return 0;
+}
