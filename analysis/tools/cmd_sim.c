@@ -23,7 +23,7 @@ static void help(FILE *f)
 	fprintf(f,
 		"usage: scentrack sim SCENARIO [--seed N] (--out DIR | --fast) [--accel csv|bin|none] [--no-nmea]\n"
 		"                     [--no-tracks]\n"
-		"       scentrack sim SCENARIO [--seed N] --run --data DIR [--fast] [--bin-dir DIR]\n"
+		"       scentrack sim SCENARIO [--seed N] --run --data DIR [--fast] [--bin-dir DIR] [--web HOST:PORT]\n"
 		"       scentrack sim SCENARIO [--seed N] --evaluate --data DIR [--gate-m M] [--min-detection X]\n"
 		"                     [--max-false Y]\n"
 		"       scentrack sim SCENARIO --coverage SEEDS [--seed FIRST] [--min-coverage X]\n"
@@ -51,6 +51,8 @@ static void help(FILE *f)
 		"with --fast in simulated time. Ctrl-C/SIGTERM stops everything cleanly; running again resumes.\n"
 		"  -r, --run         run (or resume) the field day\n"
 		"  -d, --data DIR    the run's directory (created; kept between runs)\n"
+		"      --web HOST:PORT  the core serves the live web map there (a [web] section added to DIR/core.ini\n"
+		"                    with a write token in DIR/keys/web.token, if the file has none yet)\n"
 		"      --bin-dir DIR where scentrack-collar, scentrack-gateway and scentrack-core are (default: the\n"
 		"                    build tree around this binary, or this binary's directory)\n"
 		"  -e, --evaluate    score the run's hazard points against the ground truth (runs the day with --fast\n"
@@ -129,12 +131,13 @@ int scentrack_cmd_sim(int argc, char **argv)
 		{"evaluate", no_argument, NULL, 'e'},   {"gate-m", required_argument, NULL, 'G'},
 		{"min-detection", required_argument, NULL, 'm'}, {"max-false", required_argument, NULL, 'x'},
 		{"coverage", required_argument, NULL, 'c'}, {"min-coverage", required_argument, NULL, 'M'},
-		{"policy", required_argument, NULL, 'P'}, {"so-far", no_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
+		{"policy", required_argument, NULL, 'P'}, {"so-far", no_argument, NULL, 'S'},
+		{"web", required_argument, NULL, 'W'},    {NULL, 0, NULL, 0},
 	};
 	int policy = 2;
 	bool so_far = false;
 	bool run = false, evaluate = false;
-	const char *data = NULL, *bin_dir = NULL;
+	const char *data = NULL, *bin_dir = NULL, *web = NULL;
 	double gate_m = 3.0, min_det = 0, max_false = -1, min_cov = 0;
 	unsigned long coverage = 0;
 	uint64_t seed = 1;
@@ -177,6 +180,13 @@ int scentrack_cmd_sim(int argc, char **argv)
 		case 'e': evaluate = true; break;
 		case 'd': data = optarg; break;
 		case 'B': bin_dir = optarg; break;
+		case 'W':
+			if (!strchr(optarg, ':') || strpbrk(optarg, " \t\r\n[]=#;")) {
+				fprintf(stderr, "scentrack sim: --web: '%s' is not HOST:PORT (e.g. 127.0.0.1:8080)\n", optarg);
+				return EX_USAGE;
+			}
+			web = optarg;
+			break;
 		case 'G': case 'm': case 'x': case 'M': {
 			char *end;
 			double v = strtod(optarg, &end);
@@ -222,7 +232,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .dir = data, .fast = fast,
 		                                    .bin_dir = bin_dir, .gate_m = gate_m, .min_detection = min_det,
 		                                    .max_false = max_false, .policy = policy,
-		                                    .so_far = so_far};
+		                                    .so_far = so_far, .web = web};
 		return evaluate ? scentrack_sim_evaluate(&ro) : scentrack_sim_run(&ro, NULL);
 	}
 	if (!fast && !out) {

@@ -36,6 +36,7 @@ struct scentrack_sim_run_opts {
 	double max_false;     /* --evaluate: exit 1 above this many fused false points per 100 m² (< 0: no check) */
 	int policy;           /* which policy the two checks apply to: 0 every indication, 1 >= 2 animals, 2 fused */
 	bool so_far;          /* --evaluate what DIR holds now (boxes searched so far), without running */
+	const char *web;      /* --run: the core serves the web map on this host:port (NULL: as DIR/core.ini says) */
 };
 /* Run (or resume) the field day through the real programs. On success with w_out: the world (caller frees). */
 int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_world *w_out);

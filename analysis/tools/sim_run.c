@@ -510,6 +510,65 @@ static int setup_store(struct run *r, const char *path)
 	return rc;
 }
 
+static bool core_ini_has_web(struct run *r)
+{
+	char p[PATH_CAP + 64], line[512];
+	snprintf(p, sizeof p, "%s/core.ini", r->dir);
+	FILE *f = fopen(p, "re");
+	bool yes = false;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "[web]", 5))
+			yes = true;
+	fclose(f);
+	return yes;
+}
+
+/* --web HOST:PORT: the core serves the live map. The section is appended once (core.ini is the user's file
+ * after its first write); the write token is random, readable only by the owner, and printed nowhere: the
+ * page asks for it once (cat DIR/keys/web.token). */
+static int add_web_section(struct run *r)
+{
+	char p[PATH_CAP + 64], tok_path[PATH_CAP + 64], text[PATH_CAP + 512];
+	uint8_t raw[24];
+	char tok[2 * sizeof raw + 2];
+	snprintf(tok_path, sizeof tok_path, "%s/keys/web.token", r->dir);
+	if (!exists(tok_path)) {
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || read(fd, raw, sizeof raw) != (ssize_t)sizeof raw) {
+			int e = fd < 0 ? errno : EIO;
+			if (fd >= 0)
+				close(fd);
+			logf_("web token: /dev/urandom: %s", strerror(e));
+			return -e;
+		}
+		close(fd);
+		for (size_t i = 0; i < sizeof raw; i++)
+			snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+		strcat(tok, "\n");
+		int rc = write_file(tok_path, tok, 0600);
+		if (rc)
+			return rc;
+	}
+	snprintf(p, sizeof p, "%s/core.ini", r->dir);
+	FILE *f = fopen(p, "ae");
+	if (!f) {
+		logf_("%s: %s", p, strerror(errno));
+		return -errno;
+	}
+	snprintf(text, sizeof text,
+	         "# added by scentrack sim --web: the live map (writes need the token in keys/web.token)\n"
+	         "[web]\nlisten = %s\ntoken_file = %s\n",
+	         r->o->web, tok_path);
+	int ok = fputs(text, f) >= 0;
+	if (fclose(f) != 0 || !ok) {
+		logf_("%s: cannot append the [web] section", p);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int write_configs(struct run *r)
 {
 	char p[PATH_CAP + 64], text[8 * PATH_CAP + 1024];
@@ -525,6 +584,11 @@ static int write_configs(struct run *r)
 		         "[pub]\nendpoint = tcp://127.0.0.1:*\n[snapshot]\nendpoint = tcp://127.0.0.1:*\n",
 		         r->dir, r->dir, r->dir, r->dir);
 		int rc = write_file(p, text, 0644);
+		if (rc)
+			return rc;
+	}
+	if (r->o->web && !core_ini_has_web(r)) {
+		int rc = add_web_section(r);
 		if (rc)
 			return rc;
 	}
@@ -547,21 +611,6 @@ static int write_configs(struct run *r)
 	         r->o->fast ? "commit_gap_ms = 0\n[ack]\nevery = 1\nmax_delay_ms = 1\n" : "",
 	         r->pty_path, r->ep_ingest, r->dir, r->dir);
 	return write_file(p, text, 0600);
-}
-
-static bool core_ini_has_web(struct run *r)
-{
-	char p[PATH_CAP + 64], line[512];
-	snprintf(p, sizeof p, "%s/core.ini", r->dir);
-	FILE *f = fopen(p, "re");
-	bool yes = false;
-	if (!f)
-		return false;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, "[web]", 5))
-			yes = true;
-	fclose(f);
-	return yes;
 }
 
 /* ---- state (resume) ------------------------------------------------------------------------------------- */
@@ -1085,7 +1134,10 @@ static int store_counts(struct run *r, uint64_t *fixes, uint64_t *inds)
 	}
 	sqlite3_busy_timeout(db, 5000);
 	int rc = 0;
-	const char *q[2] = {"SELECT COUNT(*) FROM fixes", "SELECT COUNT(*) FROM indications"};
+	/* IND records: an indication that outlasts the collar's hold is journaled twice (the indication, then a
+	 * completion with its final duration, kept in ind_completions), so both tables count */
+	const char *q[2] = {"SELECT COUNT(*) FROM fixes",
+	                    "SELECT (SELECT COUNT(*) FROM indications) + (SELECT COUNT(*) FROM ind_completions)"};
 	uint64_t *out[2] = {fixes, inds};
 	for (int i = 0; i < 2; i++) {
 		sqlite3_stmt *st;
@@ -1429,7 +1481,7 @@ static int loop(struct run *r)
 			}
 			if (mono_ms() > drain_deadline) {
 				logf_("the core holds %" PRIu64 " of %" PRIu64 " fixes and %" PRIu64 " of %" PRIu64
-				      " indications %d s after the day ended: stopping anyway", sf, jf, si, ji, DRAIN_WAIT_MS / 1000);
+				      " IND records %d s after the day ended: stopping anyway", sf, jf, si, ji, DRAIN_WAIT_MS / 1000);
 				r->day_done = true;
 				break;
 			}
@@ -1529,9 +1581,10 @@ static void print_summary(struct run *r, FILE *out, double wall_s, uint32_t nh, 
 	fprintf(out, "field day %s, seed %" PRIu64 ": %.2f h simulated this run in %.1f s wall (%s)%s\n", r->w.sc.name,
 	        r->w.seed, day_h, wall_s, r->o->fast ? "--fast" : "live", r->day_done ? "" : ", stopped before the end");
 	fprintf(out, "collars: %" PRIu32 ", %.2f collar-hours this run\n", r->n, r->collar_hours);
-	fprintf(out, "records journaled by the collars (all runs): %" PRIu64 " fixes, %" PRIu64 " indications, %" PRIu64
+	fprintf(out, "records journaled by the collars (all runs): %" PRIu64 " fixes, %" PRIu64 " IND records, %" PRIu64
 	             " other\n", jf, ji, jo);
-	fprintf(out, "records in the core's store: %" PRIu64 " fixes, %" PRIu64 " indications\n", sf, si);
+	fprintf(out, "records in the core's store: %" PRIu64 " fixes, %" PRIu64 " IND records (indications and their "
+	             "completions)\n", sf, si);
 	if (have_h)
 		fprintf(out, "hazard points: %" PRIu32 " (%" PRIu32 " indicated by >= 2 animals, %" PRIu32
 		             " with P(explosive) >= 0.5) -> %s/hazards.csv\n", nh, nh2, nhp, r->dir);
@@ -1723,8 +1776,10 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 	printf("  core: ingest %s, live updates %s, snapshots %s (logs in %s/logs)\n", r->ep_ingest, r->ep_pub, r->ep_snap,
 	       r->dir);
 	printf("  gateway: radio link on %s (tty link kind), spool %s/spool.sqlite\n", r->pty_path, r->dir);
-	if (core_ini_has_web(r))
-		printf("  web map: http://127.0.0.1:8080\n");
+	if (r->o->web)
+		printf("  web map: http://%s/  (write token: %s/keys/web.token)\n", r->o->web, r->dir);
+	else if (core_ini_has_web(r))
+		printf("  web map: the [web] listen address in %s/core.ini\n", r->dir);
 	{
 		char self[PATH_CAP];
 		ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);

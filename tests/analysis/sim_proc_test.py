@@ -97,8 +97,8 @@ def main():
                            timeout=left())
         print(r.stdout)
         assert r.returncode == 0, f"evaluate: exit {r.returncode}\n{r.stderr}"
-        j = re.search(r"journaled by the collars \(all runs\): (\d+) fixes, (\d+) indications", r.stdout)
-        s = re.search(r"in the core's store: (\d+) fixes, (\d+) indications", r.stdout)
+        j = re.search(r"journaled by the collars \(all runs\): (\d+) fixes, (\d+) IND records", r.stdout)
+        s = re.search(r"in the core's store: (\d+) fixes, (\d+) IND records", r.stdout)
         assert j and s, r.stdout
         assert int(j.group(1)) > 0 and int(j.group(2)) > 0, "the collars journaled nothing"
         assert (s.group(1), s.group(2)) == (j.group(1), j.group(2)), \
