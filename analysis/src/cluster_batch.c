@@ -115,7 +115,9 @@ struct scratch {
 	uint64_t *name;       /* per cell root: min core id */
 	uint8_t *core;        /* per point */
 	uint8_t *ccore;       /* per cell: has a core point */
-	uint32_t *link;       /* per point: core point it is labelled by (itself if core), NIL = noise */
+	uint32_t *nbs;        /* m + 1: cell c's ring is nbl[nbs[c] .. nbs[c + 1]) */
+	uint32_t *nbl;        /* the rings of all cells, found once in step 3, read again in 4-5 */
+	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
 	uint64_t *occ;
 	uint32_t *rank;
 };
@@ -137,6 +139,8 @@ static void scratch_free(struct scratch *s)
 	free(s->name);
 	free(s->core);
 	free(s->ccore);
+	free(s->nbs);
+	free(s->nbl);
 	free(s->link);
 	free(s->occ);
 	free(s->rank);
@@ -215,20 +219,6 @@ static size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
 static inline size_t ring_any(const struct grid *g, size_t c, size_t *cur, uint32_t *nb)
 {
 	return g->occ ? ring_bits(g, c, nb) : ring_of(g, c, cur, nb);
-}
-
-/* The cell holding point p (cstart ascending, cstart[m] = n). */
-static uint32_t cell_of_point(const uint32_t *cstart, size_t m, uint32_t p)
-{
-	size_t lo = 0, hi = m;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (cstart[mid] <= p)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (uint32_t)lo;
 }
 
 static int grid_init(struct grid *g, int64_t eps)
@@ -426,24 +416,39 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	s.name = s.u; /* the sorted keys were copied to ckey: u holds the per-cell names from here on */
 	s.u = NULL;
 	s.ccore = an__cluster_alloc(m * sizeof *s.ccore);
-	if (!s.parent || !s.ccore) {
+	s.nbs = an__cluster_alloc((m + 1u) * sizeof *s.nbs);
+	/* ring entries: at most 20 per cell, usually a few; grown on demand (4 per cell to start) */
+	size_t nbl_cap = 4u * m + ROWS_MAX * ROWS_MAX, nbl_len = 0;
+	s.nbl = malloc(nbl_cap * sizeof *s.nbl);
+	if (!s.parent || !s.ccore || !s.nbs || !s.nbl) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 
 	/* 3. core points */
 	size_t cur[ROWS_MAX] = {0};
-	uint32_t nb[ROWS_MAX * ROWS_MAX];
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
 		s.parent[c] = (uint32_t)c;
 		s.name[c] = AN_CLUSTER_NONE;
+		if (nbl_len + ROWS_MAX * ROWS_MAX > nbl_cap) {
+			nbl_cap *= 2u;
+			uint32_t *t = realloc(s.nbl, nbl_cap * sizeof *s.nbl);
+			if (t == NULL) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			s.nbl = t;
+		}
+		uint32_t *nb = s.nbl + nbl_len;
+		s.nbs[c] = (uint32_t)nbl_len;
+		size_t k = ring_any(&g, c, cur, nb);
+		nbl_len += k;
 		if (b - a >= min_pts) {
 			memset(s.core + a, 1, b - a);
 			s.ccore[c] = 1;
-			continue; /* the cursors catch up at the next ring_of: they only ever move forward */
+			continue;
 		}
-		size_t k = ring_any(&g, c, cur, nb);
 		uint8_t any = 0;
 		for (uint32_t p = a; p < b; p++) {
 			uint32_t cnt = b - a;
@@ -457,10 +462,16 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	}
 
 	/* 4-5. join core cells; border points to their nearest core point */
-	memset(cur, 0, sizeof cur);
+	s.nbs[m] = (uint32_t)nbl_len;
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
-		size_t k = ring_any(&g, c, cur, nb);
+		const uint32_t *nb = s.nbl + s.nbs[c];
+		size_t k = s.nbs[c + 1] - s.nbs[c];
+		if (k == 0) { /* a lone cell (most, on sparse fields): its points are core (c's own) or noise */
+			for (uint32_t p = a; p < b; p++)
+				s.link[p] = s.core[p] ? (uint32_t)c : NIL;
+			continue;
+		}
 		if (s.ccore[c]) {
 			for (size_t j = 0; j < k; j++) {
 				uint32_t d = nb[j];
@@ -485,7 +496,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		}
 		for (uint32_t p = a; p < b; p++) {
 			if (s.core[p]) {
-				s.link[p] = p;
+				s.link[p] = (uint32_t)c;
 				continue;
 			}
 			uint32_t best = NIL;
@@ -501,7 +512,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 					int64_t d2 = d2_of(&s, p, q);
 					uint64_t qid = in[s.orig[q]].id;
 					if (best == NIL || d2 < best_d2 || (d2 == best_d2 && qid < best_id)) {
-						best = q;
+						best = d;
 						best_d2 = d2;
 						best_id = qid;
 					}
@@ -535,8 +546,8 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 				r->cluster_id = AN_CLUSTER_NONE;
 			else if (s.core[p])
 				r->cluster_id = own;
-			else /* a border point: the cell of its core point, by binary search of the cell starts */
-				r->cluster_id = s.name[uf_find(s.parent, cell_of_point(s.cstart, m, l))];
+			else /* a border point: the cluster of its nearest core point's cell */
+				r->cluster_id = s.name[uf_find(s.parent, l)];
 		}
 	}
 
