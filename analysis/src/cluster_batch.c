@@ -270,6 +270,12 @@ static int ids_unique(struct scratch *s, const struct an_cluster_input *in, size
 		}
 		return 0;
 	}
+	if (s->u == NULL)
+		s->u = an__cluster_alloc(n * sizeof *s->u);
+	if (s->utmp == NULL)
+		s->utmp = an__cluster_alloc(n * sizeof *s->utmp);
+	if (!s->u || !s->utmp)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		s->u[i] = in[i].id;
 	radix_u64(s->u, s->utmp, n, s->cnt, 0);
@@ -320,9 +326,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	int err = 0;
 	struct scratch s = {0};
 	s.cnt = malloc(BUCKETS * sizeof *s.cnt);
-	s.u = an__cluster_alloc(n * sizeof *s.u);
-	s.utmp = an__cluster_alloc(n * sizeof *s.utmp);
-	if (!s.cnt || !s.u || !s.utmp) {
+	if (!s.cnt) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -334,10 +338,9 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	s.x = an__cluster_alloc(n * sizeof *s.x);
 	s.y = an__cluster_alloc(n * sizeof *s.y);
 	s.orig = an__cluster_alloc(n * sizeof *s.orig);
-	s.cstart = an__cluster_alloc((n + 1u) * sizeof *s.cstart);
 	s.core = an__cluster_alloc(n * sizeof *s.core);
 	s.link = an__cluster_alloc(n * sizeof *s.link);
-	if (!s.x || !s.y || !s.orig || !s.cstart || !s.core || !s.link) {
+	if (!s.x || !s.y || !s.orig || !s.core || !s.link) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -347,74 +350,135 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	const uint32_t s32 = (uint32_t)g.s;
 #define KEY_OF(p)                                                                                             \
 	(((uint64_t)((uint32_t)((p)->y_mm - y_lo) / s32) + pad) * g.w + (uint64_t)((uint32_t)((p)->x_mm - x_lo) / s32) + pad)
-	if (packed) {
-		for (size_t i = 0; i < n; i++)
-			s.u[i] = KEY_OF(&in[i]) << 32 | (uint64_t)i;
-		radix_u64(s.u, s.utmp, n, s.cnt, 32);
-		for (size_t p = 0; p < n; p++) {
-			s.orig[p] = (uint32_t)s.u[p];
-			s.u[p] >>= 32;
-		}
-	} else {
-		s.kv = an__cluster_alloc(n * sizeof *s.kv);
-		s.kvtmp = an__cluster_alloc(n * sizeof *s.kvtmp);
-		if (!s.kv || !s.kvtmp) {
-			err = -ENOMEM;
-			goto out_free;
-		}
-		for (size_t i = 0; i < n; i++) {
-			s.kv[i].k = KEY_OF(&in[i]);
-			s.kv[i].i = (uint32_t)i;
-		}
-		radix_kv(s.kv, s.kvtmp, n, s.cnt);
-		for (size_t p = 0; p < n; p++) {
-			s.orig[p] = s.kv[p].i;
-			s.u[p] = s.kv[p].k;
-		}
-		free(s.kv);
-		free(s.kvtmp);
-		s.kv = s.kvtmp = NULL;
-	}
-#undef KEY_OF
-	s.ckey = s.utmp; /* the sort's scratch is free again: the cell keys (m <= n) live there */
-	s.utmp = NULL;
-	size_t m = 0;
-	for (size_t p = 0; p < n; p++) {
-		const struct an_cluster_input *q = &in[s.orig[p]];
-		s.x[p] = (int32_t)q->x_mm;
-		s.y[p] = (int32_t)q->y_mm;
-		if (p == 0 || s.u[p] != s.u[p - 1]) {
-			s.ckey[m] = s.u[p];
-			s.cstart[m++] = (uint32_t)p;
-		}
-	}
-	s.cstart[m] = (uint32_t)n;
-	g.m = m;
-	g.ckey = s.ckey;
-	g.cstart = s.cstart;
 	/* the occupancy bitmap when it is small (<= 64 bits per point; one word of slack for the windows) */
 	const uint64_t keys = g.w * rows;
-	if (keys / 64u <= (uint64_t)n) {
-		size_t nw = (size_t)(keys / 64u) + 2u;
+	const bool use_occ = keys / 64u <= (uint64_t)n;
+	const size_t nw = use_occ ? (size_t)(keys / 64u) + 2u : 0u;
+	if (use_occ) {
 		s.occ = calloc(nw, sizeof *s.occ);
 		s.rank = malloc(nw * sizeof *s.rank);
 		if (!s.occ || !s.rank) {
 			err = -ENOMEM;
 			goto out_free;
 		}
-		for (size_t c = 0; c < m; c++)
-			s.occ[s.ckey[c] >> 6] |= 1ull << (s.ckey[c] & 63u);
+	}
+	size_t m = 0;
+	if (use_occ && packed) {
+		/* Counting sort with the occupied cells as buckets (the usual case: a compact field). The bitmap
+		 * gives every cell its index (rank), so no 64-bit sort arrays and no radix passes: 16 bytes per
+		 * point less to allocate, and allocation (page zeroing) is a good part of the cost here.
+		 * link[] holds each input point's key, then its cell, until step 4-5 reuses it. */
+		uint32_t *kc = s.link;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t k = (uint32_t)KEY_OF(&in[i]);
+			kc[i] = k;
+			s.occ[k >> 6] |= 1ull << (k & 63u);
+		}
 		uint32_t sum = 0;
 		for (size_t i = 0; i < nw; i++) {
 			s.rank[i] = sum;
 			sum += pop64(s.occ[i]);
 		}
+		m = sum;
+		s.cstart = an__cluster_alloc((m + 2u) * sizeof *s.cstart);
+		s.ckey = an__cluster_alloc(m * sizeof *s.ckey);
+		s.name = an__cluster_alloc(m * sizeof *s.name);
+		if (!s.cstart || !s.ckey || !s.name) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		memset(s.cstart, 0, (m + 2u) * sizeof *s.cstart);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t k = kc[i];
+			uint32_t c = s.rank[k >> 6] + pop64(s.occ[k >> 6] & ((1ull << (k & 63u)) - 1u));
+			kc[i] = c;
+			s.cstart[c + 2u]++;
+		}
+		for (size_t c = 2; c < m + 2u; c++) /* cstart[c + 1] = first point of cell c */
+			s.cstart[c] += s.cstart[c - 1];
+		for (size_t i = 0; i < n; i++) { /* input order within a cell, as the stable radix sort gave */
+			uint32_t p = s.cstart[kc[i] + 1u]++; /* ends as the first point of cell c + 1 */
+			const struct an_cluster_input *q = &in[i];
+			s.orig[p] = (uint32_t)i;
+			s.x[p] = (int32_t)q->x_mm;
+			s.y[p] = (int32_t)q->y_mm;
+		}
+		size_t c = 0;
+		for (size_t w = 0; w < nw; w++)
+			for (uint64_t b = s.occ[w]; b; b &= b - 1u)
+				s.ckey[c++] = (uint64_t)w * 64u + (uint64_t)__builtin_ctzll(b);
 		g.occ = s.occ;
 		g.rank = s.rank;
+	} else {
+		/* the general case: radix sort of (key, index) */
+		if (s.u == NULL) /* ids_unique may have them already */
+			s.u = an__cluster_alloc(n * sizeof *s.u);
+		if (s.utmp == NULL)
+			s.utmp = an__cluster_alloc(n * sizeof *s.utmp);
+		s.cstart = an__cluster_alloc((n + 1u) * sizeof *s.cstart);
+		if (!s.u || !s.utmp || !s.cstart) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		if (packed) {
+			for (size_t i = 0; i < n; i++)
+				s.u[i] = KEY_OF(&in[i]) << 32 | (uint64_t)i;
+			radix_u64(s.u, s.utmp, n, s.cnt, 32);
+			for (size_t p = 0; p < n; p++) {
+				s.orig[p] = (uint32_t)s.u[p];
+				s.u[p] >>= 32;
+			}
+		} else {
+			s.kv = an__cluster_alloc(n * sizeof *s.kv);
+			s.kvtmp = an__cluster_alloc(n * sizeof *s.kvtmp);
+			if (!s.kv || !s.kvtmp) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			for (size_t i = 0; i < n; i++) {
+				s.kv[i].k = KEY_OF(&in[i]);
+				s.kv[i].i = (uint32_t)i;
+			}
+			radix_kv(s.kv, s.kvtmp, n, s.cnt);
+			for (size_t p = 0; p < n; p++) {
+				s.orig[p] = s.kv[p].i;
+				s.u[p] = s.kv[p].k;
+			}
+			free(s.kv);
+			free(s.kvtmp);
+			s.kv = s.kvtmp = NULL;
+		}
+		s.ckey = s.utmp; /* the sort's scratch is free again: the cell keys (m <= n) live there */
+		s.utmp = NULL;
+		for (size_t p = 0; p < n; p++) {
+			const struct an_cluster_input *q = &in[s.orig[p]];
+			s.x[p] = (int32_t)q->x_mm;
+			s.y[p] = (int32_t)q->y_mm;
+			if (p == 0 || s.u[p] != s.u[p - 1]) {
+				s.ckey[m] = s.u[p];
+				s.cstart[m++] = (uint32_t)p;
+			}
+		}
+		s.cstart[m] = (uint32_t)n;
+		if (use_occ) {
+			for (size_t c = 0; c < m; c++)
+				s.occ[s.ckey[c] >> 6] |= 1ull << (s.ckey[c] & 63u);
+			uint32_t sum = 0;
+			for (size_t i = 0; i < nw; i++) {
+				s.rank[i] = sum;
+				sum += pop64(s.occ[i]);
+			}
+			g.occ = s.occ;
+			g.rank = s.rank;
+		}
+		s.name = s.u; /* the sorted keys were copied to ckey: u holds the per-cell names from here on */
+		s.u = NULL;
 	}
+#undef KEY_OF
+	g.m = m;
+	g.ckey = s.ckey;
+	g.cstart = s.cstart;
 	s.parent = an__cluster_alloc(m * sizeof *s.parent);
-	s.name = s.u; /* the sorted keys were copied to ckey: u holds the per-cell names from here on */
-	s.u = NULL;
 	s.ccore = an__cluster_alloc(m * sizeof *s.ccore);
 	s.nbs = an__cluster_alloc((m + 1u) * sizeof *s.nbs);
 	/* ring entries: at most 20 per cell, usually a few; grown on demand (4 per cell to start) */
