@@ -108,6 +108,7 @@ struct scratch {
 	size_t *cnt;
 	uint8_t *bits;
 	int32_t *x, *y;       /* in cell order */
+	uint64_t *id;         /* in cell order: names and tie-breaks read it sequentially, not in[] at random */
 	uint32_t *orig;       /* cell order -> input index */
 	uint64_t *ckey;
 	uint32_t *cstart;
@@ -131,6 +132,7 @@ static void scratch_free(struct scratch *s)
 	free(s->cnt);
 	free(s->bits);
 	free(s->x);
+	free(s->id);
 	free(s->y);
 	free(s->orig);
 	free(s->ckey);
@@ -336,11 +338,12 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	s.bits = NULL;
 
 	s.x = an__cluster_alloc(n * sizeof *s.x);
+	s.id = an__cluster_alloc(n * sizeof *s.id);
 	s.y = an__cluster_alloc(n * sizeof *s.y);
 	s.orig = an__cluster_alloc(n * sizeof *s.orig);
 	s.core = an__cluster_alloc(n * sizeof *s.core);
 	s.link = an__cluster_alloc(n * sizeof *s.link);
-	if (!s.x || !s.y || !s.orig || !s.core || !s.link) {
+	if (!s.x || !s.y || !s.id || !s.orig || !s.core || !s.link) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -401,6 +404,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 			const struct an_cluster_input *q = &in[i];
 			s.orig[p] = (uint32_t)i;
 			s.x[p] = (int32_t)q->x_mm;
+			s.id[p] = q->id;
 			s.y[p] = (int32_t)q->y_mm;
 		}
 		size_t c = 0;
@@ -453,6 +457,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		for (size_t p = 0; p < n; p++) {
 			const struct an_cluster_input *q = &in[s.orig[p]];
 			s.x[p] = (int32_t)q->x_mm;
+			s.id[p] = q->id;
 			s.y[p] = (int32_t)q->y_mm;
 			if (p == 0 || s.u[p] != s.u[p - 1]) {
 				s.ckey[m] = s.u[p];
@@ -574,7 +579,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 					if (!s.core[q] || !near(&s, p, q, eps, eps2))
 						continue;
 					int64_t d2 = d2_of(&s, p, q);
-					uint64_t qid = in[s.orig[q]].id;
+					uint64_t qid = s.id[q];
 					if (best == NIL || d2 < best_d2 || (d2 == best_d2 && qid < best_id)) {
 						best = d;
 						best_d2 = d2;
@@ -591,7 +596,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 			continue;
 		uint32_t r = uf_find(s.parent, (uint32_t)c);
 		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
-			uint64_t id = in[s.orig[p]].id;
+			uint64_t id = s.id[p];
 			if (s.core[p] && id < s.name[r])
 				s.name[r] = id;
 		}
@@ -602,7 +607,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
 			uint32_t i = s.orig[p], l = s.link[p];
 			struct an_cluster_point *r = &out[i];
-			r->id = in[i].id;
+			r->id = s.id[p];
 			r->x_mm = s.x[p];
 			r->y_mm = s.y[p];
 			r->is_core = s.core[p] != 0;
