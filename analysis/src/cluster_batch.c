@@ -121,6 +121,8 @@ struct scratch {
 	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
 	uint64_t *occ;
 	uint32_t *rank;
+	void *pts;            /* one block for x, y, id, orig, core, link (fewer, fuller huge pages) */
+	void *cells;          /* one block for parent, nbs, ccore */
 };
 
 static void scratch_free(struct scratch *s)
@@ -131,19 +133,12 @@ static void scratch_free(struct scratch *s)
 	free(s->kvtmp);
 	free(s->cnt);
 	free(s->bits);
-	free(s->x);
-	free(s->id);
-	free(s->y);
-	free(s->orig);
+	free(s->pts);
+	free(s->cells);
 	free(s->ckey);
 	free(s->cstart);
-	free(s->parent);
 	free(s->name);
-	free(s->core);
-	free(s->ccore);
-	free(s->nbs);
 	free(s->nbl);
-	free(s->link);
 	free(s->occ);
 	free(s->rank);
 }
@@ -193,7 +188,8 @@ static inline uint32_t pop64(uint64_t v)
 }
 
 /* The same ring from the occupancy bitmap: each row segment is a <= 7-bit window of occ (most are empty
- * on sparse fields), a set bit's cell index is its rank. No cursors, few branches. */
+ * on sparse fields). The occupied cells of one window are consecutive in cell order (one row, ascending
+ * keys), so one rank per non-empty window numbers them all. No cursors, few branches. */
 static size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
 {
 	size_t k = 0;
@@ -205,15 +201,12 @@ static size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
 		if (off + len > 64u)
 			bits |= g->occ[wi + 1] << (64u - off);
 		bits &= (1ull << len) - 1u;
-		while (bits) {
-			unsigned b = (unsigned)__builtin_ctzll(bits);
-			bits &= bits - 1u;
-			uint64_t kb = base + b;
-			if (kb == key)
-				continue;
-			uint64_t w = g->occ[kb >> 6] & ((1ull << (kb & 63u)) - 1u);
-			nb[k++] = g->rank[kb >> 6] + pop64(w);
-		}
+		if (bits == 0)
+			continue;
+		uint32_t first = g->rank[wi] + pop64(g->occ[wi] & ((1ull << off) - 1u)), cnt = pop64(bits);
+		for (uint32_t j = 0; j < cnt; j++)
+			if (first + j != c)
+				nb[k++] = first + j;
 	}
 	return k;
 }
@@ -337,16 +330,19 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	free(s.bits);
 	s.bits = NULL;
 
-	s.x = an__cluster_alloc(n * sizeof *s.x);
-	s.id = an__cluster_alloc(n * sizeof *s.id);
-	s.y = an__cluster_alloc(n * sizeof *s.y);
-	s.orig = an__cluster_alloc(n * sizeof *s.orig);
-	s.core = an__cluster_alloc(n * sizeof *s.core);
-	s.link = an__cluster_alloc(n * sizeof *s.link);
-	if (!s.x || !s.y || !s.id || !s.orig || !s.core || !s.link) {
+	/* 25 bytes per point; 8-byte array first, so every array is aligned */
+	s.pts = an__cluster_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
+				       sizeof *s.core));
+	if (!s.pts) {
 		err = -ENOMEM;
 		goto out_free;
 	}
+	s.id = s.pts;
+	s.x = (int32_t *)(s.id + n);
+	s.y = s.x + n;
+	s.orig = (uint32_t *)(s.y + n);
+	s.link = s.orig + n;
+	s.core = (uint8_t *)(s.link + n);
 
 	/* 2. sort by cell key */
 	/* offsets from the minimum are < 2^32 (coordinates within ±2e9) and s < 2^32: 32-bit divisions */
@@ -385,8 +381,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		m = sum;
 		s.cstart = an__cluster_alloc((m + 2u) * sizeof *s.cstart);
 		s.ckey = an__cluster_alloc(m * sizeof *s.ckey);
-		s.name = an__cluster_alloc(m * sizeof *s.name);
-		if (!s.cstart || !s.ckey || !s.name) {
+		if (!s.cstart || !s.ckey) {
 			err = -ENOMEM;
 			goto out_free;
 		}
@@ -476,20 +471,23 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 			g.occ = s.occ;
 			g.rank = s.rank;
 		}
-		s.name = s.u; /* the sorted keys were copied to ckey: u holds the per-cell names from here on */
+		free(s.u); /* the sorted keys were copied to ckey */
 		s.u = NULL;
 	}
 #undef KEY_OF
 	g.m = m;
 	g.ckey = s.ckey;
 	g.cstart = s.cstart;
-	s.parent = an__cluster_alloc(m * sizeof *s.parent);
-	s.ccore = an__cluster_alloc(m * sizeof *s.ccore);
-	s.nbs = an__cluster_alloc((m + 1u) * sizeof *s.nbs);
+	s.cells = an__cluster_alloc(m * sizeof *s.parent + (m + 1u) * sizeof *s.nbs + m * sizeof *s.ccore);
+	if (s.cells != NULL) {
+		s.parent = s.cells;
+		s.nbs = s.parent + m;
+		s.ccore = (uint8_t *)(s.nbs + m + 1u);
+	}
 	/* ring entries: at most 20 per cell, usually a few; grown on demand (4 per cell to start) */
 	size_t nbl_cap = 4u * m + ROWS_MAX * ROWS_MAX, nbl_len = 0;
 	s.nbl = malloc(nbl_cap * sizeof *s.nbl);
-	if (!s.parent || !s.ccore || !s.nbs || !s.nbl) {
+	if (!s.cells || !s.nbl) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -499,7 +497,6 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
 		s.parent[c] = (uint32_t)c;
-		s.name[c] = AN_CLUSTER_NONE;
 		if (nbl_len + ROWS_MAX * ROWS_MAX > nbl_cap) {
 			nbl_cap *= 2u;
 			uint32_t *t = realloc(s.nbl, nbl_cap * sizeof *s.nbl);
@@ -529,6 +526,13 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		}
 		s.ccore[c] = any;
 	}
+
+	/* the cell keys are not needed any more: their block holds the per-root names from here on */
+	s.name = s.ckey;
+	s.ckey = NULL;
+	g.ckey = NULL;
+	for (size_t c = 0; c < m; c++)
+		s.name[c] = AN_CLUSTER_NONE;
 
 	/* 4-5. join core cells; border points to their nearest core point */
 	s.nbs[m] = (uint32_t)nbl_len;
