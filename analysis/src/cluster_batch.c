@@ -116,13 +116,13 @@ struct scratch {
 	uint64_t *name;       /* per cell root: min core id */
 	uint8_t *core;        /* per point */
 	uint8_t *ccore;       /* per cell: has a core point */
-	uint32_t *nbs;        /* m + 1: cell c's ring is nbl[nbs[c] .. nbs[c + 1]) */
+	uint8_t *nbk;         /* per cell: size of its ring (< ROWS_MAX²); the rings lie in nbl in cell order */
 	uint32_t *nbl;        /* the rings of all cells, found once in step 3, read again in 4-5 */
 	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
 	uint64_t *occ;
 	uint32_t *rank;
 	void *pts;            /* one block for x, y, id, orig, core, link (fewer, fuller huge pages) */
-	void *cells;          /* one block for parent, nbs, ccore */
+	void *cells;          /* one block for parent, nbk, ccore */
 };
 
 static void scratch_free(struct scratch *s)
@@ -478,13 +478,14 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	g.m = m;
 	g.ckey = s.ckey;
 	g.cstart = s.cstart;
-	s.cells = an__cluster_alloc(m * sizeof *s.parent + (m + 1u) * sizeof *s.nbs + m * sizeof *s.ccore);
+	s.cells = an__cluster_alloc(m * (sizeof *s.parent + sizeof *s.nbk + sizeof *s.ccore));
 	if (s.cells != NULL) {
 		s.parent = s.cells;
-		s.nbs = s.parent + m;
-		s.ccore = (uint8_t *)(s.nbs + m + 1u);
+		s.nbk = (uint8_t *)(s.parent + m);
+		s.ccore = s.nbk + m;
 	}
-	/* ring entries: at most 20 per cell, usually a few; grown on demand (4 per cell to start) */
+	/* ring entries: < ROWS_MAX² per cell (20 for s ≈ eps/√2), usually a few; grown on demand (4 per cell
+	 * to start) */
 	size_t nbl_cap = 4u * m + ROWS_MAX * ROWS_MAX, nbl_len = 0;
 	s.nbl = malloc(nbl_cap * sizeof *s.nbl);
 	if (!s.cells || !s.nbl) {
@@ -507,9 +508,9 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 			s.nbl = t;
 		}
 		uint32_t *nb = s.nbl + nbl_len;
-		s.nbs[c] = (uint32_t)nbl_len;
 		size_t k = ring_any(&g, c, cur, nb);
 		nbl_len += k;
+		s.nbk[c] = (uint8_t)k;
 		if (b - a >= min_pts) {
 			memset(s.core + a, 1, b - a);
 			s.ccore[c] = 1;
@@ -535,11 +536,12 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		s.name[c] = AN_CLUSTER_NONE;
 
 	/* 4-5. join core cells; border points to their nearest core point */
-	s.nbs[m] = (uint32_t)nbl_len;
+	size_t nbl_at = 0;
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
-		const uint32_t *nb = s.nbl + s.nbs[c];
-		size_t k = s.nbs[c + 1] - s.nbs[c];
+		const uint32_t *nb = s.nbl + nbl_at;
+		size_t k = s.nbk[c];
+		nbl_at += k;
 		if (k == 0) { /* a lone cell (most, on sparse fields): its points are core (c's own) or noise */
 			for (uint32_t p = a; p < b; p++)
 				s.link[p] = s.core[p] ? (uint32_t)c : NIL;
