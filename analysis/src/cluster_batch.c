@@ -10,19 +10,23 @@
  *   g(i)² + g(j)² <= eps², g(k) = (|k| - 1)·s + 1 (integer coordinates); for s ≈ eps/√2 that is the 5 × 5
  *   block minus its corners (21 cells).
  *   1. ids unique (a bitmap when they are dense, as they usually are, else a radix sort);
- *   2. cell key = row · W + column (row-major, padded by the ring so neighbours never wrap); points sorted
- *      by key (LSD radix on key << 32 | index when keys fit 32 bits, else on (key, index) pairs), so a
- *      neighbour row segment is a contiguous run of cells, found by forward-only cursors;
+ *   2. cell key = row · W + column (row-major, padded by the ring so neighbours never wrap). Compact field
+ *      (occupancy bitmap of all keys <= 64 bits per point): counting sort with the occupied cells as buckets,
+ *      the bitmap rank of a key being its cell index. Otherwise LSD radix on key << 32 | index when keys fit
+ *      32 bits, else on (key, index) pairs. Either way a neighbour row segment is a contiguous run of cells,
+ *      found in the bitmap or by forward-only cursors; ids and int32 coordinates are gathered into cell
+ *      order so every later pass reads sequentially;
  *   3. core: a cell with >= min_pts points is core entirely (no distance computed); otherwise each point
- *      counts its cell plus neighbours in the ring cells, stopping at min_pts;
+ *      counts its cell plus neighbours in the ring cells, stopping at min_pts. Each cell's ring is found
+ *      here once and kept (a list in cell order) for step 4-5; cells with an empty ring skip that step;
  *   4. union-find over CELLS: all core points of a cell are connected; two cells are joined on the first
  *      core pair within eps (skipped when already joined); names = min core id per component;
  *   5. border = nearest core within eps, ties by smaller id (same pass as 4); 6. labels in input order.
- * Scratch memory is about 42 bytes per point, freed before returning; all sizes derive from n, which is
- * capped by opts.max_points.
+ * Scratch memory is about 25 bytes per point plus 17 per occupied cell (and the ring lists, 4 bytes per
+ * entry) on a compact field, in a few blocks: fresh pages cost more than the arithmetic here. Freed before
+ * returning; all sizes derive from n, which is capped by opts.max_points.
  */
 #include "an/cluster.h"
-#include "cluster_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -79,6 +83,15 @@ static void radix_kv(struct kv *a, struct kv *tmp, size_t n, size_t *cnt)
 			tmp[cnt[(a[i].k >> shift) & (BUCKETS - 1u)]++] = a[i];
 		memcpy(a, tmp, n * sizeof *a);
 	}
+}
+
+/* Scratch blocks come from plain malloc(), not an__cluster_alloc(): the incremental core pre-faults huge pages
+ * to keep single inserts free of fault spikes, but here only the total counts, and with THP defrag=madvise
+ * each madvised 2 MiB fault may compact memory first: measured, that alone cost up to 75 ns per point
+ * (of ~200) right after another big free. Every array is written before it is read. */
+static void *scratch_alloc(size_t bytes)
+{
+	return malloc(bytes ? bytes : 1u);
 }
 
 static uint32_t uf_find(uint32_t *parent, uint32_t i)
@@ -266,9 +279,9 @@ static int ids_unique(struct scratch *s, const struct an_cluster_input *in, size
 		return 0;
 	}
 	if (s->u == NULL)
-		s->u = an__cluster_alloc(n * sizeof *s->u);
+		s->u = scratch_alloc(n * sizeof *s->u);
 	if (s->utmp == NULL)
-		s->utmp = an__cluster_alloc(n * sizeof *s->utmp);
+		s->utmp = scratch_alloc(n * sizeof *s->utmp);
 	if (!s->u || !s->utmp)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -331,7 +344,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	s.bits = NULL;
 
 	/* 25 bytes per point; 8-byte array first, so every array is aligned */
-	s.pts = an__cluster_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
+	s.pts = scratch_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
 				       sizeof *s.core));
 	if (!s.pts) {
 		err = -ENOMEM;
@@ -379,8 +392,8 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 			sum += pop64(s.occ[i]);
 		}
 		m = sum;
-		s.cstart = an__cluster_alloc((m + 2u) * sizeof *s.cstart);
-		s.ckey = an__cluster_alloc(m * sizeof *s.ckey);
+		s.cstart = scratch_alloc((m + 2u) * sizeof *s.cstart);
+		s.ckey = scratch_alloc(m * sizeof *s.ckey);
 		if (!s.cstart || !s.ckey) {
 			err = -ENOMEM;
 			goto out_free;
@@ -411,10 +424,10 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	} else {
 		/* the general case: radix sort of (key, index) */
 		if (s.u == NULL) /* ids_unique may have them already */
-			s.u = an__cluster_alloc(n * sizeof *s.u);
+			s.u = scratch_alloc(n * sizeof *s.u);
 		if (s.utmp == NULL)
-			s.utmp = an__cluster_alloc(n * sizeof *s.utmp);
-		s.cstart = an__cluster_alloc((n + 1u) * sizeof *s.cstart);
+			s.utmp = scratch_alloc(n * sizeof *s.utmp);
+		s.cstart = scratch_alloc((n + 1u) * sizeof *s.cstart);
 		if (!s.u || !s.utmp || !s.cstart) {
 			err = -ENOMEM;
 			goto out_free;
@@ -428,8 +441,8 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 				s.u[p] >>= 32;
 			}
 		} else {
-			s.kv = an__cluster_alloc(n * sizeof *s.kv);
-			s.kvtmp = an__cluster_alloc(n * sizeof *s.kvtmp);
+			s.kv = scratch_alloc(n * sizeof *s.kv);
+			s.kvtmp = scratch_alloc(n * sizeof *s.kvtmp);
 			if (!s.kv || !s.kvtmp) {
 				err = -ENOMEM;
 				goto out_free;
@@ -478,7 +491,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	g.m = m;
 	g.ckey = s.ckey;
 	g.cstart = s.cstart;
-	s.cells = an__cluster_alloc(m * (sizeof *s.parent + sizeof *s.nbk + sizeof *s.ccore));
+	s.cells = scratch_alloc(m * (sizeof *s.parent + sizeof *s.nbk + sizeof *s.ccore));
 	if (s.cells != NULL) {
 		s.parent = s.cells;
 		s.nbk = (uint8_t *)(s.parent + m);
