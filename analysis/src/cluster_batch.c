@@ -162,13 +162,11 @@ static inline int64_t d2_of(const struct scratch *s, uint32_t p, uint32_t q)
 	return dx * dx + dy * dy;
 }
 
-/* Box test first: dx, dy reach 4e9, whose squares would overflow int64. */
-static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t eps, int64_t eps2)
+/* No box test needed: near() only compares points of a cell and its ring, so |dx|, |dy| < (RING_MAX + 1)·s
+ * <= 4·eps <= 4e8 and the squares stay far below 2^63. Branch-free: the outcome is data (unpredictable). */
+static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t eps2)
 {
-	int64_t dx = (int64_t)s->x[p] - s->x[q], dy = (int64_t)s->y[p] - s->y[q];
-	if (dx > eps || dx < -eps || dy > eps || dy < -eps)
-		return false;
-	return dx * dx + dy * dy <= eps2;
+	return d2_of(s, p, q) <= eps2;
 }
 
 /* Cells of the ring around cell c (c itself excluded), in key order within each row; cur[] are the
@@ -323,7 +321,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	struct grid g = {0};
 	if (grid_init(&g, o->eps_mm) < 0)
 		return -EINVAL;
-	const int64_t eps = g.eps, eps2 = g.eps2;
+	const int64_t eps2 = g.eps2;
 	const uint32_t min_pts = o->min_pts;
 	/* columns/rows with the ring's padding on both sides; <= 4e9 + 7 each, so w · rows < 2^64 */
 	const uint64_t pad = (uint64_t)g.ring;
@@ -534,7 +532,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 			uint32_t cnt = b - a;
 			for (size_t j = 0; j < k && cnt < min_pts; j++)
 				for (uint32_t q = s.cstart[nb[j]]; q < s.cstart[nb[j] + 1] && cnt < min_pts; q++)
-					cnt += near(&s, p, q, eps, eps2);
+					cnt += near(&s, p, q, eps2);
 			s.core[p] = cnt >= min_pts;
 			any |= s.core[p];
 		}
@@ -573,7 +571,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 					if (!s.core[p])
 						continue;
 					for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++)
-						if (s.core[q] && near(&s, p, q, eps, eps2)) {
+						if (s.core[q] && near(&s, p, q, eps2)) {
 							joined = true;
 							break;
 						}
@@ -595,7 +593,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 				if (!s.ccore[d])
 					continue;
 				for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++) {
-					if (!s.core[q] || !near(&s, p, q, eps, eps2))
+					if (!s.core[q] || !near(&s, p, q, eps2))
 						continue;
 					int64_t d2 = d2_of(&s, p, q);
 					uint64_t qid = s.id[q];
