@@ -122,7 +122,9 @@ struct scratch {
 	uint8_t *bits;
 	int32_t *x, *y;       /* in cell order */
 	uint64_t *id;         /* in cell order: names and tie-breaks read it sequentially, not in[] at random */
-	uint32_t *orig;       /* cell order -> input index */
+	uint32_t *orig;       /* cell order -> input index (radix path only) */
+	uint32_t *inv;        /* input index -> cell order (in orig's place on the counting path, else inv_own) */
+	uint32_t *inv_own;
 	uint64_t *ckey;
 	uint32_t *cstart;
 	uint32_t *parent;     /* union-find over cells */
@@ -147,6 +149,7 @@ static void scratch_free(struct scratch *s)
 	free(s->cnt);
 	free(s->bits);
 	free(s->pts);
+	free(s->inv_own);
 	free(s->cells);
 	free(s->ckey);
 	free(s->cstart);
@@ -379,6 +382,8 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		 * point less to allocate, and allocation (page zeroing) is a good part of the cost here.
 		 * link[] holds each input point's key, then its cell, until step 4-5 reuses it. */
 		uint32_t *kc = s.link;
+		s.inv = s.orig; /* the gather below goes in input order: no cell -> input map needed */
+		s.orig = NULL;
 		for (size_t i = 0; i < n; i++) {
 			uint32_t k = (uint32_t)KEY_OF(&in[i]);
 			kc[i] = k;
@@ -408,7 +413,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		for (size_t i = 0; i < n; i++) { /* input order within a cell, as the stable radix sort gave */
 			uint32_t p = s.cstart[kc[i] + 1u]++; /* ends as the first point of cell c + 1 */
 			const struct an_cluster_input *q = &in[i];
-			s.orig[p] = (uint32_t)i;
+			s.inv[i] = p;
 			s.x[p] = (int32_t)q->x_mm;
 			s.id[p] = q->id;
 			s.y[p] = (int32_t)q->y_mm;
@@ -618,23 +623,30 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 				s.name[r] = id;
 		}
 	}
-	/* 6. labels, in cell order (the cell of p is known there) written straight to the input position */
-	for (size_t c = 0; c < m; c++) {
-		uint64_t own = s.ccore[c] ? s.name[uf_find(s.parent, (uint32_t)c)] : AN_CLUSTER_NONE;
-		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
-			uint32_t i = s.orig[p], l = s.link[p];
-			struct an_cluster_point *r = &out[i];
-			r->id = s.id[p];
-			r->x_mm = s.x[p];
-			r->y_mm = s.y[p];
-			r->is_core = s.core[p] != 0;
-			if (l == NIL)
-				r->cluster_id = AN_CLUSTER_NONE;
-			else if (s.core[p])
-				r->cluster_id = own;
-			else /* a border point: the cluster of its nearest core point's cell */
-				r->cluster_id = s.name[uf_find(s.parent, l)];
+	/* every core cell gets its cluster's name (roots are the smallest cell of their component, so
+	 * name[root] is final before any cell after it reads it) */
+	for (size_t c = 0; c < m; c++)
+		if (s.ccore[c])
+			s.name[c] = s.name[uf_find(s.parent, (uint32_t)c)];
+	/* 6. labels in input order: out[] and in[] sequential, the cell-order arrays read through inv */
+	if (s.inv == NULL) {
+		s.inv = s.inv_own = scratch_alloc(n * sizeof *s.inv);
+		if (s.inv == NULL) {
+			err = -ENOMEM;
+			goto out_free;
 		}
+		for (size_t p = 0; p < n; p++)
+			s.inv[s.orig[p]] = (uint32_t)p;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t p = s.inv[i], l = s.link[p];
+		struct an_cluster_point *r = &out[i];
+		r->id = in[i].id;
+		r->x_mm = in[i].x_mm;
+		r->y_mm = in[i].y_mm;
+		r->is_core = s.core[p] != 0;
+		/* l: the cell of the point's own core point (itself when core, nearest when border) */
+		r->cluster_id = l == NIL ? AN_CLUSTER_NONE : s.name[l];
 	}
 
 out_free:
