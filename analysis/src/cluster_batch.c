@@ -136,7 +136,7 @@ struct scratch {
 	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
 	uint64_t *occ;
 	uint32_t *rank;
-	void *pts;            /* one block for x, y, id, orig, core, link (fewer, fuller huge pages) */
+	void *pts;            /* one block for x, y, id, orig, core, link (fewer, fuller allocations) */
 	void *cells;          /* one block for parent, nbk, ccore */
 };
 
