@@ -10,19 +10,23 @@
  *   g(i)² + g(j)² <= eps², g(k) = (|k| - 1)·s + 1 (integer coordinates); for s ≈ eps/√2 that is the 5 × 5
  *   block minus its corners (21 cells).
  *   1. ids unique (a bitmap when they are dense, as they usually are, else a radix sort);
- *   2. cell key = row · W + column (row-major, padded by the ring so neighbours never wrap); points sorted
- *      by key (LSD radix on key << 32 | index when keys fit 32 bits, else on (key, index) pairs), so a
- *      neighbour row segment is a contiguous run of cells, found by forward-only cursors;
+ *   2. cell key = row · W + column (row-major, padded by the ring so neighbours never wrap). Compact field
+ *      (occupancy bitmap of all keys <= 64 bits per point): counting sort with the occupied cells as buckets,
+ *      the bitmap rank of a key being its cell index. Otherwise LSD radix on key << 32 | index when keys fit
+ *      32 bits, else on (key, index) pairs. Either way a neighbour row segment is a contiguous run of cells,
+ *      found in the bitmap or by forward-only cursors; ids and int32 coordinates are gathered into cell
+ *      order so every later pass reads sequentially;
  *   3. core: a cell with >= min_pts points is core entirely (no distance computed); otherwise each point
- *      counts its cell plus neighbours in the ring cells, stopping at min_pts;
+ *      counts its cell plus neighbours in the ring cells, stopping at min_pts. Each cell's ring is found
+ *      here once and kept (a list in cell order) for step 4-5; cells with an empty ring skip that step;
  *   4. union-find over CELLS: all core points of a cell are connected; two cells are joined on the first
  *      core pair within eps (skipped when already joined); names = min core id per component;
  *   5. border = nearest core within eps, ties by smaller id (same pass as 4); 6. labels in input order.
- * Scratch memory is about 42 bytes per point, freed before returning; all sizes derive from n, which is
- * capped by opts.max_points.
+ * Scratch memory is about 25 bytes per point plus 17 per occupied cell (and the ring lists, 4 bytes per
+ * entry) on a compact field, in a few blocks: fresh pages cost more than the arithmetic here. Freed before
+ * returning; all sizes derive from n, which is capped by opts.max_points.
  */
 #include "an/cluster.h"
-#include "cluster_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -81,6 +85,15 @@ static void radix_kv(struct kv *a, struct kv *tmp, size_t n, size_t *cnt)
 	}
 }
 
+/* Scratch blocks come from plain malloc(), not an__cluster_alloc(): the incremental core pre-faults huge pages
+ * to keep single inserts free of fault spikes, but here only the total counts, and with THP defrag=madvise
+ * each madvised 2 MiB fault may compact memory first: measured, that alone cost up to 75 ns per point
+ * (of ~200) right after another big free. Every array is written before it is read. */
+static void *scratch_alloc(size_t bytes)
+{
+	return malloc(bytes ? bytes : 1u);
+}
+
 static uint32_t uf_find(uint32_t *parent, uint32_t i)
 {
 	while (parent[i] != i) {
@@ -108,16 +121,23 @@ struct scratch {
 	size_t *cnt;
 	uint8_t *bits;
 	int32_t *x, *y;       /* in cell order */
-	uint32_t *orig;       /* cell order -> input index */
+	uint64_t *id;         /* in cell order: names and tie-breaks read it sequentially, not in[] at random */
+	uint32_t *orig;       /* cell order -> input index (radix path only) */
+	uint32_t *inv;        /* input index -> cell order (in orig's place on the counting path, else inv_own) */
+	uint32_t *inv_own;
 	uint64_t *ckey;
 	uint32_t *cstart;
 	uint32_t *parent;     /* union-find over cells */
 	uint64_t *name;       /* per cell root: min core id */
 	uint8_t *core;        /* per point */
 	uint8_t *ccore;       /* per cell: has a core point */
-	uint32_t *link;       /* per point: core point it is labelled by (itself if core), NIL = noise */
+	uint8_t *nbk;         /* per cell: size of its ring (< ROWS_MAX²); the rings lie in nbl in cell order */
+	uint32_t *nbl;        /* the rings of all cells, found once in step 3, read again in 4-5 */
+	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
 	uint64_t *occ;
 	uint32_t *rank;
+	void *pts;            /* one block for x, y, id, orig, core, link (fewer, fuller allocations) */
+	void *cells;          /* one block for parent, nbk, ccore */
 };
 
 static void scratch_free(struct scratch *s)
@@ -128,16 +148,13 @@ static void scratch_free(struct scratch *s)
 	free(s->kvtmp);
 	free(s->cnt);
 	free(s->bits);
-	free(s->x);
-	free(s->y);
-	free(s->orig);
+	free(s->pts);
+	free(s->inv_own);
+	free(s->cells);
 	free(s->ckey);
 	free(s->cstart);
-	free(s->parent);
 	free(s->name);
-	free(s->core);
-	free(s->ccore);
-	free(s->link);
+	free(s->nbl);
 	free(s->occ);
 	free(s->rank);
 }
@@ -148,13 +165,11 @@ static inline int64_t d2_of(const struct scratch *s, uint32_t p, uint32_t q)
 	return dx * dx + dy * dy;
 }
 
-/* Box test first: dx, dy reach 4e9, whose squares would overflow int64. */
-static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t eps, int64_t eps2)
+/* No box test needed: near() only compares points of a cell and its ring, so |dx|, |dy| < (RING_MAX + 1)·s
+ * <= 4·eps <= 4e8 and the squares stay far below 2^63. Branch-free: the outcome is data (unpredictable). */
+static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t eps2)
 {
-	int64_t dx = (int64_t)s->x[p] - s->x[q], dy = (int64_t)s->y[p] - s->y[q];
-	if (dx > eps || dx < -eps || dy > eps || dy < -eps)
-		return false;
-	return dx * dx + dy * dy <= eps2;
+	return d2_of(s, p, q) <= eps2;
 }
 
 /* Cells of the ring around cell c (c itself excluded), in key order within each row; cur[] are the
@@ -187,7 +202,8 @@ static inline uint32_t pop64(uint64_t v)
 }
 
 /* The same ring from the occupancy bitmap: each row segment is a <= 7-bit window of occ (most are empty
- * on sparse fields), a set bit's cell index is its rank. No cursors, few branches. */
+ * on sparse fields). The occupied cells of one window are consecutive in cell order (one row, ascending
+ * keys), so one rank per non-empty window numbers them all. No cursors, few branches. */
 static size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
 {
 	size_t k = 0;
@@ -199,15 +215,12 @@ static size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
 		if (off + len > 64u)
 			bits |= g->occ[wi + 1] << (64u - off);
 		bits &= (1ull << len) - 1u;
-		while (bits) {
-			unsigned b = (unsigned)__builtin_ctzll(bits);
-			bits &= bits - 1u;
-			uint64_t kb = base + b;
-			if (kb == key)
-				continue;
-			uint64_t w = g->occ[kb >> 6] & ((1ull << (kb & 63u)) - 1u);
-			nb[k++] = g->rank[kb >> 6] + pop64(w);
-		}
+		if (bits == 0)
+			continue;
+		uint32_t first = g->rank[wi] + pop64(g->occ[wi] & ((1ull << off) - 1u)), cnt = pop64(bits);
+		for (uint32_t j = 0; j < cnt; j++)
+			if (first + j != c)
+				nb[k++] = first + j;
 	}
 	return k;
 }
@@ -215,20 +228,6 @@ static size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
 static inline size_t ring_any(const struct grid *g, size_t c, size_t *cur, uint32_t *nb)
 {
 	return g->occ ? ring_bits(g, c, nb) : ring_of(g, c, cur, nb);
-}
-
-/* The cell holding point p (cstart ascending, cstart[m] = n). */
-static uint32_t cell_of_point(const uint32_t *cstart, size_t m, uint32_t p)
-{
-	size_t lo = 0, hi = m;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (cstart[mid] <= p)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (uint32_t)lo;
 }
 
 static int grid_init(struct grid *g, int64_t eps)
@@ -280,6 +279,12 @@ static int ids_unique(struct scratch *s, const struct an_cluster_input *in, size
 		}
 		return 0;
 	}
+	if (s->u == NULL)
+		s->u = scratch_alloc(n * sizeof *s->u);
+	if (s->utmp == NULL)
+		s->utmp = scratch_alloc(n * sizeof *s->utmp);
+	if (!s->u || !s->utmp)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		s->u[i] = in[i].id;
 	radix_u64(s->u, s->utmp, n, s->cnt, 0);
@@ -319,7 +324,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	struct grid g = {0};
 	if (grid_init(&g, o->eps_mm) < 0)
 		return -EINVAL;
-	const int64_t eps = g.eps, eps2 = g.eps2;
+	const int64_t eps2 = g.eps2;
 	const uint32_t min_pts = o->min_pts;
 	/* columns/rows with the ring's padding on both sides; <= 4e9 + 7 each, so w · rows < 2^64 */
 	const uint64_t pad = (uint64_t)g.ring;
@@ -330,9 +335,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	int err = 0;
 	struct scratch s = {0};
 	s.cnt = malloc(BUCKETS * sizeof *s.cnt);
-	s.u = an__cluster_alloc(n * sizeof *s.u);
-	s.utmp = an__cluster_alloc(n * sizeof *s.utmp);
-	if (!s.cnt || !s.u || !s.utmp) {
+	if (!s.cnt) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -341,126 +344,225 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 	free(s.bits);
 	s.bits = NULL;
 
-	s.x = an__cluster_alloc(n * sizeof *s.x);
-	s.y = an__cluster_alloc(n * sizeof *s.y);
-	s.orig = an__cluster_alloc(n * sizeof *s.orig);
-	s.cstart = an__cluster_alloc((n + 1u) * sizeof *s.cstart);
-	s.core = an__cluster_alloc(n * sizeof *s.core);
-	s.link = an__cluster_alloc(n * sizeof *s.link);
-	if (!s.x || !s.y || !s.orig || !s.cstart || !s.core || !s.link) {
+	/* 25 bytes per point; 8-byte array first, so every array is aligned */
+	s.pts = scratch_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
+				       sizeof *s.core));
+	if (!s.pts) {
 		err = -ENOMEM;
 		goto out_free;
 	}
+	s.id = s.pts;
+	s.x = (int32_t *)(s.id + n);
+	s.y = s.x + n;
+	s.orig = (uint32_t *)(s.y + n);
+	s.link = s.orig + n;
+	s.core = (uint8_t *)(s.link + n);
 
 	/* 2. sort by cell key */
 	/* offsets from the minimum are < 2^32 (coordinates within ±2e9) and s < 2^32: 32-bit divisions */
 	const uint32_t s32 = (uint32_t)g.s;
 #define KEY_OF(p)                                                                                             \
 	(((uint64_t)((uint32_t)((p)->y_mm - y_lo) / s32) + pad) * g.w + (uint64_t)((uint32_t)((p)->x_mm - x_lo) / s32) + pad)
-	if (packed) {
-		for (size_t i = 0; i < n; i++)
-			s.u[i] = KEY_OF(&in[i]) << 32 | (uint64_t)i;
-		radix_u64(s.u, s.utmp, n, s.cnt, 32);
-		for (size_t p = 0; p < n; p++) {
-			s.orig[p] = (uint32_t)s.u[p];
-			s.u[p] >>= 32;
-		}
-	} else {
-		s.kv = an__cluster_alloc(n * sizeof *s.kv);
-		s.kvtmp = an__cluster_alloc(n * sizeof *s.kvtmp);
-		if (!s.kv || !s.kvtmp) {
-			err = -ENOMEM;
-			goto out_free;
-		}
-		for (size_t i = 0; i < n; i++) {
-			s.kv[i].k = KEY_OF(&in[i]);
-			s.kv[i].i = (uint32_t)i;
-		}
-		radix_kv(s.kv, s.kvtmp, n, s.cnt);
-		for (size_t p = 0; p < n; p++) {
-			s.orig[p] = s.kv[p].i;
-			s.u[p] = s.kv[p].k;
-		}
-		free(s.kv);
-		free(s.kvtmp);
-		s.kv = s.kvtmp = NULL;
-	}
-#undef KEY_OF
-	s.ckey = s.utmp; /* the sort's scratch is free again: the cell keys (m <= n) live there */
-	s.utmp = NULL;
-	size_t m = 0;
-	for (size_t p = 0; p < n; p++) {
-		const struct an_cluster_input *q = &in[s.orig[p]];
-		s.x[p] = (int32_t)q->x_mm;
-		s.y[p] = (int32_t)q->y_mm;
-		if (p == 0 || s.u[p] != s.u[p - 1]) {
-			s.ckey[m] = s.u[p];
-			s.cstart[m++] = (uint32_t)p;
-		}
-	}
-	s.cstart[m] = (uint32_t)n;
-	g.m = m;
-	g.ckey = s.ckey;
-	g.cstart = s.cstart;
 	/* the occupancy bitmap when it is small (<= 64 bits per point; one word of slack for the windows) */
 	const uint64_t keys = g.w * rows;
-	if (keys / 64u <= (uint64_t)n) {
-		size_t nw = (size_t)(keys / 64u) + 2u;
+	const bool use_occ = keys / 64u <= (uint64_t)n;
+	const size_t nw = use_occ ? (size_t)(keys / 64u) + 2u : 0u;
+	if (use_occ) {
 		s.occ = calloc(nw, sizeof *s.occ);
 		s.rank = malloc(nw * sizeof *s.rank);
 		if (!s.occ || !s.rank) {
 			err = -ENOMEM;
 			goto out_free;
 		}
-		for (size_t c = 0; c < m; c++)
-			s.occ[s.ckey[c] >> 6] |= 1ull << (s.ckey[c] & 63u);
+	}
+	size_t m = 0;
+	if (use_occ && packed) {
+		/* Counting sort with the occupied cells as buckets (the usual case: a compact field). The bitmap
+		 * gives every cell its index (rank), so no 64-bit sort arrays and no radix passes: 16 bytes per
+		 * point less to allocate, and allocation (page zeroing) is a good part of the cost here.
+		 * link[] holds each input point's key, then its cell, until step 4-5 reuses it. */
+		uint32_t *kc = s.link;
+		s.inv = s.orig; /* the gather below goes in input order: no cell -> input map needed */
+		s.orig = NULL;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t k = (uint32_t)KEY_OF(&in[i]);
+			kc[i] = k;
+			s.occ[k >> 6] |= 1ull << (k & 63u);
+		}
 		uint32_t sum = 0;
 		for (size_t i = 0; i < nw; i++) {
 			s.rank[i] = sum;
 			sum += pop64(s.occ[i]);
 		}
+		m = sum;
+		s.cstart = scratch_alloc((m + 2u) * sizeof *s.cstart);
+		s.ckey = scratch_alloc(m * sizeof *s.ckey);
+		if (!s.cstart || !s.ckey) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		memset(s.cstart, 0, (m + 2u) * sizeof *s.cstart);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t k = kc[i];
+			uint32_t c = s.rank[k >> 6] + pop64(s.occ[k >> 6] & ((1ull << (k & 63u)) - 1u));
+			kc[i] = c;
+			s.cstart[c + 2u]++;
+		}
+		for (size_t c = 2; c < m + 2u; c++) /* cstart[c + 1] = first point of cell c */
+			s.cstart[c] += s.cstart[c - 1];
+		for (size_t i = 0; i < n; i++) { /* input order within a cell, as the stable radix sort gave */
+			uint32_t p = s.cstart[kc[i] + 1u]++; /* ends as the first point of cell c + 1 */
+			const struct an_cluster_input *q = &in[i];
+			s.inv[i] = p;
+			s.x[p] = (int32_t)q->x_mm;
+			s.id[p] = q->id;
+			s.y[p] = (int32_t)q->y_mm;
+		}
+		size_t c = 0;
+		for (size_t w = 0; w < nw; w++)
+			for (uint64_t b = s.occ[w]; b; b &= b - 1u)
+				s.ckey[c++] = (uint64_t)w * 64u + (uint64_t)__builtin_ctzll(b);
 		g.occ = s.occ;
 		g.rank = s.rank;
+	} else {
+		/* the general case: radix sort of (key, index) */
+		if (s.u == NULL) /* ids_unique may have them already */
+			s.u = scratch_alloc(n * sizeof *s.u);
+		if (s.utmp == NULL)
+			s.utmp = scratch_alloc(n * sizeof *s.utmp);
+		s.cstart = scratch_alloc((n + 1u) * sizeof *s.cstart);
+		if (!s.u || !s.utmp || !s.cstart) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		if (packed) {
+			for (size_t i = 0; i < n; i++)
+				s.u[i] = KEY_OF(&in[i]) << 32 | (uint64_t)i;
+			radix_u64(s.u, s.utmp, n, s.cnt, 32);
+			for (size_t p = 0; p < n; p++) {
+				s.orig[p] = (uint32_t)s.u[p];
+				s.u[p] >>= 32;
+			}
+		} else {
+			s.kv = scratch_alloc(n * sizeof *s.kv);
+			s.kvtmp = scratch_alloc(n * sizeof *s.kvtmp);
+			if (!s.kv || !s.kvtmp) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			for (size_t i = 0; i < n; i++) {
+				s.kv[i].k = KEY_OF(&in[i]);
+				s.kv[i].i = (uint32_t)i;
+			}
+			radix_kv(s.kv, s.kvtmp, n, s.cnt);
+			for (size_t p = 0; p < n; p++) {
+				s.orig[p] = s.kv[p].i;
+				s.u[p] = s.kv[p].k;
+			}
+			free(s.kv);
+			free(s.kvtmp);
+			s.kv = s.kvtmp = NULL;
+		}
+		s.ckey = s.utmp; /* the sort's scratch is free again: the cell keys (m <= n) live there */
+		s.utmp = NULL;
+		for (size_t p = 0; p < n; p++) {
+			const struct an_cluster_input *q = &in[s.orig[p]];
+			s.x[p] = (int32_t)q->x_mm;
+			s.id[p] = q->id;
+			s.y[p] = (int32_t)q->y_mm;
+			if (p == 0 || s.u[p] != s.u[p - 1]) {
+				s.ckey[m] = s.u[p];
+				s.cstart[m++] = (uint32_t)p;
+			}
+		}
+		s.cstart[m] = (uint32_t)n;
+		if (use_occ) {
+			for (size_t c = 0; c < m; c++)
+				s.occ[s.ckey[c] >> 6] |= 1ull << (s.ckey[c] & 63u);
+			uint32_t sum = 0;
+			for (size_t i = 0; i < nw; i++) {
+				s.rank[i] = sum;
+				sum += pop64(s.occ[i]);
+			}
+			g.occ = s.occ;
+			g.rank = s.rank;
+		}
+		free(s.u); /* the sorted keys were copied to ckey */
+		s.u = NULL;
 	}
-	s.parent = an__cluster_alloc(m * sizeof *s.parent);
-	s.name = s.u; /* the sorted keys were copied to ckey: u holds the per-cell names from here on */
-	s.u = NULL;
-	s.ccore = an__cluster_alloc(m * sizeof *s.ccore);
-	if (!s.parent || !s.ccore) {
+#undef KEY_OF
+	g.m = m;
+	g.ckey = s.ckey;
+	g.cstart = s.cstart;
+	s.cells = scratch_alloc(m * (sizeof *s.parent + sizeof *s.nbk + sizeof *s.ccore));
+	if (s.cells != NULL) {
+		s.parent = s.cells;
+		s.nbk = (uint8_t *)(s.parent + m);
+		s.ccore = s.nbk + m;
+	}
+	/* ring entries: < ROWS_MAX² per cell (20 for s ≈ eps/√2), usually a few; grown on demand (4 per cell
+	 * to start) */
+	size_t nbl_cap = 4u * m + ROWS_MAX * ROWS_MAX, nbl_len = 0;
+	s.nbl = malloc(nbl_cap * sizeof *s.nbl);
+	if (!s.cells || !s.nbl) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 
 	/* 3. core points */
 	size_t cur[ROWS_MAX] = {0};
-	uint32_t nb[ROWS_MAX * ROWS_MAX];
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
 		s.parent[c] = (uint32_t)c;
-		s.name[c] = AN_CLUSTER_NONE;
+		if (nbl_len + ROWS_MAX * ROWS_MAX > nbl_cap) {
+			nbl_cap *= 2u;
+			uint32_t *t = realloc(s.nbl, nbl_cap * sizeof *s.nbl);
+			if (t == NULL) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			s.nbl = t;
+		}
+		uint32_t *nb = s.nbl + nbl_len;
+		size_t k = ring_any(&g, c, cur, nb);
+		nbl_len += k;
+		s.nbk[c] = (uint8_t)k;
 		if (b - a >= min_pts) {
 			memset(s.core + a, 1, b - a);
 			s.ccore[c] = 1;
-			continue; /* the cursors catch up at the next ring_of: they only ever move forward */
+			continue;
 		}
-		size_t k = ring_any(&g, c, cur, nb);
 		uint8_t any = 0;
 		for (uint32_t p = a; p < b; p++) {
 			uint32_t cnt = b - a;
 			for (size_t j = 0; j < k && cnt < min_pts; j++)
 				for (uint32_t q = s.cstart[nb[j]]; q < s.cstart[nb[j] + 1] && cnt < min_pts; q++)
-					cnt += near(&s, p, q, eps, eps2);
+					cnt += near(&s, p, q, eps2);
 			s.core[p] = cnt >= min_pts;
 			any |= s.core[p];
 		}
 		s.ccore[c] = any;
 	}
 
+	/* the cell keys are not needed any more: their block holds the per-root names from here on */
+	s.name = s.ckey;
+	s.ckey = NULL;
+	g.ckey = NULL;
+	for (size_t c = 0; c < m; c++)
+		s.name[c] = AN_CLUSTER_NONE;
+
 	/* 4-5. join core cells; border points to their nearest core point */
-	memset(cur, 0, sizeof cur);
+	size_t nbl_at = 0;
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
-		size_t k = ring_any(&g, c, cur, nb);
+		const uint32_t *nb = s.nbl + nbl_at;
+		size_t k = s.nbk[c];
+		nbl_at += k;
+		if (k == 0) { /* a lone cell (most, on sparse fields): its points are core (c's own) or noise */
+			for (uint32_t p = a; p < b; p++)
+				s.link[p] = s.core[p] ? (uint32_t)c : NIL;
+			continue;
+		}
 		if (s.ccore[c]) {
 			for (size_t j = 0; j < k; j++) {
 				uint32_t d = nb[j];
@@ -474,7 +576,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 					if (!s.core[p])
 						continue;
 					for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++)
-						if (s.core[q] && near(&s, p, q, eps, eps2)) {
+						if (s.core[q] && near(&s, p, q, eps2)) {
 							joined = true;
 							break;
 						}
@@ -485,7 +587,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 		}
 		for (uint32_t p = a; p < b; p++) {
 			if (s.core[p]) {
-				s.link[p] = p;
+				s.link[p] = (uint32_t)c;
 				continue;
 			}
 			uint32_t best = NIL;
@@ -496,12 +598,12 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 				if (!s.ccore[d])
 					continue;
 				for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++) {
-					if (!s.core[q] || !near(&s, p, q, eps, eps2))
+					if (!s.core[q] || !near(&s, p, q, eps2))
 						continue;
 					int64_t d2 = d2_of(&s, p, q);
-					uint64_t qid = in[s.orig[q]].id;
+					uint64_t qid = s.id[q];
 					if (best == NIL || d2 < best_d2 || (d2 == best_d2 && qid < best_id)) {
-						best = q;
+						best = d;
 						best_d2 = d2;
 						best_id = qid;
 					}
@@ -516,28 +618,35 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
 			continue;
 		uint32_t r = uf_find(s.parent, (uint32_t)c);
 		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
-			uint64_t id = in[s.orig[p]].id;
+			uint64_t id = s.id[p];
 			if (s.core[p] && id < s.name[r])
 				s.name[r] = id;
 		}
 	}
-	/* 6. labels, in cell order (the cell of p is known there) written straight to the input position */
-	for (size_t c = 0; c < m; c++) {
-		uint64_t own = s.ccore[c] ? s.name[uf_find(s.parent, (uint32_t)c)] : AN_CLUSTER_NONE;
-		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
-			uint32_t i = s.orig[p], l = s.link[p];
-			struct an_cluster_point *r = &out[i];
-			r->id = in[i].id;
-			r->x_mm = s.x[p];
-			r->y_mm = s.y[p];
-			r->is_core = s.core[p] != 0;
-			if (l == NIL)
-				r->cluster_id = AN_CLUSTER_NONE;
-			else if (s.core[p])
-				r->cluster_id = own;
-			else /* a border point: the cell of its core point, by binary search of the cell starts */
-				r->cluster_id = s.name[uf_find(s.parent, cell_of_point(s.cstart, m, l))];
+	/* every core cell gets its cluster's name (roots are the smallest cell of their component, so
+	 * name[root] is final before any cell after it reads it) */
+	for (size_t c = 0; c < m; c++)
+		if (s.ccore[c])
+			s.name[c] = s.name[uf_find(s.parent, (uint32_t)c)];
+	/* 6. labels in input order: out[] and in[] sequential, the cell-order arrays read through inv */
+	if (s.inv == NULL) {
+		s.inv = s.inv_own = scratch_alloc(n * sizeof *s.inv);
+		if (s.inv == NULL) {
+			err = -ENOMEM;
+			goto out_free;
 		}
+		for (size_t p = 0; p < n; p++)
+			s.inv[s.orig[p]] = (uint32_t)p;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t p = s.inv[i], l = s.link[p];
+		struct an_cluster_point *r = &out[i];
+		r->id = in[i].id;
+		r->x_mm = in[i].x_mm;
+		r->y_mm = in[i].y_mm;
+		r->is_core = s.core[p] != 0;
+		/* l: the cell of the point's own core point (itself when core, nearest when border) */
+		r->cluster_id = l == NIL ? AN_CLUSTER_NONE : s.name[l];
 	}
 
 out_free:

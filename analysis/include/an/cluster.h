@@ -173,7 +173,8 @@ size_t an_cluster_mem_bytes(const struct an_cluster *c);
  * Batch DBSCAN of in[0..n): out[i] is the label of in[i] (input order, like scikit-learn's labels_). Same
  * labels as inserting the points one by one in any order; a separate implementation (points sorted by grid
  * cell, contiguous neighbour runs) that is several times faster when all points are known, and that the
- * tests hold the incremental core to. Scratch memory ~60 bytes per point, freed before returning.
+ * tests hold the incremental core to. Scratch memory ~50 bytes per point on a compact field (more when the
+ * field is too wide for an occupancy bitmap), plain malloc(), freed before returning.
  * @retval 0 ok
  * @retval -EINVAL bad options, NULL pointers, or an id == AN_CLUSTER_NONE
  * @retval -ERANGE a coordinate out of range
