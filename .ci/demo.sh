@@ -26,12 +26,25 @@ cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/demo -j"$(nproc)"
 seed=${SCENTRACK_DEMO_SEED:-1}
 data=${SCENTRACK_DEMO_DIR:-$PWD/build/demo/field-day-$seed}
+scenario=analysis/scenarios/reference.ini
+if [ ${#fast[@]} -eq 0 ]; then
+  # Live: the day is dated today and starts now, so the map shows the animals as live (a day dated in the
+  # past would show every collar as "link lost"). Pinned on the first run, so a resumed day stays the same day.
+  mkdir -p "$data"
+  if [ ! -f "$data/scenario.ini" ]; then
+    # the first collar powers on 300 s before start_utc, and the run begins 1 s before that
+    start=$(( $(date -u +%s) + 301 ))
+    sed -e "s/^date = .*/date = $(date -u -d "@$start" +%F)/" \
+        -e "s/^start_utc = [0-9:]*/start_utc = $(date -u -d "@$start" +%H:%M:%S)/" "$scenario" > "$data/scenario.ini"
+  fi
+  scenario=$data/scenario.ini
+fi
 cat <<MSG
 
 == The field day: $data
-   (the scenario: analysis/scenarios/reference.ini; the ground truth of the day:
-    build/demo/analysis/scentrack sim analysis/scenarios/reference.ini --seed $seed --out DIR)
+   (the scenario: $scenario; the ground truth of the day:
+    build/demo/analysis/scentrack sim $scenario --seed $seed --out DIR)
 MSG
 # exec: Ctrl-C reaches scentrack sim, which stops the collars, the gateway and the core in order
-exec build/demo/analysis/scentrack sim analysis/scenarios/reference.ini --seed "$seed" --run "${fast[@]}" \
+exec build/demo/analysis/scentrack sim "$scenario" --seed "$seed" --run "${fast[@]}" \
   --data "$data" --web "${SCENTRACK_DEMO_WEB:-127.0.0.1:8080}"

@@ -209,10 +209,12 @@ static int key_task(struct parser *p, const char *k, char *v)
 		return 0;
 	}
 	if (!strcmp(k, "start_utc")) {
-		int hh, mi, n = 0;
-		if (sscanf(v, "%2d:%2d%n", &hh, &mi, &n) != 2 || v[n] != '\0' || hh < 0 || hh > 23 || mi < 0 || mi > 59)
-			return fail(p, "start_utc: '%s' is not HH:MM", v);
-		sc->start_s = (uint32_t)(hh * 3600 + mi * 60);
+		/* HH:MM, or HH:MM:SS (the live demo starts the day to the second, so the map's fixes are "now") */
+		int hh, mi, ss = 0, n = 0, m = 0;
+		if (sscanf(v, "%2d:%2d%n:%2d%n", &hh, &mi, &n, &ss, &m) < 2 || v[m ? m : n] != '\0' || hh < 0 ||
+		    hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59)
+			return fail(p, "start_utc: '%s' is not HH:MM or HH:MM:SS", v);
+		sc->start_s = (uint32_t)(hh * 3600 + mi * 60 + ss);
 		return 0;
 	}
 	if (!strcmp(k, "day_hours")) {
