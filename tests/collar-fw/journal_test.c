@@ -818,6 +818,160 @@ Test(cf_journal, power_loss_at_every_write_during_ind_flood, .timeout = 300)
 }
 
 /*
+ * A CMD's save as the collar makes it: app.c cfg_save (state bytes 9..14: flags, rate_ms, mode), then link.c
+ * cmd_mem_save (bytes 0..8: cmd_high, ran bitmap, results), each a read-modify-write of the journal's app
+ * state, and only then the CMD_ACK. CMDs are interleaved with appends, lagging acks and a remount, so their
+ * saves land on page changes and on reclaims (EVAC, moved records, new headers carrying the snapshot); the
+ * power is cut after (or in the middle of) every flash operation of the whole workload. After each cut the
+ * state must be exactly the last completed set or the interrupted one, and never below the last CMD that
+ * was acknowledged: neither its rate nor its CMD memory may be lost. (cf_collar_process checks the same on
+ * the real process; this is the deterministic proof for the journal's side of it.)
+ */
+#define CMD_RATE(id) (1000u + 10u * (id))
+
+static struct {
+	uint8_t ok[CF_JOURNAL_APP_STATE];   /* the state of the last set that returned 0 */
+	uint8_t try_[CF_JOURNAL_APP_STATE]; /* ... of the set in progress (the one a cut interrupted) */
+	uint32_t next_id;                   /* cmd_id of the next CMD */
+	uint32_t acked;                     /* the last CMD whose two saves returned 0: its CMD_ACK went out */
+	int reference;                      /* the uncut run: count where the sets landed */
+	uint32_t sets, sets_opening_page, sets_reclaiming;
+} cm;
+
+static uint32_t st_get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void st_put32(uint8_t *b, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8u * i));
+}
+
+static int c_set(const uint8_t st[CF_JOURNAL_APP_STATE])
+{
+	uint32_t head = jr.head_seq, tail = jr.tail_seq;
+	int err;
+
+	memcpy(cm.try_, st, sizeof cm.try_);
+	err = cf_journal_app_state_set(&jr, st);
+	if (err < 0)
+		return err;
+	memcpy(cm.ok, st, sizeof cm.ok);
+	if (cm.reference) {
+		cm.sets++;
+		cm.sets_opening_page += jr.head_seq != head;
+		cm.sets_reclaiming += jr.tail_seq != tail;
+	}
+	return 0;
+}
+
+static int c_cmd(void)
+{
+	uint8_t st[CF_JOURNAL_APP_STATE];
+	uint32_t id = cm.next_id++;
+
+	cf_journal_app_state(&jr, st); /* cfg_save: SET_RATE id ran */
+	st[9] = 1;
+	st_put32(st + 10, CMD_RATE(id));
+	st[14] = 0;
+	TRY(c_set(st));
+	cf_journal_app_state(&jr, st); /* cmd_mem_save: id is the newest CMD that ran, DONE */
+	st_put32(st, id);
+	st[4] = (uint8_t)(st[4] << 1 | 1u);
+	st_put32(st + 5, st_get32(st + 5) << 4 | 1u);
+	TRY(c_set(st));
+	cm.acked = id;
+	return 0;
+}
+
+static int cmd_workload(void)
+{
+	TRY(w_mount());
+	for (int i = 0; i < 320; i++) {
+		TRY(w_auto(i % 9 == 8));
+		if (i % 12 == 11)
+			TRY(w_ack(mdl.last_seq - 6, 0x5)); /* lagging: reclaims move un-acked records */
+		/* bursts of CMDs, then quiet stretches long enough for the ring to reclaim the pages holding the
+		 * last CMD's markers: only the page headers' snapshots keep the state then */
+		if ((i / 80) % 2 == 0 && (i % 2 == 1 || i % 7 == 4))
+			TRY(c_cmd());
+		if (i == 150)
+			TRY(w_mount());
+	}
+	return 0;
+}
+
+static void check_cmd_state(const char *what)
+{
+	uint8_t st[CF_JOURNAL_APP_STATE];
+
+	cr_assert_eq(w_mount(), 0, "%s: mount failed", what);
+	cf_journal_app_state(&jr, st);
+	cr_assert(memcmp(st, cm.ok, sizeof st) == 0 || memcmp(st, cm.try_, sizeof st) == 0,
+		  "%s: app state is neither the last completed set nor the interrupted one", what);
+	if (cm.acked == 0)
+		return;
+	cr_assert(st[9] == 1 && st_get32(st + 10) >= CMD_RATE(cm.acked),
+		  "%s: rate %u ms, but SET_RATE %u (%u ms) was acknowledged: config lost", what,
+		  st_get32(st + 10), cm.acked, CMD_RATE(cm.acked));
+	cr_assert(st_get32(st) >= cm.acked && (st[4] & 1u),
+		  "%s: CMD memory says %u, but CMD %u was acknowledged", what, st_get32(st), cm.acked);
+	no_abuse();
+}
+
+static void cmd_cut_sweep(uint32_t page_size, uint32_t n_pages, uint32_t prog_unit)
+{
+	uint32_t n_ops, cuts = 0, sets, opening, reclaiming;
+
+	memset(&mdl, 0, sizeof mdl);
+	memset(&cm, 0, sizeof cm);
+	cm.next_id = 1;
+	cm.reference = 1;
+	rig(page_size, n_pages, prog_unit);
+	cr_assert_eq(cmd_workload(), 0);
+	n_ops = em.ops;
+	cr_assert_gt(jr.head_seq, 3 * n_pages, "the workload should wrap the ring several times");
+	cr_assert_gt(cm.sets_opening_page, 3u, "CMD saves should land on page changes");
+	cr_assert_gt(cm.sets_reclaiming, 1u, "CMD saves should land on reclaims");
+	check_cmd_state("uncut");
+	sets = cm.sets;
+	opening = cm.sets_opening_page;
+	reclaiming = cm.sets_reclaiming;
+	for (uint32_t k = 1; k <= n_ops; k++) {
+		for (int mode = 0; mode < 3; mode++) {
+			char what[80];
+			memset(&mdl, 0, sizeof mdl);
+			memset(&cm, 0, sizeof cm);
+			cm.next_id = 1;
+			rig(page_size, n_pages, prog_unit);
+			hal_flash_emul_cut_after(&em, k, mode > 0, (uint64_t)k * 7u + (uint64_t)mode);
+			int err = cmd_workload();
+			cr_assert(hal_flash_emul_is_off(&em), "op %u: the cut never happened (err %d)", k, err);
+			snprintf(what, sizeof what, "%ux%u/%u cut after op %u of %u (%s)", n_pages, page_size,
+				 prog_unit, k, n_ops, mode ? "torn" : "complete");
+			hal_flash_emul_power_on(&em);
+			check_cmd_state(what);
+			/* the collar goes on: the gateway's next CMD, more records, a clean reboot */
+			cr_assert_eq(c_cmd(), 0, "%s: CMD after recovery", what);
+			for (int i = 0; i < 10; i++)
+				cr_assert_eq(w_auto(i == 5), 0, "%s: append after recovery", what);
+			check_cmd_state(what);
+			cuts++;
+		}
+	}
+	fprintf(stderr, "CMD-save power-cut sweep %ux%u prog %u: %u ops, %u CMD state sets (%u opened a page, %u "
+		"reclaimed), %u cuts\n", n_pages, page_size, prog_unit, n_ops, sets, opening, reclaiming, cuts);
+}
+
+Test(cf_journal, cmd_save_survives_power_loss_at_every_write, .timeout = 300)
+{
+	cmd_cut_sweep(1024, 6, 8);
+	cmd_cut_sweep(1024, 5, 1);
+}
+
+/*
  * One reclaim interrupted again and again: each mount resumes it, copies a record or two, and the power goes
  * in the middle of the next copy, leaving a torn record in the head page. The wasted space pushes the
  * reclaim into the spill path (a second new page). Whatever happens, every record is intact, stored once,
