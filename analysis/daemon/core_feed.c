@@ -29,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "an/array.h"
 #include "core.h"
 
 static uint64_t real_ms(void)
@@ -97,14 +98,8 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 
 static int push_input(struct core_frame *fr, const struct an_hazard_input *in)
 {
-	if (fr->n_in == fr->cap_in) {
-		size_t nc = fr->cap_in ? fr->cap_in * 2 : 256;
-		struct an_hazard_input *n = realloc(fr->in, nc * sizeof *n);
-		if (!n)
-			return -ENOMEM;
-		fr->in = n;
-		fr->cap_in = nc;
-	}
+	if (an_array_grow((void **)&fr->in, &fr->cap_in, fr->n_in, 256, sizeof *fr->in))
+		return -ENOMEM;
 	fr->in[fr->n_in++] = *in;
 	return 0;
 }
@@ -148,14 +143,8 @@ static int ensure_session(struct core_feed *f, struct core_frame *fr, uint64_t s
 	}
 	if (session_known(f, session_id, &pos))
 		return 0;
-	if (f->n_sessions == f->cap_sessions) {
-		size_t nc = f->cap_sessions ? f->cap_sessions * 2 : 64;
-		uint64_t *n = realloc(f->sessions, nc * sizeof *n);
-		if (!n)
-			return -ENOMEM;
-		f->sessions = n;
-		f->cap_sessions = nc;
-	}
+	if (an_array_grow((void **)&f->sessions, &f->cap_sessions, f->n_sessions, 64, sizeof *f->sessions))
+		return -ENOMEM;
 	memmove(f->sessions + pos + 1, f->sessions + pos, (f->n_sessions - pos) * sizeof *f->sessions);
 	f->sessions[pos] = session_id;
 	f->n_sessions++;
@@ -280,14 +269,8 @@ static int hazard_event(void *ctx, const struct an_hazard_event *ev)
 {
 	struct ev_ctx *e = ctx;
 	struct core_frame *fr = e->fr;
-	if (fr->n_evs == fr->cap_evs) {
-		size_t nc = fr->cap_evs ? fr->cap_evs * 2 : 16;
-		struct an_hazard_event *n = realloc(fr->evs, nc * sizeof *n);
-		if (!n)
-			return -ENOMEM;
-		fr->evs = n;
-		fr->cap_evs = nc;
-	}
+	if (an_array_grow((void **)&fr->evs, &fr->cap_evs, fr->n_evs, 16, sizeof *fr->evs))
+		return -ENOMEM;
 	fr->evs[fr->n_evs++] = *ev;
 	return 0;
 }

@@ -33,6 +33,7 @@
 
 #include <sqlite3.h>
 
+#include "an/array.h"
 #include "core.h"
 #include "proto/mp.h"
 #include "web_internal.h"
@@ -235,14 +236,8 @@ struct web_collar *web_collar_get(struct core_web *w, uint16_t collar_id)
 	for (size_t i = 0; i < w->n_collars; i++)
 		if (w->collars[i].collar_id == collar_id)
 			return &w->collars[i];
-	if (w->n_collars == w->cap_collars) {
-		size_t nc = w->cap_collars ? w->cap_collars * 2 : 16;
-		struct web_collar *n = realloc(w->collars, nc * sizeof *n);
-		if (!n)
-			return NULL;
-		w->collars = n;
-		w->cap_collars = nc;
-	}
+	if (an_array_grow((void **)&w->collars, &w->cap_collars, w->n_collars, 16, sizeof *w->collars))
+		return NULL;
 	struct web_collar *c = &w->collars[w->n_collars++];
 	memset(c, 0, sizeof *c);
 	c->collar_id = collar_id;
@@ -336,14 +331,8 @@ static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct pr
 {
 	bool found;
 	if (loading) {
-		if (w->n_inds == w->cap_inds) {
-			size_t nc = w->cap_inds ? w->cap_inds * 2 : 256;
-			struct web_ind *n = realloc(w->inds, nc * sizeof *n);
-			if (!n)
-				return NULL;
-			w->inds = n;
-			w->cap_inds = nc;
-		}
+		if (an_array_grow((void **)&w->inds, &w->cap_inds, w->n_inds, 256, sizeof *w->inds))
+			return NULL;
 		struct web_ind *i = &w->inds[w->n_inds++];
 		i->key = key;
 		i->ind = *in;
@@ -353,14 +342,8 @@ static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct pr
 	}
 	size_t i = ind_pos(w, key, &found);
 	if (!found) {
-		if (w->n_inds == w->cap_inds) {
-			size_t nc = w->cap_inds ? w->cap_inds * 2 : 256;
-			struct web_ind *n = realloc(w->inds, nc * sizeof *n);
-			if (!n)
-				return NULL;
-			w->inds = n;
-			w->cap_inds = nc;
-		}
+		if (an_array_grow((void **)&w->inds, &w->cap_inds, w->n_inds, 256, sizeof *w->inds))
+			return NULL;
 		memmove(&w->inds[i + 1], &w->inds[i], (w->n_inds - i) * sizeof *w->inds);
 		w->n_inds++;
 		w->inds[i].review = AN_REVIEW_UNREVIEWED;
@@ -384,14 +367,8 @@ static int hz_put(struct core_web *w, const struct an_pub_hazard *h)
 		return 0;
 	}
 	if (!found) {
-		if (w->n_hz == w->cap_hz) {
-			size_t nc = w->cap_hz ? w->cap_hz * 2 : 64;
-			struct an_pub_hazard *n = realloc(w->hz, nc * sizeof *n);
-			if (!n)
-				return -ENOMEM;
-			w->hz = n;
-			w->cap_hz = nc;
-		}
+		if (an_array_grow((void **)&w->hz, &w->cap_hz, w->n_hz, 64, sizeof *w->hz))
+			return -ENOMEM;
 		memmove(&w->hz[i + 1], &w->hz[i], (w->n_hz - i) * sizeof *w->hz);
 		w->n_hz++;
 	}
