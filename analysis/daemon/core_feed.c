@@ -29,7 +29,7 @@
 
 #include <sqlite3.h>
 
-#include "an/import.h"
+#include "an/array.h"
 #include "core.h"
 
 static uint64_t real_ms(void)
@@ -98,14 +98,8 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 
 static int push_input(struct core_frame *fr, const struct an_hazard_input *in)
 {
-	if (fr->n_in == fr->cap_in) {
-		size_t nc = fr->cap_in ? fr->cap_in * 2 : 256;
-		struct an_hazard_input *n = realloc(fr->in, nc * sizeof *n);
-		if (!n)
-			return -ENOMEM;
-		fr->in = n;
-		fr->cap_in = nc;
-	}
+	if (an_array_grow((void **)&fr->in, &fr->cap_in, fr->n_in, 256, sizeof *fr->in))
+		return -ENOMEM;
 	fr->in[fr->n_in++] = *in;
 	return 0;
 }
@@ -149,14 +143,8 @@ static int ensure_session(struct core_feed *f, struct core_frame *fr, uint64_t s
 	}
 	if (session_known(f, session_id, &pos))
 		return 0;
-	if (f->n_sessions == f->cap_sessions) {
-		size_t nc = f->cap_sessions ? f->cap_sessions * 2 : 64;
-		uint64_t *n = realloc(f->sessions, nc * sizeof *n);
-		if (!n)
-			return -ENOMEM;
-		f->sessions = n;
-		f->cap_sessions = nc;
-	}
+	if (an_array_grow((void **)&f->sessions, &f->cap_sessions, f->n_sessions, 64, sizeof *f->sessions))
+		return -ENOMEM;
 	memmove(f->sessions + pos + 1, f->sessions + pos, (f->n_sessions - pos) * sizeof *f->sessions);
 	f->sessions[pos] = session_id;
 	f->n_sessions++;
@@ -281,14 +269,8 @@ static int hazard_event(void *ctx, const struct an_hazard_event *ev)
 {
 	struct ev_ctx *e = ctx;
 	struct core_frame *fr = e->fr;
-	if (fr->n_evs == fr->cap_evs) {
-		size_t nc = fr->cap_evs ? fr->cap_evs * 2 : 16;
-		struct an_hazard_event *n = realloc(fr->evs, nc * sizeof *n);
-		if (!n)
-			return -ENOMEM;
-		fr->evs = n;
-		fr->cap_evs = nc;
-	}
+	if (an_array_grow((void **)&fr->evs, &fr->cap_evs, fr->n_evs, 16, sizeof *fr->evs))
+		return -ENOMEM;
 	fr->evs[fr->n_evs++] = *ev;
 	return 0;
 }
@@ -399,61 +381,44 @@ int core_feed_flush(struct core_feed *f)
 
 /* ---- clearance results -------------------------------------------------------------------------------------- */
 
+struct clr_ctx {
+	struct core_feed *f;
+	int rc; /* the callback's own failure, told apart from the store's */
+};
+
+static int clearance_fed(void *ctx, const struct an_store_clearance *c)
+{
+	struct clr_ctx *x = ctx;
+	struct core_feed *f = x->f;
+	if (c->result == 0) {
+		/* a result text the store does not know: counted, and read again next time (the id is not passed) */
+		f->st.lookup_errors++;
+		return 0;
+	}
+	f->clr_last_id = c->id;
+	if (!c->has_pos && c->hazard_id <= 0)
+		return 0; /* nothing to attach it to (e.g. not_accessible, no position, no hazard named) */
+	struct core_frame *fr = frame_get(f, c->task_id);
+	if (!fr)
+		return x->rc = -ENOMEM;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_CLEARANCE};
+	in.u.clearance = (struct an_hazard_clearance){an_hazard_clearance_id(c), (uint64_t)(c->hazard_id > 0 ? c->hazard_id : 0),
+	                                              c->has_pos, c->x_mm, c->y_mm, c->pos_err_mm, c->result, c->date_ms};
+	int rc = push_input(fr, &in);
+	if (rc)
+		return x->rc = rc;
+	f->st.clearances_fed++;
+	return 0;
+}
+
 int core_feed_clearances(struct core_feed *f)
 {
 	if (!f->cfg->hazard)
 		return 0;
-	sqlite3_stmt *q;
-	int rc = prep(f, "SELECT id, task_id, hazard_id, lat_e7, lon_e7, x_mm, y_mm, pos_err_mm, result, device_type,"
-	                 " depth_mm, team, date_ms FROM clearance_results WHERE id > ?1 ORDER BY id", &q);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(q, 1, f->clr_last_id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct an_store_clearance c;
-		memset(&c, 0, sizeof c);
-		c.id = sqlite3_column_int64(q, 0);
-		c.task_id = sqlite3_column_int64(q, 1);
-		c.hazard_id = sqlite3_column_int64(q, 2);
-		c.has_pos = sqlite3_column_type(q, 3) != SQLITE_NULL;
-		c.lat_e7 = sqlite3_column_int(q, 3);
-		c.lon_e7 = sqlite3_column_int(q, 4);
-		c.x_mm = sqlite3_column_int64(q, 5);
-		c.y_mm = sqlite3_column_int64(q, 6);
-		c.pos_err_mm = (uint32_t)sqlite3_column_int64(q, 7);
-		int res = 0;
-		const char *rt = (const char *)sqlite3_column_text(q, 8);
-		if (!rt || an_import_result_class(rt, &res)) {
-			f->st.lookup_errors++;
-			continue;
-		}
-		c.result = (enum an_clearance_result)res;
-		const char *dev = (const char *)sqlite3_column_text(q, 9), *team = (const char *)sqlite3_column_text(q, 11);
-		snprintf(c.device_type, sizeof c.device_type, "%s", dev ? dev : "");
-		c.has_depth = sqlite3_column_type(q, 10) != SQLITE_NULL;
-		c.depth_mm = sqlite3_column_int(q, 10);
-		snprintf(c.team, sizeof c.team, "%s", team ? team : "");
-		c.date_ms = sqlite3_column_int64(q, 12);
-		f->clr_last_id = c.id;
-		if (!c.has_pos && c.hazard_id <= 0)
-			continue; /* nothing to attach it to (e.g. not_accessible, no position, no hazard named) */
-		struct core_frame *fr = frame_get(f, c.task_id);
-		if (!fr) {
-			rc = -ENOMEM;
-			break;
-		}
-		struct an_hazard_input in = {.kind = AN_HAZARD_IN_CLEARANCE};
-		in.u.clearance = (struct an_hazard_clearance){an_hazard_clearance_id(&c), (uint64_t)(c.hazard_id > 0 ? c.hazard_id : 0),
-		                                              c.has_pos, c.x_mm, c.y_mm, c.pos_err_mm, c.result, c.date_ms};
-		if ((rc = push_input(fr, &in)))
-			break;
-		f->st.clearances_fed++;
-	}
-	sqlite3_finalize(q);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc > 0) {
-		core_log(CORE_LOG_ERR, "feed", "reading clearance results: %s", sqlite3_errmsg(an_store_sqlite(f->store)));
+	struct clr_ctx x = {f, 0};
+	int rc = an_store_clearances_after(f->store, f->clr_last_id, clearance_fed, &x);
+	if (rc < 0 && x.rc == 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading clearance results: %s", an_store_errmsg(f->store));
 		return -EIO;
 	}
 	return rc;

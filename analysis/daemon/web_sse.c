@@ -33,6 +33,7 @@
 
 #include <sqlite3.h>
 
+#include "an/array.h"
 #include "core.h"
 #include "proto/mp.h"
 #include "web_internal.h"
@@ -235,14 +236,8 @@ struct web_collar *web_collar_get(struct core_web *w, uint16_t collar_id)
 	for (size_t i = 0; i < w->n_collars; i++)
 		if (w->collars[i].collar_id == collar_id)
 			return &w->collars[i];
-	if (w->n_collars == w->cap_collars) {
-		size_t nc = w->cap_collars ? w->cap_collars * 2 : 16;
-		struct web_collar *n = realloc(w->collars, nc * sizeof *n);
-		if (!n)
-			return NULL;
-		w->collars = n;
-		w->cap_collars = nc;
-	}
+	if (an_array_grow((void **)&w->collars, &w->cap_collars, w->n_collars, 16, sizeof *w->collars))
+		return NULL;
 	struct web_collar *c = &w->collars[w->n_collars++];
 	memset(c, 0, sizeof *c);
 	c->collar_id = collar_id;
@@ -336,14 +331,8 @@ static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct pr
 {
 	bool found;
 	if (loading) {
-		if (w->n_inds == w->cap_inds) {
-			size_t nc = w->cap_inds ? w->cap_inds * 2 : 256;
-			struct web_ind *n = realloc(w->inds, nc * sizeof *n);
-			if (!n)
-				return NULL;
-			w->inds = n;
-			w->cap_inds = nc;
-		}
+		if (an_array_grow((void **)&w->inds, &w->cap_inds, w->n_inds, 256, sizeof *w->inds))
+			return NULL;
 		struct web_ind *i = &w->inds[w->n_inds++];
 		i->key = key;
 		i->ind = *in;
@@ -353,14 +342,8 @@ static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct pr
 	}
 	size_t i = ind_pos(w, key, &found);
 	if (!found) {
-		if (w->n_inds == w->cap_inds) {
-			size_t nc = w->cap_inds ? w->cap_inds * 2 : 256;
-			struct web_ind *n = realloc(w->inds, nc * sizeof *n);
-			if (!n)
-				return NULL;
-			w->inds = n;
-			w->cap_inds = nc;
-		}
+		if (an_array_grow((void **)&w->inds, &w->cap_inds, w->n_inds, 256, sizeof *w->inds))
+			return NULL;
 		memmove(&w->inds[i + 1], &w->inds[i], (w->n_inds - i) * sizeof *w->inds);
 		w->n_inds++;
 		w->inds[i].review = AN_REVIEW_UNREVIEWED;
@@ -384,14 +367,8 @@ static int hz_put(struct core_web *w, const struct an_pub_hazard *h)
 		return 0;
 	}
 	if (!found) {
-		if (w->n_hz == w->cap_hz) {
-			size_t nc = w->cap_hz ? w->cap_hz * 2 : 64;
-			struct an_pub_hazard *n = realloc(w->hz, nc * sizeof *n);
-			if (!n)
-				return -ENOMEM;
-			w->hz = n;
-			w->cap_hz = nc;
-		}
+		if (an_array_grow((void **)&w->hz, &w->cap_hz, w->n_hz, 64, sizeof *w->hz))
+			return -ENOMEM;
 		memmove(&w->hz[i + 1], &w->hz[i], (w->n_hz - i) * sizeof *w->hz);
 		w->n_hz++;
 	}
@@ -434,11 +411,20 @@ static void num_m(struct wb *b, uint64_t mm)
 	wb_printf(b, "%" PRIu64 ".%03" PRIu64, mm / 1000, mm % 1000);
 }
 
-void web_fix_json(struct core_web *w, struct wb *b, uint16_t collar, const struct proto_fix *f)
+/* `,"key":` then a hundredths value (1234 -> 12.34), or null when the fix does not carry it */
+static void opt_centi(struct wb *b, const char *key, bool has, unsigned v)
 {
-	struct web_collar *c = collar_named(w, collar);
-	wb_printf(b, "{\"collar_id\":%u,\"animal_id\":%" PRId64 ",\"rec_seq\":%" PRIu32 ",\"t\":", (unsigned)collar,
-	          c ? c->animal_id : 0, f->rec_seq);
+	wb_printf(b, ",\"%s\":", key);
+	if (has)
+		wb_printf(b, "%u.%02u", v / 100u, v % 100u);
+	else
+		wb_puts(b, "null");
+}
+
+/* `,"t":…,"lat":…,"lon":…,"h_acc_m":…`: where and when a fix is, as the fix events and the animals list both say it */
+static void fix_where_json(struct wb *b, const struct proto_fix *f)
+{
+	wb_puts(b, ",\"t\":");
 	if (f->has & PROTO_FIX_HAS_T)
 		wb_iso(b, (int64_t)f->t_ms);
 	else
@@ -452,16 +438,16 @@ void web_fix_json(struct core_web *w, struct wb *b, uint16_t collar, const struc
 		num_m(b, f->h_acc_mm);
 	else
 		wb_puts(b, "null");
-	wb_puts(b, ",\"sog_mps\":");
-	if (f->has & PROTO_FIX_HAS_SOG)
-		wb_printf(b, "%u.%02u", f->sog_cms / 100u, f->sog_cms % 100u);
-	else
-		wb_puts(b, "null");
-	wb_puts(b, ",\"cog_deg\":");
-	if (f->has & PROTO_FIX_HAS_COG)
-		wb_printf(b, "%u.%02u", f->cog_cdeg / 100u, f->cog_cdeg % 100u);
-	else
-		wb_puts(b, "null");
+}
+
+void web_fix_json(struct core_web *w, struct wb *b, uint16_t collar, const struct proto_fix *f)
+{
+	struct web_collar *c = collar_named(w, collar);
+	wb_printf(b, "{\"collar_id\":%u,\"animal_id\":%" PRId64 ",\"rec_seq\":%" PRIu32, (unsigned)collar,
+	          c ? c->animal_id : 0, f->rec_seq);
+	fix_where_json(b, f);
+	opt_centi(b, "sog_mps", f->has & PROTO_FIX_HAS_SOG, f->sog_cms);
+	opt_centi(b, "cog_deg", f->has & PROTO_FIX_HAS_COG, f->cog_cdeg);
 	if (c && c->has_fix && c->fix.rec_seq == f->rec_seq)
 		wb_printf(b, ",\"state\":\"%s\"", web_state_of(w, c));
 	wb_puts(b, "}");
@@ -782,25 +768,8 @@ void web_snapshot(struct core_web *w, struct wb *b)
 		          web_state_of(w, c));
 		web_fix_json(w, b, c->collar_id, &c->fix);
 		const struct proto_fix *f = &c->fix;
-		wb_puts(b, ",\"t\":");
-		if (f->has & PROTO_FIX_HAS_T)
-			wb_iso(b, (int64_t)f->t_ms);
-		else
-			wb_puts(b, "null");
-		wb_puts(b, ",\"lat\":");
-		wb_deg(b, f->lat_e7);
-		wb_puts(b, ",\"lon\":");
-		wb_deg(b, f->lon_e7);
-		wb_puts(b, ",\"h_acc_m\":");
-		if (f->has & PROTO_FIX_HAS_HACC)
-			num_m(b, f->h_acc_mm);
-		else
-			wb_puts(b, "null");
-		wb_puts(b, ",\"heading_deg\":");
-		if (f->has & PROTO_FIX_HAS_COG)
-			wb_printf(b, "%u.%02u", f->cog_cdeg / 100u, f->cog_cdeg % 100u);
-		else
-			wb_puts(b, "null");
+		fix_where_json(b, f);
+		opt_centi(b, "heading_deg", f->has & PROTO_FIX_HAS_COG, f->cog_cdeg);
 		if (c->has_status) {
 			opt_int(b, "battery_pct", c->batt_pct, 1);
 			opt_int(b, "battery_mv", c->batt_mv, 1);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "an/array.h"
 #include "an/export.h"
 #include "an/store.h"
 #include "export_internal.h"
@@ -21,19 +22,6 @@ const char *an_ex__kind_name(int kind)
 const char *an_ex__src_name(int src)
 {
 	return src == 1 ? "classifier" : src == 2 ? "button" : src == 3 ? "both" : "unknown";
-}
-
-static int grow(void **p, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 256;
-	void *q = realloc(*p, nc * elem);
-	if (q == NULL)
-		return -ENOMEM;
-	*p = q;
-	*cap = nc;
-	return 0;
 }
 
 static void text_col(char *dst, size_t cap, sqlite3_stmt *st, int i)
@@ -105,7 +93,7 @@ int an_ex__load(struct an_store *s, const struct an_export_filter *flt, struct a
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t sid = sqlite3_column_int64(st, 0);
 		if (d->n_sessions == 0 || d->sessions[d->n_sessions - 1].id != sid) {
-			if (grow((void **)&d->sessions, &cap_s, d->n_sessions, sizeof *d->sessions) < 0)
+			if (an_array_grow((void **)&d->sessions, &cap_s, d->n_sessions, 256, sizeof *d->sessions) < 0)
 				goto nomem;
 			struct an_ex_session *ss = &d->sessions[d->n_sessions++];
 			memset(ss, 0, sizeof *ss);
@@ -120,7 +108,7 @@ int an_ex__load(struct an_store *s, const struct an_export_filter *flt, struct a
 			ss->end_ms = sqlite3_column_int64(st, 7);
 			ss->first_fix = d->n_fixes;
 		}
-		if (grow((void **)&d->fixes, &cap_f, d->n_fixes, sizeof *d->fixes) < 0)
+		if (an_array_grow((void **)&d->fixes, &cap_f, d->n_fixes, 256, sizeof *d->fixes) < 0)
 			goto nomem;
 		struct an_ex_fix *fx = &d->fixes[d->n_fixes++];
 		memset(fx, 0, sizeof *fx);
@@ -158,7 +146,7 @@ int an_ex__load(struct an_store *s, const struct an_export_filter *flt, struct a
 		goto sqlfail;
 	bind_filter(st, flt);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (grow((void **)&d->inds, &cap_i, d->n_inds, sizeof *d->inds) < 0)
+		if (an_array_grow((void **)&d->inds, &cap_i, d->n_inds, 256, sizeof *d->inds) < 0)
 			goto nomem;
 		struct an_ex_ind *x = &d->inds[d->n_inds++];
 		memset(x, 0, sizeof *x);
@@ -203,7 +191,7 @@ int an_ex__load(struct an_store *s, const struct an_export_filter *flt, struct a
 		goto sqlfail;
 	bind_filter(st, flt);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (grow((void **)&d->hazards, &cap_h, d->n_hazards, sizeof *d->hazards) < 0)
+		if (an_array_grow((void **)&d->hazards, &cap_h, d->n_hazards, 256, sizeof *d->hazards) < 0)
 			goto nomem;
 		struct an_ex_hazard *h = &d->hazards[d->n_hazards++];
 		memset(h, 0, sizeof *h);

@@ -1004,20 +1004,23 @@ out_rollback:
 	return err;
 }
 
-int an_store_clearances_by_task(struct an_store *s, int64_t task_id, an_store_clearance_cb cb, void *ctx)
+/* The one decoder of a clearance_results row: every reader selects CLR_COLS and hands each row here. */
+#define CLR_COLS                                                                                                       \
+	"SELECT id, task_id, coalesce(hazard_id, 0), lat_e7, lon_e7, x_mm, y_mm, coalesce(pos_err_mm, 0), result, "     \
+	"device_type, depth_mm, team, date_ms FROM clearance_results "
+
+static int clearances_each(struct an_store *s, const char *sql, int64_t arg, an_store_clearance_cb cb, void *ctx,
+                           const char *where)
 {
 	if (s == NULL)
 		return -EINVAL;
 	if (cb == NULL)
-		return an_store__fail(s, -EINVAL, "an_store_clearances_by_task: no callback");
+		return an_store__fail(s, -EINVAL, "%s: no callback", where);
 	sqlite3_stmt *st;
-	int err = an_store__prepare(s, "SELECT id, task_id, coalesce(hazard_id, 0), lat_e7, lon_e7, x_mm, y_mm, "
-	                               "coalesce(pos_err_mm, 0), result, device_type, depth_mm, team, date_ms FROM "
-	                               "clearance_results WHERE task_id = ?1 ORDER BY date_ms, id", &st,
-	                            "an_store_clearances_by_task");
+	int err = an_store__prepare(s, sql, &st, where);
 	if (err < 0)
 		return err;
-	sqlite3_bind_int64(st, 1, task_id);
+	sqlite3_bind_int64(st, 1, arg);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct an_store_clearance c;
@@ -1045,5 +1048,16 @@ int an_store_clearances_by_task(struct an_store *s, int64_t task_id, an_store_cl
 		}
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, "an_store_clearances_by_task");
+	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, where);
+}
+
+int an_store_clearances_by_task(struct an_store *s, int64_t task_id, an_store_clearance_cb cb, void *ctx)
+{
+	return clearances_each(s, CLR_COLS "WHERE task_id = ?1 ORDER BY date_ms, id", task_id, cb, ctx,
+	                       "an_store_clearances_by_task");
+}
+
+int an_store_clearances_after(struct an_store *s, int64_t after_id, an_store_clearance_cb cb, void *ctx)
+{
+	return clearances_each(s, CLR_COLS "WHERE id > ?1 ORDER BY id", after_id, cb, ctx, "an_store_clearances_after");
 }

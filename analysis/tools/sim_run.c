@@ -46,6 +46,7 @@
 #include <sqlite3.h>
 #include <zmq.h>
 
+#include "an/array.h"
 #include "an/geo.h"
 #include "an/pub.h"
 #include "an/sim.h"
@@ -319,14 +320,8 @@ static int nmea_sink(void *ctx, const char *text, size_t len, const struct an_si
 static int accel_sink(void *ctx, const struct an_sim_accel *s)
 {
 	struct collar *c = ctx;
-	if (c->n_acc == c->cap_acc) {
-		size_t nc = c->cap_acc ? c->cap_acc * 2 : 65536;
-		struct an_sim_accel *a = realloc(c->acc, nc * sizeof *a);
-		if (!a)
-			return -ENOMEM;
-		c->acc = a;
-		c->cap_acc = nc;
-	}
+	if (an_array_grow((void **)&c->acc, &c->cap_acc, c->n_acc, 65536, sizeof *c->acc))
+		return -ENOMEM;
 	c->acc[c->n_acc++] = *s;
 	return 0;
 }
@@ -953,14 +948,8 @@ static int medium_send(struct run *r, uint32_t sender, const uint8_t *data, size
 		return rc;
 	if (r->M_us < t_us)
 		r->M_us = t_us;
-	if (r->n_pl == r->cap_pl) {
-		size_t nc = r->cap_pl ? r->cap_pl * 2 : 64;
-		struct payload *p = realloc(r->pl, nc * sizeof *p);
-		if (!p)
-			return -ENOMEM;
-		r->pl = p;
-		r->cap_pl = nc;
-	}
+	if (an_array_grow((void **)&r->pl, &r->cap_pl, r->n_pl, 64, sizeof *r->pl))
+		return -ENOMEM;
 	uint8_t *copy = malloc(len);
 	if (!copy)
 		return -ENOMEM;

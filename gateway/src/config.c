@@ -5,7 +5,9 @@
 #include "gw/config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,4 +290,39 @@ const char *gw_config_get(const struct gw_config *c, const char *section, const 
 		if (!strcmp(c->ext[i].section, section) && !strcmp(c->ext[i].key, key))
 			return c->ext[i].value;
 	return NULL;
+}
+
+int gw_config_check_keys(const struct gw_config *c, const char *section, const char *const *known, size_t n_known)
+{
+	for (unsigned i = 0; i < c->n_ext; i++) {
+		if (strcmp(c->ext[i].section, section) != 0)
+			continue;
+		bool ok = false;
+		for (size_t k = 0; k < n_known; k++)
+			ok = ok || strcmp(c->ext[i].key, known[k]) == 0;
+		if (!ok) {
+			gw_log(GW_LOG_ERR, "config", "%s:%u: unknown key \"%s\" in [%s]", c->file, c->ext[i].line,
+			       c->ext[i].key, section);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int gw_config_get_u32(const struct gw_config *c, const char *section, const char *key, uint32_t min, uint32_t max,
+                      uint32_t *out)
+{
+	const char *v = gw_config_get(c, section, key);
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long x = strtoul(v, &end, 10);
+	if (errno || end == v || *end || x < min || x > max) {
+		gw_log(GW_LOG_ERR, "config", "%s: [%s] %s = \"%s\": expected %" PRIu32 "..%" PRIu32, c->file, section, key,
+		       v, min, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)x;
+	return 0;
 }

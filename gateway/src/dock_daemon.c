@@ -179,41 +179,14 @@ static void status_section(void *arg, struct gw_json *j)
 	gw_json_u64(j, "open_failed", st.open_failed);
 }
 
-static int get_u32(const struct gw_config *cfg, const char *key, uint32_t min, uint32_t max, uint32_t *out)
-{
-	const char *v = gw_config_get(cfg, "dock", key);
-	if (!v)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long x = strtoul(v, &end, 10);
-	if (errno || end == v || *end || x < min || x > max) {
-		gw_log(GW_LOG_ERR, SUBSYS, "%s: [dock] %s = \"%s\": expected %" PRIu32 "..%" PRIu32, cfg->file, key, v,
-		       min, max);
-		return -EINVAL;
-	}
-	*out = (uint32_t)x;
-	return 0;
-}
-
 int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *collar_ids, size_t n_collars,
                           void **state)
 {
 	static const char *const keys_known[] = {"usb", "io_timeout_ms", "rescan_ms"};
 	const struct gw_config *cfg = ctx->cfg;
 	*state = NULL;
-	for (unsigned i = 0; i < cfg->n_ext; i++) {
-		if (strcmp(cfg->ext[i].section, "dock") != 0)
-			continue;
-		bool ok = false;
-		for (size_t k = 0; k < sizeof keys_known / sizeof keys_known[0]; k++)
-			ok = ok || strcmp(cfg->ext[i].key, keys_known[k]) == 0;
-		if (!ok) {
-			gw_log(GW_LOG_ERR, SUBSYS, "%s:%u: unknown key \"%s\" in [dock]", cfg->file, cfg->ext[i].line,
-			       cfg->ext[i].key);
-			return -EINVAL;
-		}
-	}
+	if (gw_config_check_keys(cfg, "dock", keys_known, sizeof keys_known / sizeof keys_known[0]))
+		return -EINVAL;
 	const char *usb = gw_config_get(cfg, "dock", "usb");
 	if (!usb) {
 		gw_log(GW_LOG_INFO, SUBSYS, "no [dock] usb: no docking station served");
@@ -228,7 +201,8 @@ int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *colla
 	}
 	uint32_t io_ms = 0, rescan = 0;
 	int rc;
-	if ((rc = get_u32(cfg, "io_timeout_ms", 100, 60000, &io_ms)) || (rc = get_u32(cfg, "rescan_ms", 0, 60000, &rescan)))
+	if ((rc = gw_config_get_u32(cfg, "dock", "io_timeout_ms", 100, 60000, &io_ms)) ||
+	    (rc = gw_config_get_u32(cfg, "dock", "rescan_ms", 0, 60000, &rescan)))
 		return rc;
 	if (rescan && rescan < 50) {
 		gw_log(GW_LOG_ERR, SUBSYS, "%s: [dock] rescan_ms = %" PRIu32 ": expected 0 (hotplug) or 50..60000", cfg->file,

@@ -188,23 +188,6 @@ static void status_section(void *arg, struct gw_json *j)
 	gw_json_str(j, "last_error", gw_up_last_error(g.up));
 }
 
-static int get_u32(const struct gw_config *cfg, const char *key, uint32_t min, uint32_t max, uint32_t *out)
-{
-	const char *v = gw_config_get(cfg, "upstream", key);
-	if (!v)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long x = strtoul(v, &end, 10);
-	if (errno || end == v || *end || x < min || x > max) {
-		gw_log(GW_LOG_ERR, SUBSYS, "%s: [upstream] %s = \"%s\": expected %" PRIu32 "..%" PRIu32, cfg->file, key,
-		       v, min, max);
-		return -EINVAL;
-	}
-	*out = (uint32_t)x;
-	return 0;
-}
-
 int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 {
 	static const char *const known[] = {"endpoint", "server_key", "secret_key", "initial_credit", "ping_ms",
@@ -214,18 +197,8 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 	int rc;
 
 	*state = NULL;
-	for (unsigned i = 0; i < cfg->n_ext; i++) {
-		if (strcmp(cfg->ext[i].section, "upstream") != 0)
-			continue;
-		bool ok = false;
-		for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-			ok = ok || strcmp(cfg->ext[i].key, known[k]) == 0;
-		if (!ok) {
-			gw_log(GW_LOG_ERR, SUBSYS, "%s:%u: unknown key \"%s\" in [upstream]", cfg->file, cfg->ext[i].line,
-			       cfg->ext[i].key);
-			return -EINVAL;
-		}
-	}
+	if (gw_config_check_keys(cfg, "upstream", known, sizeof known / sizeof known[0]))
+		return -EINVAL;
 	const char *ep = gw_config_get(cfg, "upstream", "endpoint");
 	if (!ep) {
 		gw_log(GW_LOG_NOTE, SUBSYS, "no [upstream] endpoint: spooling only, nothing is sent to a core");
@@ -239,11 +212,11 @@ int gw_upstream_attach(const struct gw_daemon_ctx *ctx, void **state)
 	}
 	struct gw_up_config uc = {.gw_id = cfg->gw_id, .endpoint = ep};
 	uint32_t credit = 0, ping = 0, ack_to = 0, rc_ms = 0, rc_max_ms = 0;
-	if ((rc = get_u32(cfg, "initial_credit", 1, GW_UP_CREDIT_MAX, &credit)) ||
-	    (rc = get_u32(cfg, "ping_ms", 100, 600000, &ping)) ||
-	    (rc = get_u32(cfg, "ack_timeout_ms", 100, 3600000, &ack_to)) ||
-	    (rc = get_u32(cfg, "reconnect_ms", 10, 60000, &rc_ms)) ||
-	    (rc = get_u32(cfg, "reconnect_max_ms", 10, 600000, &rc_max_ms)))
+	if ((rc = gw_config_get_u32(cfg, "upstream", "initial_credit", 1, GW_UP_CREDIT_MAX, &credit)) ||
+	    (rc = gw_config_get_u32(cfg, "upstream", "ping_ms", 100, 600000, &ping)) ||
+	    (rc = gw_config_get_u32(cfg, "upstream", "ack_timeout_ms", 100, 3600000, &ack_to)) ||
+	    (rc = gw_config_get_u32(cfg, "upstream", "reconnect_ms", 10, 60000, &rc_ms)) ||
+	    (rc = gw_config_get_u32(cfg, "upstream", "reconnect_max_ms", 10, 600000, &rc_max_ms)))
 		return rc;
 	if (rc_ms && rc_max_ms && rc_max_ms < rc_ms) {
 		gw_log(GW_LOG_ERR, SUBSYS, "%s: [upstream] reconnect_max_ms %" PRIu32 " < reconnect_ms %" PRIu32, cfg->file,

@@ -991,6 +991,14 @@ Test(an_store, clearance_results_are_placed_and_listed_by_date)
 	int nh = 0;
 	cr_assert_eq(an_store_hazards_by_task(s, f.task, count_hazard, &nh), 0);
 	cr_expect_eq(nh, 0);
+	/* the follower's reader (core_feed): by id, not by date, and only past the id it was given */
+	memset(out, 0, sizeof out);
+	cr_assert_eq(an_store_clearances_after(s, 0, collect_clr, out), 0, "%s", an_store_errmsg(s));
+	cr_expect(out[0].id == id1 && out[0].result == AN_CLR_AP_MINE && out[0].has_depth && out[0].depth_mm == 80);
+	cr_expect(out[1].result == AN_CLR_NOTHING && out[1].id > id1 && out[2].id == 0);
+	memset(out, 0, sizeof out);
+	cr_assert_eq(an_store_clearances_after(s, id1, collect_clr, out), 0, "%s", an_store_errmsg(s));
+	cr_expect(out[0].result == AN_CLR_NOTHING && out[1].id == 0);
 	an_store_close(s);
 }
 

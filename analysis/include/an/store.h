@@ -373,6 +373,10 @@ typedef int (*an_store_clearance_cb)(void *ctx, const struct an_store_clearance 
 /* Clearance results of a task, ordered by (date_ms, id). */
 int an_store_clearances_by_task(struct an_store *s, int64_t task_id, an_store_clearance_cb cb, void *ctx)
 	__attribute__((warn_unused_result));
+/* Clearance results with id > after_id, ordered by id (a reader that follows new rows remembers the last id).
+ * A result text the store does not know decodes as 0 (not a member of enum an_clearance_result). */
+int an_store_clearances_after(struct an_store *s, int64_t after_id, an_store_clearance_cb cb, void *ctx)
+	__attribute__((warn_unused_result));
 
 /* ---- audit ------------------------------------------------------------------------------------------ */
 

@@ -9,6 +9,7 @@
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gw/link.h"
@@ -54,6 +55,14 @@ void gw_config_defaults(struct gw_config *c);
 int gw_config_load(struct gw_config *c, const char *path) __attribute__((warn_unused_result));
 /* A value of [upstream] or [dock], NULL if absent. */
 const char *gw_config_get(const struct gw_config *c, const char *section, const char *key);
+/* Every key of [section] must be one of known[0..n_known): the module that owns the section says which
+ * (gw_config_load cannot). @retval 0; -EINVAL (logged as "file:line: unknown key ...") */
+int gw_config_check_keys(const struct gw_config *c, const char *section, const char *const *known, size_t n_known)
+	__attribute__((warn_unused_result));
+/* An unsigned decimal value of [section] key in min..max into *out; *out is left alone when the key is absent.
+ * @retval 0; -EINVAL (logged) not a number or out of range */
+int gw_config_get_u32(const struct gw_config *c, const char *section, const char *key, uint32_t min, uint32_t max,
+                      uint32_t *out) __attribute__((warn_unused_result));
 
 /* "err" "warn" "note" "info" "debug" → GW_LOG_*; -1 if unknown. */
 int gw_config_log_level(const char *s);
