@@ -25,6 +25,10 @@
 enum { CORE_LOG_ERR = 3, CORE_LOG_WARN = 4, CORE_LOG_NOTE = 5, CORE_LOG_INFO = 6, CORE_LOG_DEBUG = 7 };
 void core_log(int level, const char *subsys, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void core_log_set_level(int level);
+/* The daemon's clocks (core_clock.c): monotonic for timeouts and durations, UTC for what people read. */
+uint64_t core_mono_ms(void);
+uint64_t core_mono_us(void);
+uint64_t core_utc_ms(void);
 
 struct core_config {
 	char file[CORE_PATH_MAX];

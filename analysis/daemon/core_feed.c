@@ -25,26 +25,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
 #include "an/array.h"
 #include "core.h"
-
-static uint64_t real_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static int prep(struct core_feed *f, const char *sql, sqlite3_stmt **st)
 {
@@ -351,9 +336,9 @@ int core_feed_flush(struct core_feed *f)
 			continue;
 		g_ev.f = f;
 		g_ev.fr = fr;
-		uint64_t t0 = mono_us();
-		int rc = an_hazard_apply(fr->eng, fr->in, fr->n_in, (int64_t)real_ms());
-		uint64_t dt = mono_us() - t0;
+		uint64_t t0 = core_mono_us();
+		int rc = an_hazard_apply(fr->eng, fr->in, fr->n_in, (int64_t)core_utc_ms());
+		uint64_t dt = core_mono_us() - t0;
 		f->st.hazard_applies++;
 		f->st.hazard_inputs += fr->n_in;
 		f->st.hazard_apply_us_total += dt;
@@ -445,7 +430,7 @@ static void publish_gateway(struct core_feed *f, const struct proto_batch *b, co
 	g->st.last_gw_seq = r->ack_gw_seq;
 	g->st.batches++;
 	g->st.records += r->inserted;
-	g->st.last_batch_ms = real_ms();
+	g->st.last_batch_ms = core_utc_ms();
 	if (an_pub_gateway(f->pub, &g->st, true))
 		f->st.pub_errors++;
 	else

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -155,20 +154,6 @@ static const char *const usage_text[] = {
 	"    78  configuration, key or allow-list file invalid (EX_CONFIG)\n",
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t utc_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void ingest_log(void *ctx, int level, const char *msg)
 {
 	(void)ctx;
@@ -210,7 +195,7 @@ static void write_status(struct daemon *d, FILE *f)
 	fprintf(f, ",\"epoch\":\"%016" PRIx64 "\",", an_pub_epoch(d->pub));
 	U("pid", getpid());
 	U("started_utc_ms", d->started_utc);
-	fprintf(f, "\"uptime_ms\":%" PRIu64 "},", mono_ms() - d->started_mono);
+	fprintf(f, "\"uptime_ms\":%" PRIu64 "},", core_mono_ms() - d->started_mono);
 	fprintf(f, "\"ingest\":{\"endpoint\":");
 	json_str(f, d->ep_ingest);
 	fputc(',', f);
@@ -358,7 +343,7 @@ static void command_line(struct daemon *d, const char *line)
 		fflush(stdout);
 		return;
 	}
-	cmd.cmd_id = (uint32_t)((mono_ms() - d->started_mono) / 1000u % 0x10000u) << 16 | (++d->cmd_next_id & 0xFFFFu);
+	cmd.cmd_id = (uint32_t)((core_mono_ms() - d->started_mono) / 1000u % 0x10000u) << 16 | (++d->cmd_next_id & 0xFFFFu);
 	int err = an_ingest_send_cmd(d->ing, (uint16_t)gw, (uint16_t)collar, &cmd);
 	if (err)
 		printf("CMD_ERR %s\n", err == -EHOSTUNREACH ? "gateway not connected" : strerror(-err));
@@ -407,7 +392,7 @@ static int loop(struct daemon *d)
 		if (d->web)
 			it[n++] = (zmq_pollitem_t){.fd = core_web_fd(d->web), .events = ZMQ_POLLIN};
 		it[n++] = (zmq_pollitem_t){.fd = d->sigfd, .events = ZMQ_POLLIN};
-		uint64_t now = mono_ms();
+		uint64_t now = core_mono_ms();
 		uint64_t wait = an_pub_tick(d->pub, now);
 		if (d->next_tick > now && d->next_tick - now < wait)
 			wait = d->next_tick - now;
@@ -436,7 +421,7 @@ static int loop(struct daemon *d)
 		if (an_pub_service(d->pub, 0))
 			core_log(CORE_LOG_WARN, "main", "snapshot socket receive failed");
 		core_web_service(d->web); /* the hazard events of the flush */
-		tick(d, mono_ms());
+		tick(d, core_mono_ms());
 	}
 	return EX_OK;
 }
@@ -513,14 +498,14 @@ static int run(struct daemon *d, int foreground)
 		ex = rc == -EINVAL ? EX_CONFIG : rc == -EADDRINUSE ? EX_OSERR : EX_IOERR;
 		goto out_pub;
 	}
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = core_mono_ms();
 	if ((rc = core_feed_open(&d->feed, d->store, d->pub, &d->cfg))) {
 		core_log(CORE_LOG_ERR, "feed", "rebuilding the live state from the store failed: %s", strerror(-rc));
 		ex = rc == -ENOMEM ? EX_OSERR : EX_IOERR;
 		goto out_web;
 	}
 	core_log(CORE_LOG_NOTE, "feed", "state rebuilt from the store in %" PRIu64 " ms: %" PRIu64 " indications, %" PRIu64
-	         " usable fixes, %zu hazard points", mono_ms() - t0, d->feed.st.loaded_inds, d->feed.st.loaded_fixes,
+	         " usable fixes, %zu hazard points", core_mono_ms() - t0, d->feed.st.loaded_inds, d->feed.st.loaded_fixes,
 	         core_feed_hazard_points(&d->feed));
 	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
 	struct an_ingest_sink sink;
@@ -551,8 +536,8 @@ static int run(struct daemon *d, int foreground)
 	uint64_t wd_us = 0;
 	if (sd_watchdog_enabled(0, &wd_us) > 0)
 		d->watchdog_ms = wd_us / 1000u;
-	d->started_mono = mono_ms();
-	d->started_utc = utc_ms();
+	d->started_mono = core_mono_ms();
+	d->started_utc = core_utc_ms();
 	core_log(CORE_LOG_NOTE, "main", "ready: ingest %s, pub %s, snapshot %s, epoch %016" PRIx64, d->ep_ingest, d->ep_pub,
 	         d->ep_snap, an_pub_epoch(d->pub));
 	if (foreground) {

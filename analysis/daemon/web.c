@@ -600,7 +600,7 @@ int core_web_open(const struct core_web_config *cfg, struct an_store *s, struct 
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
 	snprintf(w->url, sizeof w->url, v6 ? "http://[%s]:%u/" : "http://%s:%u/", host, (unsigned)pi->port);
-	w->next_ping_ms = web_mono_ms() + cfg->heartbeat_s * 1000ull;
+	w->next_ping_ms = core_mono_ms() + cfg->heartbeat_s * 1000ull;
 	an_pub_set_tap(p, web_tap, w);
 	core_log(CORE_LOG_NOTE, "web", "serving %s from %s; writes %s%s%s", w->url, cfg->root,
 	         w->has_token ? "need the token (fingerprint " : "refused (no [web] token_file)",
@@ -627,7 +627,7 @@ void core_web_close(struct core_web *w)
 	an_pub_set_tap(w->pub, NULL, NULL);
 	/* Streams end cleanly (the page reconnects with Last-Event-ID to the next process). */
 	w->stopping = true;
-	web_sse_pump(w, web_mono_ms());
+	web_sse_pump(w, core_mono_ms());
 	MHD_run(w->mhd);
 	MHD_stop_daemon(w->mhd);
 	web_sse_close(w);
@@ -651,7 +651,7 @@ uint64_t core_web_timeout(struct core_web *w, uint64_t max)
 		return 0;
 	if (MHD_get_timeout(w->mhd, &t) == MHD_YES && t < max)
 		max = t;
-	uint64_t now = web_mono_ms();
+	uint64_t now = core_mono_ms();
 	uint64_t ping = w->next_ping_ms > now ? w->next_ping_ms - now : 0;
 	return ping < max ? ping : max;
 }
@@ -660,7 +660,7 @@ void core_web_service(struct core_web *w)
 {
 	if (!w)
 		return;
-	web_sse_pump(w, web_mono_ms());
+	web_sse_pump(w, core_mono_ms());
 	MHD_run(w->mhd);
 }
 

@@ -139,7 +139,6 @@ const char *web_state_of(struct core_web *w, const struct web_collar *c);
 struct web_collar *web_collar_get(struct core_web *w, uint16_t collar_id);
 struct web_ind *web_ind_find(struct core_web *w, uint64_t key);
 void web_inds_ready(struct core_web *w); /* sort what start-up appended, apply stored reviews */
-uint64_t web_mono_ms(void);
 
 /* web_api.c: every /api/ route except events and snapshot. *status and the body are the answer. */
 int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, const char *url, const char *body,

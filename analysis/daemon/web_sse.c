@@ -50,20 +50,6 @@ struct web_client {
 	bool ping;
 };
 
-uint64_t web_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- event ids in the store ------------------------------------------------------------------------ */
 
 static int kv_get(sqlite3 *db, const char *k, int64_t *v, bool *found)
@@ -803,7 +789,7 @@ void web_snapshot(struct core_web *w, struct wb *b)
 	wb_puts(b, "],\"tiles\":");
 	web_tiles_json(w, b);
 	wb_puts(b, ",\"server_time\":");
-	wb_iso(b, real_ms());
+	wb_iso(b, (int64_t)core_utc_ms());
 	wb_puts(b, "}");
 }
 
