@@ -585,12 +585,11 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		s.ccore[c] = any;
 	}
 
-	/* the cell keys are not needed any more: their block holds the per-root names from here on */
+	/* the cell keys are not needed any more: their block holds the names from here on (cell c's entry is
+	 * written at the end of its step 4-5: the smallest core id of the cell, AN_CLUSTER_NONE if none) */
 	s.name = s.ckey;
 	s.ckey = NULL;
 	g.ckey = NULL;
-	for (size_t c = 0; c < m; c++)
-		s.name[c] = AN_CLUSTER_NONE;
 
 	/* 4-5. join core cells; border points to their nearest core point */
 	size_t nbl_at = 0;
@@ -599,9 +598,14 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		const uint32_t *nb = s.nbl + nbl_at;
 		size_t k = s.nbk[c];
 		nbl_at += k;
+		uint64_t cmin = AN_CLUSTER_NONE; /* smallest core id of the cell */
 		if (k == 0) { /* a lone cell (most, on sparse fields): its points are core (c's own) or noise */
-			for (uint32_t p = a; p < b; p++)
+			for (uint32_t p = a; p < b; p++) {
+				uint64_t v = s.core[p] ? s.id[p] : AN_CLUSTER_NONE;
 				s.link[p] = s.core[p] ? (uint32_t)c : NIL;
+				cmin = v < cmin ? v : cmin;
+			}
+			s.name[c] = cmin;
 			continue;
 		}
 		if (s.ccore[c]) {
@@ -629,6 +633,7 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		for (uint32_t p = a; p < b; p++) {
 			if (s.core[p]) {
 				s.link[p] = (uint32_t)c;
+				cmin = s.id[p] < cmin ? s.id[p] : cmin;
 				continue;
 			}
 			uint32_t best = NIL;
@@ -652,23 +657,20 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 			}
 			s.link[p] = best;
 		}
+		s.name[c] = cmin;
 	}
-	/* names: min core id per root cell */
+	/* names: min core id per root cell. Over every cell, without testing ccore: a cell without core
+	 * points is its own root and holds AN_CLUSTER_NONE, so it changes nothing, and the test was an
+	 * unpredictable branch per cell. */
 	for (size_t c = 0; c < m; c++) {
-		if (!s.ccore[c])
-			continue;
 		uint32_t r = uf_find(s.parent, (uint32_t)c);
-		for (uint32_t p = s.cstart[c]; p < s.cstart[c + 1]; p++) {
-			uint64_t id = s.id[p];
-			if (s.core[p] && id < s.name[r])
-				s.name[r] = id;
-		}
+		uint64_t v = s.name[c];
+		s.name[r] = v < s.name[r] ? v : s.name[r];
 	}
 	/* every core cell gets its cluster's name (roots are the smallest cell of their component, so
 	 * name[root] is final before any cell after it reads it) */
 	for (size_t c = 0; c < m; c++)
-		if (s.ccore[c])
-			s.name[c] = s.name[uf_find(s.parent, (uint32_t)c)];
+		s.name[c] = s.name[uf_find(s.parent, (uint32_t)c)];
 	/* 6. labels in input order: out[] and in[] sequential, the cell-order arrays read through inv */
 	if (s.inv == NULL) {
 		s.inv = s.inv_own = scratch_alloc(n * sizeof *s.inv);
