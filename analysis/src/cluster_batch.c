@@ -124,6 +124,8 @@ struct grid {
 	uint64_t w;                 /* cells per row, ring padding included */
 	int ring;                   /* rows -ring .. +ring */
 	int64_t half[ROWS_MAX];     /* columns -half .. +half in row dy (index dy + ring) */
+	uint64_t roff[ROWS_MAX];    /* key of row dy's window start minus the cell's key (mod 2^64) */
+	uint64_t rmask[ROWS_MAX];   /* 2·half + 1 low bits */
 	size_t m;                   /* cells */
 	uint64_t *ckey;             /* m */
 	uint32_t *cstart;           /* m + 1 */
@@ -250,18 +252,19 @@ static inline __attribute__((always_inline)) size_t ring_bits(const struct grid 
 	size_t k = 0;
 	uint64_t key = g->ckey[c];
 	for (int r = 0; r < 2 * g->ring + 1; r++) {
-		uint64_t base = key + (uint64_t)((int64_t)(r - g->ring) * (int64_t)g->w) - (uint64_t)g->half[r];
-		unsigned len = (unsigned)(2 * g->half[r] + 1), off = (unsigned)(base & 63u);
-		uint64_t wi = base >> 6, bits = g->occ[wi] >> off;
-		if (off + len > 64u)
-			bits |= g->occ[wi + 1] << (64u - off);
-		bits &= (1ull << len) - 1u;
+		uint64_t base = key + g->roff[r];
+		unsigned off = (unsigned)(base & 63u);
+		uint64_t wi = base >> 6;
+		/* the window may run into the next word; (x << 1) << (63 - off) is x << (64 - off), and 0 for
+		 * off = 0, where a single shift by 64 would be undefined */
+		uint64_t bits = ((g->occ[wi] >> off) | ((g->occ[wi + 1] << 1) << (63u - off))) & g->rmask[r];
 		if (bits == 0)
 			continue;
 		uint32_t first = g->rank[wi] + pop64(g->occ[wi] & ((1ull << off) - 1u)), cnt = pop64(bits);
-		for (uint32_t j = 0; j < cnt; j++)
-			if (first + j != c)
-				nb[k++] = first + j;
+		for (uint32_t j = 0; j < cnt; j++) { /* branch-free skip of c itself (in the middle row) */
+			nb[k] = first + j;
+			k += first + j != c;
+		}
 	}
 	return k;
 }
@@ -385,6 +388,10 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	/* columns/rows with the ring's padding on both sides; <= 4e9 + 7 each, so w · rows < 2^64 */
 	const uint64_t pad = (uint64_t)g.ring;
 	g.w = (uint64_t)((x_hi - x_lo) / g.s) + 1u + 2u * pad;
+	for (int r = 0; r < 2 * g.ring + 1; r++) { /* the row windows as offsets and masks (ring_bits) */
+		g.roff[r] = (uint64_t)((int64_t)(r - g.ring) * (int64_t)g.w - g.half[r]);
+		g.rmask[r] = (2u << (2 * g.half[r])) - 1u; /* 2·half + 1 <= 7 bits */
+	}
 	const uint64_t rows = (uint64_t)((y_hi - y_lo) / g.s) + 1u + 2u * pad;
 	const bool packed = g.w <= UINT32_MAX / rows; /* every key < 2^32 */
 
