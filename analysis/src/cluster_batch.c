@@ -402,10 +402,25 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		err = -ENOMEM;
 		goto out_free;
 	}
-	if ((err = ids_unique(&s, in, n, id_lo, id_hi)) < 0)
-		goto out_free;
-	free(s.bits);
-	s.bits = NULL;
+	/* the occupancy bitmap when it is small (<= 64 bits per point; one word of slack for the windows) */
+	const uint64_t keys = g.w * rows;
+	const bool use_occ = keys / 64u <= (uint64_t)n;
+	const size_t nw = use_occ ? (size_t)(keys / 64u) + 2u : 0u;
+	/* Ids unique: on the usual path (compact field, dense ids) the key pass below checks them in a bitmap
+	 * as it reads each point anyway (one pass over in[] less); otherwise ids_unique() does it first. */
+	const bool ids_in_key_pass = use_occ && packed && id_hi - id_lo < (uint64_t)n * 64u;
+	if (ids_in_key_pass) {
+		s.bits = calloc((size_t)((id_hi - id_lo) / 8u + 1u), 1);
+		if (s.bits == NULL) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+	} else {
+		if ((err = ids_unique(&s, in, n, id_lo, id_hi)) < 0)
+			goto out_free;
+		free(s.bits);
+		s.bits = NULL;
+	}
 
 	/* 25 bytes per point; 8-byte array first, so every array is aligned */
 	s.pts = scratch_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
@@ -427,10 +442,6 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 #define KEY_OF(p)                                                                                             \
 	(((uint64_t)div_u32((uint32_t)((p)->y_mm - y_lo), &dv) + pad) * g.w +                                  \
 	 (uint64_t)div_u32((uint32_t)((p)->x_mm - x_lo), &dv) + pad)
-	/* the occupancy bitmap when it is small (<= 64 bits per point; one word of slack for the windows) */
-	const uint64_t keys = g.w * rows;
-	const bool use_occ = keys / 64u <= (uint64_t)n;
-	const size_t nw = use_occ ? (size_t)(keys / 64u) + 2u : 0u;
 	if (use_occ) {
 		s.occ = calloc(nw, sizeof *s.occ);
 		s.rank = malloc(nw * sizeof *s.rank);
@@ -449,10 +460,22 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		s.inv = s.orig; /* the gather below goes in input order: no cell -> input map needed */
 		s.orig = NULL;
 		for (size_t i = 0; i < n; i++) {
-			uint32_t k = (uint32_t)KEY_OF(&in[i]);
+			const struct an_cluster_input *q = &in[i];
+			uint32_t k = (uint32_t)KEY_OF(q);
+			if (ids_in_key_pass) {
+				uint64_t v = q->id - id_lo;
+				uint8_t bit = (uint8_t)(1u << (v & 7u));
+				if (s.bits[v >> 3] & bit) {
+					err = -EEXIST;
+					goto out_free;
+				}
+				s.bits[v >> 3] |= bit;
+			}
 			kc[i] = k;
 			s.occ[k >> 6] |= 1ull << (k & 63u);
 		}
+		free(s.bits);
+		s.bits = NULL;
 		uint32_t sum = 0;
 		for (size_t i = 0; i < nw; i++) {
 			s.rank[i] = sum;

@@ -547,7 +547,22 @@ Test(an_cluster, label_get_and_batch_agree_with_export)
 	qsort(bat, N, sizeof bat[0], cmp_pt);
 	assert_same(bat, exp_, N, "batch");
 	in[7].id = in[3].id;
-	cr_assert_eq(an_cluster_batch(&o, in, N, bat), -EEXIST);
+	cr_assert_eq(an_cluster_batch(&o, in, N, bat), -EEXIST, "dense ids: checked in the key pass");
+	/* the same duplicate when the ids are too sparse for the key pass's bitmap, and when the field is too
+	 * wide for the occupancy bitmap (radix path): each path checks ids its own way */
+	uint64_t id3 = in[3].id, id0 = in[0].id;
+	in[0].id = UINT64_MAX - 1u;
+	cr_assert_eq(an_cluster_batch(&o, in, N, bat), -EEXIST, "sparse ids");
+	in[0].id = id0;
+	int64_t x0 = in[0].x_mm;
+	in[0].x_mm = AN_CLUSTER_COORD_MAX_MM;
+	cr_assert_eq(an_cluster_batch(&o, in, N, bat), -EEXIST, "wide field");
+	int64_t y0 = in[0].y_mm;
+	in[0].y_mm = AN_CLUSTER_COORD_MAX_MM; /* keys beyond 32 bits: the (key, index) radix path */
+	cr_assert_eq(an_cluster_batch(&o, in, N, bat), -EEXIST, "wide and tall field");
+	in[0].x_mm = x0;
+	in[0].y_mm = y0;
+	cr_assert_eq(in[7].id, id3);
 	in[7].id = AN_CLUSTER_NONE;
 	cr_assert_eq(an_cluster_batch(&o, in, N, bat), -EINVAL);
 	in[7].id = 1;
