@@ -65,6 +65,10 @@ struct table {
 	uint64_t *mem;
 	size_t *ev_off; /* n + 1 offsets into ev */
 	struct an_fusion_evidence *ev;
+	/* Which point each clearance result was matched to (attach_clearances): ascending clearance id, only
+	 * the matched ones. Part of the table, so it is always the matching of the points it sits with. */
+	struct an_hazard_clearance_match *cm;
+	size_t n_cm;
 };
 
 struct an_hazard_engine {
@@ -132,6 +136,7 @@ static void table_free(struct table *t)
 	free(t->mem);
 	free(t->ev_off);
 	free(t->ev);
+	free(t->cm);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -541,6 +546,12 @@ static bool clr_better(const struct an_hazard_clearance *c, const struct an_haza
 
 static uint64_t label_of(struct an_hazard_engine *h, uint64_t id);
 
+static int cm_cmp(const void *pa, const void *pb)
+{
+	const struct an_hazard_clearance_match *a = pa, *b = pb;
+	return (a->clearance_id > b->clearance_id) - (a->clearance_id < b->clearance_id);
+}
+
 /* labs: the cluster of each indication, indexed like inds; NULL = ask the kept clustering (h->cl). */
 static int attach_clearances(struct an_hazard_engine *h, struct table *t, const struct lab *labs)
 {
@@ -550,7 +561,10 @@ static int attach_clearances(struct an_hazard_engine *h, struct table *t, const 
 	size_t *bidx = malloc((h->n_clr ? h->n_clr : 1) * sizeof(*bidx));
 	struct an_match_pair *pairs = malloc((h->n_clr ? h->n_clr : 1) * sizeof(*pairs));
 	int err = 0;
-	if (att == NULL || a == NULL || b == NULL || bidx == NULL || pairs == NULL) {
+	free(t->cm);
+	t->n_cm = 0;
+	t->cm = malloc((h->n_clr ? h->n_clr : 1) * sizeof(*t->cm));
+	if (att == NULL || a == NULL || b == NULL || bidx == NULL || pairs == NULL || t->cm == NULL) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -572,6 +586,10 @@ static int attach_clearances(struct an_hazard_engine *h, struct table *t, const 
 				else
 					hi = mid;
 			}
+			if (lo == t->n || t->pts[lo].id != cid)
+				continue; /* cannot happen: every indication is a member of a point */
+			/* matched to that point whether or not it is the result that decides its status */
+			t->cm[t->n_cm++] = (struct an_hazard_clearance_match){c->id, t->pts[lo].id};
 			if (att[lo] == NULL || clr_better(c, att[lo]))
 				att[lo] = c;
 		} else if (c->has_pos) {
@@ -597,10 +615,15 @@ static int attach_clearances(struct an_hazard_engine *h, struct table *t, const 
 			free(amap);
 			goto out_free;
 		}
-		for (size_t k = 0; k < np; k++)
+		for (size_t k = 0; k < np; k++) {
 			att[amap[pairs[k].ia]] = &h->clr[bidx[pairs[k].ib]];
+			t->cm[t->n_cm++] = (struct an_hazard_clearance_match){h->clr[bidx[pairs[k].ib]].id,
+									      t->pts[amap[pairs[k].ia]].id};
+		}
 	}
 	free(amap);
+	/* by clearance id (each result is matched at most once: linked or by position, never both) */
+	qsort(t->cm, t->n_cm, sizeof(*t->cm), cm_cmp);
 	for (size_t i = 0; i < t->n; i++)
 		if (att[i] != NULL) {
 			t->pts[i].clearance_id = att[i]->id;
@@ -1189,6 +1212,19 @@ int an_hazard_find(const struct an_hazard_engine *h, uint64_t id, struct an_haza
 	return 0;
 }
 
+int an_hazard_clearance_matches(const struct an_hazard_engine *h, struct an_hazard_clearance_match *out, size_t cap,
+				size_t *n_out)
+{
+	if (h == NULL || n_out == NULL || (out == NULL && cap > 0))
+		return -EINVAL;
+	*n_out = h->cur.n_cm;
+	if (cap < h->cur.n_cm)
+		return -ENOBUFS;
+	if (h->cur.n_cm > 0)
+		memcpy(out, h->cur.cm, h->cur.n_cm * sizeof(*out));
+	return 0;
+}
+
 int an_hazard_members(const struct an_hazard_engine *h, uint64_t id, uint64_t *ids, size_t cap, size_t *n_out)
 {
 	if (h == NULL || n_out == NULL || (ids == NULL && cap > 0))
@@ -1252,6 +1288,9 @@ int an_hazard_dump(const struct an_hazard_engine *h, FILE *f)
 				       e->session_id, e->n_ind, e->first_ind_id, (int)e->repeat, e->delta_q10) < 0;
 		}
 	}
+	for (size_t i = 0; i < t->n_cm; i++)
+		bad |= fprintf(f, "clearance %" PRIu64 " matched to %" PRIu64 "\n", t->cm[i].clearance_id,
+			       t->cm[i].hazard_id) < 0;
 	return bad ? -EIO : 0;
 }
 

@@ -56,7 +56,7 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-enum { Q_UPSERT, Q_DEL_EV, Q_ADD_EV, Q_LIVE, Q_RETIRE, Q_EVENT, Q_N };
+enum { Q_UPSERT, Q_DEL_EV, Q_ADD_EV, Q_LIVE, Q_RETIRE, Q_EVENT, Q_CLR_MATCH, Q_CLR_COUNT, Q_N };
 static const char *const q_sql[Q_N] = {
 	"INSERT INTO hazard_points (id, task_id, box_id, status, x_mm, y_mm, lat_e7, lon_e7, r95_mm, log_odds_q10,"
 	" p_explosive, n_ind, n_animals, n_sessions, created_ms, updated_ms)"
@@ -73,6 +73,8 @@ static const char *const q_sql[Q_N] = {
 	"UPDATE hazard_points SET status = 'superseded' WHERE id = ?1",
 	"INSERT INTO hazard_events (hazard_id, t_ms, kind, from_status, to_status, who, note)"
 	" SELECT ?1, ?2, ?3, ?4, ?5, 'core', ?6 WHERE EXISTS (SELECT 1 FROM hazard_points WHERE id = ?1)",
+	"UPDATE clearance_results SET matched_hazard_id = ?2 WHERE id = ?1 AND matched_hazard_id IS NOT ?2",
+	"SELECT count(*), coalesce(max(id), 0) FROM clearance_results WHERE task_id = ?1",
 };
 
 struct sync {
@@ -319,6 +321,100 @@ static bool cache_has(const struct an_hazard_store_cache *c, uint64_t id, uint64
 	return lo < c->n && c->id[lo] == id && c->digest[lo] == dig;
 }
 
+/* ---- clearance_results.matched_hazard_id ------------------------------------------------------------ */
+
+struct clr_rows {
+	const struct an_hazard_clearance_match *cm; /* ascending clearance id */
+	size_t n_cm;
+	int64_t *row, *hz; /* store row id -> matched point (0 = none) */
+	size_t n, cap;
+};
+
+static int clr_collect(void *ctx, const struct an_store_clearance *c)
+{
+	struct clr_rows *r = ctx;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		int64_t *a = realloc(r->row, cap * sizeof *a), *b = a ? realloc(r->hz, cap * sizeof *b) : NULL;
+		if (a != NULL)
+			r->row = a;
+		if (b == NULL)
+			return -ENOMEM;
+		r->hz = b;
+		r->cap = cap;
+	}
+	/* the engine knows a result by its content id (the row id follows import order) */
+	uint64_t cid = an_hazard_clearance_id(c);
+	size_t lo = 0, hi = r->n_cm;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->cm[mid].clearance_id < cid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	r->row[r->n] = c->id;
+	r->hz[r->n++] = lo < r->n_cm && r->cm[lo].clearance_id == cid ? (int64_t)r->cm[lo].hazard_id : 0;
+	return 0;
+}
+
+/* Every clearance row of the task gets the point the engine matched it to (NULL = none); rows already
+ * right are not written. Skipped when neither the matching nor the task's rows changed since the cache's
+ * last write (*dig_out: what to remember; never 0, the "unknown" of a fresh or failed cache). */
+static int sync_clearances(struct sync *y, struct an_store *s, int64_t task_id, const struct an_hazard_engine *h,
+			   uint64_t known, uint64_t *dig_out)
+{
+	struct clr_rows r = {0};
+	struct an_hazard_clearance_match *cm = NULL;
+	size_t n_cm = 0;
+	int ret = an_hazard_clearance_matches(h, NULL, 0, &n_cm);
+	if (ret == -ENOBUFS) {
+		cm = malloc(n_cm * sizeof *cm);
+		ret = cm == NULL ? -ENOMEM : an_hazard_clearance_matches(h, cm, n_cm, &n_cm);
+	}
+	if (ret < 0)
+		goto out;
+	sqlite3_stmt *cnt = y->q[Q_CLR_COUNT];
+	sqlite3_bind_int64(cnt, 1, task_id);
+	if (sqlite3_step(cnt) != SQLITE_ROW) {
+		ret = fail(y->err, y->errcap, -EIO, "an_hazard_store_sync: clearances: %s", sqlite3_errmsg(y->db));
+		sqlite3_reset(cnt);
+		goto out;
+	}
+	uint64_t dig = 0xcbf29ce484222325ull; /* FNV-1a over the rows' count and last id and the matching */
+	uint64_t words[2] = {(uint64_t)sqlite3_column_int64(cnt, 0), (uint64_t)sqlite3_column_int64(cnt, 1)};
+	sqlite3_reset(cnt);
+	for (size_t i = 0; i < 2 + 2 * n_cm; i++) {
+		uint64_t w = i < 2 ? words[i] : (i & 1u) ? cm[(i - 2) / 2].hazard_id : cm[(i - 2) / 2].clearance_id;
+		for (int b = 0; b < 64; b += 8)
+			dig = (dig ^ ((w >> b) & 0xffu)) * 0x100000001b3ull;
+	}
+	dig |= 1u;
+	*dig_out = dig;
+	if (dig == known)
+		goto out;
+	r.cm = cm;
+	r.n_cm = n_cm;
+	if ((ret = an_store_clearances_by_task(s, task_id, clr_collect, &r)) < 0) {
+		ret = fail(y->err, y->errcap, ret, "an_hazard_store_sync: clearances: %s", an_store_errmsg(s));
+		goto out;
+	}
+	sqlite3_stmt *up = y->q[Q_CLR_MATCH];
+	for (size_t i = 0; i < r.n && !ret; i++) {
+		sqlite3_bind_int64(up, 1, r.row[i]);
+		if (r.hz[i] != 0)
+			sqlite3_bind_int64(up, 2, r.hz[i]);
+		else
+			sqlite3_bind_null(up, 2);
+		ret = step_done(y, up, "clearance match", (uint64_t)r.row[i]);
+	}
+out:
+	free(cm);
+	free(r.row);
+	free(r.hz);
+	return ret;
+}
+
 static int sync_impl(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
                      const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev,
                      struct an_hazard_store_cache *cache, char *err, size_t errcap)
@@ -402,6 +498,9 @@ static int sync_impl(struct an_store *s, int64_t task_id, const struct an_geo_or
 	for (size_t i = 0; i < n_ev; i++)
 		if ((ret = write_event(&y, &ev[i])))
 			goto rollback;
+	uint64_t clr_dig = 0;
+	if ((ret = sync_clearances(&y, s, task_id, h, cache != NULL ? cache->clr_digest : 0, &clr_dig)))
+		goto rollback;
 	if (sqlite3_exec(y.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		ret = fail(err, errcap, -EIO, "an_hazard_store_sync: commit: %s", sqlite3_errmsg(y.db));
 		goto rollback;
@@ -411,6 +510,7 @@ static int sync_impl(struct an_store *s, int64_t task_id, const struct an_geo_or
 		cache->id = y.ids;
 		cache->digest = digs;
 		cache->n = n;
+		cache->clr_digest = clr_dig;
 		y.ids = NULL;
 		digs = NULL;
 	}

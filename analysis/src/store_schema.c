@@ -408,7 +408,16 @@ static const char *const step5[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5};
+/* Step 6: the hazard point the engine matched each clearance result to (written by an_hazard_store_sync,
+ * NULL = matched to none). Not the imported hazard_id: that one is an input (the point a team says it dug,
+ * part of the result's identity, an_hazard_clearance_id); this one is derived from all the evidence and is
+ * rewritten whenever the matching changes (a new point can take a match over). */
+static const char *const step6[] = {
+	"ALTER TABLE clearance_results ADD COLUMN matched_hazard_id INTEGER REFERENCES hazard_points(id);",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6};
 
 int an_store__migration_count(void)
 {

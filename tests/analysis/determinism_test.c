@@ -358,6 +358,26 @@ static void hazard_report(struct an_store *st, FILE *m, bool json)
 	cr_assert_eq(an_report_hazards(st, &o, m, err, sizeof err), 0, "%s", err);
 }
 
+/* Which hazard point each clearance result was matched to (an_hazard_store_sync), rows in content order (row
+ * ids follow import order); returns the number of matched rows. */
+static size_t clearance_matches(struct an_store *st, FILE *m)
+{
+	sqlite3_stmt *q;
+	cr_assert_eq(sqlite3_prepare_v2(an_store_sqlite(st),
+	                                "SELECT x_mm, y_mm, result, date_ms, coalesce(team, ''), coalesce(depth_mm, -1),"
+	                                " coalesce(matched_hazard_id, 0) FROM clearance_results"
+	                                " ORDER BY 1, 2, 3, 4, 5, 6, 7", -1, &q, NULL), SQLITE_OK);
+	size_t matched = 0;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		fprintf(m, "%lld,%lld,%s,%lld,%s,%lld -> %lld\n", sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+		        (const char *)sqlite3_column_text(q, 2), sqlite3_column_int64(q, 3),
+		        (const char *)sqlite3_column_text(q, 4), sqlite3_column_int64(q, 5), sqlite3_column_int64(q, 6));
+		matched += sqlite3_column_int64(q, 6) != 0;
+	}
+	sqlite3_finalize(q);
+	return matched;
+}
+
 static void outputs(struct dt_run *d, struct dt_out *o)
 {
 	FILE *m = open_memstream(&o->buf, &o->len);
@@ -383,6 +403,8 @@ static void outputs(struct dt_run *d, struct dt_out *o)
 	cr_assert_eq(an_report_accuracy(d->st, &ro, m, err, sizeof err), 0, "%s", err);
 	section(m, "engine dump");
 	cr_assert_eq(an_hazard_dump(d->eng, m), 0);
+	section(m, "clearance matches");
+	cr_assert_gt(clearance_matches(d->st, m), 0, "some clearance results are matched to hazard points");
 	fclose(m);
 }
 
@@ -469,7 +491,8 @@ static void check_prefix(struct dt_run *d, uint64_t *r)
 	cr_assert_eq(sqlite3_exec(an_store_sqlite(d->st), sql, NULL, NULL, NULL), SQLITE_OK);
 	struct an_store *cs;
 	cr_assert_eq(an_store_open(cpath, AN_STORE_SYNC_NORMAL | AN_STORE_CHECK_NONE, &cs, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(sqlite3_exec(an_store_sqlite(cs), "DELETE FROM hazard_events; DELETE FROM hazard_evidence;"
+	cr_assert_eq(sqlite3_exec(an_store_sqlite(cs), "UPDATE clearance_results SET matched_hazard_id = NULL;"
+	                                               " DELETE FROM hazard_events; DELETE FROM hazard_evidence;"
 	                                               " DELETE FROM hazard_points;", NULL, NULL, NULL), SQLITE_OK);
 	cr_assert_eq(an_hazard_store_sync(cs, d->f.task, &d->f.o, fresh, NULL, 0, err, sizeof err), 0, "%s", err);
 	size_t lc;
@@ -478,6 +501,18 @@ static void check_prefix(struct dt_run *d, uint64_t *r)
 	          d->n_seen);
 	free(rep);
 	free(rep2);
+	char *ma = NULL, *mb = NULL;
+	size_t lma, lmb;
+	FILE *fm = open_memstream(&ma, &lma);
+	clearance_matches(d->st, fm);
+	fclose(fm);
+	fm = open_memstream(&mb, &lmb);
+	clearance_matches(cs, fm);
+	fclose(fm);
+	cr_assert(lma == lmb && memcmp(ma, mb, lma) == 0,
+	          "prefix of %zu inputs: stored clearance matches != batch recompute:\n%s\nvs\n%s", d->n_seen, ma, mb);
+	free(ma);
+	free(mb);
 	an_store_close(cs);
 	unlink(cpath);
 	an_hazard_free(fresh);

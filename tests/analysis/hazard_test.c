@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,63 @@ Test(an_hazard, strong_single_evidence_or_not_accessible, .init = setup, .fini =
 	cr_assert_eq(an_hazard_find(eng, 900, &p), 0);
 	cr_assert_eq(p.status, AN_HAZARD_CONFIRMED_SCRAP);
 	cr_assert_eq(p.clearance_id, 4);
+}
+
+/* Which point each clearance result is matched to (an_hazard_clearance_matches; the store writes it into
+ * clearance_results.matched_hazard_id): linked results to the point of their indication, positional ones as
+ * an_match_solve pairs them, following merges; the same whatever the input order. */
+static size_t matches_of(struct an_hazard_engine *h, struct an_hazard_clearance_match *m, size_t cap)
+{
+	size_t n = 0;
+	cr_assert_eq(an_hazard_clearance_matches(h, m, cap, &n), 0);
+	return n;
+}
+
+Test(an_hazard, clearance_matches_follow_the_points, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input in[] = {
+		in_session(1, 1, AN_SPECIES_RAT), in_session(2, 2, AN_SPECIES_RAT),
+		in_ind(10, 1, 1, 0, 0), in_ind(20, 2, 2, 5000, 0),
+		in_clr(3, 20, 0, 0, AN_CLR_SCRAP, 100),           /* linked to indication 20 */
+		in_clr(4, 0, 100, 0, AN_CLR_AP_MINE, 100),        /* 10 cm from point 10 */
+		in_clr(5, 0, 50000, 0, AN_CLR_NOTHING, 100),      /* 50 m from everything: no match */
+		in_clr(6, 99, 0, 0, AN_CLR_FRAGMENT, 100),        /* its indication has not arrived */
+		in_clr(7, 20, 0, 0, AN_CLR_NOT_ACCESSIBLE, 50),   /* linked too; loses to 3, still matched */
+	};
+	const size_t n_in = sizeof in / sizeof in[0];
+	cr_assert_eq(an_hazard_apply(eng, in, n_in, 1), 0);
+	struct an_hazard_clearance_match m[8];
+	size_t n = 0;
+	cr_assert_eq(an_hazard_clearance_matches(eng, m, 1, &n), -ENOBUFS);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(matches_of(eng, m, 8), 3);
+	cr_assert(m[0].clearance_id == 3 && m[0].hazard_id == 20);
+	cr_assert(m[1].clearance_id == 4 && m[1].hazard_id == 10);
+	cr_assert(m[2].clearance_id == 7 && m[2].hazard_id == 20);
+	struct an_hazard_point p;
+	cr_assert_eq(an_hazard_find(eng, 20, &p), 0);
+	cr_assert_eq(p.clearance_id, 3, "the definitive result decides the status");
+
+	/* indication 2 joins point 20, which becomes point 2; indication 99 arrives and makes its own point */
+	struct an_hazard_input more[] = { in_ind(2, 1, 1, 4500, 0), in_ind(99, 2, 2, 30000, 0) };
+	cr_assert_eq(an_hazard_apply(eng, more, 2, 2), 0);
+	cr_assert_eq(matches_of(eng, m, 8), 4);
+	cr_assert(m[0].clearance_id == 3 && m[0].hazard_id == 2, "%" PRIu64, m[0].hazard_id);
+	cr_assert(m[1].clearance_id == 4 && m[1].hazard_id == 10);
+	cr_assert(m[2].clearance_id == 6 && m[2].hazard_id == 99);
+	cr_assert(m[3].clearance_id == 7 && m[3].hazard_id == 2);
+
+	/* the same inputs in reverse order, one at a time: the same matches */
+	struct an_hazard_engine *e2;
+	cr_assert_eq(an_hazard_new(NULL, &e2), 0);
+	cr_assert_eq(an_hazard_apply(e2, &more[1], 1, 1), 0);
+	cr_assert_eq(an_hazard_apply(e2, &more[0], 1, 1), 0);
+	for (size_t i = n_in; i-- > 0;)
+		cr_assert_eq(an_hazard_apply(e2, &in[i], 1, 1), 0);
+	struct an_hazard_clearance_match m2[8];
+	cr_assert_eq(matches_of(e2, m2, 8), 4);
+	cr_assert_eq(memcmp(m, m2, 4 * sizeof m[0]), 0);
+	an_hazard_free(e2);
 }
 
 Test(an_hazard, merges_keep_the_smallest_id_and_retire_the_other, .init = setup, .fini = teardown)

@@ -202,6 +202,16 @@ int an_hazard_members(const struct an_hazard_engine *h, uint64_t id, uint64_t *i
 	__attribute__((warn_unused_result));
 int an_hazard_evidence(const struct an_hazard_engine *h, uint64_t id, struct an_fusion_evidence *ev, size_t cap,
 		       size_t *n_out) __attribute__((warn_unused_result));
+/* Which hazard point each clearance result is matched to now (status rule 1's attachment: a linked result
+ * to the point holding its indication, whether or not it is the result that decides that point's status; a
+ * result with a position to the point an_match_solve paired it with). Only matched results, ascending
+ * clearance id; a function of the inputs, not of their order. *n_out = the full number.
+ * @retval -EINVAL; -ENOBUFS cap too small */
+struct an_hazard_clearance_match {
+	uint64_t clearance_id, hazard_id;
+};
+int an_hazard_clearance_matches(const struct an_hazard_engine *h, struct an_hazard_clearance_match *out, size_t cap,
+				size_t *n_out) __attribute__((warn_unused_result));
 uint64_t an_hazard_last_seq(const struct an_hazard_engine *h);
 /* How the applies so far were computed: incrementally (only the points new inputs can change) or in full
  * (first apply, a calibration or session record added, or after an error). Same results either way. */
@@ -228,6 +238,9 @@ int an_hazard_dump(const struct an_hazard_engine *h, FILE *f) __attribute__((war
  *                  'status' row to superseded with note "merged into <id>"; the store's seq numbers them.
  *                  Events describe how the state was reached and so depend on batching; the points and
  *                  evidence do not.
+ *   clearance_results.matched_hazard_id  the point each result of the task is matched to now
+ *                  (an_hazard_clearance_matches; NULL = none), found by the result's content id; the
+ *                  imported hazard_id column is an input and is never written here.
  * Rows are rewritten whole on every call (a moved centroid has no engine event).
  * @retval 0; -EINVAL bad argument or a point outside the frame; -EBUSY; -EIO; -ENOSPC; -ENOMEM
  */
@@ -243,6 +256,7 @@ int an_hazard_store_sync(struct an_store *s, int64_t task_id, const struct an_ge
 struct an_hazard_store_cache {
 	uint64_t *id, *digest; /* ascending id */
 	size_t n;
+	uint64_t clr_digest; /* the clearance matching last written (0 = unknown) */
 };
 int an_hazard_store_sync_cached(struct an_store *s, int64_t task_id, const struct an_geo_origin *o,
                                 const struct an_hazard_engine *h, const struct an_hazard_event *ev, size_t n_ev,
