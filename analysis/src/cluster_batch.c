@@ -148,13 +148,14 @@ struct scratch {
 	uint32_t *parent;     /* union-find over cells */
 	uint64_t *name;       /* per cell root: min core id */
 	uint8_t *core;        /* per point */
-	uint8_t *ccore;       /* per cell: has a core point */
+	uint8_t *ccore;       /* per cell: HAS_CORE | HAS_NONCORE */
 	uint8_t *nbk;         /* per cell: size of its ring (< ROWS_MAX²); the rings lie in nbl in cell order */
 	uint32_t *nbl;        /* the rings of all cells, found once in step 3, read again in 4-5 */
 	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
+	uint32_t *aux;        /* per point: neighbours in other cells (step 3), then its nearest core point (4-5) */
 	uint64_t *occ;
 	uint32_t *rank;
-	void *pts;            /* one block for x, y, id, orig, core, link (fewer, fuller allocations) */
+	void *pts;            /* one block for x, y, id, orig, link, aux, core (fewer, fuller allocations) */
 	void *cells;          /* one block for parent, nbk, ccore */
 };
 
@@ -177,6 +178,9 @@ static void scratch_free(struct scratch *s)
 	free(s->rank);
 }
 
+#define HAS_CORE 1u    /* ccore[]: the cell has a core point */
+#define HAS_NONCORE 2u /* ... and a non-core point */
+
 static inline int64_t d2_of(const struct scratch *s, uint32_t p, uint32_t q)
 {
 	int64_t dx = (int64_t)s->x[p] - s->x[q], dy = (int64_t)s->y[p] - s->y[q];
@@ -190,13 +194,33 @@ static inline bool near(const struct scratch *s, uint32_t p, uint32_t q, int64_t
 	return d2_of(s, p, q) <= eps2;
 }
 
-/* Cells of the ring around cell c (c itself excluded), in key order within each row; cur[] are the
- * forward-only cursors (one per row), valid because the target ranges grow with c. */
+/* Offer core point q (in cell dq) to non-core point p: taken when within eps and nearer than p's best so
+ * far (aux[p]), ties by the smaller id; link[p] follows with q's cell. */
+static inline __attribute__((always_inline)) void border_offer(struct scratch *s, uint32_t p, uint32_t q, uint32_t dq,
+								int64_t eps2)
+{
+	int64_t d2 = d2_of(s, p, q);
+	if (d2 > eps2)
+		return;
+	uint32_t b = s->aux[p];
+	if (b != NIL) {
+		int64_t bd2 = d2_of(s, p, b);
+		if (d2 > bd2 || (d2 == bd2 && s->id[q] > s->id[b]))
+			return;
+	}
+	s->aux[p] = q;
+	s->link[p] = dq;
+}
+
+/* The FORWARD half of the ring around cell c: the neighbouring cells after c in cell order (rows 0 .. +ring
+ * of the ring; in row 0 those right of c). Every pair of neighbouring cells is then met once, from its
+ * smaller cell. In key order within each row; cur[] are the forward-only cursors (one per row), valid
+ * because the target ranges grow with c. */
 static size_t ring_of(const struct grid *g, size_t c, size_t *cur, uint32_t *nb)
 {
 	size_t k = 0;
 	uint64_t key = g->ckey[c];
-	for (int r = 0; r < 2 * g->ring + 1; r++) {
+	for (int r = g->ring; r < 2 * g->ring + 1; r++) {
 		uint64_t row_key = key + (uint64_t)((int64_t)(r - g->ring) * (int64_t)g->w); /* padding: no wrap */
 		uint64_t lo = row_key - (uint64_t)g->half[r], hi = row_key + (uint64_t)g->half[r];
 		size_t e = cur[r];
@@ -204,7 +228,7 @@ static size_t ring_of(const struct grid *g, size_t c, size_t *cur, uint32_t *nb)
 			e++;
 		cur[r] = e;
 		for (; e < g->m && g->ckey[e] <= hi; e++)
-			if (e != c)
+			if (e > c)
 				nb[k++] = (uint32_t)e;
 	}
 	return k;
@@ -244,14 +268,14 @@ static inline __attribute__((always_inline)) uint32_t pop64(uint64_t v)
 	return (uint32_t)((v * 0x0101010101010101ull) >> 56);
 }
 
-/* The same ring from the occupancy bitmap: each row segment is a <= 7-bit window of occ (most are empty
+/* The same half ring from the occupancy bitmap: each row segment is a <= 7-bit window of occ (most are empty
  * on sparse fields). The occupied cells of one window are consecutive in cell order (one row, ascending
  * keys), so one rank per non-empty window numbers them all. No cursors, few branches. */
 static inline __attribute__((always_inline)) size_t ring_bits(const struct grid *g, size_t c, uint32_t *nb)
 {
 	size_t k = 0;
 	uint64_t key = g->ckey[c];
-	for (int r = 0; r < 2 * g->ring + 1; r++) {
+	for (int r = g->ring; r < 2 * g->ring + 1; r++) { /* the forward half: rows 0 .. +ring */
 		uint64_t base = key + g->roff[r];
 		unsigned off = (unsigned)(base & 63u);
 		uint64_t wi = base >> 6;
@@ -261,9 +285,9 @@ static inline __attribute__((always_inline)) size_t ring_bits(const struct grid 
 		if (bits == 0)
 			continue;
 		uint32_t first = g->rank[wi] + pop64(g->occ[wi] & ((1ull << off) - 1u)), cnt = pop64(bits);
-		for (uint32_t j = 0; j < cnt; j++) { /* branch-free skip of c itself (in the middle row) */
+		for (uint32_t j = 0; j < cnt; j++) { /* branch-free: in row 0 only the cells after c */
 			nb[k] = first + j;
-			k += first + j != c;
+			k += first + j > c;
 		}
 	}
 	return k;
@@ -424,7 +448,7 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 
 	/* 25 bytes per point; 8-byte array first, so every array is aligned */
 	s.pts = scratch_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
-				       sizeof *s.core));
+				       sizeof *s.aux + sizeof *s.core));
 	if (!s.pts) {
 		err = -ENOMEM;
 		goto out_free;
@@ -434,7 +458,8 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	s.y = s.x + n;
 	s.orig = (uint32_t *)(s.y + n);
 	s.link = s.orig + n;
-	s.core = (uint8_t *)(s.link + n);
+	s.aux = s.link + n;
+	s.core = (uint8_t *)(s.aux + n);
 
 	/* 2. sort by cell key */
 	/* offsets from the minimum are < 2^32 (coordinates within ±2e9) and s < 2^32: 32-bit divisions */
@@ -596,10 +621,16 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		goto out_free;
 	}
 
-	/* 3. core points */
+	/* 3. core points. Each pair of neighbouring cells is met once, from the smaller cell (its forward half
+	 * ring), and a near pair found there counts for both points (aux = neighbours in OTHER cells; the own
+	 * cell's points are all neighbours). A point's count is complete when its cell's turn ends (smaller
+	 * cells counted before, larger ones now), so its core flag is set then. A cell with >= min_pts points
+	 * is core entirely: its points need no count, and a pair of two such cells is not looked at; for one
+	 * such cell the other side's points stop counting at min_pts. */
 	size_t cur[ROWS_MAX] = {0};
+	memset(s.aux, 0, n * sizeof *s.aux);
 	for (size_t c = 0; c < m; c++) {
-		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
+		uint32_t a = s.cstart[c], b = s.cstart[c + 1], sz = b - a;
 		s.parent[c] = (uint32_t)c;
 		if (nbl_len + ROWS_MAX * ROWS_MAX > nbl_cap) {
 			nbl_cap *= 2u;
@@ -614,21 +645,37 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		size_t k = ring_any(&g, c, cur, nb);
 		nbl_len += k;
 		s.nbk[c] = (uint8_t)k;
-		if (b - a >= min_pts) {
-			memset(s.core + a, 1, b - a);
-			s.ccore[c] = 1;
-			continue;
+		const bool dense_c = sz >= min_pts;
+		for (size_t j = 0; j < k; j++) {
+			uint32_t e = s.cstart[nb[j]], f = s.cstart[nb[j] + 1], szd = f - e;
+			const bool dense_d = szd >= min_pts;
+			if (!dense_c && !dense_d) { /* both small (< min_pts each): every pair, both counted */
+				for (uint32_t p = a; p < b; p++)
+					for (uint32_t q = e; q < f; q++) {
+						uint32_t t = near(&s, p, q, eps2);
+						s.aux[p] += t;
+						s.aux[q] += t;
+					}
+			} else if (!dense_d) { /* only d's points need counts */
+				for (uint32_t q = e; q < f; q++)
+					for (uint32_t p = a; p < b && szd + s.aux[q] < min_pts; p++)
+						s.aux[q] += near(&s, p, q, eps2);
+			} else if (!dense_c) { /* only c's points */
+				for (uint32_t p = a; p < b; p++)
+					for (uint32_t q = e; q < f && sz + s.aux[p] < min_pts; q++)
+						s.aux[p] += near(&s, p, q, eps2);
+			}
 		}
-		uint8_t any = 0;
+		uint8_t any = 0, all = 1;
 		for (uint32_t p = a; p < b; p++) {
-			uint32_t cnt = b - a;
-			for (size_t j = 0; j < k && cnt < min_pts; j++)
-				for (uint32_t q = s.cstart[nb[j]]; q < s.cstart[nb[j] + 1] && cnt < min_pts; q++)
-					cnt += near(&s, p, q, eps2);
-			s.core[p] = cnt >= min_pts;
-			any |= s.core[p];
+			uint8_t is = dense_c || sz + s.aux[p] >= min_pts;
+			s.core[p] = is;
+			any |= is;
+			all &= is;
+			s.aux[p] = NIL; /* from here: the nearest core point found so far (step 4-5) */
+			s.link[p] = NIL;
 		}
-		s.ccore[c] = any;
+		s.ccore[c] = (uint8_t)(any * HAS_CORE | (all ^ 1u) * HAS_NONCORE);
 	}
 
 	/* the cell keys are not needed any more: their block holds the names from here on (cell c's entry is
@@ -637,71 +684,60 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	s.ckey = NULL;
 	g.ckey = NULL;
 
-	/* 4-5. join core cells; border points to their nearest core point */
+	/* 4-5. join core cells; border points to their nearest core point (ties: smaller id). Again each pair
+	 * of neighbouring cells once, from the smaller, in both directions; a non-core point's candidates are
+	 * the core points of its own cell and of every neighbouring cell, so its choice is final when its
+	 * cell's turn ends. */
 	size_t nbl_at = 0;
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
 		const uint32_t *nb = s.nbl + nbl_at;
 		size_t k = s.nbk[c];
 		nbl_at += k;
-		uint64_t cmin = AN_CLUSTER_NONE; /* smallest core id of the cell */
-		if (k == 0) { /* a lone cell (most, on sparse fields): its points are core (c's own) or noise */
-			for (uint32_t p = a; p < b; p++) {
-				uint64_t v = s.core[p] ? s.id[p] : AN_CLUSTER_NONE;
-				s.link[p] = s.core[p] ? (uint32_t)c : NIL;
-				cmin = v < cmin ? v : cmin;
-			}
-			s.name[c] = cmin;
-			continue;
-		}
-		if (s.ccore[c]) {
-			for (size_t j = 0; j < k; j++) {
-				uint32_t d = nb[j];
-				if (d < c || !s.ccore[d]) /* each pair of cells once, from the smaller */
-					continue;
+		const uint8_t fc = s.ccore[c];
+		for (size_t j = 0; j < k; j++) {
+			uint32_t d = nb[j], e = s.cstart[d], f = s.cstart[d + 1];
+			const uint8_t fd = s.ccore[d];
+			if ((fc & fd & HAS_CORE) != 0) {
 				uint32_t ra = uf_find(s.parent, (uint32_t)c), rb = uf_find(s.parent, d);
-				if (ra == rb)
-					continue;
-				bool joined = false;
+				bool joined = ra == rb;
 				for (uint32_t p = a; p < b && !joined; p++) {
 					if (!s.core[p])
 						continue;
-					for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++)
+					for (uint32_t q = e; q < f; q++)
 						if (s.core[q] && near(&s, p, q, eps2)) {
 							joined = true;
+							/* link the larger index under the smaller: no rank array needed */
+							s.parent[ra > rb ? ra : rb] = ra > rb ? rb : ra;
 							break;
 						}
 				}
-				if (joined) /* link the larger index under the smaller: no rank array needed */
-					s.parent[ra > rb ? ra : rb] = ra > rb ? rb : ra;
 			}
+			if ((fc & HAS_NONCORE) && (fd & HAS_CORE))
+				for (uint32_t p = a; p < b; p++)
+					if (!s.core[p])
+						for (uint32_t q = e; q < f; q++)
+							if (s.core[q])
+								border_offer(&s, p, q, d, eps2);
+			if ((fd & HAS_NONCORE) && (fc & HAS_CORE))
+				for (uint32_t q = e; q < f; q++)
+					if (!s.core[q])
+						for (uint32_t p = a; p < b; p++)
+							if (s.core[p])
+								border_offer(&s, q, p, (uint32_t)c, eps2);
 		}
+		if ((fc & (HAS_CORE | HAS_NONCORE)) == (HAS_CORE | HAS_NONCORE)) /* the own cell: all near */
+			for (uint32_t p = a; p < b; p++)
+				if (!s.core[p])
+					for (uint32_t q = a; q < b; q++)
+						if (s.core[q])
+							border_offer(&s, p, q, (uint32_t)c, eps2);
+		uint64_t cmin = AN_CLUSTER_NONE; /* smallest core id of the cell */
 		for (uint32_t p = a; p < b; p++) {
-			if (s.core[p]) {
+			uint64_t v = s.core[p] ? s.id[p] : AN_CLUSTER_NONE;
+			if (s.core[p])
 				s.link[p] = (uint32_t)c;
-				cmin = s.id[p] < cmin ? s.id[p] : cmin;
-				continue;
-			}
-			uint32_t best = NIL;
-			int64_t best_d2 = 0;
-			uint64_t best_id = 0;
-			for (size_t j = 0; j <= k; j++) {
-				uint32_t d = j < k ? nb[j] : (uint32_t)c;
-				if (!s.ccore[d])
-					continue;
-				for (uint32_t q = s.cstart[d]; q < s.cstart[d + 1]; q++) {
-					if (!s.core[q] || !near(&s, p, q, eps2))
-						continue;
-					int64_t d2 = d2_of(&s, p, q);
-					uint64_t qid = s.id[q];
-					if (best == NIL || d2 < best_d2 || (d2 == best_d2 && qid < best_id)) {
-						best = d;
-						best_d2 = d2;
-						best_id = qid;
-					}
-				}
-			}
-			s.link[p] = best;
+			cmin = v < cmin ? v : cmin;
 		}
 		s.name[c] = cmin;
 	}
