@@ -9,22 +9,29 @@
  *   at most t mm per axis, so they are within eps. A cell (i, j) away can hold a neighbour only if the gaps
  *   g(i)² + g(j)² <= eps², g(k) = (|k| - 1)·s + 1 (integer coordinates); for s ≈ eps/√2 that is the 5 × 5
  *   block minus its corners (21 cells).
- *   1. ids unique (a bitmap when they are dense, as they usually are, else a radix sort);
+ *   1. ids unique (a bitmap when they are dense, as they usually are: checked in the key pass; else a radix
+ *      sort);
  *   2. cell key = row · W + column (row-major, padded by the ring so neighbours never wrap). Compact field
  *      (occupancy bitmap of all keys <= 64 bits per point): counting sort with the occupied cells as buckets,
  *      the bitmap rank of a key being its cell index. Otherwise LSD radix on key << 32 | index when keys fit
  *      32 bits, else on (key, index) pairs. Either way a neighbour row segment is a contiguous run of cells,
  *      found in the bitmap or by forward-only cursors; ids and int32 coordinates are gathered into cell
  *      order so every later pass reads sequentially;
- *   3. core: a cell with >= min_pts points is core entirely (no distance computed); otherwise each point
- *      counts its cell plus neighbours in the ring cells, stopping at min_pts. Each cell's ring is found
- *      here once and kept (a list in cell order) for step 4-5; cells with an empty ring skip that step;
+ *   3. core: each pair of neighbouring cells is met ONCE, from the smaller cell (its forward half ring: 10
+ *      of the 20 ring cells), and a near pair found there counts for both points; a cell with >= min_pts
+ *      points is core entirely (no distance computed for its own points, none at all between two such
+ *      cells). A point's count is final when its cell's turn ends. Each cell's half ring is kept (a list in
+ *      cell order) for step 4-5;
  *   4. union-find over CELLS: all core points of a cell are connected; two cells are joined on the first
  *      core pair within eps (skipped when already joined); names = min core id per component;
- *   5. border = nearest core within eps, ties by smaller id (same pass as 4); 6. labels in input order.
- * Scratch memory is about 25 bytes per point plus 17 per occupied cell (and the ring lists, 4 bytes per
- * entry) on a compact field, in a few blocks: fresh pages cost more than the arithmetic here. Freed before
- * returning; all sizes derive from n, which is capped by opts.max_points.
+ *   5. border = nearest core within eps, ties by smaller id, offered both ways over the same cell pairs
+ *      (same pass as 4); 6. labels in input order.
+ * Hot loops avoid data-dependent branches where the data alternates unpredictably (ring windows, labels);
+ * on x86-64 the pass is compiled twice and the CPU picks the POPCNT/BMI2 build (BATCH_CLONES below).
+ * Scratch memory is about 29 bytes per point plus 18 per occupied cell (and the half-ring lists, 4 bytes
+ * per entry) on a compact field, in a few blocks on transparent huge pages: fresh pages cost more than
+ * much of the arithmetic here. Freed before returning; all sizes derive from n, which is capped by
+ * opts.max_points.
  */
 #define _DEFAULT_SOURCE /* madvise(), MADV_HUGEPAGE */
 
@@ -38,7 +45,6 @@
 #define NIL UINT32_MAX
 #define DIGIT_BITS 13u
 #define BUCKETS (1u << DIGIT_BITS)
-#define HUGE_B (2u << 20) /* a transparent huge page */
 #define HUGE_B (2u << 20) /* a transparent huge page */
 #define RING_MAX 3 /* eps/s < 1.5 for every eps >= 1 (checked when the ring is built) */
 #define ROWS_MAX (2 * RING_MAX + 1)
@@ -151,8 +157,8 @@ struct scratch {
 	uint64_t *name;       /* per cell root: min core id */
 	uint8_t *core;        /* per point */
 	uint8_t *ccore;       /* per cell: HAS_CORE | HAS_NONCORE */
-	uint8_t *nbk;         /* per cell: size of its ring (< ROWS_MAX²); the rings lie in nbl in cell order */
-	uint32_t *nbl;        /* the rings of all cells, found once in step 3, read again in 4-5 */
+	uint8_t *nbk;         /* per cell: size of its half ring (< ROWS_MAX²); they lie in nbl in cell order */
+	uint32_t *nbl;        /* the half rings of all cells, found once in step 3, read again in 4-5 */
 	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
 	uint32_t *aux;        /* per point: neighbours in other cells (step 3), then its nearest core point (4-5) */
 	uint64_t *occ;
@@ -451,7 +457,7 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		s.bits = NULL;
 	}
 
-	/* 25 bytes per point; 8-byte array first, so every array is aligned */
+	/* 29 bytes per point; 8-byte array first, so every array is aligned */
 	s.pts = scratch_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
 				       sizeof *s.aux + sizeof *s.core));
 	if (!s.pts) {
@@ -614,8 +620,8 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		s.nbk = (uint8_t *)(s.parent + m);
 		s.ccore = s.nbk + m;
 	}
-	/* ring entries: < ROWS_MAX² per cell (20 for s ≈ eps/√2), usually a few; grown on demand (4 per cell
-	 * to start) */
+	/* half-ring entries: < ROWS_MAX² per cell (10 for s ≈ eps/√2), usually a few, plus the 8-entry
+	 * overshoot of ring_bits; grown on demand (4 per cell to start) */
 	size_t nbl_cap = 4u * m + ROWS_MAX * ROWS_MAX, nbl_len = 0;
 	s.nbl = malloc(nbl_cap * sizeof *s.nbl);
 	if (!s.cells || !s.nbl) {
