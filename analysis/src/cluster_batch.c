@@ -103,17 +103,107 @@ static void radix_kv(struct kv *a, struct kv *tmp, size_t n, size_t *cnt)
  * pre-faulted: only the total counts here, not the latency of one step. (A session before measured up to
  * 75 ns per point more when a madvised fault had to compact memory first; with THP defrag=madvise on this
  * machine compact_stall stayed 0 across the benchmark.) Every array is written before it is read. */
-static void *scratch_alloc(size_t bytes)
+static void *raw_alloc(size_t bytes, size_t *cap)
 {
-	if (bytes < HUGE_B)
-		return malloc(bytes ? bytes : 1u);
+	if (bytes < HUGE_B) {
+		*cap = bytes;
+		return malloc(bytes);
+	}
 	size_t nb = (bytes + HUGE_B - 1u) / HUGE_B * HUGE_B;
 	void *p = aligned_alloc(HUGE_B, nb);
 #ifdef MADV_HUGEPAGE
 	if (p != NULL)
 		(void)madvise(p, nb, MADV_HUGEPAGE); /* advice only: without it, 4 KiB pages */
 #endif
+	*cap = nb;
 	return p;
+}
+
+/* The blocks of one call come from a pool that a workspace keeps across calls (an_cluster_batch_with): a
+ * request takes the smallest free block that is large enough, else a new one. Fresh pages are the most
+ * expensive memory here (see above; on this VM the first touch of a page the host took back costs more
+ * than zeroing it), so a caller that clusters again and again touches them once. */
+#define WS_SLOTS 24 /* >= the blocks one call holds at once (16), with room to replace */
+struct ws_block {
+	void *p;
+	size_t cap;
+	bool used;
+};
+struct an_cluster_batch_ws {
+	struct ws_block b[WS_SLOTS];
+};
+
+static void *ws_get(struct an_cluster_batch_ws *w, size_t bytes)
+{
+	bytes = bytes ? bytes : 1u;
+	int best = -1, empty = -1, small = -1;
+	for (int i = 0; i < WS_SLOTS; i++) {
+		struct ws_block *k = &w->b[i];
+		if (k->p == NULL) {
+			empty = empty < 0 ? i : empty;
+			continue;
+		}
+		if (k->used)
+			continue;
+		if (k->cap >= bytes && (best < 0 || k->cap < w->b[best].cap))
+			best = i;
+		if (k->cap < bytes && (small < 0 || k->cap > w->b[small].cap))
+			small = i;
+	}
+	if (best >= 0) {
+		w->b[best].used = true;
+		return w->b[best].p;
+	}
+	int i = empty >= 0 ? empty : small; /* replace the largest free block that is too small */
+	if (i < 0)
+		return NULL; /* cannot happen: WS_SLOTS > blocks in use */
+	free(w->b[i].p);
+	w->b[i].p = raw_alloc(bytes, &w->b[i].cap);
+	w->b[i].used = w->b[i].p != NULL;
+	return w->b[i].p;
+}
+
+static void ws_put(struct an_cluster_batch_ws *w, void *p)
+{
+	if (p == NULL)
+		return;
+	for (int i = 0; i < WS_SLOTS; i++)
+		if (w->b[i].p == p)
+			w->b[i].used = false;
+}
+
+static void ws_release_all(struct an_cluster_batch_ws *w)
+{
+	for (int i = 0; i < WS_SLOTS; i++)
+		w->b[i].used = false;
+}
+
+static void ws_free_all(struct an_cluster_batch_ws *w)
+{
+	for (int i = 0; i < WS_SLOTS; i++)
+		free(w->b[i].p);
+	memset(w, 0, sizeof *w);
+}
+
+struct an_cluster_batch_ws *an_cluster_batch_ws_new(void)
+{
+	return calloc(1, sizeof(struct an_cluster_batch_ws));
+}
+
+void an_cluster_batch_ws_free(struct an_cluster_batch_ws *w)
+{
+	if (w == NULL)
+		return;
+	ws_free_all(w);
+	free(w);
+}
+
+size_t an_cluster_batch_ws_bytes(const struct an_cluster_batch_ws *w)
+{
+	size_t t = 0;
+	for (int i = 0; w != NULL && i < WS_SLOTS; i++)
+		t += w->b[i].p != NULL ? w->b[i].cap : 0u;
+	return t;
 }
 
 static inline __attribute__((always_inline)) uint32_t uf_find(uint32_t *parent, uint32_t i)
@@ -165,25 +255,30 @@ struct scratch {
 	uint32_t *rank;
 	void *pts;            /* one block for x, y, id, orig, link, aux, core (fewer, fuller allocations) */
 	void *cells;          /* one block for parent, nbk, ccore */
+	struct an_cluster_batch_ws *ws; /* where every block comes from and goes back to */
 };
+
+static void *scratch_alloc(struct scratch *s, size_t bytes)
+{
+	return ws_get(s->ws, bytes);
+}
+
+static void *scratch_zalloc(struct scratch *s, size_t bytes)
+{
+	void *p = ws_get(s->ws, bytes);
+	if (p != NULL)
+		memset(p, 0, bytes);
+	return p;
+}
+
+static void scratch_put(struct scratch *s, void *p)
+{
+	ws_put(s->ws, p);
+}
 
 static void scratch_free(struct scratch *s)
 {
-	free(s->u);
-	free(s->utmp);
-	free(s->kv);
-	free(s->kvtmp);
-	free(s->cnt);
-	free(s->bits);
-	free(s->pts);
-	free(s->inv_own);
-	free(s->cells);
-	free(s->ckey);
-	free(s->cstart);
-	free(s->name);
-	free(s->nbl);
-	free(s->occ);
-	free(s->rank);
+	ws_release_all(s->ws); /* every block of this call, whatever aliases them */
 }
 
 #define HAS_CORE 1u    /* ccore[]: the cell has a core point */
@@ -344,7 +439,7 @@ static int ids_unique(struct scratch *s, const struct an_cluster_input *in, size
 {
 	if (hi - lo < (uint64_t)n * 64u) {
 		size_t nb = (size_t)((hi - lo) / 8u + 1u);
-		s->bits = calloc(nb, 1);
+		s->bits = scratch_zalloc(s, nb);
 		if (!s->bits)
 			return -ENOMEM;
 		for (size_t i = 0; i < n; i++) {
@@ -357,9 +452,9 @@ static int ids_unique(struct scratch *s, const struct an_cluster_input *in, size
 		return 0;
 	}
 	if (s->u == NULL)
-		s->u = scratch_alloc(n * sizeof *s->u);
+		s->u = scratch_alloc(s, n * sizeof *s->u);
 	if (s->utmp == NULL)
-		s->utmp = scratch_alloc(n * sizeof *s->utmp);
+		s->utmp = scratch_alloc(s, n * sizeof *s->utmp);
 	if (!s->u || !s->utmp)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -386,8 +481,8 @@ static int ids_unique(struct scratch *s, const struct an_cluster_input *in, size
 #endif
 
 BATCH_CLONES
-static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_input *in, size_t n,
-		     struct an_cluster_point *out)
+static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opts *o,
+		     const struct an_cluster_input *in, size_t n, struct an_cluster_point *out)
 {
 	if (an_cluster_opts_check(o) < 0 || (n > 0 && (in == NULL || out == NULL)))
 		return -EINVAL;
@@ -431,8 +526,8 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	const bool packed = g.w <= UINT32_MAX / rows; /* every key < 2^32 */
 
 	int err = 0;
-	struct scratch s = {0};
-	s.cnt = malloc(BUCKETS * sizeof *s.cnt);
+	struct scratch s = {.ws = ws};
+	s.cnt = scratch_alloc(&s, BUCKETS * sizeof *s.cnt);
 	if (!s.cnt) {
 		err = -ENOMEM;
 		goto out_free;
@@ -445,7 +540,7 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	 * as it reads each point anyway (one pass over in[] less); otherwise ids_unique() does it first. */
 	const bool ids_in_key_pass = use_occ && packed && id_hi - id_lo < (uint64_t)n * 64u;
 	if (ids_in_key_pass) {
-		s.bits = calloc((size_t)((id_hi - id_lo) / 8u + 1u), 1);
+		s.bits = scratch_zalloc(&s, (size_t)((id_hi - id_lo) / 8u + 1u));
 		if (s.bits == NULL) {
 			err = -ENOMEM;
 			goto out_free;
@@ -453,12 +548,12 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	} else {
 		if ((err = ids_unique(&s, in, n, id_lo, id_hi)) < 0)
 			goto out_free;
-		free(s.bits);
+		scratch_put(&s, s.bits);
 		s.bits = NULL;
 	}
 
 	/* 29 bytes per point; 8-byte array first, so every array is aligned */
-	s.pts = scratch_alloc(n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
+	s.pts = scratch_alloc(&s, n * (sizeof *s.id + sizeof *s.x + sizeof *s.y + sizeof *s.orig + sizeof *s.link +
 				       sizeof *s.aux + sizeof *s.core));
 	if (!s.pts) {
 		err = -ENOMEM;
@@ -479,8 +574,8 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	(((uint64_t)div_u32((uint32_t)((p)->y_mm - y_lo), &dv) + pad) * g.w +                                  \
 	 (uint64_t)div_u32((uint32_t)((p)->x_mm - x_lo), &dv) + pad)
 	if (use_occ) {
-		s.occ = calloc(nw, sizeof *s.occ);
-		s.rank = malloc(nw * sizeof *s.rank);
+		s.occ = scratch_zalloc(&s, nw * sizeof *s.occ);
+		s.rank = scratch_alloc(&s, nw * sizeof *s.rank);
 		if (!s.occ || !s.rank) {
 			err = -ENOMEM;
 			goto out_free;
@@ -510,7 +605,7 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 			kc[i] = k;
 			s.occ[k >> 6] |= 1ull << (k & 63u);
 		}
-		free(s.bits);
+		scratch_put(&s, s.bits);
 		s.bits = NULL;
 		uint32_t sum = 0;
 		for (size_t i = 0; i < nw; i++) {
@@ -518,8 +613,8 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 			sum += pop64(s.occ[i]);
 		}
 		m = sum;
-		s.cstart = scratch_alloc((m + 2u) * sizeof *s.cstart);
-		s.ckey = scratch_alloc(m * sizeof *s.ckey);
+		s.cstart = scratch_alloc(&s, (m + 2u) * sizeof *s.cstart);
+		s.ckey = scratch_alloc(&s, m * sizeof *s.ckey);
 		if (!s.cstart || !s.ckey) {
 			err = -ENOMEM;
 			goto out_free;
@@ -547,10 +642,10 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	} else {
 		/* the general case: radix sort of (key, index) */
 		if (s.u == NULL) /* ids_unique may have them already */
-			s.u = scratch_alloc(n * sizeof *s.u);
+			s.u = scratch_alloc(&s, n * sizeof *s.u);
 		if (s.utmp == NULL)
-			s.utmp = scratch_alloc(n * sizeof *s.utmp);
-		s.cstart = scratch_alloc((n + 1u) * sizeof *s.cstart);
+			s.utmp = scratch_alloc(&s, n * sizeof *s.utmp);
+		s.cstart = scratch_alloc(&s, (n + 1u) * sizeof *s.cstart);
 		if (!s.u || !s.utmp || !s.cstart) {
 			err = -ENOMEM;
 			goto out_free;
@@ -564,8 +659,8 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 				s.u[p] >>= 32;
 			}
 		} else {
-			s.kv = scratch_alloc(n * sizeof *s.kv);
-			s.kvtmp = scratch_alloc(n * sizeof *s.kvtmp);
+			s.kv = scratch_alloc(&s, n * sizeof *s.kv);
+			s.kvtmp = scratch_alloc(&s, n * sizeof *s.kvtmp);
 			if (!s.kv || !s.kvtmp) {
 				err = -ENOMEM;
 				goto out_free;
@@ -579,8 +674,8 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 				s.orig[p] = s.kv[p].i;
 				s.u[p] = s.kv[p].k;
 			}
-			free(s.kv);
-			free(s.kvtmp);
+			scratch_put(&s, s.kv);
+			scratch_put(&s, s.kvtmp);
 			s.kv = s.kvtmp = NULL;
 		}
 		s.ckey = s.utmp; /* the sort's scratch is free again: the cell keys (m <= n) live there */
@@ -607,14 +702,14 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 			g.occ = s.occ;
 			g.rank = s.rank;
 		}
-		free(s.u); /* the sorted keys were copied to ckey */
+		scratch_put(&s, s.u); /* the sorted keys were copied to ckey */
 		s.u = NULL;
 	}
 #undef KEY_OF
 	g.m = m;
 	g.ckey = s.ckey;
 	g.cstart = s.cstart;
-	s.cells = scratch_alloc(m * (sizeof *s.parent + sizeof *s.nbk + sizeof *s.ccore));
+	s.cells = scratch_alloc(&s, m * (sizeof *s.parent + sizeof *s.nbk + sizeof *s.ccore));
 	if (s.cells != NULL) {
 		s.parent = s.cells;
 		s.nbk = (uint8_t *)(s.parent + m);
@@ -623,7 +718,7 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 	/* half-ring entries: < ROWS_MAX² per cell (10 for s ≈ eps/√2), usually a few, plus the 8-entry
 	 * overshoot of ring_bits; grown on demand (4 per cell to start) */
 	size_t nbl_cap = 4u * m + ROWS_MAX * ROWS_MAX, nbl_len = 0;
-	s.nbl = malloc(nbl_cap * sizeof *s.nbl);
+	s.nbl = scratch_alloc(&s, nbl_cap * sizeof *s.nbl);
 	if (!s.cells || !s.nbl) {
 		err = -ENOMEM;
 		goto out_free;
@@ -642,11 +737,13 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		s.parent[c] = (uint32_t)c;
 		if (nbl_len + ROWS_MAX * ROWS_MAX > nbl_cap) {
 			nbl_cap *= 2u;
-			uint32_t *t = realloc(s.nbl, nbl_cap * sizeof *s.nbl);
+			uint32_t *t = scratch_alloc(&s, nbl_cap * sizeof *s.nbl);
 			if (t == NULL) {
 				err = -ENOMEM;
 				goto out_free;
 			}
+			memcpy(t, s.nbl, nbl_len * sizeof *s.nbl);
+			scratch_put(&s, s.nbl);
 			s.nbl = t;
 		}
 		uint32_t *nb = s.nbl + nbl_len;
@@ -765,7 +862,7 @@ static int batch_run(const struct an_cluster_opts *o, const struct an_cluster_in
 		s.name[c] = s.name[s.parent[c]];
 	/* 6. labels in input order: out[] and in[] sequential, the cell-order arrays read through inv */
 	if (s.inv == NULL) {
-		s.inv = s.inv_own = scratch_alloc(n * sizeof *s.inv);
+		s.inv = s.inv_own = scratch_alloc(&s, n * sizeof *s.inv);
 		if (s.inv == NULL) {
 			err = -ENOMEM;
 			goto out_free;
@@ -795,5 +892,16 @@ out_free:
 int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_input *in, size_t n,
 		     struct an_cluster_point *out)
 {
-	return batch_run(o, in, n, out);
+	struct an_cluster_batch_ws ws = {0};
+	int err = batch_run(&ws, o, in, n, out);
+	ws_free_all(&ws);
+	return err;
+}
+
+int an_cluster_batch_with(struct an_cluster_batch_ws *ws, const struct an_cluster_opts *o,
+			  const struct an_cluster_input *in, size_t n, struct an_cluster_point *out)
+{
+	if (ws == NULL)
+		return -EINVAL;
+	return batch_run(ws, o, in, n, out);
 }

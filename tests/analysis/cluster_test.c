@@ -632,7 +632,10 @@ Test(an_cluster, batch_grid_paths_equal_reference)
 	static const int64_t extent_v[] = {5000, 400000, 1900000000};
 	enum { N = 300 };
 	struct an_cluster_input in[N];
-	struct an_cluster_point got[N], want[N];
+	struct an_cluster_point got[N], want[N], with[N];
+	/* one workspace for every case: its blocks are reused across sizes, paths and options */
+	struct an_cluster_batch_ws *ws = an_cluster_batch_ws_new();
+	cr_assert_not_null(ws);
 	for (size_t e = 0; e < sizeof eps_v / sizeof eps_v[0]; e++) {
 		for (size_t x = 0; x < sizeof extent_v / sizeof extent_v[0]; x++) {
 			rng_state = 77 + e * 10 + x;
@@ -657,11 +660,27 @@ Test(an_cluster, batch_grid_paths_equal_reference)
 				in[i].id = (x % 2) ? (uint64_t)i + 1u : ((uint64_t)i << 40) + rnd() % 1000u;
 			for (uint32_t mp = 1; mp <= 4; mp++) {
 				struct an_cluster_opts o = {.eps_mm = eps, .min_pts = mp};
-				ref_dbscan(in, N, eps, mp, want);
-				cr_assert_eq(an_cluster_batch(&o, in, N, got), 0);
-				qsort(got, N, sizeof got[0], cmp_pt);
-				assert_same(got, want, N, "batch grid path");
+				size_t n = N - 60u * (mp % 3u); /* the workspace sees sizes go up and down */
+				ref_dbscan(in, n, eps, mp, want);
+				cr_assert_eq(an_cluster_batch(&o, in, n, got), 0);
+				memset(with, 0x5a, sizeof with);
+				cr_assert_eq(an_cluster_batch_with(ws, &o, in, n, with), 0);
+				for (size_t i = 0; i < n; i++) /* field by field: the padding is not written */
+					cr_assert(got[i].id == with[i].id && got[i].cluster_id == with[i].cluster_id &&
+					          got[i].is_core == with[i].is_core && got[i].x_mm == with[i].x_mm &&
+					          got[i].y_mm == with[i].y_mm, "workspace run == fresh run");
+				qsort(got, n, sizeof got[0], cmp_pt);
+				assert_same(got, want, n, "batch grid path");
 			}
 		}
 	}
+	cr_assert_gt(an_cluster_batch_ws_bytes(ws), 0);
+	struct an_cluster_opts o = {.eps_mm = 1000, .min_pts = 3};
+	cr_assert_eq(an_cluster_batch_with(NULL, &o, in, N, got), -EINVAL);
+	in[5].id = in[9].id; /* an error half-way through gives every block back */
+	cr_assert_eq(an_cluster_batch_with(ws, &o, in, N, got), -EEXIST);
+	in[5].id = in[9].id + 1000000u;
+	cr_assert_eq(an_cluster_batch_with(ws, &o, in, N, got), 0);
+	an_cluster_batch_ws_free(ws);
+	an_cluster_batch_ws_free(NULL);
 }

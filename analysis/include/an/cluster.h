@@ -174,7 +174,7 @@ size_t an_cluster_mem_bytes(const struct an_cluster *c);
  * labels as inserting the points one by one in any order; a separate implementation (points sorted by grid
  * cell, contiguous neighbour runs) that is several times faster when all points are known, and that the
  * tests hold the incremental core to. Scratch memory ~50 bytes per point on a compact field (more when the
- * field is too wide for an occupancy bitmap), plain malloc(), freed before returning.
+ * field is too wide for an occupancy bitmap), freed before returning (an_cluster_batch_with keeps it).
  * @retval 0 ok
  * @retval -EINVAL bad options, NULL pointers, or an id == AN_CLUSTER_NONE
  * @retval -ERANGE a coordinate out of range
@@ -184,6 +184,23 @@ size_t an_cluster_mem_bytes(const struct an_cluster *c);
  */
 int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_input *in, size_t n,
 		     struct an_cluster_point *out) __attribute__((warn_unused_result));
+
+/*
+ * A workspace for repeated batch runs: an_cluster_batch_with() takes its scratch blocks from it and gives
+ * them back (kept, not freed) when it returns, so a caller that clusters again and again (a live core
+ * re-running a task, a benchmark's repeats) pays for fresh pages once: at 10^6 points the first touch of
+ * ~55 MB of new scratch is a large part of one call on a VM. It holds memory only, never results: every
+ * call computes everything from its input. One thread per workspace. NULL from new: out of memory.
+ */
+struct an_cluster_batch_ws;
+struct an_cluster_batch_ws *an_cluster_batch_ws_new(void) __attribute__((warn_unused_result));
+void an_cluster_batch_ws_free(struct an_cluster_batch_ws *ws); /* NULL is a no-op */
+/* Bytes the workspace holds now. */
+size_t an_cluster_batch_ws_bytes(const struct an_cluster_batch_ws *ws);
+/* an_cluster_batch() with the scratch from ws (same results, same errors; -EINVAL also for ws NULL). */
+int an_cluster_batch_with(struct an_cluster_batch_ws *ws, const struct an_cluster_opts *o,
+			  const struct an_cluster_input *in, size_t n, struct an_cluster_point *out)
+	__attribute__((warn_unused_result));
 
 /*
  * Rule for the single eps of a task, from the typical horizontal accuracy of two indications a and b
