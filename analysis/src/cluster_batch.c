@@ -491,13 +491,10 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		return -ENOSPC;
 	uint64_t id_lo = UINT64_MAX, id_hi = 0;
 	int64_t x_lo = INT64_MAX, x_hi = INT64_MIN, y_lo = INT64_MAX, y_hi = INT64_MIN;
+	/* Ranges first, without an exit per point (the loop vectorises); the errors are the extremes: an id
+	 * AN_CLUSTER_NONE is the largest id, a coordinate out of range lies beyond the extremes. */
 	for (size_t i = 0; i < n; i++) {
 		const struct an_cluster_input *p = &in[i];
-		if (p->id == AN_CLUSTER_NONE)
-			return -EINVAL;
-		if (p->x_mm > AN_CLUSTER_COORD_MAX_MM || p->x_mm < -AN_CLUSTER_COORD_MAX_MM ||
-		    p->y_mm > AN_CLUSTER_COORD_MAX_MM || p->y_mm < -AN_CLUSTER_COORD_MAX_MM)
-			return -ERANGE;
 		id_lo = p->id < id_lo ? p->id : id_lo;
 		id_hi = p->id > id_hi ? p->id : id_hi;
 		x_lo = p->x_mm < x_lo ? p->x_mm : x_lo;
@@ -505,6 +502,11 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		y_lo = p->y_mm < y_lo ? p->y_mm : y_lo;
 		y_hi = p->y_mm > y_hi ? p->y_mm : y_hi;
 	}
+	if (n > 0 && id_hi == AN_CLUSTER_NONE)
+		return -EINVAL;
+	if (n > 0 && (x_hi > AN_CLUSTER_COORD_MAX_MM || x_lo < -AN_CLUSTER_COORD_MAX_MM ||
+		      y_hi > AN_CLUSTER_COORD_MAX_MM || y_lo < -AN_CLUSTER_COORD_MAX_MM))
+		return -ERANGE;
 	if (n == 0)
 		return 0;
 
