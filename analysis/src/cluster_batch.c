@@ -38,9 +38,23 @@
 #include "an/cluster.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+/* The labels go out with non-temporal stores on x86-64 (SSE2, the baseline): 40 bytes per point that this
+ * call never reads back, so they need not be read into the cache first (a plain store of a line not in
+ * cache reads it from memory before writing it). */
+#if defined(__x86_64__) && defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+#include <emmintrin.h>
+#define STREAM_LABELS 1
+_Static_assert(sizeof(struct an_cluster_point) == 40 && offsetof(struct an_cluster_point, id) == 0 &&
+		       offsetof(struct an_cluster_point, x_mm) == 8 && offsetof(struct an_cluster_point, y_mm) == 16 &&
+		       offsetof(struct an_cluster_point, cluster_id) == 24 &&
+		       offsetof(struct an_cluster_point, is_core) == 32,
+	       "struct an_cluster_point layout assumed by the streaming stores");
+#endif
 
 #define NIL UINT32_MAX
 #define DIGIT_BITS 13u
@@ -874,17 +888,30 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t p = s.inv[i], l = s.link[p];
+		/* l: the cell of the point's own core point (itself when core, nearest when border) */
+		/* masks, not a branch per point (noise and clustered points alternate unpredictably);
+		 * AN_CLUSTER_NONE is all ones */
+		uint32_t noise = (uint32_t)(l == NIL);
+		uint64_t cid = s.name[l & (noise - 1u)] | (0u - (uint64_t)noise);
+#ifdef STREAM_LABELS
+		long long *w = (long long *)(void *)&out[i]; /* is_core's word: the bool, then zero padding */
+		_mm_stream_si64(w, (long long)in[i].id);
+		_mm_stream_si64(w + 1, (long long)in[i].x_mm);
+		_mm_stream_si64(w + 2, (long long)in[i].y_mm);
+		_mm_stream_si64(w + 3, (long long)cid);
+		_mm_stream_si64(w + 4, (long long)(s.core[p] != 0));
+#else
 		struct an_cluster_point *r = &out[i];
 		r->id = in[i].id;
 		r->x_mm = in[i].x_mm;
 		r->y_mm = in[i].y_mm;
 		r->is_core = s.core[p] != 0;
-		/* l: the cell of the point's own core point (itself when core, nearest when border) */
-		/* masks, not a branch per point (noise and clustered points alternate unpredictably);
-		 * AN_CLUSTER_NONE is all ones */
-		uint32_t noise = (uint32_t)(l == NIL);
-		r->cluster_id = s.name[l & (noise - 1u)] | (0u - (uint64_t)noise);
+		r->cluster_id = cid;
+#endif
 	}
+#ifdef STREAM_LABELS
+	_mm_sfence(); /* the streamed labels are visible to whoever reads out[] next */
+#endif
 
 out_free:
 	scratch_free(&s);
