@@ -746,6 +746,9 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	 * cells counted before, larger ones now), so its core flag is set then. A cell with >= min_pts points
 	 * is core entirely: its points need no count, and a pair of two such cells is not looked at; for one
 	 * such cell the other side's points stop counting at min_pts. */
+	/* The name block is the cell-key block: cell c's entry becomes its smallest core id at the end of its
+	 * step 3 (ring_bits reads only the current cell's key, ring_of's cursors only keys from c on). */
+	s.name = s.ckey;
 	size_t cur[ROWS_MAX] = {0};
 	memset(s.aux, 0, n * sizeof *s.aux);
 	for (size_t c = 0; c < m; c++) {
@@ -787,22 +790,26 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 						s.aux[p] += near(&s, p, q, eps2);
 			}
 		}
+		/* the counts are final: flags, links (own cell for core points, NIL until a border offer for the
+		 * others) and the cell's smallest core id, with masks: core and non-core alternate unpredictably */
 		uint8_t any = 0, all = 1;
+		uint64_t cmin = AN_CLUSTER_NONE;
 		for (uint32_t p = a; p < b; p++) {
 			uint8_t is = dense_c || sz + s.aux[p] >= min_pts;
+			uint32_t nc = (uint32_t)is ^ 1u;
+			uint64_t v = s.id[p] | (0u - (uint64_t)nc);
 			s.core[p] = is;
 			any |= is;
 			all &= is;
 			s.aux[p] = NIL; /* from here: the nearest core point found so far (step 4-5) */
-			s.link[p] = NIL;
+			s.link[p] = (uint32_t)c | (0u - nc);
+			cmin = v < cmin ? v : cmin;
 		}
 		s.ccore[c] = (uint8_t)(any * HAS_CORE | (all ^ 1u) * HAS_NONCORE);
+		s.name[c] = cmin;
 	}
 
-	/* the cell keys are not needed any more: their block holds the names from here on (cell c's entry is
-	 * written at the end of its step 4-5: the smallest core id of the cell, AN_CLUSTER_NONE if none) */
-	s.name = s.ckey;
-	s.ckey = NULL;
+	s.ckey = NULL; /* the block holds the names now */
 	g.ckey = NULL;
 
 	/* 4-5. join core cells; border points to their nearest core point (ties: smaller id). Again each pair
@@ -816,6 +823,8 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		size_t k = s.nbk[c];
 		nbl_at += k;
 		const uint8_t fc = s.ccore[c];
+		if (k == 0 && fc != (HAS_CORE | HAS_NONCORE))
+			continue; /* most cells: nothing to join or offer (links and names came from step 3) */
 		for (size_t j = 0; j < k; j++) {
 			uint32_t d = nb[j], e = s.cstart[d], f = s.cstart[d + 1];
 			const uint8_t fd = s.ccore[d];
@@ -853,14 +862,6 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 					for (uint32_t q = a; q < b; q++)
 						if (s.core[q])
 							border_offer(&s, p, q, (uint32_t)c, eps2);
-		uint64_t cmin = AN_CLUSTER_NONE; /* smallest core id of the cell */
-		for (uint32_t p = a; p < b; p++) { /* masks: core and non-core points alternate unpredictably */
-			uint32_t nc = (uint32_t)(s.core[p] == 0); /* 1: keep the border choice (or NIL) */
-			uint64_t v = s.id[p] | (0u - (uint64_t)nc);
-			s.link[p] = (s.link[p] & (0u - nc)) | ((uint32_t)c & (nc - 1u));
-			cmin = v < cmin ? v : cmin;
-		}
-		s.name[c] = cmin;
 	}
 	/* names: min core id per root cell. parent[c] <= c always (unions link the larger root under the
 	 * smaller; path halving only shortens), so in ascending order parent[parent[c]] is already c's root:
