@@ -258,6 +258,7 @@ struct scratch {
 	uint64_t *ckey;
 	uint32_t *cstart;
 	uint32_t *parent;     /* union-find over cells */
+	uint32_t *todo;       /* the cells step 4-5 has work in (a half ring, or core and non-core points) */
 	uint64_t *name;       /* per cell root: min core id */
 	uint8_t *core;        /* per point */
 	uint8_t *ccore;       /* per cell: HAS_CORE | HAS_NONCORE */
@@ -268,7 +269,7 @@ struct scratch {
 	uint64_t *occ;
 	uint32_t *rank;
 	void *pts;            /* one block for x, y, id, orig, link, aux, core (fewer, fuller allocations) */
-	void *cells;          /* one block for parent, nbk, ccore */
+	void *cells;          /* one block for parent, todo, nbk, ccore */
 	struct an_cluster_batch_ws *ws; /* where every block comes from and goes back to */
 };
 
@@ -725,10 +726,11 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	g.m = m;
 	g.ckey = s.ckey;
 	g.cstart = s.cstart;
-	s.cells = scratch_alloc(&s, m * (sizeof *s.parent + sizeof *s.nbk + sizeof *s.ccore));
+	s.cells = scratch_alloc(&s, m * (sizeof *s.parent + sizeof *s.todo + sizeof *s.nbk + sizeof *s.ccore));
 	if (s.cells != NULL) {
 		s.parent = s.cells;
-		s.nbk = (uint8_t *)(s.parent + m);
+		s.todo = s.parent + m;
+		s.nbk = (uint8_t *)(s.todo + m);
 		s.ccore = s.nbk + m;
 	}
 	/* half-ring entries: < ROWS_MAX² per cell (10 for s ≈ eps/√2), usually a few, plus the 8-entry
@@ -749,7 +751,7 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	/* The name block is the cell-key block: cell c's entry becomes its smallest core id at the end of its
 	 * step 3 (ring_bits reads only the current cell's key, ring_of's cursors only keys from c on). */
 	s.name = s.ckey;
-	size_t cur[ROWS_MAX] = {0};
+	size_t cur[ROWS_MAX] = {0}, n_todo = 0;
 	memset(s.aux, 0, n * sizeof *s.aux);
 	for (size_t c = 0; c < m; c++) {
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1], sz = b - a;
@@ -807,6 +809,9 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		}
 		s.ccore[c] = (uint8_t)(any * HAS_CORE | (all ^ 1u) * HAS_NONCORE);
 		s.name[c] = cmin;
+		/* listed without a branch: most cells have nothing for step 4-5, unpredictably */
+		s.todo[n_todo] = (uint32_t)c;
+		n_todo += (k > 0) | (any & (all ^ 1u));
 	}
 
 	s.ckey = NULL; /* the block holds the names now */
@@ -816,15 +821,14 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	 * of neighbouring cells once, from the smaller, in both directions; a non-core point's candidates are
 	 * the core points of its own cell and of every neighbouring cell, so its choice is final when its
 	 * cell's turn ends. */
-	size_t nbl_at = 0;
-	for (size_t c = 0; c < m; c++) {
+	size_t nbl_at = 0; /* cells not listed have empty half rings: the lists of the listed ones are in order */
+	for (size_t t = 0; t < n_todo; t++) {
+		uint32_t c = s.todo[t];
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
 		const uint32_t *nb = s.nbl + nbl_at;
 		size_t k = s.nbk[c];
 		nbl_at += k;
 		const uint8_t fc = s.ccore[c];
-		if (k == 0 && fc != (HAS_CORE | HAS_NONCORE))
-			continue; /* most cells: nothing to join or offer (links and names came from step 3) */
 		for (size_t j = 0; j < k; j++) {
 			uint32_t d = nb[j], e = s.cstart[d], f = s.cstart[d + 1];
 			const uint8_t fd = s.ccore[d];
