@@ -752,9 +752,8 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	 * step 3 (ring_bits reads only the current cell's key, ring_of's cursors only keys from c on). */
 	s.name = s.ckey;
 	size_t cur[ROWS_MAX] = {0}, n_todo = 0;
-	memset(s.aux, 0, n * sizeof *s.aux);
+	/* 3a. the half rings; the cells that have one are listed (branch-free: most have none) */
 	for (size_t c = 0; c < m; c++) {
-		uint32_t a = s.cstart[c], b = s.cstart[c + 1], sz = b - a;
 		s.parent[c] = (uint32_t)c;
 		if (nbl_len + ROWS_MAX * ROWS_MAX > nbl_cap) {
 			nbl_cap *= 2u;
@@ -767,10 +766,21 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 			scratch_put(&s, s.nbl);
 			s.nbl = t;
 		}
-		uint32_t *nb = s.nbl + nbl_len;
-		size_t k = ring_any(&g, c, cur, nb);
+		size_t k = ring_any(&g, c, cur, s.nbl + nbl_len);
 		nbl_len += k;
 		s.nbk[c] = (uint8_t)k;
+		s.todo[n_todo] = (uint32_t)c;
+		n_todo += k > 0;
+	}
+	/* 3b. counts over the listed cells' pairs (their lists lie in nbl in the same order) */
+	memset(s.aux, 0, n * sizeof *s.aux);
+	size_t nbl_at = 0;
+	for (size_t t = 0; t < n_todo; t++) {
+		uint32_t c = s.todo[t];
+		uint32_t a = s.cstart[c], b = s.cstart[c + 1], sz = b - a;
+		size_t k = s.nbk[c];
+		const uint32_t *nb = s.nbl + nbl_at;
+		nbl_at += k;
 		const bool dense_c = sz >= min_pts;
 		for (size_t j = 0; j < k; j++) {
 			uint32_t e = s.cstart[nb[j]], f = s.cstart[nb[j] + 1], szd = f - e;
@@ -778,9 +788,9 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 			if (!dense_c && !dense_d) { /* both small (< min_pts each): every pair, both counted */
 				for (uint32_t p = a; p < b; p++)
 					for (uint32_t q = e; q < f; q++) {
-						uint32_t t = near(&s, p, q, eps2);
-						s.aux[p] += t;
-						s.aux[q] += t;
+						uint32_t u = near(&s, p, q, eps2);
+						s.aux[p] += u;
+						s.aux[q] += u;
 					}
 			} else if (!dense_d) { /* only d's points need counts */
 				for (uint32_t q = e; q < f; q++)
@@ -792,8 +802,14 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 						s.aux[p] += near(&s, p, q, eps2);
 			}
 		}
-		/* the counts are final: flags, links (own cell for core points, NIL until a border offer for the
-		 * others) and the cell's smallest core id, with masks: core and non-core alternate unpredictably */
+	}
+	/* 3c. the counts are final: flags, links (own cell for core points, NIL until a border offer for the
+	 * others) and each cell's smallest core id, with masks: core and non-core alternate unpredictably.
+	 * The cells step 4-5 has work in are listed again (a half ring, or core and non-core points). */
+	n_todo = 0; /* 3b is done with its list */
+	for (size_t c = 0; c < m; c++) {
+		uint32_t a = s.cstart[c], b = s.cstart[c + 1], sz = b - a;
+		const bool dense_c = sz >= min_pts;
 		uint8_t any = 0, all = 1;
 		uint64_t cmin = AN_CLUSTER_NONE;
 		for (uint32_t p = a; p < b; p++) {
@@ -809,9 +825,8 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		}
 		s.ccore[c] = (uint8_t)(any * HAS_CORE | (all ^ 1u) * HAS_NONCORE);
 		s.name[c] = cmin;
-		/* listed without a branch: most cells have nothing for step 4-5, unpredictably */
 		s.todo[n_todo] = (uint32_t)c;
-		n_todo += (k > 0) | (any & (all ^ 1u));
+		n_todo += (s.nbk[c] > 0) | (any & (all ^ 1u));
 	}
 
 	s.ckey = NULL; /* the block holds the names now */
@@ -821,7 +836,7 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	 * of neighbouring cells once, from the smaller, in both directions; a non-core point's candidates are
 	 * the core points of its own cell and of every neighbouring cell, so its choice is final when its
 	 * cell's turn ends. */
-	size_t nbl_at = 0; /* cells not listed have empty half rings: the lists of the listed ones are in order */
+	nbl_at = 0; /* cells not listed have empty half rings: the lists of the listed ones are in order */
 	for (size_t t = 0; t < n_todo; t++) {
 		uint32_t c = s.todo[t];
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1];
