@@ -772,25 +772,30 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		s.todo[n_todo] = (uint32_t)c;
 		n_todo += k > 0;
 	}
-	/* 3b. counts over the listed cells' pairs (their lists lie in nbl in the same order) */
+	/* 3b. counts over the listed cells' pairs (their lists lie in nbl in the same order). A pair of two
+	 * small cells without a single near pair can neither join nor give a border point: it is dropped
+	 * from the list (compacted in place, behind the reading), so step 4-5 never looks at it. */
 	memset(s.aux, 0, n * sizeof *s.aux);
-	size_t nbl_at = 0;
+	size_t nbl_at = 0, nbl_wr = 0;
 	for (size_t t = 0; t < n_todo; t++) {
 		uint32_t c = s.todo[t];
 		uint32_t a = s.cstart[c], b = s.cstart[c + 1], sz = b - a;
-		size_t k = s.nbk[c];
+		size_t k = s.nbk[c], kept = 0;
 		const uint32_t *nb = s.nbl + nbl_at;
 		nbl_at += k;
 		const bool dense_c = sz >= min_pts;
 		for (size_t j = 0; j < k; j++) {
-			uint32_t e = s.cstart[nb[j]], f = s.cstart[nb[j] + 1], szd = f - e;
+			uint32_t d = nb[j], e = s.cstart[d], f = s.cstart[d + 1], szd = f - e;
 			const bool dense_d = szd >= min_pts;
+			uint32_t hit = 1; /* kept unless shown to have no near pair */
 			if (!dense_c && !dense_d) { /* both small (< min_pts each): every pair, both counted */
+				hit = 0;
 				for (uint32_t p = a; p < b; p++)
 					for (uint32_t q = e; q < f; q++) {
 						uint32_t u = near(&s, p, q, eps2);
 						s.aux[p] += u;
 						s.aux[q] += u;
+						hit |= u;
 					}
 			} else if (!dense_d) { /* only d's points need counts */
 				for (uint32_t q = e; q < f; q++)
@@ -801,7 +806,11 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 					for (uint32_t q = e; q < f && sz + s.aux[p] < min_pts; q++)
 						s.aux[p] += near(&s, p, q, eps2);
 			}
+			s.nbl[nbl_wr + kept] = d; /* index <= the one just read: never ahead of the reading */
+			kept += hit;
 		}
+		s.nbk[c] = (uint8_t)kept;
+		nbl_wr += kept;
 	}
 	/* 3c. the counts are final: flags, links (own cell for core points, NIL until a border offer for the
 	 * others) and each cell's smallest core id, with masks: core and non-core alternate unpredictably.
