@@ -265,7 +265,8 @@ struct scratch {
 	uint8_t *nbk;         /* per cell: size of its half ring (< ROWS_MAX²); they lie in nbl in cell order */
 	uint32_t *nbl;        /* the half rings of all cells, found once in step 3, read again in 4-5 */
 	uint32_t *link;       /* per point: CELL of the core point it is labelled by (its own if core), NIL = noise */
-	uint32_t *aux;        /* per point: neighbours in other cells (step 3), then its nearest core point (4-5) */
+	uint32_t *aux;        /* per point: neighbours in other cells (step 3), then its nearest core point
+	                       * (4-5; valid once link[p] != NIL) */
 	uint64_t *occ;
 	uint32_t *rank;
 	void *pts;            /* one block for x, y, id, orig, link, aux, core (fewer, fuller allocations) */
@@ -320,8 +321,8 @@ static inline __attribute__((always_inline)) void border_offer(struct scratch *s
 	int64_t d2 = d2_of(s, p, q);
 	if (d2 > eps2)
 		return;
-	uint32_t b = s->aux[p];
-	if (b != NIL) {
+	if (s->link[p] != NIL) { /* a best so far: aux[p] (aux is not reset for this, link says it) */
+		uint32_t b = s->aux[p];
 		int64_t bd2 = d2_of(s, p, b);
 		if (d2 > bd2 || (d2 == bd2 && s->id[q] > s->id[b]))
 			return;
@@ -828,7 +829,6 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 			s.core[p] = is;
 			any |= is;
 			all &= is;
-			s.aux[p] = NIL; /* from here: the nearest core point found so far (step 4-5) */
 			s.link[p] = (uint32_t)c | (0u - nc);
 			cmin = v < cmin ? v : cmin;
 		}
