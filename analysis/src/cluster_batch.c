@@ -20,15 +20,17 @@
  *   3. core: each pair of neighbouring cells is met ONCE, from the smaller cell (its forward half ring: 10
  *      of the 20 ring cells), and a near pair found there counts for both points; a cell with >= min_pts
  *      points is core entirely (no distance computed for its own points, none at all between two such
- *      cells). A point's count is final when its cell's turn ends. Each cell's half ring is kept (a list in
- *      cell order) for step 4-5;
+ *      cells). In three loops: (a) every cell's half ring, kept as a list in cell order; (b) the counts, over
+ *      the cells that have a ring only, dropping from the lists the pairs of small cells with no near pair
+ *      at all (they can neither join nor give a border point); (c) flags, links and each cell's smallest
+ *      core id, listing the cells step 4-5 has work in;
  *   4. union-find over CELLS: all core points of a cell are connected; two cells are joined on the first
  *      core pair within eps (skipped when already joined); names = min core id per component;
  *   5. border = nearest core within eps, ties by smaller id, offered both ways over the same cell pairs
  *      (same pass as 4); 6. labels in input order.
  * Hot loops avoid data-dependent branches where the data alternates unpredictably (ring windows, labels);
  * on x86-64 the pass is compiled twice and the CPU picks the POPCNT/BMI2 build (BATCH_CLONES below).
- * Scratch memory is about 29 bytes per point plus 18 per occupied cell (and the half-ring lists, 4 bytes
+ * Scratch memory is about 29 bytes per point plus 22 per occupied cell (and the half-ring lists, 4 bytes
  * per entry) on a compact field, in a few blocks on transparent huge pages: fresh pages cost more than
  * much of the arithmetic here. Freed before returning; all sizes derive from n, which is capped by
  * opts.max_points.
