@@ -189,7 +189,7 @@ int an_cluster_batch(const struct an_cluster_opts *o, const struct an_cluster_in
  * A workspace for repeated batch runs: an_cluster_batch_with() takes its scratch blocks from it and gives
  * them back (kept, not freed) when it returns, so a caller that clusters again and again (a live core
  * re-running a task, a benchmark's repeats) pays for fresh pages once: at 10^6 points the first touch of
- * ~55 MB of new scratch is a large part of one call on a VM. It holds memory only, never results: every
+ * ~70 MB of new scratch costs more than the clustering itself on the VM this was measured on. It holds memory only, never results: every
  * call computes everything from its input. One thread per workspace. NULL from new: out of memory.
  */
 struct an_cluster_batch_ws;
