@@ -5,13 +5,10 @@
  * the gateway's modem link; `scentrack-gateway` on a pty (its `tty` link kind: open(2) + termios); and
  * `scentrack-core` with its SQLite store, CURVE keys and allow-list. One poll loop (this process).
  *
- * Clock. --fast: a simulated clock S (ms, UTC) advances one second at a time, but only when every running
- * collar has read everything written to it (FIONREAD of its input pipes is 0) — the collars run their
- * virtual clock from the inputs' timestamps (collar --fast), so they stay within a second of S. The
- * medium has its own clock M >= S: when the loop is idle and frames are on the air, M jumps to the end of
- * the next frame, which is then delivered (a collar waiting for its ACK in lock-step has its clock frozen,
- * so that time costs it nothing). Uplink frames go on the air at S + the collar's fixed phase (its GNSS
- * epoch's offset within the second) or M if later; the medium's CSMA queues them behind a busy channel.
+ * Clock. --fast: simulated time that never waits on real time (loop_sync): the collars run with --sync (their
+ * virtual clock from the inputs' timestamps, time marks on the motion stream, no ARQ lock-step) and say when
+ * they are idle; the gateway's status socket says when it has handled every byte; the medium is a
+ * discrete-event simulation over the frames' own times. S advances one second once nothing is due before it.
  * Live mode: S and M follow the host clock (1 s of day = 1 s), the collars run on their real clocks.
  *
  * Directory DIR (kept between runs; a second run resumes from the state file):
@@ -898,12 +895,9 @@ static int feed(struct run *r, struct collar *c, bool *progress)
 	const struct an_sim_animal *an = &r->w.animals[c->a];
 	if (!c->running || c->inputs_closed)
 		return 0;
-	/* --fast: the GNSS stream leads the motion by one epoch. The collar takes the earlier of its inputs and
-	 * knows the next GNSS time only once it has read that line, so motion up to S is consumed only while
-	 * the epoch after S is readable (as with log files, where the next line is always there). */
+	/* live: everything due by the host clock (--fast has its own feed, feed_sync) */
 	int rc;
-	int64_t lead = r->o->fast ? STEP_MS : 0;
-	while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S + lead) {
+	while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S) {
 		size_t i = c->ep_next++;
 		if (!c->have_t0) {
 			c->have_t0 = true;
@@ -935,41 +929,6 @@ static int feed(struct run *r, struct collar *c, bool *progress)
 		*progress = true;
 	}
 	return 0;
-}
-
-/* --fast gate: S may run at most LAG_MS ahead of what a collar has read. Letting the collars lag a little
- * lets each read many epochs per wake-up (a strict lock-step costs a scheduling round trip per collar per
- * simulated second on a loaded machine); a collar waiting for its ACK stops reading and so holds S. */
-#define LAG_MS 10000
-
-static int64_t consumed_utc(const struct collar *c)
-{
-	int n = 0;
-	if (c->gnss_fd >= 0 && ioctl(c->gnss_fd, FIONREAD, &n) != 0)
-		n = 0;
-	if (!c->have_t0)
-		return INT64_MAX;
-	uint64_t done = c->g_written - (uint64_t)n;
-	size_t base = c->ep_off[c->ep_first];
-	/* last epoch (written so far) whose bytes were all read */
-	size_t lo = c->ep_first, hi = c->ep_next; /* answer in [lo - 1, hi) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->ep_off[mid + 1] - base <= done)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo == c->ep_first ? c->ep_utc[c->ep_first] - 1 : c->ep_utc[lo - 1];
-}
-
-static bool drained(const struct run *r, const struct collar *c)
-{
-	if (!c->running || c->inputs_closed)
-		return true;
-	if (r->o->fast)
-		return consumed_utc(c) >= r->S - LAG_MS;
-	return true;
 }
 
 /* ---- the medium ------------------------------------------------------------------------------------------- */
@@ -1362,7 +1321,6 @@ static int handle_signals(struct run *r)
 
 static int loop(struct run *r)
 {
-	bool fast = r->o->fast;
 	int64_t last_state = mono_ms(), drain_deadline = 0;
 	uint64_t last_note_h = 0;
 	struct pollfd *pfd = calloc(3u * r->n + 8u, sizeof *pfd);
@@ -1371,13 +1329,11 @@ static int loop(struct run *r)
 	int rc = 0;
 	while (!r->stop_req) {
 		bool progress = false;
-		if (!fast) {
-			int64_t s = r->S0 + (mono_ms() - r->real0);
-			if (s > r->S)
-				r->S = s;
-			if (r->M_us < r->S * 1000)
-				r->M_us = r->S * 1000;
-		}
+		int64_t s = r->S0 + (mono_ms() - r->real0);
+		if (s > r->S)
+			r->S = s;
+		if (r->M_us < r->S * 1000)
+			r->M_us = r->S * 1000;
 		/* collars switched on */
 		for (uint32_t i = 0; i < r->n; i++) {
 			struct collar *c = &r->c[i];
@@ -1400,7 +1356,7 @@ static int loop(struct run *r)
 		for (uint32_t i = 0; i < r->n; i++)
 			if ((rc = feed(r, &r->c[i], &progress)) < 0)
 				goto out;
-		if ((rc = medium_deliver(r, fast ? r->M_us : r->S * 1000, &progress)) < 0)
+		if ((rc = medium_deliver(r, r->S * 1000, &progress)) < 0)
 			goto out;
 		for (uint32_t i = 0; i < r->n; i++) {
 			struct collar *c = &r->c[i];
@@ -1414,13 +1370,8 @@ static int loop(struct run *r)
 			progress = true;
 
 		/* wait */
-		bool all_drained = true;
-		for (uint32_t i = 0; i < r->n; i++)
-			all_drained = all_drained && drained(r, &r->c[i]);
 		int timeout;
-		if (fast)
-			timeout = progress || all_drained || r->radio.n_fl > 0 ? 0 : 2;
-		else {
+		{
 			int64_t next = (r->S / STEP_MS + 1) * STEP_MS * 1000;
 			int64_t ne = medium_next_end(r);
 			if (ne < next)
@@ -1454,12 +1405,12 @@ static int loop(struct run *r)
 			goto out;
 		}
 		uint8_t buf[8192];
-		int64_t t_now_us = fast ? r->S * 1000 : r->S * 1000;
+		int64_t t_now_us = r->S * 1000;
 		if (pfd[1].revents & POLLIN) {
 			ssize_t k = read(r->pty_master, buf, sizeof buf);
 			if (k > 0) {
 				progress = true;
-				if ((rc = deframe(r, &r->gw_df, 0, buf, (size_t)k, fast ? r->M_us : t_now_us)) < 0)
+				if ((rc = deframe(r, &r->gw_df, 0, buf, (size_t)k, t_now_us)) < 0)
 					goto out;
 			}
 		}
@@ -1474,7 +1425,7 @@ static int loop(struct run *r)
 				ssize_t k = read(c->radio_fd, buf, sizeof buf);
 				if (k > 0) {
 					progress = true;
-					if ((rc = deframe(r, &c->df, i + 1, buf, (size_t)k, t_now_us + (fast ? c->phase_us : 0))) < 0)
+					if ((rc = deframe(r, &c->df, i + 1, buf, (size_t)k, t_now_us)) < 0)
 						goto out;
 				}
 			}
@@ -1484,35 +1435,9 @@ static int loop(struct run *r)
 					collar_lines(c, (const char *)buf, (size_t)k);
 			}
 		}
-		/* advance the clocks */
-		all_drained = true;
 		bool any_running = false;
-		for (uint32_t i = 0; i < r->n; i++) {
-			all_drained = all_drained && drained(r, &r->c[i]);
+		for (uint32_t i = 0; i < r->n; i++)
 			any_running = any_running || r->c[i].running;
-		}
-		if (fast && !progress && pr == 0) {
-			int64_t ne = medium_next_end(r);
-			if (all_drained && r->S < r->S_end && (ne == INT64_MAX || ne > (r->S + STEP_MS) * 1000)) {
-				r->S += STEP_MS;
-				/* nobody on: jump to the next collar's switch-on */
-				if (!any_running) {
-					int64_t nx = r->S_end;
-					for (uint32_t i = 0; i < r->n; i++) {
-						const struct an_sim_animal *an = &r->w.animals[r->c[i].a];
-						if (!r->c[i].started && !r->c[i].finished && an->on_utc_ms >= r->S && an->on_utc_ms < nx)
-							nx = an->on_utc_ms;
-					}
-					if (nx > r->S)
-						r->S = nx;
-				}
-				if (r->M_us < r->S * 1000)
-					r->M_us = r->S * 1000;
-			} else if (ne != INT64_MAX) {
-				if (ne > r->M_us)
-					r->M_us = ne;
-			}
-		}
 		uint64_t hrs = (uint64_t)((r->S - r->S0) / 3600000);
 		if (hrs > last_note_h) {
 			last_note_h = hrs;
