@@ -29,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -55,6 +57,7 @@
 #define FRAME_MAX 2048u
 #define STEP_MS 1000
 #define STOP_WAIT_MS 15000
+#define SERIAL_DEV "/dev/ttyS0" /* --serial: a tty node sysfs knows (libserialport looks it up) */
 #define DRAIN_WAIT_MS 120000 /* after the day: the core must hold every journaled record within this */
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -627,7 +630,7 @@ static int write_configs(struct run *r)
 	         "[gateway]\nid = 1\nkeys = %s/keys/collar-keys\nstatus_socket = %s\nlog_level = note\n"
 	         "stats_interval_s = 0\n"
 	         "[spool]\npath = %s/spool.sqlite\n%s"
-	         "[link radio0]\ntype = tty\npath = %s\nbaud = 57600\n"
+	         "[link radio0]\ntype = %s\npath = %s\nbaud = 57600\n"
 	         "[upstream]\nendpoint = %s\nserver_key = %s/keys/core.pub\nsecret_key = %s/keys/gw.key\n",
 	         r->dir, sock, r->dir,
 	         /* --fast: the gateway's timers run on real time while the day runs on simulated time, so a held
@@ -637,7 +640,8 @@ static int write_configs(struct run *r)
 	          * a HELLO's answer and a duplicate's ACK too come in the same loop turn, not on a timer the sim
 	          * cannot see (the byte counts would say "done" while an answer is still owed). */
 	         r->o->fast ? "commit_gap_ms = 0\nearly_commit = yes\n[ack]\nevery = 1\nmax_delay_ms = 0\n" : "",
-	         r->pty_path, r->ep_ingest, r->dir, r->dir);
+	         r->o->serial_shim ? "serial" : "tty", r->o->serial_shim ? SERIAL_DEV : r->pty_path, r->ep_ingest, r->dir,
+	         r->dir);
 	return write_file(p, text, 0600);
 }
 
@@ -767,13 +771,43 @@ static int open_pty(struct run *r)
 	return 0;
 }
 
+/* --serial: the gateway's libserialport path, as the gateway's own tests run it. libserialport opens a port
+ * only if sysfs knows it, so the pty's slave is bind-mounted over /dev/ttyS0 in a mount namespace of this
+ * run's own (every program started from here is in it; the host's /dev/ttyS0 is untouched and the mount goes
+ * away with the run's last process). Root only. */
+static int serial_rig(struct run *r)
+{
+	if (geteuid() != 0) {
+		logf_("--serial needs root (a private mount namespace and a bind mount over %s)", SERIAL_DEV);
+		return -EPERM;
+	}
+	if (access(r->o->serial_shim, R_OK) != 0) {
+		logf_("--serial %s: %s (the shim is build/tests/gateway/ioctl_shim.so)", r->o->serial_shim, strerror(errno));
+		return -ENOENT;
+	}
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+		logf_("--serial: private mount namespace: %s", strerror(errno));
+		return -errno;
+	}
+	if (mount(r->pty_path, SERIAL_DEV, NULL, MS_BIND, NULL) != 0) {
+		logf_("--serial: bind %s over %s: %s", r->pty_path, SERIAL_DEV, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int start_gateway(struct run *r)
 {
 	char ini[PATH_CAP + 64];
 	snprintf(ini, sizeof ini, "%s/gateway.ini", r->dir);
 	int lf = open_log(r, "gateway");
 	char *argv[] = {r->gw_bin, (char *)"-N", (char *)"-f", ini, NULL};
+	char shim[PATH_CAP];
+	/* (the environment is copied at the fork: only the gateway gets the shim) */
+	if (r->o->serial_shim && realpath(r->o->serial_shim, shim))
+		setenv("LD_PRELOAD", shim, 1);
 	r->gw_pid = spawn(argv, -1, lf, lf, -1, -1);
+	unsetenv("LD_PRELOAD");
 	if (lf >= 0)
 		close(lf);
 	return r->gw_pid < 0 ? -errno : 0;
@@ -2271,6 +2305,10 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 		logf_("pty: %s", strerror(-rc));
 		goto restore_signals;
 	}
+	if (o->serial_shim && serial_rig(r) < 0) {
+		ex = EX_NOPERM;
+		goto restore_signals;
+	}
 	snprintf(r->ep_ingest, sizeof r->ep_ingest, "tcp://127.0.0.1:1"); /* placeholder until READY */
 	if (write_configs(r) < 0 || start_core(r) < 0 || write_configs(r) < 0 || start_gateway(r) < 0) {
 		ex = EX_UNAVAILABLE;
@@ -2281,7 +2319,11 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 	       r->w.sc.name, r->w.seed, r->n, r->w.n_boxes, r->w.n_passes, r->dir);
 	printf("  core: ingest %s, live updates %s, snapshots %s (logs in %s/logs)\n", r->ep_ingest, r->ep_pub, r->ep_snap,
 	       r->dir);
-	printf("  gateway: radio link on %s (tty link kind), spool %s/spool.sqlite\n", r->pty_path, r->dir);
+	if (o->serial_shim)
+		printf("  gateway: radio link on %s = %s in this run's mount namespace (serial link kind: libserialport), "
+		       "spool %s/spool.sqlite\n", SERIAL_DEV, r->pty_path, r->dir);
+	else
+		printf("  gateway: radio link on %s (tty link kind), spool %s/spool.sqlite\n", r->pty_path, r->dir);
 	if (r->o->web)
 		printf("  web map: http://%s/  (write token: %s/keys/web.token)\n", r->o->web, r->dir);
 	else if (core_ini_has_web(r))

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Process test of `scentrack sim --run --fast` / `--evaluate` (the field day through the real programs).
 
-    sim_proc_test.py SCENTRACK SCENARIO
+    sim_proc_test.py SCENTRACK SCENARIO [SHIM]
 
 1. `--run --fast` on a fresh directory: the collars, the radio medium, scentrack-gateway (pty, tty link) and
    scentrack-core start; once both collars are on, the run is frozen (SIGSTOP: simulated time waits on it, a
@@ -14,7 +14,8 @@
 3. A third start says the day is complete.
 4. Same seed, same channel: two fresh `--run --fast` days give the same frames on the air, collisions,
    losses, bytes per collar (the sim's time never depends on the host's scheduling), every record arrives
-   and no program ever stalled the simulated clock.
+   and no program ever stalled the simulated clock. As root with SHIM (tests/gateway's ioctl_shim.so) the
+   second day runs the gateway's libserialport path (`--serial`): the same channel through it.
 Every wait has a deadline; teardown kills what is left (by pid) and fails the test if anything was.
 """
 import os
@@ -28,6 +29,7 @@ import tempfile
 import time
 
 SCENTRACK, SCENARIO = sys.argv[1], sys.argv[2]
+SHIM = sys.argv[3] if len(sys.argv) > 3 and os.geteuid() == 0 else None
 DEADLINE = time.monotonic() + float(os.environ.get("SIM_TEST_DEADLINE_S", "280"))
 
 
@@ -131,7 +133,8 @@ def main():
         channel = []
         for k in range(2):
             d = f"{tmp}/same{k}"
-            r = subprocess.run([SCENTRACK, "sim", SCENARIO, "--seed", "3", "--run", "--fast", "--data", d],
+            serial = ["--serial", SHIM] if SHIM and k == 1 else []
+            r = subprocess.run([SCENTRACK, "sim", SCENARIO, "--seed", "3", "--run", "--fast", "--data", d, *serial],
                                capture_output=True, text=True, timeout=left())
             assert r.returncode == 0, f"run {k}: exit {r.returncode}\n{r.stderr}"
             j = re.search(r"journaled by the collars \(all runs\): (\d+) fixes, (\d+) IND records", r.stdout)
@@ -142,8 +145,14 @@ def main():
                      if ln.startswith(("radio ", "bytes on air", "  collar ", "records journaled"))]
             assert len(lines) >= 6, r.stdout
             channel.append(lines)
+            if serial:
+                with open(f"{d}/logs/gateway.log") as f:
+                    assert re.search(r"radio0: serial /dev/ttyS0 open", f.read()), "not the libserialport path"
             w = re.search(r"simulated this run in ([\d.]+) s wall", r.stdout)
-            print(f"fresh day {k}: {w.group(1) if w else '?'} s wall; " + "; ".join(lines[1:3]))
+            print(f"fresh day {k}{' (--serial: libserialport)' if serial else ''}: {w.group(1) if w else '?'} s wall; "
+                  + "; ".join(lines[1:3]))
+        if not SHIM:
+            print("the libserialport path (--serial) not run: needs root and the shim")
         assert channel[0] == channel[1], f"same seed, another channel:\n{channel[0]}\n{channel[1]}"
         print("sim_proc_test: ok")
     finally:
