@@ -32,6 +32,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -289,6 +290,11 @@ static pid_t spawn(char *const argv[], int in, int out, int err, int fd3, int fd
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	setpgid(0, 0);
+	/* if this run dies without stopping them (a crash), its programs stop too: an orphaned gateway would
+	 * hold the pty number the next run may get */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(127);
 	int devnull = open("/dev/null", O_RDWR);
 	int src[5] = {in >= 0 ? in : devnull, out >= 0 ? out : devnull, err >= 0 ? err : devnull, fd3, fd4};
 	/* move the sources above 10 first so dup2 into 0..4 cannot clobber one still needed */
@@ -804,10 +810,21 @@ static int start_gateway(struct run *r)
 	char *argv[] = {r->gw_bin, (char *)"-N", (char *)"-f", ini, NULL};
 	char shim[PATH_CAP];
 	/* (the environment is copied at the fork: only the gateway gets the shim) */
-	if (r->o->serial_shim && realpath(r->o->serial_shim, shim))
+	char *asan = getenv("ASAN_OPTIONS") ? strdup(getenv("ASAN_OPTIONS")) : NULL;
+	if (r->o->serial_shim && realpath(r->o->serial_shim, shim)) {
 		setenv("LD_PRELOAD", shim, 1);
+		/* a sanitizer build of the gateway accepts the preloaded shim before its runtime */
+		char opt[512];
+		snprintf(opt, sizeof opt, "%s%sverify_asan_link_order=0", asan ? asan : "", asan && *asan ? ":" : "");
+		setenv("ASAN_OPTIONS", opt, 1);
+	}
 	r->gw_pid = spawn(argv, -1, lf, lf, -1, -1);
 	unsetenv("LD_PRELOAD");
+	if (asan)
+		setenv("ASAN_OPTIONS", asan, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(asan);
 	if (lf >= 0)
 		close(lf);
 	return r->gw_pid < 0 ? -errno : 0;
@@ -1589,11 +1606,15 @@ static int time_frames(struct run *r)
 			if ((rc = pend_put(r, t, c->raw[j])) < 0)
 				return rc;
 		}
-		memmove(c->raw, c->raw + k, (c->n_raw - k) * sizeof *c->raw);
-		c->n_raw -= k;
+		if (k > 0) {
+			memmove(c->raw, c->raw + k, (c->n_raw - k) * sizeof *c->raw);
+			c->n_raw -= k;
+		}
 		size_t kt = k < c->n_txt ? k : c->n_txt;
-		memmove(c->txt, c->txt + kt, (c->n_txt - kt) * sizeof *c->txt);
-		c->n_txt -= (uint32_t)kt;
+		if (kt > 0) {
+			memmove(c->txt, c->txt + kt, (c->n_txt - kt) * sizeof *c->txt);
+			c->n_txt -= (uint32_t)kt;
+		}
 	}
 	return 0;
 }
@@ -1824,9 +1845,12 @@ static int pump(struct run *r, struct pollfd *pfd, int timeout_ms)
 static void stall_report(struct run *r)
 {
 	r->stalls++;
-	logf_("no program moved for %d s of real time at simulated %" PRId64 " ms: gateway rx %" PRIu64 "/%" PRIu64
-	      " tx %" PRIu64 "/%" PRIu64 " checked %d; going on", QUIET_STALL_MS / 1000, r->S, r->pty_written, r->pty_written,
-	      r->pty_read, r->pty_read, r->gw_checked);
+	uint64_t rx = 0, tx = 0;
+	bool up = false;
+	int rc = gw_counts(r, &rx, &tx, &up);
+	logf_("no program moved for %d s of real time at simulated %" PRId64 " ms: gateway read %" PRIu64 " of %" PRIu64
+	      " bytes written to it, wrote %" PRIu64 " of which %" PRIu64 " were read (status: %s); going on",
+	      QUIET_STALL_MS / 1000, r->S, rx, r->pty_written, tx, r->pty_read, rc ? strerror(-rc) : "ok");
 	for (uint32_t i = 0; i < r->n; i++) {
 		const struct collar *c = &r->c[i];
 		if (c->running && !collar_quiet(c))
