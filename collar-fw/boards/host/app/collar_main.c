@@ -653,7 +653,6 @@ struct linein {
 	size_t start, end;
 	char buf[GNSS_LINE_MAX];
 	uint32_t lines;
-	uint64_t bytes; /* read from fd */
 };
 
 /* 1: (*line, *len) is the next line (with its '\n' if any), 0: no full line yet, -1: end, -2: read error. */
@@ -690,7 +689,6 @@ static int linein_next(struct linein *l, char **line, size_t *len)
 		ssize_t n = read(l->fd, l->buf + l->end, sizeof l->buf - l->end);
 		if (n > 0) {
 			l->end += (size_t)n;
-			l->bytes += (uint64_t)n;
 			continue;
 		}
 		if (n == 0) {
@@ -723,7 +721,6 @@ static bool linein_ready(struct linein *l)
 		ssize_t n = read(l->fd, l->buf + l->end, sizeof l->buf - l->end);
 		if (n > 0) {
 			l->end += (size_t)n;
-			l->bytes += (uint64_t)n;
 			continue;
 		}
 		if (n == 0) {
@@ -959,7 +956,8 @@ static int parse_motion(const char *line, size_t len, struct mev *ev)
 	tmp[len] = '\0';
 	unsigned long t;
 	int x, y, z, n = 0, p;
-	if (sscanf(tmp, "%lu,tick%n", &t, &n) == 1 && n > 0 && t <= UINT32_MAX) {
+	const char *comma = strchr(tmp, ',');
+	if (comma != NULL && comma[1] == 't' && sscanf(tmp, "%lu,tick%n", &t, &n) == 1 && n > 0 && t <= UINT32_MAX) {
 		ev->kind = MEV_TICK; /* --sync time mark: no motion event before t follows */
 		ev->t_ms = (uint32_t)t;
 	} else if (sscanf(tmp, "%lu,button,%d%n", &t, &p, &n) == 2 && (p == 0 || p == 1) && t <= UINT32_MAX) {
