@@ -1664,7 +1664,7 @@ static int gw_counts(struct run *r, uint64_t *rx, uint64_t *tx, bool *up)
 		close(fd);
 		return -e;
 	}
-	static char buf[1 << 16];
+	static char buf[(1 << 20) + 1]; /* GW_STATUS_MAX: the whole document (links follow the per-collar list) */
 	size_t len = 0;
 	int64_t deadline = mono_ms() + 10000;
 	for (;;) {
