@@ -37,6 +37,7 @@ struct scentrack_sim_run_opts {
 	int policy;           /* which policy the two checks apply to: 0 every indication, 1 >= 2 animals, 2 fused */
 	bool so_far;          /* --evaluate what DIR holds now (boxes searched so far), without running */
 	const char *web;      /* --run: the core serves the web map on this host:port (NULL: as DIR/core.ini says) */
+	const char *serial_shim; /* --serial SHIM: the gateway's libserialport link kind on the pty (root only) */
 };
 /* Run (or resume) the field day through the real programs. On success with w_out: the world (caller frees). */
 int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_world *w_out);

@@ -5,13 +5,10 @@
  * the gateway's modem link; `scentrack-gateway` on a pty (its `tty` link kind: open(2) + termios); and
  * `scentrack-core` with its SQLite store, CURVE keys and allow-list. One poll loop (this process).
  *
- * Clock. --fast: a simulated clock S (ms, UTC) advances one second at a time, but only when every running
- * collar has read everything written to it (FIONREAD of its input pipes is 0) — the collars run their
- * virtual clock from the inputs' timestamps (collar --fast), so they stay within a second of S. The
- * medium has its own clock M >= S: when the loop is idle and frames are on the air, M jumps to the end of
- * the next frame, which is then delivered (a collar waiting for its ACK in lock-step has its clock frozen,
- * so that time costs it nothing). Uplink frames go on the air at S + the collar's fixed phase (its GNSS
- * epoch's offset within the second) or M if later; the medium's CSMA queues them behind a busy channel.
+ * Clock. --fast: simulated time that never waits on real time (loop_sync): the collars run with --sync (their
+ * virtual clock from the inputs' timestamps, time marks on the motion stream, no ARQ lock-step) and say when
+ * they are idle; the gateway's status socket says when it has handled every byte; the medium is a
+ * discrete-event simulation over the frames' own times. S advances one second once nothing is due before it.
  * Live mode: S and M follow the host clock (1 s of day = 1 s), the collars run on their real clocks.
  *
  * Directory DIR (kept between runs; a second run resumes from the state file):
@@ -32,10 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -57,6 +58,7 @@
 #define FRAME_MAX 2048u
 #define STEP_MS 1000
 #define STOP_WAIT_MS 15000
+#define SERIAL_DEV "/dev/ttyS0" /* --serial: a tty node sysfs knows (libserialport looks it up) */
 #define DRAIN_WAIT_MS 120000 /* after the day: the core must hold every journaled record within this */
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -178,6 +180,22 @@ struct collar {
 	size_t line_len;
 	uint64_t j_fix, j_ind, j_other; /* journaled (all runs) */
 	uint64_t tx_frames, tx_air_bytes;
+	/* --fast (the collar's --sync protocol, see loop_sync): what this process was given and what it said */
+	int64_t tick_written;  /* last time mark written (collar ms), -1 none */
+	uint64_t r_written;    /* radio bytes written to it */
+	bool rep_valid;        /* an "idle" line arrived */
+	int64_t rep_tick;
+	uint64_t rep_rx;
+	uint32_t rep_tx, rep_clock;
+	bool rep_drained;
+	uint32_t n_txt, cap_txt; /* "tx CLOCK" times not yet paired with a frame */
+	uint32_t *txt;
+	uint32_t tx_lines;
+	struct payload *raw; /* frames read from its radio, not yet paired with a time */
+	size_t n_raw, cap_raw;
+	uint32_t raw_frames;
+	bool gnss_closed;
+	int64_t closed_S; /* S when its inputs were closed (it said it is drained) */
 };
 
 struct payload {
@@ -212,6 +230,20 @@ struct run {
 	/* time */
 	int64_t S, S0, S_end, M_us;
 	int64_t real0;
+	/* --fast: frames waiting for their start time, sorted by (t_us, seq) */
+	struct pend {
+		int64_t t_us;
+		uint64_t seq;
+		struct payload p;
+	} *pend;
+	size_t n_pend, cap_pend;
+	uint64_t pend_seq;
+	struct payload *gw_raw; /* frames the gateway wrote, not yet timed */
+	size_t n_gw_raw, cap_gw_raw;
+	uint64_t pty_written, pty_read; /* bytes to/from the gateway's modem since it started */
+	bool gw_checked;                /* the gateway said it read every byte written and wrote every byte read */
+	char gw_sock[104];
+	uint64_t gw_status_queries, stalls;
 	bool stop_req;
 	int stop_sig;
 	bool day_done;
@@ -258,6 +290,11 @@ static pid_t spawn(char *const argv[], int in, int out, int err, int fd3, int fd
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	setpgid(0, 0);
+	/* if this run dies without stopping them (a crash), its programs stop too: an orphaned gateway would
+	 * hold the pty number the next run may get */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(127);
 	int devnull = open("/dev/null", O_RDWR);
 	int src[5] = {in >= 0 ? in : devnull, out >= 0 ? out : devnull, err >= 0 ? err : devnull, fd3, fd4};
 	/* move the sources above 10 first so dup2 into 0..4 cannot clobber one still needed */
@@ -589,8 +626,9 @@ static int write_configs(struct run *r)
 	}
 	char sock[PATH_CAP + 64];
 	snprintf(sock, sizeof sock, "%s/gateway.sock", r->dir);
-	if (strlen(sock) >= 100)
-		sock[0] = 0; /* sun_path is 108 bytes: no status socket rather than a failed start */
+	if (strlen(sock) >= 100) /* sun_path is 108 bytes; --fast needs the socket (the gateway's byte counts) */
+		snprintf(sock, sizeof sock, "/tmp/scentrack-sim-%d.sock", (int)getpid());
+	snprintf(r->gw_sock, sizeof r->gw_sock, "%.100s", sock);
 	snprintf(p, sizeof p, "%s/gateway.ini", r->dir);
 	snprintf(text, sizeof text,
 	         "# scentrack-gateway for the simulated field day (rewritten by scentrack sim at every start: the pty\n"
@@ -598,13 +636,18 @@ static int write_configs(struct run *r)
 	         "[gateway]\nid = 1\nkeys = %s/keys/collar-keys\nstatus_socket = %s\nlog_level = note\n"
 	         "stats_interval_s = 0\n"
 	         "[spool]\npath = %s/spool.sqlite\n%s"
-	         "[link radio0]\ntype = tty\npath = %s\nbaud = 57600\n"
+	         "[link radio0]\ntype = %s\npath = %s\nbaud = 57600\n"
 	         "[upstream]\nendpoint = %s\nserver_key = %s/keys/core.pub\nsecret_key = %s/keys/gw.key\n",
 	         r->dir, sock, r->dir,
-	         /* --fast: a collar's clock waits for each ACK (lock-step), so the gateway ACKs every durable record
-	          * at once instead of batching 4 or waiting 100 ms of real time, which would be minutes of day */
-	         r->o->fast ? "commit_gap_ms = 0\n[ack]\nevery = 1\nmax_delay_ms = 1\n" : "",
-	         r->pty_path, r->ep_ingest, r->dir, r->dir);
+	         /* --fast: the gateway's timers run on real time while the day runs on simulated time, so a held
+	          * ACK (batching 4, or 100 ms) would reach the collar seconds of day late, after its RTO. In the sim
+	          * the gateway commits (fsync, unchanged) and ACKs each durable record at once: in simulated time
+	          * its processing takes no time, which is what the field's 100 ms hold approximates. max_delay_ms = 0:
+	          * a HELLO's answer and a duplicate's ACK too come in the same loop turn, not on a timer the sim
+	          * cannot see (the byte counts would say "done" while an answer is still owed). */
+	         r->o->fast ? "commit_gap_ms = 0\nearly_commit = yes\n[ack]\nevery = 1\nmax_delay_ms = 0\n" : "",
+	         r->o->serial_shim ? "serial" : "tty", r->o->serial_shim ? SERIAL_DEV : r->pty_path, r->ep_ingest, r->dir,
+	         r->dir);
 	return write_file(p, text, 0600);
 }
 
@@ -734,13 +777,54 @@ static int open_pty(struct run *r)
 	return 0;
 }
 
+/* --serial: the gateway's libserialport path, as the gateway's own tests run it. libserialport opens a port
+ * only if sysfs knows it, so the pty's slave is bind-mounted over /dev/ttyS0 in a mount namespace of this
+ * run's own (every program started from here is in it; the host's /dev/ttyS0 is untouched and the mount goes
+ * away with the run's last process). Root only. */
+static int serial_rig(struct run *r)
+{
+	if (geteuid() != 0) {
+		logf_("--serial needs root (a private mount namespace and a bind mount over %s)", SERIAL_DEV);
+		return -EPERM;
+	}
+	if (access(r->o->serial_shim, R_OK) != 0) {
+		logf_("--serial %s: %s (the shim is build/tests/gateway/ioctl_shim.so)", r->o->serial_shim, strerror(errno));
+		return -ENOENT;
+	}
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+		logf_("--serial: private mount namespace: %s", strerror(errno));
+		return -errno;
+	}
+	if (mount(r->pty_path, SERIAL_DEV, NULL, MS_BIND, NULL) != 0) {
+		logf_("--serial: bind %s over %s: %s", r->pty_path, SERIAL_DEV, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int start_gateway(struct run *r)
 {
 	char ini[PATH_CAP + 64];
 	snprintf(ini, sizeof ini, "%s/gateway.ini", r->dir);
 	int lf = open_log(r, "gateway");
 	char *argv[] = {r->gw_bin, (char *)"-N", (char *)"-f", ini, NULL};
+	char shim[PATH_CAP];
+	/* (the environment is copied at the fork: only the gateway gets the shim) */
+	char *asan = getenv("ASAN_OPTIONS") ? strdup(getenv("ASAN_OPTIONS")) : NULL;
+	if (r->o->serial_shim && realpath(r->o->serial_shim, shim)) {
+		setenv("LD_PRELOAD", shim, 1);
+		/* a sanitizer build of the gateway accepts the preloaded shim before its runtime */
+		char opt[512];
+		snprintf(opt, sizeof opt, "%s%sverify_asan_link_order=0", asan ? asan : "", asan && *asan ? ":" : "");
+		setenv("ASAN_OPTIONS", opt, 1);
+	}
 	r->gw_pid = spawn(argv, -1, lf, lf, -1, -1);
+	unsetenv("LD_PRELOAD");
+	if (asan)
+		setenv("ASAN_OPTIONS", asan, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(asan);
 	if (lf >= 0)
 		close(lf);
 	return r->gw_pid < 0 ? -errno : 0;
@@ -777,7 +861,7 @@ static int start_collar(struct run *r, struct collar *c)
 	argv[k++] = (char *)"fd:3";
 	argv[k++] = (char *)"--species";
 	argv[k++] = an->p.species == AN_SIM_DOG ? (char *)"dog" : (char *)"rat";
-	argv[k++] = r->o->fast ? (char *)"--fast" : (char *)"--realtime";
+	argv[k++] = r->o->fast ? (char *)"--sync" : (char *)"--realtime";
 	argv[k++] = (char *)"--exit-on-eof";
 	argv[k++] = (char *)"--journal-log";
 	argv[k++] = (char *)"-D";
@@ -803,6 +887,16 @@ static int start_collar(struct run *r, struct collar *c)
 	fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
 	c->started = c->running = true;
 	c->have_t0 = false;
+	c->tick_written = -1;
+	c->r_written = 0;
+	c->rep_valid = false;
+	c->n_txt = 0;
+	c->tx_lines = 0;
+	for (size_t j = 0; j < c->n_raw; j++)
+		free(c->raw[j].data);
+	c->n_raw = 0;
+	c->raw_frames = 0;
+	c->gnss_closed = false;
 	/* resume: skip what an earlier run already fed */
 	while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S)
 		c->ep_next++;
@@ -854,12 +948,9 @@ static int feed(struct run *r, struct collar *c, bool *progress)
 	const struct an_sim_animal *an = &r->w.animals[c->a];
 	if (!c->running || c->inputs_closed)
 		return 0;
-	/* --fast: the GNSS stream leads the motion by one epoch. The collar takes the earlier of its inputs and
-	 * knows the next GNSS time only once it has read that line, so motion up to S is consumed only while
-	 * the epoch after S is readable (as with log files, where the next line is always there). */
+	/* live: everything due by the host clock (--fast has its own feed, feed_sync) */
 	int rc;
-	int64_t lead = r->o->fast ? STEP_MS : 0;
-	while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S + lead) {
+	while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S) {
 		size_t i = c->ep_next++;
 		if (!c->have_t0) {
 			c->have_t0 = true;
@@ -891,41 +982,6 @@ static int feed(struct run *r, struct collar *c, bool *progress)
 		*progress = true;
 	}
 	return 0;
-}
-
-/* --fast gate: S may run at most LAG_MS ahead of what a collar has read. Letting the collars lag a little
- * lets each read many epochs per wake-up (a strict lock-step costs a scheduling round trip per collar per
- * simulated second on a loaded machine); a collar waiting for its ACK stops reading and so holds S. */
-#define LAG_MS 10000
-
-static int64_t consumed_utc(const struct collar *c)
-{
-	int n = 0;
-	if (c->gnss_fd >= 0 && ioctl(c->gnss_fd, FIONREAD, &n) != 0)
-		n = 0;
-	if (!c->have_t0)
-		return INT64_MAX;
-	uint64_t done = c->g_written - (uint64_t)n;
-	size_t base = c->ep_off[c->ep_first];
-	/* last epoch (written so far) whose bytes were all read */
-	size_t lo = c->ep_first, hi = c->ep_next; /* answer in [lo - 1, hi) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->ep_off[mid + 1] - base <= done)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo == c->ep_first ? c->ep_utc[c->ep_first] - 1 : c->ep_utc[lo - 1];
-}
-
-static bool drained(const struct run *r, const struct collar *c)
-{
-	if (!c->running || c->inputs_closed)
-		return true;
-	if (r->o->fast)
-		return consumed_utc(c) >= r->S - LAG_MS;
-	return true;
 }
 
 /* ---- the medium ------------------------------------------------------------------------------------------- */
@@ -1009,6 +1065,23 @@ static int medium_deliver(struct run *r, int64_t now_us, bool *progress)
 	return k < 0 ? k : 0;
 }
 
+/* --fast: a frame read from a program, held until its time on the air is known (see loop_sync). */
+static int raw_push(struct run *r, uint32_t sender, const uint8_t *data, size_t len)
+{
+	struct payload **v = sender ? &r->c[sender - 1].raw : &r->gw_raw;
+	size_t *n = sender ? &r->c[sender - 1].n_raw : &r->n_gw_raw, *cap = sender ? &r->c[sender - 1].cap_raw : &r->cap_gw_raw;
+	if (an_array_grow((void **)v, cap, *n, 16, sizeof **v))
+		return -ENOMEM;
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, len);
+	(*v)[(*n)++] = (struct payload){0, sender, (uint32_t)len, copy};
+	if (sender)
+		r->c[sender - 1].raw_frames++;
+	return 0;
+}
+
 /* Bytes from a sender → frames on the air. */
 static int deframe(struct run *r, struct deframer *d, uint32_t sender, const uint8_t *b, size_t n, int64_t t_us)
 {
@@ -1026,7 +1099,7 @@ static int deframe(struct run *r, struct deframer *d, uint32_t sender, const uin
 		if (d->len > 0 && !d->overflow) {
 			d->buf[0] = 0;
 			d->buf[1 + d->len] = 0;
-			int rc = medium_send(r, sender, d->buf, d->len + 2, t_us);
+			int rc = r->o->fast ? raw_push(r, sender, d->buf, d->len + 2) : medium_send(r, sender, d->buf, d->len + 2, t_us);
 			if (rc)
 				return rc;
 		}
@@ -1049,8 +1122,30 @@ static void collar_lines(struct collar *c, const char *b, size_t n)
 		c->line[c->line_len] = 0;
 		c->line_len = 0;
 		char type[16];
-		uint32_t seq;
-		if (sscanf(c->line, "journaled %" SCNu32 " %15s", &seq, type) == 2) {
+		uint32_t seq, clk, tx;
+		int64_t tick;
+		uint64_t rx;
+		int dr;
+		if (sscanf(c->line, "tx %" SCNu32, &clk) == 1) {
+			if (c->n_txt == c->cap_txt) {
+				uint32_t nc = c->cap_txt ? 2 * c->cap_txt : 64;
+				uint32_t *t = realloc(c->txt, nc * sizeof *t);
+				if (!t)
+					continue; /* the frame then goes on the air at the medium's time */
+				c->txt = t;
+				c->cap_txt = nc;
+			}
+			c->txt[c->n_txt++] = clk;
+			c->tx_lines++;
+		} else if (sscanf(c->line, "idle %" SCNd64 " %" SCNu32 " %" SCNu64 " %" SCNu32 " %d", &tick, &clk, &rx, &tx,
+		                  &dr) == 5) {
+			c->rep_valid = true;
+			c->rep_tick = tick;
+			c->rep_clock = clk;
+			c->rep_rx = rx;
+			c->rep_tx = tx;
+			c->rep_drained = dr != 0;
+		} else if (sscanf(c->line, "journaled %" SCNu32 " %15s", &seq, type) == 2) {
 			if (!strcmp(type, "FIX"))
 				c->j_fix++;
 			else if (!strcmp(type, "IND"))
@@ -1171,7 +1266,7 @@ static void reap(struct run *r)
 			c->running = false;
 			c->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			/* exit 0 after EOF = every record acked: this collar's day is over */
-			if (c->exit_status == 0 && c->inputs_closed && c->ep_next == c->n_ep)
+			if (c->exit_status == 0 && c->inputs_closed && (c->ep_next == c->n_ep || r->o->fast))
 				c->finished = true;
 			else if (!r->stop_req) {
 				/* a crashed collar is restarted on the same flash file, as its watchdog would (a few times) */
@@ -1279,7 +1374,6 @@ static int handle_signals(struct run *r)
 
 static int loop(struct run *r)
 {
-	bool fast = r->o->fast;
 	int64_t last_state = mono_ms(), drain_deadline = 0;
 	uint64_t last_note_h = 0;
 	struct pollfd *pfd = calloc(3u * r->n + 8u, sizeof *pfd);
@@ -1288,13 +1382,11 @@ static int loop(struct run *r)
 	int rc = 0;
 	while (!r->stop_req) {
 		bool progress = false;
-		if (!fast) {
-			int64_t s = r->S0 + (mono_ms() - r->real0);
-			if (s > r->S)
-				r->S = s;
-			if (r->M_us < r->S * 1000)
-				r->M_us = r->S * 1000;
-		}
+		int64_t s = r->S0 + (mono_ms() - r->real0);
+		if (s > r->S)
+			r->S = s;
+		if (r->M_us < r->S * 1000)
+			r->M_us = r->S * 1000;
 		/* collars switched on */
 		for (uint32_t i = 0; i < r->n; i++) {
 			struct collar *c = &r->c[i];
@@ -1317,7 +1409,7 @@ static int loop(struct run *r)
 		for (uint32_t i = 0; i < r->n; i++)
 			if ((rc = feed(r, &r->c[i], &progress)) < 0)
 				goto out;
-		if ((rc = medium_deliver(r, fast ? r->M_us : r->S * 1000, &progress)) < 0)
+		if ((rc = medium_deliver(r, r->S * 1000, &progress)) < 0)
 			goto out;
 		for (uint32_t i = 0; i < r->n; i++) {
 			struct collar *c = &r->c[i];
@@ -1331,13 +1423,8 @@ static int loop(struct run *r)
 			progress = true;
 
 		/* wait */
-		bool all_drained = true;
-		for (uint32_t i = 0; i < r->n; i++)
-			all_drained = all_drained && drained(r, &r->c[i]);
 		int timeout;
-		if (fast)
-			timeout = progress || all_drained || r->radio.n_fl > 0 ? 0 : 2;
-		else {
+		{
 			int64_t next = (r->S / STEP_MS + 1) * STEP_MS * 1000;
 			int64_t ne = medium_next_end(r);
 			if (ne < next)
@@ -1371,12 +1458,12 @@ static int loop(struct run *r)
 			goto out;
 		}
 		uint8_t buf[8192];
-		int64_t t_now_us = fast ? r->S * 1000 : r->S * 1000;
+		int64_t t_now_us = r->S * 1000;
 		if (pfd[1].revents & POLLIN) {
 			ssize_t k = read(r->pty_master, buf, sizeof buf);
 			if (k > 0) {
 				progress = true;
-				if ((rc = deframe(r, &r->gw_df, 0, buf, (size_t)k, fast ? r->M_us : t_now_us)) < 0)
+				if ((rc = deframe(r, &r->gw_df, 0, buf, (size_t)k, t_now_us)) < 0)
 					goto out;
 			}
 		}
@@ -1391,7 +1478,7 @@ static int loop(struct run *r)
 				ssize_t k = read(c->radio_fd, buf, sizeof buf);
 				if (k > 0) {
 					progress = true;
-					if ((rc = deframe(r, &c->df, i + 1, buf, (size_t)k, t_now_us + (fast ? c->phase_us : 0))) < 0)
+					if ((rc = deframe(r, &c->df, i + 1, buf, (size_t)k, t_now_us)) < 0)
 						goto out;
 				}
 			}
@@ -1401,35 +1488,9 @@ static int loop(struct run *r)
 					collar_lines(c, (const char *)buf, (size_t)k);
 			}
 		}
-		/* advance the clocks */
-		all_drained = true;
 		bool any_running = false;
-		for (uint32_t i = 0; i < r->n; i++) {
-			all_drained = all_drained && drained(r, &r->c[i]);
+		for (uint32_t i = 0; i < r->n; i++)
 			any_running = any_running || r->c[i].running;
-		}
-		if (fast && !progress && pr == 0) {
-			int64_t ne = medium_next_end(r);
-			if (all_drained && r->S < r->S_end && (ne == INT64_MAX || ne > (r->S + STEP_MS) * 1000)) {
-				r->S += STEP_MS;
-				/* nobody on: jump to the next collar's switch-on */
-				if (!any_running) {
-					int64_t nx = r->S_end;
-					for (uint32_t i = 0; i < r->n; i++) {
-						const struct an_sim_animal *an = &r->w.animals[r->c[i].a];
-						if (!r->c[i].started && !r->c[i].finished && an->on_utc_ms >= r->S && an->on_utc_ms < nx)
-							nx = an->on_utc_ms;
-					}
-					if (nx > r->S)
-						r->S = nx;
-				}
-				if (r->M_us < r->S * 1000)
-					r->M_us = r->S * 1000;
-			} else if (ne != INT64_MAX) {
-				if (ne > r->M_us)
-					r->M_us = ne;
-			}
-		}
 		uint64_t hrs = (uint64_t)((r->S - r->S0) / 3600000);
 		if (hrs > last_note_h) {
 			last_note_h = hrs;
@@ -1477,6 +1538,517 @@ static int loop(struct run *r)
 			struct pollfd p = {.fd = r->sfd, .events = POLLIN};
 			if (poll(&p, 1, 200) > 0)
 				handle_signals(r);
+		}
+	}
+out:
+	free(pfd);
+	return rc;
+}
+
+/* ---- --fast: simulated time that never waits on real time ----------------------------------------------------
+ *
+ * Every program says when it has finished with what it was given, so the simulated clocks move the moment all
+ * are done instead of after real-time waits:
+ *  - a collar (--sync) reports "idle TICK CLOCK RX TX DRAINED" before it waits with nothing to do: it consumed
+ *    the time mark TICK (all motion up to it, and the GNSS epoch after it, see feed_sync), read RX radio bytes
+ *    and wrote TX frames; "tx CLOCK" after each frame gives the frame's time on its own virtual clock;
+ *  - the gateway's status socket gives the modem link's byte counts: it is done when it read every byte
+ *    written to it and the sim read every byte it wrote (its ACK is written in the same loop turn as the
+ *    commit, early_commit, so nothing is held on a real-time timer).
+ * Then the medium runs as a discrete-event simulation: the earliest of (a frame due on the air, a frame ending)
+ * happens next; a frame delivered to a program makes it busy again, and its answers go on the air at the
+ * medium's time (processing takes no simulated time). S advances by STEP_MS once nothing is due before S + STEP.
+ * Collars run with no ARQ lock-step: they keep sending within their window while ACKs are outstanding, as on
+ * the air. Frames' times come from the collars' own clocks and every order is by (time, sender, sequence), so
+ * the channel's events do not depend on the host's scheduling. */
+
+#define QUIET_STALL_MS 30000 /* no program answered for this long: a bug, said loudly (and counted) */
+
+static int pend_put(struct run *r, int64_t t_us, struct payload p)
+{
+	if (an_array_grow((void **)&r->pend, &r->cap_pend, r->n_pend, 64, sizeof *r->pend))
+		return -ENOMEM;
+	size_t i = r->n_pend;
+	uint64_t seq = r->pend_seq++;
+	while (i > 0 && r->pend[i - 1].t_us > t_us)
+		i--;
+	memmove(&r->pend[i + 1], &r->pend[i], (r->n_pend - i) * sizeof *r->pend);
+	r->pend[i] = (struct pend){t_us, seq, p};
+	r->n_pend++;
+	return 0;
+}
+
+/* Frames read since the last round, on the air at their sender's time (collars: their clock; the gateway: the
+ * medium's time when it answered) plus the modem's random access delay, drawn in a fixed order. */
+static int time_frames(struct run *r)
+{
+	int rc;
+	int64_t m = r->M_us;
+	for (size_t j = 0; j < r->n_gw_raw; j++) {
+		int64_t t = m + (int64_t)(an_sim_rng_unit(&r->access_rng) * (double)r->radio.cfg.backoff_max_us);
+		if ((rc = pend_put(r, t, r->gw_raw[j])) < 0)
+			return rc;
+	}
+	r->n_gw_raw = 0;
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct collar *c = &r->c[i];
+		size_t k = c->n_raw < c->n_txt ? c->n_raw : c->n_txt;
+		if (!c->running && c->n_raw > k)
+			k = c->n_raw; /* it died after writing: its last frames go out now */
+		for (size_t j = 0; j < k; j++) {
+			int64_t t = m;
+			if (j < c->n_txt && c->have_t0) {
+				int64_t tc = (c->t0_utc + (int64_t)c->txt[j]) * 1000 + c->phase_us;
+				if (tc > t)
+					t = tc;
+			}
+			t += (int64_t)(an_sim_rng_unit(&r->access_rng) * (double)r->radio.cfg.backoff_max_us);
+			if ((rc = pend_put(r, t, c->raw[j])) < 0)
+				return rc;
+		}
+		if (k > 0) {
+			memmove(c->raw, c->raw + k, (c->n_raw - k) * sizeof *c->raw);
+			c->n_raw -= k;
+		}
+		size_t kt = k < c->n_txt ? k : c->n_txt;
+		if (kt > 0) {
+			memmove(c->txt, c->txt + kt, (c->n_txt - kt) * sizeof *c->txt);
+			c->n_txt -= (uint32_t)kt;
+		}
+	}
+	return 0;
+}
+
+/* A frame starts at exactly t_us (the access delay is in t_us already). */
+static int medium_start(struct run *r, int64_t t_us, struct payload p)
+{
+	uint64_t id;
+	int64_t end;
+	int rc = an_sim_radio_send(&r->radio, t_us, p.sender, p.len, &id, &end);
+	if (rc == -ENOBUFS) {
+		r->dropped_overflow++;
+		free(p.data);
+		return 0;
+	}
+	if (rc < 0) {
+		free(p.data);
+		return rc;
+	}
+	if (an_array_grow((void **)&r->pl, &r->cap_pl, r->n_pl, 64, sizeof *r->pl)) {
+		free(p.data);
+		return -ENOMEM;
+	}
+	p.id = id;
+	r->pl[r->n_pl++] = p;
+	uint64_t air = p.len + r->radio.cfg.overhead_bytes;
+	if (p.sender == 0) {
+		r->down_frames++;
+		r->down_air_bytes += air;
+	} else {
+		r->c[p.sender - 1].tx_frames++;
+		r->c[p.sender - 1].tx_air_bytes += air;
+	}
+	return 0;
+}
+
+/* The gateway's modem-link byte counts from its status socket (one JSON document per connection). */
+static int gw_counts(struct run *r, uint64_t *rx, uint64_t *tx, bool *up)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, r->gw_sock, sizeof r->gw_sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	static char buf[(1 << 20) + 1]; /* GW_STATUS_MAX: the whole document (links follow the per-collar list) */
+	size_t len = 0;
+	int64_t deadline = mono_ms() + 10000;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - mono_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof buf - 1)
+			break;
+	}
+	close(fd);
+	buf[len] = 0;
+	r->gw_status_queries++;
+	const char *l = strstr(buf, "\"links\"");
+	const char *a = l ? strstr(l, "\"rx_bytes\":") : NULL, *b = l ? strstr(l, "\"tx_bytes\":") : NULL;
+	const char *u = l ? strstr(l, "\"up\":") : NULL;
+	if (!a || !b || !u)
+		return -EPROTO;
+	*rx = strtoull(a + 11, NULL, 10);
+	*tx = strtoull(b + 11, NULL, 10);
+	*up = strncmp(u + 5, "true", 4) == 0;
+	return 0;
+}
+
+/* Time marks and streams for the step ending at S: motion up to S, the mark S, then the GNSS epochs up to S +
+ * STEP (the collar completes an epoch's record when it reads the next epoch's first line, and it takes a GNSS
+ * line only once the motion is known up to that line's time). The GNSS pipe closes after the last epoch; the
+ * motion pipe (with marks: the collar's clock while it drains) once the collar said it is drained after its
+ * switch-off: it then exits. */
+static int feed_sync(struct run *r, struct collar *c)
+{
+	const struct an_sim_animal *an = &r->w.animals[c->a];
+	bool progress = false;
+	int rc;
+	if (!c->running || c->inputs_closed)
+		return 0;
+	if (!c->gnss_closed) {
+		while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S + STEP_MS && r->S < an->off_utc_ms) {
+			size_t i = c->ep_next++;
+			if (!c->have_t0) {
+				c->have_t0 = true;
+				c->t0_utc = c->ep_utc[i];
+				c->ep_first = i;
+			}
+			if (outq_put(&c->gq, c->nmea + c->ep_off[i], c->ep_off[i + 1] - c->ep_off[i]))
+				return -ENOMEM;
+		}
+	}
+	bool motion_over = r->S >= an->off_utc_ms || (c->acc_next == c->n_acc && c->btn_next == c->n_btn);
+	if (!motion_over && (rc = feed_motion(r, c, INT64_MAX, &progress)) < 0)
+		return rc;
+	if (c->have_t0 && r->S >= c->t0_utc && r->S - c->t0_utc > c->tick_written) {
+		char line[48];
+		int n = snprintf(line, sizeof line, "%" PRId64 ",tick\n", r->S - c->t0_utc);
+		if (outq_put(&c->mq, line, (size_t)n))
+			return -ENOMEM;
+		c->tick_written = r->S - c->t0_utc;
+	}
+	return 0;
+}
+
+/* After feed_sync and the quiet round: close what is over. */
+static void close_sync(struct run *r, struct collar *c)
+{
+	const struct an_sim_animal *an = &r->w.animals[c->a];
+	if (!c->running || c->inputs_closed || outq_pending(&c->gq) || outq_pending(&c->mq))
+		return;
+	if (!c->gnss_closed && (c->ep_next == c->n_ep || r->S >= an->off_utc_ms)) {
+		c->gnss_closed = true;
+		close_fd(&c->gnss_fd);
+	}
+	if (c->gnss_closed && r->S >= an->off_utc_ms && c->rep_valid && c->rep_drained && c->rep_tick == c->tick_written) {
+		c->inputs_closed = true; /* switched off and every record acked: EOF, it exits */
+		c->closed_S = r->S;
+		close_fd(&c->motion_fd);
+	}
+
+}
+
+static bool collar_quiet(const struct collar *c)
+{
+	if (!c->running)
+		return true;
+	if (c->inputs_closed)
+		return false; /* leaving (its exit can take real time: the flash file is closed): reaped first */
+	if (outq_pending(&c->gq) || outq_pending(&c->mq) || outq_pending(&c->rq) || !c->rep_valid)
+		return false;
+	return c->rep_tick == c->tick_written && c->rep_rx == c->r_written && c->tx_lines >= c->rep_tx &&
+	       c->raw_frames >= c->rep_tx;
+}
+
+/* One poll round over every program's pipes: write what is queued, read what they wrote. */
+static int pump(struct run *r, struct pollfd *pfd, int timeout_ms)
+{
+	int rc;
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct collar *c = &r->c[i];
+		ssize_t k = outq_flush(&c->mq, c->motion_fd);
+		if (k == -EPIPE)
+			c->mq.off = c->mq.len = 0;
+		if (!outq_pending(&c->mq)) {
+			k = outq_flush(&c->gq, c->gnss_fd);
+			if (k > 0)
+				c->g_written += (uint64_t)k;
+			if (k == -EPIPE)
+				c->gq.off = c->gq.len = 0;
+		}
+		k = outq_flush(&c->rq, c->radio_fd);
+		if (k > 0)
+			c->r_written += (uint64_t)k;
+		if (c->radio_fd < 0 || k < 0)
+			c->rq.off = c->rq.len = 0;
+	}
+	ssize_t w = outq_flush(&r->ptyq, r->pty_master);
+	if (w > 0) {
+		r->pty_written += (uint64_t)w;
+		r->gw_checked = false;
+	}
+	nfds_t n = 0;
+	pfd[n++] = (struct pollfd){.fd = r->sfd, .events = POLLIN};
+	pfd[n++] = (struct pollfd){.fd = r->pty_master, .events = (short)(POLLIN | (outq_pending(&r->ptyq) ? POLLOUT : 0))};
+	pfd[n++] = (struct pollfd){.fd = r->core_out, .events = POLLIN};
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct collar *c = &r->c[i];
+		pfd[n++] = (struct pollfd){.fd = c->running ? c->radio_fd : -1,
+		                           .events = (short)(POLLIN | (outq_pending(&c->rq) ? POLLOUT : 0))};
+		pfd[n++] = (struct pollfd){.fd = c->running ? c->out_fd : -1, .events = POLLIN};
+		int fd = outq_pending(&c->mq) ? c->motion_fd : outq_pending(&c->gq) ? c->gnss_fd : -1;
+		pfd[n++] = (struct pollfd){.fd = fd, .events = POLLOUT};
+	}
+	int pr = poll(pfd, n, timeout_ms);
+	if (pr < 0 && errno != EINTR)
+		return -errno;
+	if (pr <= 0)
+		return 0;
+	if (pfd[0].revents)
+		handle_signals(r);
+	uint8_t buf[8192];
+	if (pfd[1].revents & POLLIN) {
+		ssize_t k;
+		while ((k = read(r->pty_master, buf, sizeof buf)) > 0) {
+			r->pty_read += (uint64_t)k;
+			r->gw_checked = false;
+			if ((rc = deframe(r, &r->gw_df, 0, buf, (size_t)k, 0)) < 0)
+				return rc;
+		}
+	}
+	if (pfd[2].revents)
+		while (read(r->core_out, buf, sizeof buf) > 0) {
+		}
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct collar *c = &r->c[i];
+		struct pollfd *p = &pfd[3 + 3 * i];
+		/* stdout first: a "tx" line follows its frame, so the frames are there once the line is */
+		if (c->running && c->out_fd >= 0 && (p[1].revents & POLLIN)) {
+			ssize_t k;
+			while ((k = read(c->out_fd, buf, sizeof buf)) > 0)
+				collar_lines(c, (const char *)buf, (size_t)k);
+		}
+		if (c->running && c->radio_fd >= 0 && (p[0].revents & (POLLIN | POLLHUP))) {
+			ssize_t k;
+			while ((k = read(c->radio_fd, buf, sizeof buf)) > 0)
+				if ((rc = deframe(r, &c->df, i + 1, buf, (size_t)k, 0)) < 0)
+					return rc;
+		}
+	}
+	return 1;
+}
+
+static void stall_report(struct run *r)
+{
+	r->stalls++;
+	uint64_t rx = 0, tx = 0;
+	bool up = false;
+	int rc = gw_counts(r, &rx, &tx, &up);
+	logf_("no program moved for %d s of real time at simulated %" PRId64 " ms: gateway read %" PRIu64 " of %" PRIu64
+	      " bytes written to it, wrote %" PRIu64 " of which %" PRIu64 " were read (status: %s); going on",
+	      QUIET_STALL_MS / 1000, r->S, rx, r->pty_written, tx, r->pty_read, rc ? strerror(-rc) : "ok");
+	for (uint32_t i = 0; i < r->n; i++) {
+		const struct collar *c = &r->c[i];
+		if (c->running && !collar_quiet(c))
+			logf_("  collar %s: idle line %d tick %" PRId64 "/%" PRId64 " rx %" PRIu64 "/%" PRIu64 " tx lines %" PRIu32
+			      " frames %" PRIu32 " of %" PRIu32 ", queued g %zu m %zu r %zu",
+			      c->name, c->rep_valid, c->rep_tick, c->tick_written, c->rep_rx, c->r_written, c->tx_lines,
+			      c->raw_frames, c->rep_tx, outq_pending(&c->gq), outq_pending(&c->mq), outq_pending(&c->rq));
+	}
+}
+
+/* Until every program has handled everything it was given; then time the frames they wrote. */
+static int wait_quiet(struct run *r, struct pollfd *pfd)
+{
+	int64_t last_move = mono_ms();
+	int rc;
+	while (!r->stop_req) {
+		reap(r);
+		if (r->core_pid <= 0 || r->gw_pid <= 0)
+			return -EIO;
+		bool quiet = !outq_pending(&r->ptyq);
+		for (uint32_t i = 0; i < r->n && quiet; i++)
+			quiet = collar_quiet(&r->c[i]);
+		if (quiet && !r->gw_checked) {
+			uint64_t rx, tx;
+			bool up;
+			rc = gw_counts(r, &rx, &tx, &up);
+			if (rc < 0 && rc != -ECONNREFUSED && rc != -ENOENT && rc != -ETIMEDOUT)
+				return rc;
+			if (rc == 0 && rx == r->pty_written && tx == r->pty_read)
+				r->gw_checked = true;
+			else
+				quiet = false;
+		}
+		if (quiet)
+			return time_frames(r);
+		/* the gateway's answer has no event of its own when it writes nothing: re-ask within 1 ms */
+		int moved = pump(r, pfd, r->gw_checked ? 1000 : 1);
+		if (moved < 0)
+			return moved;
+		if (moved > 0)
+			last_move = mono_ms();
+		else if (mono_ms() - last_move > QUIET_STALL_MS) {
+			stall_report(r);
+			r->gw_checked = true;
+			for (uint32_t i = 0; i < r->n; i++) {
+				struct collar *c = &r->c[i];
+				c->rep_valid = true, c->rep_tick = c->tick_written, c->rep_rx = c->r_written;
+			}
+			last_move = mono_ms();
+		}
+	}
+	return 0;
+}
+
+/* Run the medium up to (not including) until_us. */
+static int settle(struct run *r, struct pollfd *pfd, int64_t until_us)
+{
+	int rc;
+	while (!r->stop_req) {
+		if ((rc = wait_quiet(r, pfd)) < 0)
+			return rc;
+		int64_t tp = r->n_pend ? r->pend[0].t_us : INT64_MAX, te = medium_next_end(r);
+		if (tp < r->M_us)
+			tp = r->M_us; /* (an answer is never before the medium's now) */
+		int64_t t = tp <= te ? tp : te;
+		if (t >= until_us)
+			break;
+		r->M_us = t;
+		if (tp <= te) {
+			struct payload p = r->pend[0].p;
+			memmove(r->pend, r->pend + 1, (r->n_pend - 1) * sizeof *r->pend);
+			r->n_pend--;
+			if ((rc = medium_start(r, t, p)) < 0)
+				return rc;
+			continue;
+		}
+		bool progress = false;
+		if ((rc = medium_deliver(r, t, &progress)) < 0)
+			return rc;
+		if ((rc = pump(r, pfd, 0)) < 0) /* hand the bytes over before asking who is done */
+			return rc;
+	}
+	if (r->M_us < until_us)
+		r->M_us = until_us;
+	return 0;
+}
+
+static int loop_sync(struct run *r)
+{
+	int64_t last_state = mono_ms();
+	uint64_t last_note_h = 0;
+	int rc = 0;
+	struct pollfd *pfd = calloc(3u * r->n + 8u, sizeof *pfd);
+	if (!pfd)
+		return -ENOMEM;
+	/* the gateway must hold the modem link open before any byte is counted */
+	for (int64_t dl = mono_ms() + 60000;;) {
+		uint64_t rx, tx;
+		bool up = false;
+		if (gw_counts(r, &rx, &tx, &up) == 0 && up) {
+			r->pty_written = rx;
+			r->pty_read = tx;
+			break;
+		}
+		reap(r);
+		if (r->gw_pid <= 0 || mono_ms() > dl) {
+			logf_("scentrack-gateway did not open its radio link (see %s/logs/gateway.log)", r->dir);
+			rc = -EIO;
+			goto out;
+		}
+		struct pollfd p = {.fd = r->sfd, .events = POLLIN};
+		if (poll(&p, 1, 20) > 0)
+			handle_signals(r);
+		if (r->stop_req)
+			goto out;
+	}
+	int64_t drain_deadline = 0;
+	while (!r->stop_req) {
+		bool any_running = false;
+		for (uint32_t i = 0; i < r->n; i++) {
+			struct collar *c = &r->c[i];
+			const struct an_sim_animal *an = &r->w.animals[c->a];
+			if (!c->started && !c->finished && an->on_utc_ms <= r->S && r->S < r->S_end) {
+				if ((rc = start_collar(r, c)) < 0) {
+					logf_("starting collar %s: %s", c->name, strerror(-rc));
+					goto out;
+				}
+				time_t tt = (time_t)(r->S / 1000);
+				struct tm tm;
+				gmtime_r(&tt, &tm);
+				printf("  %02d:%02d:%02d UTC collar %u (%s, %s, %s receiver) on\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+				       c->id, c->name, an->p.species == AN_SIM_DOG ? "dog" : "rat", an_sim_rx_name(an->p.rx));
+				fflush(stdout);
+			}
+			if ((rc = feed_sync(r, c)) < 0)
+				goto out;
+		}
+		if ((rc = settle(r, pfd, (r->S + STEP_MS) * 1000)) < 0)
+			goto out;
+		for (uint32_t i = 0; i < r->n; i++) {
+			close_sync(r, &r->c[i]);
+			any_running = any_running || r->c[i].running;
+		}
+		if (r->S >= r->S_end && !any_running && r->radio.n_fl == 0 && r->n_pend == 0) {
+			uint64_t jf = 0, ji = 0, sf, si;
+			for (uint32_t i = 0; i < r->n; i++)
+				jf += r->c[i].j_fix, ji += r->c[i].j_ind;
+			if (!drain_deadline)
+				drain_deadline = mono_ms() + DRAIN_WAIT_MS;
+			if (store_counts(r, &sf, &si) == 0 && sf >= jf && si >= ji) {
+				r->day_done = true;
+				break;
+			}
+			if (mono_ms() > drain_deadline) {
+				logf_("the core holds %" PRIu64 " of %" PRIu64 " fixes and %" PRIu64 " of %" PRIu64
+				      " IND records %d s after the day ended: stopping anyway", sf, jf, si, ji, DRAIN_WAIT_MS / 1000);
+				r->day_done = true;
+				break;
+			}
+			struct pollfd p = {.fd = r->sfd, .events = POLLIN};
+			if (poll(&p, 1, 50) > 0)
+				handle_signals(r);
+			continue;
+		}
+		r->S += STEP_MS;
+		if (!any_running && r->n_pend == 0 && r->radio.n_fl == 0) {
+			/* nobody on: jump to the next collar's switch-on */
+			int64_t nx = r->S_end;
+			for (uint32_t i = 0; i < r->n; i++) {
+				const struct an_sim_animal *an = &r->w.animals[r->c[i].a];
+				if (!r->c[i].started && !r->c[i].finished && an->on_utc_ms >= r->S && an->on_utc_ms < nx)
+					nx = an->on_utc_ms;
+			}
+			if (nx > r->S)
+				r->S = nx;
+			if (r->M_us < r->S * 1000)
+				r->M_us = r->S * 1000;
+		}
+		if (r->S > r->S_end + 3600000 && any_running) {
+			for (uint32_t i = 0; i < r->n; i++)
+				if (r->c[i].running)
+					logf_("collar %s still holds un-acked records an hour of simulated time after the day "
+					      "(last said: drained %d)", r->c[i].name, r->c[i].rep_drained);
+			break;
+		}
+		uint64_t hrs = (uint64_t)((r->S - r->S0) / 3600000);
+		if (hrs > last_note_h) {
+			last_note_h = hrs;
+			time_t tt = (time_t)(r->S / 1000);
+			struct tm tm;
+			gmtime_r(&tt, &tm);
+			fprintf(stderr, "scentrack sim: %02d:%02d UTC simulated, %.1f s wall\n", tm.tm_hour, tm.tm_min,
+			        (double)(mono_ms() - r->real0) / 1000.0);
+		}
+		if (mono_ms() - last_state > 5000) {
+			last_state = mono_ms();
+			r->day_done = false;
+			(void)state_save(r);
 		}
 	}
 out:
@@ -1589,6 +2161,9 @@ static void print_summary(struct run *r, FILE *out, double wall_s, uint32_t nh, 
 		fprintf(out, "bytes on air per animal-hour: %.0f B (uplink %.0f, downlink %.0f)\n",
 		        (double)(up_b + r->down_air_bytes) / r->collar_hours, (double)up_b / r->collar_hours,
 		        (double)r->down_air_bytes / r->collar_hours);
+	if (r->o->fast)
+		fprintf(out, "simulated time: %" PRIu64 " gateway status queries, %" PRIu64 " stalls\n", r->gw_status_queries,
+		        r->stalls);
 	for (uint32_t i = 0; i < r->n; i++) {
 		const struct collar *c = &r->c[i];
 		fprintf(out, "  collar %u %-6s journaled %" PRIu64 " fix %" PRIu64 " ind, sent %" PRIu64 " frames %" PRIu64
@@ -1754,6 +2329,10 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 		logf_("pty: %s", strerror(-rc));
 		goto restore_signals;
 	}
+	if (o->serial_shim && serial_rig(r) < 0) {
+		ex = EX_NOPERM;
+		goto restore_signals;
+	}
 	snprintf(r->ep_ingest, sizeof r->ep_ingest, "tcp://127.0.0.1:1"); /* placeholder until READY */
 	if (write_configs(r) < 0 || start_core(r) < 0 || write_configs(r) < 0 || start_gateway(r) < 0) {
 		ex = EX_UNAVAILABLE;
@@ -1764,7 +2343,11 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 	       r->w.sc.name, r->w.seed, r->n, r->w.n_boxes, r->w.n_passes, r->dir);
 	printf("  core: ingest %s, live updates %s, snapshots %s (logs in %s/logs)\n", r->ep_ingest, r->ep_pub, r->ep_snap,
 	       r->dir);
-	printf("  gateway: radio link on %s (tty link kind), spool %s/spool.sqlite\n", r->pty_path, r->dir);
+	if (o->serial_shim)
+		printf("  gateway: radio link on %s = %s in this run's mount namespace (serial link kind: libserialport), "
+		       "spool %s/spool.sqlite\n", SERIAL_DEV, r->pty_path, r->dir);
+	else
+		printf("  gateway: radio link on %s (tty link kind), spool %s/spool.sqlite\n", r->pty_path, r->dir);
 	if (r->o->web)
 		printf("  web map: http://%s/  (write token: %s/keys/web.token)\n", r->o->web, r->dir);
 	else if (core_ini_has_web(r))
@@ -1779,7 +2362,7 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 	printf("  %s; Ctrl-C stops everything, running again resumes\n",
 	       o->fast ? "simulated time (--fast)" : "live: one second of field day per second");
 	fflush(stdout);
-	rc = loop(r);
+	rc = o->fast ? loop_sync(r) : loop(r);
 	ex = rc < 0 ? EX_SOFTWARE : 0;
 	if (r->stop_req)
 		fprintf(stderr, "scentrack sim: signal %d: stopping the collars, the gateway and the core\n", r->stop_sig);
@@ -1834,6 +2417,10 @@ free_collars:
 		free(c->gq.buf);
 		free(c->mq.buf);
 		free(c->rq.buf);
+		free(c->txt);
+		for (size_t j = 0; j < c->n_raw; j++)
+			free(c->raw[j].data);
+		free(c->raw);
 		close_fd(&c->gnss_fd);
 		close_fd(&c->motion_fd);
 		close_fd(&c->radio_fd);
@@ -1842,6 +2429,12 @@ free_collars:
 	for (size_t i = 0; i < r->n_pl; i++)
 		free(r->pl[i].data);
 	free(r->pl);
+	for (size_t i = 0; i < r->n_pend; i++)
+		free(r->pend[i].p.data);
+	free(r->pend);
+	for (size_t i = 0; i < r->n_gw_raw; i++)
+		free(r->gw_raw[i].data);
+	free(r->gw_raw);
 	free(r->ptyq.buf);
 	free(r->c);
 free_world:

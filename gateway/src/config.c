@@ -228,8 +228,9 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 				BAD("\"%s\": expected 1..64", v);
 			c->pipe.ack_every = (unsigned)x;
 		} else if (!strcmp(name, "max_delay_ms")) {
-			if (num(v, 1, 10000, &x) < 0)
-				BAD("\"%s\": expected 1..10000", v);
+			/* 0 = in the same loop turn (scentrack sim --fast: a real-time hold would be simulated seconds) */
+			if (num(v, 0, 10000, &x) < 0)
+				BAD("\"%s\": expected 0..10000", v);
 			c->pipe.ack_ms = (unsigned)x;
 		} else if (!strcmp(name, "credit")) {
 			if (num(v, 0, 64, &x) < 0)

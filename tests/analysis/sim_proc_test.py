@@ -1,16 +1,21 @@
 #!/usr/bin/python3
 """Process test of `scentrack sim --run --fast` / `--evaluate` (the field day through the real programs).
 
-    sim_proc_test.py SCENTRACK SCENARIO
+    sim_proc_test.py SCENTRACK SCENARIO [SHIM]
 
 1. `--run --fast` on a fresh directory: the collars, the radio medium, scentrack-gateway (pty, tty link) and
-   scentrack-core start; once both collars are on, collar 1 is SIGKILLed (it must be restarted on its flash
-   file), then SIGINT: everything stops cleanly (exit 0, no process of the run left).
+   scentrack-core start; once both collars are on, the run is frozen (SIGSTOP: simulated time waits on it, a
+   day takes seconds), collar 1 is SIGKILLed (it must be restarted on its flash file), then SIGINT:
+   everything stops cleanly (exit 0, no process of the run left).
 2. `--evaluate` on the same directory resumes the day in simulated time to its end (the data kept) and scores
    it: every record the collars journaled is in the core's store, hazard points exist and the indications
    as delivered find at least half the explosive targets with at most 5 false points per 100 m² (a broken
    clock mapping or transport puts indications metres off; the smoke scenario has a handful of targets).
 3. A third start says the day is complete.
+4. Same seed, same channel: two fresh `--run --fast` days give the same frames on the air, collisions,
+   losses, bytes per collar (the sim's time never depends on the host's scheduling), every record arrives
+   and no program ever stalled the simulated clock. As root with SHIM (tests/gateway's ioctl_shim.so) the
+   second day runs the gateway's libserialport path (`--serial`): the same channel through it.
 Every wait has a deadline; teardown kills what is left (by pid) and fails the test if anything was.
 """
 import os
@@ -24,6 +29,7 @@ import tempfile
 import time
 
 SCENTRACK, SCENARIO = sys.argv[1], sys.argv[2]
+SHIM = sys.argv[3] if len(sys.argv) > 3 and os.geteuid() == 0 else None
 DEADLINE = time.monotonic() + float(os.environ.get("SIM_TEST_DEADLINE_S", "280"))
 
 
@@ -72,10 +78,14 @@ def main():
             assert line, f"run exited early: {p.wait()}\n{p.stderr.read()}"
             if re.search(r"UTC collar \d+ .* on$", line):
                 seen.append(line.strip())
+        # the simulated day waits on the sim: frozen, it cannot end before the test has done its part
+        os.kill(p.pid, signal.SIGSTOP)
         # a collar SIGKILLed mid-day (a power cut) is restarted on its flash file, as its watchdog would
-        victim = [pid for pid in run_pids(data) if b"--id\x001\x00" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        victim = [pid for pid in run_pids(data) if b"--id\x001\x00" in open(f"/proc/{pid}/cmdline", "rb").read()
+                  and pid != p.pid]
         assert len(victim) == 1, victim
         os.kill(victim[0], signal.SIGKILL)
+        os.kill(p.pid, signal.SIGCONT)
         while True:
             ready, _, _ = select.select([p.stdout], [], [], left())
             assert ready, "the killed collar was not restarted before the deadline"
@@ -83,7 +93,9 @@ def main():
             assert line, f"run exited early: {p.wait()}\n{p.stderr.read()}"
             if re.search(r"UTC collar 1 .* on$", line):
                 break
-        p.send_signal(signal.SIGINT)
+        os.kill(p.pid, signal.SIGSTOP)
+        p.send_signal(signal.SIGINT)  # (taken when it runs again: before the next simulated second)
+        os.kill(p.pid, signal.SIGCONT)
         out, err = p.communicate(timeout=min(60, left()))
         assert p.returncode == 0, f"SIGINT: exit {p.returncode}\n{err}"
         assert "stopped before the end" in out, out
@@ -117,6 +129,31 @@ def main():
         r = subprocess.run([SCENTRACK, "sim", SCENARIO, "--seed", "4", "--run", "--fast", "--data", data],
                            capture_output=True, text=True, timeout=left())
         assert r.returncode != 0 and "another scenario or seed" in r.stderr, r.stderr
+        # 4. same seed, same channel
+        channel = []
+        for k in range(2):
+            d = f"{tmp}/same{k}"
+            serial = ["--serial", SHIM] if SHIM and k == 1 else []
+            r = subprocess.run([SCENTRACK, "sim", SCENARIO, "--seed", "3", "--run", "--fast", "--data", d, *serial],
+                               capture_output=True, text=True, timeout=left())
+            assert r.returncode == 0, f"run {k}: exit {r.returncode}\n{r.stderr}"
+            j = re.search(r"journaled by the collars \(all runs\): (\d+) fixes, (\d+) IND records", r.stdout)
+            s = re.search(r"in the core's store: (\d+) fixes, (\d+) IND records", r.stdout)
+            assert j and s and j.groups() == s.groups(), r.stdout
+            assert re.search(r"^simulated time: \d+ gateway status queries, 0 stalls$", r.stdout, re.M), r.stdout
+            lines = [ln for ln in r.stdout.splitlines()
+                     if ln.startswith(("radio ", "bytes on air", "  collar ", "records journaled"))]
+            assert len(lines) >= 6, r.stdout
+            channel.append(lines)
+            if serial:
+                with open(f"{d}/logs/gateway.log") as f:
+                    assert re.search(r"radio0: serial /dev/ttyS0 open", f.read()), "not the libserialport path"
+            w = re.search(r"simulated this run in ([\d.]+) s wall", r.stdout)
+            print(f"fresh day {k}{' (--serial: libserialport)' if serial else ''}: {w.group(1) if w else '?'} s wall; "
+                  + "; ".join(lines[1:3]))
+        if not SHIM:
+            print("the libserialport path (--serial) not run: needs root and the shim")
+        assert channel[0] == channel[1], f"same seed, another channel:\n{channel[0]}\n{channel[1]}"
         print("sim_proc_test: ok")
     finally:
         stray = run_pids(data)

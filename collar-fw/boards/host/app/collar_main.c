@@ -61,6 +61,7 @@ struct opts {
 	const char *flash_path;
 	uint32_t flash_pages;
 	bool fast;
+	bool sync;
 	int debug;
 	bool journal_log;
 	bool exit_on_eof;
@@ -107,6 +108,16 @@ static const char usage_text[] =
 	"                    each data frame waits (up to 200 ms real time) for the gateway's ACK before the clock\n"
 	"                    moves on, so a gateway sees a plausible collar. After the inputs end the clock jumps\n"
 	"                    from timer to timer until the gateway has acked everything, then runs in real time\n"
+	"";
+
+static const char usage_sync[] =
+	"  --sync            (implies --fast) paced by a driver (scentrack sim) instead of lock-step: no ACK wait;\n"
+	"                    the motion stream carries time marks \"t_ms,tick\" (no motion event before t_ms will\n"
+	"                    follow) and a GNSS line is taken only once the motion is known up to its time, so the\n"
+	"                    inputs interleave exactly as in log files whatever the pipes' scheduling. On standard\n"
+	"                    output: \"tx CLOCK_MS\" after each frame written to the radio, and \"idle TICK_MS\n"
+	"                    CLOCK_MS RADIO_RX_BYTES TX_FRAMES DRAINED\" each time it waits with nothing left to do\n"
+	"                    (DRAINED: the GNSS input ended and the gateway acked every record)\n"
 	"  --exit-on-eof     exit 0 once the inputs have ended and the gateway has acked every record (without\n"
 	"                    --radio: once the inputs have ended)\n"
 	"  --journal-log     print \"boot B next S rate_ms R\" at start, \"cmd ID op OP result R\" after a CMD ran,\n"
@@ -221,7 +232,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum {
 		OPT_DECODE = 256, OPT_REF_DATE, OPT_CYCLE_LAST, OPT_KEEP_COMMENTS, OPT_ID, OPT_KEY, OPT_SPECIES,
-		OPT_RATE, OPT_GNSS, OPT_MOTION, OPT_RADIO, OPT_FLASH, OPT_FLASH_PAGES, OPT_REALTIME, OPT_FAST,
+		OPT_RATE, OPT_GNSS, OPT_MOTION, OPT_RADIO, OPT_FLASH, OPT_FLASH_PAGES, OPT_REALTIME, OPT_FAST, OPT_SYNC,
 		OPT_JOURNAL_LOG, OPT_EXIT_ON_EOF, OPT_STATUS, OPT_TEMP, OPT_SEED, OPT_PAIR_HOLD
 	};
 	static const struct option longopts[] = {
@@ -242,6 +253,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"flash-pages", required_argument, NULL, OPT_FLASH_PAGES},
 		{"realtime", no_argument, NULL, OPT_REALTIME},
 		{"fast", no_argument, NULL, OPT_FAST},
+		{"sync", no_argument, NULL, OPT_SYNC},
 		{"journal-log", no_argument, NULL, OPT_JOURNAL_LOG},
 		{"exit-on-eof", no_argument, NULL, OPT_EXIT_ON_EOF},
 		{"status", required_argument, NULL, OPT_STATUS},
@@ -313,6 +325,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_FAST:
 			o->fast = true;
 			continue;
+		case OPT_SYNC:
+			o->fast = true;
+			o->sync = true;
+			continue;
 		case OPT_JOURNAL_LOG:
 			o->journal_log = true;
 			continue;
@@ -358,6 +374,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(usage_sync, stdout);
 			fputs(usage_text2, stdout);
 			return 0;
 		case 'V':
@@ -688,6 +705,35 @@ static int linein_next(struct linein *l, char **line, size_t *len)
 	}
 }
 
+/* A full line (or the end) can be handed out now: reads what the fd has without consuming a line. */
+static bool linein_ready(struct linein *l)
+{
+	for (;;) {
+		if (l->eof || memchr(l->buf + l->start, '\n', l->end - l->start) != NULL ||
+		    l->end - l->start == sizeof l->buf) {
+			return true;
+		}
+		if (l->start > 0) {
+			memmove(l->buf, l->buf + l->start, l->end - l->start);
+			l->end -= l->start;
+			l->start = 0;
+		}
+		ssize_t n = read(l->fd, l->buf + l->end, sizeof l->buf - l->end);
+		if (n > 0) {
+			l->end += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			l->eof = true;
+			continue;
+		}
+		if (errno == EINTR) {
+			continue;
+		}
+		return errno != EAGAIN && errno != EWOULDBLOCK; /* an error: let linein_next report it */
+	}
+}
+
 static int linein_open(struct linein *l, const char *path)
 {
 	struct stat st;
@@ -718,7 +764,7 @@ static int linein_open(struct linein *l, const char *path)
 	return 0;
 }
 
-enum mev_kind { MEV_ACCEL = 1, MEV_BUTTON };
+enum mev_kind { MEV_ACCEL = 1, MEV_BUTTON, MEV_TICK };
 
 struct mev {
 	enum mev_kind kind;
@@ -757,6 +803,9 @@ struct collar {
 	/* state */
 	bool inputs_done;
 	bool waiting_ack;       /* --fast: frames in flight, waiting for the ACK before moving the clock */
+	bool have_tick;         /* --sync: the last time mark consumed */
+	uint32_t tick_ms;
+	char idle_last[96];     /* --sync: the last idle line written (not repeated while nothing changes) */
 	uint32_t wait_start_real;
 	bool have_health;
 	uint32_t health_ms;
@@ -907,7 +956,11 @@ static int parse_motion(const char *line, size_t len, struct mev *ev)
 	tmp[len] = '\0';
 	unsigned long t;
 	int x, y, z, n = 0, p;
-	if (sscanf(tmp, "%lu,button,%d%n", &t, &p, &n) == 2 && (p == 0 || p == 1) && t <= UINT32_MAX) {
+	const char *comma = strchr(tmp, ',');
+	if (comma != NULL && comma[1] == 't' && sscanf(tmp, "%lu,tick%n", &t, &n) == 1 && n > 0 && t <= UINT32_MAX) {
+		ev->kind = MEV_TICK; /* --sync time mark: no motion event before t follows */
+		ev->t_ms = (uint32_t)t;
+	} else if (sscanf(tmp, "%lu,button,%d%n", &t, &p, &n) == 2 && (p == 0 || p == 1) && t <= UINT32_MAX) {
 		ev->kind = MEV_BUTTON;
 		ev->t_ms = (uint32_t)t;
 		ev->pressed = p == 1;
@@ -972,6 +1025,12 @@ static int motion_apply(struct collar *c, uint32_t now)
 {
 	int err;
 	(void)now;
+	if (c->mev.kind == MEV_TICK) {
+		c->have_tick = true;
+		c->tick_ms = c->mev.t_ms;
+		c->mev_ready = false;
+		return 0;
+	}
 	if (c->mev.kind == MEV_ACCEL) {
 		err = cf_app_accel(&c->app, &c->mev.s);
 	} else {
@@ -1101,6 +1160,9 @@ static int radio_tx(struct collar *c, uint32_t now, int *sent)
 		}
 		c->tx_frames++;
 		(*sent)++;
+		if (c->o->sync) {
+			out_line("tx %" PRIu32 "\n", now);
+		}
 		dbg(c, 3, "radio tx frame %zu bytes at %" PRIu32 " ms", len, now);
 	}
 }
@@ -1139,11 +1201,28 @@ static void summary(struct collar *c)
 	    a->ind_end_after, l->tx_frames, l->tx_bytes, l->retx, l->rx_acks, l->rx_bad_frame, l->rx_bad_tag);
 }
 
+/* --sync: "idle TICK CLOCK RX_BYTES TX_FRAMES DRAINED", once per change, before a wait with nothing to do. The
+ * driver knows the collar has handled everything it was given (up to its time mark TICK and RX_BYTES of radio)
+ * and sent TX_FRAMES frames in all, so it can move the simulated time without waiting on real time. */
+static void sync_idle(struct collar *c)
+{
+	char line[96];
+	snprintf(line, sizeof line, "idle %" PRId64 " %" PRIu32 " %" PRIu32 " %" PRIu32 " %d\n",
+	         c->have_tick ? (int64_t)c->tick_ms : (int64_t)-1, hal_clock_now_ms(&c->clk), c->rx_bytes, c->tx_frames,
+	         c->have_radio && c->gnss_done && drained(c) ? 1 : 0);
+	if (strcmp(line, c->idle_last) == 0) {
+		return;
+	}
+	memcpy(c->idle_last, line, sizeof line);
+	out_line("%s", line);
+}
+
 /* Fast mode: consume the earliest input event, or move the clock to the app's deadline if that is first.
- * Returns 0 or an exit code. */
-static int fast_step(struct collar *c)
+ * *progress: something was consumed or the clock moved. Returns 0 or an exit code. */
+static int fast_step(struct collar *c, bool *progress)
 {
 	uint32_t now = hal_clock_now_ms(&c->clk);
+	*progress = false;
 	int rc = motion_peek(c);
 	if (rc) {
 		return rc;
@@ -1151,6 +1230,15 @@ static int fast_step(struct collar *c)
 	bool g = !c->gnss_done, m = c->mev_ready;
 	if (!g && !m) {
 		return 0;
+	}
+	if (c->o->sync && g && !m && !c->motion_done) {
+		/* --sync: a GNSS line waits until the motion is known up to its time; its end is taken at once (the
+		 * last epoch's record is flushed while the clock still moves, so its ACK can be waited for) */
+		if (linein_ready(&c->gnss) && c->gnss.eof && c->gnss.start == c->gnss.end) {
+			(void)gnss_step(c, now, &rc);
+			*progress = true;
+		}
+		return rc;
 	}
 	uint32_t t;
 	bool take_gnss;
@@ -1168,16 +1256,26 @@ static int fast_step(struct collar *c)
 	uint32_t dl = cf_app_next_deadline(&c->app, now);
 	if (tdiff(dl, now) > 0 && tdiff(dl, t) < 0) {
 		hal_clock_virt_set(&c->cv, dl); /* timers first: a retransmission is due before the next input */
+		*progress = true;
 		return 0;
+	}
+	if (take_gnss) {
+		/* (the clock moves only once the line is there: --sync reports it while waiting) */
+		if (c->o->sync && !linein_ready(&c->gnss)) {
+			return 0;
+		}
+		hal_clock_virt_set(&c->cv, t);
+		now = hal_clock_now_ms(&c->clk);
+		int fed = gnss_step(c, now, &rc);
+		if (fed == 0 && rc == 0 && !c->gnss_done) {
+			return 0; /* a stream with nothing to read right now */
+		}
+		*progress = true;
+		return rc;
 	}
 	hal_clock_virt_set(&c->cv, t);
 	now = hal_clock_now_ms(&c->clk);
-	if (take_gnss) {
-		if (gnss_step(c, now, &rc) == 0 && rc == 0 && !c->gnss_done) {
-			return 0; /* a stream with nothing to read right now */
-		}
-		return rc;
-	}
+	*progress = true;
 	return motion_apply(c, now);
 }
 
@@ -1318,11 +1416,13 @@ static int run_collar(const struct opts *o)
 
 	rc = collar_open(c, o);
 	while (rc == 0 && !stop_signal) {
+		bool stepped = false;
+		uint32_t rx_before = c->rx_bytes;
 		/* 1. inputs */
 		if (!c->inputs_done) {
 			if (o->fast) {
 				if (!c->waiting_ack) {
-					rc = fast_step(c);
+					rc = fast_step(c, &stepped);
 				}
 			} else {
 				rc = realtime_step(c);
@@ -1333,8 +1433,14 @@ static int run_collar(const struct opts *o)
 			if (c->gnss_done && c->motion_done && !c->mev_ready) {
 				c->inputs_done = true;
 				dbg(c, 1, "inputs ended at clock %" PRIu32 " ms", hal_clock_now_ms(&c->clk));
+				/* --sync: the driver ends the inputs once we said we are drained; exit before a timer can
+				 * queue a frame (a STATUS) that a frozen clock would never retransmit */
+				if (o->sync && o->exit_on_eof && (!c->have_radio || drained(c))) {
+					dbg(c, 1, "inputs ended and every record is acked: exiting");
+					break;
+				}
 			}
-		} else if (o->fast && !c->waiting_ack) {
+		} else if (o->fast && !o->sync && !c->waiting_ack) {
 			/* --fast after the inputs: while records wait for the gateway, the virtual clock jumps from timer
 			 * to timer (the backlog drains at link speed, not at fix_hold_ms pace); once all is acked (or
 			 * with no radio) it runs in real time, so an idle collar does not race through STATUS periods */
@@ -1387,7 +1493,19 @@ static int run_collar(const struct opts *o)
 		if (c->have_radio) {
 			pfd[nfd++] = (struct pollfd){.fd = hal_uart_fd_pollfd(&c->radio), .events = POLLIN};
 		}
-		if (o->fast && !c->virt_running) {
+		if (o->sync) {
+			/* --sync: another turn while anything moved; else say so and wait for the driver's bytes */
+			timeout = stepped || sent > 0 || c->rx_bytes != rx_before ? 0 : -1;
+			if (timeout < 0) {
+				sync_idle(c);
+			}
+			if (!c->gnss_done && !c->inputs_done) {
+				pfd[nfd++] = (struct pollfd){.fd = c->gnss.fd, .events = POLLIN};
+			}
+			if (!c->motion_done && !c->mev_ready && !c->inputs_done) {
+				pfd[nfd++] = (struct pollfd){.fd = c->motion.fd, .events = POLLIN};
+			}
+		} else if (o->fast && !c->virt_running) {
 			/* a data frame waits for its ACK, a HELLO for the gateway's answer */
 			bool unanswered = c->have_radio && (cf_app_in_flight(&c->app) > 0 || !cf_app_link_is_up(&c->app));
 			if (unanswered && !c->waiting_ack && sent > 0) {
@@ -1443,7 +1561,7 @@ static int run_collar(const struct opts *o)
 			timeout = d < 0 ? 0 : d > WAIT_MAX_MS ? WAIT_MAX_MS : d;
 		}
 		struct timespec ts = {.tv_sec = timeout / 1000, .tv_nsec = (long)(timeout % 1000) * 1000000L};
-		int pr = ppoll(pfd, nfd, &ts, &orig);
+		int pr = ppoll(pfd, nfd, timeout < 0 ? NULL : &ts, &orig);
 		if (pr < 0 && errno != EINTR) {
 			fprintf(stderr, "scentrack-collar: poll: %s\n", strerror(errno));
 			rc = EXIT_READ;
