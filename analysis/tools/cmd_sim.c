@@ -53,6 +53,8 @@ static void help(FILE *f)
 		"  -d, --data DIR    the run's directory (created; kept between runs)\n"
 		"      --web HOST:PORT  the core serves the live web map there (a [web] section added to DIR/core.ini\n"
 		"                    with a write token in DIR/keys/web.token, if the file has none yet)\n"
+		"      --frame-log FILE  append one line per record whose frame reached the gateway: wall-clock\n"
+		"                    epoch ms (CLOCK_REALTIME), fix|ind, collar, rec_seq (end-to-end latency figures)\n"
 		"      --bin-dir DIR where scentrack-collar, scentrack-gateway and scentrack-core are (default: the\n"
 		"                    build tree around this binary, or this binary's directory)\n"
 		"  -e, --evaluate    score the run's hazard points against the ground truth (runs the day with --fast\n"
@@ -132,12 +134,13 @@ int scentrack_cmd_sim(int argc, char **argv)
 		{"min-detection", required_argument, NULL, 'm'}, {"max-false", required_argument, NULL, 'x'},
 		{"coverage", required_argument, NULL, 'c'}, {"min-coverage", required_argument, NULL, 'M'},
 		{"policy", required_argument, NULL, 'P'}, {"so-far", no_argument, NULL, 'S'},
-		{"web", required_argument, NULL, 'W'},    {NULL, 0, NULL, 0},
+		{"web", required_argument, NULL, 'W'},    {"frame-log", required_argument, NULL, 'L'},
+		{NULL, 0, NULL, 0},
 	};
 	int policy = 2;
 	bool so_far = false;
 	bool run = false, evaluate = false;
-	const char *data = NULL, *bin_dir = NULL, *web = NULL;
+	const char *data = NULL, *bin_dir = NULL, *web = NULL, *frame_log = NULL;
 	double gate_m = 3.0, min_det = 0, max_false = -1, min_cov = 0;
 	unsigned long coverage = 0;
 	uint64_t seed = 1;
@@ -180,6 +183,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 		case 'e': evaluate = true; break;
 		case 'd': data = optarg; break;
 		case 'B': bin_dir = optarg; break;
+		case 'L': frame_log = optarg; break;
 		case 'W':
 			if (!strchr(optarg, ':') || strpbrk(optarg, " \t\r\n[]=#;")) {
 				fprintf(stderr, "scentrack sim: --web: '%s' is not HOST:PORT (e.g. 127.0.0.1:8080)\n", optarg);
@@ -232,7 +236,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .dir = data, .fast = fast,
 		                                    .bin_dir = bin_dir, .gate_m = gate_m, .min_detection = min_det,
 		                                    .max_false = max_false, .policy = policy,
-		                                    .so_far = so_far, .web = web};
+		                                    .so_far = so_far, .web = web, .frame_log = frame_log};
 		return evaluate ? scentrack_sim_evaluate(&ro) : scentrack_sim_run(&ro, NULL);
 	}
 	if (!fast && !out) {
