@@ -137,20 +137,25 @@ void web_alerts_fix(struct core_web *w, struct web_collar *c, const struct proto
 	const struct core_web_config *g = &w->cfg;
 	if (live) /* (loaded at start-up: the first tick dates them by their records) */
 		c->heard_ms = c->fix_rx_ms = (int64_t)core_utc_ms();
-	c->al_fix_bad = ((f->has & PROTO_FIX_HAS_Q) && (f->gga_q == 0 || f->gga_q == 6)) ||
-	                ((f->has & PROTO_FIX_HAS_DIM) && f->fix_dim == 1);
-	if (!(f->has & PROTO_FIX_HAS_T))
+	bool bad = ((f->has & PROTO_FIX_HAS_Q) && (f->gga_q == 0 || f->gga_q == 6)) ||
+	           ((f->has & PROTO_FIX_HAS_DIM) && f->fix_dim == 1);
+	if (!(f->has & PROTO_FIX_HAS_T)) {
+		c->al_fix_bad = bad;
 		return;
+	}
 	int64_t t = (int64_t)f->t_ms;
 	if (c->al_have_fix && t <= c->al_fix_t)
 		return; /* an older fix (a journal drained out of order): the newest one says where the animal is */
+	c->al_fix_bad = bad;
 	/* work bout and stillness, in record time */
-	if (!c->al_have_fix || t - c->al_fix_t > (int64_t)g->alert_bout_gap_s * 1000)
+	/* a pause longer than the bout gap (rest, collar off) starts a new bout and a new stillness */
+	bool fresh = !c->al_have_fix || t - c->al_fix_t > (int64_t)g->alert_bout_gap_s * 1000;
+	if (fresh)
 		c->bout_start_ms = t;
-	double e, n;
-	if (c->al_have_fix)
+	double e = 0, n = 0;
+	if (!fresh)
 		enu_m(c->still_lat_e7, c->still_lon_e7, f->lat_e7, f->lon_e7, &e, &n);
-	if (!c->al_have_fix || hypot(e, n) * 100.0 > (double)g->alert_stationary_cm) {
+	if (fresh || hypot(e, n) * 100.0 > (double)g->alert_stationary_cm) {
 		c->still_lat_e7 = f->lat_e7;
 		c->still_lon_e7 = f->lon_e7;
 		c->still_since_ms = t;
