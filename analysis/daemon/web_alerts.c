@@ -19,8 +19,10 @@
  *   work_bout    the current bout (fixes with no gap > alert_bout_gap_s) has lasted alert_bout_rat_s /
  *                alert_bout_dog_s of record time.
  * Record-time kinds (stationary, work_bout, outside_box) follow the fixes; clock kinds (link_lost, gps_lost)
- * are evaluated once a second. Nothing is raised before the first tick after start-up, so a restart raises
- * what holds for the loaded state then, with new ids (a page keys alerts by collar and kind).
+ * are evaluated once a second. Nothing is raised before the first tick after start-up; that tick evaluates
+ * the loaded state and sends the whole set as one `alerts` event (a page replaces what it held: a restart
+ * may not clear, one by one, alerts the previous process raised). alert_id = the id of the event that
+ * raised it (the `alerts` event for the start-up set): event ids are never reused, so neither are these.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -70,7 +72,7 @@ static void set(struct core_web *w, struct web_collar *c, unsigned kind, bool on
 	bool was = (c->al_active >> kind) & 1u;
 	if (on && !was) {
 		c->al_active |= 1u << kind;
-		c->al_id[kind] = ++w->alert_seq;
+		c->al_id[kind] = w->next_id; /* the id web_event_add gives the raise (or the start-up set) */
 		c->al_since[kind] = since_ms;
 		snprintf(c->al_text[kind], sizeof c->al_text[kind], "%s", text);
 	} else if (!on && was) {
@@ -80,6 +82,8 @@ static void set(struct core_web *w, struct web_collar *c, unsigned kind, bool on
 			snprintf(c->al_text[kind], sizeof c->al_text[kind], "%s", text);
 		return;
 	}
+	if (!w->alerts_live)
+		return; /* the start-up set goes out whole (web_alerts_tick) */
 	struct wb b = {0};
 	web_alert_json(w, &b, c, kind, on);
 	if (b.oom || !web_event_add(w, "alert", b.p, b.len))
@@ -228,9 +232,9 @@ void web_alerts_tick(struct core_web *w, uint64_t now_mono_ms)
 	if (now_mono_ms < w->next_alert_ms)
 		return;
 	w->next_alert_ms = now_mono_ms + 1000;
-	if (!w->alerts_live) {
+	bool first = !w->alerts_live;
+	if (first) {
 		/* the first tick after start-up: the state loaded from the store is complete */
-		w->alerts_live = true;
 		int64_t now = (int64_t)core_utc_ms();
 		for (size_t i = 0; i < w->n_collars; i++) {
 			struct web_collar *c = &w->collars[i];
@@ -243,6 +247,16 @@ void web_alerts_tick(struct core_web *w, uint64_t now_mono_ms)
 	}
 	for (size_t i = 0; i < w->n_collars; i++)
 		web_alerts_eval(w, &w->collars[i]);
+	if (first) {
+		struct wb b = {0};
+		wb_puts(&b, "{\"alerts\":");
+		web_alerts_snapshot(w, &b);
+		wb_puts(&b, "}");
+		if (b.oom || !web_event_add(w, "alerts", b.p, b.len))
+			w->ev_dropped++;
+		wb_free(&b);
+		w->alerts_live = true;
+	}
 }
 
 void web_alerts_snapshot(struct core_web *w, struct wb *b)

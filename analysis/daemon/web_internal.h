@@ -147,7 +147,6 @@ struct core_web {
 	bool stopping;
 	/* alerts */
 	bool alerts_live;       /* the first tick after start-up has run: changes are events */
-	uint64_t alert_seq;     /* alert ids (per process: a restart raises what holds then, anew) */
 	uint64_t next_alert_ms; /* monotonic */
 	/* counters (status) */
 	uint64_t requests, sse_opened, sse_resets, writes_ok, writes_refused, events, ev_dropped;

@@ -556,12 +556,14 @@ def alerts(rig):
     hub.wait(lambda: a.head_done, "stream headers")
 
     def alert_events(c):
-        return [(e[0], e[2]) for e in c.events if e[1] == "alert"]
+        return [(e[0], e[2]) for e in c.events if e[1] in ("alert", "alerts")]
 
     def active(c):  # (collar, kind) -> the raised alert, after every event the stream brought
         out = {}
         for _, x in alert_events(c):
-            if x["state"] == "raised":
+            if "alerts" in x:  # a (re)started core's whole set
+                out = {(y["collar_id"], y["kind"]): y for y in x["alerts"]}
+            elif x["state"] == "raised":
                 out[(x["collar_id"], x["kind"])] = x
             else:
                 assert out.pop((x["collar_id"], x["kind"]))["alert_id"] == x["alert_id"], x

@@ -372,6 +372,14 @@
     if (!S.alerts.has(a.key + '|link_lost') && isStale(a)) out.unshift(['bad', 'no data ' + fmtAge((t - lastHeardMs(a)) / 1000)]);
     return out;
   }
+  function resetAlerts(list) {
+    const had = [...S.alerts.keys()];
+    S.alerts.clear();
+    for (const b of document.querySelectorAll('.alert.srv')) b.remove();
+    for (const x of (list || [])) applyAlert(x, false);
+    for (const k of had) { const a = S.animals.get(k.split('|')[0]); if (a) { if (a.marker) drawAnimal(a); renderAnimalRow(a); } }
+    countAlerts();
+  }
   /* One server alert raised or cleared: the animal's chips, and a banner for the equipment ones (no sound:
      the sound is for indications). */
   function applyAlert(x, live) {
@@ -796,9 +804,7 @@
     }
     for (const i of (s.indications || [])) applyInd(i, false);
     for (const h of (s.hazards || [])) applyHazard(h);
-    S.alerts.clear();
-    for (const b of document.querySelectorAll('.alert.srv')) b.remove();
-    for (const x of (s.alerts || [])) applyAlert(x, false);
+    resetAlerts(s.alerts);
     S.lastId = Number(s.event_id) || 0;
     hooks.snapshotLoaded++;
     fitAll();
@@ -862,6 +868,7 @@
     on('hazard', (d) => applyHazard(d));
     on('status', (d) => { if (d.kind === 'gateway' || (d.collar_id === undefined && d.animal_id === undefined)) return; const a = applyStatus(d); drawAnimal(a); renderAnimalRow(a); });
     on('alert', (d) => applyAlert(d, true));
+    on('alerts', (d) => resetAlerts(d.alerts));       /* a (re)started core's whole set */
     on('clearance', (d) => {
       if (S.view === 'trainer') loadReport();
       if (d.matched_hazard !== null && d.matched_hazard !== undefined && !$('evidence').hidden) showEvidence(d.matched_hazard);

@@ -21,16 +21,24 @@ uint64_t core_utc_ms(void)
 	return g_now_ms;
 }
 
-static char g_ev[64][256];
-static size_t g_n_ev;
+/* `alert` events in g_ev; the start-up set (`alerts`) in g_set */
+static char g_ev[64][256], g_set[1024];
+static size_t g_n_ev, g_n_set;
 uint64_t web_event_add(struct core_web *w, const char *type, const char *data, size_t len)
 {
-	(void)w;
-	cr_assert_str_eq(type, "alert");
-	cr_assert(g_n_ev < 64 && len < sizeof g_ev[0]);
-	memcpy(g_ev[g_n_ev], data, len);
-	g_ev[g_n_ev][len] = 0;
-	return ++g_n_ev;
+	if (!strcmp(type, "alerts")) {
+		cr_assert(len < sizeof g_set);
+		memcpy(g_set, data, len);
+		g_set[len] = 0;
+		g_n_set++;
+	} else {
+		cr_assert_str_eq(type, "alert");
+		cr_assert(g_n_ev < 64 && len < sizeof g_ev[0]);
+		memcpy(g_ev[g_n_ev], data, len);
+		g_ev[g_n_ev][len] = 0;
+		g_n_ev++;
+	}
+	return w->next_id++;
 }
 
 static int64_t g_animal = 1;
@@ -54,7 +62,8 @@ static void setup(void)
 {
 	memset(&W, 0, sizeof W);
 	memset(&C, 0, sizeof C);
-	g_n_ev = 0;
+	g_n_ev = g_n_set = 0;
+	W.next_id = 100;
 	g_now_ms = (uint64_t)T0 + 3600000u; /* receipt clock: an hour after the records (a drained journal) */
 	W.cfg.alert_link_lost_s = 60;
 	W.cfg.alert_gps_lost_s = 45;
@@ -128,6 +137,8 @@ Test(web_alerts, nothing_before_the_first_tick_then_link_lost_at_its_threshold)
 	cr_assert_eq(g_n_ev, 0, "alerts before the first tick: %s", g_ev[0]);
 	tick();
 	cr_assert_eq(g_n_ev, 0, "%s", g_ev[0]);
+	cr_assert_eq(g_n_set, 1);
+	cr_assert_str_eq(g_set, "{\"alerts\":[]}");
 	g_now_ms += 59999;
 	tick();
 	cr_assert_eq(g_n_ev, 0, "link lost before 60 s: %s", g_ev[0]);
@@ -139,7 +150,26 @@ Test(web_alerts, nothing_before_the_first_tick_then_link_lost_at_its_threshold)
 	cr_assert_eq(g_n_ev, 1);
 	fix(1000, 5000, 5000, 20);
 	expect_event(1, "link_lost", "cleared");
-	cr_assert(strstr(g_ev[1], "\"alert_id\":1,"), "%s", g_ev[1]);
+	/* alert_id = the event id of its raise (100 went to the start-up set), in both events */
+	cr_assert(strstr(g_ev[0], "\"alert_id\":101,") && strstr(g_ev[1], "\"alert_id\":101,"), "%s / %s", g_ev[0], g_ev[1]);
+	cr_assert_eq(g_n_set, 1);
+}
+
+Test(web_alerts, the_start_up_set_goes_out_whole)
+{
+	/* loaded at start-up (not live): the collar's newest fix is an hour before the core's clock */
+	struct proto_fix f = {.has = PROTO_FIX_HAS_T, .t_ms = (uint64_t)T0, .lat_e7 = LAT0 + 450, .lon_e7 = LON0 + 476};
+	web_alerts_fix(&W, &C, &f, false);
+	C.has_status = true;
+	C.batt_pct = 3;
+	tick();
+	cr_assert_eq(g_n_ev, 0, "%s", g_ev[0]);
+	cr_assert_eq(g_n_set, 1);
+	cr_assert(strstr(g_set, "\"alert_id\":100,\"kind\":\"link_lost\",\"state\":\"raised\""), "%s", g_set);
+	cr_assert(strstr(g_set, "\"kind\":\"battery_low\""), "%s", g_set);
+	tick(); /* nothing changed: nothing sent */
+	cr_assert_eq(g_n_ev, 0);
+	cr_assert_eq(g_n_set, 1);
 }
 
 Test(web_alerts, gps_lost_when_heard_without_fixes_or_told_by_the_fix)
