@@ -223,7 +223,10 @@ void web_alerts_eval(struct core_web *w, struct web_collar *c)
 	set(w, c, WEB_ALERT_STATIONARY, still, c->still_since_ms, "stationary");
 	unsigned limit_s = !strcmp(c->species, "dog") ? g->alert_bout_dog_s : g->alert_bout_rat_s;
 	bool bout = limit_s && c->al_fix_t - c->bout_start_ms >= (int64_t)limit_s * 1000;
-	snprintf(txt, sizeof txt, "work bout over %u min", (limit_s + 59) / 60);
+	if (limit_s % 60)
+		snprintf(txt, sizeof txt, "work bout over %u s", limit_s);
+	else
+		snprintf(txt, sizeof txt, "work bout over %u min", limit_s / 60);
 	set(w, c, WEB_ALERT_BOUT, bout, c->bout_start_ms, txt);
 }
 
