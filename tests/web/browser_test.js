@@ -535,6 +535,7 @@ const deadline = setTimeout(async () => {
   console.log(`FAIL global deadline ${GLOBAL_DEADLINE_MS} ms`);
   /* SIGTERM first: `scentrack sim` stops its collars, gateway and core in order (SIGKILL would orphan them) */
   await Promise.all(procs.map((p) => p.stop('SIGTERM', 12000)));
+  fs.rmSync(tmp, { recursive: true, force: true });
   process.exit(1);
 }, GLOBAL_DEADLINE_MS);
 
@@ -656,6 +657,10 @@ async function simRun(run) {
       lat.push(a.epoch_ms - t);
     }
     const fl = h.fixLog.map(([c, q, , t]) => t - fixAt.get(c + '/' + q)).filter(isFinite);
+    /* where the fix time goes: frame at the gateway → queued by the core's web server (server_ms, right after
+       the core's commit: gateway group commit + BATCH + core commit) → the page's DOM */
+    const fq = h.fixLog.map(([c, q, , , sv]) => sv - fixAt.get(c + '/' + q)).filter(isFinite);
+    console.log(`FIGURE sim fix frame -> core web queue p50=${median(fq).toFixed(1)} p99=${pct(fq, 0.99).toFixed(1)} ms`);
     stats.lat = lat; stats.fl = fl;
     console.log(`FIGURE sim ind_latency_ms (collar frame at the gateway -> alert in the DOM) n=${lat.length} ` +
       `p50=${median(lat).toFixed(1)} p99=${pct(lat, 0.99).toFixed(1)} max=${Math.max(...lat).toFixed(1)}; ` +

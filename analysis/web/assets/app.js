@@ -45,7 +45,7 @@
     resets: 0,
     alerts: [],         /* {ind, t_dom: performance.now(), wall_ms: Date.now()} */
     fixes: 0,
-    fixLog: [],         /* [collar_id, rec_seq, epoch ms the event arrived, epoch ms the DOM took it] */
+    fixLog: [],         /* [collar_id, rec_seq, epoch ms the event arrived, epoch ms the DOM took it, server_ms] */
     firstRender: null,  /* performance.now() when the map first drew the task/animals */
     snapshotLoaded: 0,
     opens: 0,
@@ -862,7 +862,7 @@
     on('fix', (d) => {
       const a = applyFix(d); drawAnimal(a); drawTrail(a); renderAnimalRow(a); hooks.fixes++;
       if (S.follow === a.key) follow();
-      if (hooks.fixLog.length < 50000) hooks.fixLog.push([d.collar_id, d.rec_seq, hooks.tRecv, performance.timeOrigin + performance.now()]);
+      if (hooks.fixLog.length < 50000) hooks.fixLog.push([d.collar_id, d.rec_seq, hooks.tRecv, performance.timeOrigin + performance.now(), d.server_ms]);
     });
     on('ind', (d) => { applyInd(d, true); const a = S.animals.get(keyOf(d)); if (a) { drawAnimal(a); renderAnimalRow(a); } });
     on('hazard', (d) => applyHazard(d));
