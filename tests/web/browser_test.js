@@ -599,12 +599,14 @@ async function simRun(run) {
   go();
   await check('sim: animal markers appear and move (collars → radio → gateway → core → page)', async () => {
     const mk = page.locator('.leaflet-marker-icon[data-animal]').first();
-    await mk.waitFor({ timeout: LIVE ? 120000 : WAIT_MS });   /* live: the first FIXB leaves after its 15 s hold */
+    /* live: the first FIXB leaves after its 15 s hold, and a resting rat reports every 10 s until its bout */
+    const wait = LIVE ? 400000 : WAIT_MS;
+    await mk.waitFor({ timeout: wait });
     const key = await mk.getAttribute('data-animal');
     const pos0 = await page.evaluate((k) => document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`).style.transform, key);
     await page.waitForFunction(([k, p]) => { const e = document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`); return e && e.style.transform !== p; },
-      [key, pos0], { timeout: WAIT_MS });
-    await page.waitForFunction(() => document.querySelectorAll('#animals li.animal:not(.stale)').length >= 2, null, { timeout: WAIT_MS });
+      [key, pos0], { timeout: wait });
+    await page.waitForFunction(() => document.querySelectorAll('#animals li.animal:not(.stale)').length >= 2, null, { timeout: wait });
   });
   await check('sim: screenshots of the running demo (phone 360x740, desktop), the day held still', async () => {
     await page.waitForFunction(() => window.scentrack.alerts.length >= 2, null, { timeout: LIVE ? GLOBAL_DEADLINE_MS : 90000 });
