@@ -80,6 +80,16 @@ void core_web_config_defaults(struct core_web_config *c)
 	c->replay = 4096;
 	c->max_clients = 256;
 	c->heartbeat_s = 15;
+	c->alert_link_lost_s = 60;
+	c->alert_gps_lost_s = 45; /* > a stationary collar's 10 s fix period + the 15 s FIXB hold */
+	c->alert_battery_pct = 20;
+	c->alert_heat_c = 32;
+	c->alert_outside_box_cm = 100;
+	c->alert_stationary_s = 60;
+	c->alert_stationary_cm = 200;
+	c->alert_bout_rat_s = 30 * 60;
+	c->alert_bout_dog_s = 20 * 60;
+	c->alert_bout_gap_s = 10 * 60;
 }
 
 static int kv_num(const char *v, unsigned long lo, unsigned long hi, unsigned *out)
@@ -125,7 +135,17 @@ int core_web_config_kv(struct core_web_config *c, const char *name, const char *
 		unsigned *dst;
 		unsigned long lo, hi;
 	} nums[] = {{"replay", &c->replay, 16, 1u << 20}, {"max_clients", &c->max_clients, 1, 10000},
-	            {"heartbeat_s", &c->heartbeat_s, 1, 3600}};
+	            {"heartbeat_s", &c->heartbeat_s, 1, 3600},
+	            {"alert_link_lost_s", &c->alert_link_lost_s, 0, 86400},
+	            {"alert_gps_lost_s", &c->alert_gps_lost_s, 0, 86400},
+	            {"alert_battery_pct", &c->alert_battery_pct, 0, 100},
+	            {"alert_heat_c", &c->alert_heat_c, 0, 125},
+	            {"alert_outside_box_cm", &c->alert_outside_box_cm, 0, 100000},
+	            {"alert_stationary_s", &c->alert_stationary_s, 0, 86400},
+	            {"alert_stationary_cm", &c->alert_stationary_cm, 1, 100000},
+	            {"alert_bout_rat_s", &c->alert_bout_rat_s, 0, 86400},
+	            {"alert_bout_dog_s", &c->alert_bout_dog_s, 0, 86400},
+	            {"alert_bout_gap_s", &c->alert_bout_gap_s, 1, 86400}};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
 		if (!strcmp(name, nums[i].name)) {
 			if (kv_num(v, nums[i].lo, nums[i].hi, nums[i].dst)) {
@@ -653,6 +673,9 @@ uint64_t core_web_timeout(struct core_web *w, uint64_t max)
 		max = t;
 	uint64_t now = core_mono_ms();
 	uint64_t ping = w->next_ping_ms > now ? w->next_ping_ms - now : 0;
+	uint64_t alert = w->next_alert_ms > now ? w->next_alert_ms - now : 0;
+	if (alert < ping)
+		ping = alert;
 	return ping < max ? ping : max;
 }
 
@@ -660,7 +683,9 @@ void core_web_service(struct core_web *w)
 {
 	if (!w)
 		return;
-	web_sse_pump(w, core_mono_ms());
+	uint64_t now = core_mono_ms();
+	web_alerts_tick(w, now);
+	web_sse_pump(w, now);
 	MHD_run(w->mhd);
 }
 

@@ -29,6 +29,9 @@ struct core_web_config {
 	unsigned replay;                  /* events kept for Last-Event-ID replay */
 	unsigned max_clients;             /* HTTP connections (SSE streams included) */
 	unsigned heartbeat_s;             /* SSE ": ping" period */
+	/* server-side handler alerts (web_alerts.c); 0 turns a kind off */
+	unsigned alert_link_lost_s, alert_gps_lost_s, alert_battery_pct, alert_heat_c, alert_outside_box_cm;
+	unsigned alert_stationary_s, alert_stationary_cm, alert_bout_rat_s, alert_bout_dog_s, alert_bout_gap_s;
 };
 
 void core_web_config_defaults(struct core_web_config *c);

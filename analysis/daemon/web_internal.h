@@ -55,6 +55,17 @@ void wj_free(struct wj_obj *o);
 const struct wj_field *wj_get(const struct wj_obj *o, const char *key);
 
 /* ---- the server ------------------------------------------------------------------------------------------ */
+/* server-side handler alerts (web_alerts.c), one bit each in web_collar.al_active */
+enum {
+	WEB_ALERT_LINK_LOST,
+	WEB_ALERT_GPS_LOST,
+	WEB_ALERT_BATTERY,
+	WEB_ALERT_HEAT,
+	WEB_ALERT_OUTSIDE,
+	WEB_ALERT_STATIONARY,
+	WEB_ALERT_BOUT,
+	WEB_ALERT_N
+};
 struct web_collar {
 	uint16_t collar_id;
 	bool has_fix;
@@ -67,6 +78,22 @@ struct web_collar {
 	int64_t st_rx_ms;
 	int batt_mv, batt_pct, temp_dc, rssi_dbm; /* INT32_MIN = absent */
 	int64_t tx_frames, retx;
+	/* alerts: receipt times on the core's UTC clock (0 = unknown), record-time state of the newest fix */
+	int64_t heard_ms, fix_rx_ms;
+	bool al_have_fix, al_fix_bad, box_dirty;
+	int64_t al_fix_t;
+	int32_t al_fix_lat, al_fix_lon;
+	uint32_t al_fix_hacc_mm;
+	int64_t still_since_ms, bout_start_ms;
+	int32_t still_lat_e7, still_lon_e7;
+	bool box_known, has_box;  /* the animal's session box around al_fix_t (cache) */
+	int64_t box_t0, box_t1;
+	int32_t box_e7[6];        /* p0, along, across: lat, lon each */
+	char box_name[48];
+	uint32_t al_active;
+	uint64_t al_id[WEB_ALERT_N];
+	int64_t al_since[WEB_ALERT_N];
+	char al_text[WEB_ALERT_N][64];
 };
 struct web_ind {
 	uint64_t key; /* collar << 32 | rec_seq */
@@ -118,6 +145,9 @@ struct core_web {
 	bool wake;         /* events added since the last resume */
 	uint64_t next_ping_ms;
 	bool stopping;
+	/* alerts */
+	bool alerts_live;       /* the first tick after start-up has run: changes are events */
+	uint64_t next_alert_ms; /* monotonic */
 	/* counters (status) */
 	uint64_t requests, sse_opened, sse_resets, writes_ok, writes_refused, events, ev_dropped;
 };
@@ -138,6 +168,18 @@ void web_collar_status_json(struct core_web *w, struct wb *b, struct web_collar 
 const char *web_state_of(struct core_web *w, const struct web_collar *c);
 struct web_collar *web_collar_get(struct core_web *w, uint16_t collar_id);
 struct web_ind *web_ind_find(struct core_web *w, uint64_t key);
+void web_collar_lookup(struct core_web *w, struct web_collar *c); /* animal, name, species of the collar now */
+
+/* web_alerts.c */
+const char *web_alert_name(unsigned kind);
+/* A fix of the collar (live: it arrived now; else loaded at start-up). */
+void web_alerts_fix(struct core_web *w, struct web_collar *c, const struct proto_fix *f, bool live);
+/* Something else of the collar arrived now (an indication, a STATUS). */
+void web_alerts_heard(struct core_web *w, struct web_collar *c);
+void web_alerts_eval(struct core_web *w, struct web_collar *c);
+void web_alerts_tick(struct core_web *w, uint64_t now_mono_ms); /* once a second: clock kinds */
+void web_alerts_snapshot(struct core_web *w, struct wb *b);     /* [active alerts] */
+void web_alert_json(struct core_web *w, struct wb *b, const struct web_collar *c, unsigned kind, bool raised);
 void web_inds_ready(struct core_web *w); /* sort what start-up appended, apply stored reviews */
 
 /* web_api.c: every /api/ route except events and snapshot. *status and the body are the answer. */

@@ -253,6 +253,11 @@ static void collar_lookup(struct core_web *w, struct web_collar *c)
 	sqlite3_finalize(q);
 }
 
+void web_collar_lookup(struct core_web *w, struct web_collar *c)
+{
+	collar_lookup(w, c);
+}
+
 static struct web_collar *collar_named(struct core_web *w, uint16_t collar_id)
 {
 	struct web_collar *c = web_collar_get(w, collar_id);
@@ -586,6 +591,7 @@ static void poll_collar_status(struct core_web *w, bool live)
 			if (b.oom || !web_event_add(w, "status", b.p, b.len))
 				w->ev_dropped++;
 			wb_free(&b);
+			web_alerts_heard(w, c);
 		}
 	}
 	sqlite3_finalize(q);
@@ -615,6 +621,8 @@ void web_tap(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const 
 			web_fix_json(w, &b, (uint16_t)key, &f);
 			emit(w, "fix", &b);
 		}
+		/* after the fix event: an alert it raises or clears follows it in the stream */
+		web_alerts_fix(w, c, &f, seq != 0);
 		break;
 	}
 	case AN_PUB_IND: {
@@ -625,6 +633,9 @@ void web_tap(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const 
 		if (seq) {
 			web_ind_json(w, &b, i);
 			emit(w, "ind", &b);
+			struct web_collar *c = web_collar_get(w, (uint16_t)(key >> 32));
+			if (c)
+				web_alerts_heard(w, c);
 		}
 		break;
 	}
@@ -786,7 +797,9 @@ void web_snapshot(struct core_web *w, struct wb *b)
 			wb_puts(b, ",");
 		gw_json(b, &w->gws[i]);
 	}
-	wb_puts(b, "],\"tiles\":");
+	wb_puts(b, "],\"alerts\":");
+	web_alerts_snapshot(w, b);
+	wb_puts(b, ",\"tiles\":");
 	web_tiles_json(w, b);
 	wb_puts(b, ",\"server_time\":");
 	wb_iso(b, (int64_t)core_utc_ms());

@@ -22,6 +22,7 @@ int scentrack_cmd_sim(int argc, char **argv);
 
 /* `scentrack sim --run / --evaluate` (tools/sim_run.c, tools/sim_evaluate.c) */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 struct an_sim_world;
 struct an_sim_radio_cfg;
@@ -38,7 +39,16 @@ struct scentrack_sim_run_opts {
 	bool so_far;          /* --evaluate what DIR holds now (boxes searched so far), without running */
 	const char *web;      /* --run: the core serves the web map on this host:port (NULL: as DIR/core.ini says) */
 	const char *serial_shim; /* --serial SHIM: the gateway's libserialport link kind on the pty (root only) */
+	const char *frame_log; /* --run: append when each record's frame reached the gateway (sim_framelog.c) */
 };
+/* sim_framelog.c: wall-clock (CLOCK_REALTIME) time each delivered record reached the gateway's link. */
+struct sim_framelog;
+int sim_framelog_open(const char *path, struct sim_framelog **out);
+/* A frame the medium delivered intact to the gateway's byte queue (0x00 COBS 0x00): its records are pending. */
+int sim_framelog_frame(struct sim_framelog *l, const uint8_t *wire, size_t len);
+/* The queue to the gateway was written; still_queued = its bytes not yet written (0: stamp what is pending). */
+void sim_framelog_flushed(struct sim_framelog *l, size_t still_queued);
+void sim_framelog_close(struct sim_framelog *l);
 /* Run (or resume) the field day through the real programs. On success with w_out: the world (caller frees). */
 int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_world *w_out);
 /* The simulated channel of the runs. */

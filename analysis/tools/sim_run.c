@@ -227,6 +227,7 @@ struct run {
 	struct outq ptyq;
 	struct deframer gw_df;
 	uint64_t down_frames, down_air_bytes, dropped_overflow;
+	struct sim_framelog *fl; /* --frame-log (NULL: none) */
 	/* time */
 	int64_t S, S0, S_end, M_us;
 	int64_t real0;
@@ -1055,7 +1056,8 @@ static int medium_deliver(struct run *r, int64_t now_us, bool *progress)
 						free(p.data);
 						return -ENOMEM;
 					}
-			} else if (outq_put(&r->ptyq, p.data, p.len)) {
+			} else if (outq_put(&r->ptyq, p.data, p.len) ||
+			           (rx.fate == AN_SIM_RADIO_OK && sim_framelog_frame(r->fl, p.data, p.len) < 0)) {
 				free(p.data);
 				return -ENOMEM;
 			}
@@ -1421,6 +1423,7 @@ static int loop(struct run *r)
 		}
 		if (outq_flush(&r->ptyq, r->pty_master) > 0)
 			progress = true;
+		sim_framelog_flushed(r->fl, outq_pending(&r->ptyq));
 
 		/* wait */
 		int timeout;
@@ -1791,6 +1794,7 @@ static int pump(struct run *r, struct pollfd *pfd, int timeout_ms)
 		r->pty_written += (uint64_t)w;
 		r->gw_checked = false;
 	}
+	sim_framelog_flushed(r->fl, outq_pending(&r->ptyq));
 	nfds_t n = 0;
 	pfd[n++] = (struct pollfd){.fd = r->sfd, .events = POLLIN};
 	pfd[n++] = (struct pollfd){.fd = r->pty_master, .events = (short)(POLLIN | (outq_pending(&r->ptyq) ? POLLOUT : 0))};
@@ -2338,6 +2342,10 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 		ex = EX_UNAVAILABLE;
 		goto stop_all;
 	}
+	if (o->frame_log && (rc = sim_framelog_open(o->frame_log, &r->fl)) < 0) {
+		logf_("--frame-log %s: %s", o->frame_log, strerror(-rc));
+		goto stop_all;
+	}
 	r->real0 = mono_ms();
 	printf("field day %s (seed %" PRIu64 "): %" PRIu32 " animals, %" PRIu32 " boxes, %" PRIu32 " passes; data in %s\n",
 	       r->w.sc.name, r->w.seed, r->n, r->w.n_boxes, r->w.n_passes, r->dir);
@@ -2398,6 +2406,8 @@ stop_all:
 		*w_out_or_null = r->w;
 		memset(&r->w, 0, sizeof r->w);
 	}
+	sim_framelog_close(r->fl);
+	r->fl = NULL;
 restore_signals:
 	if (r->sfd >= 0)
 		close(r->sfd);

@@ -19,6 +19,10 @@
  * --t0-now stamps record g at (wall clock at start) + g * 125 ms instead of the fixed 2023 epoch, so a live
  * view (the web map's browser test) sees fresh fixes; at --per 8 --rate 1 record time keeps pace with the clock.
  *
+ * --status-collar C [--status-batt PCT] [--status-temp DECI_C] adds one collar STATUS record of collar C to
+ * every batch (battery 15 %, 34.5 °C by default: the web's battery and heat alerts); --mute-fix-collar C
+ * leaves collar C's fixes out (its indications and STATUS still arrive: the web's GPS-lost alert).
+ *
  * stdout (line-buffered): "READY acked=<n>", "SENT <gw_seq> <CLOCK_MONOTONIC ns>" the first time a batch is
  * handed to the upstream (the latency origin), "ACK <gw_seq>", "DONE <stats>", "STATS <stats>" on SIGTERM.
  */
@@ -83,6 +87,8 @@ static uint64_t available(const struct gen *g, uint64_t now)
 }
 
 static uint64_t g_t0_ms = CTG_T0_MS; /* --t0-now: the wall clock at start */
+static unsigned long g_status_collar, g_mute_collar, g_status_batt = 15;
+static long g_status_temp = 345;
 
 static void gen_record(uint64_t g, struct proto_batch_rec *r)
 {
@@ -132,12 +138,27 @@ static int gen_batch(void *ctx, uint64_t after, uint8_t *body, size_t cap, size_
 	memset(&g->b, 0, sizeof g->b);
 	g->b.gw_id = g->gw_id;
 	g->b.gw_seq = seq;
-	g->b.n = (uint8_t)g->per;
+	unsigned n = 0;
 	for (unsigned i = 0; i < g->per; i++)
 	{
 		uint64_t k = (seq - 1) * g->per + i;
-		gen_record(g->perm ? g->perm[k] : k, &g->b.rec[i]);
+		gen_record(g->perm ? g->perm[k] : k, &g->b.rec[n]);
+		if (!(g_mute_collar && g->b.rec[n].collar_id == g_mute_collar && g->b.rec[n].type == PROTO_T_FIX))
+			n++;
 	}
+	if (g_status_collar && n < PROTO_BATCH_RECS_MAX) {
+		struct proto_batch_rec *r = &g->b.rec[n++];
+		memset(r, 0, sizeof *r);
+		r->collar_id = (uint16_t)g_status_collar;
+		r->type = PROTO_T_STATUS;
+		r->rx_ms = g_t0_ms + seq * 1000u;
+		r->m.status.has = PROTO_STATUS_HAS_BATTPCT | PROTO_STATUS_HAS_TEMP;
+		r->m.status.batt_pct = (uint8_t)g_status_batt;
+		r->m.status.temp_dc = (int16_t)g_status_temp;
+		r->m.status.tx_frames = (uint32_t)seq;
+		r->m.status.acks = (uint32_t)seq;
+	}
+	g->b.n = (uint8_t)n;
 	int rc = proto_batch_encode(&g->b, body, cap, len);
 	if (rc)
 		return -EIO;
@@ -200,7 +221,8 @@ static void print_stats(const char *tag, const struct gw_up_stats *st)
 static int usage(void)
 {
 	fprintf(stderr, "usage: an_core_testgw run --endpoint EP --gw-id N --server-key FILE --secret FILE --batches N\n"
-	                "                          [--per 64] [--state FILE] [--rate B/S] [--exit-when-done] [--shuffle SEED] [--t0-now]\n");
+	                "                          [--per 64] [--state FILE] [--rate B/S] [--exit-when-done] [--shuffle SEED] [--t0-now]\n"
+	                "                          [--status-collar C [--status-batt PCT] [--status-temp DECI_C]] [--mute-fix-collar C]\n");
 	return 2;
 }
 
@@ -237,10 +259,15 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--per")) per = strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--rate")) rate = strtod(v, NULL);
 		else if (!strcmp(a, "--shuffle")) shuffle = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--status-collar")) g_status_collar = strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--status-batt")) g_status_batt = strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--status-temp")) g_status_temp = strtol(v, NULL, 10);
+		else if (!strcmp(a, "--mute-fix-collar")) g_mute_collar = strtoul(v, NULL, 10);
 		else return usage();
 	}
 	if (!ep || !server_key || !secret || !batches || gw_id < 1 || gw_id > 65535 || per < 1 ||
-	    per > PROTO_BATCH_RECS_MAX)
+	    per > PROTO_BATCH_RECS_MAX - (g_status_collar ? 1 : 0) || g_status_collar > 65535 || g_status_batt > 100 ||
+	    g_status_temp < -550 || g_status_temp > 1250)
 		return usage();
 	struct gw_up_config cfg = {.gw_id = (uint16_t)gw_id, .endpoint = ep, .backoff_min_ms = 100,
 	                           .backoff_max_ms = 1000};

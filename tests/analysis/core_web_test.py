@@ -6,6 +6,9 @@ prepared by an_core_setup (task, box, 8 rats on collars 1..8), fed through its r
     core_web_test.py CORE TESTGW SETUP SCENARIO
     SCENARIO: web    static files, traversal, snapshot, SSE ids/replay/reset, restart (clean and SIGKILL),
                      writes (401/403/400/413, audited), hostile strings escaped
+              alerts the server-side handler alerts: battery low, heat and GPS lost from what the collars
+                     send, link lost when the gateway stops, all cleared again; as `alert` events with ids,
+                     replayed from Last-Event-ID, and listed in the snapshot
               bench  not a test: SSE delivery latency with WEB_CLIENTS concurrent streams (default 50),
                      WEB_BATCHES batches (default 300) at WEB_RATE batches/s (default 20)
 
@@ -261,7 +264,7 @@ class Rig:
         self.ingest = "tcp://127.0.0.1:*"
         self.n_core = 0
 
-    def core(self, replay=1024):
+    def core(self, replay=1024, extra=""):
         self.n_core += 1
         path = f"{self.tmp}/core.ini"
         with open(path, "w") as f:
@@ -283,7 +286,7 @@ token_file = {self.tmp}/token
 replay = {replay}
 heartbeat_s = 1
 mbtiles = {self.mbtiles}
-""")
+{extra}""")
         c = Proc(f"core#{self.n_core}", [CORE, "-N", "-f", path], self.err)
         m = c.wait(r"^WEB http://127\.0\.0\.1:(\d+)/$")
         c.port = int(m.group(1))
@@ -542,6 +545,62 @@ def web(rig):
     hub.stop = True
 
 
+def alerts(rig):
+    hub = Hub()
+    rig.core(extra="alert_link_lost_s = 3\nalert_gps_lost_s = 2\nalert_stationary_s = 0\nalert_bout_rat_s = 0\n"
+                   "alert_outside_box_cm = 0\n")
+    snap0 = rig.get_json("/api/snapshot")
+    assert snap0["alerts"] == [], snap0["alerts"]
+    e0 = snap0["event_id"]
+    a = Sse(hub, rig.port, last_id=e0)
+    hub.wait(lambda: a.head_done, "stream headers")
+
+    def alert_events(c):
+        return [(e[0], e[2]) for e in c.events if e[1] in ("alert", "alerts")]
+
+    def active(c):  # (collar, kind) -> the raised alert, after every event the stream brought
+        out = {}
+        for _, x in alert_events(c):
+            if "alerts" in x:  # a (re)started core's whole set
+                out = {(y["collar_id"], y["kind"]): y for y in x["alerts"]}
+            elif x["state"] == "raised":
+                out[(x["collar_id"], x["kind"])] = x
+            else:
+                assert out.pop((x["collar_id"], x["kind"]))["alert_id"] == x["alert_id"], x
+        return out
+
+    # collar 3 says 15 % and 34.5 degC in its STATUS; collar 5's fixes never come (its indications do)
+    gw = rig.gw(24, "--per", "32", "--rate", "8", "--status-collar", "3", "--mute-fix-collar", "5")
+    hub.wait(lambda: {(3, "battery_low"), (3, "heat"), (5, "gps_lost")} <= set(active(a)), "battery, heat, GPS alerts")
+    gw.wait(r"^DONE ")
+    gw.kill()
+    on = active(a)
+    assert on[(3, "battery_low")]["text"] == "battery 15 %" and on[(3, "heat")]["text"] == "heat 34.5 \u00b0C", on
+    assert not any(k == "gps_lost" and c != 5 for c, k in on), on
+    # the gateway stopped: nothing of any collar arrives, link lost for all 8 (and GPS lost gives way to it)
+    hub.wait(lambda: {c for c, k in active(a) if k == "link_lost"} == set(range(1, 9)), "link lost x8", timeout=30)
+    on = active(a)
+    assert (5, "gps_lost") not in on, on
+    snap = rig.get_json("/api/snapshot")
+    got = {(x["collar_id"], x["kind"]): x["alert_id"] for x in snap["alerts"]}
+    assert got == {k: v["alert_id"] for k, v in on.items()}, (got, on)
+    # a page that reconnects from e0 gets the same alert events, same ids, same order
+    e1 = snap["event_id"]
+    b = Sse(hub, rig.port, last_id=e0)
+    hub.wait(lambda: b.ids() and b.ids()[-1] >= e1, "replay")
+    assert [x for x in alert_events(b) if x[0] <= e1] == [x for x in alert_events(a) if x[0] <= e1]
+    check_ids(a.ids(), e0 + 1, a.ids()[-1], "live with alerts")
+    # the collars come back, battery 50 % and 25 degC: every alert clears
+    gw = rig.gw(48, "--per", "32", "--rate", "8", "--status-collar", "3", "--status-batt", "50", "--status-temp", "250")
+    hub.wait(lambda: not active(a), "every alert cleared")
+    gw.wait(r"^DONE ")
+    gw.kill()
+    assert rig.get_json("/api/snapshot")["alerts"] == []
+    n = len(alert_events(a))
+    print(f"alerts: battery 15 %, heat 34.5 degC, GPS lost (collar 5 without fixes), link lost x8 when the gateway "
+          f"stopped; snapshot = the raised ones; replay identical; all cleared when they came back ({n} alert events)")
+
+
 def bench(rig):
     """Not a test. SSE delivery with N concurrent streams read by an_core_web_load (C, one epoll loop: a Python
     reader of 50 streams would measure itself): per (stream, event) the time from the event's server_ms (the
@@ -578,7 +637,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="core-web-") as tmp:
         rig = Rig(tmp)
         try:
-            {"web": web, "bench": bench}[SCENARIO](rig)
+            {"web": web, "bench": bench, "alerts": alerts}[SCENARIO](rig)
         except BaseException:
             rig.err.flush()
             with open(rig.errpath) as f:

@@ -38,6 +38,8 @@ const http = require('http');
 const [CORE, TESTGW, SETUP, CLI, WEBROOT, OUTDIR] = process.argv.slice(2, 8);
 const argOf = (k, d) => process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : d;
 const CLIENTS = argOf('--clients', 0), SECONDS = argOf('--seconds', 20), DEMO = process.argv.includes('--demo');
+const SIM = process.argv.includes('--sim') ? process.argv[process.argv.indexOf('--sim') + 1] : null;
+const LIVE = argOf('--live', 0);   /* --sim: the live demo (no --fast) until the page has shown LIVE indication alerts */
 const BENCH = process.argv.includes('--bench') ? Number(process.argv[process.argv.indexOf('--bench') + 1] || 5) : 0;
 const GLOBAL_DEADLINE_MS = Number(process.env.WEB_TEST_DEADLINE_MS || 220000);  /* under CTest's TIMEOUT 240 */
 const WAIT_MS = 30000;
@@ -93,6 +95,7 @@ class Proc {
       const t = setTimeout(() => { this.p.kill('SIGKILL'); }, ms);
       this.p.once('exit', (code, s) => { clearTimeout(t); resolve({ code, sig: s }); });
       this.p.kill(sig);
+      this.p.kill('SIGCONT');   /* a process held with SIGSTOP (the sim's clock) must see its SIGTERM */
     });
   }
 }
@@ -129,6 +132,10 @@ listen = ${webListen}
 root = ${WEBROOT}
 token_file = ${tmp}/token
 ${mbtiles ? 'mbtiles = ' + mbtiles : ''}
+# server-side alerts, short enough for the test: link lost 4 s after the gateway stops, a 3 s work bout
+alert_link_lost_s = 4
+alert_gps_lost_s = 3
+alert_bout_rat_s = 3
 `);
   return ini;
 }
@@ -405,10 +412,10 @@ async function main() {
   });
 
 
-  await check('handler alerts: work-bout timer, then link lost when the gateway stops (never a frozen "online")', async () => {
+  await check('server alerts: work-bout timer, then link lost when the gateway stops, also on a page that joins late', async () => {
     const hp = await ctx.newPage();
     hp.on('pageerror', (e) => pageErrors.push(e.message));
-    await hp.goto(base + '?link_lost_s=4&gps_lost_s=3&bout_rat_min=0.05#handler');
+    await hp.goto(base + '?link_lost_s=30#handler');
     await hp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
     await hp.locator('#animals li.animal:not(.stale)').first().waitFor({ timeout: WAIT_MS });
     await hp.locator('#animals .chip', { hasText: 'work bout' }).first().waitFor({ timeout: WAIT_MS });
@@ -417,7 +424,17 @@ async function main() {
       [...r].every((li) => li.classList.contains('stale') && /link lost/.test(li.textContent)); }, null, { timeout: WAIT_MS });
     if ((await hp.locator('.leaflet-marker-icon[data-animal] .amk.stale').count()) < 1) throw new Error('markers not greyed');
     if ((await hp.locator('#conn').getAttribute('data-state')) !== 'live') throw new Error('the page lost its own stream');
+    /* the page's own staleness is 30 s here: the 4 s link-lost came from the server, as alert events */
+    const ev = await hp.evaluate(() => window.scentrack.srvAlerts.filter((x) => x[1] === 'link_lost' && x[2] === 'raised').map((x) => x[3]));
+    if (new Set(ev).size < 8) throw new Error(`link_lost alert events for collars ${JSON.stringify(ev)}`);
+    if ((await hp.locator('.alert.srv', { hasText: 'link lost' }).count()) < 8) throw new Error('no link-lost banners');
     await hp.screenshot({ path: path.join(OUTDIR, 'phone-link-lost.png') });
+    /* a page opened now gets the same alerts from the snapshot */
+    const late = await ctx.newPage();
+    await late.goto(base + '?link_lost_s=30#handler');
+    await late.waitForFunction(() => { const r = document.querySelectorAll('#animals li.animal'); return r.length >= 8 &&
+      [...r].every((li) => /link lost/.test(li.textContent)); }, null, { timeout: WAIT_MS });
+    await late.close();
     await hp.close();
   });
 
@@ -516,9 +533,153 @@ async function teardown() {
 
 const deadline = setTimeout(async () => {
   console.log(`FAIL global deadline ${GLOBAL_DEADLINE_MS} ms`);
-  for (const p of procs) if (!p.exited) p.p.kill('SIGKILL');
+  /* SIGTERM first: `scentrack sim` stops its collars, gateway and core in order (SIGKILL would orphan them) */
+  await Promise.all(procs.map((p) => p.stop('SIGTERM', 12000)));
+  fs.rmSync(tmp, { recursive: true, force: true });
   process.exit(1);
 }, GLOBAL_DEADLINE_MS);
+
+/* --sim SCENARIO: the demo itself on simulated time — `scentrack sim SCENARIO --run --fast --web` runs real
+   scentrack-collar processes, the radio medium, scentrack-gateway on a pty and scentrack-core with its web map.
+   The scenario is dated today and starts now (as .ci/demo.sh does), so the page shows the animals as live.
+   The sim's --frame-log says when each record's frame reached the gateway (CLOCK_REALTIME, the same clock as
+   the page's Date.now()): every indication whose frame arrived after the page's stream opened must alert
+   within 2 s of it; fix and indication latency frame → DOM are printed as FIGURE lines.
+   `scentrack sim` is the day's clock and the medium (the collars' clocks follow their inputs under --fast):
+   the test holds it with SIGSTOP while the page loads and while it takes screenshots, so the checks do not
+   depend on how fast the machine runs the day. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = require('net').createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+  });
+}
+async function simDemo() {
+  const runs = [];
+  for (let i = 0; i < (LIVE ? 1 : BENCH || 1); i++) runs.push(await simRun(i));
+  if (runs.length > 1) {
+    const f = (k, p) => median(runs.map((r) => pct(r[k], p))).toFixed(1);
+    console.log(`FIGURE sim bench runs=${runs.length}: median over runs of ind p50=${f('lat', 0.5)} p99=${f('lat', 0.99)} ms; ` +
+      `fix p50=${f('fl', 0.5)} p99=${f('fl', 0.99)} ms (each: ${runs.map((r) => pct(r.lat, 0.5).toFixed(0) + '/' + pct(r.lat, 0.99).toFixed(0) + ' ' +
+      pct(r.fl, 0.5).toFixed(0) + '/' + pct(r.fl, 0.99).toFixed(0)).join(', ')})`);
+  }
+}
+async function simRun(run) {
+  const data = path.join(tmp, 'day' + run), frames = path.join(tmp, `frames${run}.log`), scen = path.join(tmp, 'scenario.ini');
+  const stats = { lat: [], fl: [] };
+  /* the first collar powers on 300 s before start_utc and the run begins 1 s before that: the day starts now */
+  const start = new Date(Math.floor(Date.now() / 1000) * 1000 + 301000);
+  fs.writeFileSync(scen, fs.readFileSync(SIM, 'utf8')
+    .replace(/^date = .*$/m, 'date = ' + start.toISOString().slice(0, 10))
+    .replace(/^start_utc = .*$/m, 'start_utc = ' + start.toISOString().slice(11, 19)));
+  if (!browser) browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROME_ARGS });
+  const port = await freePort();
+  const sim = new Proc('sim' + run, CLI, ['sim', scen, '--seed', '1', '--run', ...(LIVE ? [] : ['--fast']), '--data', data,
+    '--web', `127.0.0.1:${port}`, '--frame-log', frames]);
+  /* (live: the collars run on their own clocks, so the medium is never held) */
+  const hold = () => LIVE || sim.p.kill('SIGSTOP'), go = () => LIVE || sim.p.kill('SIGCONT');
+  const m = await sim.wait(/web map: (http:\/\/\S+\/)/);
+  hold();
+  const base = m[1], origin = new URL(base).origin;
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const foreign = [], requests = [], errs = [];
+  await ctx.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
+  ctx.on('request', (r) => requests.push(r.url()));
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => errs.push(e.message));
+  page.on('console', (c) => { if (c.type() === 'error' && /Content.Security.Policy|Refused to/i.test(c.text())) errs.push(c.text()); });
+  await check('sim: the demo\'s page loads from the local server only and goes live', async () => {
+    await page.goto(base + '#handler', { waitUntil: 'load', timeout: WAIT_MS });
+    await page.waitForFunction(() => window.scentrack && window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+    await page.locator('#conn[data-state=live]').waitFor({ timeout: WAIT_MS });
+    const n = await page.locator('.box-label').count();
+    if (n < 1) throw new Error('no box of the day on the map');
+  });
+  go();
+  await check('sim: animal markers appear and move (collars → radio → gateway → core → page)', async () => {
+    const mk = page.locator('.leaflet-marker-icon[data-animal]').first();
+    /* live: the first FIXB leaves after its 15 s hold, and a resting rat reports every 10 s until its bout */
+    const wait = LIVE ? 400000 : WAIT_MS;
+    await mk.waitFor({ timeout: wait });
+    const key = await mk.getAttribute('data-animal');
+    const pos0 = await page.evaluate((k) => document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`).style.transform, key);
+    await page.waitForFunction(([k, p]) => { const e = document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`); return e && e.style.transform !== p; },
+      [key, pos0], { timeout: wait });
+    await page.waitForFunction(() => document.querySelectorAll('#animals li.animal:not(.stale)').length >= 2, null, { timeout: wait });
+  });
+  await check('sim: screenshots of the running demo (phone 360x740, desktop), the day held still', async () => {
+    await page.waitForFunction(() => window.scentrack.alerts.length >= 2, null, { timeout: LIVE ? GLOBAL_DEADLINE_MS : 90000 });
+    hold();
+    try {
+      await page.screenshot({ path: path.join(OUTDIR, 'sim-phone-handler.png') });
+      const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      await desk.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
+      const dp = await desk.newPage();
+      dp.on('pageerror', (e) => errs.push(e.message));
+      await dp.goto(base + '#handler');
+      await dp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+      await dp.locator('.leaflet-marker-icon[data-animal]').first().waitFor({ timeout: WAIT_MS });
+      await dp.screenshot({ path: path.join(OUTDIR, 'sim-desktop-handler.png') });
+      await dp.goto(base + '#leader');
+      await dp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
+      await dp.locator('#hazards li.hazard').first().waitFor({ timeout: WAIT_MS });
+      await dp.screenshot({ path: path.join(OUTDIR, 'sim-desktop-leader.png') });
+      await desk.close();
+    } finally { go(); }
+  });
+  await check('sim: the day ends, every journaled record in the core (scentrack sim exits 0)', async () => {
+    if (LIVE) {   /* the live day lasts its real length: stop it once the page has shown LIVE alerts */
+      await page.waitForFunction((n) => window.scentrack.alerts.length >= n, LIVE, { timeout: GLOBAL_DEADLINE_MS });
+      sim.p.kill('SIGINT');
+    }
+    await sim.wait(/^records in the core's store:/, 180000);
+    const ex = await new Promise((resolve) => { if (sim.exited) resolve(sim.exited); else sim.p.once('exit', (code, sig) => resolve({ code, sig })); });
+    if (ex.code !== 0) throw new Error('scentrack sim exited ' + JSON.stringify(ex));
+    const j = sim.lines.find((l) => /^records journaled by the collars/.test(l)), st = sim.lines.find((l) => /^records in the core's store/.test(l));
+    const n = (l) => (l.match(/(\d+) fixes, (\d+) IND/) || []).slice(1).join('/');
+    if (!LIVE && (!j || n(j) !== n(st))) throw new Error(`journaled ${j} but ${st}`);
+  });
+  await check('sim: every indication alerts within 2 s of its frame reaching the gateway', async () => {
+    const first = new Map(), fixAt = new Map();
+    for (const l of fs.readFileSync(frames, 'utf8').split('\n')) {
+      const f = l.match(/^(\d+\.\d+) (fix|ind) (\d+) (\d+)( completes=\d+)?$/);
+      if (!f) continue;
+      const k = f[3] + '/' + f[4], t = Number(f[1]);
+      if (f[2] === 'ind' && !f[5] && !first.has(k)) first.set(k, t);
+      if (f[2] === 'fix' && !fixAt.has(k)) fixAt.set(k, t);
+    }
+    const h = await page.evaluate(() => ({ alerts: window.scentrack.alerts, fixLog: window.scentrack.fixLog, live: window.scentrack.liveSince }));
+    const live0 = h.live[0];
+    const due = [...first].filter(([, t]) => t > live0);
+    const lat = [];
+    for (const [k, t] of due) {
+      const a = h.alerts.find((x) => x.collar_id + '/' + x.rec_seq === k);
+      if (!a) throw new Error(`indication ${k} (frame at ${t}) never alerted on the page`);
+      lat.push(a.epoch_ms - t);
+    }
+    const fl = h.fixLog.map(([c, q, , t]) => t - fixAt.get(c + '/' + q)).filter(isFinite);
+    /* where the fix time goes: frame at the gateway → queued by the core's web server (server_ms, right after
+       the core's commit: gateway group commit + BATCH + core commit) → the page's DOM */
+    const fq = h.fixLog.map(([c, q, , , sv]) => sv - fixAt.get(c + '/' + q)).filter(isFinite);
+    console.log(`FIGURE sim fix frame -> core web queue p50=${median(fq).toFixed(1)} p99=${pct(fq, 0.99).toFixed(1)} ms`);
+    stats.lat = lat; stats.fl = fl;
+    console.log(`FIGURE sim ind_latency_ms (collar frame at the gateway -> alert in the DOM) n=${lat.length} ` +
+      `p50=${median(lat).toFixed(1)} p99=${pct(lat, 0.99).toFixed(1)} max=${Math.max(...lat).toFixed(1)}; ` +
+      `fix_latency_ms n=${fl.length} p50=${median(fl).toFixed(1)} p99=${pct(fl, 0.99).toFixed(1)} max=${Math.max(...fl).toFixed(1)}`);
+    if (lat.length < 2) throw new Error(`only ${lat.length} indications arrived while the page was live`);
+    if (fl.length < h.fixLog.length * 0.9) throw new Error(`${fl.length} of ${h.fixLog.length} fixes matched to a frame`);
+    if (Math.max(...lat) > 2000) throw new Error(`an alert came ${Math.max(...lat).toFixed(0)} ms after its frame`);
+  });
+  await check('sim: no request left the machine, no script error', async () => {
+    if (foreign.length) throw new Error('requests to other origins: ' + foreign.join(', '));
+    const bad = requests.filter((u) => !u.startsWith(origin));
+    if (bad.length) throw new Error('requests not to the local server: ' + bad.join(', '));
+    if (errs.length) throw new Error('page errors: ' + errs.join(' | '));
+  });
+  await ctx.close();
+  return stats;
+}
 
 /* --demo: a simulated field day on a compressed clock, through web_simfeed (TESTGW's place on the command line) */
 async function demo() {
@@ -608,7 +769,7 @@ async function demo() {
   });
 }
 
-(CLIENTS ? clientsBench() : DEMO ? demo() : main()).then(async () => {
+(CLIENTS ? clientsBench() : SIM ? simDemo() : DEMO ? demo() : main()).then(async () => {
   await teardown();
 }, async (e) => {
   console.log('error: ' + (e && e.stack || e));
@@ -616,7 +777,7 @@ async function demo() {
 }).finally(() => {
   clearTimeout(deadline);
   const pass = results.filter((r) => r[1]).length, fail = results.length - pass;
-  const expected = CLIENTS ? 1 : DEMO ? 4 : 13;
+  const expected = CLIENTS ? 1 : SIM ? 6 * (LIVE ? 1 : BENCH || 1) : DEMO ? 4 : 13;
   console.log(`${pass} passed, ${fail + Math.max(0, expected - results.length)} failed`);
   process.exit(fail === 0 && results.length === expected ? 0 : 1);
 });

@@ -7,23 +7,15 @@
 
   /* ---------- settings (thresholds a programme may tune; shown in the UI where they matter) ---------- */
   const CFG = {
-    stationary_s: 60,          /* alert when an animal has not moved > stationary_m for this long */
-    stationary_m: 2.0,
-    gps_lost_s: 30,            /* no fix for this long while the collar is still heard */
-    link_lost_s: 60,           /* nothing heard at all: the marker greys out, never a frozen "online" */
-    battery_low_pct: 20,
-    bout_min: { rat: 30, dog: 20 },  /* work-bout timer: rats ~30 min, dogs 15–30 min */
-    bout_gap_s: 600,           /* a pause this long ends a bout */
-    heat_c: 32,
+    link_lost_s: 60,           /* nothing heard for this long by this page's clock: the marker greys out, never a
+                                  frozen "online" (the alerts themselves come from the server: core.ini [web] alert_*) */
     trail_max_points: 4000,
   };
-  /* A programme (or a test) tunes them in the URL: ?link_lost_s=30&stationary_s=90&bout_rat_min=25&bout_dog_min=15 */
+  /* A programme (or a test) tunes them in the URL: ?link_lost_s=30 */
   for (const [k, v] of new URLSearchParams(location.search)) {
     const x = Number(v);
     if (!(x >= 0) || !isFinite(x)) continue;
-    if (k === 'bout_rat_min') CFG.bout_min.rat = x;
-    else if (k === 'bout_dog_min') CFG.bout_min.dog = x;
-    else if (typeof CFG[k] === 'number') CFG[k] = x;
+    if (typeof CFG[k] === 'number') CFG[k] = x;
   }
 
   /* ---------- small helpers ---------- */
@@ -53,10 +45,12 @@
     resets: 0,
     alerts: [],         /* {ind, t_dom: performance.now(), wall_ms: Date.now()} */
     fixes: 0,
-    fixLog: [],         /* [collar_id, rec_seq, epoch ms the event arrived, epoch ms the DOM took it] */
+    fixLog: [],         /* [collar_id, rec_seq, epoch ms the event arrived, epoch ms the DOM took it, server_ms] */
     firstRender: null,  /* performance.now() when the map first drew the task/animals */
     snapshotLoaded: 0,
     opens: 0,
+    liveSince: [],      /* epoch ms of each stream open (events committed after it reach this page live) */
+    srvAlerts: [],      /* every server alert event taken: [alert_id, kind, state, collar_id, epoch ms] */
   };
 
   /* ---------- page clock: the server's wall clock (phones on a field hotspot often have the wrong time) ---------- */
@@ -71,6 +65,7 @@
     byCollar: new Map(),    /* collar_id → key */
     inds: new Map(),        /* ind id → ind */
     hazards: new Map(),
+    alerts: new Map(),      /* the server's active alerts: "<animal key>|<kind>" → alert */
     view: 'handler',
     follow: '',
   };
@@ -209,7 +204,7 @@
     if (!a) {
       a = { key: k, animal_id: o.animal_id, collar_id: o.collar_id, name: null, species: null, state: null,
         lat: NaN, lon: NaN, h_acc_m: NaN, heading_deg: NaN, t_ms: NaN, battery_pct: null,
-        link: null, gps: null, temp_c: null, trail: [], bout_start_ms: NaN, still_since_ms: NaN, still_ll: null };
+        link: null, gps: null, temp_c: null, trail: [] };
       S.animals.set(k, a);
       addFollowOption(a);
       if (o.name === undefined) wantNames();
@@ -325,10 +320,6 @@
       addTrailPoint(a, t, f.lat, f.lon);
       return a;
     }
-    /* work-bout timer and stillness, from the fixes themselves */
-    if (!isFinite(a.t_ms) || t - a.t_ms > CFG.bout_gap_s * 1000) a.bout_start_ms = t;
-    const ll = xy(f.lat, f.lon);
-    if (!a.still_ll || map.distance(a.still_ll, ll) > CFG.stationary_m) { a.still_ll = ll; a.still_since_ms = t; }
     a.lat = f.lat; a.lon = f.lon; a.t_ms = t;
     if (f.h_acc_m !== undefined) a.h_acc_m = f.h_acc_m;
     if (f.cog_deg !== undefined && f.cog_deg !== null) a.heading_deg = f.cog_deg;
@@ -359,37 +350,58 @@
     if (isFinite(a.t_ms)) t = isFinite(t) ? Math.max(t, a.t_ms) : a.t_ms;
     return t;
   }
-  function isStale(a) { return !(now() - lastHeardMs(a) < CFG.link_lost_s * 1000); }
+  /* the server's link_lost alert, or this page's own clock (the page must grey a marker even when the server
+     itself has gone quiet: never a frozen "online") */
+  function isStale(a) { return S.alerts.has(a.key + '|link_lost') || !(now() - lastHeardMs(a) < CFG.link_lost_s * 1000); }
 
-  function pointInPoly(p, poly) {
-    let inside = false;
-    for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-      const a = poly[i], b = poly[j];
-      if ((a.lat > p.lat) !== (b.lat > p.lat) && p.lng < ((b.lng - a.lng) * (p.lat - a.lat)) / (b.lat - a.lat) + a.lng) inside = !inside;
-    }
-    return inside;
-  }
-
-  /* Alerts for one animal, computed on every tick from what is known (nothing is remembered as "online"). */
+  /* Alerts for one animal: the server decides them (every page and a late joiner see the same, as `alert`
+     events with ids and replay; thresholds in the core's [web] alert_* keys); the page only words them,
+     with ages that move on each tick. */
+  const BAD = new Set(['link_lost', 'gps_lost', 'battery_low', 'heat']);
   function animalAlerts(a) {
     const out = [], t = now();
-    const heard = lastHeardMs(a);
-    if (!(t - heard < CFG.link_lost_s * 1000)) out.push(['bad', 'link lost ' + fmtAge((t - heard) / 1000) + ' ago']);
-    else if (a.gps === 'lost' || !(t - a.t_ms < CFG.gps_lost_s * 1000)) out.push(['bad', 'GPS lost']);
-    if (a.state === 'stationary' || (isFinite(a.still_since_ms) && a.t_ms - a.still_since_ms >= CFG.stationary_s * 1000)) {
-      const s = (a.t_ms - a.still_since_ms) / 1000;
-      if (s >= CFG.stationary_s) out.push(['', 'stationary ' + fmtAge(s)]);
+    for (const [k, x] of S.alerts) {
+      if (!k.startsWith(a.key + '|')) continue;
+      const since = tms(x.since);
+      let txt = x.text || x.kind;
+      if (x.kind === 'link_lost') txt = 'link lost ' + fmtAge((t - since) / 1000) + ' ago';
+      else if (x.kind === 'stationary' && isFinite(a.t_ms)) txt = 'stationary ' + fmtAge((a.t_ms - since) / 1000);
+      else if (x.kind === 'work_bout' && isFinite(a.t_ms)) txt = 'work bout ' + fmtAge((a.t_ms - since) / 1000) + ' (' + x.text.replace(/^work bout /, '') + ')';
+      out.push([BAD.has(x.kind) ? 'bad' : '', txt]);
     }
-    if (a.ll && S.boxes.length) {
-      const inAny = S.boxes.some((b) => b.corners && b.corners.length >= 4 && pointInPoly(a.ll, b.corners.map((p) => xy(p[0], p[1]))));
-      if (!inAny) out.push(['', 'outside its box']);
-    }
-    if (a.battery_pct !== null && a.battery_pct !== undefined && a.battery_pct < CFG.battery_low_pct) out.push(['bad', 'battery ' + a.battery_pct + ' %']);
-    const limit = CFG.bout_min[a.species] || CFG.bout_min.dog;
-    if (isFinite(a.bout_start_ms) && isFinite(a.t_ms) && a.t_ms - a.bout_start_ms >= limit * 60000)
-      out.push(['', 'work bout ' + fmtAge((a.t_ms - a.bout_start_ms) / 1000) + ' (limit ' + limit + ' min)']);
-    if (a.temp_c !== null && a.temp_c !== undefined && a.temp_c >= CFG.heat_c) out.push(['bad', 'heat ' + a.temp_c + ' °C']);
+    if (!S.alerts.has(a.key + '|link_lost') && isStale(a)) out.unshift(['bad', 'no data ' + fmtAge((t - lastHeardMs(a)) / 1000)]);
     return out;
+  }
+  function resetAlerts(list) {
+    const had = [...S.alerts.keys()];
+    S.alerts.clear();
+    for (const b of document.querySelectorAll('.alert.srv')) b.remove();
+    for (const x of (list || [])) applyAlert(x, false);
+    for (const k of had) { const a = S.animals.get(k.split('|')[0]); if (a) { if (a.marker) drawAnimal(a); renderAnimalRow(a); } }
+    countAlerts();
+  }
+  /* One server alert raised or cleared: the animal's chips, and a banner for the equipment ones (no sound:
+     the sound is for indications). */
+  function applyAlert(x, live) {
+    const a = animal(x), k = a.key + '|' + x.kind;
+    const old = S.alerts.get(k);
+    if (x.state === 'cleared') { if (old && old.alert_id === x.alert_id) S.alerts.delete(k); }
+    else S.alerts.set(k, x);
+    let b = document.querySelector('.alert.srv[data-kind="' + CSS.escape(k) + '"]');
+    if (x.state === 'cleared' || !BAD.has(x.kind)) { if (b && (!S.alerts.has(k))) { b.remove(); countAlerts(); } }
+    else if (!b) {
+      b = el('div', 'alert srv');
+      b.dataset.kind = k;
+      b.append(el('span', 'txt', label(a) + ': ' + (x.kind === 'link_lost' ? 'link lost' : x.text || x.kind)));
+      const h = el('button', 'dismiss', '✕'); h.type = 'button'; h.title = 'hide';
+      h.onclick = () => { b.remove(); countAlerts(); };
+      b.append(h);
+      $('alerts').prepend(b);
+      countAlerts();
+    }
+    if (live) hooks.srvAlerts.push([x.alert_id, x.kind, x.state, x.collar_id, performance.timeOrigin + performance.now()]);
+    if (a.marker) drawAnimal(a);
+    renderAnimalRow(a);
   }
 
   function renderAnimalRow(a) {
@@ -413,7 +425,7 @@
       'fix ' + fmtAge((now() - a.t_ms) / 1000) + ' ago · heading ' + num(a.heading_deg, 0, '°') + ' · ±' + num(a.h_acc_m, a.h_acc_m < 0.1 ? 2 : 1, ' m') +
       ' · battery ' + (a.battery_pct !== null && a.battery_pct !== undefined ? a.battery_pct + ' %' : '?') +
       ' · link ' + (link.loss_pct !== undefined ? num(link.loss_pct, 0, ' % loss') : '?') +
-      (link.rssi_dbm !== undefined ? ' ' + link.rssi_dbm + ' dBm' : '');
+      (link.rssi_dbm !== undefined && link.rssi_dbm !== null ? ' ' + link.rssi_dbm + ' dBm' : '');
     const chips = li.querySelector('.chips');
     chips.replaceChildren(...animalAlerts(a).map(([c, txt]) => el('span', 'chip ' + c, txt)));
   }
@@ -792,6 +804,7 @@
     }
     for (const i of (s.indications || [])) applyInd(i, false);
     for (const h of (s.hazards || [])) applyHazard(h);
+    resetAlerts(s.alerts);
     S.lastId = Number(s.event_id) || 0;
     hooks.snapshotLoaded++;
     fitAll();
@@ -822,7 +835,7 @@
     setConn(hooks.opens > 1 ? 'reconnecting' : 'connecting', hooks.opens > 1 ? 'reconnecting' : 'connecting');
     /* The id rides in the query as well: a fresh EventSource has no Last-Event-ID of its own. */
     es = new EventSource('api/events?last_event_id=' + S.lastId);
-    es.onopen = () => { retryMs = 500; setConn('live', 'live'); };
+    es.onopen = () => { retryMs = 500; setConn('live', 'live'); hooks.liveSince.push(performance.timeOrigin + performance.now()); };
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {    /* the browser gave up (server down, bad status): retry ourselves */
         setConn('offline', 'offline — retrying');
@@ -849,15 +862,13 @@
     on('fix', (d) => {
       const a = applyFix(d); drawAnimal(a); drawTrail(a); renderAnimalRow(a); hooks.fixes++;
       if (S.follow === a.key) follow();
-      if (hooks.fixLog.length < 50000) hooks.fixLog.push([d.collar_id, d.rec_seq, hooks.tRecv, performance.timeOrigin + performance.now()]);
+      if (hooks.fixLog.length < 50000) hooks.fixLog.push([d.collar_id, d.rec_seq, hooks.tRecv, performance.timeOrigin + performance.now(), d.server_ms]);
     });
     on('ind', (d) => { applyInd(d, true); const a = S.animals.get(keyOf(d)); if (a) { drawAnimal(a); renderAnimalRow(a); } });
     on('hazard', (d) => applyHazard(d));
     on('status', (d) => { if (d.kind === 'gateway' || (d.collar_id === undefined && d.animal_id === undefined)) return; const a = applyStatus(d); drawAnimal(a); renderAnimalRow(a); });
-    on('alert', (d) => {
-      const b = el('div', 'alert'); b.append(el('span', 'txt', d.text || d.message || JSON.stringify(d)));
-      const x = el('button', null, 'Hide'); x.type = 'button'; x.onclick = () => b.remove(); b.append(x); $('alerts').prepend(b);
-    });
+    on('alert', (d) => applyAlert(d, true));
+    on('alerts', (d) => resetAlerts(d.alerts));       /* a (re)started core's whole set */
     on('clearance', (d) => {
       if (S.view === 'trainer') loadReport();
       if (d.matched_hazard !== null && d.matched_hazard !== undefined && !$('evidence').hidden) showEvidence(d.matched_hazard);
