@@ -579,6 +579,28 @@ async function simRun(run) {
     '--web', `127.0.0.1:${port}`, '--frame-log', frames]);
   /* (live: the collars run on their own clocks, so the medium is never held) */
   const hold = () => LIVE || sim.p.kill('SIGSTOP'), go = () => LIVE || sim.p.kill('SIGCONT');
+  /* Wait until the page shows pred(arg). A --fast day lasts a few seconds: it runs in slices of 50 ms of wall
+   * time, timed here in node (the page's own polling stalls while it renders a burst of events), and is held
+   * between them and when this returns, so it cannot reach its end and stop the core between the page showing
+   * something and the test looking at it. The slice paces the simulated day; the waits are on the page. */
+  const runUntil = async (pred, arg, timeout) => {
+    if (LIVE) return page.waitForFunction(pred, arg, { timeout });
+    const until = Date.now() + timeout;
+    for (;;) {
+      go();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      hold();
+      try {
+        /* the gateway, the core and the page finish what the slice delivered while the day is held */
+        await page.waitForFunction(pred, arg, { timeout: 1000 });
+        return;
+      } catch (e) {
+        if (!/Timeout/.test(String(e))) throw e;
+        if (sim.exited) throw new Error(`the day ended (${JSON.stringify(sim.exited)}: ${sim.lines.slice(-3).join(' | ')}) before the page showed it: ${pred}`);
+        if (Date.now() > until) throw e;
+      }
+    }
+  };
   const m = await sim.wait(/web map: (http:\/\/\S+\/)/);
   hold();
   const base = m[1], origin = new URL(base).origin;
@@ -596,20 +618,18 @@ async function simRun(run) {
     const n = await page.locator('.box-label').count();
     if (n < 1) throw new Error('no box of the day on the map');
   });
-  go();
   await check('sim: animal markers appear and move (collars → radio → gateway → core → page)', async () => {
-    const mk = page.locator('.leaflet-marker-icon[data-animal]').first();
     /* live: the first FIXB leaves after its 15 s hold, and a resting rat reports every 10 s until its bout */
     const wait = LIVE ? 400000 : WAIT_MS;
-    await mk.waitFor({ timeout: wait });
-    const key = await mk.getAttribute('data-animal');
+    await runUntil(() => document.querySelector('.leaflet-marker-icon[data-animal]') !== null, null, wait);
+    const key = await page.locator('.leaflet-marker-icon[data-animal]').first().getAttribute('data-animal');
     const pos0 = await page.evaluate((k) => document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`).style.transform, key);
-    await page.waitForFunction(([k, p]) => { const e = document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`); return e && e.style.transform !== p; },
-      [key, pos0], { timeout: wait });
-    await page.waitForFunction(() => document.querySelectorAll('#animals li.animal:not(.stale)').length >= 2, null, { timeout: wait });
+    await runUntil(([k, p]) => { const e = document.querySelector(`.leaflet-marker-icon[data-animal="${k}"]`); return e && e.style.transform !== p; },
+      [key, pos0], wait);
+    await runUntil(() => document.querySelectorAll('#animals li.animal:not(.stale)').length >= 2, null, wait);
   });
   await check('sim: screenshots of the running demo (phone 360x740, desktop), the day held still', async () => {
-    await page.waitForFunction(() => window.scentrack.alerts.length >= 2, null, { timeout: LIVE ? GLOBAL_DEADLINE_MS : 90000 });
+    await runUntil(() => window.scentrack.alerts.length >= 2, null, LIVE ? GLOBAL_DEADLINE_MS : 90000);
     hold();
     try {
       await page.screenshot({ path: path.join(OUTDIR, 'sim-phone-handler.png') });
@@ -617,6 +637,7 @@ async function simRun(run) {
       await desk.route((url) => url.origin !== origin, (route) => { foreign.push(route.request().url()); return route.abort(); });
       const dp = await desk.newPage();
       dp.on('pageerror', (e) => errs.push(e.message));
+      if (sim.exited) throw new Error('the day ended before the screenshots: ' + JSON.stringify(sim.exited) + ' ' + sim.lines.slice(-2).join(' | '));
       await dp.goto(base + '#handler');
       await dp.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
       await dp.locator('.leaflet-marker-icon[data-animal]').first().waitFor({ timeout: WAIT_MS });
