@@ -23,7 +23,6 @@
 
 #define SPOOL_SCHEMA_VERSION 1
 #define SPOOL_COMMIT_CBS 4u
-#define GW_SPOOL_ASSIGN_AHEAD 16u /* batches given a gw_seq per commit (>= the usual credit) */
 #define GW_SPOOL_TRIM_MS 1000u /* acked rows are deleted at most this often (each trim: commit + checkpoint) */
 
 enum {
@@ -51,14 +50,14 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] = "INSERT OR IGNORE INTO rec(id, collar_id, type, rec_seq, rx_ms, link, rssi, snr, anchor, raw, "
-	              "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	              "body, gw_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_HAS] = "SELECT 1 FROM rec WHERE collar_id = ?1 AND rec_seq = ?2",
 	[ST_SEQS] = "SELECT rec_seq FROM rec WHERE collar_id = ?1 AND rec_seq > ?2 AND rec_seq <= ?3 ORDER BY rec_seq",
 	[ST_COLLAR_SAVE] = "INSERT OR REPLACE INTO collar(collar_id, boot_id, link_seq, cum) VALUES (?1, ?2, ?3, ?4)",
 	[ST_COLLAR_EACH] = "SELECT collar_id, boot_id, link_seq, cum FROM collar ORDER BY collar_id",
 	[ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
 	[ST_META_SET] = "INSERT OR REPLACE INTO meta(k, v) VALUES (?1, ?2)",
-	[ST_MIN_BATCH] = "SELECT MIN(gw_seq) FROM rec WHERE gw_seq > ?1",
+	[ST_MIN_BATCH] = "SELECT MIN(gw_seq) FROM rec WHERE gw_seq > ?1 AND gw_seq < ?2",
 	[ST_UNASSIGNED] = "SELECT id, anchor FROM rec WHERE id > ?1 AND id < ?2 ORDER BY id LIMIT ?3",
 	[ST_ASSIGN] = "UPDATE rec SET gw_seq = ?1 WHERE id >= ?2 AND id <= ?3",
 	[ST_BATCH_ROWS] = "SELECT id, collar_id, type, rec_seq, rx_ms, link, rssi, snr, anchor, raw, body FROM rec "
@@ -106,7 +105,12 @@ struct gw_spool {
 	int64_t txn_first_id;    /* next_id when the transaction began (restored on rollback) */
 	int64_t committed_end;   /* every id < committed_end is committed */
 	int64_t assigned_upto;   /* every id <= assigned_upto has a gw_seq */
-	uint64_t next_gw_seq;
+	uint64_t next_gw_seq;    /* every batch < next_gw_seq is committed (sealed); persisted in meta */
+	/* The batch being filled by gw_spool_put in the open transaction (sealed by the commit): see
+	 * "Batches are numbered as records are inserted" above gw_spool_put. */
+	uint64_t fill_seq;       /* its gw_seq (>= next_gw_seq) */
+	unsigned fill_n;         /* records in it */
+	int64_t fill_first_id;   /* id of its first record */
 	uint64_t acked_gw_seq;
 	uint64_t next_trim_ms;      /* gw_spool_acked trims no sooner (monotonic ms) */
 	/* the frame being stored */
@@ -185,6 +189,10 @@ static void txn_rollback(struct gw_spool *s)
 	s->in_txn = 0;
 	s->pending = 0;
 	s->next_id = s->txn_first_id;
+	/* the batches numbered in the transaction are gone with it (none of them was handed out) */
+	s->fill_seq = s->next_gw_seq;
+	s->fill_n = 0;
+	s->fill_first_id = s->next_id;
 	s->frame_anchor = 0;
 	s->frame_raw = NULL;
 	for (unsigned i = 0; i < SPOOL_COMMIT_CBS; i++)
@@ -227,24 +235,41 @@ int gw_spool_commit(struct gw_spool *s)
 {
 	if (!s->in_txn)
 		return 0;
+	/* Seal the batch being filled and persist the numbering with the records it numbers: the commit that
+	 * makes the records durable makes their batches durable too, so no batch ever needs a commit (an fsync)
+	 * of its own before it leaves. */
+	uint64_t sealed = s->fill_n ? s->fill_seq + 1u : s->fill_seq;
+	int err = 0;
+	if (sealed != s->next_gw_seq && (err = meta_set(s, "next_gw_seq", (int64_t)sealed)) < 0)
+		goto out_rollback;
+	if (s->next_id - 1 != s->assigned_upto &&
+	    ((err = meta_set(s, "assigned_upto", s->next_id - 1)) < 0 || (err = meta_set(s, "next_id", s->next_id)) < 0))
+		goto out_rollback;
 	int rc = sqlite3_step(s->st[ST_COMMIT]);
 	sqlite3_reset(s->st[ST_COMMIT]);
 	if (rc != SQLITE_DONE) {
-		int err = sql_fail(s, "COMMIT");
-		s->stats.commit_errors++;
-		txn_rollback(s);
-		return err;
+		err = sql_fail(s, "COMMIT");
+		goto out_rollback;
 	}
 	unsigned n = s->pending;
 	s->in_txn = 0;
 	s->pending = 0;
 	s->committed_end = s->next_id;
+	s->assigned_upto = s->next_id - 1;
+	s->next_gw_seq = sealed;
+	s->fill_seq = sealed;
+	s->fill_n = 0;
+	s->fill_first_id = s->next_id;
 	s->stats.commits++;
 	refresh_usage(s);
 	for (unsigned i = 0; i < SPOOL_COMMIT_CBS; i++)
 		if (s->subs[i].cb)
 			s->subs[i].cb(s->subs[i].arg, 1, n);
 	return 0;
+out_rollback:
+	s->stats.commit_errors++;
+	txn_rollback(s);
+	return err;
 }
 
 void gw_spool_on_commit(struct gw_spool *s, gw_spool_commit_cb cb, void *arg)
@@ -268,6 +293,8 @@ uint16_t gw_spool_boot_id(const struct gw_spool *s)
 {
 	return s->boot_id;
 }
+
+static int assign_legacy(struct gw_spool *s);
 
 int gw_spool_open(struct gw_spool **out, const struct gw_spool_opts *o)
 {
@@ -339,12 +366,14 @@ int gw_spool_open(struct gw_spool **out, const struct gw_spool_opts *o)
 	s->acked_gw_seq = (uint64_t)acked;
 	s->assigned_upto = upto;
 	s->committed_end = s->next_id;
+	s->fill_seq = s->next_gw_seq;
+	s->fill_first_id = s->next_id;
 	/* The gateway's epoch for the ACK frames it sends: bumped every start (wrapping past 65535 restarts at 1;
 	 * collars compare it only for equality with the last ACK's, see docs). */
 	s->boot_id = (uint16_t)(boot % 65535 + 1);
-	if (txn_begin(s) < 0 || meta_set(s, "schema", SPOOL_SCHEMA_VERSION) < 0 || meta_set(s, "boot_id", s->boot_id) < 0)
-		goto out_finalize;
-	if (gw_spool_commit(s) < 0)
+	/* assign_legacy before the commit: a commit marks every id below next_id as numbered */
+	if (txn_begin(s) < 0 || meta_set(s, "schema", SPOOL_SCHEMA_VERSION) < 0 || meta_set(s, "boot_id", s->boot_id) < 0 ||
+	    assign_legacy(s) < 0 || gw_spool_commit(s) < 0)
 		goto out_finalize;
 	s->stats.commits = 0;
 	s->stats.next_gw_seq = s->next_gw_seq;
@@ -386,6 +415,19 @@ void gw_spool_frame_begin(struct gw_spool *s, const uint8_t *raw, size_t raw_len
 	s->frame_anchor = 0;
 }
 
+/*
+ * Batches are numbered as records are inserted. Each record gets the gw_seq of the batch being filled
+ * (fill_seq) in its INSERT; a batch holds at most PROTO_BATCH_RECS_MAX records and a frame's records never
+ * straddle two batches (raw_ref must point inside the batch): when a frame's record would be the 65th, the
+ * frame's earlier records in this batch move to the next one with it (one UPDATE over a few ids; a FIXB
+ * holds at most 16). The commit seals the batch being filled, so a batch never spans two commits and a
+ * committed batch never changes: every rebuild of it is byte-identical. A record of a frame whose earlier
+ * records are in an earlier batch (a frame longer than a batch, or a commit in the middle of a frame)
+ * carries the frame's raw bytes again, so every batch is self-contained.
+ *
+ * Until session 3 batches were numbered when the upstream asked for one, in a transaction of their own:
+ * one extra commit (fsync) per 16 batches, and one more after every IND's commit before it could leave.
+ */
 int gw_spool_put(struct gw_spool *s, const struct gw_spool_rec *r)
 {
 	if (!r || !r->body || !r->body_len || r->body_len > PROTO_BODY_MAX || !r->collar_id)
@@ -399,7 +441,14 @@ int gw_spool_put(struct gw_spool *s, const struct gw_spool_rec *r)
 		return err;
 	sqlite3_stmt *st = s->st[ST_INSERT];
 	int64_t id = s->next_id;
-	int anchor_here = s->frame_raw && !s->frame_anchor;
+	/* which batch: the one being filled, or a new one (with this frame's records of the full one) */
+	uint64_t seq = s->fill_seq;
+	int64_t first = s->fill_first_id;
+	if (s->fill_n >= PROTO_BATCH_RECS_MAX) {
+		seq = s->fill_seq + 1u;
+		first = s->frame_raw && s->frame_anchor > s->fill_first_id ? s->frame_anchor : id;
+	}
+	int anchor_here = s->frame_raw && (!s->frame_anchor || s->frame_anchor < first);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, r->collar_id);
 	sqlite3_bind_int(st, 3, r->type);
@@ -415,6 +464,7 @@ int gw_spool_put(struct gw_spool *s, const struct gw_spool_rec *r)
 	if (anchor_here)
 		sqlite3_bind_blob(st, 10, s->frame_raw, (int)s->frame_raw_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 11, r->body, (int)r->body_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)seq);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -429,6 +479,23 @@ int gw_spool_put(struct gw_spool *s, const struct gw_spool_rec *r)
 		s->stats.duplicates++;
 		return 0;
 	}
+	if (seq != s->fill_seq) {
+		if (first < id) {
+			/* the frame's earlier records follow it into the new batch */
+			sqlite3_stmt *mv = s->st[ST_ASSIGN];
+			sqlite3_bind_int64(mv, 1, (sqlite3_int64)seq);
+			sqlite3_bind_int64(mv, 2, first);
+			sqlite3_bind_int64(mv, 3, id - 1);
+			if ((err = step_done(s, mv, "batch move")) < 0) {
+				txn_rollback(s);
+				return err;
+			}
+		}
+		s->fill_seq = seq;
+		s->fill_first_id = first;
+		s->fill_n = (unsigned)(id - first);
+	}
+	s->fill_n++;
 	s->next_id++;
 	s->pending++;
 	s->stats.stored++;
@@ -521,17 +588,16 @@ int gw_spool_stats(struct gw_spool *s, struct gw_spool_stats *out)
 
 /* --- upstream ------------------------------------------------------------------------------------------ */
 
-/* Give the next committed, unassigned records a gw_seq (persistently), up to GW_SPOOL_ASSIGN_AHEAD batches in
- * one transaction: the assignment must be durable before a batch leaves (a resend must be byte-identical),
- * and one commit (fsync) per batch capped the upstream at ~100 batches/s. 1 = batches were formed, 0 = none. */
-static int assign_batch(struct gw_spool *s)
+/* A spool written before batches were numbered at insert (see gw_spool_put) may hold committed records
+ * without a gw_seq: number them at open, in spool order, with the same rules, in one commit. */
+static int assign_legacy(struct gw_spool *s)
 {
 	int64_t ids[PROTO_BATCH_RECS_MAX + 1], anchors[PROTO_BATCH_RECS_MAX + 1];
 	int64_t upto = s->assigned_upto;
 	uint64_t seq = s->next_gw_seq;
 	unsigned formed = 0;
 	int err;
-	while (formed < GW_SPOOL_ASSIGN_AHEAD) {
+	for (;;) {
 		unsigned n = 0;
 		sqlite3_stmt *st = s->st[ST_UNASSIGNED];
 		sqlite3_bind_int64(st, 1, upto);
@@ -578,17 +644,9 @@ static int assign_batch(struct gw_spool *s)
 	}
 	if (!formed)
 		return 0;
-	if ((err = meta_set(s, "next_gw_seq", (int64_t)seq)) < 0 || (err = meta_set(s, "assigned_upto", upto)) < 0 ||
-	    (err = meta_set(s, "next_id", s->next_id)) < 0)
-		goto out_rollback;
-	/* Commits whatever records are pending too: an early group commit, harmless, and the only way to make the
-	 * assignment durable before the batches leave the gateway. */
-	err = gw_spool_commit(s);
-	if (err < 0)
-		return err;
-	s->next_gw_seq = seq;
-	s->assigned_upto = upto;
-	return 1;
+	gw_log(GW_LOG_NOTE, "spool", "numbered %u batches of records spooled by an earlier version", formed);
+	s->fill_seq = seq; /* the commit persists next_gw_seq and assigned_upto */
+	return gw_spool_commit(s);
 out_rollback:
 	txn_rollback(s);
 	return err;
@@ -693,29 +751,25 @@ int gw_spool_batch(struct gw_spool *s, uint64_t after, uint8_t *body, size_t cap
 {
 	if (after < s->acked_gw_seq)
 		after = s->acked_gw_seq;
-	for (int pass = 0; pass < 2; pass++) {
-		sqlite3_stmt *st = s->st[ST_MIN_BATCH];
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-		int rc = sqlite3_step(st);
-		int have = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
-		uint64_t seq = have ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		if (rc != SQLITE_ROW)
-			return sql_fail(s, "next batch");
-		if (have) {
-			int r = build_batch(s, seq, body, cap, len);
-			if (r == 1)
-				*gw_seq = seq;
-			return r;
-		}
-		if (pass)
-			break;
-		int r = assign_batch(s);
-		if (r <= 0)
-			return r;
-	}
-	return 0;
+	if (after + 1u >= s->next_gw_seq)
+		return 0; /* nothing committed after it (the open transaction's batches are not sealed yet) */
+	/* Usually after + 1; MIN keeps working over a gap (a batch whose every record was trimmed). */
+	sqlite3_stmt *st = s->st[ST_MIN_BATCH];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)s->next_gw_seq);
+	int rc = sqlite3_step(st);
+	int have = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+	uint64_t seq = have ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW)
+		return sql_fail(s, "next batch");
+	if (!have)
+		return 0;
+	int r = build_batch(s, seq, body, cap, len);
+	if (r == 1)
+		*gw_seq = seq;
+	return r;
 }
 
 int gw_spool_acked_seq(struct gw_spool *s, uint64_t *gw_seq)
