@@ -107,7 +107,7 @@ static const char *const usage_text[] = {
 	"                                     fixes refused and not ACKed, indications still stored; fixes are\n"
 	"                                     accepted again below 90 % of the budget\n"
 	"      commit_ms = 100                a fix is committed at most this long after it arrived (1..100)\n"
-	"      commit_max = 4096              ...or as soon as this many records wait\n"
+	"      commit_max = 16384             ...or as soon as this many records wait\n"
 	"      early_commit = no              no: a fix's ACK waits for the group commit (fast under a flood);\n"
 	"                                     yes: commit early once [ack] every records wait (faster fix ACKs)\n"
 	"      commit_gap_ms = 10             early_commit only: min gap between those commits (bounds\n"

@@ -319,12 +319,15 @@ int gw_spool_open(struct gw_spool **out, const struct gw_spool_opts *o)
 		goto out_close_db;
 	}
 	/* WAL + synchronous=FULL: a COMMIT returns only after the WAL is fsynced, which is what makes "ACK after
-	 * commit" a promise. busy_timeout lets `sqlite3` readers (tests, an operator) look without making our
+	 * commit" a promise. Each automatic checkpoint costs three more fsyncs (the WAL, the file, the WAL header
+	 * when it restarts): every 16 MiB of WAL instead of SQLite's 4 MiB default took the fsyncs of a 200 k-fix
+	 * flood from 137 to ~55 (with commit_max 16384); the trim's checkpoint keeps the WAL short anyway while
+	 * the core acks. busy_timeout lets `sqlite3` readers (tests, an operator) look without making our
 	 * writes fail. */
 	char *msg = NULL;
 	if (sqlite3_exec(s->db,
 	                 "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	                 "PRAGMA journal_size_limit = 67108864;"
+	                 "PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 4096;"
 	                 "PRAGMA foreign_keys = OFF;",
 	                 NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
