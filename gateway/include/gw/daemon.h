@@ -45,6 +45,9 @@ void gw_upstream_detach(void *state);
 int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *collar_ids, size_t n_collars,
                           void **state);
 void gw_dock_daemon_detach(void *state);
+/* The control socket's "provision COLLAR_ID rat|dog REPORT_MS [STATUS_MS]" (a gw_control_fn, gw/control.h):
+ * queues a PROVISION whose key is read from the key file when it is sent. */
+int gw_dock_daemon_provision_cmd(void *arg, int argc, char **argv, char *reply, size_t cap);
 /* The key file was reloaded (SIGHUP): the dock takes records of these collars from now on. NULL-safe. */
 void gw_dock_daemon_keys(void *state, const uint16_t *collar_ids, size_t n_collars);
 
