@@ -7,10 +7,11 @@
  *           (the collar's own body for FIX/IND/STATUS/HELLO/CMD_ACK; for a FIXB each fix re-encoded as a
  *           single FIX body), the unstuffed frame ONCE per frame (on the frame's first stored record, the
  *           "anchor"; the others point at it), and the gw_seq of the upstream BATCH it was assigned to.
+ *   batch   one row per committed BATCH not trimmed yet: gw_seq → the contiguous id range of its records.
  *   collar  per-collar state that must survive a restart: the replay window (boot_id, link_seq) and the
  *           cumulative ack point `cum` (every rec_seq <= cum is stored, or was thinned by the collar).
- *   meta    gateway boot counter, next gw_seq, last gw_seq acked by the core, the id up to which records
- *           are assigned to batches.
+ *   meta    schema version (2), gateway boot counter, next gw_seq, last gw_seq acked by the core and the
+ *           last id of that batch, the id up to which records are assigned to batches.
  *
  * Durability rules (the point of this module — an ACK to a collar is a promise):
  *   - Nothing is durable until gw_spool_commit() returns 0: the WAL is fsynced (synchronous=FULL) before
