@@ -7,7 +7,8 @@
  * ctx->spool (gw_spool_on_commit: "new durable records") — and does everything from those callbacks.
  *
  * Order at start: config → keys → spool → pipeline (restored) → loop, signals, status socket → links →
- * gw_upstream_attach() → gw_dock_daemon_attach() → READY=1. At SIGTERM/SIGINT: the loop stops → pipeline
+ * gw_upstream_attach() → gw_dock_daemon_attach() → control socket (gw/control.h) → READY=1. At SIGTERM/SIGINT:
+ * the loop stops → control socket closed → pipeline
  * flush (commit + ACKs) → gw_dock_daemon_detach() → gw_upstream_detach() → links closed → spool closed (final commit, WAL checkpoint) → exit 0.
  */
 #ifndef GW_DAEMON_H
