@@ -22,6 +22,7 @@
 
 #include "gw/config.h"
 #include "gw/daemon.h"
+#include "gw/control.h"
 #include "gw/keys.h"
 #include "gw/link.h"
 #include "gw/log.h"
@@ -48,6 +49,7 @@ struct daemon {
 	struct gw_pipeline *pipe;
 	struct gw_status_server *status;
 	struct gw_status_zmq *status_zmq;
+	struct gw_control *control;
 	struct gw_link links[GW_LINKS_MAX];
 	unsigned n_links;
 	void *upstream;
@@ -70,6 +72,7 @@ static const char *const usage_text[] = {
 	"SYNOPSIS\n"
 	"    scentrack-gateway [-N] [-D LEVEL] [-f FILE]\n"
 	"    scentrack-gateway --status [-f FILE | -s SOCKET]\n"
+	"    scentrack-gateway --provision COLLAR_ID rat|dog REPORT_MS [STATUS_MS] [-f FILE | -s SOCKET]\n"
 	"    scentrack-gateway -h | -V\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -86,8 +89,15 @@ static const char *const usage_text[] = {
 	"    -N, --foreground    do not detach (always use under systemd)\n"
 	"    -D, --debug LEVEL   0 notices, 1 info, 2 debug (overrides [gateway] log_level)\n"
 	"        --status        print the running daemon's status (JSON) and exit\n"
+	"        --provision ID rat|dog REPORT_MS [STATUS_MS]\n"
+	"                        ask the running daemon to provision the next collar docked (or the docked\n"
+	"                        one) as collar ID with that FIX period (and STATUS period); the key is the\n"
+	"                        one the key file holds for ID (add it, SIGHUP, then provision): keys travel\n"
+	"                        only over the dock and never appear on a command line or in the log.\n"
+	"                        Prints the daemon's answer; exit 0 queued, 65 refused, 69 no daemon\n"
 	"    -s, --socket PATH   status socket for --status (default: status_socket from the config); a\n"
-	"                        tcp:// or ipc:// endpoint asks the daemon's status_zmq REP socket instead\n"
+	"                        tcp:// or ipc:// endpoint asks the daemon's status_zmq REP socket instead;\n"
+	"                        with --provision the control socket (default: control_socket)\n"
 	"    -h, --help          this text\n"
 	"    -V, --version       version\n"
 	"\n"
@@ -99,6 +109,7 @@ static const char *const usage_text[] = {
 	"      status_socket = /run/scentrack-gateway/status.sock   unix socket for --status (\"\" = none)\n"
 	"      status_zmq =                   ZeroMQ REP endpoint answering any request with the status JSON,\n"
 	"                                     e.g. tcp://127.0.0.1:5571 (no CURVE: loopback or ipc only)\n"
+	"      control_socket =               unix socket (mode 0600) for --provision (\"\" = none, the default)\n"
 	"      log_level = note               err | warn | note | info | debug\n"
 	"      stats_interval_s = 60          statistics log line period, 0 = never\n"
 	"    [spool]\n"
@@ -107,7 +118,7 @@ static const char *const usage_text[] = {
 	"                                     fixes refused and not ACKed, indications still stored; fixes are\n"
 	"                                     accepted again below 90 % of the budget\n"
 	"      commit_ms = 100                a fix is committed at most this long after it arrived (1..100)\n"
-	"      commit_max = 4096              ...or as soon as this many records wait\n"
+	"      commit_max = 16384             ...or as soon as this many records wait\n"
 	"      early_commit = no              no: a fix's ACK waits for the group commit (fast under a flood);\n"
 	"                                     yes: commit early once [ack] every records wait (faster fix ACKs)\n"
 	"      commit_gap_ms = 10             early_commit only: min gap between those commits (bounds\n"
@@ -150,9 +161,10 @@ static const char *const usage_text[] = {
 	"    WATCHDOG=1 at half of WatchdogSec, STOPPING=1 at shutdown. A no-op outside systemd.\n"
 	"\n"
 	"EXIT STATUS\n"
-	"    0   clean shutdown, or --status printed\n"
+	"    0   clean shutdown, or --status printed, or --provision queued\n"
 	"    64  bad command line (EX_USAGE)\n"
-	"    69  --status: no daemon answers on the socket (EX_UNAVAILABLE)\n"
+	"    65  --provision refused by the daemon, its answer says why (EX_DATAERR)\n"
+	"    69  --status, --provision: no daemon answers on the socket (EX_UNAVAILABLE)\n"
 	"    70  internal error (EX_SOFTWARE)\n"
 	"    71  cannot set up the event loop, signals or status socket (EX_OSERR)\n"
 	"    73  cannot open or create the spool (EX_CANTCREAT)\n"
@@ -676,6 +688,15 @@ static int run(struct daemon *d, int foreground)
 		ex = EX_CONFIG;
 		goto out_detach_upstream;
 	}
+	/* the control socket last: a command may reach any module attached above */
+	if (d->cfg.control_socket[0]) {
+		if ((err = gw_control_open(&d->control, d->loop, d->cfg.control_socket)) < 0) {
+			gw_log(GW_LOG_ERR, "main", "control socket %s: %s", d->cfg.control_socket, strerror(-err));
+			ex = EX_OSERR;
+			goto out_detach_dock;
+		}
+		(void)gw_control_add(d->control, "provision", gw_dock_daemon_provision_cmd, NULL);
+	}
 	uint64_t wd_usec = 0;
 	if (sd_watchdog_enabled(0, &wd_usec) > 0)
 		d->watchdog_ms = wd_usec / 1000u;
@@ -691,14 +712,17 @@ static int run(struct daemon *d, int foreground)
 	}
 
 	sd_notify(0, "STOPPING=1");
+	gw_control_close(d->control);
+	d->control = NULL;
 	struct gw_now now = {gw_clock_mono_ms(), gw_clock_utc_ms()};
 	if (gw_pipeline_flush(d->pipe, &now) < 0 && ex == EX_OK)
 		ex = EX_IOERR;
 	for (unsigned i = 0; i < d->n_links; i++)
 		if (d->links[i].up)
 			gw_link_flush(&d->links[i]); /* the owed ACKs, best effort */
-	gw_dock_daemon_detach(d->dock);
 	log_stats(d);
+out_detach_dock:
+	gw_dock_daemon_detach(d->dock);
 
 out_detach_upstream:
 	gw_upstream_detach(d->upstream);
@@ -736,10 +760,11 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'f'}, {"foreground", no_argument, NULL, 'N'},
 		{"debug", required_argument, NULL, 'D'},  {"status", no_argument, NULL, 'S'},
 		{"socket", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},      {"provision", no_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *file = NULL, *sock = NULL;
-	int foreground = 0, debug = -1, status = 0, c;
+	int foreground = 0, debug = -1, status = 0, provision = 0, c;
 	while ((c = getopt_long(argc, argv, "f:ND:s:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
@@ -755,6 +780,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'S': status = 1; break;
+		case 'P': provision = 1; break;
 		case 's': sock = optarg; break;
 		case 'h':
 			for (size_t i = 0; i < sizeof usage_text / sizeof usage_text[0]; i++)
@@ -764,7 +790,11 @@ int main(int argc, char **argv)
 		default: fprintf(stderr, "Try 'scentrack-gateway --help'.\n"); return EX_USAGE;
 		}
 	}
-	if (optind < argc) {
+	if (provision && (argc - optind < 3 || argc - optind > 4)) {
+		fprintf(stderr, "scentrack-gateway: --provision COLLAR_ID rat|dog REPORT_MS [STATUS_MS]\n");
+		return EX_USAGE;
+	}
+	if (optind < argc && !provision) {
 		fprintf(stderr, "scentrack-gateway: unexpected argument '%s'\nTry 'scentrack-gateway --help'.\n",
 		        argv[optind]);
 		return EX_USAGE;
@@ -775,12 +805,24 @@ int main(int argc, char **argv)
 		return EX_OSERR;
 	d->sigfd = -1;
 	gw_config_defaults(&d->cfg);
-	if (!(status && sock) && gw_config_load(&d->cfg, file ? file : GW_CONFIG_DEFAULT_FILE) < 0) {
+	if (!((status || provision) && sock) && gw_config_load(&d->cfg, file ? file : GW_CONFIG_DEFAULT_FILE) < 0) {
 		free(d);
 		return EX_CONFIG;
 	}
 	int ex;
-	if (status) {
+	if (provision) {
+		/* only the collar id and its settings travel: the daemon reads the key from its key file */
+		char line[GW_CONTROL_LINE_MAX];
+		int n = snprintf(line, sizeof line, "provision");
+		for (int i = optind; i < argc && n > 0 && (size_t)n < sizeof line; i++)
+			n += snprintf(line + n, sizeof line - (size_t)n, " %s", argv[i]);
+		const char *path = sock ? sock : d->cfg.control_socket;
+		int err = (size_t)n >= sizeof line ? -E2BIG : !path[0] ? -ENOENT : gw_control_request(path, line, STDOUT_FILENO, 5000);
+		if (err < 0 && err != -EPROTO)
+			fprintf(stderr, "scentrack-gateway: no daemon answers on the control socket \"%s\": %s\n", path,
+			        strerror(-err));
+		ex = err == -EPROTO ? EX_DATAERR : err < 0 ? EX_UNAVAILABLE : EX_OK;
+	} else if (status) {
 		const char *path = sock ? sock : d->cfg.status_socket;
 		int err = !strncmp(path, "tcp://", 6) || !strncmp(path, "ipc://", 6)
 		                  ? gw_status_zmq_query(path, STDOUT_FILENO, 5000)

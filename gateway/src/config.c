@@ -171,6 +171,9 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 		} else if (!strcmp(name, "status_socket")) {
 			if (path_value(c->status_socket, sizeof c->status_socket, v) < 0)
 				BAD("%s", "path too long");
+		} else if (!strcmp(name, "control_socket")) {
+			if (path_value(c->control_socket, sizeof c->control_socket, v) < 0)
+				BAD("%s", "path too long");
 		} else if (!strcmp(name, "status_zmq")) {
 			if (path_value(c->status_zmq, sizeof c->status_zmq, v) < 0)
 				BAD("%s", "endpoint too long");

@@ -20,11 +20,15 @@
  *              and may have been trimmed after the core acknowledged them.
  *   sync       commits the spool (synchronous=FULL): only when that returns 0 does the dock send LOG_TRIM.
  * Resume points are seeded from the spool (cum + 1 per collar) and then kept by the dock for its lifetime.
- * Provisioning (PROVISION with a key from the key file) is available to callers of gw_dock_provision(); the
- * daemon has no operator command for it yet.
+ * Provisioning: the operator command `provision COLLAR_ID rat|dog REPORT_MS [STATUS_MS]` on the control
+ * socket (gw/control.h; `scentrack-gateway --provision ...`) queues a PROVISION for the next collar docked
+ * (or the docked one once its download is idle). The collar must be in the key file: its key is read from
+ * that file when the PROVISION is built and wiped right after, so a key never travels on the command
+ * socket, never over radio and never into a log line.
  *
  * The state is static, as in upstream_daemon.c (one dock per process).
  */
+#define _GNU_SOURCE
 #include "gw/daemon.h"
 #include "gw/dock.h"
 #include "gw/keys.h"
@@ -57,6 +61,8 @@ static struct {
 	uint64_t stored, duplicates, below_cum, refused_unknown, refused_spool, bad_fixb;
 	struct proto_fixb fixb;
 	uint8_t body[PROTO_BODY_MAX];
+	char keys_path[GW_CONFIG_PATH_MAX];
+	uint64_t provisions_queued;
 } g;
 
 static bool known(uint16_t id)
@@ -177,6 +183,88 @@ static void status_section(void *arg, struct gw_json *j)
 	gw_json_u64(j, "frames_bad", st.frames_bad);
 	gw_json_u64(j, "sessions_failed", st.sessions_failed);
 	gw_json_u64(j, "open_failed", st.open_failed);
+	gw_json_u64(j, "provisions_queued", g.provisions_queued);
+	gw_json_u64(j, "provisionings", st.provisionings);
+	gw_json_u64(j, "provision_failed", st.provision_failed);
+}
+
+/* gw_dock_key_fn: the collar's key, read from the key file now (a SIGHUP-added collar works at once). */
+static int key_from_file(void *ctx, uint16_t collar_id, uint8_t key[PROTO_KEY_LEN])
+{
+	(void)ctx;
+	struct gw_key *keys = calloc(GW_KEYS_MAX, sizeof *keys);
+	size_t n = 0;
+	if (!keys)
+		return -ENOMEM;
+	int err = gw_keys_load(g.keys_path, keys, GW_KEYS_MAX, &n);
+	if (err == 0) {
+		err = -ENOENT;
+		for (size_t i = 0; i < n; i++) {
+			if (keys[i].collar_id == collar_id) {
+				memcpy(key, keys[i].key, PROTO_KEY_LEN);
+				err = 0;
+				break;
+			}
+		}
+	}
+	explicit_bzero(keys, GW_KEYS_MAX * sizeof *keys);
+	free(keys);
+	return err;
+}
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long x = strtoul(s, &end, 10);
+	if (!*s || *end || errno || x > UINT32_MAX || s[0] == '-')
+		return -EINVAL;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+int gw_dock_daemon_provision_cmd(void *arg, int argc, char **argv, char *reply, size_t cap)
+{
+	(void)arg;
+	if (!g.active) {
+		snprintf(reply, cap, "no docking station is served ([dock] usb is not set)");
+		return -ENOTSUP;
+	}
+	uint32_t id, report_ms, status_ms = 0;
+	if ((argc != 4 && argc != 5) || parse_u32(argv[1], &id) < 0 || !id || id > 65535 ||
+	    (strcmp(argv[2], "rat") && strcmp(argv[2], "dog")) || parse_u32(argv[3], &report_ms) < 0 ||
+	    (argc == 5 && parse_u32(argv[4], &status_ms) < 0)) {
+		snprintf(reply, cap, "usage: provision COLLAR_ID(1..65535) rat|dog REPORT_MS [STATUS_MS]");
+		return -EINVAL;
+	}
+	if (!known((uint16_t)id)) {
+		snprintf(reply, cap, "collar %" PRIu32 " is not in the key file %s: add its key there, then SIGHUP", id,
+		         g.keys_path);
+		return -ENOENT;
+	}
+	struct gw_dock_provision p = {
+		.collar_id = (uint16_t)id,
+		.species = !strcmp(argv[2], "dog") ? PROTO_SPECIES_DOG : PROTO_SPECIES_RAT,
+		.report_ms = report_ms,
+		.status_ms = status_ms,
+		.utc_ms = gw_clock_utc_ms(), /* seeds the collar's clock until its GNSS has time */
+		.key = key_from_file,
+	};
+	int err = gw_dock_provision(g.dock, &p);
+	if (err == -EBUSY) {
+		snprintf(reply, cap, "a PROVISION is already waiting for a collar");
+		return err;
+	}
+	if (err < 0) {
+		snprintf(reply, cap, "refused (%s): report_ms 200..3600000, status_ms 0 or 1000..86400000",
+		         strerror(-err));
+		return err;
+	}
+	g.provisions_queued++;
+	gw_log(GW_LOG_NOTE, SUBSYS, "operator: PROVISION of collar %" PRIu32 " (%s, report %" PRIu32 " ms) queued",
+	       id, argv[2], report_ms);
+	snprintf(reply, cap, "PROVISION of collar %" PRIu32 " queued: dock the collar (or leave it docked)", id);
+	return 0;
 }
 
 int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *collar_ids, size_t n_collars,
@@ -210,6 +298,7 @@ int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *colla
 		return -EINVAL;
 	}
 	g.spool = ctx->spool;
+	snprintf(g.keys_path, sizeof g.keys_path, "%s", cfg->keys);
 	g.n_known = n_collars < GW_KEYS_MAX ? n_collars : GW_KEYS_MAX;
 	memcpy(g.known, collar_ids, g.n_known * sizeof *collar_ids);
 	g.n_cum = 0;

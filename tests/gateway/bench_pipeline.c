@@ -81,6 +81,8 @@ int main(int argc, char **argv)
 		o.ack_every = (unsigned)atoi(getenv("BENCH_ACK_EVERY"));
 	if (getenv("BENCH_COMMIT_GAP_MS"))
 		o.commit_gap_ms = (unsigned)atoi(getenv("BENCH_COMMIT_GAP_MS"));
+	if (getenv("BENCH_COMMIT_MAX"))
+		o.commit_max = (unsigned)atoi(getenv("BENCH_COMMIT_MAX"));
 	if (getenv("BENCH_EARLY_COMMIT"))
 		o.early_commit = (uint8_t)atoi(getenv("BENCH_EARLY_COMMIT"));
 	if (gw_pipeline_new(&p, s, &o, on_ack, NULL) < 0)
@@ -156,12 +158,20 @@ int main(int argc, char **argv)
 		acked = gs;
 		nb++;
 	}
+	/* gw_spool_acked trims at most once a second (the daemon's steady state deletes every record once): the
+	 * rows this short run left behind are deleted here, inside the timed phase, so the figure carries the
+	 * whole cost of a record from the radio to its trim. */
+	int trimmed = gw_spool_trim(s);
+	if (trimmed < 0) {
+		fprintf(stderr, "gw_spool_trim: %d\n", trimmed);
+		return 1;
+	}
 	uint64_t b1 = ns(), cb1 = cpu_ns();
 	double bsec = (double)(b1 - b0) / 1e9;
 	double cpu_in = (double)(c1 - c0) / 1e9, cpu_up = (double)(cb1 - cb0) / 1e9;
-	printf("upstream: %llu BATCHes formed and acked in %.3f s (%.0f records/s); validate + spool + upstream: "
-	       "%.0f frames/s wall\n",
-	       (unsigned long long)nb, bsec, (double)t->records / bsec, (double)t->frames_ok / (sec + bsec));
+	printf("upstream: %llu BATCHes formed and acked, %d rows trimmed at the end, in %.3f s (%.0f records/s); "
+	       "validate + spool + upstream: %.0f frames/s wall\n",
+	       (unsigned long long)nb, trimmed, bsec, (double)t->records / bsec, (double)t->frames_ok / (sec + bsec));
 	printf("CPU time (one core): validate + spool %.3f s, upstream %.3f s: %.0f frames per CPU-second through "
 	       "validate + spool + upstream\n",
 	       cpu_in, cpu_up, (double)t->frames_ok / (cpu_in + cpu_up));

@@ -32,6 +32,9 @@ Test(gw_config, the_sample_file_is_the_defaults_plus_one_link)
 	cr_assert_str_eq(c.spool, d.spool);
 	cr_assert_str_eq(c.keys, d.keys);
 	cr_assert_str_eq(c.status_socket, d.status_socket);
+	/* the one deliberate difference: commands are off unless configured, the sample configures them */
+	cr_assert_str_eq(d.control_socket, "");
+	cr_assert_str_eq(c.control_socket, "/run/scentrack-gateway/control.sock");
 	cr_assert_eq(c.spool_max_bytes, d.spool_max_bytes);
 	cr_assert_eq(memcmp(&c.pipe, &d.pipe, sizeof c.pipe), 0, "sample and built-in defaults agree");
 	cr_assert_eq(c.n_links, 1);

@@ -227,6 +227,134 @@ Test(gw_spool, batches_never_split_a_frame_and_carry_raw_once)
 	gw_spool_close(s);
 }
 
+/* Put fixes seq lo..hi of collar 1 as records of the frame begun last (no frame_begin here). */
+static void put_frame_fixes(struct gw_spool *s, uint32_t lo, uint32_t hi)
+{
+	for (uint32_t seq = lo; seq <= hi; seq++) {
+		struct proto_fix f;
+		uint8_t body[PROTO_BODY_MAX];
+		size_t bl;
+		sim_fix(1, seq, &f);
+		cr_assert_eq(proto_fix_encode(&f, body, sizeof body, &bl), 0);
+		struct gw_spool_rec r = {1, PROTO_T_FIX, 1, seq, 1718000000000ull, 0, 0, 0, 0, 0, body, bl};
+		cr_assert_eq(gw_spool_put(s, &r), 1);
+	}
+}
+
+Test(gw_spool, batches_are_numbered_in_the_records_commit_and_never_span_two_commits)
+{
+	struct gw_spool *s = open_spool(0);
+	uint8_t raw[120];
+	memset(raw, 0x3C, sizeof raw);
+	/* A frame whose records are split by a commit (the pipeline never does this; the spool must still
+	 * keep every batch self-contained): the second part carries the frame's raw bytes again. */
+	gw_spool_frame_begin(s, raw, sizeof raw);
+	put_frame_fixes(s, 1, 3);
+	size_t l;
+	uint64_t g;
+	cr_assert_eq(gw_spool_batch(s, 0, body_a, sizeof body_a, &l, &g), 0, "nothing committed yet");
+	cr_assert_eq(gw_spool_commit(s), 0);
+	cr_assert_eq(tu_sql_int(tu_path("spool.db"), "SELECT COUNT(*) FROM rec WHERE gw_seq = 1"), 3,
+	             "numbered by the commit that made the records durable: no commit of its own");
+	put_frame_fixes(s, 4, 5);
+	cr_assert_eq(gw_spool_batch(s, 1, body_a, sizeof body_a, &l, &g), 0, "batch 2 is still open");
+	cr_assert_eq(gw_spool_commit(s), 0);
+	static struct proto_batch b;
+	cr_assert_eq(gw_spool_batch(s, 0, body_a, sizeof body_a, &l, &g), 1);
+	cr_assert_eq(g, 1);
+	cr_assert_eq(proto_batch_decode(body_a, l, &b, NULL), 0);
+	cr_assert_eq(b.n, 3);
+	cr_assert(b.rec[0].has & PROTO_REC_HAS_RAW);
+	cr_assert(b.rec[2].has & PROTO_REC_HAS_RAWREF);
+	cr_assert_eq(gw_spool_batch(s, 1, body_a, sizeof body_a, &l, &g), 1);
+	cr_assert_eq(g, 2);
+	cr_assert_eq(proto_batch_decode(body_a, l, &b, NULL), 0);
+	cr_assert_eq(b.n, 2);
+	cr_assert_eq(b.rec[0].rec_seq, 4);
+	cr_assert(b.rec[0].has & PROTO_REC_HAS_RAW, "the frame's raw again, inside this batch");
+	cr_assert_eq(b.rec[0].raw.len, sizeof raw);
+	cr_assert_eq(memcmp(b.rec[0].raw.p, raw, sizeof raw), 0);
+	cr_assert(b.rec[1].has & PROTO_REC_HAS_RAWREF);
+	cr_assert_eq(b.rec[1].raw_ref, 0);
+	cr_assert_eq(gw_spool_batch(s, 2, body_a, sizeof body_a, &l, &g), 0);
+	gw_spool_close(s);
+	/* the numbering is persistent: a new record after a restart opens batch 3 */
+	s = open_spool(0);
+	cr_assert_eq(put_fix(s, 2, 1, PROTO_T_FIX), 1);
+	cr_assert_eq(gw_spool_commit(s), 0);
+	cr_assert_eq(gw_spool_batch(s, 2, body_a, sizeof body_a, &l, &g), 1);
+	cr_assert_eq(g, 3);
+	gw_spool_close(s);
+}
+
+/* A spool of schema 1 (before session 3: an index on rec.gw_seq, and records numbered only when the
+ * upstream asked, so committed records may have no gw_seq yet) is migrated at open: batches already sent
+ * stay byte-identical, the unnumbered records are numbered with the same rules, the acked mark holds. */
+Test(gw_spool, schema_1_spool_is_migrated_at_open)
+{
+	struct gw_spool *s = open_spool(0);
+	for (uint32_t i = 1; i <= 200; i++)
+		cr_assert_eq(put_fix(s, 1, i, PROTO_T_FIX), 1);
+	cr_assert_eq(gw_spool_commit(s), 0);
+	size_t l, la;
+	uint64_t g;
+	cr_assert_eq(gw_spool_batch(s, 0, body_a, sizeof body_a, &l, &g), 1);
+	cr_assert_eq(gw_spool_batch(s, 1, body_a, sizeof body_a, &la, &g), 1); /* batch 2, as sent before */
+	cr_assert_eq(g, 2);
+	cr_assert_eq(gw_spool_acked(s, 1), 0);
+	cr_assert_eq(gw_spool_close(s), 0);
+	/* Rewrite it as schema 1 would have left it: batches 1..2 numbered (1 acked), 129..200 not. */
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(tu_path("spool.db"), &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+	                          "DROP TABLE batch;"
+	                          "CREATE INDEX rec_gw ON rec(gw_seq) WHERE gw_seq IS NOT NULL;"
+	                          "UPDATE rec SET gw_seq = NULL WHERE id > 128;"
+	                          "UPDATE meta SET v = 1 WHERE k = 'schema';"
+	                          "UPDATE meta SET v = 128 WHERE k = 'assigned_upto';"
+	                          "UPDATE meta SET v = 3 WHERE k = 'next_gw_seq';"
+	                          "DELETE FROM meta WHERE k = 'acked_id';",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	sqlite3_close(db);
+	s = open_spool(0);
+	cr_assert_eq(tu_sql_int(tu_path("spool.db"), "SELECT v FROM meta WHERE k = 'schema'"), 2);
+	cr_assert_eq(tu_sql_int(tu_path("spool.db"), "SELECT COUNT(*) FROM sqlite_master WHERE name = 'rec_gw'"), 0);
+	cr_assert_eq(tu_sql_int(tu_path("spool.db"), "SELECT COUNT(*) FROM rec WHERE gw_seq IS NULL"), 0);
+	uint64_t acked = 0, unacked = 0;
+	cr_assert_eq(gw_spool_acked_seq(s, &acked), 0);
+	cr_assert_eq(acked, 1);
+	cr_assert_eq(gw_spool_unacked(s, &unacked), 0);
+	cr_assert_eq(unacked, 136, "every record after batch 1");
+	cr_assert_eq(gw_spool_batch(s, 0, body_b, sizeof body_b, &l, &g), 1);
+	cr_assert_eq(g, 2, "resend from the acked mark");
+	cr_assert_eq(l, la);
+	cr_assert_eq(memcmp(body_a, body_b, la), 0, "batch 2 unchanged");
+	static struct proto_batch b;
+	cr_assert_eq(gw_spool_batch(s, 2, body_b, sizeof body_b, &l, &g), 1);
+	cr_assert_eq(g, 3);
+	cr_assert_eq(proto_batch_decode(body_b, l, &b, NULL), 0);
+	cr_assert_eq(b.n, 64);
+	cr_assert_eq(b.rec[0].rec_seq, 129);
+	cr_assert_eq(gw_spool_batch(s, 3, body_b, sizeof body_b, &l, &g), 1);
+	cr_assert_eq(g, 4);
+	cr_assert_eq(proto_batch_decode(body_b, l, &b, NULL), 0);
+	cr_assert_eq(b.n, 8);
+	cr_assert_eq(put_fix(s, 1, 201, PROTO_T_FIX), 1);
+	cr_assert_eq(gw_spool_commit(s), 0);
+	cr_assert_eq(gw_spool_batch(s, 4, body_b, sizeof body_b, &l, &g), 1);
+	cr_assert_eq(g, 5, "numbering continues after the migrated batches");
+	/* acking through the migrated batches trims by their id ranges (cum 300 covers every rec_seq) */
+	struct gw_spool_collar c = {1, 0, 0, 0, 300};
+	cr_assert_eq(gw_spool_collar_save(s, &c), 0);
+	cr_assert_eq(gw_spool_acked(s, 4), 0); /* the first ack of a run trims at once */
+	cr_assert_geq(gw_spool_trim(s), 0);
+	cr_assert_eq(tu_sql_int(tu_path("spool.db"), "SELECT COUNT(*) FROM rec"), 1);
+	cr_assert_eq(tu_sql_int(tu_path("spool.db"), "SELECT MIN(rec_seq) FROM rec"), 201);
+	cr_assert_eq(tu_sql_int(tu_path("spool.db"), "SELECT MIN(gw_seq) FROM batch"), 5, "acked batch rows trimmed");
+	gw_spool_close(s);
+}
+
 Test(gw_spool, acked_is_persistent_and_trims_only_what_dedupe_no_longer_needs)
 {
 	struct gw_spool *s = open_spool(0);
@@ -237,7 +365,7 @@ Test(gw_spool, acked_is_persistent_and_trims_only_what_dedupe_no_longer_needs)
 	cr_assert_eq(gw_spool_commit(s), 0);
 	size_t l;
 	uint64_t g, acked = 99;
-	cr_assert_eq(gw_spool_acked(s, 1), -EINVAL, "never handed out");
+	cr_assert_eq(gw_spool_acked(s, 3), -EINVAL, "100 records committed in one commit: batches 1 and 2 only");
 	cr_assert_eq(gw_spool_batch(s, 0, body_a, sizeof body_a, &l, &g), 1);
 	cr_assert_eq(gw_spool_batch(s, 1, body_a, sizeof body_a, &l, &g), 1);
 	cr_assert_eq(g, 2);

@@ -33,6 +33,8 @@ struct gw_config {
 	char keys[GW_CONFIG_PATH_MAX];          /* keys = collar key file */
 	char status_socket[GW_CONFIG_PATH_MAX]; /* status_socket = unix socket path ("" = none) */
 	char status_zmq[GW_CONFIG_PATH_MAX];    /* status_zmq = ZeroMQ REP endpoint for the status ("" = none) */
+	char control_socket[GW_CONFIG_PATH_MAX]; /* control_socket = unix socket for operator commands, mode
+	                                            0600 ("" = none, the default; gw/control.h) */
 	int log_level;                          /* log_level = err|warn|note|info|debug */
 	unsigned stats_interval_s;              /* stats_interval_s = 60 (0 = never) */
 	/* [spool] */

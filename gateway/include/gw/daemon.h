@@ -7,7 +7,8 @@
  * ctx->spool (gw_spool_on_commit: "new durable records") — and does everything from those callbacks.
  *
  * Order at start: config → keys → spool → pipeline (restored) → loop, signals, status socket → links →
- * gw_upstream_attach() → gw_dock_daemon_attach() → READY=1. At SIGTERM/SIGINT: the loop stops → pipeline
+ * gw_upstream_attach() → gw_dock_daemon_attach() → control socket (gw/control.h) → READY=1. At SIGTERM/SIGINT:
+ * the loop stops → control socket closed → pipeline
  * flush (commit + ACKs) → gw_dock_daemon_detach() → gw_upstream_detach() → links closed → spool closed (final commit, WAL checkpoint) → exit 0.
  */
 #ifndef GW_DAEMON_H
@@ -45,6 +46,9 @@ void gw_upstream_detach(void *state);
 int gw_dock_daemon_attach(const struct gw_daemon_ctx *ctx, const uint16_t *collar_ids, size_t n_collars,
                           void **state);
 void gw_dock_daemon_detach(void *state);
+/* The control socket's "provision COLLAR_ID rat|dog REPORT_MS [STATUS_MS]" (a gw_control_fn, gw/control.h):
+ * queues a PROVISION whose key is read from the key file when it is sent. */
+int gw_dock_daemon_provision_cmd(void *arg, int argc, char **argv, char *reply, size_t cap);
 /* The key file was reloaded (SIGHUP): the dock takes records of these collars from now on. NULL-safe. */
 void gw_dock_daemon_keys(void *state, const uint16_t *collar_ids, size_t n_collars);
 

@@ -7,10 +7,11 @@
  *           (the collar's own body for FIX/IND/STATUS/HELLO/CMD_ACK; for a FIXB each fix re-encoded as a
  *           single FIX body), the unstuffed frame ONCE per frame (on the frame's first stored record, the
  *           "anchor"; the others point at it), and the gw_seq of the upstream BATCH it was assigned to.
+ *   batch   one row per committed BATCH not trimmed yet: gw_seq → the contiguous id range of its records.
  *   collar  per-collar state that must survive a restart: the replay window (boot_id, link_seq) and the
  *           cumulative ack point `cum` (every rec_seq <= cum is stored, or was thinned by the collar).
- *   meta    gateway boot counter, next gw_seq, last gw_seq acked by the core, the id up to which records
- *           are assigned to batches.
+ *   meta    schema version (2), gateway boot counter, next gw_seq, last gw_seq acked by the core and the
+ *           last id of that batch, the id up to which records are assigned to batches.
  *
  * Durability rules (the point of this module — an ACK to a collar is a promise):
  *   - Nothing is durable until gw_spool_commit() returns 0: the WAL is fsynced (synchronous=FULL) before
@@ -28,9 +29,11 @@
  * disk itself (SQLITE_FULL) can stop them, and then they stay un-ACKed in the collar too.
  *
  * Upstream (gateway → core): records are grouped into BATCHes of at most PROTO_BATCH_RECS_MAX records in
- * spool order; a frame's records never straddle two batches (so raw_ref always points inside the batch);
- * the assignment record → gw_seq is written and committed before the batch is first returned, so every
- * rebuild of a gw_seq is byte-identical. gw_seq starts at 1 and never repeats (persisted in meta).
+ * spool order; a frame's records never straddle two batches (so raw_ref always points inside the batch).
+ * A record gets its gw_seq in its own INSERT and the commit that makes it durable seals the batch it is in,
+ * so a batch never spans two commits, never changes once committed (every rebuild is byte-identical) and
+ * needs no commit (fsync) of its own before it leaves. gw_seq starts at 1 and never repeats (persisted in
+ * meta, in the same transaction).
  */
 #ifndef GW_SPOOL_H
 #define GW_SPOOL_H
@@ -90,7 +93,7 @@ int gw_spool_commit(struct gw_spool *s) __attribute__((warn_unused_result));
 
 /* Called after every commit (ok = 1: the records inserted since the previous commit are durable) and every
  * rollback (ok = 0: they are gone; nothing of them may be ACKed). records = how many. Whoever commits —
- * the pipeline's group commit, gw_spool_batch forming a batch, a trim — subscribers hear it. Callbacks must
+ * the pipeline's group commit, the dock's commit, a trim — subscribers hear it. Callbacks must
  * not call gw_spool_* (set a flag and act from the loop instead). At most 4 subscribers. */
 typedef void (*gw_spool_commit_cb)(void *arg, int ok, unsigned records);
 void gw_spool_on_commit(struct gw_spool *s, gw_spool_commit_cb cb, void *arg);
@@ -136,18 +139,17 @@ int gw_spool_stats(struct gw_spool *s, struct gw_spool_stats *st);
 /* --- upstream interface (the ZeroMQ module codes against exactly these) ----------------------------- */
 
 /*
- * Build (or rebuild identically) the BATCH body with the smallest gw_seq > after that has records.
- * Batches are formed from spooled records in spool order, at most PROTO_BATCH_RECS_MAX records each; once
- * a record is assigned to a gw_seq that assignment is persistent, so a resend after reconnect is
- * byte-identical. Forming a new batch commits the open transaction first (an early group commit), so only
- * durable records ever go upstream. An `after` below the acked point is treated as the acked point (those
- * batches were trimmed). cap >= PROTO_BATCH_BODY_MAX always suffices.
+ * Build (or rebuild identically) the BATCH body with the smallest committed gw_seq > after. Only committed
+ * batches exist for the upstream: records of the open transaction wait for its commit (a group commit, or
+ * an IND's commit at once) — this never commits, so it never costs an fsync. An `after` below the acked
+ * point is treated as the acked point (those batches were trimmed). cap >= PROTO_BATCH_BODY_MAX always
+ * suffices. A read of a few rows by index: cheap enough to call after every commit.
  * Returns 1 and fills body/len/gw_seq, 0 if nothing after `after`, <0 on error (-ENOBUFS cap too small,
  * -EIO SQLite, -EBADMSG a stored body no longer decodes — a corrupted spool).
  */
 int gw_spool_batch(struct gw_spool *s, uint64_t after, uint8_t *body, size_t cap, size_t *len, uint64_t *gw_seq);
 /* The core has committed every batch <= gw_seq: persist it; those records may be trimmed.
- * @retval 0; -EINVAL gw_seq was never handed out; -EIO */
+ * @retval 0; -EINVAL no batch gw_seq was ever committed; -EIO */
 int gw_spool_acked(struct gw_spool *s, uint64_t gw_seq);
 /* Last gw_seq acked by the core (persisted), for resending after reconnect. @retval 0 */
 int gw_spool_acked_seq(struct gw_spool *s, uint64_t *gw_seq);

@@ -16,6 +16,13 @@
  * until the collar has been told to trim its last record. Then `scentrack-gateway --status` shows the dock
  * section, the gateway is SIGKILLed at once: all NREC records must be in the spool (LOG_TRIM only after
  * durable), exactly once each, with the journaled type. Waits check the emulator's counters every 10 ms against a deadline; a global alarm ends it.
+ *
+ * Scenario "provision" (argv[3]): an unprovisioned collar (id 0, empty journal) sits in the cradle; the
+ * operator runs `scentrack-gateway --provision 999 ...` (not in the key file: refused, exit 65) and then
+ * `--provision 258 dog 1000 60000` against the daemon's control socket (mode 0600): the collar must receive
+ * collar id 258, the key the key file holds for 258 (the command never carried it), species dog, FIX
+ * period 1000 ms, STATUS period 60000 ms, and answer the next LOG_LIST as 258; no line of the gateway's
+ * log contains the key; SIGTERM ends the daemon cleanly.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -203,6 +210,109 @@ static void check_spool_exactly_once(void)
 	       COLLAR);
 }
 
+static const char key258[] = "f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff";
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run_provision(void)
+{
+	int err = emu_init(E, 4096, 64, 0 /* unprovisioned */);
+	if (err == -ENOSYS) {
+		fprintf(stderr, "SKIP: umockdev testbed unavailable\n");
+		return 77;
+	}
+	if (err)
+		fail("emulator init: %d", err);
+	snprintf(dir, sizeof dir, "/tmp/gwdockp.XXXXXX");
+	if (!mkdtemp(dir))
+		fail("mkdtemp");
+	char path[200], ctl[160], out[160], text[1024];
+	snprintf(cfg_path, sizeof cfg_path, "%s/gateway.ini", dir);
+	snprintf(spool_path, sizeof spool_path, "%s/spool.sqlite", dir);
+	snprintf(sock_path, sizeof sock_path, "%s/status.sock", dir);
+	snprintf(log_path, sizeof log_path, "%s/gateway.log", dir);
+	snprintf(ctl, sizeof ctl, "%s/control.sock", dir);
+	snprintf(out, sizeof out, "%s/answer.txt", dir);
+	snprintf(path, sizeof path, "%s/keys", dir);
+	snprintf(text, sizeof text, "257 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n258 %s\n", key258);
+	write_file(path, text, 0600);
+	snprintf(text, sizeof text,
+	         "[gateway]\nid = 3\nkeys = %s/keys\nstatus_socket = %s\ncontrol_socket = %s\nstats_interval_s = 0\n"
+	         "[spool]\npath = %s\n[dock]\nusb = 1209:5ca7\nio_timeout_ms = 2000\n",
+	         dir, sock_path, ctl, spool_path);
+	write_file(cfg_path, text, 0644);
+	emu_plug(E);
+	gw_start();
+	wait_for(&E->lists, 1, 60000, "LOG_LIST of the unprovisioned collar");
+	struct stat sb;
+	if (stat(ctl, &sb) < 0 || !S_ISSOCK(sb.st_mode) || (sb.st_mode & 0777) != 0600)
+		fail("control socket %s: missing or not mode 0600 (mode %o)", ctl, (unsigned)(sb.st_mode & 0777));
+	int rc = sh("'%s' --provision 999 rat 1000 -s '%s' > '%s'", gw_bin, ctl, out);
+	if (rc != 65 || sh("grep -q '^error collar 999 is not in the key file' '%s'", out) != 0)
+		fail("--provision of a collar without a key: exit %d (want 65), answer: see %s", rc, out);
+	rc = sh("'%s' --provision 258 dog 1000 60000 -s '%s' > '%s'", gw_bin, ctl, out);
+	if (rc != 0 || sh("grep -q '^ok PROVISION of collar 258 queued' '%s'", out) != 0)
+		fail("--provision 258: exit %d (want 0)", rc);
+	/* the collar takes it and answers the next LOG_LIST as 258 */
+	uint64_t end = now_ms() + 30000;
+	for (;;) {
+		pthread_mutex_lock(&E->mu);
+		int done = E->provisioned >= 1 && E->collar_id == 258 && E->lists >= 2;
+		pthread_mutex_unlock(&E->mu);
+		if (done)
+			break;
+		if (now_ms() > end)
+			fail("PROVISION not received by the collar within 30 s");
+		poll(NULL, 0, 10);
+	}
+	uint8_t want[PROTO_KEY_LEN];
+	for (unsigned i = 0; i < PROTO_KEY_LEN; i++) {
+		unsigned v;
+		if (sscanf(key258 + 2 * i, "%2x", &v) != 1)
+			fail("key literal");
+		want[i] = (uint8_t)v;
+	}
+	pthread_mutex_lock(&E->mu);
+	struct proto_provision p = E->prov;
+	pthread_mutex_unlock(&E->mu);
+	if (p.collar_id != 258 || p.species != PROTO_SPECIES_DOG || p.report_ms != 1000 || p.status_ms != 60000 ||
+	    memcmp(p.key, want, sizeof want))
+		fail("PROVISION content: collar %u species %u report %u status %u, key %s", p.collar_id, p.species,
+		     p.report_ms, p.status_ms, memcmp(p.key, want, sizeof want) ? "WRONG" : "right");
+	uint64_t utc = (uint64_t)time(NULL) * 1000u;
+	if (!p.utc_ms || p.utc_ms + 60000u < utc || p.utc_ms > utc + 60000u)
+		fail("PROVISION clock seed %llu ms, now %llu ms", (unsigned long long)p.utc_ms, (unsigned long long)utc);
+	if (sh("'%s' --status -s '%s' | grep -q '\"provisions_queued\":1,\"provisionings\":1,\"provision_failed\":0'",
+	       gw_bin, sock_path) != 0)
+		fail("--status: the dock section does not count the provisioning");
+	if (gw_stop(SIGTERM) != 0)
+		fail("the gateway did not stop cleanly on SIGTERM");
+	/* the key in any case, and any 16-digit piece of it, in no log line */
+	for (unsigned o = 0; o + 16 <= sizeof key258 - 1; o += 8)
+		if (sh("grep -qi '%.16s' '%s'", key258 + o, log_path) == 0)
+			fail("key material in the gateway log");
+	if (sh("grep -q 'collar 258 provisioned' '%s'", log_path) != 0)
+		fail("the log does not say the collar took the PROVISION");
+	printf("provision: refused for a collar without a key (exit 65); collar 258 provisioned through the daemon's "
+	       "control socket (mode 0600) with the key file's key, dog, 1000/60000 ms; no key in the log\n");
+	emu_fini(E);
+	free(E);
+	if (sh("rm -rf '%s'", dir) != 0)
+		fprintf(stderr, "cleanup failed\n");
+	printf("PASS dock daemon provision\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -216,6 +326,8 @@ int main(int argc, char **argv)
 	E = calloc(1, sizeof *E);
 	if (!E)
 		return 1;
+	if (argc > 3 && !strcmp(argv[3], "provision"))
+		return run_provision();
 	int err = emu_init(E, 4096, 64, COLLAR);
 	if (err == -ENOSYS) {
 		fprintf(stderr, "SKIP: umockdev testbed unavailable\n");
