@@ -37,6 +37,9 @@ struct scentrack_sim_run_opts {
 	int policy;           /* which policy the two checks apply to: 0 every indication, 1 >= 2 animals, 2 fused */
 	bool so_far;          /* --evaluate what DIR holds now (boxes searched so far), without running */
 	const char *web;      /* --run: the core serves the web map on this host:port (NULL: as DIR/core.ini says) */
+	bool in_process;      /* --evaluate without the programs: the world's events into the hazard engine */
+	uint32_t seeds;       /* --in-process: seeds seed .. seed + seeds - 1 (0 = 1) */
+	int64_t eps_mm;       /* --in-process: the engine's eps (0 = derived, the core's default) */
 };
 /* Run (or resume) the field day through the real programs. On success with w_out: the world (caller frees). */
 int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_world *w_out);
