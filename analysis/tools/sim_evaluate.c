@@ -101,7 +101,11 @@ static int read_inds(const char *dir, const struct an_sim_world *w, struct ind *
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
+	/* src 1 = the collar's classifier alone, without the handler's mark: scentrack sim runs the core with
+	 * [hazard] require_handler = yes, so such a record is not an indication of the programme (not evidence,
+	 * not a point) */
 	if (sqlite3_prepare_v2(db, "SELECT collar_id, lat_e7, lon_e7 FROM indications WHERE lat_e7 IS NOT NULL "
+	                           "AND src <> 1 "
 	                           "ORDER BY collar_id, rec_seq", -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return -EIO;
