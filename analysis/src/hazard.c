@@ -861,7 +861,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 	memset(pt, 0, sizeof(*pt));
 	pt->id = t->mem[i];
 	pt->n_ind = (uint32_t)(j - i);
-	i128 sx = 0, sy = 0;
+	i128 sx = 0, sy = 0, wx = 0, wy = 0, wsum = 0;
 	uint64_t var = 0;
 	pt->first_t_ms = INT64_MAX;
 	pt->last_t_ms = INT64_MIN;
@@ -882,15 +882,30 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 		sy += d->y_mm;
 		uint64_t s = d->h_acc_mm ? d->h_acc_mm : h->o.default_h_acc_mm;
 		var += s * s;
+		/* inverse-variance weight in integers: 2^40 / h² (h >= 1 mm, so w <= 2^40; Σ w·x < 2^100) */
+		i128 w = (i128)(((uint64_t)1 << 40) / (s ? s * s : 1));
+		if (w == 0)
+			w = 1;
+		wx += w * d->x_mm;
+		wy += w * d->y_mm;
+		wsum += w;
 		if (d->t_ms < pt->first_t_ms)
 			pt->first_t_ms = d->t_ms;
 		if (d->t_ms > pt->last_t_ms)
 			pt->last_t_ms = d->t_ms;
 		sc->obs[no++] = (struct an_fusion_obs){ d->animal_id, d->session_id, true, d->id };
 	}
-	pt->x_mm = div_round(sx, (i128)(j - i));
-	pt->y_mm = div_round(sy, (i128)(j - i));
-	pt->sigma_mm = isqrt_u64(var) / (uint32_t)(j - i);
+	if (h->o.eps_mm == AN_HAZARD_EPS_DERIVED) {
+		/* derived eps links fixes of very different accuracy (RTK with consumer): the best estimate of the
+		 * item's position is the inverse-variance weighted mean, and its sigma sqrt(1 / Σ 1/hᵢ²) */
+		pt->x_mm = div_round(wx, wsum);
+		pt->y_mm = div_round(wy, wsum);
+		pt->sigma_mm = isqrt_u64((uint64_t)((((i128)1 << 40) + wsum / 2) / wsum));
+	} else {
+		pt->x_mm = div_round(sx, (i128)(j - i));
+		pt->y_mm = div_round(sy, (i128)(j - i));
+		pt->sigma_mm = isqrt_u64(var) / (uint32_t)(j - i);
+	}
 	/* the gate: the engine's, or (derived eps) where a further indication of this item would land */
 	const struct an_fusion_opts *fo = &h->o.fusion;
 	const struct an_fusion_lr *lrs = sc->lrs;

@@ -23,6 +23,8 @@
  * never changes except when its point merges into one with a smaller id: that point lives on and the
  * other is RETIRED (status superseded, event with into_id). Centroid = integer mean of member positions
  * (rounded half away from zero); sigma_mm = sqrt(Σ σᵢ²) / k (σ of the mean of k fixes; h_acc 0 → opts).
+ * With derived eps (below) members may differ in accuracy by 100×: the centroid is then the inverse-variance
+ * weighted mean (integer weights 2^40 / h_accᵢ²) and sigma_mm = sqrt(1 / Σ 1/h_accᵢ²).
  *
  * Derived eps (eps_mm = AN_HAZARD_EPS_DERIVED; analysis.md §1.4, issue #5 "eps derived from position
  * uncertainty and the 1 m rule"). Two indications i, j are linked when
