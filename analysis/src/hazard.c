@@ -36,6 +36,7 @@ void an_hazard_opts_init(struct an_hazard_opts *o)
 	o->eps_mm = 1000;
 	o->default_h_acc_mm = 1000;
 	o->max_link_h_acc_mm = AN_HAZARD_MAX_LINK_H_ACC_DEFAULT_MM;
+	o->clutter_per_m2 = AN_HAZARD_CLUTTER_DEFAULT_PER_M2;
 	o->p_excavate = 0.5;
 	o->agree_animals = 2;
 	an_fusion_opts_init(&o->fusion);
@@ -142,7 +143,7 @@ static void table_free(struct table *t)
 
 /* ---- derived eps: single link with a per-pair radius (contract in an/hazard.h) ------------------------ */
 
-int64_t an_hazard_pair_eps_mm(uint32_t h_acc_a_mm, uint32_t h_acc_b_mm)
+int64_t an_hazard_pair_eps_mm(uint32_t h_acc_a_mm, uint32_t h_acc_b_mm, double clutter_per_m2)
 {
 	const uint64_t cap = 10000000u;
 	uint64_t a = h_acc_a_mm < cap ? h_acc_a_mm : cap;
@@ -156,6 +157,17 @@ int64_t an_hazard_pair_eps_mm(uint32_t h_acc_a_mm, uint32_t h_acc_b_mm)
 		r--;
 	while (r * r < v)
 		r++;
+	if (clutter_per_m2 > 0.0) {
+		/* the likelihood-ratio gate: link only where a second indication of the same item (2-D normal
+		 * difference, per-axis variance s) is more likely than an unrelated one (density β) */
+		double s = ((double)a * (double)a + (double)b * (double)b) / 2e6; /* m² */
+		double x = 2.0 * 3.14159265358979323846 * s * clutter_per_m2;
+		uint64_t lr = 0;
+		if (x < 1.0)
+			lr = (uint64_t)ceil(1000.0 * sqrt(2.0 * s * log(1.0 / x)));
+		if (lr < r)
+			r = lr;
+	}
 	return r < AN_CLUSTER_EPS_FLOOR_MM ? AN_CLUSTER_EPS_FLOOR_MM : (int64_t)r;
 }
 
@@ -179,6 +191,7 @@ struct plink {
 	size_t cells_cap, cells_n;
 	int64_t cell_mm; /* >= every pair radius, so a 3 × 3 block of cells holds every partner */
 	uint32_t max_h, def_h;
+	double clutter; /* per m² */
 };
 
 static uint64_t pl_mix(uint64_t x)
@@ -207,14 +220,22 @@ static void plink_free(struct plink *p)
 	free(p);
 }
 
-static struct plink *plink_new(uint32_t max_h, uint32_t def_h)
+static struct plink *plink_new(uint32_t max_h, uint32_t def_h, double clutter)
 {
 	struct plink *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
 	p->max_h = max_h;
 	p->def_h = def_h;
-	p->cell_mm = an_hazard_pair_eps_mm(max_h, max_h);
+	p->clutter = clutter;
+	/* >= every pair radius: the 95 % radius grows with h, the likelihood-ratio radius peaks at
+	 * sqrt(1 / (π β e)) (where 2πsβ = 1/e) */
+	p->cell_mm = an_hazard_pair_eps_mm(max_h, max_h, 0.0);
+	if (clutter > 0.0) {
+		int64_t peak = (int64_t)ceil(1000.0 * sqrt(1.0 / (3.14159265358979323846 * clutter * exp(1.0)))) + 1;
+		if (peak < p->cell_mm)
+			p->cell_mm = peak < AN_CLUSTER_EPS_FLOOR_MM ? AN_CLUSTER_EPS_FLOOR_MM : peak;
+	}
 	return p;
 }
 
@@ -323,7 +344,7 @@ static int plink_insert(struct plink *p, uint64_t id, int64_t x, int64_t y, uint
 		for (int64_t dy = -1; dy <= 1; dy++) {
 			size_t c = pl_cell_slot(p, cx + dx, cy + dy);
 			for (size_t j = p->cells[c].head; j != SIZE_MAX; j = p->nd[j].next) {
-				int64_t ex = p->nd[j].x - x, ey = p->nd[j].y - y, r = an_hazard_pair_eps_mm(h, p->nd[j].h_acc);
+				int64_t ex = p->nd[j].x - x, ey = p->nd[j].y - y, r = an_hazard_pair_eps_mm(h, p->nd[j].h_acc, p->clutter);
 				/* partners lie within 2 cells, so ex, ey, r stay far below 2^31 and the squares fit */
 				if (ex * ex + ey * ey <= r * r)
 					pl_union(p, i, j);
@@ -363,7 +384,8 @@ int an_hazard_new(const struct an_hazard_opts *o, struct an_hazard_engine **out)
 	if (fo.gate_radius_mm == 0)
 		fo.gate_radius_mm = o->eps_mm != AN_HAZARD_EPS_DERIVED ? o->eps_mm : AN_CLUSTER_EPS_FLOOR_MM;
 	if (o->version != AN_HAZARD_OPTS_VERSION || o->eps_mm < 0 || o->eps_mm > 1000000 ||
-	    (o->eps_mm == AN_HAZARD_EPS_DERIVED && (o->max_link_h_acc_mm < 1 || o->max_link_h_acc_mm > 10000000)) ||
+	    (o->eps_mm == AN_HAZARD_EPS_DERIVED && (o->max_link_h_acc_mm < 1 || o->max_link_h_acc_mm > 10000000 ||
+	                                            !(o->clutter_per_m2 >= 0.0 && o->clutter_per_m2 <= 1.0))) ||
 	    !(o->p_excavate > 0.0 && o->p_excavate < 1.0) || o->agree_animals < 1 || an_fusion_opts_check(&fo) < 0 ||
 	    an_coverage_opts_check(&o->coverage) < 0 || o->match.version != AN_MATCH_OPTS_VERSION || o->max_inds == 0)
 		return -EINVAL;
@@ -914,7 +936,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 		uint32_t hbar = isqrt_u64(var / (uint64_t)(j - i)); /* RMS of the members' h_acc */
 		if (j - i > 1 && hbar > h->o.max_link_h_acc_mm)
 			hbar = h->o.max_link_h_acc_mm; /* linked members are at most that */
-		int64_t r = an_hazard_pair_eps_mm(hbar, hbar);
+		int64_t r = an_hazard_pair_eps_mm(hbar, hbar, h->o.clutter_per_m2);
 		if (r > 1000000)
 			r = 1000000; /* fusion's limit: 1 km */
 		pfo = h->o.fusion;
@@ -1059,7 +1081,7 @@ static int cluster_rebuild(struct an_hazard_engine *h)
 	plink_free(h->pl);
 	h->pl = NULL;
 	if (h->o.eps_mm == AN_HAZARD_EPS_DERIVED) {
-		h->pl = plink_new(h->o.max_link_h_acc_mm, h->o.default_h_acc_mm);
+		h->pl = plink_new(h->o.max_link_h_acc_mm, h->o.default_h_acc_mm, h->o.clutter_per_m2);
 		if (h->pl == NULL)
 			return -ENOMEM;
 		for (size_t i = 0; i < h->n_inds; i++) {

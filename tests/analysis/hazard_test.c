@@ -552,18 +552,30 @@ Test(an_hazard, derived_eps_every_prefix_equals_a_fresh_recompute)
 
 Test(an_hazard, derived_pair_eps_values)
 {
-	cr_assert_eq(an_hazard_pair_eps_mm(0, 0), 1000);
-	cr_assert_eq(an_hazard_pair_eps_mm(20, 20), 1000);    /* RTK: the 1 m rule decides */
-	cr_assert_eq(an_hazard_pair_eps_mm(1200, 1200), 2938); /* SBAS: ceil(sqrt(5.9915 · 1.44e6)) */
-	cr_assert_eq(an_hazard_pair_eps_mm(3000, 3000), 7344); /* consumer open sky: sqrt(5.9915 · 9e6) */
-	cr_assert_eq(an_hazard_pair_eps_mm(3000, 20), an_hazard_pair_eps_mm(20, 3000));
-	cr_assert_eq(an_hazard_pair_eps_mm(UINT32_MAX, 5), an_hazard_pair_eps_mm(10000000, 5));
+	const double beta = AN_HAZARD_CLUTTER_DEFAULT_PER_M2;
+	/* the 95 % radius alone (β = 0) */
+	cr_assert_eq(an_hazard_pair_eps_mm(0, 0, 0), 1000);
+	cr_assert_eq(an_hazard_pair_eps_mm(20, 20, 0), 1000);    /* RTK: the 1 m rule decides */
+	cr_assert_eq(an_hazard_pair_eps_mm(1200, 1200, 0), 2938); /* SBAS: ceil(sqrt(5.9915 · 1.44e6)) */
+	cr_assert_eq(an_hazard_pair_eps_mm(3000, 3000, 0), 7344); /* consumer open sky: sqrt(5.9915 · 9e6) */
+	/* with the clutter gate: sqrt(2 s ln(1 / (2π s β))), s in m² */
+	cr_assert_eq(an_hazard_pair_eps_mm(20, 20, beta), 1000);
+	cr_assert_eq(an_hazard_pair_eps_mm(1200, 1200, beta), 2637); /* s 1.44: sqrt(2.88 · ln(1/0.08957)) */
+	cr_assert_eq(an_hazard_pair_eps_mm(3000, 3000, beta), 3232); /* s 9: sqrt(18 · ln(1/0.5598)) */
+	cr_assert_eq(an_hazard_pair_eps_mm(6000, 6000, beta), 1000); /* 2π s β > 1: the floor only */
+	cr_assert_eq(an_hazard_pair_eps_mm(3000, 20, beta), an_hazard_pair_eps_mm(20, 3000, beta));
+	cr_assert_eq(an_hazard_pair_eps_mm(UINT32_MAX, 5, 0), an_hazard_pair_eps_mm(10000000, 5, 0));
 	for (uint32_t a = 0; a < 6000; a += 97)
 		for (uint32_t b = 0; b < 6000; b += 89) {
-			int64_t r = an_hazard_pair_eps_mm(a, b);
-			double exact = sqrt(5.99146454710798 * ((double)a * a + (double)b * b) / 2.0);
+			int64_t r = an_hazard_pair_eps_mm(a, b, 0), rl = an_hazard_pair_eps_mm(a, b, beta);
+			double s = ((double)a * a + (double)b * b) / 2.0;
+			double exact = sqrt(5.99146454710798 * s);
 			cr_assert(r >= 1000 && (double)r >= exact - 1e-6 && (r == 1000 || (double)r < exact + 2.0),
 			          "%u %u: %lld vs %.3f", a, b, (long long)r, exact);
+			double x = 2 * 3.14159265358979 * s / 1e6 * beta;
+			double lr = x < 1 ? 1000 * sqrt(2 * s / 1e6 * log(1 / x)) : 0;
+			double want = fmax(1000, fmin(exact, lr));
+			cr_assert(rl <= r && fabs((double)rl - want) < 2.0, "%u %u: %lld vs %.3f", a, b, (long long)rl, want);
 		}
 }
 
@@ -596,7 +608,7 @@ Test(an_hazard, derived_eps_partition_equals_brute_force)
 				uint32_t ha = a->h_acc_mm ? a->h_acc_mm : 1000, hb = b->h_acc_mm ? b->h_acc_mm : 1000;
 				if (i == j || ha > 5000 || hb > 5000)
 					continue;
-				int64_t dx = a->x_mm - b->x_mm, dy = a->y_mm - b->y_mm, r = an_hazard_pair_eps_mm(ha, hb);
+				int64_t dx = a->x_mm - b->x_mm, dy = a->y_mm - b->y_mm, r = an_hazard_pair_eps_mm(ha, hb, AN_HAZARD_CLUTTER_DEFAULT_PER_M2);
 				if (dx * dx + dy * dy <= r * r && lab[j] < lab[i]) {
 					lab[i] = lab[j];
 					changed = true;
