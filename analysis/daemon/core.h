@@ -52,7 +52,9 @@ struct core_config {
 	bool hazard;
 	bool has_origin;
 	int32_t origin_lat_e7, origin_lon_e7;
-	int64_t eps_mm;
+	int64_t eps_mm; /* AN_HAZARD_EPS_DERIVED (0) = per pair from h_acc ("auto") */
+	bool require_handler; /* only INDs the handler marked (src button or both) are hazard evidence */
+	double density_per_m2; /* fusion prior: explosive items per m² from the task's survey; 0 = fusion default */
 	double p_excavate;
 	unsigned agree_animals;
 	/* [clearance] (core_clearance.c) */
@@ -93,6 +95,7 @@ struct core_feed_stats {
 	uint64_t hazard_syncs, hazard_sync_errors; /* an_hazard_store_sync: state written to the store */
 	uint64_t ind_completions;   /* IND records completing an earlier one: stored, not published */
 	uint64_t ind_no_pos;        /* indications without a position: published, not clustered */
+	uint64_t ind_unmarked;      /* classifier-only indications with require_handler: published, not evidence */
 	uint64_t out_of_frame;      /* positions beyond the frame's range */
 	uint64_t lookup_errors;     /* store reads after a commit failed */
 	uint64_t loaded_fixes, loaded_inds;

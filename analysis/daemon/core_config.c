@@ -77,7 +77,7 @@ void core_config_defaults(struct core_config *c)
 	c->max_items = AN_PUB_MAX_ITEMS_DEFAULT;
 	snprintf(c->snap_endpoint, sizeof c->snap_endpoint, "%s", AN_PUB_SNAPSHOT_ENDPOINT_DEFAULT);
 	c->hazard = true;
-	c->eps_mm = 1000;
+	c->eps_mm = AN_HAZARD_EPS_DERIVED;
 	c->p_excavate = 0.5;
 	c->agree_animals = 2;
 	core_web_config_defaults(&c->web);
@@ -247,9 +247,25 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 			c->origin_lon_e7 = (int32_t)s;
 			st->lon_seen = true;
 		} else if (!strcmp(name, "eps_mm")) {
-			if (unum(v, 100, 100000, &u))
-				BAD("\"%s\": expected 100..100000", v);
-			c->eps_mm = (int64_t)u;
+			if (!strcmp(v, "auto"))
+				c->eps_mm = AN_HAZARD_EPS_DERIVED;
+			else if (unum(v, 100, 100000, &u))
+				BAD("\"%s\": expected auto or 100..100000", v);
+			else
+				c->eps_mm = (int64_t)u;
+		} else if (!strcmp(name, "density_per_100m2")) {
+			char *end;
+			double d = strtod(v, &end);
+			if (end == v || *end || !(d > 0.0 && d <= 1000.0))
+				BAD("\"%s\": expected explosive items per 100 m2, > 0 and <= 1000", v);
+			c->density_per_m2 = d / 100.0;
+		} else if (!strcmp(name, "require_handler")) {
+			if (!strcmp(v, "yes") || !strcmp(v, "true"))
+				c->require_handler = true;
+			else if (!strcmp(v, "no") || !strcmp(v, "false"))
+				c->require_handler = false;
+			else
+				BAD("\"%s\": expected yes or no", v);
 		} else if (!strcmp(name, "p_excavate")) {
 			char *end;
 			double p = strtod(v, &end);

@@ -72,6 +72,8 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 	struct an_hazard_opts o;
 	an_hazard_opts_init(&o);
 	o.eps_mm = f->cfg->eps_mm;
+	if (f->cfg->density_per_m2 > 0.0)
+		o.fusion.density_per_m2 = f->cfg->density_per_m2;
 	o.p_excavate = f->cfg->p_excavate;
 	o.agree_animals = f->cfg->agree_animals;
 	if (an_hazard_new(&o, &fr->eng))
@@ -224,6 +226,13 @@ static int feed_ind(struct core_feed *f, const struct place *pl, uint16_t collar
 {
 	if ((ind->has & PROTO_IND_HAS_POS) != PROTO_IND_HAS_POS) {
 		f->st.ind_no_pos++;
+		return 0;
+	}
+	/* A sit or scratch the collar's classifier saw but the handler did not mark is not an indication in a
+	 * programme whose SOP has the handler acknowledge each one (the animal's behaviour + the handler's
+	 * call): it is stored and published (the map shows it), but it is not search evidence. */
+	if (f->cfg->require_handler && ind->src == PROTO_SRC_CLASSIFIER) {
+		f->st.ind_unmarked++;
 		return 0;
 	}
 	struct core_frame *fr;

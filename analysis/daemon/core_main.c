@@ -121,9 +121,13 @@ static const char *const usage_text[] = {
 	"    [hazard]\n"
 	"      enabled = true\n"
 	"      origin_lat_e7 = ... / origin_lon_e7 = ...   implicit frame origin (default: first position)\n"
-	"      eps_mm = 1000                    indications closer than this form one hazard point\n"
+	"      eps_mm = auto                    indications closer than this form one hazard point: auto = per\n"
+	"                                       pair from their h_acc (an/hazard.h: 1 m floor, 95 % circle, clutter\n"
+	"                                       gate); or a fixed radius 100..100000 mm\n"
+	"      require_handler = no             yes: only indications the handler marked (button) are evidence\n"
+	"      density_per_100m2 = 0.0152       prior: explosive items per 100 m2 from the task's survey\n"
 	"      p_excavate = 0.5                 P(explosive) that asks for excavation\n"
-	"      agree_animals = 2                distinct animals that ask for excavation\n"
+	"      agree_animals = 2                distinct animals that ask for excavation\n",
 	"    [web]   the live map, SSE stream and JSON API (docs/web-api.md), in this process's loop\n"
 	"      listen =                         e.g. 127.0.0.1:8080 or [::1]:8080; empty = no web server;\n"
 	"                                       port 0 = any free port (the WEB line gives it)\n"
@@ -233,6 +237,7 @@ static void write_status(struct daemon *d, FILE *f)
 	U("clearance_imports", d->clr.st.imports); U("clearance_refused", d->clr.st.refused);
 	U("hazard_inputs", fs->hazard_inputs); U("hazard_apply_us_max", fs->hazard_apply_us_max);
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
+	U("ind_unmarked", fs->ind_unmarked);
 	U("ind_completions", fs->ind_completions);
 	U("out_of_frame", fs->out_of_frame); U("lookup_errors", fs->lookup_errors); U("loaded_fixes", fs->loaded_fixes);
 	U("loaded_inds", fs->loaded_inds); U("frames", d->feed.n_frames);

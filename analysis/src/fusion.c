@@ -149,6 +149,31 @@ int an_fusion_animal_lr(const struct an_fusion_opts *o, const struct an_fusion_a
 	return 0;
 }
 
+int an_fusion_lr_regate(const struct an_fusion_opts *o, const struct an_fusion_lr *in, struct an_fusion_lr *out)
+{
+	struct an_fusion_opts def;
+	o = opts_or_default(o, &def);
+	if (an_fusion_opts_check(o) < 0 || in == NULL || out == NULL || !(in->lambda_per_m2 > 0.0) ||
+	    !(in->s_mean > 0.0 && in->s_mean < 1.0) || !(in->s_low >= 0.0 && in->s_low < 1.0))
+		return -EINVAL;
+	/* the same formulas as an_fusion_animal_lr from the kept posterior summaries: only A changed */
+	struct an_fusion_lr r = *in;
+	double x = r.lambda_per_m2 * an_fusion_gate_area_m2(o);
+	r.p_fa = -expm1(-x);
+	if (!(r.p_fa > 0.0))
+		return -ERANGE;
+	r.log_lr_pos = log(r.s_mean) - log(r.p_fa);
+	r.log_lr_neg = log1p(-r.s_low) + x;
+	double w = (double)o->repeat_permil / 1000.0;
+	int err;
+	if ((err = an_fusion_q10(r.log_lr_pos, &r.pos_q10)) < 0 || (err = an_fusion_q10(r.log_lr_neg, &r.neg_q10)) < 0 ||
+	    (err = an_fusion_q10(w * r.log_lr_pos, &r.pos_rep_q10)) < 0 ||
+	    (err = an_fusion_q10(w * r.log_lr_neg, &r.neg_rep_q10)) < 0)
+		return err;
+	*out = r;
+	return 0;
+}
+
 static int lr_cmp(const void *pa, const void *pb)
 {
 	const struct an_fusion_lr *a = pa, *b = pb;

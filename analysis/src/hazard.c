@@ -35,6 +35,8 @@ void an_hazard_opts_init(struct an_hazard_opts *o)
 	o->version = AN_HAZARD_OPTS_VERSION;
 	o->eps_mm = 1000;
 	o->default_h_acc_mm = 1000;
+	o->max_link_h_acc_mm = AN_HAZARD_MAX_LINK_H_ACC_DEFAULT_MM;
+	o->clutter_per_m2 = AN_HAZARD_CLUTTER_DEFAULT_PER_M2;
 	o->p_excavate = 0.5;
 	o->agree_animals = 2;
 	an_fusion_opts_init(&o->fusion);
@@ -57,6 +59,8 @@ struct sess {
 	struct an_coverage_path *path;
 	bool dirty;
 };
+
+struct plink;
 
 struct table {
 	struct an_hazard_point *pts;
@@ -93,6 +97,8 @@ struct an_hazard_engine {
 	 * applies, and whether the next apply must recompute everything (calibration or session record added,
 	 * no clustering yet, or the last compute failed). */
 	struct an_cluster *cl;
+	struct plink *pl; /* instead of cl with derived eps */
+	bool gate_per_point;
 	bool full;
 	size_t n_incr, n_full; /* how each apply was computed (tests, stats) */
 };
@@ -140,6 +146,235 @@ static void table_free(struct table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* ---- derived eps: single link with a per-pair radius (contract in an/hazard.h) ------------------------ */
+
+int64_t an_hazard_pair_eps_mm(uint32_t h_acc_a_mm, uint32_t h_acc_b_mm, double clutter_per_m2)
+{
+	const uint64_t cap = 10000000u;
+	uint64_t a = h_acc_a_mm < cap ? h_acc_a_mm : cap;
+	uint64_t b = h_acc_b_mm < cap ? h_acc_b_mm : cap;
+	/* χ²₂(0.95) = −2 ln 0.05 = 5.99146…, taken as 59915/10000 (rounded up); per-axis variance of the
+	 * difference (a² + b²)/2. (a² + b²)·59915 <= 1.2e19 < 2^64. ceil, then an exact integer square root
+	 * rounded up: the radius is never smaller than the formula. */
+	uint64_t v = ((a * a + b * b) * 59915u + 19999u) / 20000u;
+	uint64_t r = (uint64_t)sqrt((double)v);
+	while (r * r > v)
+		r--;
+	while (r * r < v)
+		r++;
+	if (clutter_per_m2 > 0.0) {
+		/* the likelihood-ratio gate: link only where a second indication of the same item (2-D normal
+		 * difference, per-axis variance s) is more likely than an unrelated one (density β) */
+		double s = ((double)a * (double)a + (double)b * (double)b) / 2e6; /* m² */
+		double x = 2.0 * 3.14159265358979323846 * s * clutter_per_m2;
+		uint64_t lr = 0;
+		if (x < 1.0)
+			lr = (uint64_t)ceil(1000.0 * sqrt(2.0 * s * log(1.0 / x)));
+		if (lr < r)
+			r = lr;
+	}
+	return r < AN_CLUSTER_EPS_FLOOR_MM ? AN_CLUSTER_EPS_FLOOR_MM : (int64_t)r;
+}
+
+struct pl_node {
+	uint64_t id, min_id; /* min_id: of the component, valid at a root */
+	int64_t x, y;
+	uint32_t h_acc;
+	bool linkable;
+	size_t parent, next; /* next in its grid cell, SIZE_MAX = end */
+};
+struct pl_cell {
+	int64_t cx, cy;
+	size_t head; /* SIZE_MAX = empty slot */
+};
+struct plink {
+	struct pl_node *nd;
+	size_t n, cap;
+	size_t *ids; /* open addressing id → node + 1 (0 = empty), power of two */
+	size_t ids_cap;
+	struct pl_cell *cells; /* open addressing (cx, cy) → first node */
+	size_t cells_cap, cells_n;
+	int64_t cell_mm; /* >= every pair radius, so a 3 × 3 block of cells holds every partner */
+	uint32_t max_h, def_h;
+	double clutter; /* per m² */
+};
+
+static uint64_t pl_mix(uint64_t x)
+{
+	/* splitmix64 finaliser */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static void plink_free(struct plink *p)
+{
+	if (p == NULL)
+		return;
+	free(p->nd);
+	free(p->ids);
+	free(p->cells);
+	free(p);
+}
+
+static struct plink *plink_new(uint32_t max_h, uint32_t def_h, double clutter)
+{
+	struct plink *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->max_h = max_h;
+	p->def_h = def_h;
+	p->clutter = clutter;
+	/* >= every pair radius: the 95 % radius grows with h, the likelihood-ratio radius peaks at
+	 * sqrt(1 / (π β e)) (where 2πsβ = 1/e) */
+	p->cell_mm = an_hazard_pair_eps_mm(max_h, max_h, 0.0);
+	if (clutter > 0.0) {
+		int64_t peak = (int64_t)ceil(1000.0 * sqrt(1.0 / (3.14159265358979323846 * clutter * exp(1.0)))) + 1;
+		if (peak < p->cell_mm)
+			p->cell_mm = peak < AN_CLUSTER_EPS_FLOOR_MM ? AN_CLUSTER_EPS_FLOOR_MM : peak;
+	}
+	return p;
+}
+
+static size_t pl_find_slot(const struct plink *p, uint64_t id)
+{
+	size_t m = p->ids_cap - 1, i = (size_t)pl_mix(id) & m;
+	while (p->ids[i] != 0 && p->nd[p->ids[i] - 1].id != id)
+		i = (i + 1) & m;
+	return i;
+}
+
+static size_t pl_cell_slot(const struct plink *p, int64_t cx, int64_t cy)
+{
+	size_t m = p->cells_cap - 1;
+	size_t i = (size_t)pl_mix((uint64_t)cx * 0x9e3779b97f4a7c15ULL ^ (uint64_t)cy) & m;
+	while (p->cells[i].head != SIZE_MAX && (p->cells[i].cx != cx || p->cells[i].cy != cy))
+		i = (i + 1) & m;
+	return i;
+}
+
+static int pl_grow(struct plink *p)
+{
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 64;
+		struct pl_node *q = realloc(p->nd, nc * sizeof(*q));
+		if (q == NULL)
+			return -ENOMEM;
+		p->nd = q;
+		p->cap = nc;
+	}
+	if (2 * (p->n + 1) > p->ids_cap) {
+		size_t nc = p->ids_cap ? p->ids_cap * 2 : 128;
+		size_t *old = p->ids, oc = p->ids_cap;
+		p->ids = calloc(nc, sizeof(*p->ids));
+		if (p->ids == NULL) {
+			p->ids = old;
+			return -ENOMEM;
+		}
+		p->ids_cap = nc;
+		for (size_t i = 0; i < oc; i++)
+			if (old[i] != 0)
+				p->ids[pl_find_slot(p, p->nd[old[i] - 1].id)] = old[i];
+		free(old);
+	}
+	if (2 * (p->cells_n + 1) > p->cells_cap) {
+		size_t nc = p->cells_cap ? p->cells_cap * 2 : 128;
+		struct pl_cell *old = p->cells;
+		size_t oc = p->cells_cap;
+		p->cells = malloc(nc * sizeof(*p->cells));
+		if (p->cells == NULL) {
+			p->cells = old;
+			return -ENOMEM;
+		}
+		p->cells_cap = nc;
+		for (size_t i = 0; i < nc; i++)
+			p->cells[i].head = SIZE_MAX;
+		for (size_t i = 0; i < oc; i++)
+			if (old[i].head != SIZE_MAX)
+				p->cells[pl_cell_slot(p, old[i].cx, old[i].cy)] = old[i];
+		free(old);
+	}
+	return 0;
+}
+
+static size_t pl_root(struct plink *p, size_t i)
+{
+	while (p->nd[i].parent != i) {
+		p->nd[i].parent = p->nd[p->nd[i].parent].parent; /* path halving */
+		i = p->nd[i].parent;
+	}
+	return i;
+}
+
+static void pl_union(struct plink *p, size_t a, size_t b)
+{
+	a = pl_root(p, a);
+	b = pl_root(p, b);
+	if (a == b)
+		return;
+	/* the root keeps the smaller id: components, not the union order, decide every label */
+	if (p->nd[b].min_id < p->nd[a].min_id) {
+		size_t t = a;
+		a = b;
+		b = t;
+	}
+	p->nd[b].parent = a;
+}
+
+/* Add one indication (an id already there is ignored: the engine rejects a changed one before). */
+static int plink_insert(struct plink *p, uint64_t id, int64_t x, int64_t y, uint32_t h_acc)
+{
+	int err = pl_grow(p);
+	if (err < 0)
+		return err;
+	size_t slot = pl_find_slot(p, id);
+	if (p->ids[slot] != 0)
+		return 0;
+	size_t i = p->n++;
+	uint32_t h = h_acc ? h_acc : p->def_h;
+	p->nd[i] = (struct pl_node){ id, id, x, y, h, h <= p->max_h, i, SIZE_MAX };
+	p->ids[slot] = i + 1;
+	if (!p->nd[i].linkable)
+		return 0;
+	int64_t cx = floor_div(x, p->cell_mm), cy = floor_div(y, p->cell_mm);
+	for (int64_t dx = -1; dx <= 1; dx++)
+		for (int64_t dy = -1; dy <= 1; dy++) {
+			size_t c = pl_cell_slot(p, cx + dx, cy + dy);
+			for (size_t j = p->cells[c].head; j != SIZE_MAX; j = p->nd[j].next) {
+				int64_t ex = p->nd[j].x - x, ey = p->nd[j].y - y, r = an_hazard_pair_eps_mm(h, p->nd[j].h_acc, p->clutter);
+				/* partners lie within 2 cells, so ex, ey, r stay far below 2^31 and the squares fit */
+				if (ex * ex + ey * ey <= r * r)
+					pl_union(p, i, j);
+			}
+		}
+	size_t c = pl_cell_slot(p, cx, cy);
+	if (p->cells[c].head == SIZE_MAX) {
+		p->cells[c].cx = cx;
+		p->cells[c].cy = cy;
+		p->cells_n++;
+	}
+	p->nd[i].next = p->cells[c].head;
+	p->cells[c].head = i;
+	return 0;
+}
+
+/* The canonical id (smallest member id) of id's point; 0 = unknown id. */
+static uint64_t plink_label(struct plink *p, uint64_t id)
+{
+	if (p->ids_cap == 0)
+		return 0;
+	size_t slot = pl_find_slot(p, id);
+	return p->ids[slot] ? p->nd[pl_root(p, p->ids[slot] - 1)].min_id : 0;
+}
+
 int an_hazard_new(const struct an_hazard_opts *o, struct an_hazard_engine **out)
 {
 	struct an_hazard_opts def;
@@ -152,8 +387,10 @@ int an_hazard_new(const struct an_hazard_opts *o, struct an_hazard_engine **out)
 	}
 	struct an_fusion_opts fo = o->fusion;
 	if (fo.gate_radius_mm == 0)
-		fo.gate_radius_mm = o->eps_mm;
-	if (o->version != AN_HAZARD_OPTS_VERSION || o->eps_mm < 1 || o->eps_mm > 1000000 ||
+		fo.gate_radius_mm = o->eps_mm != AN_HAZARD_EPS_DERIVED ? o->eps_mm : AN_CLUSTER_EPS_FLOOR_MM;
+	if (o->version != AN_HAZARD_OPTS_VERSION || o->eps_mm < 0 || o->eps_mm > 1000000 ||
+	    (o->eps_mm == AN_HAZARD_EPS_DERIVED && (o->max_link_h_acc_mm < 1 || o->max_link_h_acc_mm > 10000000 ||
+	                                            !(o->clutter_per_m2 >= 0.0 && o->clutter_per_m2 <= 1.0))) ||
 	    !(o->p_excavate > 0.0 && o->p_excavate < 1.0) || o->agree_animals < 1 || an_fusion_opts_check(&fo) < 0 ||
 	    an_coverage_opts_check(&o->coverage) < 0 || o->match.version != AN_MATCH_OPTS_VERSION || o->max_inds == 0)
 		return -EINVAL;
@@ -161,7 +398,8 @@ int an_hazard_new(const struct an_hazard_opts *o, struct an_hazard_engine **out)
 	if (h == NULL)
 		return -ENOMEM;
 	h->o = *o;
-	h->o.fusion = fo;
+	h->o.fusion = fo; /* the engine-wide gate: base ratios; per point with derived eps (gate_per_point) */
+	h->gate_per_point = o->eps_mm == AN_HAZARD_EPS_DERIVED && o->fusion.gate_radius_mm == 0;
 	if (an_fusion_logit_q10(o->p_excavate, &h->excavate_q10) < 0) {
 		free(h);
 		return -EINVAL;
@@ -184,6 +422,7 @@ void an_hazard_free(struct an_hazard_engine *h)
 	free(h->clr);
 	table_free(&h->cur);
 	an_cluster_free(h->cl);
+	plink_free(h->pl);
 	free(h);
 }
 
@@ -640,8 +879,10 @@ out_free:
 
 /* Scratch shared by the per-point scoring of one compute. */
 struct scorer {
-	struct an_fusion_lr *lrs;
+	struct an_fusion_lr *lrs; /* at the engine's gate */
 	size_t n_lrs;
+	struct an_fusion_lr *plrs; /* at the point's gate (gate_per_point), for gate plrs_gate_mm */
+	int64_t plrs_gate_mm;
 	struct an_fusion_obs *obs;
 	size_t cap_obs;
 	size_t cap_ev; /* of t->ev */
@@ -650,6 +891,7 @@ struct scorer {
 static void scorer_free(struct scorer *sc)
 {
 	free(sc->lrs);
+	free(sc->plrs);
 	free(sc->obs);
 }
 
@@ -664,7 +906,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 	memset(pt, 0, sizeof(*pt));
 	pt->id = t->mem[i];
 	pt->n_ind = (uint32_t)(j - i);
-	i128 sx = 0, sy = 0;
+	i128 sx = 0, sy = 0, wx = 0, wy = 0, wsum = 0;
 	uint64_t var = 0;
 	pt->first_t_ms = INT64_MAX;
 	pt->last_t_ms = INT64_MIN;
@@ -685,15 +927,58 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 		sy += d->y_mm;
 		uint64_t s = d->h_acc_mm ? d->h_acc_mm : h->o.default_h_acc_mm;
 		var += s * s;
+		/* inverse-variance weight in integers: 2^40 / h² (h >= 1 mm, so w <= 2^40; Σ w·x < 2^100) */
+		i128 w = (i128)(((uint64_t)1 << 40) / (s ? s * s : 1));
+		if (w == 0)
+			w = 1;
+		wx += w * d->x_mm;
+		wy += w * d->y_mm;
+		wsum += w;
 		if (d->t_ms < pt->first_t_ms)
 			pt->first_t_ms = d->t_ms;
 		if (d->t_ms > pt->last_t_ms)
 			pt->last_t_ms = d->t_ms;
 		sc->obs[no++] = (struct an_fusion_obs){ d->animal_id, d->session_id, true, d->id };
 	}
-	pt->x_mm = div_round(sx, (i128)(j - i));
-	pt->y_mm = div_round(sy, (i128)(j - i));
-	pt->sigma_mm = isqrt_u64(var) / (uint32_t)(j - i);
+	if (h->o.eps_mm == AN_HAZARD_EPS_DERIVED) {
+		/* derived eps links fixes of very different accuracy (RTK with consumer): the best estimate of the
+		 * item's position is the inverse-variance weighted mean, and its sigma sqrt(1 / Σ 1/hᵢ²) */
+		pt->x_mm = div_round(wx, wsum);
+		pt->y_mm = div_round(wy, wsum);
+		pt->sigma_mm = isqrt_u64((uint64_t)((((i128)1 << 40) + wsum / 2) / wsum));
+	} else {
+		pt->x_mm = div_round(sx, (i128)(j - i));
+		pt->y_mm = div_round(sy, (i128)(j - i));
+		pt->sigma_mm = isqrt_u64(var) / (uint32_t)(j - i);
+	}
+	/* the gate: the engine's, or (derived eps) where a further indication of this item would land */
+	const struct an_fusion_opts *fo = &h->o.fusion;
+	const struct an_fusion_lr *lrs = sc->lrs;
+	struct an_fusion_opts pfo;
+	if (h->gate_per_point) {
+		uint32_t hbar = isqrt_u64(var / (uint64_t)(j - i)); /* RMS of the members' h_acc */
+		if (j - i > 1 && hbar > h->o.max_link_h_acc_mm)
+			hbar = h->o.max_link_h_acc_mm; /* linked members are at most that */
+		int64_t r = an_hazard_pair_eps_mm(hbar, hbar, h->o.clutter_per_m2);
+		if (r > 1000000)
+			r = 1000000; /* fusion's limit: 1 km */
+		pfo = h->o.fusion;
+		pfo.gate_radius_mm = r;
+		fo = &pfo;
+		if (sc->plrs == NULL || sc->plrs_gate_mm != r) {
+			if (sc->plrs == NULL && (sc->plrs = malloc((sc->n_lrs ? sc->n_lrs : 1) * sizeof(*sc->plrs))) == NULL)
+				return -ENOMEM;
+			for (size_t a = 0; a < sc->n_lrs; a++) {
+				int e = an_fusion_lr_regate(fo, &sc->lrs[a], &sc->plrs[a]);
+				if (e < 0) {
+					sc->plrs_gate_mm = 0;
+					return e;
+				}
+			}
+			sc->plrs_gate_mm = r;
+		}
+		lrs = sc->plrs;
+	}
 	for (size_t s = 0; s < h->n_sess; s++) {
 		const struct sess *ss = &h->sess[s];
 		if (ss->has_rec && an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm))
@@ -702,8 +987,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 	struct an_fusion_result fr;
 	size_t n_ev = t->ev_off[p];
 	size_t room = sc->cap_ev - n_ev;
-	int err = an_fusion_score(&h->o.fusion, sc->lrs, sc->n_lrs, sc->obs, no, t->ev ? t->ev + n_ev : NULL,
-	                          t->ev ? room : 0, &fr);
+	int err = an_fusion_score(fo, lrs, sc->n_lrs, sc->obs, no, t->ev ? t->ev + n_ev : NULL, t->ev ? room : 0, &fr);
 	if (err == -ENOBUFS) {
 		size_t nc = sc->cap_ev * 2 > n_ev + fr.n_evidence ? sc->cap_ev * 2 : n_ev + fr.n_evidence + 64;
 		struct an_fusion_evidence *q = realloc(t->ev, nc * sizeof(*q));
@@ -711,7 +995,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 			return -ENOMEM;
 		t->ev = q;
 		sc->cap_ev = nc;
-		err = an_fusion_score(&h->o.fusion, sc->lrs, sc->n_lrs, sc->obs, no, t->ev + n_ev, sc->cap_ev - n_ev, &fr);
+		err = an_fusion_score(fo, lrs, sc->n_lrs, sc->obs, no, t->ev + n_ev, sc->cap_ev - n_ev, &fr);
 	}
 	if (err < 0)
 		return err;
@@ -817,6 +1101,23 @@ static int cluster_rebuild(struct an_hazard_engine *h)
 {
 	an_cluster_free(h->cl);
 	h->cl = NULL;
+	plink_free(h->pl);
+	h->pl = NULL;
+	if (h->o.eps_mm == AN_HAZARD_EPS_DERIVED) {
+		h->pl = plink_new(h->o.max_link_h_acc_mm, h->o.default_h_acc_mm, h->o.clutter_per_m2);
+		if (h->pl == NULL)
+			return -ENOMEM;
+		for (size_t i = 0; i < h->n_inds; i++) {
+			const struct an_hazard_ind *d = &h->inds[i];
+			int err = plink_insert(h->pl, d->id, d->x_mm, d->y_mm, d->h_acc_mm);
+			if (err < 0) {
+				plink_free(h->pl);
+				h->pl = NULL;
+				return err;
+			}
+		}
+		return 0;
+	}
 	uint64_t cap = h->o.max_inds < AN_CLUSTER_MAX_POINTS_LIMIT ? h->o.max_inds : AN_CLUSTER_MAX_POINTS_LIMIT;
 	struct an_cluster_opts co = { h->o.eps_mm, 1, (uint32_t)cap, 0 };
 	h->cl = an_cluster_new(&co);
@@ -862,9 +1163,17 @@ static int compute(struct an_hazard_engine *h, struct table *t)
 		err = -ENOSPC;
 		goto out_free;
 	}
-	struct an_cluster_opts co = { h->o.eps_mm, 1, n ? (uint32_t)n : 1u, 0 };
-	if (n > 0 && (err = an_cluster_batch(&co, cin, n, cout)) < 0)
-		goto out_free;
+	if (h->o.eps_mm == AN_HAZARD_EPS_DERIVED) {
+		/* the kept structure IS the batch result: union-find components do not depend on order */
+		if ((err = cluster_rebuild(h)) < 0)
+			goto out_free;
+		for (size_t i = 0; i < n; i++)
+			cout[i].cluster_id = plink_label(h->pl, h->inds[i].id);
+	} else {
+		struct an_cluster_opts co = { h->o.eps_mm, 1, n ? (uint32_t)n : 1u, 0 };
+		if (n > 0 && (err = an_cluster_batch(&co, cin, n, cout)) < 0)
+			goto out_free;
+	}
 	for (size_t i = 0; i < n; i++) {
 		labs[i] = (struct lab){ cout[i].cluster_id, h->inds[i].id, i };
 		byid[i] = labs[i];
@@ -893,7 +1202,8 @@ static int compute(struct an_hazard_engine *h, struct table *t)
 	if ((err = finish(h, t, byid)) < 0)
 		goto out_free;
 	/* the clustering the next incremental applies start from */
-	err = cluster_rebuild(h);
+	if (h->o.eps_mm != AN_HAZARD_EPS_DERIVED)
+		err = cluster_rebuild(h);
 
 out_free:
 	free(cin);
@@ -918,6 +1228,8 @@ static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
 
 static uint64_t label_of(struct an_hazard_engine *h, uint64_t id)
 {
+	if (h->pl != NULL)
+		return plink_label(h->pl, id);
 	uint64_t c = 0;
 	bool core;
 	return an_cluster_label(h->cl, id, &c, &core) == 0 ? c : 0;
@@ -950,7 +1262,8 @@ static int compute_incr(struct an_hazard_engine *h, struct table *t)
 	/* 1. new indications into the clustering (a failure leaves it half-updated: the next apply is full) */
 	for (size_t i = 0; i < n_new; i++) {
 		const struct an_hazard_ind *d = &h->inds[h->n_sorted + i];
-		if ((err = an_cluster_insert(h->cl, d->id, d->x_mm, d->y_mm)) < 0)
+		if ((err = h->pl != NULL ? plink_insert(h->pl, d->id, d->x_mm, d->y_mm, d->h_acc_mm)
+		                         : an_cluster_insert(h->cl, d->id, d->x_mm, d->y_mm)) < 0)
 			goto out_free;
 		newids[i] = d->id;
 	}
@@ -1146,7 +1459,7 @@ int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in
 		}
 	}
 	struct table nw;
-	bool incr = !h->full && h->cl != NULL;
+	bool incr = !h->full && (h->cl != NULL || h->pl != NULL);
 	int cerr = incr ? compute_incr(h, &nw) : compute(h, &nw);
 	if (cerr < 0) {
 		h->full = true;

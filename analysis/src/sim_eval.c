@@ -188,6 +188,16 @@ free_all:
 	return rc;
 }
 
+double an_sim_explosive_density_per_100m2(const struct an_sim_scenario *sc)
+{
+	double all = 0, ex = 0;
+	for (int c = 0; c < AN_SIM_T_COUNT; c++) {
+		all += sc->mix[c];
+		ex += AN_SIM_EXPLOSIVE(c) ? sc->mix[c] : 0.0;
+	}
+	return all > 0 ? sc->density_per_100m2 * ex / all : 0.0;
+}
+
 int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim_coverage *acc)
 {
 	if (!w || !acc || !(conf > 0 && conf < 1))

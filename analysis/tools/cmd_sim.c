@@ -25,6 +25,7 @@ static void help(FILE *f)
 		"                     [--no-tracks]\n"
 		"       scentrack sim SCENARIO [--seed N] --run --data DIR [--fast] [--bin-dir DIR] [--web HOST:PORT]\n"
 		"                     [--serial SHIM] [--frame-log FILE]\n"
+		"       scentrack sim SCENARIO [--seed N] --evaluate --in-process [--seeds K] [--eps-mm auto|MM] ...\n"
 		"       scentrack sim SCENARIO [--seed N] --evaluate --data DIR [--gate-m M] [--min-detection X]\n"
 		"                     [--max-false Y]\n"
 		"       scentrack sim SCENARIO --coverage SEEDS [--seed FIRST] [--min-coverage X]\n"
@@ -69,9 +70,15 @@ static void help(FILE *f)
 		"      --gate-m M    matching radius point-target in metres (default 3)\n"
 		"      --min-detection X, --max-false Y   exit 1 if the policy detects less than X (0..1) of\n"
 		"                    the explosive targets or has more than Y false points per 100 m2\n"
-		"      --policy P    the policy those checks apply to: single, agree or fused (default)\n"
+		"      --policy P    the policy those checks apply to: single, agree or fused (default)\n");
+	fprintf(f,
 		"      --so-far      score what DIR holds now without running: only boxes with a pass over by the\n"
 		"                    run's simulated time, their targets and the points near them\n"
+		"      --in-process  no programs: the world's indications (at the collar's reported GNSS fix), its\n"
+		"                    sessions and reported fixes go straight into the core's hazard engine (the same\n"
+		"                    library code and defaults); no classifier, no radio. With --seeds K: seeds N ..\n"
+		"                    N+K-1, one line each and the median/min/max; the checks apply to the median\n"
+		"      --eps-mm E    --in-process: the engine's clustering radius, auto (default, as the core) or mm\n"
 		"  -c, --coverage N  coverage of the accuracy report's 95 %% intervals (sensitivity, false-indication\n"
 		"                    rate) over N seeds from --seed, in process (world model + estimators only)\n"
 		"      --min-coverage X  exit 1 if either coverage is below X\n"
@@ -143,6 +150,8 @@ int scentrack_cmd_sim(int argc, char **argv)
 		{"policy", required_argument, NULL, 'P'}, {"so-far", no_argument, NULL, 'S'},
 		{"web", required_argument, NULL, 'W'},    {"serial", required_argument, NULL, 'L'},
 		{"frame-log", required_argument, NULL, 'F'},
+		{"in-process", no_argument, NULL, 'I'},
+		{"seeds", required_argument, NULL, 'n'},  {"eps-mm", required_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
 	};
 	int policy = 2;
@@ -150,7 +159,9 @@ int scentrack_cmd_sim(int argc, char **argv)
 	bool run = false, evaluate = false;
 	const char *data = NULL, *bin_dir = NULL, *web = NULL, *serial = NULL, *frame_log = NULL;
 	double gate_m = 3.0, min_det = 0, max_false = -1, min_cov = 0;
-	unsigned long coverage = 0;
+	unsigned long coverage = 0, seeds = 1;
+	long long eps_mm = 0;
+	bool in_process = false;
 	uint64_t seed = 1;
 	const char *out = NULL;
 	bool fast = false;
@@ -212,6 +223,23 @@ int scentrack_cmd_sim(int argc, char **argv)
 			break;
 		}
 		case 'S': so_far = true; break;
+		case 'I': in_process = true; break;
+		case 'n': case 'E': {
+			char *end;
+			errno = 0;
+			long long v = c == 'E' && !strcmp(optarg, "auto") ? 0 : strtoll(optarg, &end, 10);
+			if (!(c == 'E' && !strcmp(optarg, "auto")) &&
+			    (end == optarg || *end || errno || v < (c == 'n' ? 1 : 100) || v > (c == 'n' ? 10000 : 100000))) {
+				fprintf(stderr, "scentrack sim: '%s' is not a valid value for --%s\n", optarg,
+				        c == 'n' ? "seeds (1..10000)" : "eps-mm (auto or 100..100000)");
+				return EX_USAGE;
+			}
+			if (c == 'n')
+				seeds = (unsigned long)v;
+			else
+				eps_mm = v;
+			break;
+		}
 		case 'P':
 			policy = !strcmp(optarg, "single") ? 0 : !strcmp(optarg, "agree") ? 1 : !strcmp(optarg, "fused") ? 2 : -1;
 			if (policy < 0) {
@@ -237,6 +265,12 @@ int scentrack_cmd_sim(int argc, char **argv)
 	}
 	if (coverage)
 		return scentrack_sim_coverage(argv[optind], seed, (uint32_t)coverage, min_cov);
+	if (evaluate && in_process) {
+		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .gate_m = gate_m,
+		                                    .min_detection = min_det, .max_false = max_false, .policy = policy,
+		                                    .in_process = true, .seeds = (uint32_t)seeds, .eps_mm = eps_mm};
+		return scentrack_sim_evaluate(&ro);
+	}
 	if (run || evaluate) {
 		if (!data) {
 			fprintf(stderr, "scentrack sim: --run and --evaluate need --data DIR\n");

@@ -40,6 +40,9 @@ struct scentrack_sim_run_opts {
 	const char *web;      /* --run: the core serves the web map on this host:port (NULL: as DIR/core.ini says) */
 	const char *serial_shim; /* --serial SHIM: the gateway's libserialport link kind on the pty (root only) */
 	const char *frame_log; /* --run: append when each record's frame reached the gateway (sim_framelog.c) */
+	bool in_process;      /* --evaluate without the programs: the world's events into the hazard engine */
+	uint32_t seeds;       /* --in-process: seeds seed .. seed + seeds - 1 (0 = 1) */
+	int64_t eps_mm;       /* --in-process: the engine's eps (0 = derived, the core's default) */
 };
 /* sim_framelog.c: wall-clock (CLOCK_REALTIME) time each delivered record reached the gateway's link. */
 struct sim_framelog;

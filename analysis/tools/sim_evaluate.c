@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "an/geo.h"
+#include "an/hazard.h"
 #include "an/sim.h"
 #include "scentrack_cmd.h"
 
@@ -100,7 +101,11 @@ static int read_inds(const char *dir, const struct an_sim_world *w, struct ind *
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
+	/* src 1 = the collar's classifier alone, without the handler's mark: scentrack sim runs the core with
+	 * [hazard] require_handler = yes, so such a record is not an indication of the programme (not evidence,
+	 * not a point) */
 	if (sqlite3_prepare_v2(db, "SELECT collar_id, lat_e7, lon_e7 FROM indications WHERE lat_e7 IS NOT NULL "
+	                           "AND src <> 1 "
 	                           "ORDER BY collar_id, rec_seq", -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return -EIO;
@@ -138,8 +143,410 @@ static void row(const char *name, const struct an_sim_eval *e)
 	printf(" %7.3f %6.3f\n", e->top_decile_precision, e->pr_auc);
 }
 
+/* The three policies (and every point ranked by P) over points h and indications ind; pts has room for
+ * nh + ni entries. */
+static int score_policies(const struct an_sim_world *w, const struct hz *h, size_t nh, const struct ind *ind, size_t ni,
+                          int64_t gate, double area, struct an_sim_eval_point *pts, struct an_sim_eval e[4])
+{
+	int rc;
+	/* 1. every single indication is a hazard point */
+	for (size_t i = 0; i < ni; i++)
+		pts[i] = (struct an_sim_eval_point){ind[i].e_mm, ind[i].n_mm, 1.0, ind[i].rx};
+	if ((rc = an_sim_evaluate(w, pts, ni, gate, area, &e[0], NULL)) < 0)
+		return rc;
+	/* 2. the core's points that >= 2 animals indicated (score: how many) */
+	size_t n2 = 0;
+	for (size_t k = 0; k < nh; k++)
+		if (h[k].n_animals >= 2)
+			pts[n2++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, (double)h[k].n_animals, h[k].group};
+	if ((rc = an_sim_evaluate(w, pts, n2, gate, area, &e[1], NULL)) < 0)
+		return rc;
+	/* 3. fused: the core's points with P(explosive) >= 0.5 (the excavation threshold), ranked by P */
+	size_t n3 = 0;
+	for (size_t k = 0; k < nh; k++)
+		if (h[k].p >= 0.5)
+			pts[n3++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
+	if ((rc = an_sim_evaluate(w, pts, n3, gate, area, &e[2], NULL)) < 0)
+		return rc;
+	/* and every core point ranked by P(explosive): how the fused probability orders the truth */
+	for (size_t k = 0; k < nh; k++)
+		pts[k] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
+	return an_sim_evaluate(w, pts, nh, gate, area, &e[3], NULL);
+}
+
+static void print_table(const struct an_sim_world *w, const struct an_sim_eval e[4], double area, double gate_m)
+{
+	printf("\nground truth: %" PRIu32 " targets, %" PRIu32 " explosive (AP, AT, UXO), %.0f m2 of boxes; a point "
+	       "matches a target within %.1f m (one-to-one, nearest first)\n",
+	       w->n_targets, e[0].explosive, area, gate_m);
+	printf("%-22s %6s %11s %7s %6s %6s %8s %8s %6s %6s %6s %6s %7s %6s\n", "policy", "points", "detected", "rate",
+	       "false", "(clut)", "f/100m2", "med.err", "rtkFx", "rtkFl", "sbas", "cons", "top10%", "PR-AUC");
+	row("every indication", &e[0]);
+	row(">= 2 animals agree", &e[1]);
+	row("fused P>=0.5", &e[2]);
+	row("all points, by P", &e[3]);
+	printf("(med.err: median metres point→target, overall and by the worst receiver among the point's indications;\n"
+	       " false = points without an explosive target, (clut) of them on a fragment or scrap item; top10%%: share of\n"
+	       " explosive targets in the top decile by score; PR-AUC: average precision over all explosive targets)\n");
+	bool ok_det = e[2].detection_rate >= 0.99, ok_false = e[2].false_per_100m2 <= 0.05;
+	bool ok_rtk = !(e[2].median_err_by_group_m[AN_SIM_RX_RTK_FIXED] > 0.5);
+	bool ok_cons = !(e[2].median_err_by_group_m[AN_SIM_RX_CONSUMER] > 2.5);
+	printf("issue #6 targets, fused policy: detection >= 99 %%: %s (%.1f %%); false <= 0.05/100 m2: %s (%.3f); "
+	       "median error RTK <= 0.5 m: %s; consumer <= 2.5 m: %s\n",
+	       ok_det ? "met" : "NOT met", e[2].detection_rate * 100, ok_false ? "met" : "NOT met", e[2].false_per_100m2,
+	       ok_rtk ? "met" : "NOT met", ok_cons ? "met" : "NOT met");
+}
+
+/* --min-detection / --max-false on the chosen policy: 0 or 1 */
+static int check_policy(const struct scentrack_sim_run_opts *o, const struct an_sim_eval e[4])
+{
+	static const char *const pname[] = {"every-indication", ">= 2 animals", "fused"};
+	const struct an_sim_eval *ck = &e[o->policy];
+	int ex = 0;
+	if (o->min_detection > 0 && !(ck->detection_rate >= o->min_detection)) {
+		fprintf(stderr, "scentrack sim: %s detection rate %.3f < required %.3f\n", pname[o->policy],
+		        ck->detection_rate, o->min_detection);
+		ex = 1;
+	}
+	if (o->max_false >= 0 && !(ck->false_per_100m2 <= o->max_false)) {
+		fprintf(stderr, "scentrack sim: %s false points %.3f/100 m2 > allowed %.3f\n", pname[o->policy],
+		        ck->false_per_100m2, o->max_false);
+		ex = 1;
+	}
+	return ex;
+}
+
+/* ---- --in-process: the world's events straight into the core's hazard engine ---------------------------- */
+
+/* One reported fix of a collar: what its IND would carry and what the core would store in the session. */
+struct rfix {
+	int64_t t_ms, e_mm, n_mm;
+	uint32_t h_acc_mm;
+};
+struct rfixes {
+	const struct an_geo_origin *o;
+	struct rfix *v;
+	size_t n, cap;
+};
+
+static int rfix_sink(void *ctx, const char *text, size_t len, const struct an_sim_epoch *ep)
+{
+	(void)text;
+	(void)len;
+	struct rfixes *r = ctx;
+	if (!ep->g.fix)
+		return 0;
+	struct an_geo_enu e;
+	if (an_geo_enu_from_e7(r->o, ep->out_lat_e7, ep->out_lon_e7, AN_GEO_ALT_UNKNOWN, &e) < 0)
+		return 0;
+	if (r->n == r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 4096;
+		struct rfix *q = realloc(r->v, nc * sizeof *q);
+		if (!q)
+			return -ENOMEM;
+		r->v = q;
+		r->cap = nc;
+	}
+	/* h_acc as the collar derives it from GST: sqrt(σ_lat² + σ_lon²) (collar-fw/core/nmea.c) */
+	double h = hypot(ep->g.sigma_e_m, ep->g.sigma_n_m) * 1000.0;
+	r->v[r->n++] = (struct rfix){ep->utc_ms, e.e_mm, e.n_mm, h >= 4e9 ? 4000000000u : (uint32_t)llround(h)};
+	return 0;
+}
+
+struct inputs {
+	struct an_hazard_input *v;
+	size_t n, cap;
+};
+
+static int in_push(struct inputs *in, const struct an_hazard_input *x)
+{
+	if (in->n == in->cap) {
+		size_t nc = in->cap ? in->cap * 2 : 65536;
+		struct an_hazard_input *q = realloc(in->v, nc * sizeof *q);
+		if (!q)
+			return -ENOMEM;
+		in->v = q;
+		in->cap = nc;
+	}
+	in->v[in->n++] = *x;
+	return 0;
+}
+
+/*
+ * What the core's hazard engine makes of world w when every collar record arrives: one session per pass
+ * (session id = pass + 1, animal id = animal index + 1, as the store would give them distinct ids), the
+ * collar's reported fixes (the GNSS error model's output, exactly as printed in its NMEA, h_acc from GST)
+ * inside each pass, and each of the world's indications at the collar's latest reported fix at its onset
+ * (the collar's IND carries its last FIX's position and h_acc). Not modelled: the motion classifier (the
+ * world's indications are the ones the handler marked; with [hazard] require_handler = yes the core keeps
+ * exactly those) and the radio (nothing lost: the kill tests show the pipeline loses nothing).
+ */
+static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, struct hz **h_out, size_t *nh_out,
+                         struct ind **i_out, size_t *ni_out)
+{
+	int rc = -ENOMEM;
+	struct rfixes *fx = calloc(w->n_animals + 1u, sizeof *fx);
+	struct inputs in = {0};
+	struct an_hazard_engine *eng = NULL;
+	struct hz *h = NULL;
+	struct ind *ind = malloc((w->n_inds + 1u) * sizeof *ind);
+	uint64_t *mem = NULL;
+	size_t ni = 0;
+	if (!fx || !ind)
+		goto out;
+	for (uint32_t a = 0; a < w->n_animals; a++) {
+		fx[a].o = &w->origin;
+		if ((rc = an_sim_nmea_collar(w, a, rfix_sink, &fx[a])) < 0)
+			goto out;
+	}
+	for (uint32_t p = 0; p < w->n_passes; p++) {
+		const struct an_sim_pass *ps = &w->passes[p];
+		const struct an_sim_animal *an = &w->animals[ps->animal];
+		struct an_hazard_input x = {.kind = AN_HAZARD_IN_SESSION};
+		x.u.session = (struct an_hazard_session){p + 1u, ps->animal + 1u,
+		                                         an->p.species == AN_SIM_DOG ? AN_SPECIES_DOG : AN_SPECIES_RAT, 0};
+		if ((rc = in_push(&in, &x)) < 0)
+			goto out;
+		const struct rfixes *r = &fx[ps->animal];
+		for (size_t k = 0; k < r->n; k++) {
+			if (r->v[k].t_ms < ps->t0_ms || r->v[k].t_ms > ps->t1_ms)
+				continue;
+			struct an_hazard_input f = {.kind = AN_HAZARD_IN_FIX};
+			f.u.fix.session_id = p + 1u;
+			f.u.fix.fix = (struct an_coverage_fix){r->v[k].t_ms, r->v[k].e_mm, r->v[k].n_mm, r->v[k].h_acc_mm};
+			if ((rc = in_push(&in, &f)) < 0)
+				goto out;
+		}
+	}
+	for (uint32_t i = 0; i < w->n_inds; i++) {
+		const struct an_sim_ind *d = &w->inds[i];
+		const struct rfixes *r = &fx[d->animal];
+		/* the latest fix at or before the onset (binary search: fixes are in time order) */
+		size_t lo = 0, hi = r->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (r->v[mid].t_ms <= d->t_ms)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == 0)
+			continue; /* no fix yet: the collar sends the IND without a position, the core cannot place it */
+		const struct rfix *f = &r->v[lo - 1];
+		struct an_hazard_input x = {.kind = AN_HAZARD_IN_IND};
+		x.u.ind = (struct an_hazard_ind){(uint64_t)(d->animal + 1u) << 32 | d->id, d->animal + 1u, d->pass + 1u,
+		                                 d->t_ms, f->e_mm, f->n_mm, f->h_acc_mm};
+		if ((rc = in_push(&in, &x)) < 0)
+			goto out;
+		ind[ni++] = (struct ind){f->e_mm, f->n_mm, w->animals[d->animal].p.rx};
+	}
+	struct an_hazard_opts ho;
+	an_hazard_opts_init(&ho);
+	ho.eps_mm = eps_mm; /* the core's [hazard] defaults otherwise (p_excavate 0.5, agree_animals 2) */
+	/* the prior from the task's survey, as scentrack sim writes it into the core's [hazard] section */
+	ho.fusion.density_per_m2 = an_sim_explosive_density_per_100m2(&w->sc) / 100.0;
+	if (!(ho.fusion.density_per_m2 > 0)) /* no explosive class in the mix: the core's default prior */
+		ho.fusion.density_per_m2 = AN_FUSION_DENSITY_DEFAULT_PER_M2;
+	if ((rc = an_hazard_new(&ho, &eng)) < 0 || (rc = an_hazard_apply(eng, in.v, in.n, 0)) < 0)
+		goto out;
+	size_t nh = an_hazard_count(eng);
+	h = malloc((nh + 1) * sizeof *h);
+	size_t cap_mem = 64;
+	mem = malloc(cap_mem * sizeof *mem);
+	if (!h || !mem) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < nh; k++) {
+		struct an_hazard_point pt;
+		size_t nm;
+		if ((rc = an_hazard_get(eng, k, &pt)) < 0)
+			goto out;
+		while ((rc = an_hazard_members(eng, pt.id, mem, cap_mem, &nm)) == -ENOBUFS) {
+			uint64_t *q = realloc(mem, nm * sizeof *q);
+			if (!q) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			mem = q;
+			cap_mem = nm;
+		}
+		if (rc < 0)
+			goto out;
+		/* the worst receiver among its members (collar = animal index + 1 in the id's high half) */
+		int32_t g = -1;
+		for (size_t m = 0; m < nm; m++) {
+			uint64_t a = (mem[m] >> 32) - 1;
+			int32_t rx = a < w->n_animals ? w->animals[a].p.rx : -1;
+			if (rx >= 0 && (g < 0 || rx < g))
+				g = rx;
+		}
+		h[k] = (struct hz){pt.x_mm, pt.y_mm, pt.p_explosive, pt.n_ind_animals, g};
+	}
+	*h_out = h;
+	*nh_out = nh;
+	*i_out = ind;
+	*ni_out = ni;
+	h = NULL;
+	ind = NULL;
+	rc = 0;
+out:
+	if (fx)
+		for (uint32_t a = 0; a < w->n_animals; a++)
+			free(fx[a].v);
+	free(fx);
+	free(in.v);
+	free(mem);
+	free(h);
+	free(ind);
+	an_hazard_free(eng);
+	return rc;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	/* NAN last */
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return x < y ? -1 : x > y;
+}
+
+/* median, min, max of v[0..n) ignoring NANs, printed as "med (min..max)" */
+static void spread(const char *name, double *v, size_t n, double scale, const char *fmt)
+{
+	qsort(v, n, sizeof *v, dbl_cmp);
+	size_t k = 0;
+	while (k < n && !isnan(v[k]))
+		k++;
+	printf("  %-34s", name);
+	if (k == 0) {
+		printf(" -\n");
+		return;
+	}
+	double med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2.0;
+	printf(fmt, med * scale);
+	printf("  (");
+	printf(fmt, v[0] * scale);
+	printf(" .. ");
+	printf(fmt, v[k - 1] * scale);
+	printf(")");
+	if (k < n)
+		printf("  [%zu of %zu seeds without a value]", n - k, n);
+	printf("\n");
+}
+
+static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
+{
+	struct an_sim_scenario *sc = malloc(sizeof *sc);
+	char err[512];
+	if (!sc)
+		return EX_SOFTWARE;
+	an_sim_scenario_defaults(sc);
+	int r = an_sim_scenario_load(sc, o->scenario, err, sizeof err);
+	if (r < 0) {
+		fprintf(stderr, "scentrack sim: %s\n", err);
+		free(sc);
+		return r == -EINVAL ? EX_DATAERR : EX_NOINPUT;
+	}
+	uint32_t ns = o->seeds ? o->seeds : 1;
+	/* per seed and policy: detection, false/100 m², median error overall / RTK fixed / consumer */
+	enum { M_DET, M_FALSE, M_ERR, M_RTK, M_CONS, M_AUC, M_N };
+	double *m = calloc((size_t)ns * 4 * M_N, sizeof *m);
+	int ex = EX_SOFTWARE;
+	if (!m)
+		goto out;
+	int64_t gate = llround(o->gate_m * 1000.0);
+	printf("in process (world events -> the core's hazard engine, eps %s; no classifier, no radio): %s\n",
+	       o->eps_mm ? "fixed" : "derived per pair from h_acc", o->scenario);
+	for (uint32_t si = 0; si < ns; si++) {
+		struct an_sim_world w;
+		uint64_t seed = o->seed + si;
+		if ((r = an_sim_world_build(&w, sc, seed, err, sizeof err)) < 0) {
+			fprintf(stderr, "scentrack sim: seed %" PRIu64 ": %s\n", seed, err);
+			ex = EX_DATAERR;
+			goto out;
+		}
+		struct hz *h = NULL;
+		struct ind *ind = NULL;
+		size_t nh = 0, ni = 0;
+		struct an_sim_eval e[4];
+		double area = 0;
+		for (uint32_t b = 0; b < w.n_boxes; b++)
+			area += w.boxes[b].area_m2;
+		struct an_sim_eval_point *pts = NULL;
+		r = inproc_points(&w, o->eps_mm, &h, &nh, &ind, &ni);
+		if (r == 0 && !(pts = malloc((nh + ni + 1) * sizeof *pts)))
+			r = -ENOMEM;
+		if (r == 0)
+			r = score_policies(&w, h, nh, ind, ni, gate, area, pts, e);
+		if (r == 0 && ns == 1)
+			print_table(&w, e, area, o->gate_m);
+		if (r == 0 && ns > 1)
+			printf("seed %-6" PRIu64 " %3" PRIu32 " explosive; fused: %5.1f %% detected, %6.3f false/100 m2, "
+			       "med.err %.2f m (RTK fixed %.2f, consumer %.2f); every ind %5.1f %% %6.3f; >=2 agree %5.1f %% %6.3f\n",
+			       seed, e[2].explosive, e[2].detection_rate * 100, e[2].false_per_100m2, e[2].median_err_m,
+			       e[2].median_err_by_group_m[AN_SIM_RX_RTK_FIXED], e[2].median_err_by_group_m[AN_SIM_RX_CONSUMER],
+			       e[0].detection_rate * 100, e[0].false_per_100m2, e[1].detection_rate * 100,
+			       e[1].false_per_100m2);
+		for (int p = 0; p < 4 && r == 0; p++) {
+			double *v = &m[((size_t)si * 4 + (size_t)p) * M_N];
+			v[M_DET] = e[p].detection_rate;
+			v[M_FALSE] = e[p].false_per_100m2;
+			v[M_ERR] = e[p].median_err_m;
+			v[M_RTK] = e[p].median_err_by_group_m[AN_SIM_RX_RTK_FIXED];
+			v[M_CONS] = e[p].median_err_by_group_m[AN_SIM_RX_CONSUMER];
+			v[M_AUC] = e[p].pr_auc;
+		}
+		free(pts);
+		free(h);
+		free(ind);
+		an_sim_world_free(&w);
+		if (r < 0) {
+			fprintf(stderr, "scentrack sim: seed %" PRIu64 ": in-process evaluation: %s\n", seed, strerror(-r));
+			goto out;
+		}
+	}
+	/* the medians over the seeds, the checks on them */
+	struct an_sim_eval med[4];
+	memset(med, 0, sizeof med);
+	static const char *const pol[] = {"every indication", ">= 2 animals agree", "fused P>=0.5", "all points, by P"};
+	double *col = malloc(ns * sizeof *col);
+	if (!col)
+		goto out;
+	if (ns > 1)
+		printf("over %" PRIu32 " seeds (%" PRIu64 "..%" PRIu64 "): median (min .. max)\n", ns, o->seed, o->seed + ns - 1);
+	for (int p = 0; p < 4; p++) {
+		if (ns > 1)
+			printf(" %s\n", pol[p]);
+		for (int k = 0; k < M_N; k++) {
+			for (uint32_t si = 0; si < ns; si++)
+				col[si] = m[((size_t)si * 4 + (size_t)p) * M_N + (size_t)k];
+			static const char *const mn[] = {"detection %", "false points / 100 m2", "median error m",
+			                                 "median error m, RTK fixed", "median error m, consumer", "PR-AUC"};
+			if (ns > 1)
+				spread(mn[k], col, ns, k == M_DET ? 100.0 : 1.0, k == M_FALSE || k == M_AUC ? "%.3f" : "%.2f");
+			else
+				qsort(col, ns, sizeof *col, dbl_cmp);
+			double v = ns % 2 ? col[ns / 2] : (col[ns / 2 - 1] + col[ns / 2]) / 2.0;
+			if (k == M_DET)
+				med[p].detection_rate = v;
+			else if (k == M_FALSE)
+				med[p].false_per_100m2 = v;
+		}
+	}
+	free(col);
+	ex = check_policy(o, med);
+out:
+	free(m);
+	free(sc);
+	return ex;
+}
+
 int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 {
+	if (o->in_process)
+		return evaluate_in_process(o);
 	struct scentrack_sim_run_opts fo = *o;
 	fo.fast = true;
 	struct an_sim_world w;
@@ -274,63 +681,10 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 	}
 	free(fin);
 	struct an_sim_eval e[4];
-	/* 1. every single indication is a hazard point */
-	for (size_t i = 0; i < ni; i++)
-		pts[i] = (struct an_sim_eval_point){ind[i].e_mm, ind[i].n_mm, 1.0, ind[i].rx};
-	if (an_sim_evaluate(&w, pts, ni, gate, area, &e[0], NULL) < 0)
+	if (score_policies(&w, h, nh, ind, ni, gate, area, pts, e) < 0)
 		goto out;
-	/* 2. the core's points that >= 2 animals indicated (score: how many) */
-	size_t n2 = 0;
-	for (size_t k = 0; k < nh; k++)
-		if (h[k].n_animals >= 2)
-			pts[n2++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, (double)h[k].n_animals, h[k].group};
-	if (an_sim_evaluate(&w, pts, n2, gate, area, &e[1], NULL) < 0)
-		goto out;
-	/* 3. fused: the core's points with P(explosive) >= 0.5 (the excavation threshold), ranked by P */
-	size_t n3 = 0;
-	for (size_t k = 0; k < nh; k++)
-		if (h[k].p >= 0.5)
-			pts[n3++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
-	if (an_sim_evaluate(&w, pts, n3, gate, area, &e[2], NULL) < 0)
-		goto out;
-	/* and every core point ranked by P(explosive): how the fused probability orders the truth */
-	for (size_t k = 0; k < nh; k++)
-		pts[k] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
-	if (an_sim_evaluate(&w, pts, nh, gate, area, &e[3], NULL) < 0)
-		goto out;
-
-	printf("\nground truth: %" PRIu32 " targets, %" PRIu32 " explosive (AP, AT, UXO), %.0f m2 of boxes; a point "
-	       "matches a target within %.1f m (one-to-one, nearest first)\n",
-	       w.n_targets, e[0].explosive, area, o->gate_m);
-	printf("%-22s %6s %11s %7s %6s %6s %8s %8s %6s %6s %6s %6s %7s %6s\n", "policy", "points", "detected", "rate",
-	       "false", "(clut)", "f/100m2", "med.err", "rtkFx", "rtkFl", "sbas", "cons", "top10%", "PR-AUC");
-	row("every indication", &e[0]);
-	row(">= 2 animals agree", &e[1]);
-	row("fused P>=0.5", &e[2]);
-	row("all points, by P", &e[3]);
-	printf("(med.err: median metres point→target, overall and by the worst receiver among the point's indications;\n"
-	       " false = points without an explosive target, (clut) of them on a fragment or scrap item; top10%%: share of\n"
-	       " explosive targets in the top decile by score; PR-AUC: average precision over all explosive targets)\n");
-	bool ok_det = e[2].detection_rate >= 0.99, ok_false = e[2].false_per_100m2 <= 0.05;
-	bool ok_rtk = !(e[2].median_err_by_group_m[AN_SIM_RX_RTK_FIXED] > 0.5);
-	bool ok_cons = !(e[2].median_err_by_group_m[AN_SIM_RX_CONSUMER] > 2.5);
-	printf("issue #6 targets, fused policy: detection >= 99 %%: %s (%.1f %%); false <= 0.05/100 m2: %s (%.3f); "
-	       "median error RTK <= 0.5 m: %s; consumer <= 2.5 m: %s\n",
-	       ok_det ? "met" : "NOT met", e[2].detection_rate * 100, ok_false ? "met" : "NOT met", e[2].false_per_100m2,
-	       ok_rtk ? "met" : "NOT met", ok_cons ? "met" : "NOT met");
-	ex = 0;
-	static const char *const pname[] = {"every-indication", ">= 2 animals", "fused"};
-	const struct an_sim_eval *ck = &e[o->policy];
-	if (o->min_detection > 0 && !(ck->detection_rate >= o->min_detection)) {
-		fprintf(stderr, "scentrack sim: %s detection rate %.3f < required %.3f\n", pname[o->policy],
-		        ck->detection_rate, o->min_detection);
-		ex = 1;
-	}
-	if (o->max_false >= 0 && !(ck->false_per_100m2 <= o->max_false)) {
-		fprintf(stderr, "scentrack sim: %s false points %.3f/100 m2 > allowed %.3f\n", pname[o->policy],
-		        ck->false_per_100m2, o->max_false);
-		ex = 1;
-	}
+	print_table(&w, e, area, o->gate_m);
+	ex = check_policy(o, e);
 out:
 	if (swapped) {
 		free(w.targets);

@@ -614,8 +614,10 @@ static int write_configs(struct run *r)
 		         "stats_interval_s = 0\n"
 		         "[ingest]\nendpoint = tcp://127.0.0.1:*\nsecret_key = %s/keys/core.key\n"
 		         "allow = %s/keys/gateways.allow\n"
-		         "[pub]\nendpoint = tcp://127.0.0.1:*\n[snapshot]\nendpoint = tcp://127.0.0.1:*\n",
-		         r->dir, r->dir, r->dir, r->dir);
+		         "[pub]\nendpoint = tcp://127.0.0.1:*\n[snapshot]\nendpoint = tcp://127.0.0.1:*\n"
+		         "[hazard]\nrequire_handler = yes\ndensity_per_100m2 = %.6g\n", /* handlers mark every
+		         indication; the prior is the task's survey density */
+		         r->dir, r->dir, r->dir, r->dir, an_sim_explosive_density_per_100m2(&r->w.sc));
 		int rc = write_file(p, text, 0644);
 		if (rc)
 			return rc;

@@ -273,3 +273,28 @@ Test(an_fusion, integer_sum_matches_double_reference)
 		cr_assert_leq(fabs(r.p - p_ref), p_ref * (1 - p_ref) * (err + 1) / 1024.0 + 1e-15);
 	}
 }
+
+/* Ratios for another gate from the kept posterior summaries equal a full recompute at that gate. */
+Test(an_fusion, regate_equals_a_recompute_at_the_other_gate)
+{
+	struct an_fusion_animal as[] = { { 1, AN_SPECIES_RAT, 0, 0, 0, 0.0 }, { 2, AN_SPECIES_DOG, 40, 3, 2, 9000.0 },
+	                                 { 3, AN_SPECIES_RAT, 95, 0, 308, 93400.0 } };
+	int64_t gates[] = { 1, 1000, 2938, 7344, 1000000 };
+	for (size_t i = 0; i < sizeof as / sizeof as[0]; i++)
+		for (size_t g = 0; g < sizeof gates / sizeof gates[0]; g++) {
+			struct an_fusion_opts o0, o1;
+			an_fusion_opts_init(&o0);
+			an_fusion_opts_init(&o1);
+			o1.gate_radius_mm = gates[g];
+			struct an_fusion_lr base, want, got;
+			cr_assert_eq(an_fusion_animal_lr(&o0, &as[i], &base), 0);
+			cr_assert_eq(an_fusion_animal_lr(&o1, &as[i], &want), 0);
+			cr_assert_eq(an_fusion_lr_regate(&o1, &base, &got), 0);
+			cr_assert_eq(memcmp(&got, &want, sizeof got), 0, "animal %zu gate %lld", i, (long long)gates[g]);
+			cr_assert_eq(an_fusion_lr_regate(&o1, &got, &got), 0); /* aliasing */
+			cr_assert_eq(memcmp(&got, &want, sizeof got), 0);
+		}
+	struct an_fusion_lr bad;
+	memset(&bad, 0, sizeof bad);
+	cr_assert_eq(an_fusion_lr_regate(NULL, &bad, &bad), -EINVAL);
+}

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
+#include <math.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,6 +34,10 @@ static struct an_hazard_input in_fix(uint64_t sid, int64_t t, int64_t e, int64_t
 	x.u.fix = (struct an_hazard_fix){ sid, { t, e, n, 100 } };
 	return x;
 }
+
+/* Derived-eps runs of the random-stream tests: engine options and random indication accuracies. */
+static const struct an_hazard_opts *g_opts;
+static bool g_hacc;
 
 static struct an_hazard_input in_ind(uint64_t id, uint64_t animal, uint64_t sid, int64_t e, int64_t n)
 {
@@ -446,6 +451,9 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 		}
 		next_id += 1 + rng_next(&s) % 7;
 		out[n++] = in_ind(next_id, animal, sid, x, y);
+		if (g_hacc) /* RTK .. SBAS (12 m plot), now and then beyond the link limit (5 m) or unknown (0) */
+			out[n - 1].u.ind.h_acc_mm = (uint32_t)(rng_next(&s) % 10 == 0 ? rng_next(&s) % 2 * 7000
+			                                                                  : 20 + rng_next(&s) % 1500);
 	}
 	for (uint64_t a = 1; a <= 5 && n + 2 < cap; a++) {
 		enum an_species sp = a == 5 ? AN_SPECIES_DOG : AN_SPECIES_RAT;
@@ -466,12 +474,12 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 
 #define MAX_IN 512
 
-Test(an_hazard, shuffled_inputs_give_identical_state)
+static void shuffled_body(void)
 {
 	static struct an_hazard_input in[MAX_IN];
 	size_t n = random_inputs(12345, in, MAX_IN);
 	struct an_hazard_engine *e0;
-	cr_assert_eq(an_hazard_new(NULL, &e0), 0);
+	cr_assert_eq(an_hazard_new(g_opts, &e0), 0);
 	cr_assert_eq(an_hazard_apply(e0, in, n, 0), 0);
 	size_t len0;
 	char *d0 = dump(e0, &len0);
@@ -481,7 +489,7 @@ Test(an_hazard, shuffled_inputs_give_identical_state)
 	for (int round = 0; round < 100; round++) {
 		shuffle_in(in, n, &s);
 		struct an_hazard_engine *e;
-		cr_assert_eq(an_hazard_new(NULL, &e), 0);
+		cr_assert_eq(an_hazard_new(g_opts, &e), 0);
 		/* half the rounds in one call, half in random batches */
 		for (size_t i = 0; i < n;) {
 			size_t b = (round & 1) ? n : 1 + (size_t)(rng_next(&s) % 9);
@@ -501,7 +509,7 @@ Test(an_hazard, shuffled_inputs_give_identical_state)
 	an_hazard_free(e0);
 }
 
-Test(an_hazard, every_prefix_equals_a_fresh_recompute)
+static void prefix_body(void)
 {
 	static struct an_hazard_input in[MAX_IN], pre[MAX_IN];
 	for (uint64_t seed = 1; seed <= 4; seed++) {
@@ -519,7 +527,7 @@ Test(an_hazard, every_prefix_equals_a_fresh_recompute)
 		}
 		struct an_hazard_engine *e;
 		struct evlog *log = calloc(1, sizeof(*log));
-		cr_assert_eq(an_hazard_new(NULL, &e), 0);
+		cr_assert_eq(an_hazard_new(g_opts, &e), 0);
 		an_hazard_set_sink(e, sink, log);
 		size_t retired = 0, created = 0;
 		for (size_t i = 0; i < n;) {
@@ -542,7 +550,7 @@ Test(an_hazard, every_prefix_equals_a_fresh_recompute)
 			memcpy(pre, in, i * sizeof(*in));
 			shuffle_in(pre, i, &s);
 			struct an_hazard_engine *f;
-			cr_assert_eq(an_hazard_new(NULL, &f), 0);
+			cr_assert_eq(an_hazard_new(g_opts, &f), 0);
 			cr_assert_eq(an_hazard_apply(f, pre, i, 0), 0);
 			size_t la, lb;
 			char *da = dump(e, &la), *db = dump(f, &lb);
@@ -562,4 +570,126 @@ Test(an_hazard, every_prefix_equals_a_fresh_recompute)
 		an_hazard_free(e);
 		free(log);
 	}
+}
+
+Test(an_hazard, shuffled_inputs_give_identical_state)
+{
+	shuffled_body();
+}
+
+Test(an_hazard, every_prefix_equals_a_fresh_recompute)
+{
+	prefix_body();
+}
+
+/* The same two contracts with eps derived per pair from h_acc (an/hazard.h): union-find components and a
+ * per-point gate are functions of the set too. */
+Test(an_hazard, derived_eps_shuffled_inputs_give_identical_state)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	shuffled_body();
+	g_opts = NULL;
+	g_hacc = false;
+}
+
+Test(an_hazard, derived_eps_every_prefix_equals_a_fresh_recompute)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	prefix_body();
+	g_opts = NULL;
+	g_hacc = false;
+}
+
+Test(an_hazard, derived_pair_eps_values)
+{
+	const double beta = AN_HAZARD_CLUTTER_DEFAULT_PER_M2;
+	/* the 95 % radius alone (β = 0) */
+	cr_assert_eq(an_hazard_pair_eps_mm(0, 0, 0), 1000);
+	cr_assert_eq(an_hazard_pair_eps_mm(20, 20, 0), 1000);    /* RTK: the 1 m rule decides */
+	cr_assert_eq(an_hazard_pair_eps_mm(1200, 1200, 0), 2938); /* SBAS: ceil(sqrt(5.9915 · 1.44e6)) */
+	cr_assert_eq(an_hazard_pair_eps_mm(3000, 3000, 0), 7344); /* consumer open sky: sqrt(5.9915 · 9e6) */
+	/* with the clutter gate: sqrt(2 s ln(1 / (2π s β))), s in m² */
+	cr_assert_eq(an_hazard_pair_eps_mm(20, 20, beta), 1000);
+	cr_assert_eq(an_hazard_pair_eps_mm(1200, 1200, beta), 2637); /* s 1.44: sqrt(2.88 · ln(1/0.08957)) */
+	cr_assert_eq(an_hazard_pair_eps_mm(3000, 3000, beta), 3232); /* s 9: sqrt(18 · ln(1/0.5598)) */
+	cr_assert_eq(an_hazard_pair_eps_mm(6000, 6000, beta), 1000); /* 2π s β > 1: the floor only */
+	cr_assert_eq(an_hazard_pair_eps_mm(3000, 20, beta), an_hazard_pair_eps_mm(20, 3000, beta));
+	cr_assert_eq(an_hazard_pair_eps_mm(UINT32_MAX, 5, 0), an_hazard_pair_eps_mm(10000000, 5, 0));
+	for (uint32_t a = 0; a < 6000; a += 97)
+		for (uint32_t b = 0; b < 6000; b += 89) {
+			int64_t r = an_hazard_pair_eps_mm(a, b, 0), rl = an_hazard_pair_eps_mm(a, b, beta);
+			double s = ((double)a * a + (double)b * b) / 2.0;
+			double exact = sqrt(5.99146454710798 * s);
+			cr_assert(r >= 1000 && (double)r >= exact - 1e-6 && (r == 1000 || (double)r < exact + 2.0),
+			          "%u %u: %lld vs %.3f", a, b, (long long)r, exact);
+			double x = 2 * 3.14159265358979 * s / 1e6 * beta;
+			double lr = x < 1 ? 1000 * sqrt(2 * s / 1e6 * log(1 / x)) : 0;
+			double want = fmax(1000, fmin(exact, lr));
+			cr_assert(rl <= r && fabs((double)rl - want) < 2.0, "%u %u: %lld vs %.3f", a, b, (long long)rl, want);
+		}
+}
+
+/* The partition with derived eps equals a brute-force O(n²) single link over the same rule. */
+Test(an_hazard, derived_eps_partition_equals_brute_force)
+{
+	enum { N = 300 };
+	static struct an_hazard_input in[N + 1];
+	static uint64_t lab[N];
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	uint64_t s = 99;
+	in[0] = in_session(1, 1, AN_SPECIES_RAT);
+	for (size_t i = 0; i < N; i++) {
+		in[i + 1] = in_ind(10 + 3 * i, 1, 1, (int64_t)(rng_next(&s) % 60000), (int64_t)(rng_next(&s) % 60000));
+		in[i + 1].u.ind.h_acc_mm = (uint32_t)(rng_next(&s) % 8 == 0 ? 6000 : rng_next(&s) % 3500);
+	}
+	struct an_hazard_engine *e;
+	cr_assert_eq(an_hazard_new(&o, &e), 0);
+	cr_assert_eq(an_hazard_apply(e, in, N + 1, 0), 0);
+	/* brute force: repeated relaxation of labels to the smallest id over linked pairs */
+	for (size_t i = 0; i < N; i++)
+		lab[i] = in[i + 1].u.ind.id;
+	for (bool changed = true; changed;) {
+		changed = false;
+		for (size_t i = 0; i < N; i++)
+			for (size_t j = 0; j < N; j++) {
+				const struct an_hazard_ind *a = &in[i + 1].u.ind, *b = &in[j + 1].u.ind;
+				uint32_t ha = a->h_acc_mm ? a->h_acc_mm : 1000, hb = b->h_acc_mm ? b->h_acc_mm : 1000;
+				if (i == j || ha > 5000 || hb > 5000)
+					continue;
+				int64_t dx = a->x_mm - b->x_mm, dy = a->y_mm - b->y_mm, r = an_hazard_pair_eps_mm(ha, hb, AN_HAZARD_CLUTTER_DEFAULT_PER_M2);
+				if (dx * dx + dy * dy <= r * r && lab[j] < lab[i]) {
+					lab[i] = lab[j];
+					changed = true;
+				}
+			}
+	}
+	size_t n_lab = 0;
+	for (size_t i = 0; i < N; i++) {
+		bool first = true;
+		for (size_t k = 0; k < i; k++)
+			first = first && lab[k] != lab[i];
+		n_lab += first;
+		uint64_t m[N];
+		size_t nm;
+		cr_assert_eq(an_hazard_members(e, lab[i], m, N, &nm), 0, "indication %zu: no point %llu", i,
+		             (unsigned long long)lab[i]);
+		bool in_it = false;
+		for (size_t k = 0; k < nm; k++)
+			in_it = in_it || m[k] == in[i + 1].u.ind.id;
+		cr_assert(in_it);
+	}
+	cr_assert_eq(an_hazard_count(e), n_lab);
+	cr_assert_gt(n_lab, 20);
+	cr_assert_lt(n_lab, N - 20, "the data must link some pairs");
+	an_hazard_free(e);
 }

@@ -162,6 +162,14 @@ int an_fusion_score(const struct an_fusion_opts *o, const struct an_fusion_lr *l
 		    const struct an_fusion_obs *obs, size_t n_obs, struct an_fusion_evidence *ev, size_t cap,
 		    struct an_fusion_result *res) __attribute__((warn_unused_result));
 
+/* The same animal's ratios for another gate: out = an_fusion_animal_lr(o, a) for the animal whose ratios
+ * in were computed with other options (same priors, another gate_radius_mm), bit for bit, without the
+ * posterior computations again (s_mean, s_low and lambda_per_m2 are kept from in). in and out may alias.
+ * Used per hazard point when the gate follows the point's position uncertainty (an/hazard.h).
+ * @retval -EINVAL bad opts or an in that an_fusion_animal_lr cannot have produced; -ERANGE */
+int an_fusion_lr_regate(const struct an_fusion_opts *o, const struct an_fusion_lr *in, struct an_fusion_lr *out)
+	__attribute__((warn_unused_result));
+
 /* Sort lrs by animal_id. @retval -EINVAL duplicate animal ids */
 int an_fusion_lr_sort(struct an_fusion_lr *lrs, size_t n) __attribute__((warn_unused_result));
 

@@ -23,8 +23,35 @@
  * never changes except when its point merges into one with a smaller id: that point lives on and the
  * other is RETIRED (status superseded, event with into_id). Centroid = integer mean of member positions
  * (rounded half away from zero); sigma_mm = sqrt(Σ σᵢ²) / k (σ of the mean of k fixes; h_acc 0 → opts).
+ * With derived eps (below) members may differ in accuracy by 100×: the centroid is then the inverse-variance
+ * weighted mean (integer weights 2^40 / h_accᵢ²) and sigma_mm = sqrt(1 / Σ 1/h_accᵢ²).
  *
- * Evidence at a point (gate = disc of opts.fusion.gate_radius_mm, 0 = eps_mm, around the centroid):
+ * Derived eps (eps_mm = AN_HAZARD_EPS_DERIVED; analysis.md §1.4, issue #5 "eps derived from position
+ * uncertainty and the 1 m rule"). Two indications i, j are linked when
+ *     d(i,j) <= eps(i,j) = an_hazard_pair_eps_mm(h_acc_i, h_acc_j, β) = max(1000 mm, min(r95, r_lr))
+ *     r95  = ceil( sqrt(χ²₂(0.95) · s) ),   s = (h_acc_i² + h_acc_j²) / 2
+ *     r_lr = sqrt( 2 s · ln(1 / (2π s β)) )   (0 when 2π s β >= 1)
+ * h_acc is the collar's horizontal accuracy, the 2-D RMS sqrt(σ_e² + σ_n²) it derives from NMEA GST, so the
+ * per-axis variance of one fix is h_acc²/2 and of the difference of two fixes of the same spot s; that
+ * difference exceeds r95 only 5 % of the time. r_lr is the data-association gate against clutter: inside it
+ * a second indication of the SAME item (a 2-D normal difference of variance s per axis, density
+ * e^(−d²/2s) / 2πs) is more likely than an unrelated indication, whose density is β per m²
+ * (opts.clutter_per_m2, default 3 passes × 0.33 false indications per 100 m², Poling 2011: the published
+ * anchor times the passes a box gets). Without it, consumer-GNSS pairs would link within 7.3 m, where at
+ * ~1 unrelated indication per 100 m² a point collects ~1.7 strangers and stops being a point. The floor is
+ * the 1 m correct-indication rule (it also covers the animal's own offset from the odour source). So RTK
+ * pairs link within 1 m, SBAS pairs (~1.2 m DRMS) within ~2.6 m, consumer open-sky pairs (~3 m DRMS)
+ * within ~3.2 m, pairs beyond ~4 m per-axis difference σ only within the floor. The relation is symmetric, so its connected components (single link, union-find) do not depend on the order
+ * of insertion, and a point is still "one or more indications" with canonical id the smallest member id.
+ * Indications with h_acc above opts.max_link_h_acc_mm (default 5 m: canopy, no usable fix) are linked to
+ * nothing (analysis.md §1.4: "flag fixes with σ > σ_max as low quality, not clustered, kept as evidence");
+ * they stay points of their own, scored with their own wide gate. eps_mm > 0 keeps one fixed radius
+ * (an_cluster, min_pts 1) as before.
+ *
+ * Evidence at a point (gate = disc of opts.fusion.gate_radius_mm around the centroid; gate_radius_mm 0 =
+ * eps_mm, or with derived eps the point's own radius an_hazard_pair_eps_mm(h̄, h̄, β), h̄² = the mean of its
+ * members' h_acc² (capped at max_link_h_acc_mm for linked points): the area within which a second
+ * indication of the same item would land, which is the area A of fusion.h's p_fa and prior):
  * every member indication is an "indicated" observation of its (animal, session); every session with a
  * session record whose buffered track (an_coverage_path) covers the CENTROID and that has no member
  * indication is a clean sweep. Calibration per animal: the latest an_hazard_calib by as_of_ms; an animal
@@ -65,10 +92,15 @@
 #include "an/store.h" /* enum an_hazard_status, an_clearance_result, an_species */
 
 #define AN_HAZARD_OPTS_VERSION 1
+#define AN_HAZARD_EPS_DERIVED 0             /* eps_mm: per-pair radius from the indications' h_acc */
+#define AN_HAZARD_MAX_LINK_H_ACC_DEFAULT_MM 5000u
+#define AN_HAZARD_CLUTTER_DEFAULT_PER_M2 (3.0 * 0.33 / 100.0) /* 3 rat passes × Poling 2011's 0.33/100 m² */
 struct an_hazard_opts {
 	unsigned version;          /* AN_HAZARD_OPTS_VERSION */
-	int64_t eps_mm;            /* clustering radius, default 1000 (an_cluster_eps_mm gives it from h_acc) */
+	int64_t eps_mm;            /* clustering radius, default 1000; AN_HAZARD_EPS_DERIVED = per pair (below) */
 	uint32_t default_h_acc_mm; /* for indications with h_acc_mm 0; default 1000 */
+	uint32_t max_link_h_acc_mm; /* derived eps: a less accurate indication is a point of its own; default 5000 */
+	double clutter_per_m2;      /* derived eps: density β of unrelated indications, 0 = no LR gate; default 0.0099 */
 	double p_excavate;         /* rule 2 threshold, default 0.5 */
 	uint32_t agree_animals;    /* rule 2 agreement, default 2 */
 	struct an_fusion_opts fusion;     /* gate_radius_mm 0 = eps_mm */
@@ -77,6 +109,10 @@ struct an_hazard_opts {
 	size_t max_inds, max_sessions, max_fixes, max_clearances, max_calibs; /* caps; -ENOSPC beyond */
 };
 void an_hazard_opts_init(struct an_hazard_opts *o);
+
+/* The derived per-pair linking radius above (r95 in integers, r_lr in double, rounded up; β = 0: r95 only;
+ * h_acc 0 is taken as given, callers map 0 to their default first). Inputs above 10^7 mm are clamped. */
+int64_t an_hazard_pair_eps_mm(uint32_t h_acc_a_mm, uint32_t h_acc_b_mm, double clutter_per_m2);
 
 /* ---- inputs ---------------------------------------------------------------------------------------------- */
 

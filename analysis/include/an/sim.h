@@ -504,6 +504,11 @@ struct an_sim_eval {
 int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point *pts, size_t n, int64_t gate_mm,
 		    double area_m2, struct an_sim_eval *out, int32_t *cls_of_point) __attribute__((warn_unused_result));
 
+/* What the task's survey tells the programme before any animal searched: explosive items (AP, AT, UXO) per
+ * 100 m² = the scenario's density × the explosive share of its class mix. The core's fusion prior
+ * ([hazard] density_per_100m2) for a simulated day; not a fitted value (no seed enters it). */
+double an_sim_explosive_density_per_100m2(const struct an_sim_scenario *sc);
+
 /*
  * COVERAGE of the trainers' view (an_sim_coverage_add): per animal of one world, the accuracy report's
  * estimators against the simulator's true parameters:
