@@ -191,7 +191,8 @@ static void pipe_rearm(struct daemon *d)
 		gw_loop_timer_rearm(d->loop, d->pipe_timer, 3600u * 1000u);
 		return;
 	}
-	gw_loop_timer_rearm(d->loop, d->pipe_timer, next > now.mono_ms ? next - now.mono_ms : 0);
+	if (gw_loop_timer_rearm(d->loop, d->pipe_timer, next > now.mono_ms ? next - now.mono_ms : 0) < 0)
+		gw_log(GW_LOG_ERR, "main", "pipeline timer gone: commits and ACKs wait for the next frame");
 }
 
 static void link_try_open(struct daemon *d, struct gw_link *lk, uint64_t now)
@@ -657,7 +658,10 @@ static int run(struct daemon *d, int foreground)
 	}
 	d->started_mono = gw_clock_mono_ms();
 	d->started_utc = gw_clock_utc_ms();
-	d->pipe_timer = gw_loop_timer_add(d->loop, 3600u * 1000u, 0, on_pipe_timer, d);
+	/* Periodic (the period is never reached: pipe_rearm re-arms it precisely), not one-shot: a one-shot timer
+	 * is removed as it fires, so its callback's re-arm failed and every later commit and ACK waited for the
+	 * next bytes on a link — with a few quiet collars each FIX frame was resent once, ~1.2 s late. */
+	d->pipe_timer = gw_loop_timer_add(d->loop, 3600u * 1000u, 3600u * 1000u, on_pipe_timer, d);
 	int cron = gw_loop_timer_add(d->loop, CRON_MS, CRON_MS, on_cron, d);
 	if (d->pipe_timer < 0 || cron < 0) {
 		ex = EX_SOFTWARE;

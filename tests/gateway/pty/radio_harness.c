@@ -28,6 +28,9 @@
  *             gateway sees the hang-up, reopens with back-off and carries on.
  *   latency   one IND at a time per collar: last byte written → ACK read, p50/p99 (an upper bound of
  *             last byte → spool commit: the ACK is built only after the commit).
+ *   fixlat    the same with FIXes only (group commit and ACK hold of 20 ms): each ACK must come from the
+ *             commit timer, not from the next bytes on a link (a one-shot pipeline timer once died after
+ *             firing, and every ACK then waited for the collars' 400 ms resends).
  *
  * Never sleeps: every wait is a poll() on the event with a deadline; a global alarm kills everything.
  */
@@ -98,7 +101,7 @@ static char dir[64], cfg_path[100], spool_path[100], sock_path[100], notify_path
 static const char *gw_bin, *shim;
 static pid_t gw_pid = -1;
 static int notify_fd = -1;
-static int bad_mode, lat_mode;
+static int bad_mode, lat_mode; /* lat_mode: 1 latency (INDs), 2 fixlat (FIXes) */
 static uint64_t good_frames;
 static uint64_t inj_replay, inj_forged, inj_unknown, inj_malformed, inj_flip, inj_trunc, inj_long, inj_random;
 static uint64_t acks_seen;
@@ -237,7 +240,7 @@ static void setup(void)
 		sim_init(&col[c].sc, (uint16_t)(100 + c), 3);
 		col[c].link = c % NLINKS;
 		for (unsigned k = 1; k <= NREC; k++)
-			col[c].r[k].type = k % 10 == 0 || lat_mode ? PROTO_T_IND : PROTO_T_FIX;
+			col[c].r[k].type = lat_mode == 2 ? PROTO_T_FIX : k % 10 == 0 || lat_mode ? PROTO_T_IND : PROTO_T_FIX;
 		int n = snprintf(line, sizeof line, "%u ", col[c].sc.id);
 		for (unsigned b = 0; b < PROTO_KEY_LEN; b++)
 			n += snprintf(line + n, sizeof line - (size_t)n, "%02x", col[c].sc.key[b]);
@@ -256,10 +259,11 @@ static void setup(void)
 	char cfg[2048];
 	snprintf(cfg, sizeof cfg,
 	         "[gateway]\nid = 3\nkeys = %s/keys\nstatus_socket = %s\nstats_interval_s = 0\n"
-	         "[spool]\npath = %s\n"
+	         "[spool]\npath = %s\n%s"
 	         "[link radio0]\ntype = serial\npath = %s\nbaud = 115200\nreopen_min_ms = 20\nreopen_max_ms = 200\n"
 	         "[link radio1]\ntype = serial\npath = %s\nbaud = 115200\nreopen_min_ms = 20\nreopen_max_ms = 200\n",
-	         dir, sock_path, spool_path, link_dev[0], link_dev[1]);
+	         dir, sock_path, spool_path, lat_mode == 2 ? "commit_ms = 20\n[ack]\nmax_delay_ms = 20\n" : "",
+	         link_dev[0], link_dev[1]);
 	write_file(cfg_path, cfg, 0644);
 
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -550,7 +554,7 @@ static void on_ack_frame(const uint8_t *f, size_t len)
 		if (hc->r[k].state != R_ACKED && sim_acked(&a, k)) {
 			if (hc->r[k].state != R_SENT)
 				fail("collar %u: record %u ACKed but never sent", id, k);
-			if (lat_mode && hc->r[k].type == PROTO_T_IND && n_lat < 4096)
+			if (lat_mode && hc->r[k].type == (lat_mode == 2 ? PROTO_T_FIX : PROTO_T_IND) && n_lat < 4096)
 				lat_ms[n_lat++] = (double)(ns - hc->r[k].sent_ns) / 1e6;
 			hc->r[k].state = R_ACKED;
 			hc->acked++;
@@ -635,7 +639,7 @@ static void check_spool_exactly_once(void)
 		long long cnt = sqlite3_column_int64(st, 1), dist = sqlite3_column_int64(st, 2);
 		long long lo = sqlite3_column_int64(st, 3), hi = sqlite3_column_int64(st, 4);
 		long long inds = sqlite3_column_int64(st, 5);
-		if (cnt != NREC || dist != NREC || lo != 1 || hi != NREC || inds != (lat_mode ? NREC : NREC / 10))
+		if (cnt != NREC || dist != NREC || lo != 1 || hi != NREC || inds != (lat_mode == 2 ? 0 : lat_mode ? NREC : NREC / 10))
 			fail("collar %d: %lld rows, %lld distinct, seq %lld..%lld, %lld IND (want %u once each)", id, cnt,
 			     dist, lo, hi, inds, NREC);
 		rows++;
@@ -695,7 +699,7 @@ static int cmp_d(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s GATEWAY SHIM.so stream|badinput|kill9|unplug|latency\n", argv[0]);
+		fprintf(stderr, "usage: %s GATEWAY SHIM.so stream|badinput|kill9|unplug|latency|fixlat\n", argv[0]);
 		return 2;
 	}
 	gw_bin = argv[1];
@@ -708,7 +712,7 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	signal(SIGPIPE, SIG_IGN);
 	alarm(TIMEOUT_S);
-	lat_mode = !strcmp(sc, "latency");
+	lat_mode = !strcmp(sc, "latency") ? 1 : !strcmp(sc, "fixlat") ? 2 : 0;
 	setup();
 	gw_start();
 	const unsigned all = NCOLL * NREC;
@@ -794,6 +798,20 @@ int main(int argc, char **argv)
 			fail("link 0 was not reopened");
 		expect_clean_exit(gw_stop(SIGTERM));
 		check_spool_exactly_once();
+	} else if (!strcmp(sc, "fixlat")) {
+		run(all, 120000);
+		qsort(lat_ms, n_lat, sizeof lat_ms[0], cmp_d);
+		if (n_lat < 100)
+			fail("only %u latency samples", n_lat);
+		double p50 = lat_ms[n_lat / 2], p99 = lat_ms[(n_lat * 99) / 100], mx = lat_ms[n_lat - 1];
+		printf("fixlat FIX last byte -> ACK read (group commit <= 20 ms, ACK hold <= 20 ms): n=%u p50=%.2f ms "
+		       "p99=%.2f ms max=%.2f ms\n",
+		       n_lat, p50, p99, mx);
+		expect_clean_exit(gw_stop(SIGTERM));
+		check_spool_exactly_once();
+		/* 20 + 20 ms of holds + an fsync; a resend (400 ms RTO) must never be what brings the ACK */
+		if (p99 > 250.0)
+			fail("p99 %.1f ms: the ACKs wait for something other than their commit timer", p99);
 	} else if (!strcmp(sc, "latency")) {
 		run(all, 120000);
 		qsort(lat_ms, n_lat, sizeof lat_ms[0], cmp_d);
