@@ -162,8 +162,7 @@ static void on_timer(struct gw_loop *l, int id, void *arg)
 int gw_control_open(struct gw_control **out, struct gw_loop *l, const char *path)
 {
 	*out = NULL;
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof a.sun_path)
+	if (strlen(path) >= sizeof((struct gw_control *)0)->path)
 		return -ENAMETOOLONG;
 	struct gw_control *c = calloc(1, sizeof *c);
 	if (!c)
@@ -174,21 +173,10 @@ int gw_control_open(struct gw_control **out, struct gw_loop *l, const char *path
 	for (unsigned i = 0; i < CONTROL_CLIENTS; i++)
 		c->cl[i].fd = -1;
 	memcpy(c->path, path, strlen(path) + 1);
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		err = -errno;
+	/* 0600: only the daemon's own user may queue a provisioning */
+	if ((c->fd = gw_unix_listen(path, 0600, 4, "control")) < 0) {
+		err = c->fd;
 		goto out_free;
-	}
-	unlink(path); /* a stale socket from a crashed run */
-	/* created 0600 (umask around bind), so there is no moment at which others could connect */
-	mode_t old = umask(0177);
-	int rc = bind(c->fd, (struct sockaddr *)&a, sizeof a);
-	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(c->fd, 4) < 0) {
-		err = -errno;
-		gw_log(GW_LOG_ERR, "control", "%s: %s", path, strerror(-err));
-		goto out_unlink;
 	}
 	if ((err = gw_loop_fd_add(l, c->fd, POLLIN, on_accept, c)) < 0)
 		goto out_unlink;

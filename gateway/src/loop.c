@@ -11,7 +11,14 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "gw/log.h"
 
 struct loop_fd {
 	int fd;               /* -1: free slot */
@@ -252,4 +259,34 @@ int gw_loop_run(struct gw_loop *l)
 			return err;
 	}
 	return 0;
+}
+
+int gw_unix_listen(const char *path, mode_t mode, int backlog, const char *who)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	size_t n = strlen(path);
+	if (n >= sizeof a.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, path, n + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket from a crashed run */
+	mode_t old = mode ? umask((mode_t)(~mode & 0777)) : 0;
+	int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+	if (mode)
+		umask(old);
+	int err = 0;
+	if (rc < 0)
+		err = -errno;
+	else if ((mode && chmod(path, mode) < 0) || listen(fd, backlog) < 0) {
+		err = -errno;
+		unlink(path);
+	}
+	if (err) {
+		gw_log(GW_LOG_ERR, who, "%s: %s", path, strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
 }

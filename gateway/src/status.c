@@ -298,8 +298,7 @@ static void status_self(void *arg, struct gw_json *j)
 int gw_status_server_open(struct gw_status_server **out, struct gw_loop *l, const char *path)
 {
 	*out = NULL;
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof a.sun_path)
+	if (strlen(path) >= sizeof((struct gw_status_server *)0)->path)
 		return -ENAMETOOLONG;
 	struct gw_status_server *s = calloc(1, sizeof *s);
 	if (!s)
@@ -310,17 +309,9 @@ int gw_status_server_open(struct gw_status_server **out, struct gw_loop *l, cons
 	for (unsigned i = 0; i < GW_STATUS_CLIENTS; i++)
 		s->cl[i].fd = -1;
 	memcpy(s->path, path, strlen(path) + 1);
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		err = -errno;
+	if ((s->fd = gw_unix_listen(path, 0, 8, "status")) < 0) {
+		err = s->fd;
 		goto out_free;
-	}
-	unlink(path); /* a stale socket from a crashed run */
-	if (bind(s->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(s->fd, 8) < 0) {
-		err = -errno;
-		gw_log(GW_LOG_ERR, "status", "%s: %s", path, strerror(-err));
-		goto out_close;
 	}
 	if ((err = gw_loop_fd_add(l, s->fd, POLLIN, on_accept, s)) < 0)
 		goto out_unlink;
@@ -336,7 +327,6 @@ out_del:
 	gw_loop_fd_del(l, s->fd);
 out_unlink:
 	unlink(path);
-out_close:
 	close(s->fd);
 out_free:
 	free(s);

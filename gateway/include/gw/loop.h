@@ -16,6 +16,7 @@
 #define GW_LOOP_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define GW_LOOP_FDS_MAX 64u
 #define GW_LOOP_TIMERS_MAX 32u
@@ -60,6 +61,11 @@ int gw_loop_run(struct gw_loop *l);
 /* Run one iteration waiting at most max_wait_ms (-1: until the next timer). For tests. */
 int gw_loop_run_once(struct gw_loop *l, int max_wait_ms);
 void gw_loop_stop(struct gw_loop *l);
+
+/* A listening unix stream socket at path (non-blocking, close-on-exec; a stale socket file from a crashed
+ * run is replaced). mode 0: as the umask gives; else created with exactly that mode (umask around bind), so
+ * there is no moment at which others could connect. Logs the failure under `who`. Returns the fd or -errno. */
+int gw_unix_listen(const char *path, mode_t mode, int backlog, const char *who) __attribute__((warn_unused_result));
 
 /* Monotonic ms, refreshed once per iteration (cheap; what callbacks should use for deadlines). */
 uint64_t gw_loop_now_ms(const struct gw_loop *l);
