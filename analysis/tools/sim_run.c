@@ -1376,6 +1376,28 @@ static int handle_signals(struct run *r)
 	return 0;
 }
 
+/* After the day: true (and r->day_done) once the core's store holds every record the collars journaled, or
+ * DRAIN_WAIT_MS after the first call (logged: the summary then shows what is missing). */
+static bool day_drained(struct run *r, int64_t *drain_deadline)
+{
+	uint64_t jf = 0, ji = 0, sf, si;
+	for (uint32_t i = 0; i < r->n; i++)
+		jf += r->c[i].j_fix, ji += r->c[i].j_ind;
+	if (!*drain_deadline)
+		*drain_deadline = mono_ms() + DRAIN_WAIT_MS;
+	if (store_counts(r, &sf, &si) == 0 && sf >= jf && si >= ji) {
+		r->day_done = true;
+		return true;
+	}
+	if (mono_ms() > *drain_deadline) {
+		logf_("the core holds %" PRIu64 " of %" PRIu64 " fixes and %" PRIu64 " of %" PRIu64
+		      " IND records %d s after the day ended: stopping anyway", sf, jf, si, ji, DRAIN_WAIT_MS / 1000);
+		r->day_done = true;
+		return true;
+	}
+	return false;
+}
+
 static int loop(struct run *r)
 {
 	int64_t last_state = mono_ms(), drain_deadline = 0;
@@ -1525,21 +1547,8 @@ static int loop(struct run *r)
 		}
 		/* the day is over: every collar drained its journal and exited; then the core must hold it all */
 		if (r->S >= r->S_end && !any_running && r->radio.n_fl == 0) {
-			uint64_t jf = 0, ji = 0, sf, si;
-			for (uint32_t i = 0; i < r->n; i++)
-				jf += r->c[i].j_fix, ji += r->c[i].j_ind;
-			if (!drain_deadline)
-				drain_deadline = mono_ms() + DRAIN_WAIT_MS;
-			if (store_counts(r, &sf, &si) == 0 && sf >= jf && si >= ji) {
-				r->day_done = true;
+			if (day_drained(r, &drain_deadline))
 				break;
-			}
-			if (mono_ms() > drain_deadline) {
-				logf_("the core holds %" PRIu64 " of %" PRIu64 " fixes and %" PRIu64 " of %" PRIu64
-				      " IND records %d s after the day ended: stopping anyway", sf, jf, si, ji, DRAIN_WAIT_MS / 1000);
-				r->day_done = true;
-				break;
-			}
 			struct pollfd p = {.fd = r->sfd, .events = POLLIN};
 			if (poll(&p, 1, 200) > 0)
 				handle_signals(r);
@@ -2001,21 +2010,8 @@ static int loop_sync(struct run *r)
 			any_running = any_running || r->c[i].running;
 		}
 		if (r->S >= r->S_end && !any_running && r->radio.n_fl == 0 && r->n_pend == 0) {
-			uint64_t jf = 0, ji = 0, sf, si;
-			for (uint32_t i = 0; i < r->n; i++)
-				jf += r->c[i].j_fix, ji += r->c[i].j_ind;
-			if (!drain_deadline)
-				drain_deadline = mono_ms() + DRAIN_WAIT_MS;
-			if (store_counts(r, &sf, &si) == 0 && sf >= jf && si >= ji) {
-				r->day_done = true;
+			if (day_drained(r, &drain_deadline))
 				break;
-			}
-			if (mono_ms() > drain_deadline) {
-				logf_("the core holds %" PRIu64 " of %" PRIu64 " fixes and %" PRIu64 " of %" PRIu64
-				      " IND records %d s after the day ended: stopping anyway", sf, jf, si, ji, DRAIN_WAIT_MS / 1000);
-				r->day_done = true;
-				break;
-			}
 			struct pollfd p = {.fd = r->sfd, .events = POLLIN};
 			if (poll(&p, 1, 50) > 0)
 				handle_signals(r);
