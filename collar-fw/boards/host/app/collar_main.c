@@ -655,6 +655,30 @@ struct linein {
 	uint32_t lines;
 };
 
+/* Compact the buffer and read once: 1 bytes or the end arrived (or EINTR: try again), 0 nothing to read now,
+ * -1 a read error. */
+static int linein_fill(struct linein *l)
+{
+	if (l->start > 0) {
+		memmove(l->buf, l->buf + l->start, l->end - l->start);
+		l->end -= l->start;
+		l->start = 0;
+	}
+	ssize_t n = read(l->fd, l->buf + l->end, sizeof l->buf - l->end);
+	if (n > 0) {
+		l->end += (size_t)n;
+		return 1;
+	}
+	if (n == 0) {
+		l->eof = true;
+		return 1;
+	}
+	if (errno == EINTR) {
+		return 1;
+	}
+	return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+}
+
 /* 1: (*line, *len) is the next line (with its '\n' if any), 0: no full line yet, -1: end, -2: read error. */
 static int linein_next(struct linein *l, char **line, size_t *len)
 {
@@ -681,27 +705,11 @@ static int linein_next(struct linein *l, char **line, size_t *len)
 				return -1;
 			}
 		}
-		if (l->start > 0) {
-			memmove(l->buf, l->buf + l->start, l->end - l->start);
-			l->end -= l->start;
-			l->start = 0;
-		}
-		ssize_t n = read(l->fd, l->buf + l->end, sizeof l->buf - l->end);
-		if (n > 0) {
-			l->end += (size_t)n;
+		int f = linein_fill(l);
+		if (f > 0) {
 			continue;
 		}
-		if (n == 0) {
-			l->eof = true;
-			continue;
-		}
-		if (errno == EINTR) {
-			continue;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			return 0;
-		}
-		return -2;
+		return f == 0 ? 0 : -2;
 	}
 }
 
@@ -713,24 +721,11 @@ static bool linein_ready(struct linein *l)
 		    l->end - l->start == sizeof l->buf) {
 			return true;
 		}
-		if (l->start > 0) {
-			memmove(l->buf, l->buf + l->start, l->end - l->start);
-			l->end -= l->start;
-			l->start = 0;
-		}
-		ssize_t n = read(l->fd, l->buf + l->end, sizeof l->buf - l->end);
-		if (n > 0) {
-			l->end += (size_t)n;
+		int f = linein_fill(l);
+		if (f > 0) {
 			continue;
 		}
-		if (n == 0) {
-			l->eof = true;
-			continue;
-		}
-		if (errno == EINTR) {
-			continue;
-		}
-		return errno != EAGAIN && errno != EWOULDBLOCK; /* an error: let linein_next report it */
+		return f < 0; /* an error: let linein_next report it */
 	}
 }
 
