@@ -622,6 +622,7 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		}
 	}
 	size_t m = 0;
+	bool aux_zero = false; /* aux[] (the rows) already zeroed for step 3b */
 	if (use_occ && packed) {
 		/* Counting sort with the occupied cells as buckets (the usual case: a compact field). The bitmap
 		 * gives every cell its index (rank), so no 64-bit sort arrays and no radix passes: 16 bytes per
@@ -633,6 +634,7 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		for (size_t i = 0; i < n; i++) {
 			uint32_t k = (uint32_t)KEY_AT(i);
 			kc[i] = k; /* in col[i]'s place, read just before */
+			row[i] = 0; /* aux[]'s zeros for step 3b, in a line this loop has in cache anyway */
 			s.occ[k >> 6] |= 1ull << (k & 63u);
 		}
 		uint32_t sum = 0;
@@ -676,6 +678,7 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 		}
 		scratch_put(&s, s.bits);
 		s.bits = NULL;
+		aux_zero = true;
 		g.occ = s.occ;
 		g.rank = s.rank;
 	} else {
@@ -797,7 +800,8 @@ static int batch_run(struct an_cluster_batch_ws *ws, const struct an_cluster_opt
 	/* 3b. counts over the listed cells' pairs (their lists lie in nbl in the same order). A pair of two
 	 * small cells without a single near pair can neither join nor give a border point: it is dropped
 	 * from the list (compacted in place, behind the reading), so step 4-5 never looks at it. */
-	memset(s.aux, 0, n * sizeof *s.aux);
+	if (!aux_zero)
+		memset(s.aux, 0, n * sizeof *s.aux);
 	size_t nbl_at = 0, nbl_wr = 0;
 	for (size_t t = 0; t < n_todo; t++) {
 		uint32_t c = s.todo[t];
