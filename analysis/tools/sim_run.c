@@ -1376,6 +1376,20 @@ static int handle_signals(struct run *r)
 	return 0;
 }
 
+/* One progress line on stderr per simulated hour (the day can take minutes live, seconds with --fast). */
+static void progress_note(const struct run *r, uint64_t *last_note_h)
+{
+	uint64_t hrs = (uint64_t)((r->S - r->S0) / 3600000);
+	if (hrs <= *last_note_h)
+		return;
+	*last_note_h = hrs;
+	time_t tt = (time_t)(r->S / 1000);
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	fprintf(stderr, "scentrack sim: %02d:%02d UTC simulated, %.1f s wall\n", tm.tm_hour, tm.tm_min,
+	        (double)(mono_ms() - r->real0) / 1000.0);
+}
+
 /* After the day: true (and r->day_done) once the core's store holds every record the collars journaled, or
  * DRAIN_WAIT_MS after the first call (logged: the summary then shows what is missing). */
 static bool day_drained(struct run *r, int64_t *drain_deadline)
@@ -1518,15 +1532,7 @@ static int loop(struct run *r)
 		bool any_running = false;
 		for (uint32_t i = 0; i < r->n; i++)
 			any_running = any_running || r->c[i].running;
-		uint64_t hrs = (uint64_t)((r->S - r->S0) / 3600000);
-		if (hrs > last_note_h) {
-			last_note_h = hrs;
-			time_t tt = (time_t)(r->S / 1000);
-			struct tm tm;
-			gmtime_r(&tt, &tm);
-			fprintf(stderr, "scentrack sim: %02d:%02d UTC simulated, %.1f s wall\n", tm.tm_hour, tm.tm_min,
-			        (double)(mono_ms() - r->real0) / 1000.0);
-		}
+		progress_note(r, &last_note_h);
 		if (mono_ms() - last_state > 5000) {
 			last_state = mono_ms();
 			if (getenv("SCENTRACK_SIM_DEBUG")) {
@@ -2038,15 +2044,7 @@ static int loop_sync(struct run *r)
 					      "(last said: drained %d)", r->c[i].name, r->c[i].rep_drained);
 			break;
 		}
-		uint64_t hrs = (uint64_t)((r->S - r->S0) / 3600000);
-		if (hrs > last_note_h) {
-			last_note_h = hrs;
-			time_t tt = (time_t)(r->S / 1000);
-			struct tm tm;
-			gmtime_r(&tt, &tm);
-			fprintf(stderr, "scentrack sim: %02d:%02d UTC simulated, %.1f s wall\n", tm.tm_hour, tm.tm_min,
-			        (double)(mono_ms() - r->real0) / 1000.0);
-		}
+		progress_note(r, &last_note_h);
 		if (mono_ms() - last_state > 5000) {
 			last_state = mono_ms();
 			r->day_done = false;
