@@ -55,6 +55,8 @@ struct core_config {
 	int64_t eps_mm; /* AN_HAZARD_EPS_DERIVED (0) = per pair from h_acc ("auto") */
 	bool require_handler; /* only INDs the handler marked (src button or both) are hazard evidence */
 	double density_per_m2; /* fusion prior: explosive items per m² from the task's survey; 0 = fusion default */
+	bool box_frame;        /* place passes in their box's lanes (an/boxframe.h) */
+	uint32_t pinpoint_rat_mm, pinpoint_dog_mm; /* the animals' own pinpointing, DRMS (an/hazard.h opts) */
 	double p_excavate;
 	unsigned agree_animals;
 	/* [clearance] (core_clearance.c) */

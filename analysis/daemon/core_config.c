@@ -80,6 +80,13 @@ void core_config_defaults(struct core_config *c)
 	c->eps_mm = AN_HAZARD_EPS_DERIVED;
 	c->p_excavate = 0.5;
 	c->agree_animals = 2;
+	{
+		struct an_hazard_opts ho;
+		an_hazard_opts_init(&ho);
+		c->box_frame = ho.box_frame;
+		c->pinpoint_rat_mm = ho.pinpoint_rat_mm;
+		c->pinpoint_dog_mm = ho.pinpoint_dog_mm;
+	}
 	core_web_config_defaults(&c->web);
 }
 
@@ -266,6 +273,17 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 				c->require_handler = false;
 			else
 				BAD("\"%s\": expected yes or no", v);
+		} else if (!strcmp(name, "box_frame")) {
+			if (!strcmp(v, "yes") || !strcmp(v, "true"))
+				c->box_frame = true;
+			else if (!strcmp(v, "no") || !strcmp(v, "false"))
+				c->box_frame = false;
+			else
+				BAD("\"%s\": expected yes or no", v);
+		} else if (!strcmp(name, "pinpoint_rat_mm") || !strcmp(name, "pinpoint_dog_mm")) {
+			if (unum(v, 0, 10000, &u))
+				BAD("\"%s\": expected 0..10000 (mm, DRMS)", v);
+			*(!strcmp(name, "pinpoint_rat_mm") ? &c->pinpoint_rat_mm : &c->pinpoint_dog_mm) = (uint32_t)u;
 		} else if (!strcmp(name, "p_excavate")) {
 			char *end;
 			double p = strtod(v, &end);

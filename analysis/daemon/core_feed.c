@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "an/array.h"
+#include "an/boxframe.h"
 #include "core.h"
 
 static int prep(struct core_feed *f, const char *sql, sqlite3_stmt **st)
@@ -72,6 +73,9 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 	struct an_hazard_opts o;
 	an_hazard_opts_init(&o);
 	o.eps_mm = f->cfg->eps_mm;
+	o.box_frame = f->cfg->box_frame;
+	o.pinpoint_rat_mm = f->cfg->pinpoint_rat_mm;
+	o.pinpoint_dog_mm = f->cfg->pinpoint_dog_mm;
 	if (f->cfg->density_per_m2 > 0.0)
 		o.fusion.density_per_m2 = f->cfg->density_per_m2;
 	o.p_excavate = f->cfg->p_excavate;
@@ -127,6 +131,18 @@ static int ensure_session(struct core_feed *f, struct core_frame *fr, uint64_t s
 		const char *sp = (const char *)sqlite3_column_text(q, 1);
 		in.u.session.animal_id = *animal_id;
 		in.u.session.species = sp && !strcmp(sp, "dog") ? AN_SPECIES_DOG : AN_SPECIES_RAT;
+		if (session_known(f, session_id, &pos))
+			return 0;
+		/* the box's lanes, once per session: the engine reads the pass in its box frame (an/boxframe.h) */
+		int64_t box_id = sqlite3_column_int64(q, 2);
+		sqlite3_reset(q);
+		if (an_store_box_frame(f->store, box_id, &in.u.session.box) == 0) {
+			in.u.session.has_box = true;
+		} else {
+			f->st.lookup_errors++;
+			core_log(CORE_LOG_WARN, "hazard", "session %" PRIu64 ": no box frame (%s): placed from its fixes only",
+			         session_id, an_store_errmsg(f->store));
+		}
 	}
 	if (session_known(f, session_id, &pos))
 		return 0;
@@ -202,8 +218,8 @@ static int locate(struct core_feed *f, const struct place *pl, uint16_t collar, 
 static int feed_fix(struct core_feed *f, const struct place *pl, uint16_t collar, const struct proto_fix *fx,
                     uint64_t rx_ms)
 {
-	/* Only fixes the coverage can use (0 < h_acc <= max_h_acc_mm) matter to the engine; the others would
-	 * only take memory, and start-up loads the same subset. */
+	/* Only fixes the engine can use matter to it: up to max_h_acc_mm (the box frame reads consumer-grade
+	 * passes, the coverage keeps only its own usable ones); start-up loads the same subset. */
 	if (!(fx->has & PROTO_FIX_HAS_HACC) || fx->h_acc_mm == 0 || fx->h_acc_mm > f->max_h_acc_mm)
 		return 0;
 	struct core_frame *fr;
@@ -663,14 +679,17 @@ int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, co
 	an_ingest_sink_store(&f->store_sink, s);
 	struct an_coverage_opts co;
 	an_coverage_opts_init(&co);
-	f->max_h_acc_mm = co.max_h_acc_mm;
+	/* the box frame fits consumer passes (h_acc ~3 m) and must see where a track stops reading as lanes
+	 * (canopy, 10–20 m); worse than that is no position for anything */
+	f->max_h_acc_mm = AN_BOXFRAME_FIX_MAX_H_ACC_MM > co.max_h_acc_mm ? AN_BOXFRAME_FIX_MAX_H_ACC_MM : co.max_h_acc_mm;
 	int rc;
 	if ((rc = prep(f, "SELECT gw_id, gw_seq FROM records WHERE collar_id = ?1 AND rec_seq = ?2", &f->q_rec)) ||
 	    (rc = prep(f, "SELECT session_id, task_id, x_mm, y_mm FROM fixes WHERE collar_id = ?1 AND rec_seq = ?2",
 	               &f->q_fix_xy)) ||
 	    (rc = prep(f, "SELECT session_id, task_id, x_mm, y_mm FROM indications WHERE collar_id = ?1 AND rec_seq = ?2",
 	               &f->q_ind_xy)) ||
-	    (rc = prep(f, "SELECT s.animal_id, a.species FROM sessions s JOIN animals a ON a.id = s.animal_id WHERE s.id = ?1",
+	    (rc = prep(f, "SELECT s.animal_id, a.species, s.box_id FROM sessions s JOIN animals a ON a.id = s.animal_id "
+	                  "WHERE s.id = ?1",
 	               &f->q_session)))
 		goto out_close;
 	if ((rc = load(f)))

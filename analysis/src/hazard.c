@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "an/boxframe.h"
 #include "an/cluster.h"
 
 __extension__ typedef __int128 i128;
@@ -43,6 +44,9 @@ void an_hazard_opts_init(struct an_hazard_opts *o)
 	o->fusion.gate_radius_mm = 0; /* = eps_mm */
 	an_coverage_opts_init(&o->coverage);
 	an_match_opts_init(&o->match);
+	o->box_frame = true;
+	o->pinpoint_rat_mm = 350;
+	o->pinpoint_dog_mm = 850;
 	o->max_inds = (size_t)1 << 22;
 	o->max_sessions = (size_t)1 << 20;
 	o->max_fixes = (size_t)1 << 26;
@@ -57,7 +61,22 @@ struct sess {
 	struct an_coverage_fix *fixes;
 	size_t n_fixes, cap_fixes;
 	struct an_coverage_path *path;
+	struct an_boxframe *fit; /* has_rec && rec.has_box && opts.box_frame: the track read in the box's lanes */
 	bool dirty;
+	bool refit; /* fixes or record changed since the fit */
+};
+
+/* A stored indication: the input as given (raw_*, for duplicate checks and for placing it again) and where
+ * the engine places it (x_mm, y_mm, h_acc_mm: box frame and the species' pinpointing, see place_ind), which
+ * is what clustering, centroids and gates use. */
+struct hind {
+	uint64_t id;
+	uint64_t animal_id, session_id;
+	int64_t t_ms;
+	int64_t x_mm, y_mm;
+	uint32_t h_acc_mm;
+	int64_t raw_x_mm, raw_y_mm;
+	uint32_t raw_h_acc_mm;
 };
 
 struct plink;
@@ -82,7 +101,7 @@ struct an_hazard_engine {
 	void *sink_ctx;
 	uint64_t seq;
 
-	struct an_hazard_ind *inds; /* [0, n_sorted) sorted by id, then the unsorted tail of this apply */
+	struct hind *inds; /* [0, n_sorted) sorted by id, then the unsorted tail of this apply */
 	size_t n_inds, n_sorted, cap_inds;
 	struct sess *sess; /* sorted by session_id */
 	size_t n_sess, cap_sess;
@@ -415,6 +434,7 @@ void an_hazard_free(struct an_hazard_engine *h)
 	for (size_t i = 0; i < h->n_sess; i++) {
 		free(h->sess[i].fixes);
 		an_coverage_path_free(h->sess[i].path);
+		an_boxframe_free(h->sess[i].fit);
 	}
 	free(h->sess);
 	free(h->inds);
@@ -436,14 +456,14 @@ void an_hazard_set_sink(struct an_hazard_engine *h, an_hazard_event_fn fn, void 
 
 static int ind_cmp(const void *pa, const void *pb)
 {
-	const struct an_hazard_ind *a = pa, *b = pb;
+	const struct hind *a = pa, *b = pb;
 	return cmp_u64(a->id, b->id);
 }
 
-static const struct an_hazard_ind *ind_find(const struct an_hazard_engine *h, uint64_t id)
+static const struct hind *ind_find(const struct an_hazard_engine *h, uint64_t id)
 {
-	struct an_hazard_ind key = { .id = id };
-	const struct an_hazard_ind *r = h->n_sorted ? bsearch(&key, h->inds, h->n_sorted, sizeof(*h->inds), ind_cmp) : NULL;
+	struct hind key = { .id = id };
+	const struct hind *r = h->n_sorted ? bsearch(&key, h->inds, h->n_sorted, sizeof(*h->inds), ind_cmp) : NULL;
 	if (r != NULL)
 		return r;
 	for (size_t i = h->n_sorted; i < h->n_inds; i++)
@@ -452,10 +472,10 @@ static const struct an_hazard_ind *ind_find(const struct an_hazard_engine *h, ui
 	return NULL;
 }
 
-static bool ind_same(const struct an_hazard_ind *a, const struct an_hazard_ind *b)
+static bool ind_same(const struct hind *a, const struct an_hazard_ind *b)
 {
 	return a->id == b->id && a->animal_id == b->animal_id && a->session_id == b->session_id && a->t_ms == b->t_ms &&
-	       a->x_mm == b->x_mm && a->y_mm == b->y_mm && a->h_acc_mm == b->h_acc_mm;
+	       a->raw_x_mm == b->x_mm && a->raw_y_mm == b->y_mm && a->raw_h_acc_mm == b->h_acc_mm;
 }
 
 /* Index of the session entry, or where it would go (*found = false). */
@@ -499,14 +519,29 @@ static const struct sess *sess_find(const struct an_hazard_engine *h, uint64_t s
 	return found ? &h->sess[at] : NULL;
 }
 
+static bool box_same(const struct an_hazard_session *a, const struct an_hazard_session *b)
+{
+	if (a->has_box != b->has_box)
+		return false;
+	if (!a->has_box)
+		return true;
+	const struct an_geo_box *x = &a->box, *y = &b->box;
+	return x->p0_e_mm == y->p0_e_mm && x->p0_n_mm == y->p0_n_mm && x->ua_e == y->ua_e && x->ua_n == y->ua_n &&
+	       x->uc_e == y->uc_e && x->uc_n == y->uc_n && x->lane_len_mm == y->lane_len_mm &&
+	       x->width_mm == y->width_mm && x->lane_width_mm == y->lane_width_mm && x->lane_count == y->lane_count;
+}
+
 static int add_session(struct an_hazard_engine *h, const struct an_hazard_session *s)
 {
-	if (!species_ok(s->species) || s->sweep_width_mm > AN_COVERAGE_SWEEP_MAX_MM)
+	if (!species_ok(s->species) || s->sweep_width_mm > AN_COVERAGE_SWEEP_MAX_MM ||
+	    (s->has_box && (s->box.lane_count == 0 || s->box.lane_width_mm == 0 || s->box.lane_len_mm < 1 ||
+	                    !coord_ok(s->box.p0_e_mm) || !coord_ok(s->box.p0_n_mm))))
 		return -EINVAL;
 	const struct sess *known = sess_find(h, s->session_id);
 	if (known != NULL && known->has_rec) {
 		const struct an_hazard_session *r = &known->rec;
-		if (r->animal_id == s->animal_id && r->species == s->species && r->sweep_width_mm == s->sweep_width_mm)
+		if (r->animal_id == s->animal_id && r->species == s->species && r->sweep_width_mm == s->sweep_width_mm &&
+		    box_same(r, s))
 			return 0;
 		return -EEXIST;
 	}
@@ -520,6 +555,7 @@ static int add_session(struct an_hazard_engine *h, const struct an_hazard_sessio
 	e->has_rec = true;
 	e->rec = *s;
 	e->dirty = true;
+	e->refit = true;
 	h->full = true; /* a species (hence likelihood ratios) and a track's owner can change anywhere */
 	return 0;
 }
@@ -540,6 +576,7 @@ static int add_fix(struct an_hazard_engine *h, const struct an_hazard_fix *f)
 		return err;
 	e->fixes[e->n_fixes++] = f->fix;
 	e->dirty = true;
+	e->refit = true;
 	h->n_fixes_total++;
 	return 0;
 }
@@ -548,7 +585,7 @@ static int add_ind(struct an_hazard_engine *h, const struct an_hazard_ind *in)
 {
 	if (in->id == 0 || in->id == UINT64_MAX || !coord_ok(in->x_mm) || !coord_ok(in->y_mm))
 		return -EINVAL;
-	const struct an_hazard_ind *known = ind_find(h, in->id);
+	const struct hind *known = ind_find(h, in->id);
 	if (known != NULL)
 		return ind_same(known, in) ? 0 : -EEXIST;
 	const struct sess *s = sess_find(h, in->session_id);
@@ -559,7 +596,10 @@ static int add_ind(struct an_hazard_engine *h, const struct an_hazard_ind *in)
 	int err = grow((void **)&h->inds, &h->cap_inds, h->n_inds + 1, sizeof(*h->inds));
 	if (err < 0)
 		return err;
-	h->inds[h->n_inds++] = *in;
+	/* placed when the apply computes (place_ind): the session's fit may change within this apply */
+	h->inds[h->n_inds++] = (struct hind){ in->id,    in->animal_id, in->session_id, in->t_ms,
+	                                      in->x_mm,  in->y_mm,      in->h_acc_mm,   in->x_mm,
+	                                      in->y_mm,  in->h_acc_mm };
 	return 0;
 }
 
@@ -812,7 +852,7 @@ static int attach_clearances(struct an_hazard_engine *h, struct table *t, const 
 		const struct an_hazard_clearance *c = &h->clr[i];
 		if (c->ind_ref != 0) {
 			/* linked: the point holding that indication (binary search in the sorted labels by id) */
-			const struct an_hazard_ind *ind = ind_find(h, c->ind_ref);
+			const struct hind *ind = ind_find(h, c->ind_ref);
 			if (ind == NULL)
 				continue; /* waits for its indication */
 			size_t k = (size_t)(ind - h->inds);
@@ -920,7 +960,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 	}
 	size_t no = 0;
 	for (size_t k = i; k < j; k++) {
-		const struct an_hazard_ind *d = ind_find(h, t->mem[k]);
+		const struct hind *d = ind_find(h, t->mem[k]);
 		if (d == NULL)
 			return -EIO; /* cannot happen: members come from the inds */
 		sx += d->x_mm;
@@ -1071,6 +1111,113 @@ static int table_alloc(struct table *t, size_t n_pts, size_t n_mem)
 }
 
 /* Paths of the sessions whose fixes or record changed; their ids go to dirty (may be NULL). */
+/*
+ * Box frame. A session's fit is a pure function of its record and its fixes, refitted when either changed.
+ * A changed fit moves the session's indications, and single-link clustering only ever merges: so when the
+ * session has indications the apply becomes a full recompute (in practice once per pass, when its last lane
+ * is done and the track starts to read as the box, plus any late fix of a finished pass). A fit that did not
+ * change (a pass in progress stays "not yet the whole box") keeps the apply incremental.
+ */
+static int update_fits(struct an_hazard_engine *h)
+{
+	for (size_t i = 0; i < h->n_sess; i++) {
+		struct sess *s = &h->sess[i];
+		if (!s->refit)
+			continue;
+		s->refit = false;
+		struct an_boxframe *nf = NULL;
+		if (h->o.box_frame && s->has_rec && s->rec.has_box) {
+			int err = an_boxframe_fit(&s->rec.box, s->fixes, s->n_fixes, &nf);
+			if (err < 0) {
+				s->refit = true;
+				return err;
+			}
+		}
+		if (an_boxframe_same(s->fit, nf)) {
+			an_boxframe_free(nf);
+			continue;
+		}
+		an_boxframe_free(s->fit);
+		s->fit = nf;
+		for (size_t k = 0; k < h->n_inds && !h->full; k++)
+			if (h->inds[k].session_id == s->session_id)
+				h->full = true;
+	}
+	return 0;
+}
+
+static uint32_t add_quadrature(uint32_t a, uint32_t b)
+{
+	if (a > 1000000000u || b > 1000000000u)
+		return a > b ? a : b; /* 1000 km: nothing to add, and the squares below stay in 64 bits */
+	uint64_t v = (uint64_t)a * a + (uint64_t)b * b;
+	uint64_t r = isqrt_u64(v);
+	if (r * r < v)
+		r++; /* round up: never claim more accuracy than the parts give */
+	return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+}
+
+/* Where the engine puts an indication: its session's box frame when the fit is valid (else as given), then
+ * the species' pinpointing added to its accuracy (h_acc 0 = unknown is the engine's default first). */
+static int place_ind(const struct an_hazard_engine *h, struct hind *d)
+{
+	d->x_mm = d->raw_x_mm;
+	d->y_mm = d->raw_y_mm;
+	d->h_acc_mm = d->raw_h_acc_mm;
+	const struct sess *s = sess_find(h, d->session_id);
+	if (s != NULL && s->fit != NULL && d->raw_h_acc_mm > 0) {
+		bool placed;
+		int err = an_boxframe_place(s->fit, d->t_ms, d->raw_x_mm, d->raw_y_mm, d->raw_h_acc_mm, &d->x_mm, &d->y_mm,
+		                            &d->h_acc_mm, &placed);
+		if (err < 0)
+			return err;
+	}
+	enum an_species sp = s != NULL && s->has_rec ? s->rec.species : AN_SPECIES_RAT;
+	uint32_t pin = sp == AN_SPECIES_DOG ? h->o.pinpoint_dog_mm : h->o.pinpoint_rat_mm;
+	if (pin > 0)
+		d->h_acc_mm = add_quadrature(d->h_acc_mm ? d->h_acc_mm : h->o.default_h_acc_mm, pin);
+	return 0;
+}
+
+/* The track a session's coverage is built from: its fixes as given; with a box-frame fit, the fitted lanes
+ * run end to end (an_boxframe_lane_track) and the fixes outside them (before the pass, after the lanes that
+ * could be read) placed where the fit allows. *n_out fixes in *out (NULL = use s->fixes as they are). */
+static int session_track_fixes(const struct sess *s, struct an_coverage_fix **out, size_t *n_out)
+{
+	*out = NULL;
+	*n_out = s->n_fixes;
+	if (s->fit == NULL || !s->fit->valid)
+		return 0;
+	size_t nl = 0;
+	int err = an_boxframe_lane_track(s->fit, NULL, 0, &nl);
+	if (err < 0 && err != -ENOBUFS)
+		return err;
+	struct an_coverage_fix *v = malloc((s->n_fixes + nl + 1) * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	if ((err = an_boxframe_lane_track(s->fit, v, nl, &nl)) < 0)
+		goto out_free;
+	size_t k = nl;
+	int64_t t_first = s->fit->anchor[0].t_ms, t_last = s->fit->anchor[s->fit->n_anchor - 1].t_ms;
+	for (size_t i = 0; i < s->n_fixes; i++) {
+		const struct an_coverage_fix *f = &s->fixes[i];
+		if (f->t_ms >= t_first && f->t_ms <= t_last)
+			continue; /* inside the fitted lanes: the lanes say it */
+		bool placed;
+		v[k] = *f;
+		if ((err = an_boxframe_place(s->fit, f->t_ms, f->e_mm, f->n_mm, f->h_acc_mm, &v[k].e_mm, &v[k].n_mm,
+		                             &v[k].h_acc_mm, &placed)) < 0)
+			goto out_free;
+		k++;
+	}
+	*out = v;
+	*n_out = k;
+	return 0;
+out_free:
+	free(v);
+	return err;
+}
+
 static int rebuild_paths(struct an_hazard_engine *h, uint64_t *dirty, size_t *n_dirty)
 {
 	size_t nd = 0;
@@ -1081,9 +1228,15 @@ static int rebuild_paths(struct an_hazard_engine *h, uint64_t *dirty, size_t *n_
 		an_coverage_path_free(s->path);
 		s->path = NULL;
 		if (s->has_rec) {
+			struct an_coverage_fix *placed;
+			size_t np;
+			int err = session_track_fixes(s, &placed, &np);
+			if (err < 0)
+				return err;
 			struct an_coverage_track tr = { s->session_id, s->rec.animal_id, s->rec.species,
-							s->rec.sweep_width_mm, s->fixes, s->n_fixes };
-			int err = an_coverage_path_new(&tr, &h->o.coverage, &s->path);
+							s->rec.sweep_width_mm, placed ? placed : s->fixes, np };
+			err = an_coverage_path_new(&tr, &h->o.coverage, &s->path);
+			free(placed);
 			if (err < 0)
 				return err;
 		}
@@ -1108,7 +1261,7 @@ static int cluster_rebuild(struct an_hazard_engine *h)
 		if (h->pl == NULL)
 			return -ENOMEM;
 		for (size_t i = 0; i < h->n_inds; i++) {
-			const struct an_hazard_ind *d = &h->inds[i];
+			const struct hind *d = &h->inds[i];
 			int err = plink_insert(h->pl, d->id, d->x_mm, d->y_mm, d->h_acc_mm);
 			if (err < 0) {
 				plink_free(h->pl);
@@ -1146,6 +1299,9 @@ static int compute(struct an_hazard_engine *h, struct table *t)
 	h->n_sorted = h->n_inds;
 	if ((err = rebuild_paths(h, NULL, NULL)) < 0)
 		return err;
+	for (size_t i = 0; i < h->n_inds; i++)
+		if ((err = place_ind(h, &h->inds[i])) < 0)
+			return err;
 
 	size_t n = h->n_inds;
 	struct an_cluster_input *cin = malloc((n ? n : 1) * sizeof(*cin));
@@ -1261,7 +1417,9 @@ static int compute_incr(struct an_hazard_engine *h, struct table *t)
 	}
 	/* 1. new indications into the clustering (a failure leaves it half-updated: the next apply is full) */
 	for (size_t i = 0; i < n_new; i++) {
-		const struct an_hazard_ind *d = &h->inds[h->n_sorted + i];
+		struct hind *d = &h->inds[h->n_sorted + i];
+		if ((err = place_ind(h, d)) < 0)
+			goto out_free;
 		if ((err = h->pl != NULL ? plink_insert(h->pl, d->id, d->x_mm, d->y_mm, d->h_acc_mm)
 		                         : an_cluster_insert(h->cl, d->id, d->x_mm, d->y_mm)) < 0)
 			goto out_free;
@@ -1458,6 +1616,11 @@ int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in
 			err = -EINVAL;
 		}
 	}
+	int ferr = update_fits(h);
+	if (ferr < 0) {
+		h->full = true;
+		return ferr;
+	}
 	struct table nw;
 	bool incr = !h->full && (h->cl != NULL || h->pl != NULL);
 	int cerr = incr ? compute_incr(h, &nw) : compute(h, &nw);
@@ -1550,6 +1713,22 @@ int an_hazard_members(const struct an_hazard_engine *h, uint64_t id, uint64_t *i
 	for (size_t i = a; i < b && i - a < cap; i++)
 		ids[i - a] = h->cur.mem[i];
 	return b - a > cap ? -ENOBUFS : 0;
+}
+
+int an_hazard_ind_placed(const struct an_hazard_engine *h, uint64_t ind_id, int64_t *x_mm, int64_t *y_mm,
+                         uint32_t *h_acc_mm, bool *box_frame)
+{
+	if (h == NULL || x_mm == NULL || y_mm == NULL || h_acc_mm == NULL || box_frame == NULL)
+		return -EINVAL;
+	const struct hind *d = ind_find(h, ind_id);
+	if (d == NULL)
+		return -ENOENT;
+	/* placed by the last apply; box_frame: moved by a fit (pinpointing alone changes only h_acc) */
+	*x_mm = d->x_mm;
+	*y_mm = d->y_mm;
+	*h_acc_mm = d->h_acc_mm;
+	*box_frame = d->x_mm != d->raw_x_mm || d->y_mm != d->raw_y_mm;
+	return 0;
 }
 
 int an_hazard_evidence(const struct an_hazard_engine *h, uint64_t id, struct an_fusion_evidence *ev, size_t cap,

@@ -272,6 +272,43 @@ static int in_push(struct inputs *in, const struct an_hazard_input *x)
 	return 0;
 }
 
+/* Where the indications were placed, per receiver class: the error of the collar's reported position (raw)
+ * and of the engine's (box frame + pinpointing) against where the animal indicated, in metres. */
+struct locstat {
+	double *raw[AN_SIM_RX_COUNT], *placed[AN_SIM_RX_COUNT];
+	size_t n[AN_SIM_RX_COUNT], cap[AN_SIM_RX_COUNT], n_boxed[AN_SIM_RX_COUNT];
+};
+
+static void locstat_free(struct locstat *l)
+{
+	for (int k = 0; k < AN_SIM_RX_COUNT; k++) {
+		free(l->raw[k]);
+		free(l->placed[k]);
+	}
+}
+
+static int locstat_add(struct locstat *l, int rx, double raw_m, double placed_m, bool boxed)
+{
+	if (rx < 0 || rx >= AN_SIM_RX_COUNT)
+		return 0;
+	if (l->n[rx] == l->cap[rx]) {
+		size_t nc = l->cap[rx] ? l->cap[rx] * 2 : 256;
+		double *a = realloc(l->raw[rx], nc * sizeof *a);
+		if (!a)
+			return -ENOMEM;
+		l->raw[rx] = a;
+		double *b = realloc(l->placed[rx], nc * sizeof *b);
+		if (!b)
+			return -ENOMEM;
+		l->placed[rx] = b;
+		l->cap[rx] = nc;
+	}
+	l->raw[rx][l->n[rx]] = raw_m;
+	l->placed[rx][l->n[rx]++] = placed_m;
+	l->n_boxed[rx] += boxed;
+	return 0;
+}
+
 /*
  * What the core's hazard engine makes of world w when every collar record arrives: one session per pass
  * (session id = pass + 1, animal id = animal index + 1, as the store would give them distinct ids), the
@@ -281,8 +318,8 @@ static int in_push(struct inputs *in, const struct an_hazard_input *x)
  * world's indications are the ones the handler marked; with [hazard] require_handler = yes the core keeps
  * exactly those) and the radio (nothing lost: the kill tests show the pipeline loses nothing).
  */
-static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, struct hz **h_out, size_t *nh_out,
-                         struct ind **i_out, size_t *ni_out)
+static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_frame, struct hz **h_out,
+                         size_t *nh_out, struct ind **i_out, size_t *ni_out, struct locstat *ls)
 {
 	int rc = -ENOMEM;
 	struct rfixes *fx = calloc(w->n_animals + 1u, sizeof *fx);
@@ -303,8 +340,10 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, struct hz
 		const struct an_sim_pass *ps = &w->passes[p];
 		const struct an_sim_animal *an = &w->animals[ps->animal];
 		struct an_hazard_input x = {.kind = AN_HAZARD_IN_SESSION};
-		x.u.session = (struct an_hazard_session){p + 1u, ps->animal + 1u,
-		                                         an->p.species == AN_SIM_DOG ? AN_SPECIES_DOG : AN_SPECIES_RAT, 0};
+		/* the session's box, as the core reads it from the store (an_store_box_frame) */
+		x.u.session = (struct an_hazard_session){.session_id = p + 1u, .animal_id = ps->animal + 1u,
+		                                         .species = an->p.species == AN_SIM_DOG ? AN_SPECIES_DOG : AN_SPECIES_RAT,
+		                                         .has_box = true, .box = w->boxes[ps->box].geo};
 		if ((rc = in_push(&in, &x)) < 0)
 			goto out;
 		const struct rfixes *r = &fx[ps->animal];
@@ -343,12 +382,35 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, struct hz
 	struct an_hazard_opts ho;
 	an_hazard_opts_init(&ho);
 	ho.eps_mm = eps_mm; /* the core's [hazard] defaults otherwise (p_excavate 0.5, agree_animals 2) */
+	ho.box_frame = box_frame;
 	/* the prior from the task's survey, as scentrack sim writes it into the core's [hazard] section */
 	ho.fusion.density_per_m2 = an_sim_explosive_density_per_100m2(&w->sc) / 100.0;
 	if (!(ho.fusion.density_per_m2 > 0)) /* no explosive class in the mix: the core's default prior */
 		ho.fusion.density_per_m2 = AN_FUSION_DENSITY_DEFAULT_PER_M2;
 	if ((rc = an_hazard_new(&ho, &eng)) < 0 || (rc = an_hazard_apply(eng, in.v, in.n, 0)) < 0)
 		goto out;
+	for (uint32_t i = 0; i < w->n_inds && ls; i++) {
+		const struct an_sim_ind *d = &w->inds[i];
+		const struct rfixes *r = &fx[d->animal];
+		size_t lo = 0, hi = r->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (r->v[mid].t_ms <= d->t_ms)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		int64_t px, py;
+		uint32_t ph;
+		bool boxed;
+		if (lo == 0 || an_hazard_ind_placed(eng, (uint64_t)(d->animal + 1u) << 32 | d->id, &px, &py, &ph, &boxed))
+			continue;
+		const struct rfix *f = &r->v[lo - 1];
+		double raw = hypot((double)(f->e_mm - d->e_mm), (double)(f->n_mm - d->n_mm)) / 1000.0;
+		double pl = hypot((double)(px - d->e_mm), (double)(py - d->n_mm)) / 1000.0;
+		if ((rc = locstat_add(ls, w->animals[d->animal].p.rx, raw, pl, boxed)) < 0)
+			goto out;
+	}
 	size_t nh = an_hazard_count(eng);
 	h = malloc((nh + 1) * sizeof *h);
 	size_t cap_mem = 64;
@@ -436,6 +498,26 @@ static void spread(const char *name, double *v, size_t n, double scale, const ch
 	printf("\n");
 }
 
+static double median_of(double *v, size_t n)
+{
+	qsort(v, n, sizeof *v, dbl_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+/* The localisation the engine works with (an/boxframe.h: box frame; an/hazard.h: pinpointing). */
+static void print_locstat(struct locstat *l, uint32_t seeds)
+{
+	printf("indication positions, error to where the animal indicated (median m%s): receiver's fix -> engine "
+	       "(box frame)\n", seeds > 1 ? ", all seeds pooled" : "");
+	for (int k = 0; k < AN_SIM_RX_COUNT; k++) {
+		if (l->n[k] == 0)
+			continue;
+		double raw = median_of(l->raw[k], l->n[k]), pl = median_of(l->placed[k], l->n[k]);
+		printf("  %-10s %5zu indications: %6.2f -> %6.2f  (%zu moved by a box-frame fit)\n", an_sim_rx_name(k),
+		       l->n[k], raw, pl, l->n_boxed[k]);
+	}
+}
+
 static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 {
 	struct an_sim_scenario *sc = malloc(sizeof *sc);
@@ -450,6 +532,8 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		return r == -EINVAL ? EX_DATAERR : EX_NOINPUT;
 	}
 	uint32_t ns = o->seeds ? o->seeds : 1;
+	struct locstat ls;
+	memset(&ls, 0, sizeof ls);
 	/* per seed and policy: detection, false/100 m², median error overall / RTK fixed / consumer */
 	enum { M_DET, M_FALSE, M_ERR, M_RTK, M_CONS, M_AUC, M_N };
 	double *m = calloc((size_t)ns * 4 * M_N, sizeof *m);
@@ -457,8 +541,8 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	if (!m)
 		goto out;
 	int64_t gate = llround(o->gate_m * 1000.0);
-	printf("in process (world events -> the core's hazard engine, eps %s; no classifier, no radio): %s\n",
-	       o->eps_mm ? "fixed" : "derived per pair from h_acc", o->scenario);
+	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s; no classifier, no radio): "
+	       "%s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc", o->no_box_frame ? "off" : "on", o->scenario);
 	for (uint32_t si = 0; si < ns; si++) {
 		struct an_sim_world w;
 		uint64_t seed = o->seed + si;
@@ -475,7 +559,7 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		for (uint32_t b = 0; b < w.n_boxes; b++)
 			area += w.boxes[b].area_m2;
 		struct an_sim_eval_point *pts = NULL;
-		r = inproc_points(&w, o->eps_mm, &h, &nh, &ind, &ni);
+		r = inproc_points(&w, o->eps_mm, !o->no_box_frame, &h, &nh, &ind, &ni, &ls);
 		if (r == 0 && !(pts = malloc((nh + ni + 1) * sizeof *pts)))
 			r = -ENOMEM;
 		if (r == 0)
@@ -507,6 +591,7 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 			goto out;
 		}
 	}
+	print_locstat(&ls, ns);
 	/* the medians over the seeds, the checks on them */
 	struct an_sim_eval med[4];
 	memset(med, 0, sizeof med);
@@ -538,6 +623,7 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	free(col);
 	ex = check_policy(o, med);
 out:
+	locstat_free(&ls);
 	free(m);
 	free(sc);
 	return ex;

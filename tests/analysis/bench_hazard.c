@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 	size_t n = 0;
 	for (uint64_t k = 1; k <= NS; k++) {
 		in[n].kind = AN_HAZARD_IN_SESSION;
-		in[n++].u.session = (struct an_hazard_session){k, k % 20 + 1, AN_SPECIES_RAT, 0};
+		in[n++].u.session = (struct an_hazard_session){.session_id = k, .animal_id = k % 20 + 1, .species = AN_SPECIES_RAT};
 		bx[k] = below(280000);
 		by[k] = below(295000);
 		for (int64_t f = 0; f < 300; f++) {

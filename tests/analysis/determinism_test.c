@@ -244,8 +244,8 @@ static void feed_record(struct dt_run *d, const struct dt_ev *e)
 	sqlite3_finalize(q);
 	int a = e->collar - DT_COLLAR0;
 	struct an_hazard_input s = {.kind = AN_HAZARD_IN_SESSION};
-	s.u.session = (struct an_hazard_session){(uint64_t)sid, (uint64_t)d->animals[a],
-	                                         a == 3 ? AN_SPECIES_DOG : AN_SPECIES_RAT, 0};
+	s.u.session = (struct an_hazard_session){.session_id = (uint64_t)sid, .animal_id = (uint64_t)d->animals[a],
+	                                         .species = a == 3 ? AN_SPECIES_DOG : AN_SPECIES_RAT};
 	add_input(d, &s);
 	struct an_hazard_input in;
 	memset(&in, 0, sizeof in);

@@ -6,9 +6,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
-#include <math.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,7 @@ static struct an_hazard_input in_session(uint64_t sid, uint64_t animal, enum an_
 	struct an_hazard_input x;
 	memset(&x, 0, sizeof(x));
 	x.kind = AN_HAZARD_IN_SESSION;
-	x.u.session = (struct an_hazard_session){ sid, animal, sp, 0 };
+	x.u.session = (struct an_hazard_session){ .session_id = sid, .animal_id = animal, .species = sp };
 	return x;
 }
 
@@ -638,6 +638,18 @@ Test(an_hazard, derived_pair_eps_values)
 }
 
 /* The partition with derived eps equals a brute-force O(n²) single link over the same rule. */
+/* sqrt(h² + pin²) rounded up: an/hazard.h's pinpointing rule, written out independently */
+static uint32_t with_pinpoint(uint32_t h, uint32_t pin)
+{
+	double v = (double)h * h + (double)pin * pin;
+	uint32_t r = (uint32_t)sqrt(v);
+	while ((double)r * r < v)
+		r++;
+	while (r > 0 && (double)(r - 1) * (r - 1) >= v)
+		r--;
+	return r;
+}
+
 Test(an_hazard, derived_eps_partition_equals_brute_force)
 {
 	enum { N = 300 };
@@ -663,7 +675,9 @@ Test(an_hazard, derived_eps_partition_equals_brute_force)
 		for (size_t i = 0; i < N; i++)
 			for (size_t j = 0; j < N; j++) {
 				const struct an_hazard_ind *a = &in[i + 1].u.ind, *b = &in[j + 1].u.ind;
-				uint32_t ha = a->h_acc_mm ? a->h_acc_mm : 1000, hb = b->h_acc_mm ? b->h_acc_mm : 1000;
+				/* the engine links on h_acc with the rat's pinpointing added in quadrature (opts) */
+				uint32_t ha = with_pinpoint(a->h_acc_mm ? a->h_acc_mm : 1000, o.pinpoint_rat_mm),
+					 hb = with_pinpoint(b->h_acc_mm ? b->h_acc_mm : 1000, o.pinpoint_rat_mm);
 				if (i == j || ha > 5000 || hb > 5000)
 					continue;
 				int64_t dx = a->x_mm - b->x_mm, dy = a->y_mm - b->y_mm, r = an_hazard_pair_eps_mm(ha, hb, AN_HAZARD_CLUTTER_DEFAULT_PER_M2);

@@ -106,6 +106,14 @@ struct an_hazard_opts {
 	struct an_fusion_opts fusion;     /* gate_radius_mm 0 = eps_mm */
 	struct an_coverage_opts coverage;
 	struct an_match_opts match;
+	/* Box frame (an/boxframe.h): indications and fixes of a session with a lane box are placed in the box's
+	 * lanes once its track reads as the whole pass; default on. */
+	bool box_frame;
+	/* Where the animal indicates about the item (its own pinpointing, not the receiver's): a DRMS added in
+	 * quadrature to every indication's h_acc. Defaults from the 1 m correct-indication rule: rats 350 (σ ≈
+	 * 0.25 m per axis: all within 1 m, domain.md §2.3), dogs 850 (σ ≈ 0.6 m: "MDD pinpointing is weak",
+	 * domain.md §1.2 — OUR ASSUMPTION for the number). 0 = off. */
+	uint32_t pinpoint_rat_mm, pinpoint_dog_mm;
 	size_t max_inds, max_sessions, max_fixes, max_clearances, max_calibs; /* caps; -ENOSPC beyond */
 };
 void an_hazard_opts_init(struct an_hazard_opts *o);
@@ -127,6 +135,8 @@ struct an_hazard_session {
 	uint64_t session_id, animal_id;
 	enum an_species species;
 	uint32_t sweep_width_mm; /* 0 = species default */
+	bool has_box;            /* the session's box (an/geo.h, task-local mm): lanes for the box frame */
+	struct an_geo_box box;
 };
 struct an_hazard_fix {
 	uint64_t session_id;
@@ -232,6 +242,10 @@ int an_hazard_get(const struct an_hazard_engine *h, size_t index, struct an_haza
 /* @retval -ENOENT no live point with this id */
 int an_hazard_find(const struct an_hazard_engine *h, uint64_t id, struct an_hazard_point *out)
 	__attribute__((warn_unused_result));
+/* Where the engine placed an indication (box frame, pinpointing: opts): what its clustering used.
+ * *box_frame = its session's box-frame fit moved it. @retval -ENOENT unknown id */
+int an_hazard_ind_placed(const struct an_hazard_engine *h, uint64_t ind_id, int64_t *x_mm, int64_t *y_mm,
+                         uint32_t *h_acc_mm, bool *box_frame) __attribute__((warn_unused_result));
 /* Member indication ids (ascending) / evidence lines of a point; *n_out = the full number.
  * @retval -ENOENT no such point; -ENOBUFS cap too small */
 int an_hazard_members(const struct an_hazard_engine *h, uint64_t id, uint64_t *ids, size_t cap, size_t *n_out)
