@@ -166,15 +166,21 @@ static void refine_turns(const struct pt *p, size_t m, size_t *turn, size_t nl)
  * from lane 0 on while each is plausible in time. nt turnarounds = lane 0's start and nt − 1 lane changes,
  * so nt − 1 closed lanes and an open one up to the running extreme at the end of the data (the end of the
  * last lane if the pass is over; with nt == K + 1 the animal came back along it, walking out). A lane is
- * plausible when it takes 0.45 .. 1.9 × the median closed lane (indications add a few seconds to a
- * lane, never doubling it). Two repairs keep the count right where the error fooled the turnaround test:
- *   - a lane of 2.5 .. 3.5 × the median is three lanes whose two middle turns the drift flattened (the
+ * plausible when it takes 0.45 .. 2.45 × the median closed lane (an indication — approach, scratch or sit,
+ * reward, back to the lane — adds 10–20 s to a ~20 s rat lane; the blind box's lanes hold two). Two
+ * repairs keep the count right where the error fooled the turnaround test:
+ *   - a lane of 2.55 .. 3.5 × the median is three lanes whose two middle turns the drift flattened (the
  *     error moving against the animal for a whole lane can eat half its swing): split in equal times;
  *   - a run of short pieces (each < 0.45 ×) adding up to one plausible lane in an odd number of pieces is one
  *     lane with a pair of false turns in it (a jump of the error): joined.
  * Anything else stops the reading: after it the lane count is not known, so nothing there is placed.
  * lanes[0 .. return] = the anchors' fix indices. turn (K + 2), q (>= K + 1) are scratch.
  */
+static bool lane_time_plausible(uint64_t d, uint64_t med)
+{
+	return d * 20u >= med * 9u && d * 20u <= med * 49u;
+}
+
 static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K, size_t *turn, size_t *rt,
                          size_t *lanes, uint64_t *q, size_t *nt_out)
 {
@@ -196,7 +202,7 @@ static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K,
 	uint64_t med = q[closed / 2];
 	if (med == 0)
 		return 0;
-#define PLAUSIBLE(d) ((d) * 20u >= med * 9u && (d) * 10u <= med * 19u)
+#define PLAUSIBLE(d) lane_time_plausible((d), med)
 	size_t nl = 0, j = 0;
 	lanes[0] = turn[0];
 	while (j < closed && nl < K) {
@@ -204,7 +210,7 @@ static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K,
 		if (PLAUSIBLE(d)) {
 			lanes[++nl] = turn[j + 1];
 			j++;
-		} else if (d * 2u >= med * 5u && d * 2u <= med * 7u && nl + 3 <= K) {
+		} else if (d * 20u >= med * 51u && d * 2u <= med * 7u && nl + 3 <= K) {
 			int64_t t0 = p[rt[j]].t_ms;
 			for (int k = 1; k <= 2; k++) {
 				int64_t tk = t0 + (int64_t)(d * (uint64_t)k / 3u);
@@ -239,6 +245,36 @@ static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K,
 #undef PLAUSIBLE
 out_done:
 	return nl;
+}
+
+/* Median time of lanes a[0..n) (n >= 1), q scratch. */
+static uint64_t median_lane_ms(const struct pt *p, const size_t *a, size_t n, uint64_t *q)
+{
+	for (size_t j = 0; j < n; j++)
+		q[j] = (uint64_t)(p[a[j + 1]].t_ms - p[a[j]].t_ms);
+	qsort(q, n, sizeof(*q), u64_cmp);
+	return q[n / 2];
+}
+
+/* The reading that keeps the most lanes over hysteresis from half a lane length down to 0.3 of it (ties:
+ * the larger): a smaller one catches turns the drift has flattened, and read_lanes' lane-time checks
+ * reject the noise it lets in. best[0 .. return] = the lanes' anchors; turn, rt, lt (K + 2) and q scratch. */
+static size_t best_reading(const struct pt *p, size_t m, const struct an_geo_box *box, size_t *turn, size_t *rt,
+                           size_t *lt, size_t *best, uint64_t *q, size_t *nt_out)
+{
+	static const unsigned hyst_pct[] = { 50, 45, 40, 35, 30 };
+	uint32_t K = box->lane_count;
+	size_t nlf = 0;
+	*nt_out = 0;
+	for (size_t hi = 0; hi < sizeof(hyst_pct) / sizeof(hyst_pct[0]) && nlf < K; hi++) {
+		size_t ntt, got = read_lanes(p, m, box->lane_len_mm * (int64_t)hyst_pct[hi] / 100, K, turn, rt, lt, q, &ntt);
+		if (hi == 0 || got > nlf) {
+			nlf = got;
+			*nt_out = ntt;
+			memcpy(best, lt, (got + 1) * sizeof(*best));
+		}
+	}
+	return nlf;
 }
 
 int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *fixes, size_t n,
@@ -294,32 +330,88 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 			goto out_fail;
 		p[i] = (struct pt){ c[i].t_ms, bp.along_mm, bp.across_mm, c[i].h_acc_mm };
 	}
-	/* the hysteresis is tried from half a lane length down to 0.3 of it; the reading that keeps the most
-	 * lanes wins (ties: the larger hysteresis). A smaller one catches turns the drift has flattened; the
-	 * lane-time checks of read_lanes reject the noise it lets in. */
-	size_t nlf = 0, nt = 0;
-	static const unsigned hyst_pct[] = { 50, 45, 40, 35, 30 };
-	for (size_t hi = 0; hi < sizeof(hyst_pct) / sizeof(hyst_pct[0]) && nlf < K; hi++) {
-		size_t ntt, got = read_lanes(p, m, box->lane_len_mm * (int64_t)hyst_pct[hi] / 100, K, turn, rt, lt, q, &ntt);
-		if (hi == 0 || got > nlf) {
-			nlf = got;
-			nt = ntt;
-			memcpy(best, lt, (got + 1) * sizeof(*best));
-		}
-	}
+	size_t nt = 0;
+	size_t nlf = best_reading(p, m, box, turn, rt, lt, best, q, &nt);
 	f->turnarounds = (uint32_t)nt;
+	/*
+	 * The end of the pass, read backwards (time reversed, the box mirrored so the last lane is lane 0):
+	 * where the track stopped reading as lanes in the middle (trees over part of the box), the lanes
+	 * after that are read from the pass's end. The lanes between are counted by time: if the gap holds a
+	 * whole number G of plausible lane times, lanes nlf .. K − S − 1 run in equal times. Their anchors are
+	 * times only (no measured lane end): placed across by the lane, along by the time into it.
+	 */
+	size_t S = 0, G = 0;
+	if (nlf < K && nlf >= AN_BOXFRAME_MIN_LANES) {
+		struct pt *pr = malloc(m * sizeof(*pr));
+		size_t *rb = malloc(((size_t)K + 2) * sizeof(*rb));
+		if (pr == NULL || rb == NULL) {
+			free(pr);
+			free(rb);
+			err = -ENOMEM;
+			goto out_fail;
+		}
+		for (size_t i = 0; i < m; i++) {
+			const struct pt *o = &p[m - 1 - i];
+			pr[i] = (struct pt){ -o->t_ms, K % 2 ? box->lane_len_mm - o->u_mm : o->u_mm, box->width_mm - o->v_mm,
+					     o->h_mm };
+		}
+		size_t nt_r;
+		size_t sr = best_reading(pr, m, box, turn, rt, lt, rb, q, &nt_r);
+		if (sr >= AN_BOXFRAME_MIN_LANES && nlf + sr <= K) {
+			/* forward fix index of the suffix's first anchor (lane K − sr starts there) */
+			size_t i_s = m - 1 - rb[sr];
+			int64_t t0 = p[best[nlf]].t_ms, t1 = p[i_s].t_ms;
+			uint64_t med = median_lane_ms(p, best, nlf, q);
+			size_t g = K - nlf - sr;
+			bool ok;
+			if (g == 0) /* the same turnaround read from both sides */
+				ok = llabs(t1 - t0) <= 2 * AN_BOXFRAME_DWELL_MS;
+			else
+				ok = t1 > t0 && lane_time_plausible((uint64_t)(t1 - t0) / g, med);
+			if (ok) {
+				S = sr;
+				G = g;
+				/* the suffix's anchors in forward order after the prefix's (and the gap's) */
+				for (size_t k2 = 0; k2 <= sr; k2++)
+					best[K - k2] = m - 1 - rb[k2];
+			}
+		}
+		free(pr);
+		free(rb);
+	}
 	/* a reading is evidence of the lanes only when it is long enough that chance swings could not make
 	 * it: a quarter of the box (at least 4 lanes) read in order from lane 0 */
-	if (nlf < AN_BOXFRAME_MIN_LANES || nlf * 4u < K) {
+	if (nlf < AN_BOXFRAME_MIN_LANES || (nlf + S) * 4u < K) {
 		f->reason = AN_BOXFRAME_LANES;
 		goto out_done;
 	}
-	/* the lanes must step across the box as lanes do: the least-squares slope of each lane's mean across
-	 * position on its index within 0.4 .. 1.6 lane widths (a track that swings along the lanes without
-	 * stepping across them — a dog running free, patches searched here and there — does not) */
+	size_t na = S ? (size_t)K + 1 : nlf + 1; /* anchors */
+	/* the gap's anchors: equal times between the prefix's last and the suffix's first, at the nearest fix */
+	int64_t *at = malloc(na * sizeof(*at));
+	if (at == NULL) {
+		err = -ENOMEM;
+		goto out_fail;
+	}
+	for (size_t j = 0; j < na; j++)
+		at[j] = p[best[j < nlf + 1 || j >= nlf + G ? j : nlf]].t_ms;
+	if (S) {
+		int64_t t0 = p[best[nlf]].t_ms, t1 = p[best[nlf + G]].t_ms;
+		for (size_t j = nlf + 1; j < nlf + G; j++) {
+			at[j] = t0 + (t1 - t0) * (int64_t)(j - nlf) / (int64_t)G;
+			size_t i = best[nlf];
+			while (i + 1 < m && p[i + 1].t_ms <= at[j])
+				i++;
+			best[j] = i;
+		}
+	}
+	/* the lanes must step across the box as lanes do: the least-squares slope of each read lane's mean
+	 * across position on its index within 0.4 .. 1.6 lane widths (a track that swings along the lanes
+	 * without stepping across them — a dog running free, patches searched here and there — does not) */
 	{
-		double sj = 0, sv = 0, sjj = 0, sjv = 0;
-		for (size_t j = 0; j < nlf; j++) {
+		double sj = 0, sv = 0, sjj = 0, sjv = 0, nn = 0;
+		for (size_t j = 0; j + 1 < na; j++) {
+			if (j >= nlf && j < nlf + G)
+				continue; /* counted by time, not read */
 			double sum = 0;
 			size_t cnt = 0;
 			for (size_t i = best[j]; i <= best[j + 1] && i < m; i++, cnt++)
@@ -329,23 +421,29 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 			sv += vj;
 			sjj += x * x;
 			sjv += x * vj;
+			nn += 1;
 		}
-		double nn = (double)nlf, den = nn * sjj - sj * sj;
+		double den = nn * sjj - sj * sj;
 		double slope = den > 0 ? (nn * sjv - sj * sv) / den : 0.0;
 		double wl = (double)box->lane_width_mm;
 		if (!(slope >= 0.4 * wl && slope <= 1.6 * wl)) {
+			free(at);
 			f->reason = AN_BOXFRAME_ACROSS;
 			goto out_done;
 		}
 	}
-	f->lanes = (uint32_t)nlf;
-	size_t *ai = best; /* anchor indices: lane j from ai[j] to ai[j + 1], j < nlf */
-	f->anchor = calloc(nlf + 1, sizeof(*f->anchor));
+	f->lanes = (uint32_t)(nlf + S);
+	size_t *ai = best; /* anchor fix indices: lane j from ai[j] to ai[j + 1] */
+	f->anchor = calloc(na, sizeof(*f->anchor));
 	if (f->anchor == NULL) {
+		free(at);
 		err = -ENOMEM;
 		goto out_fail;
 	}
-	f->n_anchor = nlf + 1;
+	f->n_anchor = na;
+	for (size_t j = 0; j < na; j++)
+		f->anchor[j].measured = !(j > nlf && j < nlf + G);
+	nlf = na - 1; /* lanes with anchors from here on (read or counted) */
 
 	/*
 	 * D: squared increments of the across residual (measured across − lane centre) between consecutive
@@ -357,7 +455,7 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 	int64_t w = box->lane_width_mm;
 	uint64_t *q2 = q + m; /* second half of the scratch: one lane's increments */
 	for (uint32_t j = 0; j < nlf; j++) {
-		int64_t ta = p[ai[j]].t_ms + AN_BOXFRAME_DWELL_MS, tb = p[ai[j + 1]].t_ms - AN_BOXFRAME_DWELL_MS;
+		int64_t ta = at[j] + AN_BOXFRAME_DWELL_MS, tb = at[j + 1] - AN_BOXFRAME_DWELL_MS;
 		int64_t centre2 = (2 * (int64_t)j + 1) * w; /* 2 × the lane's centre line */
 		size_t nj = 0;
 		for (size_t i = ai[j]; i + 1 <= ai[j + 1] && i + 1 < m; i++) {
@@ -401,7 +499,12 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 
 	/* anchors: the receiver's along error at each lane end, averaged over the dwell there */
 	for (size_t j = 0; j <= nlf; j++) {
-		int64_t tj = p[ai[j]].t_ms, ref = anchor_along(box, j);
+		int64_t tj = at[j], ref = anchor_along(box, j);
+		if (!f->anchor[j].measured) {
+			f->anchor[j].t_ms = tj;
+			f->anchor[j].bias_mm = 0; /* not measured: never used (place() reads along by time there) */
+			continue;
+		}
 		int64_t sum = 0, cnt = 0;
 		size_t lo = ai[j];
 		while (lo > 0 && p[lo - 1].t_ms >= tj - AN_BOXFRAME_DWELL_MS)
@@ -415,6 +518,7 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 		f->anchor[j].t_ms = tj;
 		f->anchor[j].bias_mm = b;
 	}
+	free(at);
 	f->valid = true;
 	f->reason = AN_BOXFRAME_OK;
 out_done:
@@ -441,7 +545,7 @@ bool an_boxframe_same(const struct an_boxframe *a, const struct an_boxframe *b)
 	for (size_t j = 0; j < a->n_anchor; j++)
 		if (a->anchor[j].t_ms != b->anchor[j].t_ms || a->anchor[j].bias_mm != b->anchor[j].bias_mm ||
 		    a->anchor[j].d_mm2_per_s != b->anchor[j].d_mm2_per_s || a->anchor[j].var_mm2 != b->anchor[j].var_mm2 ||
-		    a->anchor[j].h_med_mm != b->anchor[j].h_med_mm)
+		    a->anchor[j].h_med_mm != b->anchor[j].h_med_mm || a->anchor[j].measured != b->anchor[j].measured)
 			return false;
 	return true;
 }
@@ -484,15 +588,30 @@ int an_boxframe_place(const struct an_boxframe *f, int64_t t_ms, int64_t e_mm, i
 	if (hr > hm) /* this fix's own error beyond its lane's typical one: the bias cannot remove it */
 		var_al += (hr * hr - hm * hm) / 2.0;
 	double var_ac = w * w / 12.0;                           /* uniform inside the lane */
+	if (!a->measured || !b->measured) {
+		/* a lane counted by time between lanes read: no lane end measured the error, and the count may
+		 * be a lane out (σ half a lane width more across) */
+		var_al = INFINITY;
+		var_ac += w * w / 4.0;
+	}
 	double var_raw = (double)h_acc_mm * (double)h_acc_mm / 2.0; /* h_acc is a DRMS: per axis h²/2 */
+	/* Third reading of along: the time into the lane, the animal walking it end to end at an even pace.
+	 * Coarse (sniff pauses, an indication's 10–20 s stop: a quarter of the lane length as its σ), but it
+	 * does not depend on the receiver at all — under trees it is the only one left. */
+	double len = (double)f->box.lane_len_mm, var_tm = (0.25 * len) * (0.25 * len);
+	int64_t along_tm = (int64_t)llround((lo % 2 == 0 ? frac : 1.0 - frac) * len);
 	int64_t along = bp.along_mm, across = bp.across_mm;
 	double va = var_raw, vc = var_raw;
-	bool use_al = var_al < var_raw, use_ac = var_ac < var_raw;
-	if (!use_al && !use_ac)
+	bool use_al = var_al < var_raw && var_al <= var_tm, use_tm = !use_al && var_tm < var_raw;
+	bool use_ac = var_ac < var_raw;
+	if (!use_al && !use_tm && !use_ac)
 		return 0; /* the receiver is better than the box on both axes: keep it as it is */
 	if (use_al) {
 		along = bp.along_mm - bias;
 		va = var_al;
+	} else if (use_tm) {
+		along = along_tm;
+		va = var_tm;
 	}
 	if (use_ac) {
 		across = ((2 * (int64_t)lo + 1) * (int64_t)f->box.lane_width_mm) / 2;
@@ -518,7 +637,10 @@ int an_boxframe_lane_track(const struct an_boxframe *f, struct an_coverage_fix *
 		return 0;
 	int64_t len = f->box.lane_len_mm, w = f->box.lane_width_mm;
 	size_t per = (size_t)((len + AN_BOXFRAME_TRACK_STEP_MM - 1) / AN_BOXFRAME_TRACK_STEP_MM) + 1;
-	size_t need = per * (f->n_anchor - 1);
+	size_t read = 0;
+	for (size_t j = 0; j + 1 < f->n_anchor; j++)
+		read += f->anchor[j].measured && f->anchor[j + 1].measured;
+	size_t need = per * read;
 	*n_out = need;
 	if (need > cap)
 		return -ENOBUFS;
@@ -526,6 +648,8 @@ int an_boxframe_lane_track(const struct an_boxframe *f, struct an_coverage_fix *
 	uint32_t h = (uint32_t)(w / 2 > 0 ? w / 2 : 1);
 	size_t k = 0;
 	for (size_t j = 0; j + 1 < f->n_anchor; j++) {
+		if (!f->anchor[j].measured || !f->anchor[j + 1].measured)
+			continue; /* counted by time: not claimed as searched ground */
 		int64_t t0 = f->anchor[j].t_ms, t1 = f->anchor[j + 1].t_ms;
 		int64_t across = ((2 * (int64_t)j + 1) * w) / 2;
 		bool up = j % 2 == 0;

@@ -60,6 +60,7 @@ struct an_boxframe_anchor {
 	uint64_t var_mm2;     /* variance of bias_mm */
 	uint64_t d_mm2_per_s; /* the error's diffusion in the lane starting here (per axis, per second) */
 	uint32_t h_med_mm;    /* that lane's median reported h_acc */
+	bool measured;        /* a turnaround read from the track; false: a lane end counted by time only */
 };
 
 struct an_boxframe {
