@@ -40,6 +40,12 @@ static int u64_cmp(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
+static int dbl_cmp(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+	return a < b ? -1 : a > b;
+}
+
 /* Variance growth per second from squared increments per second (sorted here): median / χ²₁'s median,
  * robust to the odd jump; never below the floor. */
 static uint64_t diffusion(uint64_t *v, size_t n)
@@ -181,8 +187,19 @@ static bool lane_time_plausible(uint64_t d, uint64_t med)
 	return d * 20u >= med * 9u && d * 20u <= med * 49u;
 }
 
-static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K, size_t *turn, size_t *rt,
-                         size_t *lanes, uint64_t *q, size_t *nt_out)
+/* Upper quartile of the reported h_acc of fixes [a, b], q scratch (b − a + 1): a lane a quarter under
+ * trees is already a lane whose swing is lost. */
+static uint64_t high_h(const struct pt *p, size_t a, size_t b, uint64_t *q)
+{
+	size_t n = 0;
+	for (size_t i = a; i <= b; i++)
+		q[n++] = p[i].h_mm;
+	qsort(q, n, sizeof(*q), u64_cmp);
+	return q[n * 3 / 4];
+}
+
+static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, int64_t len, uint32_t K, size_t *turn,
+                         size_t *rt, size_t *lanes, uint64_t *q, size_t *nt_out)
 {
 	size_t last = 0;
 	size_t nt = turnarounds(p, m, hyst, turn, (size_t)K + 1, &last);
@@ -196,10 +213,16 @@ static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K,
 	 * dwelt at the lane end while the handlers stepped: that is where the end is measured */
 	memcpy(rt, turn, (closed + 1) * sizeof(*rt));
 	refine_turns(p, m, rt, closed);
+	/* the median lane time over the segments the receiver could show (under trees the swings of the error
+	 * cut many short pieces that would drag it down) */
+	size_t ng = 0;
 	for (size_t j = 0; j < closed; j++)
-		q[j] = (uint64_t)(p[rt[j + 1]].t_ms - p[rt[j]].t_ms);
-	qsort(q, closed, sizeof(*q), u64_cmp);
-	uint64_t med = q[closed / 2];
+		if (high_h(p, rt[j], rt[j + 1], q + K + 1) <= 2 * (uint64_t)len)
+			q[ng++] = (uint64_t)(p[rt[j + 1]].t_ms - p[rt[j]].t_ms);
+	if (ng < 2)
+		return 0;
+	qsort(q, ng, sizeof(*q), u64_cmp);
+	uint64_t med = q[ng / 2];
 	if (med == 0)
 		return 0;
 #define PLAUSIBLE(d) lane_time_plausible((d), med)
@@ -207,6 +230,10 @@ static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K,
 	lanes[0] = turn[0];
 	while (j < closed && nl < K) {
 		uint64_t d = (uint64_t)(p[rt[j + 1]].t_ms - p[rt[j]].t_ms);
+		/* a receiver that says it is worse than twice the lane length (under trees: 10–20 m) cannot show
+		 * the lane's swing, whatever the hysteresis found in it */
+		if (high_h(p, rt[j], rt[j + 1], q + K + 1) > 2 * (uint64_t)len)
+			break;
 		if (PLAUSIBLE(d)) {
 			lanes[++nl] = turn[j + 1];
 			j++;
@@ -230,7 +257,7 @@ static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, uint32_t K,
 				sum += (uint64_t)(p[rt[k + 1]].t_ms - p[rt[k]].t_ms);
 				k++;
 			}
-			if ((k - j) % 2 == 0 || !PLAUSIBLE(sum))
+			if ((k - j) % 2 == 0 || !PLAUSIBLE(sum) || high_h(p, rt[j], rt[k], q + K + 1) > 2 * (uint64_t)len)
 				break;
 			lanes[++nl] = turn[k];
 			j = k;
@@ -247,15 +274,6 @@ out_done:
 	return nl;
 }
 
-/* Median time of lanes a[0..n) (n >= 1), q scratch. */
-static uint64_t median_lane_ms(const struct pt *p, const size_t *a, size_t n, uint64_t *q)
-{
-	for (size_t j = 0; j < n; j++)
-		q[j] = (uint64_t)(p[a[j + 1]].t_ms - p[a[j]].t_ms);
-	qsort(q, n, sizeof(*q), u64_cmp);
-	return q[n / 2];
-}
-
 /* The reading that keeps the most lanes over hysteresis from half a lane length down to 0.3 of it (ties:
  * the larger): a smaller one catches turns the drift has flattened, and read_lanes' lane-time checks
  * reject the noise it lets in. best[0 .. return] = the lanes' anchors; turn, rt, lt (K + 2) and q scratch. */
@@ -267,7 +285,8 @@ static size_t best_reading(const struct pt *p, size_t m, const struct an_geo_box
 	size_t nlf = 0;
 	*nt_out = 0;
 	for (size_t hi = 0; hi < sizeof(hyst_pct) / sizeof(hyst_pct[0]) && nlf < K; hi++) {
-		size_t ntt, got = read_lanes(p, m, box->lane_len_mm * (int64_t)hyst_pct[hi] / 100, K, turn, rt, lt, q, &ntt);
+		size_t ntt, got = read_lanes(p, m, box->lane_len_mm * (int64_t)hyst_pct[hi] / 100, box->lane_len_mm, K, turn, rt, lt,
+		                              q, &ntt);
 		if (hi == 0 || got > nlf) {
 			nlf = got;
 			*nt_out = ntt;
@@ -333,106 +352,59 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 	size_t nt = 0;
 	size_t nlf = best_reading(p, m, box, turn, rt, lt, best, q, &nt);
 	f->turnarounds = (uint32_t)nt;
-	/*
-	 * The end of the pass, read backwards (time reversed, the box mirrored so the last lane is lane 0):
-	 * where the track stopped reading as lanes in the middle (trees over part of the box), the lanes
-	 * after that are read from the pass's end. The lanes between are counted by time: if the gap holds a
-	 * whole number G of plausible lane times, lanes nlf .. K − S − 1 run in equal times. Their anchors are
-	 * times only (no measured lane end): placed across by the lane, along by the time into it.
-	 */
-	size_t S = 0, G = 0;
-	if (nlf < K && nlf >= AN_BOXFRAME_MIN_LANES) {
-		struct pt *pr = malloc(m * sizeof(*pr));
-		size_t *rb = malloc(((size_t)K + 2) * sizeof(*rb));
-		if (pr == NULL || rb == NULL) {
-			free(pr);
-			free(rb);
-			err = -ENOMEM;
-			goto out_fail;
-		}
-		for (size_t i = 0; i < m; i++) {
-			const struct pt *o = &p[m - 1 - i];
-			pr[i] = (struct pt){ -o->t_ms, K % 2 ? box->lane_len_mm - o->u_mm : o->u_mm, box->width_mm - o->v_mm,
-					     o->h_mm };
-		}
-		size_t nt_r;
-		size_t sr = best_reading(pr, m, box, turn, rt, lt, rb, q, &nt_r);
-		if (sr >= AN_BOXFRAME_MIN_LANES && nlf + sr <= K) {
-			/* forward fix index of the suffix's first anchor (lane K − sr starts there) */
-			size_t i_s = m - 1 - rb[sr];
-			int64_t t0 = p[best[nlf]].t_ms, t1 = p[i_s].t_ms;
-			uint64_t med = median_lane_ms(p, best, nlf, q);
-			size_t g = K - nlf - sr;
-			bool ok;
-			if (g == 0) /* the same turnaround read from both sides */
-				ok = llabs(t1 - t0) <= 2 * AN_BOXFRAME_DWELL_MS;
-			else
-				ok = t1 > t0 && lane_time_plausible((uint64_t)(t1 - t0) / g, med);
-			if (ok) {
-				S = sr;
-				G = g;
-				/* the suffix's anchors in forward order after the prefix's (and the gap's) */
-				for (size_t k2 = 0; k2 <= sr; k2++)
-					best[K - k2] = m - 1 - rb[k2];
-			}
-		}
-		free(pr);
-		free(rb);
-	}
 	/* a reading is evidence of the lanes only when it is long enough that chance swings could not make
 	 * it: a quarter of the box (at least 4 lanes) read in order from lane 0 */
-	if (nlf < AN_BOXFRAME_MIN_LANES || (nlf + S) * 4u < K) {
+	if (nlf < AN_BOXFRAME_MIN_LANES || nlf * 4u < K) {
 		f->reason = AN_BOXFRAME_LANES;
 		goto out_done;
 	}
-	size_t na = S ? (size_t)K + 1 : nlf + 1; /* anchors */
-	/* the gap's anchors: equal times between the prefix's last and the suffix's first, at the nearest fix */
-	int64_t *at = malloc(na * sizeof(*at));
+	size_t na = nlf + 1; /* anchors */
+	int64_t *at = malloc(na * sizeof(*at)); /* their times */
 	if (at == NULL) {
 		err = -ENOMEM;
 		goto out_fail;
 	}
 	for (size_t j = 0; j < na; j++)
-		at[j] = p[best[j < nlf + 1 || j >= nlf + G ? j : nlf]].t_ms;
-	if (S) {
-		int64_t t0 = p[best[nlf]].t_ms, t1 = p[best[nlf + G]].t_ms;
-		for (size_t j = nlf + 1; j < nlf + G; j++) {
-			at[j] = t0 + (t1 - t0) * (int64_t)(j - nlf) / (int64_t)G;
-			size_t i = best[nlf];
-			while (i + 1 < m && p[i + 1].t_ms <= at[j])
-				i++;
-			best[j] = i;
-		}
-	}
-	/* the lanes must step across the box as lanes do: the least-squares slope of each read lane's mean
-	 * across position on its index within 0.4 .. 1.6 lane widths (a track that swings along the lanes
-	 * without stepping across them — a dog running free, patches searched here and there — does not) */
+		at[j] = p[best[j]].t_ms;
+	/* the lanes must step across the box as lanes do: the Theil–Sen slope (median of the pairwise slopes,
+	 * robust to the odd lane under trees) of each read lane's median across position on its index within
+	 * 0.4 .. 1.6 lane widths (a track that swings along the lanes without stepping across them — a dog
+	 * running free, patches searched here and there — does not) */
 	{
-		double sj = 0, sv = 0, sjj = 0, sjv = 0, nn = 0;
-		for (size_t j = 0; j + 1 < na; j++) {
-			if (j >= nlf && j < nlf + G)
-				continue; /* counted by time, not read */
-			double sum = 0;
-			size_t cnt = 0;
-			for (size_t i = best[j]; i <= best[j + 1] && i < m; i++, cnt++)
-				sum += (double)p[i].v_mm;
-			double vj = sum / (double)cnt, x = (double)j;
-			sj += x;
-			sv += vj;
-			sjj += x * x;
-			sjv += x * vj;
-			nn += 1;
+		double *vm = malloc(na * sizeof(*vm)), *sl = malloc(na * na / 2 * sizeof(*sl) + sizeof(*sl));
+		size_t *ix = malloc(na * sizeof(*ix));
+		if (vm == NULL || sl == NULL || ix == NULL) {
+			free(vm);
+			free(sl);
+			free(ix);
+			free(at);
+			err = -ENOMEM;
+			goto out_fail;
 		}
-		double den = nn * sjj - sj * sj;
-		double slope = den > 0 ? (nn * sjv - sj * sv) / den : 0.0;
-		double wl = (double)box->lane_width_mm;
+		size_t nv = 0, ns = 0;
+		for (size_t j = 0; j + 1 < na; j++) {
+			size_t cnt = 0;
+			for (size_t i = best[j]; i <= best[j + 1] && i < m; i++)
+				q[cnt++] = (uint64_t)(p[i].v_mm + AN_GEO_RANGE_MAX_MM); /* shifted: sorts as unsigned */
+			qsort(q, cnt, sizeof(*q), u64_cmp);
+			vm[nv] = (double)((int64_t)q[cnt / 2] - AN_GEO_RANGE_MAX_MM);
+			ix[nv++] = j;
+		}
+		for (size_t a2 = 0; a2 < nv; a2++)
+			for (size_t b2 = a2 + 1; b2 < nv; b2++)
+				sl[ns++] = (vm[b2] - vm[a2]) / (double)(ix[b2] - ix[a2]);
+		qsort(sl, ns, sizeof(*sl), dbl_cmp);
+		double slope = ns ? sl[ns / 2] : 0.0, wl = (double)box->lane_width_mm;
+		free(vm);
+		free(sl);
+		free(ix);
 		if (!(slope >= 0.4 * wl && slope <= 1.6 * wl)) {
 			free(at);
 			f->reason = AN_BOXFRAME_ACROSS;
 			goto out_done;
 		}
 	}
-	f->lanes = (uint32_t)(nlf + S);
+	f->lanes = (uint32_t)nlf;
 	size_t *ai = best; /* anchor fix indices: lane j from ai[j] to ai[j + 1] */
 	f->anchor = calloc(na, sizeof(*f->anchor));
 	if (f->anchor == NULL) {
@@ -441,9 +413,6 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 		goto out_fail;
 	}
 	f->n_anchor = na;
-	for (size_t j = 0; j < na; j++)
-		f->anchor[j].measured = !(j > nlf && j < nlf + G);
-	nlf = na - 1; /* lanes with anchors from here on (read or counted) */
 
 	/*
 	 * D: squared increments of the across residual (measured across − lane centre) between consecutive
@@ -500,11 +469,6 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 	/* anchors: the receiver's along error at each lane end, averaged over the dwell there */
 	for (size_t j = 0; j <= nlf; j++) {
 		int64_t tj = at[j], ref = anchor_along(box, j);
-		if (!f->anchor[j].measured) {
-			f->anchor[j].t_ms = tj;
-			f->anchor[j].bias_mm = 0; /* not measured: never used (place() reads along by time there) */
-			continue;
-		}
 		int64_t sum = 0, cnt = 0;
 		size_t lo = ai[j];
 		while (lo > 0 && p[lo - 1].t_ms >= tj - AN_BOXFRAME_DWELL_MS)
@@ -545,7 +509,7 @@ bool an_boxframe_same(const struct an_boxframe *a, const struct an_boxframe *b)
 	for (size_t j = 0; j < a->n_anchor; j++)
 		if (a->anchor[j].t_ms != b->anchor[j].t_ms || a->anchor[j].bias_mm != b->anchor[j].bias_mm ||
 		    a->anchor[j].d_mm2_per_s != b->anchor[j].d_mm2_per_s || a->anchor[j].var_mm2 != b->anchor[j].var_mm2 ||
-		    a->anchor[j].h_med_mm != b->anchor[j].h_med_mm || a->anchor[j].measured != b->anchor[j].measured)
+		    a->anchor[j].h_med_mm != b->anchor[j].h_med_mm)
 			return false;
 	return true;
 }
@@ -560,8 +524,9 @@ int an_boxframe_place(const struct an_boxframe *f, int64_t t_ms, int64_t e_mm, i
 	*n_out = n_mm;
 	*h_out = h_acc_mm;
 	*placed = false;
-	if (!f->valid || h_acc_mm == 0 || f->n_anchor < 2 || t_ms < f->anchor[0].t_ms ||
-	    t_ms > f->anchor[f->n_anchor - 1].t_ms)
+	/* a fix worse than twice the lane length is where the reading stops (read_lanes): not placed either */
+	if (!f->valid || h_acc_mm == 0 || (uint64_t)h_acc_mm > 2 * (uint64_t)f->box.lane_len_mm || f->n_anchor < 2 ||
+	    t_ms < f->anchor[0].t_ms || t_ms > f->anchor[f->n_anchor - 1].t_ms)
 		return 0;
 	/* the lane: the last anchor at or before t (lane j runs from anchor j to anchor j + 1) */
 	size_t lo = 0, hi = f->n_anchor - 1;
@@ -588,12 +553,6 @@ int an_boxframe_place(const struct an_boxframe *f, int64_t t_ms, int64_t e_mm, i
 	if (hr > hm) /* this fix's own error beyond its lane's typical one: the bias cannot remove it */
 		var_al += (hr * hr - hm * hm) / 2.0;
 	double var_ac = w * w / 12.0;                           /* uniform inside the lane */
-	if (!a->measured || !b->measured) {
-		/* a lane counted by time between lanes read: no lane end measured the error, and the count may
-		 * be a lane out (σ half a lane width more across) */
-		var_al = INFINITY;
-		var_ac += w * w / 4.0;
-	}
 	double var_raw = (double)h_acc_mm * (double)h_acc_mm / 2.0; /* h_acc is a DRMS: per axis h²/2 */
 	/* Third reading of along: the time into the lane, the animal walking it end to end at an even pace.
 	 * Coarse (sniff pauses, an indication's 10–20 s stop: a quarter of the lane length as its σ), but it
@@ -637,10 +596,7 @@ int an_boxframe_lane_track(const struct an_boxframe *f, struct an_coverage_fix *
 		return 0;
 	int64_t len = f->box.lane_len_mm, w = f->box.lane_width_mm;
 	size_t per = (size_t)((len + AN_BOXFRAME_TRACK_STEP_MM - 1) / AN_BOXFRAME_TRACK_STEP_MM) + 1;
-	size_t read = 0;
-	for (size_t j = 0; j + 1 < f->n_anchor; j++)
-		read += f->anchor[j].measured && f->anchor[j + 1].measured;
-	size_t need = per * read;
+	size_t need = per * (f->n_anchor - 1);
 	*n_out = need;
 	if (need > cap)
 		return -ENOBUFS;
@@ -648,8 +604,6 @@ int an_boxframe_lane_track(const struct an_boxframe *f, struct an_coverage_fix *
 	uint32_t h = (uint32_t)(w / 2 > 0 ? w / 2 : 1);
 	size_t k = 0;
 	for (size_t j = 0; j + 1 < f->n_anchor; j++) {
-		if (!f->anchor[j].measured || !f->anchor[j + 1].measured)
-			continue; /* counted by time: not claimed as searched ground */
 		int64_t t0 = f->anchor[j].t_ms, t1 = f->anchor[j + 1].t_ms;
 		int64_t across = ((2 * (int64_t)j + 1) * w) / 2;
 		bool up = j % 2 == 0;

@@ -62,9 +62,13 @@ struct track {
  * with 0.15 m zig-zag across, a 3 s dwell at every lane end (the handlers' step), receiver error GM
  * σ = sigma_mm, τ = 60 s, reported h_acc = h_mm.
  */
+static uint32_t g_canopy_from = UINT32_MAX, g_canopy_to; /* lanes [from, to) under trees */
+
 static struct track make_pass(const struct an_geo_box *b, uint32_t lanes, bool partial, int64_t t0_ms,
                               double sigma_mm, uint32_t h_mm, uint64_t seed)
 {
+	/* under trees: a second Gauss–Markov term, σ 10 m, τ 20 s, as analysis.md §1.4's canopy numbers */
+	double ce = 0, cn = 0, cphi = exp(-1.0 / 20.0), cq = 10000.0 * sqrt(1.0 - exp(-2.0 / 20.0));
 	struct track tr = { 0 };
 	size_t cap = 200000;
 	tr.fix = calloc(cap, sizeof(*tr.fix));
@@ -89,9 +93,13 @@ static struct track make_pass(const struct an_geo_box *b, uint32_t lanes, bool p
 			cr_assert_eq(an_geo_box_to_enu(b, llround(along), llround(across + zig), &e, &n), 0);
 			be = phi * be + q * gauss(&s);
 			bn = phi * bn + q * gauss(&s);
+			bool trees = k >= g_canopy_from && k < g_canopy_to;
+			ce = trees ? cphi * ce + cq * gauss(&s) : 0;
+			cn = trees ? cphi * cn + cq * gauss(&s) : 0;
 			tr.true_e[tr.n] = e;
 			tr.true_n[tr.n] = n;
-			tr.fix[tr.n] = (struct an_coverage_fix){ t, e + llround(be), n + llround(bn), h_mm };
+			tr.fix[tr.n] = (struct an_coverage_fix){ t, e + llround(be + ce), n + llround(bn + cn),
+								 trees ? 14000u : h_mm };
 			tr.n++;
 			t += 1000;
 		}
@@ -160,6 +168,37 @@ Test(an_boxframe, consumer_pass_is_pulled_into_its_lanes_with_an_honest_accuracy
 	cr_assert(mp < 0.5 * mr && mp < 1000.0, "placed median %.0f mm vs raw %.0f mm", mp, mr);
 	cr_assert(within >= 0.90 * (double)total, "only %zu of %zu placed errors within their 95 %% radius", within,
 		  total);
+}
+
+Test(an_boxframe, reading_stops_where_the_receiver_cannot_show_a_lane)
+{
+	struct an_geo_box b = rat_box();
+	int stopped = 0;
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		g_canopy_from = 16; /* lanes 16..21 under trees: 10 m of error, the receiver says 14 m */
+		g_canopy_to = 22;
+		struct track tr = make_pass(&b, 40, false, 1000000, 2123.0, 3000, 100 + seed);
+		g_canopy_from = UINT32_MAX;
+		struct an_boxframe *f;
+		cr_assert_eq(an_boxframe_fit(&b, tr.fix, tr.n, &f), 0);
+		/* never a lane read under the trees (the count would be guessed from there on) */
+		cr_assert(!f->valid || f->lanes <= 16, "seed %llu: %u lanes", (unsigned long long)seed, f->lanes);
+		stopped += f->valid && f->lanes >= 10;
+		size_t under = 0;
+		for (size_t i = 0; i < tr.n && f->valid; i++) {
+			int64_t e, n;
+			uint32_t h;
+			bool placed;
+			cr_assert_eq(an_boxframe_place(f, tr.fix[i].t_ms, tr.fix[i].e_mm, tr.fix[i].n_mm, tr.fix[i].h_acc_mm, &e,
+						       &n, &h, &placed), 0);
+			under += placed && tr.fix[i].h_acc_mm == 14000u;
+		}
+		/* at most the dwell at the last lane end read, where the trees begin */
+		cr_assert_leq(under, 3, "seed %llu: %zu fixes under the trees placed", (unsigned long long)seed, under);
+		an_boxframe_free(f);
+		track_free(&tr);
+	}
+	cr_assert_geq(stopped, 5, "only %d of 8 passes read up to the trees", stopped);
 }
 
 Test(an_boxframe, fit_is_a_function_of_the_set_of_fixes)

@@ -17,15 +17,15 @@
  * box frame's, so an RTK-fixed track is left as it was and a consumer track is pulled into its lanes. The
  * placed h_acc is the DRMS of the two axes' variances: an honest accuracy for clustering, gates and coverage.
  *
- * The lanes are read from lane 0 on, as long as each lane takes a plausible time (0.4–2.5 × the median lane):
- * after a lane that does not (a canopy track whose error swings more than half a lane length makes many
- * short "lanes"; a missed turnaround one long one) the count is lost, so later positions are not placed.
- * A pass in progress is placed lane by lane as each lane is closed by its turnaround, once a quarter of
- * the box (at least AN_BOXFRAME_MIN_LANES lanes) has been read. When less can be read the track is not used
- * at all (valid = false, reason says why): fewer fixes than two per
- * lane, a confirmation search of a few metres, a dog running free. The fit is a pure function of the SET of fixes (they are sorted
- * by (t, e, n, h_acc) first; equal times keep the first in that order), so any arrival order gives the same
- * fit, bit for bit.
+ * The lanes are read from lane 0 on, as long as each lane takes a plausible time (0.45–2.45 × the median
+ * lane) and the receiver says it is better than twice the lane length (under trees it is not): after a lane
+ * that does not (a canopy track whose error swings more than half a lane length makes many short "lanes";
+ * a missed turnaround one long one) the count is lost, so later positions are not placed. A pass in
+ * progress is placed lane by lane as each lane is closed by its turnaround, once a quarter of the box (at
+ * least AN_BOXFRAME_MIN_LANES lanes) has been read. When less can be read the track is not used at all
+ * (valid = false, reason says why): fewer fixes than two per lane, a confirmation search of a few metres, a
+ * dog running free. The fit is a pure function of the SET of fixes (they are sorted by (t, e, n, h_acc)
+ * first; equal times keep the first in that order), so any arrival order gives the same fit, bit for bit.
  */
 #ifndef AN_BOXFRAME_H
 #define AN_BOXFRAME_H
@@ -60,7 +60,6 @@ struct an_boxframe_anchor {
 	uint64_t var_mm2;     /* variance of bias_mm */
 	uint64_t d_mm2_per_s; /* the error's diffusion in the lane starting here (per axis, per second) */
 	uint32_t h_med_mm;    /* that lane's median reported h_acc */
-	bool measured;        /* a turnaround read from the track; false: a lane end counted by time only */
 };
 
 struct an_boxframe {
@@ -87,7 +86,8 @@ bool an_boxframe_same(const struct an_boxframe *a, const struct an_boxframe *b);
 
 /* Place one position taken at t_ms (a fix, or an indication carrying its last fix) with the fit.
  * *placed = false (and the outputs = the inputs) when the fit is not valid, t_ms is outside the pass
- * (before the start of lane 0 or after the end of the last lane) or h_acc_mm is 0 (unknown).
+ * (before the start of lane 0 or after the end of the last lane), h_acc_mm is 0 (unknown) or worse than
+ * twice the lane length (under trees: the reading of lanes stops there too).
  * @retval -EINVAL NULL argument or coordinate out of range */
 int an_boxframe_place(const struct an_boxframe *f, int64_t t_ms, int64_t e_mm, int64_t n_mm, uint32_t h_acc_mm,
                       int64_t *e_out, int64_t *n_out, uint32_t *h_out, bool *placed)
