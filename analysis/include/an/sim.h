@@ -103,7 +103,8 @@ enum an_sim_species { AN_SIM_RAT = 1, AN_SIM_DOG = 2 };
 enum an_sim_rx { AN_SIM_RX_CONSUMER = 0, AN_SIM_RX_SBAS, AN_SIM_RX_RTK_FLOAT, AN_SIM_RX_RTK_FIXED, AN_SIM_RX_COUNT };
 enum an_sim_tclass { AN_SIM_T_AP = 0, AN_SIM_T_AT, AN_SIM_T_UXO, AN_SIM_T_FRAG, AN_SIM_T_SCRAP, AN_SIM_T_COUNT };
 enum an_sim_box_kind { AN_SIM_BOX_RAT = 0, AN_SIM_BOX_DOG, AN_SIM_BOX_BLIND };
-enum an_sim_pass_kind { AN_SIM_PASS_PRIMARY = 0, AN_SIM_PASS_SECOND, AN_SIM_PASS_QC, AN_SIM_PASS_BLIND };
+enum an_sim_pass_kind { AN_SIM_PASS_PRIMARY = 0, AN_SIM_PASS_SECOND, AN_SIM_PASS_QC, AN_SIM_PASS_BLIND,
+			 AN_SIM_PASS_CONFIRM, AN_SIM_PASS_KINDS };
 enum an_sim_beh {
 	AN_SIM_B_REST = 0, /* collar on, animal resting: no accelerometer stream */
 	AN_SIM_B_WALK,
@@ -158,6 +159,10 @@ struct an_sim_scenario {
 	double rat_bout_min, rat_rest_min, dog_bout_min_lo, dog_bout_min_hi, dog_rest_min;
 	uint32_t rat_bouts;
 	uint32_t blind_targets;  /* 0: no accreditation box */
+	bool confirm;            /* confirmation search of disputed pegs (an/sim.h "Confirmation") */
+	double confirm_radius_m; /* a peg with a peg of the other animal this close is not disputed */
+	uint32_t confirm_rat_lanes, confirm_dog_lanes;  /* patch: lanes of the box across ... */
+	double confirm_rat_len_m, confirm_dog_len_m;    /* ... × this long along them, by box kind */
 	double canopy_cep_m, canopy_fix_loss;
 	struct an_sim_rect canopy[AN_SIM_RECTS_MAX];
 	uint32_t n_canopy;
@@ -225,6 +230,13 @@ struct an_sim_pass {
 	uint32_t n_true, n_false;
 };
 
+/* One patch of a confirmation pass: lanes lane0 .. lane0 + lanes - 1 of the box, along0_mm .. along1_mm
+ * along them (box frame, an/geo.h); always inside the box. Patches of one pass do not overlap. */
+struct an_sim_patch {
+	uint32_t pass, box, lane0, lanes;
+	int64_t along0_mm, along1_mm;
+};
+
 struct an_sim_ind {
 	uint32_t id, animal, pass, box;
 	int64_t t_ms;              /* onset, UTC */
@@ -262,6 +274,8 @@ struct an_sim_world {
 	uint32_t n_inds, cap_inds;
 	struct an_sim_exposure *exps;
 	uint32_t n_exps, cap_exps;
+	struct an_sim_patch *patches; /* confirmation patches, in pass order */
+	uint32_t n_patches, cap_patches;
 };
 
 /* Build everything (no streams). @retval -EINVAL bad scenario (reason in err), -ENOMEM */
