@@ -252,6 +252,7 @@ static void box_pt(const struct an_sim_box *b, double along_mm, double across_mm
 #define DOG_LANE_MM 600u
 #define SAFE_LANE_M 1.0
 #define BOXES_PER_ROW 10u
+#define CONFIRM_SLACK_MS (2 * 60000) /* longest wait for a confirmation before other work goes first */
 
 static int build_layout(struct gen *g)
 {
@@ -539,122 +540,123 @@ static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal 
 		bt_lane[nbt++] = bp.lane;
 	}
 	for (uint32_t pi = 0; pi < np; pi++) {
-	const struct an_sim_patch *pt = &patches[pi];
-	double a0 = (double)pt->along0_mm, a1 = (double)pt->along1_mm;
-	double lane_m2 = (a1 - a0) * wl / 1e6;
-	if (patches != &whole) {
-		if ((e = grow((void **)&w->patches, &w->cap_patches, w->n_patches, sizeof *w->patches)) < 0)
-			goto out;
-		w->patches[w->n_patches] = *pt;
-		w->patches[w->n_patches++].pass = pid;
-		if (pi > 0) { /* out of the last patch to the safe lane, along it, in beside this one */
-			double side = a0 + a1 > L ? L + 500.0 : -500.0;
-			int64_t se, sn;
-			box_pt(b, side, ((double)pt->lane0 + 0.5) * wl, &se, &sn);
-			int64_t xe, xn;
-			struct an_geo_box_pos here;
-			if ((e = an_geo_box_locate(&b->geo, c->e, c->n, 0, &here)) < 0)
+		const struct an_sim_patch *pt = &patches[pi];
+		double a0 = (double)pt->along0_mm, a1 = (double)pt->along1_mm;
+		double lane_m2 = (a1 - a0) * wl / 1e6;
+		if (patches != &whole) {
+			if ((e = grow((void **)&w->patches, &w->cap_patches, w->n_patches, sizeof *w->patches)) < 0)
 				goto out;
-			box_pt(b, side, (double)here.across_mm, &xe, &xn);
-			if ((e = go_to(c, xe, xn, 0.3, AN_SIM_B_WALK)) < 0 || (e = go_to(c, se, sn, 0.5, AN_SIM_B_WALK)) < 0)
-				goto out;
-		}
-	}
-	for (uint32_t k = pt->lane0; k < pt->lane0 + pt->lanes; k++) {
-		size_t nev = 0;
-		for (size_t i = 0; i < nbt; i++) {
-			if (bt_lane[i] != (int32_t)k || bt[i].along_mm < a0 || bt[i].along_mm > a1)
-				continue;
-			if (nev == ev_cap) {
-				ev_cap = ev_cap ? 2 * ev_cap : 16;
-				void *p = realloc(ev, ev_cap * sizeof *ev);
-				if (!p) {
-					e = -ENOMEM;
+			w->patches[w->n_patches] = *pt;
+			w->patches[w->n_patches++].pass = pid;
+			if (pi > 0) { /* out of the last patch to the safe lane, along it, in beside this one */
+				double side = a0 + a1 > L ? L + 500.0 : -500.0;
+				int64_t se, sn;
+				box_pt(b, side, ((double)pt->lane0 + 0.5) * wl, &se, &sn);
+				int64_t xe, xn;
+				struct an_geo_box_pos here;
+				if ((e = an_geo_box_locate(&b->geo, c->e, c->n, 0, &here)) < 0)
 					goto out;
-				}
-				ev = p;
-			}
-			ev[nev++] = bt[i];
-		}
-		uint32_t nf = an_sim_rng_poisson(&r, a->p.false_per_100m2 * lane_m2 / 100.0);
-		for (uint32_t f = 0; f < nf; f++) {
-			if (nev == ev_cap) {
-				ev_cap = ev_cap ? 2 * ev_cap : 16;
-				void *p = realloc(ev, ev_cap * sizeof *ev);
-				if (!p) {
-					e = -ENOMEM;
-					goto out;
-				}
-				ev = p;
-			}
-			double al = an_sim_rng_uniform(&r, a0, a1);
-			double acr = an_sim_rng_uniform(&r, (double)k * wl, (double)(k + 1) * wl);
-			ev[nev++] = (struct event){al, acr, -1};
-		}
-		bool up = (k - pt->lane0) % 2 == 0;
-		if (nev > 1)
-			qsort(ev, nev, sizeof *ev, up ? cmp_ev_up : cmp_ev_down);
-		double centre = ((double)k + 0.5) * wl;
-		double pos = up ? a0 : a1, end = up ? a1 : a0;
-		int64_t pe, pn;
-		/* step to this lane (handlers' sideways step): the animal drifts across while they move */
-		box_pt(b, pos, centre, &pe, &pn);
-		bool first = k == pt->lane0;
-		if (!first && (e = go_to(c, pe, pn, rat ? 0.2 : 0.25, AN_SIM_B_WALK)) < 0)
-			goto out;
-		if (!first && an_sim_rng_bernoulli(&r, 0.3) &&
-		    (e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND)) < 0)
-			goto out;
-		if (first && (e = go_to(c, pe, pn, 0.3, AN_SIM_B_WALK)) < 0)
-			goto out;
-		for (size_t i = 0; i <= nev; i++) {
-			double stop = i < nev ? ev[i].along_mm : end;
-			/* walk to `stop` in chunks, zig-zagging inside the lane, with sniff pauses */
-			while (up ? pos < stop : pos > stop) {
-				double step = an_sim_rng_uniform(&r, 400.0, 1200.0);
-				pos = up ? fmin(stop, pos + step) : fmax(stop, pos - step);
-				double zig = an_sim_rng_uniform(&r, -0.3, 0.3) * wl;
-				box_pt(b, pos, centre + zig, &pe, &pn);
-				double v = a->p.speed_m_s * an_sim_rng_lognormal(&r, 1.0, 0.25);
-				if ((e = go_to(c, pe, pn, v, AN_SIM_B_WALK)) < 0)
-					goto out;
-				double u = an_sim_rng_unit(&r);
-				if (u < (rat ? 0.20 : 0.15))
-					e = stay(c, an_sim_rng_uniform(&r, 0.5, 2.0), AN_SIM_B_SNIFF);
-				else if (u < (rat ? 0.23 : 0.17))
-					e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND);
-				else if (u < (rat ? 0.233 : 0.175))
-					e = stay(c, rat ? an_sim_rng_uniform(&r, 0.3, 0.7) : an_sim_rng_uniform(&r, 0.8, 1.6),
-						 AN_SIM_B_SHAKE);
-				if (e < 0)
+				box_pt(b, side, (double)here.across_mm, &xe, &xn);
+				if ((e = go_to(c, xe, xn, 0.3, AN_SIM_B_WALK)) < 0 ||
+				    (e = go_to(c, se, sn, 0.5, AN_SIM_B_WALK)) < 0)
 					goto out;
 			}
-			if (i == nev)
-				break;
-			int64_t ie, in;
-			int32_t tgt = ev[i].target;
-			if (tgt >= 0) {
-				const struct an_sim_target *t = &w->targets[tgt];
-				double bout_min = (double)(c->t - ac->bout_start) / 60000.0;
-				double p = p_detect(w, a, t, c->t, bout_min);
-				bool hit = an_sim_rng_bernoulli(&r, p);
-				if ((e = grow((void **)&w->exps, &w->cap_exps, w->n_exps, sizeof *w->exps)) < 0)
-					goto out;
-				w->exps[w->n_exps++] = (struct an_sim_exposure){(uint32_t)tgt, pid, a->index, c->t, p, hit};
-				/* localisation error is drawn either way, so the stream does not fork on hit */
-				double oe = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
-				double on = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
-				if (!hit)
+		}
+		for (uint32_t k = pt->lane0; k < pt->lane0 + pt->lanes; k++) {
+			size_t nev = 0;
+			for (size_t i = 0; i < nbt; i++) {
+				if (bt_lane[i] != (int32_t)k || bt[i].along_mm < a0 || bt[i].along_mm > a1)
 					continue;
-				ie = t->e_mm + llround(oe);
-				in = t->n_mm + llround(on);
-			} else {
-				box_pt(b, ev[i].along_mm, ev[i].across_mm, &ie, &in);
+				if (nev == ev_cap) {
+					ev_cap = ev_cap ? 2 * ev_cap : 16;
+					void *p = realloc(ev, ev_cap * sizeof *ev);
+					if (!p) {
+						e = -ENOMEM;
+						goto out;
+					}
+					ev = p;
+				}
+				ev[nev++] = bt[i];
 			}
-			if ((e = indicate(g, c, &r, a, ps, ie, in, tgt, c->e, c->n)) < 0)
+			uint32_t nf = an_sim_rng_poisson(&r, a->p.false_per_100m2 * lane_m2 / 100.0);
+			for (uint32_t f = 0; f < nf; f++) {
+				if (nev == ev_cap) {
+					ev_cap = ev_cap ? 2 * ev_cap : 16;
+					void *p = realloc(ev, ev_cap * sizeof *ev);
+					if (!p) {
+						e = -ENOMEM;
+						goto out;
+					}
+					ev = p;
+				}
+				double al = an_sim_rng_uniform(&r, a0, a1);
+				double acr = an_sim_rng_uniform(&r, (double)k * wl, (double)(k + 1) * wl);
+				ev[nev++] = (struct event){al, acr, -1};
+			}
+			bool up = (k - pt->lane0) % 2 == 0;
+			if (nev > 1)
+				qsort(ev, nev, sizeof *ev, up ? cmp_ev_up : cmp_ev_down);
+			double centre = ((double)k + 0.5) * wl;
+			double pos = up ? a0 : a1, end = up ? a1 : a0;
+			int64_t pe, pn;
+			/* step to this lane (handlers' sideways step): the animal drifts across while they move */
+			box_pt(b, pos, centre, &pe, &pn);
+			bool first = k == pt->lane0;
+			if (!first && (e = go_to(c, pe, pn, rat ? 0.2 : 0.25, AN_SIM_B_WALK)) < 0)
 				goto out;
+			if (!first && an_sim_rng_bernoulli(&r, 0.3) &&
+			    (e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND)) < 0)
+				goto out;
+			if (first && (e = go_to(c, pe, pn, 0.3, AN_SIM_B_WALK)) < 0)
+				goto out;
+			for (size_t i = 0; i <= nev; i++) {
+				double stop = i < nev ? ev[i].along_mm : end;
+				/* walk to `stop` in chunks, zig-zagging inside the lane, with sniff pauses */
+				while (up ? pos < stop : pos > stop) {
+					double step = an_sim_rng_uniform(&r, 400.0, 1200.0);
+					pos = up ? fmin(stop, pos + step) : fmax(stop, pos - step);
+					double zig = an_sim_rng_uniform(&r, -0.3, 0.3) * wl;
+					box_pt(b, pos, centre + zig, &pe, &pn);
+					double v = a->p.speed_m_s * an_sim_rng_lognormal(&r, 1.0, 0.25);
+					if ((e = go_to(c, pe, pn, v, AN_SIM_B_WALK)) < 0)
+						goto out;
+					double u = an_sim_rng_unit(&r);
+					if (u < (rat ? 0.20 : 0.15))
+						e = stay(c, an_sim_rng_uniform(&r, 0.5, 2.0), AN_SIM_B_SNIFF);
+					else if (u < (rat ? 0.23 : 0.17))
+						e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND);
+					else if (u < (rat ? 0.233 : 0.175))
+						e = stay(c, rat ? an_sim_rng_uniform(&r, 0.3, 0.7) : an_sim_rng_uniform(&r, 0.8, 1.6),
+							 AN_SIM_B_SHAKE);
+					if (e < 0)
+						goto out;
+				}
+				if (i == nev)
+					break;
+				int64_t ie, in;
+				int32_t tgt = ev[i].target;
+				if (tgt >= 0) {
+					const struct an_sim_target *t = &w->targets[tgt];
+					double bout_min = (double)(c->t - ac->bout_start) / 60000.0;
+					double p = p_detect(w, a, t, c->t, bout_min);
+					bool hit = an_sim_rng_bernoulli(&r, p);
+					if ((e = grow((void **)&w->exps, &w->cap_exps, w->n_exps, sizeof *w->exps)) < 0)
+						goto out;
+					w->exps[w->n_exps++] = (struct an_sim_exposure){(uint32_t)tgt, pid, a->index, c->t, p, hit};
+					/* localisation error is drawn either way, so the stream does not fork on hit */
+					double oe = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
+					double on = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
+					if (!hit)
+						continue;
+					ie = t->e_mm + llround(oe);
+					in = t->n_mm + llround(on);
+				} else {
+					box_pt(b, ev[i].along_mm, ev[i].across_mm, &ie, &in);
+				}
+				if ((e = indicate(g, c, &r, a, ps, ie, in, tgt, c->e, c->n)) < 0)
+					goto out;
+			}
 		}
-	}
 	}
 	ps->t1_ms = c->t;
 	c->pass = -1;
@@ -907,9 +909,10 @@ static int build_schedule(struct gen *g)
 				goto free_box;
 			continue;
 		}
-		int best = -1;
-		int64_t best_start = 0;
-		int best_pri = 0;
+		/* candidates by class: 0 the day's work, 1 a confirmation by the box's own team, 2 the accreditation
+		 * test (before the day's work); the earliest start in each class */
+		int cbest[3] = {-1, -1, -1};
+		int64_t cstart[3] = {0, 0, 0};
 		bool possible = false;
 		for (size_t j = 0; j < nj; j++) {
 			struct job *jb = &jobs[j];
@@ -931,12 +934,20 @@ static int build_schedule(struct gen *g)
 				s = box_free[jb->box];
 			if (jb->dep >= 0 && jobs[jb->dep].t_end > s)
 				s = jobs[jb->dep].t_end;
-			/* an accreditation test comes before the day's work, and a box's disputed pegs before opening
-			 * another box (the team leader closes the boxes in hand first) */
-			int pri = jb->kind == AN_SIM_PASS_BLIND ? 2 : jb->kind == AN_SIM_PASS_CONFIRM ? 1 : 0;
-			if (best < 0 || pri > best_pri || (pri == best_pri && s < best_start))
-				best = (int)j, best_start = s, best_pri = pri;
+			bool own = jb->species == (w->boxes[jb->box].kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT);
+			int cl = jb->kind == AN_SIM_PASS_BLIND ? 2 : jb->kind == AN_SIM_PASS_CONFIRM && own ? 1 : 0;
+			if (cbest[cl] < 0 || s < cstart[cl])
+				cbest[cl] = (int)j, cstart[cl] = s;
 		}
+		/* The team leader closes the boxes in hand before opening another: a confirmation by the box's own
+		 * team goes first, unless the animal would stand waiting for it (its second pass still running)
+		 * longer than CONFIRM_SLACK_MS past the start of other work. An animal borrowed from the other
+		 * species' team confirms when it has nothing earlier of its own (class 0). */
+		int cl = cbest[2] >= 0 ? 2
+			 : cbest[1] >= 0 && (cbest[0] < 0 || cstart[1] <= cstart[0] + CONFIRM_SLACK_MS) ? 1
+											       : 0;
+		int best = cbest[cl];
+		int64_t best_start = cstart[cl];
 		if (best < 0) {
 			if (!possible) {
 				if ((e = finish(g, ac, a)) < 0)

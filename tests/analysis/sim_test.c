@@ -73,10 +73,12 @@ Test(sim_scenario, reference_loads)
 	an_sim_scenario_defaults(&sc);
 	int r = an_sim_scenario_load(&sc, SCENTRACK_SOURCE_DIR "/analysis/scenarios/reference.ini", err, sizeof err);
 	cr_assert_eq(r, 0, "%s", err);
-	cr_assert_eq(sc.n_animals, 8);
+	cr_assert_eq(sc.n_animals, 9);
 	cr_assert_eq(sc.rat_boxes, 8);
 	cr_assert_eq(sc.n_canopy, 2);
 	cr_assert_eq(sc.animals[7].species, AN_SIM_DOG);
+	cr_assert_eq(sc.animals[8].species, AN_SIM_DOG, "the third dog, for the dogs' disputed pegs");
+	cr_assert(sc.confirm);
 	cr_assert_eq(sc.animals[5].rx, AN_SIM_RX_RTK_FIXED);
 	cr_assert_float_eq(sc.animals[3].false_per_100m2, 0.33, 1e-12);
 	cr_assert(isnan(sc.animals[0].false_per_100m2), "unset parameters stay NAN (drawn later)");
@@ -98,6 +100,9 @@ Test(sim_scenario, errors_name_the_line)
 		{"rat_boxes = 3\n", "test:1: 'rat_boxes' outside any section"},
 		{"[animal R1]\nsens = 1.5\n", "outside [0, 1]"},
 		{"[gnss]\ncanopy = 1, 2, 3\n", "canopy: expected"},
+		{"[schedule]\nconfirm = maybe\n", "test:2: confirm: 'maybe' is not yes/no"},
+		{"[schedule]\nconfirm_radius = 1\n", "unknown key 'confirm_radius' in [schedule]"},
+		{"[schedule]\nconfirm_rat_lanes = 0\n", "test:2: confirm_rat_lanes"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		an_sim_scenario_defaults(&sc);
@@ -1149,7 +1154,7 @@ Test(sim_eval, coverage_of_exact_intervals_over_seeds, .timeout = 120)
 		an_sim_world_free(&w);
 	}
 	free(sc);
-	cr_expect_eq(acc.rate_n, 20u * 8u, "one false-rate interval per animal and seed");
+	cr_expect_eq(acc.rate_n, 20u * 9u, "one false-rate interval per animal and seed");
 	cr_expect_gt(acc.sens_n, 100u);
 	cr_expect_eq(acc.sens_cov + acc.sens_below + acc.sens_above, acc.sens_n);
 	cr_expect_geq((double)acc.sens_cov / (double)acc.sens_n, 0.90, "sensitivity coverage %f",
