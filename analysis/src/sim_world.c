@@ -768,8 +768,10 @@ static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t secon
 		for (uint32_t i = first; i < *ncp && !merged; i++)
 			for (uint32_t k = i + 1; k < *ncp && !merged; k++) {
 				struct an_sim_patch *p = &(*cp)[i], *q = &(*cp)[k];
+				/* lanes are whole, so sharing none is apart; along the lanes a shared edge is not (an
+				 * item on it would be met twice) */
 				if (p->lane0 >= q->lane0 + q->lanes || q->lane0 >= p->lane0 + p->lanes ||
-				    p->along0_mm >= q->along1_mm || q->along0_mm >= p->along1_mm)
+				    p->along0_mm > q->along1_mm || q->along0_mm > p->along1_mm)
 					continue;
 				uint32_t l0 = p->lane0 < q->lane0 ? p->lane0 : q->lane0;
 				uint32_t l1 = p->lane0 + p->lanes > q->lane0 + q->lanes ? p->lane0 + p->lanes : q->lane0 + q->lanes;
