@@ -14,7 +14,8 @@
 #define SIM_STREAM_GNSS(i) (0x200u + (uint64_t)(i))
 #define SIM_STREAM_MOTION(i) (0x300u + (uint64_t)(i))
 #define SIM_STREAM_BUTTON(i) (0x400u + (uint64_t)(i))
-#define SIM_STREAM_PASS(p) (0x10000u + (uint64_t)(p))
+#define SIM_STREAM_PASS(p) (0x10000u + (uint64_t)(p))    /* p-th pass that is not a confirmation pass */
+#define SIM_STREAM_CONFIRM(k) (0x20000u + (uint64_t)(k)) /* k-th confirmation pass */
 
 #define SIM_PI 3.14159265358979323846
 

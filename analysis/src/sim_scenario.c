@@ -68,6 +68,13 @@ void an_sim_scenario_defaults(struct an_sim_scenario *sc)
 	sc->dog_bout_min_hi = 30.0;
 	sc->dog_rest_min = 30.0;
 	sc->blind_targets = 0;
+	/* the programme's SOP (domain.md §1.1 "one to three rats"): disputed pegs get a third animal */
+	sc->confirm = true;
+	sc->confirm_radius_m = 1.0; /* the 1 m correct-indication rule (domain.md §1.1) */
+	sc->confirm_rat_lanes = 4;  /* ±1 m about a rat's peg: ~3 σ of its pinpointing (0.15–0.35 m) */
+	sc->confirm_rat_len_m = 2.0;
+	sc->confirm_dog_lanes = 6;  /* ±1.8 m × ±2 m about a dog's peg: ~2.5 σ of its pinpointing (0.4–0.8 m) */
+	sc->confirm_dog_len_m = 4.0;
 	sc->canopy_cep_m = 12.0;
 	sc->canopy_fix_loss = 0.02;
 }
@@ -303,6 +310,18 @@ static int key_schedule(struct parser *p, const char *k, char *v)
 		return range(p, k, v, 5.0, 240.0, &sc->dog_bout_min_lo, &sc->dog_bout_min_hi);
 	if (!strcmp(k, "dog_rest_min"))
 		return num(p, k, v, 0.0, 600.0, &sc->dog_rest_min);
+	if (!strcmp(k, "confirm"))
+		return boolean(p, k, v, &sc->confirm);
+	if (!strcmp(k, "confirm_radius_m"))
+		return num(p, k, v, 0.1, 10.0, &sc->confirm_radius_m);
+	if (!strcmp(k, "confirm_rat_lanes"))
+		return unum(p, k, v, 1, 80, &sc->confirm_rat_lanes);
+	if (!strcmp(k, "confirm_rat_len_m"))
+		return num(p, k, v, 0.5, 200.0, &sc->confirm_rat_len_m);
+	if (!strcmp(k, "confirm_dog_lanes"))
+		return unum(p, k, v, 1, 200, &sc->confirm_dog_lanes);
+	if (!strcmp(k, "confirm_dog_len_m"))
+		return num(p, k, v, 0.5, 200.0, &sc->confirm_dog_len_m);
 	return fail(p, "unknown key '%s' in [schedule]", k);
 }
 

@@ -15,7 +15,7 @@ static const char *const tclass_names[AN_SIM_T_COUNT] = {"ap", "at", "uxo", "fra
 static const char *const beh_names[AN_SIM_B_COUNT] = {"rest", "walk", "trot", "stand",
 							"sit", "scratch", "sniff", "shake"};
 static const char *const rx_names[AN_SIM_RX_COUNT] = {"consumer", "sbas", "rtk_float", "rtk_fixed"};
-static const char *const pass_names[] = {"primary", "second", "qc", "blind"};
+static const char *const pass_names[] = {"primary", "second", "qc", "blind", "confirm"};
 
 const char *an_sim_tclass_name(int c)
 {
@@ -31,7 +31,7 @@ const char *an_sim_rx_name(int rx)
 }
 const char *an_sim_pass_kind_name(int k)
 {
-	return k >= 0 && k <= AN_SIM_PASS_BLIND ? pass_names[k] : "?";
+	return k >= 0 && k < AN_SIM_PASS_KINDS ? pass_names[k] : "?";
 }
 
 /*
@@ -205,6 +205,7 @@ bool an_sim_in_canopy(const struct an_sim_scenario *sc, int64_t e_mm, int64_t n_
 /* ------------------------------------------------------------------ layout */
 struct gen {
 	struct an_sim_world *w;
+	uint32_t n_confirm; /* confirmation passes so far (their substream numbers) */
 	double ua_e, ua_n, uc_e, uc_n; /* layout axes: along (bearing) and across (90° clockwise) */
 	char *err;
 	size_t err_len;
@@ -251,6 +252,7 @@ static void box_pt(const struct an_sim_box *b, double along_mm, double across_mm
 #define DOG_LANE_MM 600u
 #define SAFE_LANE_M 1.0
 #define BOXES_PER_ROW 10u
+#define CONFIRM_SLACK_MS (2 * 60000) /* longest wait for a confirmation before other work goes first */
 
 static int build_layout(struct gen *g)
 {
@@ -387,6 +389,8 @@ struct job {
 	bool done, taken;
 	int64_t t_end;
 	int animal;
+	uint32_t pass;            /* the pass it became (when done) */
+	uint32_t patch0, npatch;  /* confirmation: its patches in the schedule's patch list */
 };
 
 struct actor {
@@ -472,8 +476,15 @@ static int indicate(struct gen *g, struct cursor *c, struct an_sim_rng *r, const
 	return go_to(c, back_e, back_n, 0.3, AN_SIM_B_WALK);
 }
 
-/* Search one pass over box `bi`: lanes boustrophedon from lane 0. */
-static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal *a, uint32_t bi, int kind)
+/*
+ * Search one pass over box `bi`: the whole box (patches NULL: lanes boustrophedon from lane 0), or, for a
+ * confirmation pass, the np patches in order, each boustrophedon from its first lane. Between patches
+ * the handlers take the animal out to the safe lane at the nearer end of the lanes and walk it beside
+ * the box, so the walk does not cross searched ground. A whole-box pass draws exactly what it drew before
+ * patches existed (same stream, same order), so `confirm = no` reproduces the old bytes.
+ */
+static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal *a, uint32_t bi, int kind,
+		    const struct an_sim_patch *patches, uint32_t np)
 {
 	struct an_sim_world *w = g->w;
 	const struct an_sim_box *b = &w->boxes[bi];
@@ -482,16 +493,30 @@ static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal 
 		return e;
 	uint32_t pid = w->n_passes++;
 	struct an_sim_pass *ps = &w->passes[pid];
+	double L = (double)b->geo.lane_len_mm, wl = (double)b->geo.lane_width_mm;
+	struct an_sim_patch whole = {pid, bi, 0, b->geo.lane_count, 0, b->geo.lane_len_mm};
+	double area_m2 = b->area_m2;
+	if (patches) {
+		area_m2 = 0;
+		for (uint32_t i = 0; i < np; i++)
+			area_m2 += (double)patches[i].lanes * wl * (double)(patches[i].along1_mm - patches[i].along0_mm) / 1e6;
+	} else {
+		patches = &whole;
+		np = 1;
+	}
 	*ps = (struct an_sim_pass){.id = pid, .animal = a->index, .box = bi, .bout = ac->bout_id, .kind = kind,
-				   .t0_ms = ac->cur.t, .area_m2 = b->area_m2, .temp_c = an_sim_temp_c(w, ac->cur.t),
+				   .t0_ms = ac->cur.t, .area_m2 = area_m2, .temp_c = an_sim_temp_c(w, ac->cur.t),
 				   .hum_pct = an_sim_hum_pct(w, ac->cur.t)};
+	/* confirmation passes draw from their own substreams, numbered apart, so that the other passes keep
+	 * the stream they would have without them */
 	struct an_sim_rng r;
-	an_sim_rng_init(&r, w->seed, SIM_STREAM_PASS(pid));
+	if (kind == AN_SIM_PASS_CONFIRM)
+		an_sim_rng_init(&r, w->seed, SIM_STREAM_CONFIRM(g->n_confirm++));
+	else
+		an_sim_rng_init(&r, w->seed, SIM_STREAM_PASS(pid - g->n_confirm));
 	struct cursor *c = &ac->cur;
 	c->pass = (int32_t)pid;
 	bool rat = a->p.species == AN_SIM_RAT;
-	double L = (double)b->geo.lane_len_mm, wl = (double)b->geo.lane_width_mm;
-	double lane_m2 = L * wl / 1e6;
 	/* this box's targets with their lane, once per pass */
 	struct event *ev = NULL, *bt = NULL;
 	size_t ev_cap = 0, nbt = 0;
@@ -514,98 +539,123 @@ static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal 
 		bt[nbt] = (struct event){(double)bp.along_mm, (double)bp.across_mm, (int32_t)ti};
 		bt_lane[nbt++] = bp.lane;
 	}
-	for (uint32_t k = 0; k < b->geo.lane_count; k++) {
-		size_t nev = 0;
-		for (size_t i = 0; i < nbt; i++) {
-			if (bt_lane[i] != (int32_t)k)
-				continue;
-			if (nev == ev_cap) {
-				ev_cap = ev_cap ? 2 * ev_cap : 16;
-				void *p = realloc(ev, ev_cap * sizeof *ev);
-				if (!p) {
-					e = -ENOMEM;
-					goto out;
-				}
-				ev = p;
-			}
-			ev[nev++] = bt[i];
-		}
-		uint32_t nf = an_sim_rng_poisson(&r, a->p.false_per_100m2 * lane_m2 / 100.0);
-		for (uint32_t f = 0; f < nf; f++) {
-			if (nev == ev_cap) {
-				ev_cap = ev_cap ? 2 * ev_cap : 16;
-				void *p = realloc(ev, ev_cap * sizeof *ev);
-				if (!p) {
-					e = -ENOMEM;
-					goto out;
-				}
-				ev = p;
-			}
-			double al = an_sim_rng_uniform(&r, 0.0, L);
-			double acr = an_sim_rng_uniform(&r, (double)k * wl, (double)(k + 1) * wl);
-			ev[nev++] = (struct event){al, acr, -1};
-		}
-		bool up = k % 2 == 0;
-		if (nev > 1)
-			qsort(ev, nev, sizeof *ev, up ? cmp_ev_up : cmp_ev_down);
-		double centre = ((double)k + 0.5) * wl;
-		double pos = up ? 0.0 : L, end = up ? L : 0.0;
-		int64_t pe, pn;
-		/* step to this lane (handlers' sideways step): the animal drifts across while they move */
-		box_pt(b, pos, centre, &pe, &pn);
-		if (k > 0 && (e = go_to(c, pe, pn, rat ? 0.2 : 0.25, AN_SIM_B_WALK)) < 0)
-			goto out;
-		if (k > 0 && an_sim_rng_bernoulli(&r, 0.3) &&
-		    (e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND)) < 0)
-			goto out;
-		if (k == 0 && (e = go_to(c, pe, pn, 0.3, AN_SIM_B_WALK)) < 0)
-			goto out;
-		for (size_t i = 0; i <= nev; i++) {
-			double stop = i < nev ? ev[i].along_mm : end;
-			/* walk to `stop` in chunks, zig-zagging inside the lane, with sniff pauses */
-			while (up ? pos < stop : pos > stop) {
-				double step = an_sim_rng_uniform(&r, 400.0, 1200.0);
-				pos = up ? fmin(stop, pos + step) : fmax(stop, pos - step);
-				double zig = an_sim_rng_uniform(&r, -0.3, 0.3) * wl;
-				box_pt(b, pos, centre + zig, &pe, &pn);
-				double v = a->p.speed_m_s * an_sim_rng_lognormal(&r, 1.0, 0.25);
-				if ((e = go_to(c, pe, pn, v, AN_SIM_B_WALK)) < 0)
-					goto out;
-				double u = an_sim_rng_unit(&r);
-				if (u < (rat ? 0.20 : 0.15))
-					e = stay(c, an_sim_rng_uniform(&r, 0.5, 2.0), AN_SIM_B_SNIFF);
-				else if (u < (rat ? 0.23 : 0.17))
-					e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND);
-				else if (u < (rat ? 0.233 : 0.175))
-					e = stay(c, rat ? an_sim_rng_uniform(&r, 0.3, 0.7) : an_sim_rng_uniform(&r, 0.8, 1.6),
-						 AN_SIM_B_SHAKE);
-				if (e < 0)
-					goto out;
-			}
-			if (i == nev)
-				break;
-			int64_t ie, in;
-			int32_t tgt = ev[i].target;
-			if (tgt >= 0) {
-				const struct an_sim_target *t = &w->targets[tgt];
-				double bout_min = (double)(c->t - ac->bout_start) / 60000.0;
-				double p = p_detect(w, a, t, c->t, bout_min);
-				bool hit = an_sim_rng_bernoulli(&r, p);
-				if ((e = grow((void **)&w->exps, &w->cap_exps, w->n_exps, sizeof *w->exps)) < 0)
-					goto out;
-				w->exps[w->n_exps++] = (struct an_sim_exposure){(uint32_t)tgt, pid, a->index, c->t, p, hit};
-				/* localisation error is drawn either way, so the stream does not fork on hit */
-				double oe = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
-				double on = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
-				if (!hit)
-					continue;
-				ie = t->e_mm + llround(oe);
-				in = t->n_mm + llround(on);
-			} else {
-				box_pt(b, ev[i].along_mm, ev[i].across_mm, &ie, &in);
-			}
-			if ((e = indicate(g, c, &r, a, ps, ie, in, tgt, c->e, c->n)) < 0)
+	for (uint32_t pi = 0; pi < np; pi++) {
+		const struct an_sim_patch *pt = &patches[pi];
+		double a0 = (double)pt->along0_mm, a1 = (double)pt->along1_mm;
+		double lane_m2 = (a1 - a0) * wl / 1e6;
+		if (patches != &whole) {
+			if ((e = grow((void **)&w->patches, &w->cap_patches, w->n_patches, sizeof *w->patches)) < 0)
 				goto out;
+			w->patches[w->n_patches] = *pt;
+			w->patches[w->n_patches++].pass = pid;
+			if (pi > 0) { /* out of the last patch to the safe lane, along it, in beside this one */
+				double side = a0 + a1 > L ? L + 500.0 : -500.0;
+				int64_t se, sn;
+				box_pt(b, side, ((double)pt->lane0 + 0.5) * wl, &se, &sn);
+				int64_t xe, xn;
+				struct an_geo_box_pos here;
+				if ((e = an_geo_box_locate(&b->geo, c->e, c->n, 0, &here)) < 0)
+					goto out;
+				box_pt(b, side, (double)here.across_mm, &xe, &xn);
+				if ((e = go_to(c, xe, xn, 0.3, AN_SIM_B_WALK)) < 0 ||
+				    (e = go_to(c, se, sn, 0.5, AN_SIM_B_WALK)) < 0)
+					goto out;
+			}
+		}
+		for (uint32_t k = pt->lane0; k < pt->lane0 + pt->lanes; k++) {
+			size_t nev = 0;
+			for (size_t i = 0; i < nbt; i++) {
+				if (bt_lane[i] != (int32_t)k || bt[i].along_mm < a0 || bt[i].along_mm > a1)
+					continue;
+				if (nev == ev_cap) {
+					ev_cap = ev_cap ? 2 * ev_cap : 16;
+					void *p = realloc(ev, ev_cap * sizeof *ev);
+					if (!p) {
+						e = -ENOMEM;
+						goto out;
+					}
+					ev = p;
+				}
+				ev[nev++] = bt[i];
+			}
+			uint32_t nf = an_sim_rng_poisson(&r, a->p.false_per_100m2 * lane_m2 / 100.0);
+			for (uint32_t f = 0; f < nf; f++) {
+				if (nev == ev_cap) {
+					ev_cap = ev_cap ? 2 * ev_cap : 16;
+					void *p = realloc(ev, ev_cap * sizeof *ev);
+					if (!p) {
+						e = -ENOMEM;
+						goto out;
+					}
+					ev = p;
+				}
+				double al = an_sim_rng_uniform(&r, a0, a1);
+				double acr = an_sim_rng_uniform(&r, (double)k * wl, (double)(k + 1) * wl);
+				ev[nev++] = (struct event){al, acr, -1};
+			}
+			bool up = (k - pt->lane0) % 2 == 0;
+			if (nev > 1)
+				qsort(ev, nev, sizeof *ev, up ? cmp_ev_up : cmp_ev_down);
+			double centre = ((double)k + 0.5) * wl;
+			double pos = up ? a0 : a1, end = up ? a1 : a0;
+			int64_t pe, pn;
+			/* step to this lane (handlers' sideways step): the animal drifts across while they move */
+			box_pt(b, pos, centre, &pe, &pn);
+			bool first = k == pt->lane0;
+			if (!first && (e = go_to(c, pe, pn, rat ? 0.2 : 0.25, AN_SIM_B_WALK)) < 0)
+				goto out;
+			if (!first && an_sim_rng_bernoulli(&r, 0.3) &&
+			    (e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND)) < 0)
+				goto out;
+			if (first && (e = go_to(c, pe, pn, 0.3, AN_SIM_B_WALK)) < 0)
+				goto out;
+			for (size_t i = 0; i <= nev; i++) {
+				double stop = i < nev ? ev[i].along_mm : end;
+				/* walk to `stop` in chunks, zig-zagging inside the lane, with sniff pauses */
+				while (up ? pos < stop : pos > stop) {
+					double step = an_sim_rng_uniform(&r, 400.0, 1200.0);
+					pos = up ? fmin(stop, pos + step) : fmax(stop, pos - step);
+					double zig = an_sim_rng_uniform(&r, -0.3, 0.3) * wl;
+					box_pt(b, pos, centre + zig, &pe, &pn);
+					double v = a->p.speed_m_s * an_sim_rng_lognormal(&r, 1.0, 0.25);
+					if ((e = go_to(c, pe, pn, v, AN_SIM_B_WALK)) < 0)
+						goto out;
+					double u = an_sim_rng_unit(&r);
+					if (u < (rat ? 0.20 : 0.15))
+						e = stay(c, an_sim_rng_uniform(&r, 0.5, 2.0), AN_SIM_B_SNIFF);
+					else if (u < (rat ? 0.23 : 0.17))
+						e = stay(c, an_sim_rng_uniform(&r, 1.0, 3.0), AN_SIM_B_STAND);
+					else if (u < (rat ? 0.233 : 0.175))
+						e = stay(c, rat ? an_sim_rng_uniform(&r, 0.3, 0.7) : an_sim_rng_uniform(&r, 0.8, 1.6),
+							 AN_SIM_B_SHAKE);
+					if (e < 0)
+						goto out;
+				}
+				if (i == nev)
+					break;
+				int64_t ie, in;
+				int32_t tgt = ev[i].target;
+				if (tgt >= 0) {
+					const struct an_sim_target *t = &w->targets[tgt];
+					double bout_min = (double)(c->t - ac->bout_start) / 60000.0;
+					double p = p_detect(w, a, t, c->t, bout_min);
+					bool hit = an_sim_rng_bernoulli(&r, p);
+					if ((e = grow((void **)&w->exps, &w->cap_exps, w->n_exps, sizeof *w->exps)) < 0)
+						goto out;
+					w->exps[w->n_exps++] = (struct an_sim_exposure){(uint32_t)tgt, pid, a->index, c->t, p, hit};
+					/* localisation error is drawn either way, so the stream does not fork on hit */
+					double oe = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
+					double on = an_sim_rng_normal(&r) * a->p.loc_sigma_m * 1000.0;
+					if (!hit)
+						continue;
+					ie = t->e_mm + llround(oe);
+					in = t->n_mm + llround(on);
+				} else {
+					box_pt(b, ev[i].along_mm, ev[i].across_mm, &ie, &in);
+				}
+				if ((e = indicate(g, c, &r, a, ps, ie, in, tgt, c->e, c->n)) < 0)
+					goto out;
+			}
 		}
 	}
 	ps->t1_ms = c->t;
@@ -622,6 +672,120 @@ out:
 static void box_entry(const struct an_sim_box *b, int64_t *e, int64_t *n)
 {
 	box_pt(b, 0.0, (double)b->geo.lane_width_mm / 2.0, e, n);
+}
+
+/* Where the animal waits before a job: the box's entry, or for a confirmation the safe lane beside the
+ * first patch (at the nearer end of its lanes), so the walk in crosses as little unsearched ground as can be. */
+static void job_entry(const struct an_sim_world *w, const struct job *jb, const struct an_sim_patch *cp, int64_t *e,
+		      int64_t *n)
+{
+	const struct an_sim_box *b = &w->boxes[jb->box];
+	if (jb->kind != AN_SIM_PASS_CONFIRM) {
+		box_entry(b, e, n);
+		return;
+	}
+	const struct an_sim_patch *p = &cp[jb->patch0];
+	double L = (double)b->geo.lane_len_mm;
+	double side = (double)(p->along0_mm + p->along1_mm) > L ? L + 500.0 : -500.0;
+	box_pt(b, side, ((double)p->lane0 + 0.5) * (double)b->geo.lane_width_mm, e, n);
+}
+
+static int cmp_patch(const void *a, const void *b)
+{
+	const struct an_sim_patch *x = a, *y = b;
+	if (x->lane0 != y->lane0)
+		return x->lane0 < y->lane0 ? -1 : 1;
+	return x->along0_mm < y->along0_mm ? -1 : x->along0_mm > y->along0_mm;
+}
+
+/*
+ * The team leader's comparison after the second pass of a box (job `second`, whose dep is the primary):
+ * every peg (indication position, what the team sees on the ground) of one of the two passes with no peg
+ * of the other pass within confirm_radius_m is disputed; each disputed peg gets a patch of the box's lanes
+ * centred on it (clamped inside the box), overlapping patches merge into their bounding patch, and one
+ * confirmation job searches them in lane order. The confirming animal is not one of the two: a third of
+ * the box's species if the scenario has one, else one of the other species (README: why). Appends the job
+ * (and its patches to *cp) or nothing when nothing is disputed or no animal could confirm.
+ */
+static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t second, struct an_sim_patch **cp,
+		       uint32_t *ncp, uint32_t *cap_cp)
+{
+	const struct an_sim_world *w = g->w;
+	const struct an_sim_scenario *sc = &w->sc;
+	const struct job *j2 = &jobs[second], *j1 = &jobs[j2->dep];
+	const struct an_sim_box *b = &w->boxes[j2->box];
+	bool dog_box = b->kind == AN_SIM_BOX_DOG;
+	uint32_t p1 = j1->pass, p2 = j2->pass;
+	int species = dog_box ? AN_SIM_DOG : AN_SIM_RAT, other = dog_box ? AN_SIM_RAT : AN_SIM_DOG;
+	uint32_t same = 0, others = 0;
+	for (uint32_t i = 0; i < w->n_animals; i++) {
+		if ((int)i == j1->animal || (int)i == j2->animal)
+			continue;
+		same += w->animals[i].p.species == species;
+		others += w->animals[i].p.species == other;
+	}
+	if (!same && !others)
+		return 0;
+	double r2 = sc->confirm_radius_m * 1000.0 * sc->confirm_radius_m * 1000.0;
+	uint32_t nl = dog_box ? sc->confirm_dog_lanes : sc->confirm_rat_lanes;
+	double len = (dog_box ? sc->confirm_dog_len_m : sc->confirm_rat_len_m) * 1000.0;
+	if (nl > b->geo.lane_count)
+		nl = b->geo.lane_count;
+	double L = (double)b->geo.lane_len_mm, wl = (double)b->geo.lane_width_mm;
+	if (len > L)
+		len = L;
+	uint32_t first = *ncp;
+	for (uint32_t i = 0; i < w->n_inds; i++) {
+		const struct an_sim_ind *d = &w->inds[i];
+		if (d->pass != p1 && d->pass != p2)
+			continue;
+		uint32_t other_pass = d->pass == p1 ? p2 : p1;
+		bool agreed = false;
+		for (uint32_t k = 0; k < w->n_inds && !agreed; k++) {
+			const struct an_sim_ind *o = &w->inds[k];
+			double de = (double)(o->e_mm - d->e_mm), dn = (double)(o->n_mm - d->n_mm);
+			agreed = o->pass == other_pass && de * de + dn * dn <= r2;
+		}
+		if (agreed)
+			continue;
+		struct an_geo_box_pos bp;
+		int e = an_geo_box_locate(&b->geo, d->e_mm, d->n_mm, 0, &bp);
+		if (e < 0)
+			return e;
+		double al = fmin(fmax((double)bp.along_mm, 0.0), L);
+		double x = fmin(fmax((double)bp.across_mm, 0.0), (double)b->geo.width_mm) / wl;
+		double l0 = fmin(fmax(floor(x - (double)nl / 2.0 + 0.5), 0.0), (double)(b->geo.lane_count - nl));
+		int64_t a0 = llround(fmin(fmax(al - len / 2.0, 0.0), L - len));
+		if ((e = grow((void **)cp, cap_cp, *ncp, sizeof **cp)) < 0)
+			return e;
+		(*cp)[(*ncp)++] = (struct an_sim_patch){0, j2->box, (uint32_t)l0, nl, a0, a0 + llround(len)};
+	}
+	if (*ncp == first)
+		return 0;
+	/* merge overlapping patches (a target must not be searched twice in one pass, nor ground counted twice) */
+	for (bool merged = true; merged;) {
+		merged = false;
+		for (uint32_t i = first; i < *ncp && !merged; i++)
+			for (uint32_t k = i + 1; k < *ncp && !merged; k++) {
+				struct an_sim_patch *p = &(*cp)[i], *q = &(*cp)[k];
+				/* lanes are whole, so sharing none is apart; along the lanes a shared edge is not (an
+				 * item on it would be met twice) */
+				if (p->lane0 >= q->lane0 + q->lanes || q->lane0 >= p->lane0 + p->lanes ||
+				    p->along0_mm > q->along1_mm || q->along0_mm > p->along1_mm)
+					continue;
+				uint32_t l0 = p->lane0 < q->lane0 ? p->lane0 : q->lane0;
+				uint32_t l1 = p->lane0 + p->lanes > q->lane0 + q->lanes ? p->lane0 + p->lanes : q->lane0 + q->lanes;
+				p->lane0 = l0, p->lanes = l1 - l0;
+				p->along0_mm = p->along0_mm < q->along0_mm ? p->along0_mm : q->along0_mm;
+				p->along1_mm = p->along1_mm > q->along1_mm ? p->along1_mm : q->along1_mm;
+				(*cp)[k] = (*cp)[--*ncp];
+				merged = true;
+			}
+	}
+	qsort(&(*cp)[first], *ncp - first, sizeof **cp, cmp_patch);
+	jobs[(*nj)++] = (struct job){j2->box, AN_SIM_PASS_CONFIRM, (int)second, same ? species : other, -1, false, false,
+				     0, -1, 0, first, *ncp - first};
+	return 0;
 }
 
 static double transit_speed(const struct an_sim_animal *a, double dist_m)
@@ -681,7 +845,9 @@ static int build_schedule(struct gen *g)
 	struct an_sim_rng r;
 	an_sim_rng_init(&r, w->seed, SIM_STREAM_SCHEDULE);
 	int e = 0;
-	size_t njobs_max = (size_t)w->n_boxes * 3u + w->n_animals;
+	size_t njobs_max = (size_t)w->n_boxes * 4u + w->n_animals;
+	struct an_sim_patch *cp = NULL; /* confirmation patches of all confirmation jobs */
+	uint32_t ncp = 0, cap_cp = 0;
 	struct job *jobs = calloc(njobs_max, sizeof *jobs);
 	struct actor *acs = calloc(w->n_animals, sizeof *acs);
 	if (!jobs || !acs) {
@@ -693,19 +859,19 @@ static int build_schedule(struct gen *g)
 		if (w->animals[i].p.blind && w->animals[i].p.species == AN_SIM_RAT)
 			for (uint32_t b = 0; b < w->n_boxes; b++)
 				if (w->boxes[b].kind == AN_SIM_BOX_BLIND)
-					jobs[nj++] = (struct job){b, AN_SIM_PASS_BLIND, -1, AN_SIM_RAT, (int)i, 0, 0, 0, -1};
+					jobs[nj++] = (struct job){b, AN_SIM_PASS_BLIND, -1, AN_SIM_RAT, (int)i, 0, 0, 0, -1, 0, 0, 0};
 	size_t first_rat = nj;
 	for (uint32_t b = 0; b < w->n_boxes; b++)
 		if (w->boxes[b].kind != AN_SIM_BOX_BLIND)
 			jobs[nj++] = (struct job){b, AN_SIM_PASS_PRIMARY, -1,
-						  w->boxes[b].kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT, -1, 0, 0, 0, -1};
+						  w->boxes[b].kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT, -1, 0, 0, 0, -1, 0, 0, 0};
 	size_t nprim = nj;
 	for (size_t j = first_rat; j < nprim; j++)
-		jobs[nj++] = (struct job){jobs[j].box, AN_SIM_PASS_SECOND, (int)j, jobs[j].species, -1, 0, 0, 0, -1};
+		jobs[nj++] = (struct job){jobs[j].box, AN_SIM_PASS_SECOND, (int)j, jobs[j].species, -1, 0, 0, 0, -1, 0, 0, 0};
 	for (size_t j = first_rat; j < nprim; j++)
 		if (jobs[j].species == AN_SIM_RAT && an_sim_rng_bernoulli(&r, sc->qc_fraction))
 			jobs[nj++] = (struct job){jobs[j].box, AN_SIM_PASS_QC, (int)(j + (nprim - first_rat)), AN_SIM_RAT,
-						  -1, 0, 0, 0, -1};
+						  -1, 0, 0, 0, -1, 0, 0, 0};
 	int64_t *box_free = calloc(w->n_boxes ? w->n_boxes : 1, sizeof *box_free);
 	if (!box_free) {
 		e = -ENOMEM;
@@ -745,9 +911,10 @@ static int build_schedule(struct gen *g)
 				goto free_box;
 			continue;
 		}
-		int best = -1;
-		int64_t best_start = 0;
-		bool best_pri = false;
+		/* candidates by class: 0 the day's work, 1 a confirmation by the box's own team, 2 the accreditation
+		 * test (before the day's work); the earliest start in each class */
+		int cbest[3] = {-1, -1, -1};
+		int64_t cstart[3] = {0, 0, 0};
 		bool possible = false;
 		for (size_t j = 0; j < nj; j++) {
 			struct job *jb = &jobs[j];
@@ -763,17 +930,26 @@ static int build_schedule(struct gen *g)
 			if (jb->dep >= 0 && !jobs[jb->dep].done)
 				continue;
 			int64_t ee, en;
-			box_entry(&w->boxes[jb->box], &ee, &en);
+			job_entry(w, jb, cp, &ee, &en);
 			int64_t s = ac->av + transit_ms(ac, a, ee, en);
 			if (box_free[jb->box] > s)
 				s = box_free[jb->box];
 			if (jb->dep >= 0 && jobs[jb->dep].t_end > s)
 				s = jobs[jb->dep].t_end;
-			/* an accreditation test comes before the day's work */
-			bool pri = jb->kind == AN_SIM_PASS_BLIND;
-			if (best < 0 || (pri && !best_pri) || (pri == best_pri && s < best_start))
-				best = (int)j, best_start = s, best_pri = pri;
+			bool own = jb->species == (w->boxes[jb->box].kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT);
+			int cl = jb->kind == AN_SIM_PASS_BLIND ? 2 : jb->kind == AN_SIM_PASS_CONFIRM && own ? 1 : 0;
+			if (cbest[cl] < 0 || s < cstart[cl])
+				cbest[cl] = (int)j, cstart[cl] = s;
 		}
+		/* The team leader closes the boxes in hand before opening another: a confirmation by the box's own
+		 * team goes first, unless the animal would stand waiting for it (its second pass still running)
+		 * longer than CONFIRM_SLACK_MS past the start of other work. An animal borrowed from the other
+		 * species' team confirms when it has nothing earlier of its own (class 0). */
+		int cl = cbest[2] >= 0 ? 2
+			 : cbest[1] >= 0 && (cbest[0] < 0 || cstart[1] <= cstart[0] + CONFIRM_SLACK_MS) ? 1
+											       : 0;
+		int best = cbest[cl];
+		int64_t best_start = cstart[cl];
 		if (best < 0) {
 			if (!possible) {
 				if ((e = finish(g, ac, a)) < 0)
@@ -790,7 +966,7 @@ static int build_schedule(struct gen *g)
 		}
 		struct job *jb = &jobs[best];
 		int64_t ee, en;
-		box_entry(&w->boxes[jb->box], &ee, &en);
+		job_entry(w, jb, cp, &ee, &en);
 		int64_t tt = transit_ms(ac, a, ee, en);
 		if (best_start - ac->av - tt > 20 * 60000) { /* long wait: rest instead of standing at the box */
 			if (ac->in_bout) {
@@ -825,11 +1001,16 @@ static int build_schedule(struct gen *g)
 			goto free_box;
 		if (best_start > ac->cur.t && (e = leg(&ac->cur, best_start, ee, en, AN_SIM_B_STAND)) < 0)
 			goto free_box;
-		if ((e = gen_pass(g, ac, a, jb->box, jb->kind)) < 0)
+		if ((e = gen_pass(g, ac, a, jb->box, jb->kind, jb->kind == AN_SIM_PASS_CONFIRM ? &cp[jb->patch0] : NULL,
+				  jb->npatch)) < 0)
 			goto free_box;
 		jb->done = true;
 		jb->animal = ai;
 		jb->t_end = ac->cur.t;
+		jb->pass = w->n_passes - 1u;
+		if (sc->confirm && jb->kind == AN_SIM_PASS_SECOND &&
+		    (e = add_confirm(g, jobs, &nj, (size_t)best, &cp, &ncp, &cap_cp)) < 0)
+			goto free_box;
 		box_free[jb->box] = ac->cur.t + 60000;
 		ac->av = ac->cur.t;
 	}
@@ -838,6 +1019,7 @@ static int build_schedule(struct gen *g)
 free_box:
 	free(box_free);
 out:
+	free(cp);
 	free(jobs);
 	free(acs);
 	return e;
@@ -858,6 +1040,7 @@ void an_sim_world_free(struct an_sim_world *w)
 	free(w->passes);
 	free(w->inds);
 	free(w->exps);
+	free(w->patches);
 	memset(w, 0, sizeof *w);
 }
 

@@ -167,6 +167,24 @@ static int write_passes(struct wctx *c)
 	return close_out(c, &c->f, c->name);
 }
 
+/* The confirmation passes' patches (box frame mm, an/geo.h), one row each, in pass order. */
+static int write_patches(struct wctx *c)
+{
+	const struct an_sim_world *w = c->w;
+	int r = open_out(c, &c->f, c->name, sizeof c->name, "patches.csv");
+	if (r < 0)
+		return r;
+	fprintf(c->f, "pass,box,lane0,lanes,along0_mm,along1_mm,area_m2\n");
+	for (uint32_t i = 0; i < w->n_patches; i++) {
+		const struct an_sim_patch *p = &w->patches[i];
+		double a = (double)p->lanes * (double)w->boxes[p->box].geo.lane_width_mm *
+			   (double)(p->along1_mm - p->along0_mm) / 1e6;
+		fprintf(c->f, "%" PRIu32 ",%s,%" PRIu32 ",%" PRIu32 ",%" PRId64 ",%" PRId64 ",%.2f\n", p->pass,
+			w->boxes[p->box].id, p->lane0, p->lanes, p->along0_mm, p->along1_mm, a);
+	}
+	return close_out(c, &c->f, c->name);
+}
+
 static int write_inds(struct wctx *c)
 {
 	const struct an_sim_world *w = c->w;
@@ -311,6 +329,8 @@ static int write_manifest(struct wctx *c, const struct an_sim_write_opts *o)
 		      "\ntargets: %" PRIu32 "\nindications: %" PRIu32 " (%" PRIu32 " true, %" PRIu32 " false)\n",
 		w->n_animals, s.rats, s.dogs, w->n_boxes, w->n_passes, w->n_targets, w->n_inds, s.ind_true, s.ind_false);
 	fprintf(c->f, "files: boxes.csv truth.csv animals.csv passes.csv exposures.csv indications.csv");
+	if (w->sc.confirm) /* only then: a day with confirm = no writes the bytes it wrote before the key existed */
+		fprintf(c->f, " patches.csv");
 	for (uint32_t i = 0; i < w->n_animals; i++) {
 		const char *n = w->animals[i].p.name;
 		if (o->tracks)
@@ -336,6 +356,8 @@ int an_sim_write(const struct an_sim_world *w, const char *dir, const struct an_
 	int r;
 	if ((r = write_manifest(&c, o)) < 0 || (r = write_boxes(&c)) < 0 || (r = write_truth(&c)) < 0 ||
 	    (r = write_animals(&c)) < 0 || (r = write_passes(&c)) < 0 || (r = write_inds(&c)) < 0)
+		return r;
+	if (w->sc.confirm && (r = write_patches(&c)) < 0)
 		return r;
 	for (uint32_t a = 0; a < w->n_animals; a++) {
 		const char *n = w->animals[a].p.name;

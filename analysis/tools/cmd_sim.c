@@ -104,7 +104,7 @@ static void summary(const struct an_sim_world *w, double secs)
 {
 	struct an_sim_summary s;
 	an_sim_summarize(w, &s);
-	uint32_t kinds[4] = {0}, pk[4] = {0};
+	uint32_t kinds[4] = {0}, pk[AN_SIM_PASS_KINDS] = {0};
 	for (uint32_t i = 0; i < w->n_boxes; i++)
 		kinds[w->boxes[i].kind]++;
 	for (uint32_t i = 0; i < w->n_passes; i++)
@@ -124,8 +124,9 @@ static void summary(const struct an_sim_world *w, double secs)
 	printf("animals: %" PRIu32 " rats, %" PRIu32 " dogs\n", s.rats, s.dogs);
 	printf("boxes: %" PRIu32 " rat, %" PRIu32 " dog, %" PRIu32 " blind test\n", kinds[0], kinds[1], kinds[2]);
 	printf("passes: %" PRIu32 " (primary %" PRIu32 ", second %" PRIu32 ", qc %" PRIu32 ", blind %" PRIu32
-	       "), %.0f m2 searched\n",
-	       s.passes, pk[0], pk[1], pk[2], pk[3], s.search_m2);
+	       ", confirm %" PRIu32 "), %.0f m2 searched\n",
+	       s.passes, pk[AN_SIM_PASS_PRIMARY], pk[AN_SIM_PASS_SECOND], pk[AN_SIM_PASS_QC], pk[AN_SIM_PASS_BLIND],
+	       pk[AN_SIM_PASS_CONFIRM], s.search_m2);
 	printf("targets: %" PRIu32 " (ap %" PRIu32 ", at %" PRIu32 ", uxo %" PRIu32 ", frag %" PRIu32 ", scrap %" PRIu32 ")\n",
 	       nt, s.targets_by_class[0], s.targets_by_class[1], s.targets_by_class[2], s.targets_by_class[3],
 	       s.targets_by_class[4]);

@@ -525,8 +525,12 @@ static int setup_store(struct run *r, const char *path)
 	}
 	for (uint32_t i = 0; i < w->n_passes && !rc; i++) {
 		const struct an_sim_pass *p = &w->passes[i];
-		static const enum an_session_mode mode[] = {AN_MODE_OPERATIONAL, AN_MODE_OPERATIONAL, AN_MODE_QC,
-		                                            AN_MODE_ACCREDITATION};
+		/* a confirmation pass is clearance work whose indications are evidence like the first two passes'
+		 * (operational), not the independent sample check of finished land (qc) */
+		static const enum an_session_mode mode[AN_SIM_PASS_KINDS] = {
+			[AN_SIM_PASS_PRIMARY] = AN_MODE_OPERATIONAL, [AN_SIM_PASS_SECOND] = AN_MODE_OPERATIONAL,
+			[AN_SIM_PASS_QC] = AN_MODE_QC, [AN_SIM_PASS_BLIND] = AN_MODE_ACCREDITATION,
+			[AN_SIM_PASS_CONFIRM] = AN_MODE_OPERATIONAL};
 		struct an_store_session ss = {.box_id = box_id[p->box], .animal_id = animal_id[p->animal],
 		                              .mode = mode[p->kind], .start_ms = p->t0_ms, .has_end = true,
 		                              .end_ms = p->t1_ms, .has_temp = true, .has_humidity = true,

@@ -73,10 +73,12 @@ Test(sim_scenario, reference_loads)
 	an_sim_scenario_defaults(&sc);
 	int r = an_sim_scenario_load(&sc, SCENTRACK_SOURCE_DIR "/analysis/scenarios/reference.ini", err, sizeof err);
 	cr_assert_eq(r, 0, "%s", err);
-	cr_assert_eq(sc.n_animals, 8);
+	cr_assert_eq(sc.n_animals, 9);
 	cr_assert_eq(sc.rat_boxes, 8);
 	cr_assert_eq(sc.n_canopy, 2);
 	cr_assert_eq(sc.animals[7].species, AN_SIM_DOG);
+	cr_assert_eq(sc.animals[8].species, AN_SIM_DOG, "the third dog, for the dogs' disputed pegs");
+	cr_assert(sc.confirm);
 	cr_assert_eq(sc.animals[5].rx, AN_SIM_RX_RTK_FIXED);
 	cr_assert_float_eq(sc.animals[3].false_per_100m2, 0.33, 1e-12);
 	cr_assert(isnan(sc.animals[0].false_per_100m2), "unset parameters stay NAN (drawn later)");
@@ -98,6 +100,9 @@ Test(sim_scenario, errors_name_the_line)
 		{"rat_boxes = 3\n", "test:1: 'rat_boxes' outside any section"},
 		{"[animal R1]\nsens = 1.5\n", "outside [0, 1]"},
 		{"[gnss]\ncanopy = 1, 2, 3\n", "canopy: expected"},
+		{"[schedule]\nconfirm = maybe\n", "test:2: confirm: 'maybe' is not yes/no"},
+		{"[schedule]\nconfirm_radius = 1\n", "unknown key 'confirm_radius' in [schedule]"},
+		{"[schedule]\nconfirm_rat_lanes = 0\n", "test:2: confirm_rat_lanes"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		an_sim_scenario_defaults(&sc);
@@ -179,14 +184,54 @@ Test(sim_determinism, same_seed_same_bytes_other_seed_differs, .timeout = 120)
 	run_to(&sc, 42, d2);
 	int files = 0;
 	cr_assert_eq(compare_dirs(d1, d2, &files), 0, "same seed gave different files");
-	/* manifest, boxes, truth, animals, passes, exposures, indications + 5 per collar (track, nmea, accel,
-	 * labels, button) × 3 collars */
-	cr_assert_eq(files, 7 + 5 * 3, "files written: %d", files);
+	/* manifest, boxes, truth, animals, passes, exposures, indications, patches + 5 per collar (track, nmea,
+	 * accel, labels, button) × 3 collars */
+	cr_assert_eq(files, 8 + 5 * 3, "files written: %d", files);
 	run_to(&sc, 42, d3);
 	run_to(&sc, 43, d4);
 	int differ = compare_dirs(d3, d4, &files);
-	/* boxes.csv is seed-independent (the layout is geometry); the rest must change */
-	cr_assert_geq(differ, files - 1, "another seed changed only %d of %d files", differ, files);
+	/* boxes.csv is seed-independent (the layout is geometry), and so is patches.csv when neither seed had a
+	 * disputed peg (header only); the rest must change */
+	cr_assert_geq(differ, files - 2, "another seed changed only %d of %d files", differ, files);
+}
+
+/* `confirm = no` writes, byte for byte, what the simulator wrote before confirmation passes existed: the
+ * fixture is ci.ini seed 1 as written by the build before them (`--accel none --no-nmea --no-tracks`). Same
+ * machine determinism (an/sim.h): another libm may move a last digit. */
+Test(sim_determinism, confirm_no_reproduces_the_old_schedule, .timeout = 60)
+{
+	static const char *const names[] = {"manifest.txt", "boxes.csv", "truth.csv", "animals.csv", "passes.csv",
+					    "exposures.csv", "indications.csv", "collar_R01.button.csv",
+					    "collar_R02.button.csv", "collar_R03.button.csv", "collar_D01.button.csv",
+					    "collar_D02.button.csv"};
+	struct an_sim_scenario sc;
+	char err[256] = "";
+	an_sim_scenario_defaults(&sc);
+	cr_assert_eq(an_sim_scenario_load(&sc, SCENTRACK_SOURCE_DIR "/analysis/scenarios/ci.ini", err, sizeof err), 0, "%s",
+		     err);
+	cr_assert(sc.confirm, "confirmation is the default");
+	cr_assert_eq(an_sim_scenario_parse(&sc, "[schedule]\nconfirm = no\n", "test", err, sizeof err), 0, "%s", err);
+	struct an_sim_world w;
+	build(&w, &sc, 1);
+	char dir[] = "/tmp/an_sim_old_XXXXXX";
+	cr_assert(mkdtemp(dir));
+	struct an_sim_write_opts o = {.accel = AN_SIM_ACCEL_NONE, .tracks = false, .nmea = false};
+	cr_assert_eq(an_sim_write(&w, dir, &o, err, sizeof err), 0, "write: %s", err);
+	an_sim_world_free(&w);
+	char pa[512], pb[512];
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(pa, sizeof pa, "%s/%s", dir, names[i]);
+		snprintf(pb, sizeof pb, SCENTRACK_SOURCE_DIR "/tests/analysis/sim/ci_seed1_confirm_no/%s", names[i]);
+		size_t la, lb;
+		char *x = slurp(pa, &la), *y = slurp(pb, &lb);
+		cr_expect(la == lb && memcmp(x, y, la) == 0, "%s differs from the file written before confirmation", names[i]);
+		free(x);
+		free(y);
+		unlink(pa);
+	}
+	snprintf(pa, sizeof pa, "%s/patches.csv", dir);
+	cr_assert_neq(access(pa, F_OK), 0, "confirm = no must not write patches.csv");
+	cr_assert_eq(rmdir(dir), 0, "%s: a file more than before (%s)", dir, strerror(errno));
 }
 
 /* ------------------------------------------------------------------ GNSS error model */
@@ -655,6 +700,199 @@ Test(sim_world, schedule_has_second_and_qc_passes_overlapping_in_time)
 	an_sim_world_free(&w);
 }
 
+/* ------------------------------------------------------------------ confirmation search */
+static bool in_patch(const struct an_sim_box *b, const struct an_sim_patch *p, double along_mm, double across_mm)
+{
+	double wl = (double)b->geo.lane_width_mm;
+	return along_mm >= (double)p->along0_mm && along_mm <= (double)p->along1_mm &&
+	       across_mm >= (double)p->lane0 * wl && across_mm <= (double)(p->lane0 + p->lanes) * wl;
+}
+
+/* A day with room for a third animal everywhere (3 rats, 3 dogs, 3 h, 3 rat bouts), so that every disputed
+ * box can be confirmed before the day ends. */
+static const char *confirm_day = "[task]\nday_hours = 3\n"
+				 "[layout]\nrat_boxes = 3\ndog_boxes = 2\ndog_lanes = 8\ndog_lane_len_m = 12\nqc_fraction = 0\n"
+				 "[targets]\ndensity = 3\n"
+				 "[schedule]\nrat_bouts = 3\nrat_rest_min = 10\ndog_rest_min = 10\n"
+				 "[animal R1]\nspecies = rat\n[animal R2]\nspecies = rat\nrx = rtk_fixed\n"
+				 "[animal R3]\nspecies = rat\nrx = sbas\n"
+				 "[animal D1]\nspecies = dog\n[animal D2]\nspecies = dog\nrx = rtk_fixed\n"
+				 "[animal D3]\nspecies = dog\nrx = sbas\n";
+
+Test(sim_world, confirmation_pass_exactly_for_disputed_boxes, .timeout = 120)
+{
+	struct an_sim_scenario sc;
+	scenario(&sc, confirm_day);
+	cr_assert(sc.confirm);
+	double r_mm = sc.confirm_radius_m * 1000.0;
+	uint32_t disputed_boxes = 0, clean_boxes = 0, pegs_checked = 0, exps_checked = 0;
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		struct an_sim_world w;
+		build(&w, &sc, seed);
+		for (uint32_t b = 0; b < w.n_boxes; b++) {
+			const struct an_sim_box *bx = &w.boxes[b];
+			int32_t p1 = -1, p2 = -1, pc = -1;
+			uint32_t nconf = 0;
+			for (uint32_t i = 0; i < w.n_passes; i++) {
+				if (w.passes[i].box != b)
+					continue;
+				int k = w.passes[i].kind;
+				if (k == AN_SIM_PASS_PRIMARY)
+					p1 = (int32_t)i;
+				else if (k == AN_SIM_PASS_SECOND)
+					p2 = (int32_t)i;
+				else if (k == AN_SIM_PASS_CONFIRM)
+					pc = (int32_t)i, nconf++;
+			}
+			cr_assert(p1 >= 0 && p2 >= 0, "seed %lu box %s: not searched twice", (unsigned long)seed, bx->id);
+			cr_assert_leq(nconf, 1u, "one confirmation pass per box");
+			/* the team leader's comparison, redone here from the pegs */
+			bool disputed = false;
+			for (uint32_t i = 0; i < w.n_inds; i++) {
+				const struct an_sim_ind *d = &w.inds[i];
+				if (d->pass != (uint32_t)p1 && d->pass != (uint32_t)p2)
+					continue;
+				uint32_t other = d->pass == (uint32_t)p1 ? (uint32_t)p2 : (uint32_t)p1;
+				bool agreed = false;
+				for (uint32_t k = 0; k < w.n_inds; k++)
+					agreed |= w.inds[k].pass == other &&
+						  hypot((double)(w.inds[k].e_mm - d->e_mm), (double)(w.inds[k].n_mm - d->n_mm)) <= r_mm;
+				if (agreed)
+					continue;
+				disputed = true;
+				cr_assert(pc >= 0, "seed %lu box %s: a disputed peg but no confirmation pass", (unsigned long)seed,
+					  bx->id);
+				/* its patches contain the peg (clamped to the box: a peg just outside marks the edge) */
+				struct an_geo_box_pos bp;
+				cr_assert_eq(an_geo_box_locate(&bx->geo, d->e_mm, d->n_mm, 0, &bp), 0);
+				double al = fmin(fmax((double)bp.along_mm, 0.0), (double)bx->geo.lane_len_mm);
+				double ac = fmin(fmax((double)bp.across_mm, 0.0), (double)bx->geo.width_mm);
+				bool inside = false;
+				for (uint32_t k = 0; k < w.n_patches; k++)
+					inside |= w.patches[k].pass == (uint32_t)pc && in_patch(bx, &w.patches[k], al, ac);
+				cr_assert(inside, "seed %lu box %s: disputed peg %u outside every patch", (unsigned long)seed, bx->id,
+					  d->id);
+				pegs_checked++;
+			}
+			if (!disputed) {
+				cr_assert_lt(pc, 0, "seed %lu box %s: confirmation without a disputed peg", (unsigned long)seed,
+					     bx->id);
+				clean_boxes++;
+				continue;
+			}
+			disputed_boxes++;
+			const struct an_sim_pass *ps = &w.passes[pc];
+			/* a third animal, of the box's species (this day has one), after both passes */
+			cr_assert_neq(ps->animal, w.passes[p1].animal);
+			cr_assert_neq(ps->animal, w.passes[p2].animal);
+			cr_assert_eq(w.animals[ps->animal].p.species, bx->kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT);
+			cr_assert_geq(ps->t0_ms, w.passes[p2].t1_ms);
+			cr_assert_geq(ps->t0_ms, w.passes[p1].t1_ms);
+			/* patches inside the box, disjoint, and their area is the pass's area */
+			double area = 0;
+			for (uint32_t k = 0; k < w.n_patches; k++) {
+				const struct an_sim_patch *p = &w.patches[k];
+				if (p->pass != (uint32_t)pc)
+					continue;
+				cr_assert_eq(p->box, b);
+				cr_assert(p->lanes > 0 && p->lane0 + p->lanes <= bx->geo.lane_count);
+				cr_assert(p->along0_mm >= 0 && p->along0_mm < p->along1_mm &&
+					  p->along1_mm <= (int64_t)bx->geo.lane_len_mm);
+				area += (double)p->lanes * bx->geo.lane_width_mm * (double)(p->along1_mm - p->along0_mm) / 1e6;
+				for (uint32_t q = k + 1; q < w.n_patches; q++) {
+					const struct an_sim_patch *o = &w.patches[q];
+					if (o->pass != (uint32_t)pc)
+						continue;
+					/* no shared lane, or no shared stretch of lane, edges included */
+					bool apart = p->lane0 >= o->lane0 + o->lanes || o->lane0 >= p->lane0 + p->lanes ||
+						     p->along0_mm > o->along1_mm || o->along0_mm > p->along1_mm;
+					cr_assert(apart, "seed %lu box %s: patches %u and %u overlap", (unsigned long)seed, bx->id, k, q);
+				}
+			}
+			cr_assert_float_eq(ps->area_m2, area, 1e-6);
+			cr_assert_lt(ps->area_m2, bx->area_m2);
+			/* exposures exactly for this box's targets inside the patches */
+			for (uint32_t t = 0; t < w.n_targets; t++) {
+				if (w.targets[t].box != b)
+					continue;
+				struct an_geo_box_pos tp;
+				cr_assert_eq(an_geo_box_locate(&bx->geo, w.targets[t].e_mm, w.targets[t].n_mm, 0, &tp), 0);
+				bool want = false;
+				for (uint32_t k = 0; k < w.n_patches; k++)
+					want |= w.patches[k].pass == (uint32_t)pc &&
+						in_patch(bx, &w.patches[k], (double)tp.along_mm, (double)tp.across_mm);
+				uint32_t got = 0;
+				for (uint32_t x = 0; x < w.n_exps; x++)
+					got += w.exps[x].pass == (uint32_t)pc && w.exps[x].target == t;
+				cr_assert_eq(got, want ? 1u : 0u, "seed %lu box %s target %u: %u exposures, inside %d",
+					     (unsigned long)seed, bx->id, t, got, want);
+				exps_checked += want;
+			}
+			/* false indications of the confirmation pass lie in its patches */
+			for (uint32_t i = 0; i < w.n_inds; i++) {
+				const struct an_sim_ind *d = &w.inds[i];
+				if (d->pass != (uint32_t)pc || d->target >= 0)
+					continue;
+				struct an_geo_box_pos bp;
+				cr_assert_eq(an_geo_box_locate(&bx->geo, d->e_mm, d->n_mm, 0, &bp), 0);
+				bool inside = false;
+				for (uint32_t k = 0; k < w.n_patches; k++)
+					inside |= w.patches[k].pass == (uint32_t)pc &&
+						  in_patch(bx, &w.patches[k], (double)bp.along_mm, (double)bp.across_mm);
+				cr_assert(inside, "false indication %u outside the patches", d->id);
+			}
+		}
+		an_sim_world_free(&w);
+	}
+	/* the check must have met both cases, and real work */
+	cr_assert_gt(disputed_boxes, 5u);
+	cr_assert_gt(clean_boxes, 0u);
+	cr_assert_gt(pegs_checked, 5u);
+	cr_assert_gt(exps_checked, 3u);
+}
+
+/* Confirmation passes leave the targets and the animals' parameters where they were (their own substreams),
+ * and a day is the same bytes twice. */
+Test(sim_world, confirmation_moves_no_target_or_animal_and_is_deterministic, .timeout = 120)
+{
+	struct an_sim_scenario on, off;
+	scenario(&on, confirm_day);
+	scenario(&off, confirm_day);
+	off.confirm = false;
+	struct an_sim_world a, b;
+	build(&a, &on, 3);
+	build(&b, &off, 3);
+	cr_assert_eq(a.n_targets, b.n_targets);
+	for (uint32_t i = 0; i < a.n_targets; i++)
+		cr_assert(a.targets[i].cls == b.targets[i].cls && a.targets[i].e_mm == b.targets[i].e_mm &&
+			  a.targets[i].n_mm == b.targets[i].n_mm && a.targets[i].depth_mm == b.targets[i].depth_mm,
+			  "target %u moved", i);
+	for (uint32_t i = 0; i < a.n_animals; i++) {
+		const struct an_sim_animal_cfg *x = &a.animals[i].p, *y = &b.animals[i].p;
+		for (int k = 0; k < AN_SIM_T_COUNT; k++)
+			cr_assert_eq(x->sens[k], y->sens[k], "animal %u changed", i);
+		cr_assert(x->false_per_100m2 == y->false_per_100m2 && x->loc_sigma_m == y->loc_sigma_m &&
+			  x->speed_m_s == y->speed_m_s && x->k_fatigue == y->k_fatigue, "animal %u changed", i);
+		cr_assert_eq(a.animals[i].roll_rad, b.animals[i].roll_rad);
+	}
+	uint32_t conf = 0;
+	for (uint32_t i = 0; i < a.n_passes; i++)
+		conf += a.passes[i].kind == AN_SIM_PASS_CONFIRM;
+	for (uint32_t i = 0; i < b.n_passes; i++)
+		cr_assert_neq(b.passes[i].kind, AN_SIM_PASS_CONFIRM);
+	cr_assert_gt(conf, 0u);
+	cr_assert_eq(b.n_patches, 0u);
+	an_sim_world_free(&a);
+	an_sim_world_free(&b);
+	/* same seed, same bytes, with confirmation passes in the day */
+	char d1[] = "/tmp/an_sim_cf1_XXXXXX", d2[] = "/tmp/an_sim_cf2_XXXXXX";
+	run_to(&on, 3, d1);
+	run_to(&on, 3, d2);
+	int files = 0;
+	cr_assert_eq(compare_dirs(d1, d2, &files), 0, "same seed gave different files");
+	cr_assert_eq(files, 8 + 5 * 6);
+}
+
 /* ------------------------------------------------------------------ accelerometer */
 Test(sim_motion, layout_matches_the_firmware_and_stream_is_regular)
 {
@@ -917,7 +1155,7 @@ Test(sim_eval, coverage_of_exact_intervals_over_seeds, .timeout = 120)
 		an_sim_world_free(&w);
 	}
 	free(sc);
-	cr_expect_eq(acc.rate_n, 20u * 8u, "one false-rate interval per animal and seed");
+	cr_expect_eq(acc.rate_n, 20u * 9u, "one false-rate interval per animal and seed");
 	cr_expect_gt(acc.sens_n, 100u);
 	cr_expect_eq(acc.sens_cov + acc.sens_below + acc.sens_above, acc.sens_n);
 	cr_expect_geq((double)acc.sens_cov / (double)acc.sens_n, 0.90, "sensitivity coverage %f",

@@ -18,6 +18,24 @@
  *    `qc_fraction` of boxes, a QC pass by a third rat (domain.md §1.1 "one to three rats", §1.4); each dog
  *    box a primary and a second dog ("two dogs = clearance", §1.2). One animal per box at a time, several
  *    boxes worked at once, so passes of different animals overlap in time.
+ *  - Confirmation (domain.md §1.1 "one to three rats are used consecutively", "handlers run many rats over
+ *    each row in case the first one misses a mine"; scenario `confirm`, default yes): when both the
+ *    primary and the second pass of a box are done, the team leader compares their PEGS (the indication
+ *    positions, what the team sees on the ground, never the truth): a peg of one pass with no peg of the
+ *    other within `confirm_radius_m` (1 m, the correct-indication rule) is disputed. A box with disputed
+ *    pegs gets a confirmation pass (kind confirm) by a third animal — neither of the two; of the box's
+ *    species if the scenario has one, else of the other species — over PATCHES: per disputed peg the box's
+ *    lanes `confirm_rat_lanes` × `confirm_rat_len_m` (rat boxes, 4 × 2 m) or `confirm_dog_lanes` ×
+ *    `confirm_dog_len_m` (dog boxes, 6 × 4 m) centred on the peg and shifted to lie inside the box;
+ *    overlapping patches merge into their bounding patch; the patches are searched in lane order,
+ *    each boustrophedon, the animal taken between them along the safe lane at the nearer lane end.
+ *    The pass's area_m2 is the patches' area; exposures only for targets inside them; false indications
+ *    at the animal's rate over that area. A confirmation by the box's own species goes before opening
+ *    another box (the team closes the boxes in hand first) unless the animal would wait more than 2 min
+ *    for it; one by the other species when that animal has nothing earlier of its own; a job no animal
+ *    takes before the day ends is not done. Confirmation passes draw from their own substreams (k-th confirmation pass), the other
+ *    passes keep theirs (p-th non-confirmation pass): `confirm = no` writes the bytes written before it
+ *    existed.
  *  - Bouts (domain.md §1.8): rats work bouts of `rat_bout_min` (~30 min) then rest `rat_rest_min`, at most
  *    `rat_bouts` per day; dogs 15–30 min (uniform per bout) then rest `dog_rest_min`, all day.
  *  - Targets: Poisson count per box at `density_per_100m2`, classes by `mix` (AP, AT, UXO, fragment, scrap),
@@ -57,7 +75,10 @@
  *   truth.csv           id,class,lat,lon,x_mm,y_mm,depth_mm,box,age_days,along_mm,across_mm  (x east, y north
  *                       of the task origin; along/across in the box frame of an/geo.h)
  *   animals.csv         every true parameter of every animal (header names the units)
- *   passes.csv          pass,animal,box,kind,t0_utc_ms,t1_utc_ms,bout,area_m2,temp_c,hum_pct,n_true,n_false
+ *   passes.csv          pass,animal,box,kind(primary|second|qc|blind|confirm),t0_utc_ms,t1_utc_ms,bout,area_m2,
+ *                       temp_c,hum_pct,n_true,n_false
+ *   patches.csv         pass,box,lane0,lanes,along0_mm,along1_mm,area_m2 — confirmation patches (box frame);
+ *                       written only when the scenario has confirm = yes
  *   exposures.csv       target,pass,animal,t_utc_ms,p_detect,detected
  *   indications.csv     id,t_utc_ms,dur_ms,animal,pass,box,kind,target(-1 = false),x_mm,y_mm,lat,lon,
  *                       offset_mm,handler(confirm|reject),press_utc_ms,press_ms
@@ -103,7 +124,8 @@ enum an_sim_species { AN_SIM_RAT = 1, AN_SIM_DOG = 2 };
 enum an_sim_rx { AN_SIM_RX_CONSUMER = 0, AN_SIM_RX_SBAS, AN_SIM_RX_RTK_FLOAT, AN_SIM_RX_RTK_FIXED, AN_SIM_RX_COUNT };
 enum an_sim_tclass { AN_SIM_T_AP = 0, AN_SIM_T_AT, AN_SIM_T_UXO, AN_SIM_T_FRAG, AN_SIM_T_SCRAP, AN_SIM_T_COUNT };
 enum an_sim_box_kind { AN_SIM_BOX_RAT = 0, AN_SIM_BOX_DOG, AN_SIM_BOX_BLIND };
-enum an_sim_pass_kind { AN_SIM_PASS_PRIMARY = 0, AN_SIM_PASS_SECOND, AN_SIM_PASS_QC, AN_SIM_PASS_BLIND };
+enum an_sim_pass_kind { AN_SIM_PASS_PRIMARY = 0, AN_SIM_PASS_SECOND, AN_SIM_PASS_QC, AN_SIM_PASS_BLIND,
+			 AN_SIM_PASS_CONFIRM, AN_SIM_PASS_KINDS };
 enum an_sim_beh {
 	AN_SIM_B_REST = 0, /* collar on, animal resting: no accelerometer stream */
 	AN_SIM_B_WALK,
@@ -158,6 +180,10 @@ struct an_sim_scenario {
 	double rat_bout_min, rat_rest_min, dog_bout_min_lo, dog_bout_min_hi, dog_rest_min;
 	uint32_t rat_bouts;
 	uint32_t blind_targets;  /* 0: no accreditation box */
+	bool confirm;            /* confirmation search of disputed pegs (an/sim.h "Confirmation") */
+	double confirm_radius_m; /* a peg with a peg of the other animal this close is not disputed */
+	uint32_t confirm_rat_lanes, confirm_dog_lanes;  /* patch: lanes of the box across ... */
+	double confirm_rat_len_m, confirm_dog_len_m;    /* ... × this long along them, by box kind */
 	double canopy_cep_m, canopy_fix_loss;
 	struct an_sim_rect canopy[AN_SIM_RECTS_MAX];
 	uint32_t n_canopy;
@@ -225,6 +251,13 @@ struct an_sim_pass {
 	uint32_t n_true, n_false;
 };
 
+/* One patch of a confirmation pass: lanes lane0 .. lane0 + lanes - 1 of the box, along0_mm .. along1_mm
+ * along them (box frame, an/geo.h); always inside the box. Patches of one pass do not overlap. */
+struct an_sim_patch {
+	uint32_t pass, box, lane0, lanes;
+	int64_t along0_mm, along1_mm;
+};
+
 struct an_sim_ind {
 	uint32_t id, animal, pass, box;
 	int64_t t_ms;              /* onset, UTC */
@@ -262,6 +295,8 @@ struct an_sim_world {
 	uint32_t n_inds, cap_inds;
 	struct an_sim_exposure *exps;
 	uint32_t n_exps, cap_exps;
+	struct an_sim_patch *patches; /* confirmation patches, in pass order */
+	uint32_t n_patches, cap_patches;
 };
 
 /* Build everything (no streams). @retval -EINVAL bad scenario (reason in err), -ENOMEM */
