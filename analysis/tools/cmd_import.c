@@ -198,7 +198,7 @@ static int via_core(const char *ep, const char *verb, const char *path, int form
 		fprintf(stderr, "scentrack import: sending to %s: %s\n", ep, zmq_strerror(zmq_errno()));
 		goto out;
 	}
-	char status[8] = "", body[AN_IMPORT_ERR_MAX + 256];
+	char status[8] = "", body[16384]; /* a calibration refusal lists every bad line */
 	int n1 = zmq_recv(sock, status, sizeof status - 1, 0);
 	int more = 0;
 	size_t ml = sizeof more;
