@@ -141,6 +141,23 @@ static int write_animals(struct wctx *c)
 	return close_out(c, &c->f, c->name);
 }
 
+/* The trainers' records before the day (an/sim.h HISTORY): what `--run` stores as calibration records. */
+static int write_history(struct wctx *c)
+{
+	const struct an_sim_world *w = c->w;
+	int r = open_out(c, &c->f, c->name, sizeof c->name, "history.csv");
+	if (r < 0)
+		return r;
+	fprintf(c->f, "animal,source,as_of_utc_ms,hits,misses,false_inds,area_m2,s_hist\n");
+	for (uint32_t i = 0; i < w->n_hist; i++) {
+		const struct an_sim_history *h = &w->hist[i];
+		fprintf(c->f, "%s,%s,%" PRId64 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%.1f,%.4f\n",
+			w->animals[h->animal].p.name, h->src == AN_SIM_HIST_ACCREDITATION ? "accreditation" : "training",
+			h->as_of_ms, h->hits, h->misses, h->false_inds, h->area_m2, h->s_hist);
+	}
+	return close_out(c, &c->f, c->name);
+}
+
 static int write_passes(struct wctx *c)
 {
 	const struct an_sim_world *w = c->w;
@@ -335,7 +352,8 @@ int an_sim_write(const struct an_sim_world *w, const char *dir, const struct an_
 		return -EINVAL;
 	int r;
 	if ((r = write_manifest(&c, o)) < 0 || (r = write_boxes(&c)) < 0 || (r = write_truth(&c)) < 0 ||
-	    (r = write_animals(&c)) < 0 || (r = write_passes(&c)) < 0 || (r = write_inds(&c)) < 0)
+	    (r = write_animals(&c)) < 0 || (r = write_passes(&c)) < 0 || (r = write_inds(&c)) < 0 ||
+	    (r = write_history(&c)) < 0)
 		return r;
 	for (uint32_t a = 0; a < w->n_animals; a++) {
 		const char *n = w->animals[a].p.name;

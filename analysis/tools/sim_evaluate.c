@@ -318,6 +318,19 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, struct hz
 				goto out;
 		}
 	}
+	/* the trainers' records, as `--run` stores them and the core feeds them (animal id = index + 1 in both);
+	 * every record, the engine keeps each animal's latest as the core's does */
+	for (uint32_t k = 0; k < w->n_hist; k++) {
+		const struct an_sim_history *hr = &w->hist[k];
+		struct an_hazard_input x = {.kind = AN_HAZARD_IN_CALIB};
+		x.u.calib.cal = (struct an_fusion_animal){hr->animal + 1u,
+		                                          w->animals[hr->animal].p.species == AN_SIM_DOG ? AN_SPECIES_DOG
+		                                                                                       : AN_SPECIES_RAT,
+		                                          hr->hits, hr->misses, hr->false_inds, hr->area_m2};
+		x.u.calib.as_of_ms = hr->as_of_ms;
+		if ((rc = in_push(&in, &x)) < 0)
+			goto out;
+	}
 	for (uint32_t i = 0; i < w->n_inds; i++) {
 		const struct an_sim_ind *d = &w->inds[i];
 		const struct rfixes *r = &fx[d->animal];
