@@ -760,6 +760,15 @@ int scentrack_sim_coverage(const char *scenario, uint64_t first_seed, uint32_t s
 	       "  such counts: coverage >= 95 %% is guaranteed, = 95 %% only with many events)\n",
 	       acc.sens_n ? (double)acc.sens_k_sum / (double)acc.sens_n : NAN,
 	       acc.rate_n ? (double)acc.rate_k_sum / (double)acc.rate_n : NAN);
+	if (acc.hist_n) {
+		/* the trainers' record the core fuses with: honest about what it was drawn from, and how far the
+		 * day's conditions (fatigue, the hour's heat) move the truth away from it */
+		printf("  history record in force (%" PRIu64 " animal-days): sensitivity interval covers the s_hist it was\n"
+		       "    drawn from %.3f, false-indication interval the true rate %.3f; the day's true p per explosive\n"
+		       "    exposure minus s_hist: %+.3f on average over %" PRIu64 " exposures\n",
+		       acc.hist_n, (double)acc.hist_cov / (double)acc.hist_n, (double)acc.hist_rate_cov / (double)acc.hist_n,
+		       acc.hist_day_exps ? acc.hist_day_dp_sum / (double)acc.hist_day_exps : NAN, acc.hist_day_exps);
+	}
 	if (min_cov > 0 && (!(cs >= min_cov) || !(cr >= min_cov))) {
 		fprintf(stderr, "scentrack sim: coverage below the required %.3f\n", min_cov);
 		return 1;

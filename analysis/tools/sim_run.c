@@ -542,7 +542,7 @@ static int setup_store(struct run *r, const char *path)
 		if (!rc)
 			rc = an_store_calibrations_add(s, cal, w->n_hist, "scentrack sim", "history.csv", &ins, NULL, NULL);
 		if (!rc)
-			logf_("store: %zu calibration records of the animals' history (history.csv)", ins);
+			logf_("store: %zu calibration records of the animals' history (what --out writes to history.csv)", ins);
 		free(cal);
 	}
 	for (uint32_t i = 0; i < w->n_passes && !rc; i++) {

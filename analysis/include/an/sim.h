@@ -567,6 +567,11 @@ struct an_sim_coverage {
 	uint64_t sens_below, sens_above, rate_below, rate_above; /* truth outside: below lo / above hi */
 	uint64_t sens_wilson_cov; /* the same with the Wilson interval (what dashboards show) */
 	uint64_t sens_k_sum, rate_k_sum; /* total hits / false indications behind the intervals */
+	/* the HISTORY record in force (what the core's fusion uses), Clopper-Pearson / Garwood of its counts
+	 * against the s_hist it was drawn from and the true rate; and how the day's per-exposure true p differs
+	 * from s_hist (the fusion applies the record to the day's exposures): Σ (p − s_hist) over them */
+	uint64_t hist_n, hist_cov, hist_rate_cov, hist_day_exps;
+	double hist_day_dp_sum;
 };
 int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim_coverage *acc)
 	__attribute__((warn_unused_result));
