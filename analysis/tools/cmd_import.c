@@ -63,7 +63,9 @@ static void help(FILE *f)
 		"  scentrack import clearance --db field.db c.csv\n"
 		"\n"
 		"exit status: 0 imported (or all duplicates), 64 usage, 65 bad data (nothing imported),\n"
-		"  66 cannot read FILE or open the store, 70 internal, 74 store I/O error, 75 store busy.\n");
+		"  66 cannot read FILE or open the store, 70 internal, 74 store I/O error, 75 store busy.\n"
+		"\n"
+		"The animals' calibration records (trainers): scentrack import calibration --help\n");
 }
 
 static void help_calibration(FILE *f)
