@@ -171,7 +171,7 @@ int an_store_calibrations_add(struct an_store *s, struct an_store_calibration *r
 			ins++;
 	}
 	if (ins > 0) {
-		char detail[160];
+		char detail[256]; /* the label is cut at 100 bytes: the audit row names, it does not archive */
 		snprintf(detail, sizeof detail, "%zu calibration records (%zu duplicates skipped)%s%.100s", ins, dups,
 		         what != NULL ? " from " : "", what != NULL ? what : "");
 		if ((err = an_store__audit(s, who != NULL ? who : "unknown", "calibration_add", "calibration",
