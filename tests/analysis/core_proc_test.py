@@ -569,6 +569,27 @@ def calibration(rig):
     core = rig.core(ini)  # restart: the same state from the store (the latest as_of wins)
     core.kill(signal.SIGTERM)
     assert points() == poor_pts, (points(), poor_pts)
+    # the CLI as a trainer meets it: the --help example runs as printed; bad lines are named FILE:LINE: field
+    con = sqlite3.connect(rig.db)
+    con.execute("INSERT INTO animals(species, name) VALUES ('rat', 'Kiri')")
+    con.commit()
+    con.close()
+    h = subprocess.run([cli, "import", "calibration", "--help"], capture_output=True, text=True, timeout=30)
+    assert h.returncode == 0, h.stderr
+    ex = [ln.strip() for ln in h.stdout.split("example")[1].splitlines()
+          if ln.strip().startswith(("printf '", "scentrack import"))]
+    assert len(ex) == 2 and "cal.csv" in ex[0], ex
+    ex[1] = ex[1].replace("scentrack", cli, 1).replace("field.db", rig.db)
+    r = subprocess.run(" && ".join(ex), shell=True, cwd=rig.tmp, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "cal.csv: 1 line: 1 imported, 0 duplicates skipped" in r.stdout, (r.stdout, r.stderr)
+    with open(f"{rig.tmp}/cli-bad.csv", "w") as f:
+        f.write("animal,as_of,hits,misses,false_inds,area_m2,source\nKiri,2024-05-01,1,x,0,10,training\n"
+                "Kiri,2024-05-02,1,1,0,10,training\nNobody,2024-05-01,1,1,0,10,exam\n")
+    r = subprocess.run([cli, "import", "calibration", "--store", rig.db, f"{rig.tmp}/cli-bad.csv"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    assert "cli-bad.csv:2: field 'misses':" in r.stderr and "cli-bad.csv:4: field 'source':" in r.stderr \
+        and ":3:" not in r.stderr and "2 bad lines (nothing imported)" in r.stderr, r.stderr
     lo = lambda d: sorted(v[0] for v in d.values())
     print(f"calibration: {len(rats)} rats, {SITES} points; log-odds q10 new {lo(new)} -> calibrated at start-up "
           f"{lo(calibrated)} -> poorer record over {ep} {lo(poor_pts)}; same after a restart; a bad file "
