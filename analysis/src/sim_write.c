@@ -158,6 +158,15 @@ static int write_history(struct wctx *c)
 	return close_out(c, &c->f, c->name);
 }
 
+int an_sim_write_history(const struct an_sim_world *w, const char *dir, char *err, size_t err_len)
+{
+	static char dummy[1];
+	struct wctx c = {.w = w, .dir = dir, .err = err && err_len ? err : dummy, .err_len = err && err_len ? err_len : 1};
+	if (!w || !dir)
+		return -EINVAL;
+	return write_history(&c);
+}
+
 static int write_passes(struct wctx *c)
 {
 	const struct an_sim_world *w = c->w;

@@ -541,8 +541,11 @@ static int setup_store(struct run *r, const char *path)
 		}
 		if (!rc)
 			rc = an_store_calibrations_add(s, cal, w->n_hist, "scentrack sim", "history.csv", &ins, NULL, NULL);
+		char herr[256] = "";
+		if (!rc && (rc = an_sim_write_history(w, r->dir, herr, sizeof herr)) < 0)
+			logf_("%s", herr);
 		if (!rc)
-			logf_("store: %zu calibration records of the animals' history (what --out writes to history.csv)", ins);
+			logf_("store: %zu calibration records of the animals' history (%s/history.csv)", ins, r->dir);
 		free(cal);
 	}
 	for (uint32_t i = 0; i < w->n_passes && !rc; i++) {

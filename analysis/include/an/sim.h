@@ -429,6 +429,10 @@ struct an_sim_write_opts {
 int an_sim_write(const struct an_sim_world *w, const char *dir, const struct an_sim_write_opts *o, char *err,
 		 size_t err_len) __attribute__((warn_unused_result));
 
+/* Only history.csv (what `--run` keeps beside the store). @retval -errno; err names the file */
+int an_sim_write_history(const struct an_sim_world *w, const char *dir, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
 /* ---------------------------------------------------------------- shared radio channel */
 /*
  * A shared channel between many senders (collars) and one receiver (the gateway). The caller owns the
