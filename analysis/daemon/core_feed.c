@@ -16,6 +16,10 @@
  * move into the store API: a per-record "inserted" flag (and x/y/session) in the ingest result, which would
  * save the two lookups per record done here.
  *
+ * Calibrations. The animals' calibration records (an/store.h) are read at start-up and given to every TASK
+ * frame (frames created later get them too); records imported over the core's socket later are read and given
+ * the same way (core_feed_calibrations). The engine keeps each animal's latest; a new one rescores every point.
+ *
  * Hazard engine calls are deferred to core_feed_flush(), run once per loop iteration after the ingest
  * service, so the BATCH_ACK does not wait for a recompute and several batches share one.
  */
@@ -97,7 +101,6 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 	}
 	return fr;
 }
-
 
 static bool session_known(struct core_feed *f, uint64_t id, size_t *pos)
 {
@@ -428,6 +431,12 @@ int core_feed_clearances(struct core_feed *f)
 
 /* ---- calibration records ---------------------------------------------------------------------------------- */
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 struct cal_ctx {
 	struct core_feed *f;
 	int rc;
@@ -479,13 +488,16 @@ int core_feed_calibrations(struct core_feed *f)
 		return rc;
 	if (f->loading) {
 		/* which animals are calibrated is what a handler asks when a point's P looks wrong */
+		uint64_t *ids = malloc((f->n_calibs + 1) * sizeof *ids);
 		size_t animals = 0;
-		for (size_t i = 0; i < f->n_calibs; i++) {
-			bool seen = false;
-			for (size_t k = 0; k < i && !seen; k++)
-				seen = f->calibs[k].cal.animal_id == f->calibs[i].cal.animal_id;
-			animals += !seen;
-		}
+		if (!ids)
+			return -ENOMEM;
+		for (size_t i = 0; i < f->n_calibs; i++)
+			ids[i] = f->calibs[i].cal.animal_id;
+		qsort(ids, f->n_calibs, sizeof *ids, u64_cmp);
+		for (size_t i = 0; i < f->n_calibs; i++)
+			animals += i == 0 || ids[i] != ids[i - 1];
+		free(ids);
 		core_log(CORE_LOG_NOTE, "hazard", "calibrations: %zu records of %zu animals fed to the hazard engines "
 		         "(the latest as_of per animal is in force; animals without one are scored as new)", x.n, animals);
 	}
