@@ -102,6 +102,7 @@ struct core_feed_stats {
 	uint64_t lookup_errors;     /* store reads after a commit failed */
 	uint64_t loaded_fixes, loaded_inds;
 	uint64_t clearances_fed;    /* clearance results given to the engines */
+	uint64_t calibrations_fed;  /* calibration records read from the store and given to the task frames */
 };
 
 struct core_feed {
@@ -120,6 +121,9 @@ struct core_feed {
 	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */
 	struct sqlite3_stmt *q_rec, *q_fix_xy, *q_ind_xy, *q_session;
 	int64_t clr_last_id; /* clearance results up to this id were given to the engines */
+	struct an_hazard_calib *calibs; /* every calibration record read, for frames created later */
+	size_t n_calibs, cap_calibs;
+	int64_t cal_last_id; /* calibration records up to this id were read */
 };
 
 /* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */
@@ -137,11 +141,17 @@ size_t core_feed_hazard_points(const struct core_feed *f);
  * Call core_feed_flush after. @retval 0 or -errno */
 int core_feed_clearances(struct core_feed *f) __attribute__((warn_unused_result));
 
+/* Give every task frame's engine the calibration records stored since the last call (start-up: all of them;
+ * the engine keeps each animal's latest, an/hazard.h, and rescoring every point is its full recompute).
+ * Frames created later get every record read so far. Call core_feed_flush after. @retval 0 or -errno */
+int core_feed_calibrations(struct core_feed *f) __attribute__((warn_unused_result));
+
 /* ---- clearance results over ZeroMQ (core_clearance.c) ---------------------------------------------------- */
 #include <zmq.h>
 #define CORE_CLR_BODY_MAX (256ll << 20)
 struct core_clr_stats {
 	uint64_t requests, imports, inserted, refused, send_errors;
+	uint64_t cal_imports, cal_inserted; /* CALIBRATION requests imported, records stored */
 };
 struct core_clr {
 	void *sock; /* NULL = off */

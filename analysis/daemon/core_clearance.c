@@ -12,6 +12,10 @@
  * Request (a REQ client; the ROUTER sees [identity][""] first):
  *     "CLEARANCE" | format ("csv", "json" or "auto") | source (file name for messages and the audit log,
  *     <= 255 bytes) | body (the file, <= CORE_CLR_BODY_MAX)
+ *     "CALIBRATION" | format ("csv" or "auto") | source | body: the trainers' calibration records
+ *     (`scentrack import calibration --core`, an/import.h an_import_calibration); the error's message then
+ *     lists every bad line, one per line, and "line" is the first. The new records go to every task frame
+ *     (core_feed_calibrations) and are rescored before the answer, like clearance results.
  * Reply:
  *     "OK"  | {"rows":R,"inserted":I,"duplicates":D}
  *     "ERR" | {"code":"EINVAL","error":"<message>","line":L,"column":C,"field":"<name>"}
@@ -155,6 +159,60 @@ static void refuse(struct core_clr *c, zmq_msg_t *id, int rc, const char *msg, c
 	free(buf);
 }
 
+static void bad_line_to(void *ctx, unsigned long line, const char *field, const char *why)
+{
+	FILE *f = ctx;
+	if (field != NULL && field[0])
+		fprintf(f, "line %lu: field '%s': %s\n", line, field, why);
+	else
+		fprintf(f, "line %lu: %s\n", line, why);
+}
+
+static void handle_calibration(struct core_clr *c, zmq_msg_t *id, const struct an_import_opts *o, const char *body,
+                               size_t len)
+{
+	if (o->format == AN_IMPORT_JSON) {
+		refuse(c, id, -EPROTO, "calibration records are CSV only", NULL);
+		return;
+	}
+	struct an_import_result r;
+	char err[AN_IMPORT_ERR_MAX];
+	char *lines = NULL;
+	size_t llen = 0;
+	FILE *lf = open_memstream(&lines, &llen);
+	if (!lf) {
+		refuse(c, id, -ENOMEM, "out of memory", NULL);
+		return;
+	}
+	int rc = an_import_calibration(c->store, body, len, o, &r, bad_line_to, lf, err, sizeof err);
+	fclose(lf);
+	if (rc) {
+		/* every bad line, then the summary: the client prints the message as it is */
+		char *msg = NULL;
+		size_t ml = 0;
+		FILE *mf = open_memstream(&msg, &ml);
+		if (mf) {
+			fprintf(mf, "%s%s", lines ? lines : "", err);
+			fclose(mf);
+		}
+		refuse(c, id, rc, msg ? msg : err, &r);
+		free(msg);
+		free(lines);
+		return;
+	}
+	free(lines);
+	c->st.cal_imports++;
+	c->st.cal_inserted += r.inserted;
+	core_log(CORE_LOG_NOTE, "clearance", "%s: %zu calibration lines, %zu new, %zu duplicates", o->source, r.rows,
+	         r.inserted, r.duplicates);
+	if (r.inserted && core_feed_calibrations(c->feed) == 0)
+		(void)core_feed_flush(c->feed);
+	char rb[160];
+	int n = snprintf(rb, sizeof rb, "{\"rows\":%zu,\"inserted\":%zu,\"duplicates\":%zu}", r.rows, r.inserted,
+	                 r.duplicates);
+	reply(c, id, "OK", rb, (size_t)n);
+}
+
 static void handle(struct core_clr *c, zmq_msg_t *fr, size_t n)
 {
 	zmq_msg_t *id = &fr[0];
@@ -164,8 +222,9 @@ static void handle(struct core_clr *c, zmq_msg_t *fr, size_t n)
 		return;
 	}
 	const char *verb = zmq_msg_data(&fr[2]);
-	if (zmq_msg_size(&fr[2]) != 9 || memcmp(verb, "CLEARANCE", 9)) {
-		refuse(c, id, -EPROTO, "unknown request (expected CLEARANCE)", NULL);
+	bool calib = zmq_msg_size(&fr[2]) == 11 && !memcmp(verb, "CALIBRATION", 11);
+	if (!calib && (zmq_msg_size(&fr[2]) != 9 || memcmp(verb, "CLEARANCE", 9))) {
+		refuse(c, id, -EPROTO, "unknown request (expected CLEARANCE or CALIBRATION)", NULL);
 		return;
 	}
 	char fmt[8] = "", source[256] = "";
@@ -193,6 +252,10 @@ static void handle(struct core_clr *c, zmq_msg_t *fr, size_t n)
 	struct an_import_result r;
 	char err[AN_IMPORT_ERR_MAX];
 	memset(&r, 0, sizeof r);
+	if (calib) {
+		handle_calibration(c, id, &o, zmq_msg_data(&fr[5]), zmq_msg_size(&fr[5]));
+		return;
+	}
 	int rc = an_import_clearance(c->store, zmq_msg_data(&fr[5]), zmq_msg_size(&fr[5]), &o, &r, err, sizeof err);
 	if (rc) {
 		refuse(c, id, rc, err, &r);

@@ -16,6 +16,10 @@
  * move into the store API: a per-record "inserted" flag (and x/y/session) in the ingest result, which would
  * save the two lookups per record done here.
  *
+ * Calibrations. The animals' calibration records (an/store.h) are read at start-up and given to every TASK
+ * frame (frames created later get them too); records imported over the core's socket later are read and given
+ * the same way (core_feed_calibrations). The engine keeps each animal's latest; a new one rescores every point.
+ *
  * Hazard engine calls are deferred to core_feed_flush(), run once per loop iteration after the ingest
  * service, so the BATCH_ACK does not wait for a recompute and several batches share one.
  */
@@ -51,6 +55,14 @@ struct ev_ctx {
 };
 static struct ev_ctx g_ev; /* the engine sink's context while one frame is applied (single thread) */
 
+static int push_input(struct core_frame *fr, const struct an_hazard_input *in)
+{
+	if (an_array_grow((void **)&fr->in, &fr->cap_in, fr->n_in, 256, sizeof *fr->in))
+		return -ENOMEM;
+	fr->in[fr->n_in++] = *in;
+	return 0;
+}
+
 static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 {
 	for (size_t i = 0; i < f->n_frames; i++)
@@ -84,15 +96,14 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 		return NULL;
 	an_hazard_set_sink(fr->eng, hazard_event, &g_ev);
 	f->n_frames++;
+	/* the animals' calibrations apply in every task frame (the implicit frame's animals are collars) */
+	for (size_t i = 0; task_id > 0 && i < f->n_calibs; i++) {
+		struct an_hazard_input in = {.kind = AN_HAZARD_IN_CALIB};
+		in.u.calib = f->calibs[i];
+		if (push_input(fr, &in))
+			return NULL;
+	}
 	return fr;
-}
-
-static int push_input(struct core_frame *fr, const struct an_hazard_input *in)
-{
-	if (an_array_grow((void **)&fr->in, &fr->cap_in, fr->n_in, 256, sizeof *fr->in))
-		return -ENOMEM;
-	fr->in[fr->n_in++] = *in;
-	return 0;
 }
 
 static bool session_known(struct core_feed *f, uint64_t id, size_t *pos)
@@ -434,6 +445,81 @@ int core_feed_clearances(struct core_feed *f)
 	return rc;
 }
 
+/* ---- calibration records ---------------------------------------------------------------------------------- */
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct cal_ctx {
+	struct core_feed *f;
+	int rc;
+	size_t n;
+};
+
+static int calibration_fed(void *ctx, const struct an_store_calibration *c)
+{
+	struct cal_ctx *x = ctx;
+	struct core_feed *f = x->f;
+	f->cal_last_id = c->id;
+	struct an_hazard_calib hc = {.cal = {(uint64_t)c->animal_id, c->species, c->hits, c->misses, c->false_inds,
+	                                     c->area_m2},
+	                             .as_of_ms = c->as_of_ms};
+	if (an_array_grow((void **)&f->calibs, &f->cap_calibs, f->n_calibs, 16, sizeof *f->calibs))
+		return x->rc = -ENOMEM;
+	f->calibs[f->n_calibs++] = hc;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_CALIB};
+	in.u.calib = hc;
+	for (size_t i = 0; i < f->n_frames; i++) {
+		if (f->frames[i].task_id <= 0)
+			continue;
+		int rc = push_input(&f->frames[i], &in);
+		if (rc)
+			return x->rc = rc;
+	}
+	f->st.calibrations_fed++;
+	x->n++;
+	/* live records one line each; at start-up one summary line (a programme's history is long) */
+	if (!f->loading)
+		core_log(CORE_LOG_NOTE, "hazard", "calibration %" PRId64 " of animal %" PRId64 " (%s) as of %" PRId64
+		         " ms: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " false over %.0f m2 (%s): every task frame "
+		         "rescores", c->id, c->animal_id, c->species == AN_SPECIES_DOG ? "dog" : "rat", c->as_of_ms, c->hits,
+		         c->misses, c->false_inds, c->area_m2, an_store_calib_source_name(c->source));
+	return 0;
+}
+
+int core_feed_calibrations(struct core_feed *f)
+{
+	if (!f->cfg->hazard)
+		return 0;
+	struct cal_ctx x = {f, 0, 0};
+	int rc = an_store_calibrations_after(f->store, f->cal_last_id, calibration_fed, &x);
+	if (rc < 0 && x.rc == 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading calibration records: %s", an_store_errmsg(f->store));
+		return -EIO;
+	}
+	if (rc < 0)
+		return rc;
+	if (f->loading) {
+		/* which animals are calibrated is what a handler asks when a point's P looks wrong */
+		uint64_t *ids = malloc((f->n_calibs + 1) * sizeof *ids);
+		size_t animals = 0;
+		if (!ids)
+			return -ENOMEM;
+		for (size_t i = 0; i < f->n_calibs; i++)
+			ids[i] = f->calibs[i].cal.animal_id;
+		qsort(ids, f->n_calibs, sizeof *ids, u64_cmp);
+		for (size_t i = 0; i < f->n_calibs; i++)
+			animals += i == 0 || ids[i] != ids[i - 1];
+		free(ids);
+		core_log(CORE_LOG_NOTE, "hazard", "calibrations: %zu records of %zu animals fed to the hazard engines "
+		         "(the latest as_of per animal is in force; animals without one are scored as new)", x.n, animals);
+	}
+	return 0;
+}
+
 /* ---- the ingest sink -------------------------------------------------------------------------------------- */
 
 static void publish_gateway(struct core_feed *f, const struct proto_batch *b, const struct an_store_ingest_result *r)
@@ -626,6 +712,9 @@ static int load(struct core_feed *f)
 		sqlite3_finalize(q);
 		q = NULL;
 	}
+	/* the animals' calibrations before any frame exists: every task frame starts with them */
+	if ((rc = core_feed_calibrations(f)) < 0)
+		goto out;
 	/* last fix per collar (commit order = records.id, as live); then, for the engine's coverage, only the
 	 * usable fixes (0 < h_acc <= max_h_acc_mm: the engine ignores the others); then every indication */
 	if ((rc = an_store_fixes_latest(f->store, load_latest_fix, f)) < 0 ||
@@ -713,6 +802,7 @@ void core_feed_close(struct core_feed *f)
 		an_hazard_store_cache_free(&f->frames[i].stored);
 	}
 	free(f->frames);
+	free(f->calibs);
 	free(f->sessions);
 	free(f->gws);
 	memset(f, 0, sizeof *f);

@@ -237,6 +237,27 @@ int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim
 			else
 				acc->sens_cov++;
 		}
+		/* the history record in force: the last of the animal's (an/sim.h HISTORY) */
+		const struct an_sim_history *h = NULL;
+		for (uint32_t i = 0; i < w->n_hist; i++)
+			if (w->hist[i].animal == a)
+				h = &w->hist[i];
+		if (h != NULL && h->hits + h->misses > 0) {
+			if ((rc = an_stats_binom_cp(h->hits, (uint64_t)h->hits + h->misses, conf, AN_STATS_TWO_SIDED, &iv)) < 0)
+				return rc;
+			acc->hist_n++;
+			acc->hist_cov += h->s_hist >= iv.lo && h->s_hist <= iv.hi;
+			acc->hist_day_exps += n;
+			acc->hist_day_dp_sum += psum - (double)n * h->s_hist;
+			struct an_stats_interval ir;
+			if (h->area_m2 > 0) {
+				if ((rc = an_stats_rate_exact(h->false_inds, h->area_m2, 100.0, conf, AN_STATS_TWO_SIDED, NULL,
+				                              &ir)) < 0)
+					return rc;
+				double lam = w->animals[a].p.false_per_100m2;
+				acc->hist_rate_cov += lam >= ir.lo && lam <= ir.hi;
+			}
+		}
 		if (area > 0) {
 			if ((rc = an_stats_rate_exact(nf, area, 100.0, conf, AN_STATS_TWO_SIDED, NULL, &iv)) < 0)
 				return rc;

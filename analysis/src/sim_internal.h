@@ -14,10 +14,17 @@
 #define SIM_STREAM_GNSS(i) (0x200u + (uint64_t)(i))
 #define SIM_STREAM_MOTION(i) (0x300u + (uint64_t)(i))
 #define SIM_STREAM_BUTTON(i) (0x400u + (uint64_t)(i))
+#define SIM_STREAM_HISTORY(i) (0x500u + (uint64_t)(i))
 #define SIM_STREAM_PASS(p) (0x10000u + (uint64_t)(p))    /* p-th pass that is not a confirmation pass */
 #define SIM_STREAM_CONFIRM(k) (0x20000u + (uint64_t)(k)) /* k-th confirmation pass */
 
 #define SIM_PI 3.14159265358979323846
+
+/* The documented detection model (an/sim.h) at given conditions (sim_world.c), and the burial depth range of a
+ * target class in mm: shared by the day (sim_world.c) and the trainers' history (sim_history.c). */
+double sim_p_detect_at(const struct an_sim_animal *a, int cls, double depth_mm, double temp_c, double hum_pct,
+		       double bout_min);
+void sim_depth_range(int cls, double *lo_mm, double *hi_mm);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 static inline int64_t sim_days_from_civil(int64_t y, int64_t m, int64_t d)

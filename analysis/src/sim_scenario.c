@@ -25,6 +25,7 @@ static void animal_cfg_unset(struct an_sim_animal_cfg *a)
 	a->k_depth = a->k_temp = a->k_hum = a->k_fatigue = a->fatigue_onset_min = NAN;
 	a->speed_m_s = a->ind_median_s = a->p_confirm_true = a->p_confirm_false = NAN;
 	a->cep_m = a->tau_s = NAN;
+	a->history_targets = a->history_m2 = NAN;
 	a->species = AN_SIM_RAT;
 	a->rx = AN_SIM_RX_CONSUMER;
 }
@@ -77,6 +78,8 @@ void an_sim_scenario_defaults(struct an_sim_scenario *sc)
 	sc->confirm_dog_len_m = 4.0;
 	sc->canopy_cep_m = 12.0;
 	sc->canopy_fix_loss = 0.02;
+	sc->history_targets = AN_SIM_HISTORY_TARGETS_DEFAULT;
+	sc->history_m2 = AN_SIM_HISTORY_M2_DEFAULT;
 }
 
 struct parser {
@@ -85,7 +88,7 @@ struct parser {
 	unsigned line;
 	char *err;
 	size_t err_len;
-	int section; /* 0 none, 1 task, 2 layout, 3 targets, 4 schedule, 5 gnss, 6 animal */
+	int section; /* 0 none, 1 task, 2 layout, 3 targets, 4 schedule, 5 gnss, 6 animal, 7 history */
 	struct an_sim_animal_cfg *animal;
 };
 
@@ -407,11 +410,23 @@ static int key_animal(struct parser *p, const char *k, char *v)
 		{"p_confirm_false", offsetof(struct an_sim_animal_cfg, p_confirm_false), 0.0, 1.0},
 		{"cep_m", offsetof(struct an_sim_animal_cfg, cep_m), 0.001, 100.0},
 		{"tau_s", offsetof(struct an_sim_animal_cfg, tau_s), 0.5, 3600.0},
+		{"history_targets", offsetof(struct an_sim_animal_cfg, history_targets), 0.0, 100000.0},
+		{"history_m2", offsetof(struct an_sim_animal_cfg, history_m2), 0.0, 1e8},
 	};
 	for (size_t i = 0; i < sizeof dk / sizeof dk[0]; i++)
 		if (!strcmp(k, dk[i].key))
 			return num(p, k, v, dk[i].lo, dk[i].hi, (double *)(void *)((char *)a + dk[i].off));
 	return fail(p, "unknown key '%s' in [animal %s]", k, a->name);
+}
+
+/* [history]: the trainers' record every animal has before the day (an/sim.h HISTORY) */
+static int key_history(struct parser *p, const char *k, char *v)
+{
+	if (!strcmp(k, "targets"))
+		return num(p, k, v, 0.0, 100000.0, &p->sc->history_targets);
+	if (!strcmp(k, "m2"))
+		return num(p, k, v, 0.0, 1e8, &p->sc->history_m2);
+	return fail(p, "unknown key '%s' in [history] (targets, m2)", k);
 }
 
 static int section(struct parser *p, char *s)
@@ -432,8 +447,14 @@ static int section(struct parser *p, char *s)
 			p->section = i + 1;
 			return 0;
 		}
+	if (!strcmp(s, "history")) {
+		if (arg && *arg)
+			return fail(p, "[%s] takes no name", s);
+		p->section = 7;
+		return 0;
+	}
 	if (strcmp(s, "animal") != 0)
-		return fail(p, "unknown section [%s] (task, layout, targets, schedule, gnss, animal NAME)", s);
+		return fail(p, "unknown section [%s] (task, layout, targets, schedule, gnss, history, animal NAME)", s);
 	if (!arg || !*arg)
 		return fail(p, "[animal] needs a name: [animal R01]");
 	if (strlen(arg) >= AN_SIM_NAME_MAX)
@@ -503,6 +524,7 @@ int an_sim_scenario_parse(struct an_sim_scenario *sc, const char *text, const ch
 		case 4: r = key_schedule(&p, k, v); break;
 		case 5: r = key_gnss(&p, k, v); break;
 		case 6: r = key_animal(&p, k, v); break;
+		case 7: r = key_history(&p, k, v); break;
 		default: r = fail(&p, "'%s' outside any section", k); break;
 		}
 		if (r < 0)

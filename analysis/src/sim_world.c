@@ -304,11 +304,18 @@ static int push_target(struct an_sim_world *w, uint32_t *cap, int cls, const str
 	return 0;
 }
 
+/* OUR ASSUMPTION, mm: AP shallow, AT deeper, UXO anywhere to 0.6 m, debris near the surface */
+static const double depth_lo[AN_SIM_T_COUNT] = {20, 100, 0, 0, 0}, depth_hi[AN_SIM_T_COUNT] = {150, 300, 600, 200, 300};
+
+void sim_depth_range(int cls, double *lo_mm, double *hi_mm)
+{
+	*lo_mm = depth_lo[cls];
+	*hi_mm = depth_hi[cls];
+}
+
 static int depth_for(struct an_sim_rng *r, int cls)
 {
-	/* OUR ASSUMPTION, mm: AP shallow, AT deeper, UXO anywhere to 0.6 m, debris near the surface */
-	static const double lo[AN_SIM_T_COUNT] = {20, 100, 0, 0, 0}, hi[AN_SIM_T_COUNT] = {150, 300, 600, 200, 300};
-	return (int)llround(an_sim_rng_uniform(r, lo[cls], hi[cls]));
+	return (int)llround(an_sim_rng_uniform(r, depth_lo[cls], depth_hi[cls]));
 }
 
 static int build_targets(struct gen *g)
@@ -426,18 +433,25 @@ static double logit(double p)
 }
 
 /* The documented detection model (an/sim.h). */
-static double p_detect(const struct an_sim_world *w, const struct an_sim_animal *a, const struct an_sim_target *t,
-		       int64_t utc_ms, double bout_min)
+double sim_p_detect_at(const struct an_sim_animal *a, int cls, double depth_mm, double temp_c, double hum_pct,
+		       double bout_min)
 {
-	double s = a->p.sens[t->cls];
+	double s = a->p.sens[cls];
 	if (s <= 0.0)
 		return 0.0;
 	double l = logit(s);
-	l -= a->p.k_depth * fmax(0.0, (double)t->depth_mm - 100.0) / 100.0;
-	l -= a->p.k_temp * (an_sim_temp_c(w, utc_ms) - 25.0);
-	l += a->p.k_hum * (an_sim_hum_pct(w, utc_ms) - 60.0) / 10.0;
+	l -= a->p.k_depth * fmax(0.0, depth_mm - 100.0) / 100.0;
+	l -= a->p.k_temp * (temp_c - 25.0);
+	l += a->p.k_hum * (hum_pct - 60.0) / 10.0;
 	l -= a->p.k_fatigue * fmax(0.0, bout_min - a->p.fatigue_onset_min) / 10.0;
 	return 1.0 / (1.0 + exp(-l));
+}
+
+static double p_detect(const struct an_sim_world *w, const struct an_sim_animal *a, const struct an_sim_target *t,
+		       int64_t utc_ms, double bout_min)
+{
+	return sim_p_detect_at(a, t->cls, (double)t->depth_mm, an_sim_temp_c(w, utc_ms), an_sim_hum_pct(w, utc_ms),
+			       bout_min);
 }
 
 /* Approach, indicate, reward, return to the lane. Appends the indication record. */
@@ -1041,6 +1055,7 @@ void an_sim_world_free(struct an_sim_world *w)
 	free(w->inds);
 	free(w->exps);
 	free(w->patches);
+	free(w->hist);
 	memset(w, 0, sizeof *w);
 }
 
@@ -1105,7 +1120,8 @@ int an_sim_world_build(struct an_sim_world *w, const struct an_sim_scenario *sc,
 	}
 	for (uint32_t i = 0; i < w->n_animals; i++)
 		resolve_animal(&w->animals[i], &sc->animals[i], seed, i);
-	if ((e = build_layout(&g)) < 0 || (e = build_targets(&g)) < 0 || (e = build_schedule(&g)) < 0)
+	if ((e = build_layout(&g)) < 0 || (e = build_targets(&g)) < 0 || (e = build_schedule(&g)) < 0 ||
+	    (e = an_sim_history_build(w)) < 0)
 		goto fail;
 	return 0;
 fail:

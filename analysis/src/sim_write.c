@@ -141,6 +141,32 @@ static int write_animals(struct wctx *c)
 	return close_out(c, &c->f, c->name);
 }
 
+/* The trainers' records before the day (an/sim.h HISTORY): what `--run` stores as calibration records. */
+static int write_history(struct wctx *c)
+{
+	const struct an_sim_world *w = c->w;
+	int r = open_out(c, &c->f, c->name, sizeof c->name, "history.csv");
+	if (r < 0)
+		return r;
+	fprintf(c->f, "animal,source,as_of_utc_ms,hits,misses,false_inds,area_m2,s_hist\n");
+	for (uint32_t i = 0; i < w->n_hist; i++) {
+		const struct an_sim_history *h = &w->hist[i];
+		fprintf(c->f, "%s,%s,%" PRId64 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%.1f,%.4f\n",
+			w->animals[h->animal].p.name, h->src == AN_SIM_HIST_ACCREDITATION ? "accreditation" : "training",
+			h->as_of_ms, h->hits, h->misses, h->false_inds, h->area_m2, h->s_hist);
+	}
+	return close_out(c, &c->f, c->name);
+}
+
+int an_sim_write_history(const struct an_sim_world *w, const char *dir, char *err, size_t err_len)
+{
+	static char dummy[1];
+	struct wctx c = {.w = w, .dir = dir, .err = err && err_len ? err : dummy, .err_len = err && err_len ? err_len : 1};
+	if (!w || !dir)
+		return -EINVAL;
+	return write_history(&c);
+}
+
 static int write_passes(struct wctx *c)
 {
 	const struct an_sim_world *w = c->w;
@@ -355,7 +381,8 @@ int an_sim_write(const struct an_sim_world *w, const char *dir, const struct an_
 		return -EINVAL;
 	int r;
 	if ((r = write_manifest(&c, o)) < 0 || (r = write_boxes(&c)) < 0 || (r = write_truth(&c)) < 0 ||
-	    (r = write_animals(&c)) < 0 || (r = write_passes(&c)) < 0 || (r = write_inds(&c)) < 0)
+	    (r = write_animals(&c)) < 0 || (r = write_passes(&c)) < 0 || (r = write_inds(&c)) < 0 ||
+	    (r = write_history(&c)) < 0)
 		return r;
 	if (w->sc.confirm && (r = write_patches(&c)) < 0)
 		return r;

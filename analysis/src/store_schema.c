@@ -417,7 +417,37 @@ static const char *const step6[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6};
+/* Step 7: the trainers' calibration record (an/store.h "calibration records"): per animal, its cumulative
+ * calibration counts as of a date — targets indicated within the correct radius (hits), targets passed over
+ * (misses), false indications and the area searched — from accreditation tests, training boxes, confirmed
+ * operational finds or an import. Append-only: a correction is a new record with a later as_of (the
+ * triggers refuse UPDATE and DELETE, so the history an audit reads is the history the core used). The
+ * record in force for an animal is the one with the latest as_of_ms (ties: an_store_calibration_latest).
+ * (animal, as_of, source) is the natural key a re-import is checked against. area_m2 is REAL: the fusion
+ * takes it as a double and training boxes are not whole m². */
+static const char *const step7[] = {
+	"CREATE TABLE calibrations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  animal_id INTEGER NOT NULL REFERENCES animals(id),"
+	"  as_of_ms INTEGER NOT NULL,"
+	"  hits INTEGER NOT NULL CHECK (hits >= 0),"
+	"  misses INTEGER NOT NULL CHECK (misses >= 0),"
+	"  false_inds INTEGER NOT NULL CHECK (false_inds >= 0),"
+	"  area_m2 REAL NOT NULL CHECK (area_m2 >= 0 AND area_m2 < 1e12),"
+	"  source TEXT NOT NULL CHECK (source = 'accreditation' OR source = 'training' OR source = 'operational' "
+	"OR source = 'import'),"
+	"  note TEXT,"
+	"  entered_ms INTEGER NOT NULL,"
+	"  UNIQUE (animal_id, as_of_ms, source)"
+	");",
+	"CREATE TRIGGER calibrations_append_only_update BEFORE UPDATE ON calibrations "
+	"BEGIN SELECT RAISE(ABORT, 'calibrations are append-only: add a record with a later as_of'); END;",
+	"CREATE TRIGGER calibrations_append_only_delete BEFORE DELETE ON calibrations "
+	"BEGIN SELECT RAISE(ABORT, 'calibrations are append-only: add a record with a later as_of'); END;",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7};
 
 int an_store__migration_count(void)
 {

@@ -1,6 +1,7 @@
 /*
  * analysis/tools/cmd_import.c — `scentrack import clearance FILE`: clearance results into the store,
- * all or nothing (an/import.h has the format, the natural key and the guarantees).
+ * all or nothing (an/import.h has the format, the natural key and the guarantees); `scentrack import
+ * calibration FILE`: the trainers' calibration records of the animals, all or nothing, every bad line named.
  */
 #define _POSIX_C_SOURCE 200809L /* getopt_long */
 
@@ -62,6 +63,59 @@ static void help(FILE *f)
 		"  scentrack import clearance --db field.db c.csv\n"
 		"\n"
 		"exit status: 0 imported (or all duplicates), 64 usage, 65 bad data (nothing imported),\n"
+		"  66 cannot read FILE or open the store, 70 internal, 74 store I/O error, 75 store busy.\n"
+		"\n"
+		"The animals' calibration records (trainers): scentrack import calibration --help\n");
+}
+
+static void help_calibration(FILE *f)
+{
+	fprintf(f,
+		"usage: scentrack import calibration [--db PATH] [--dry-run] [--who NAME] FILE | -\n"
+		"       scentrack import calibration --core ENDPOINT [--timeout S] FILE | -\n"
+		"\n"
+		"Import the trainers' calibration records: for each animal, its CUMULATIVE counts as of a date, as\n"
+		"its accuracy report states them (accreditation tests, training boxes with known targets,\n"
+		"operational finds confirmed by clearance). The hazard engine turns the record in force (the\n"
+		"latest as_of) into the animal's likelihood ratios; an animal without one is scored as NEW\n"
+		"(priors only: its clean passes are worth almost nothing, and a dog's single indication is\n"
+		"trusted as a survey dog's would be).\n"
+		"\n"
+		"CSV with a header line; columns in any order, names case-insensitive:\n"
+		"  animal      animal id or name, as in the store (required)\n"
+		"  as_of       ISO 8601 UTC date the counts are as of: 2024-05-01 or 2024-05-01T16:00:00Z\n"
+		"              (or with an offset; a time without a zone is refused) (required)\n"
+		"  hits        targets indicated within the correct radius (1 m for rats) (required)\n"
+		"  misses      targets passed over without an indication (required)\n"
+		"  false_inds  indications where no target was (required)\n"
+		"  area_m2     area searched in m^2, decimals allowed (required)\n"
+		"  source      accreditation, training, operational or import (required)\n"
+		"  note        free text (optional, <= 255 bytes; quote it if it has a comma)\n");
+	fprintf(f,
+		"\n"
+		"Every line is checked before anything is written; EVERY bad line is reported as FILE:LINE: field:\n"
+		"reason, and then NOTHING is imported. Records go in in one transaction with one audit-log row.\n"
+		"History is append-only: a record never changes. To correct one, add a record with a later\n"
+		"as_of. Re-importing a file is safe: a line whose (animal, as_of, source) is stored with the same\n"
+		"counts is skipped as a duplicate; the same key with other counts is refused.\n"
+		"\n"
+		"options:\n"
+		"  --db PATH, --store PATH  the store (default: $SCENTRACK_DB, else " DB_DEFAULT ")\n"
+		"  --dry-run         check everything, write nothing\n"
+		"  --who NAME        name in the audit log (default: scentrack import)\n"
+		"  --core ENDPOINT   hand the file to the running scentrack-core (its [clearance] endpoint): same\n"
+		"                    checks, and its hazard points are rescored with the new records before it answers\n"
+		"  --timeout S       seconds to wait for the core's answer (default 60)\n"
+		"  -h, --help        this text\n"
+		"\n"
+		"example (rat Kiri: 142 of 150 targets found in training boxes, 9 false indications over\n"
+		"3 200 m^2):\n"
+		"  printf 'animal,as_of,hits,misses,false_inds,area_m2,source,note\\n"
+		"Kiri,2024-04-30,142,8,9,3200,training,\"boxes T1-T32, Siem Reap\"\\n' > cal.csv\n"
+		"  scentrack import calibration --db field.db cal.csv\n"
+		"  cal.csv: 1 line: 1 imported, 0 duplicates skipped\n"
+		"\n"
+		"exit status: 0 imported (or all duplicates), 64 usage, 65 bad data (nothing imported),\n"
 		"  66 cannot read FILE or open the store, 70 internal, 74 store I/O error, 75 store busy.\n");
 }
 
@@ -108,9 +162,18 @@ static int read_all(const char *path, char **buf, size_t *len)
 
 static int exit_of(int e);
 
+static void print_bad_line(void *ctx, unsigned long line, const char *field, const char *why)
+{
+	if (field != NULL && field[0] != '\0')
+		fprintf(stderr, "%s:%lu: field '%s': %s\n", (const char *)ctx, line, field, why);
+	else
+		fprintf(stderr, "%s:%lu: %s\n", (const char *)ctx, line, why);
+}
+
 /* The core's answer: "OK" | {"rows":..} or "ERR" | {"code":"EINVAL","error":"..."}. The error code name is
  * mapped back to the exit status a direct import would give. */
-static int via_core(const char *ep, const char *path, int format, const char *buf, size_t len, int timeout_s)
+static int via_core(const char *ep, const char *verb, const char *path, int format, const char *buf, size_t len,
+                    int timeout_s)
 {
 	static const struct { const char *name; int e; } codes[] = {
 		{"EINVAL", -EINVAL}, {"EEXIST", -EEXIST}, {"ENOENT", -ENOENT}, {"E2BIG", -E2BIG},
@@ -132,12 +195,12 @@ static int via_core(const char *ep, const char *path, int format, const char *bu
 		goto out;
 	}
 	const char *fmt = format == AN_IMPORT_CSV ? "csv" : format == AN_IMPORT_JSON ? "json" : "auto";
-	if (zmq_send(sock, "CLEARANCE", 9, ZMQ_SNDMORE) < 0 || zmq_send(sock, fmt, strlen(fmt), ZMQ_SNDMORE) < 0 ||
+	if (zmq_send(sock, verb, strlen(verb), ZMQ_SNDMORE) < 0 || zmq_send(sock, fmt, strlen(fmt), ZMQ_SNDMORE) < 0 ||
 	    zmq_send(sock, path, strlen(path), ZMQ_SNDMORE) < 0 || zmq_send(sock, buf, len, 0) < 0) {
 		fprintf(stderr, "scentrack import: sending to %s: %s\n", ep, zmq_strerror(zmq_errno()));
 		goto out;
 	}
-	char status[8] = "", body[AN_IMPORT_ERR_MAX + 256];
+	char status[8] = "", body[16384]; /* a calibration refusal lists every bad line */
 	int n1 = zmq_recv(sock, status, sizeof status - 1, 0);
 	int more = 0;
 	size_t ml = sizeof more;
@@ -192,13 +255,18 @@ int scentrack_cmd_import(int argc, char **argv)
 		{"db", required_argument, NULL, 'd'},   {"format", required_argument, NULL, 'f'},
 		{"dry-run", no_argument, NULL, 'n'},    {"who", required_argument, NULL, 'w'},
 		{"core", required_argument, NULL, 'c'}, {"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},       {"store", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *db = getenv("SCENTRACK_DB");
 	struct an_import_opts o = {AN_IMPORT_AUTO, NULL, NULL, false, 0};
 	const char *core = NULL;
 	int timeout_s = 60;
 	int c;
+	/* which subcommand --help is about (getopt permutes: the word may come after the options) */
+	bool calib = false;
+	for (int i = 1; i < argc; i++)
+		calib |= strcmp(argv[i], "calibration") == 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -223,12 +291,20 @@ int scentrack_cmd_import(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
-		case 'h': help(stdout); return fflush(stdout) == 0 ? 0 : EX_IOERR;
+		case 'h':
+			calib ? help_calibration(stdout) : help(stdout);
+			return fflush(stdout) == 0 ? 0 : EX_IOERR;
 		default: fprintf(stderr, "scentrack import: try 'scentrack import --help'\n"); return EX_USAGE;
 		}
 	}
-	if (argc - optind != 2 || strcmp(argv[optind], "clearance") != 0) {
-		fprintf(stderr, "scentrack import: expected 'clearance FILE' (try 'scentrack import --help')\n");
+	if (argc - optind != 2 || (strcmp(argv[optind], "clearance") != 0 && strcmp(argv[optind], "calibration") != 0)) {
+		fprintf(stderr, "scentrack import: expected 'clearance FILE' or 'calibration FILE' (try 'scentrack import "
+		        "--help' or 'scentrack import calibration --help')\n");
+		return EX_USAGE;
+	}
+	calib = strcmp(argv[optind], "calibration") == 0;
+	if (calib && o.format == AN_IMPORT_JSON) {
+		fprintf(stderr, "scentrack import: calibration records are CSV only\n");
 		return EX_USAGE;
 	}
 	const char *path = argv[optind + 1];
@@ -247,7 +323,7 @@ int scentrack_cmd_import(int argc, char **argv)
 			free(buf);
 			return EX_USAGE;
 		}
-		int ex = via_core(core, path, (int)o.format, buf, len, timeout_s);
+		int ex = via_core(core, calib ? "CALIBRATION" : "CLEARANCE", path, (int)o.format, buf, len, timeout_s);
 		free(buf);
 		return ex;
 	}
@@ -262,14 +338,18 @@ int scentrack_cmd_import(int argc, char **argv)
 	}
 	o.source = path;
 	struct an_import_result r;
-	e = an_import_clearance(s, buf, len, &o, &r, err, sizeof err);
+	if (calib)
+		e = an_import_calibration(s, buf, len, &o, &r, print_bad_line, (void *)path, err, sizeof err);
+	else
+		e = an_import_clearance(s, buf, len, &o, &r, err, sizeof err);
 	an_store_close(s);
 	free(buf);
 	if (e < 0) {
 		fprintf(stderr, "scentrack import: %s\n", err);
 		return exit_of(e);
 	}
-	printf("%s: %zu rows: %zu imported, %zu duplicates skipped%s\n", path, r.rows, r.inserted, r.duplicates,
-	       o.dry_run ? " (dry run: nothing written)" : "");
+	printf("%s: %zu %s: %zu imported, %zu duplicates skipped%s\n", path, r.rows,
+	       calib ? (r.rows == 1 ? "line" : "lines") : "rows", r.inserted,
+	       r.duplicates, o.dry_run ? " (dry run: nothing written)" : "");
 	return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }

@@ -357,6 +357,19 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 				goto out;
 		}
 	}
+	/* the trainers' records, as `--run` stores them and the core feeds them (animal id = index + 1 in both);
+	 * every record, the engine keeps each animal's latest as the core's does */
+	for (uint32_t k = 0; k < w->n_hist; k++) {
+		const struct an_sim_history *hr = &w->hist[k];
+		struct an_hazard_input x = {.kind = AN_HAZARD_IN_CALIB};
+		x.u.calib.cal = (struct an_fusion_animal){hr->animal + 1u,
+		                                          w->animals[hr->animal].p.species == AN_SIM_DOG ? AN_SPECIES_DOG
+		                                                                                       : AN_SPECIES_RAT,
+		                                          hr->hits, hr->misses, hr->false_inds, hr->area_m2};
+		x.u.calib.as_of_ms = hr->as_of_ms;
+		if ((rc = in_push(&in, &x)) < 0)
+			goto out;
+	}
 	for (uint32_t i = 0; i < w->n_inds; i++) {
 		const struct an_sim_ind *d = &w->inds[i];
 		const struct rfixes *r = &fx[d->animal];
@@ -833,6 +846,15 @@ int scentrack_sim_coverage(const char *scenario, uint64_t first_seed, uint32_t s
 	       "  such counts: coverage >= 95 %% is guaranteed, = 95 %% only with many events)\n",
 	       acc.sens_n ? (double)acc.sens_k_sum / (double)acc.sens_n : NAN,
 	       acc.rate_n ? (double)acc.rate_k_sum / (double)acc.rate_n : NAN);
+	if (acc.hist_n) {
+		/* the trainers' record the core fuses with: honest about what it was drawn from, and how far the
+		 * day's conditions (fatigue, the hour's heat) move the truth away from it */
+		printf("  history record in force (%" PRIu64 " animal-days): sensitivity interval covers the s_hist it was\n"
+		       "    drawn from %.3f, false-indication interval the true rate %.3f; the day's true p per explosive\n"
+		       "    exposure minus s_hist: %+.3f on average over %" PRIu64 " exposures\n",
+		       acc.hist_n, (double)acc.hist_cov / (double)acc.hist_n, (double)acc.hist_rate_cov / (double)acc.hist_n,
+		       acc.hist_day_exps ? acc.hist_day_dp_sum / (double)acc.hist_day_exps : NAN, acc.hist_day_exps);
+	}
 	if (min_cov > 0 && (!(cs >= min_cov) || !(cr >= min_cov))) {
 		fprintf(stderr, "scentrack sim: coverage below the required %.3f\n", min_cov);
 		return 1;

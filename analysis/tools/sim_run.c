@@ -523,6 +523,31 @@ static int setup_store(struct run *r, const char *path)
 		if (!rc)
 			rc = an_store_collar_assign(s, r->c[a].id, animal_id[a], w->day0_utc_ms);
 	}
+	/* the trainers' records before the day (an/sim.h HISTORY): the core reads them at start-up */
+	if (!rc && w->n_hist) {
+		struct an_store_calibration *cal = calloc(w->n_hist, sizeof *cal);
+		size_t ins = 0;
+		if (!cal)
+			rc = -ENOMEM;
+		for (uint32_t k = 0; k < w->n_hist && !rc; k++) {
+			const struct an_sim_history *h = &w->hist[k];
+			cal[k] = (struct an_store_calibration){.animal_id = animal_id[h->animal], .as_of_ms = h->as_of_ms,
+			                                       .hits = h->hits, .misses = h->misses,
+			                                       .false_inds = h->false_inds, .area_m2 = h->area_m2,
+			                                       .source = h->src == AN_SIM_HIST_ACCREDITATION
+			                                                         ? AN_CALIB_ACCREDITATION : AN_CALIB_TRAINING};
+			snprintf(cal[k].note, sizeof cal[k].note, "scentrack sim: drawn from the animal's true parameters "
+			         "(s_hist %.4f)", h->s_hist);
+		}
+		if (!rc)
+			rc = an_store_calibrations_add(s, cal, w->n_hist, "scentrack sim", "history.csv", &ins, NULL, NULL);
+		char herr[256] = "";
+		if (!rc && (rc = an_sim_write_history(w, r->dir, herr, sizeof herr)) < 0)
+			logf_("%s", herr);
+		if (!rc)
+			logf_("store: %zu calibration records of the animals' history (%s/history.csv)", ins, r->dir);
+		free(cal);
+	}
 	for (uint32_t i = 0; i < w->n_passes && !rc; i++) {
 		const struct an_sim_pass *p = &w->passes[i];
 		/* a confirmation pass is clearance work whose indications are evidence like the first two passes'

@@ -4,7 +4,8 @@ records, CURVE keys made by `scentrack-core keygen`) and Clone subscribers (an_c
 with ephemeral ports.
 
     core_proc_test.py CORE TESTGW SUB SCENARIO [SETUP]
-    SCENARIO: e2e | kill | config | session | order | clearance (these three need SETUP = an_core_setup) | bench
+    SCENARIO: e2e | kill | config | session | order | clearance | calibration (the last four need SETUP =
+              an_core_setup) | bench
 
 Never sleeps to wait: every wait reads the line a process prints when the event happened (or a DUMP reply),
 with a deadline that fails the test. Every process started is killed in `finally`.
@@ -485,6 +486,116 @@ def clearance(rig):
           f"updated before the answer ({h}); re-import = 2 duplicates; same after a restart")
 
 
+def calibration(rig):
+    """The trainers' calibration records reach the hazard engines: at start-up (records imported with the
+    CLI while the core was down) and live over the core's import socket (`scentrack import calibration
+    --core`): the stored hazard points' log-odds move the way the records say (a well-calibrated rat's
+    indication is worth more than a new rat's, a poor rat's less), before the answer, and a restart gives
+    the same state as the live feed."""
+    cli = os.path.join(os.path.dirname(CORE), "scentrack")
+    r = subprocess.run([SETUP, rig.db], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    ep = f"ipc://{rig.tmp}/clearance.sock"
+    ini = f"[clearance]\nendpoint = {ep}\n"
+    core = rig.core(ini)
+    gw = rig.gw(40, "--exit-when-done")
+    gw.wait(r"^DONE ")
+    # an empty-ish request the core answers after the flush of the batch that was acked last (see clearance)
+    with open(f"{rig.tmp}/none.csv", "w") as f:
+        f.write("animal,as_of,hits,misses,false_inds,area_m2,source\n")
+    r = subprocess.run([cli, "import", "calibration", "--core", ep, f"{rig.tmp}/none.csv"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and '"rows":0' in r.stdout, (r.returncode, r.stdout, r.stderr)
+    core.kill(signal.SIGTERM)
+
+    def points():
+        con = sqlite3.connect(rig.db)
+        try:
+            rows = con.execute("SELECT id, log_odds_q10, (SELECT count(*) FROM hazard_evidence e WHERE "
+                               "e.hazard_id = h.id AND e.kind = 'clean_pass') FROM hazard_points h "
+                               "WHERE status <> 'superseded' ORDER BY id").fetchall()
+            return {i: (lo, nc) for i, lo, nc in rows}
+        finally:
+            con.close()
+
+    new = points()
+    assert len(new) == SITES, new
+    con = sqlite3.connect(rig.db)
+    rats = [n for (n,) in con.execute("SELECT name FROM animals ORDER BY id")]
+    con.close()
+    good = "animal,as_of,hits,misses,false_inds,area_m2,source,note\n" + "".join(
+        f"{n},2023-11-01,140,10,2,4000,training,\"boxes T1-T40, 2023\"\n" for n in rats)
+    with open(f"{rig.tmp}/good.csv", "w") as f:
+        f.write(good)
+    r = subprocess.run([cli, "import", "calibration", "--db", rig.db, f"{rig.tmp}/good.csv"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and f"{len(rats)} imported" in r.stdout, (r.stdout, r.stderr)
+    log0 = os.path.getsize(rig.errpath)
+    core = rig.core(ini)  # start-up: the records are read from the store and fed to the task frame
+    calibrated = points()
+    with open(rig.errpath) as f:
+        f.seek(log0)
+        log = f.read()
+    assert f"calibrations: {len(rats)} records of {len(rats)} animals fed" in log, log[-2000:]
+    for i, (lo, nc) in new.items():
+        assert calibrated[i][0] != lo, (i, lo, calibrated[i])
+        if nc == 0:
+            assert calibrated[i][0] > lo, f"point {i}: calibrated indications must weigh more ({lo} -> {calibrated[i]})"
+    # live: a poorer record with a later as_of, over the socket; a bad file first (nothing stored)
+    poor = "animal,as_of,hits,misses,false_inds,area_m2,source\n" + "".join(
+        f"{n},2023-11-10,20,130,200,1000,operational\n" for n in rats)
+    bad = poor + "nobody,2023-11-10,1,1,1,1,training\nrat 1,2023-11-10,1,1,1,1,exam\n"
+    for name, text in (("poor.csv", poor), ("bad.csv", bad)):
+        with open(f"{rig.tmp}/{name}", "w") as f:
+            f.write(text)
+    r = subprocess.run([cli, "import", "calibration", "--core", ep, f"{rig.tmp}/bad.csv"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    n_bad = len(rats) + 2
+    assert f"line {n_bad}:" in r.stderr and f"line {n_bad + 1}:" in r.stderr and "nothing imported" in r.stderr, \
+        r.stderr
+    assert points() == calibrated, "a refused file changed the hazard points"
+    r = subprocess.run([cli, "import", "calibration", "--core", ep, f"{rig.tmp}/poor.csv"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and f'"inserted":{len(rats)}' in r.stdout, (r.stdout, r.stderr)
+    poor_pts = points()  # no wait: the core answered after rescoring and storing
+    for i, (lo, _) in new.items():
+        assert poor_pts[i][0] < lo, f"point {i}: a poor record must weigh less than none ({lo} -> {poor_pts[i]})"
+    core.kill(signal.SIGTERM)
+    assert core.p.returncode == 0
+    with open(rig.status) as f:
+        fd = json.load(f)["feed"]
+    assert fd["calibrations_fed"] == 2 * len(rats) and fd["calibration_imports"] == 1, fd
+    core = rig.core(ini)  # restart: the same state from the store (the latest as_of wins)
+    core.kill(signal.SIGTERM)
+    assert points() == poor_pts, (points(), poor_pts)
+    # the CLI as a trainer meets it: the --help example runs as printed; bad lines are named FILE:LINE: field
+    con = sqlite3.connect(rig.db)
+    con.execute("INSERT INTO animals(species, name) VALUES ('rat', 'Kiri')")
+    con.commit()
+    con.close()
+    h = subprocess.run([cli, "import", "calibration", "--help"], capture_output=True, text=True, timeout=30)
+    assert h.returncode == 0, h.stderr
+    ex = [ln.strip() for ln in h.stdout.split("example")[1].splitlines()
+          if ln.strip().startswith(("printf '", "scentrack import"))]
+    assert len(ex) == 2 and "cal.csv" in ex[0], ex
+    ex[1] = ex[1].replace("scentrack", cli, 1).replace("field.db", rig.db)
+    r = subprocess.run(" && ".join(ex), shell=True, cwd=rig.tmp, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "cal.csv: 1 line: 1 imported, 0 duplicates skipped" in r.stdout, (r.stdout, r.stderr)
+    with open(f"{rig.tmp}/cli-bad.csv", "w") as f:
+        f.write("animal,as_of,hits,misses,false_inds,area_m2,source\nKiri,2024-05-01,1,x,0,10,training\n"
+                "Kiri,2024-05-02,1,1,0,10,training\nNobody,2024-05-01,1,1,0,10,exam\n")
+    r = subprocess.run([cli, "import", "calibration", "--store", rig.db, f"{rig.tmp}/cli-bad.csv"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    assert "cli-bad.csv:2: field 'misses':" in r.stderr and "cli-bad.csv:4: field 'source':" in r.stderr \
+        and ":3:" not in r.stderr and "2 bad lines (nothing imported)" in r.stderr, r.stderr
+    lo = lambda d: sorted(v[0] for v in d.values())
+    print(f"calibration: {len(rats)} rats, {SITES} points; log-odds q10 new {lo(new)} -> calibrated at start-up "
+          f"{lo(calibrated)} -> poorer record over {ep} {lo(poor_pts)}; same after a restart; a bad file "
+          f"(2 bad lines, both named) changed nothing")
+
+
 def config(rig):
     def run(ini_text, *args):
         path = f"{rig.tmp}/t.ini"
@@ -574,6 +685,7 @@ def main():
         rig = Rig(tmp)
         try:
             {"e2e": e2e, "kill": kill, "config": config, "session": session, "order": order, "clearance": clearance,
+             "calibration": calibration,
              "bench": bench}[SCENARIO](rig)
         except BaseException:
             rig.err.flush()

@@ -181,3 +181,100 @@ Test(an_import, result_class_aliases_and_times)
 	cr_expect_eq(an_export_parse_time("2024-03-01T24:00:00Z", &t, &why), -EINVAL);
 	cr_expect_eq(an_export_parse_time("2024-03-01Z", &t, &why), -EINVAL);
 }
+
+/* ---- calibration records (an_import_calibration) ------------------------------------------------------- */
+
+struct bad_lines {
+	unsigned long line[16];
+	char field[16][32];
+	char why[16][256];
+	size_t n;
+};
+
+static void on_bad(void *ctx, unsigned long line, const char *field, const char *why)
+{
+	struct bad_lines *b = ctx;
+	cr_assert_lt(b->n, 16);
+	b->line[b->n] = line;
+	snprintf(b->field[b->n], sizeof b->field[0], "%s", field ? field : "");
+	snprintf(b->why[b->n], sizeof b->why[0], "%s", why);
+	b->n++;
+}
+
+static int imp_cal(const char *text, struct an_import_result *r, struct bad_lines *b, bool dry)
+{
+	struct an_import_opts o = {AN_IMPORT_CSV, "cal.csv", "trainer", dry, 0};
+	char err[AN_IMPORT_ERR_MAX];
+	memset(b, 0, sizeof *b);
+	return an_import_calibration(st, text, strlen(text), &o, r, on_bad, b, err, sizeof err);
+}
+
+#define CHEAD "Animal,as_of,hits,misses,false_inds,area_m2,source,note\n"
+
+Test(an_import, calibration_good_file_then_reimport_and_record_in_force)
+{
+	struct an_import_result r;
+	struct bad_lines b;
+	char text[1024];
+	/* by name and by id, a quoted note with a comma, an offset time, a comment and a blank line */
+	snprintf(text, sizeof text,
+	         CHEAD "Magawa,2024-01-01,40,4,2,1200.5,accreditation,\"NTSA, blind\"\n"
+	               "# later the same year\n\n"
+	               "%lld,2024-06-30T18:00:00+02:00,130,12,7,3400,Training,\n",
+	         (long long)F.magawa);
+	cr_assert_eq(imp_cal(text, &r, &b, true), 0);
+	cr_expect(r.rows == 2 && r.inserted == 0, "dry run writes nothing");
+	cr_expect_eq(count("SELECT count(*) FROM calibrations"), 0);
+	cr_assert_eq(imp_cal(text, &r, &b, false), 0, "%s", b.n ? b.why[0] : "");
+	cr_expect(r.rows == 2 && r.inserted == 2 && r.duplicates == 0);
+	struct an_store_calibration c;
+	cr_assert_eq(an_store_calibration_latest(st, F.magawa, &c), 0);
+	cr_expect_eq(c.hits, 130);
+	cr_expect_eq(c.as_of_ms, 1719763200000ll); /* 2024-06-30T16:00:00Z */
+	cr_expect_eq(c.source, AN_CALIB_TRAINING);
+	cr_expect_eq(count("SELECT count(*) FROM calibrations WHERE note = 'NTSA, blind' AND area_m2 = 1200.5"), 1);
+	cr_expect_eq(count("SELECT count(*) FROM audit_log WHERE action = 'calibration_add' AND who = 'trainer'"), 1);
+	cr_assert_eq(imp_cal(text, &r, &b, false), 0);
+	cr_expect(r.inserted == 0 && r.duplicates == 2, "re-import is idempotent");
+	cr_expect_eq(count("SELECT count(*) FROM calibrations"), 2);
+}
+
+Test(an_import, calibration_every_bad_line_is_reported_and_nothing_stored)
+{
+	struct an_import_result r;
+	struct bad_lines b;
+	cr_assert_eq(imp_cal(CHEAD "Magawa,2024-01-01,40,4,2,1200,training,\n", &r, &b, false), 0);
+	const char *text = CHEAD
+		"Magawa,2024-02-01,41,4,2,1300,training,ok\n"          /* 2: good */
+		"Nobody,2024-02-01,1,0,0,10,training,\n"               /* 3: unknown animal */
+		"Magawa,2024-02-01T10:00,1,0,0,10,training,\n"         /* 4: time without zone */
+		"Magawa,2024-02-02,-3,0,0,10,training,\n"              /* 5: negative count */
+		"Magawa,2024-02-03,1,0,0,lots,training,\n"             /* 6: area */
+		"Magawa,2024-02-04,1,0,0,10,exam,\n"                   /* 7: source */
+		"Magawa,2024-02-05,1,0\n"                              /* 8: field count */
+		"Magawa,2024-01-01,39,4,2,1200,training,\n"            /* 9: stored key, other counts */
+		"Magawa,2024-02-01,42,4,2,1300,training,\n"            /* 10: key of line 2, other counts */
+		"Magawa,2024-02-06,0,0,0,0,training,\n"                /* 11: empty record */
+		"Magawa,2024-02-07,,0,0,10,training,\n";               /* 12: empty required field */
+	int64_t before = count("SELECT count(*) FROM calibrations");
+	cr_expect_eq(imp_cal(text, &r, &b, false), -EINVAL);
+	static const unsigned long want[] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	static const char *const fields[] = {"animal", "as_of", "hits", "area_m2", "source", "", "", "", "", "hits"};
+	cr_assert_eq(b.n, 10, "%zu reports", b.n);
+	for (size_t i = 0; i < 10; i++) {
+		cr_expect_eq(b.line[i], want[i], "report %zu: line %lu", i, b.line[i]);
+		cr_expect_str_eq(b.field[i], fields[i], "line %lu", b.line[i]);
+	}
+	cr_expect(strstr(b.why[6], "later as_of") != NULL, "%s", b.why[6]);
+	cr_expect(strstr(b.why[7], "line 2") != NULL, "%s", b.why[7]);
+	cr_expect_eq(r.bad_rows, 10);
+	cr_expect_eq(r.err_line, 3);
+	cr_expect_eq(count("SELECT count(*) FROM calibrations"), before, "all or nothing");
+	/* a header without a required column is one error, on line 1 */
+	cr_expect_eq(imp_cal("animal,as_of,hits,misses,false_inds,source\n", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && b.line[0] == 1 && strstr(b.why[0], "area_m2") != NULL);
+	cr_expect_eq(imp_cal("animal,as_of,hits,misses,false_inds,area_m2,source,colour\n", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && strstr(b.why[0], "colour") != NULL);
+	cr_expect_eq(imp_cal("", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && strstr(b.why[0], "header") != NULL);
+}

@@ -184,9 +184,9 @@ Test(sim_determinism, same_seed_same_bytes_other_seed_differs, .timeout = 120)
 	run_to(&sc, 42, d2);
 	int files = 0;
 	cr_assert_eq(compare_dirs(d1, d2, &files), 0, "same seed gave different files");
-	/* manifest, boxes, truth, animals, passes, exposures, indications, patches + 5 per collar (track, nmea,
-	 * accel, labels, button) × 3 collars */
-	cr_assert_eq(files, 8 + 5 * 3, "files written: %d", files);
+	/* manifest, boxes, truth, animals, passes, exposures, indications, patches, history + 5 per collar
+	 * (track, nmea, accel, labels, button) × 3 collars */
+	cr_assert_eq(files, 9 + 5 * 3, "files written: %d", files);
 	run_to(&sc, 42, d3);
 	run_to(&sc, 43, d4);
 	int differ = compare_dirs(d3, d4, &files);
@@ -232,6 +232,115 @@ Test(sim_determinism, confirm_no_reproduces_the_old_schedule, .timeout = 60)
 	snprintf(pa, sizeof pa, "%s/patches.csv", dir);
 	cr_assert_neq(access(pa, F_OK), 0, "confirm = no must not write patches.csv");
 	cr_assert_eq(rmdir(dir), 0, "%s: a file more than before (%s)", dir, strerror(errno));
+}
+
+/* ------------------------------------------------------------------ the trainers' history (sim_history.c) */
+static const char *many_rats(double fa, const char *extra);
+
+/* History on its own substream: switching it off ([history] targets = 0) leaves every other file byte for byte
+ * as it was, and history.csv is then a header line. */
+Test(sim_history, off_moves_nothing_else_on_is_deterministic, .timeout = 120)
+{
+	struct an_sim_scenario on, off;
+	char text[2048];
+	scenario(&on, small_day);
+	snprintf(text, sizeof text, "%s[history]\ntargets = 0\n", small_day);
+	scenario(&off, text);
+	struct an_sim_world w;
+	build(&w, &on, 42);
+	cr_expect_eq(w.n_hist, 2 * w.n_animals);
+	an_sim_world_free(&w);
+	build(&w, &off, 42);
+	cr_expect_eq(w.n_hist, 0);
+	an_sim_world_free(&w);
+	char d1[] = "/tmp/an_sim_h1_XXXXXX", d2[] = "/tmp/an_sim_h2_XXXXXX";
+	run_to(&on, 42, d1);
+	char hp[64];
+	snprintf(hp, sizeof hp, "%s/history.csv", d1);
+	size_t len;
+	char *h = slurp(hp, &len);
+	static const char head[] = "animal,source,as_of_utc_ms,hits,misses,false_inds,area_m2,s_hist\nR1,accreditation,";
+	cr_expect(len > sizeof head && strncmp(h, head, sizeof head - 1) == 0, "%.*s", (int)len, h);
+	free(h);
+	run_to(&off, 42, d2);
+	int files = 0;
+	cr_expect_eq(compare_dirs(d1, d2, &files), 1, "history changed another file");
+	cr_expect_eq(files, 8 + 5 * 3);
+}
+
+/* The counts are drawn from the TRUE parameters under the documented conditions, never from the day: with a
+ * flat model (no depth, heat, humidity effect) s_hist is the animal's base sensitivity; hits are binomial,
+ * false indications Poisson at the animal's rate; records are cumulative; changing the day (targets, boxes)
+ * leaves the history as it was; an animal can be new on its own. */
+Test(sim_history, counts_follow_the_true_parameters_not_the_day, .timeout = 120)
+{
+	char extra[256];
+	snprintf(extra, sizeof extra, "sens = 0.8\nk_depth = 0\nk_temp = 0\nk_hum = 0\nhistory_targets = 400\n"
+	                              "history_m2 = 20000\n");
+	struct an_sim_scenario sc;
+	scenario(&sc, many_rats(0.35, extra));
+	sc.animals[3].history_targets = 0; /* a new rat among calibrated ones */
+	sc.rat_boxes = 4;                  /* a short day: the history does not depend on it */
+	struct an_sim_world w, w2;
+	build(&w, &sc, 7);
+	cr_assert_eq(w.n_hist, 2 * (w.n_animals - 1));
+	double hits = 0, n = 0, fa = 0, fa_expect = 0;
+	for (uint32_t i = 0; i < w.n_hist; i += 2) {
+		const struct an_sim_history *acc = &w.hist[i], *tr = &w.hist[i + 1];
+		cr_assert_eq(acc->animal, tr->animal);
+		cr_assert_neq(acc->animal, 3);
+		cr_assert(acc->src == AN_SIM_HIST_ACCREDITATION && tr->src == AN_SIM_HIST_TRAINING);
+		cr_assert_lt(acc->as_of_ms, tr->as_of_ms);
+		cr_assert_lt(tr->as_of_ms, w.day0_utc_ms, "the history is before the day");
+		cr_assert(acc->hits <= tr->hits && acc->misses <= tr->misses && acc->false_inds <= tr->false_inds);
+		cr_assert_eq(tr->hits + tr->misses, 400);
+		cr_assert_eq(tr->area_m2, 20000.0);
+		cr_assert_float_eq(tr->s_hist, 0.8, 1e-12, "flat model: s_hist %.15f", tr->s_hist);
+		hits += tr->hits;
+		n += 400;
+		fa += tr->false_inds;
+		fa_expect += w.animals[tr->animal].p.false_per_100m2 / 100.0 * 20000.0;
+	}
+	cr_expect(fabs(hits - 0.8 * n) <= 3.29 * sqrt(n * 0.8 * 0.2), "%.0f hits of %.0f", hits, n);
+	cr_expect(fabs(fa - fa_expect) <= 3.29 * sqrt(fa_expect), "%.0f false, expected %.1f", fa, fa_expect);
+	sc.rat_boxes = 9;
+	sc.density_per_100m2 = 1.0;
+	build(&w2, &sc, 7);
+	cr_assert_eq(w2.n_hist, w.n_hist);
+	cr_expect(memcmp(w.hist, w2.hist, w.n_hist * sizeof *w.hist) == 0, "the day moved the history");
+	an_sim_world_free(&w);
+	an_sim_world_free(&w2);
+	/* the real model: heat and depth make s_hist lower than the base sensitivity, never higher */
+	struct an_sim_scenario ref;
+	char err[256];
+	an_sim_scenario_defaults(&ref);
+	cr_assert_eq(an_sim_scenario_load(&ref, SCENTRACK_SOURCE_DIR "/analysis/scenarios/reference.ini", err, sizeof err),
+	             0, "%s", err);
+	build(&w, &ref, 1);
+	for (uint32_t a = 0; a < w.n_animals; a++) {
+		double s = an_sim_history_sens(&w, a), smax = 0;
+		for (int c = 0; c < AN_SIM_T_FRAG; c++)
+			smax = fmax(smax, w.animals[a].p.sens[c]);
+		cr_expect(s > 0.3 && s < smax, "animal %u: s_hist %.3f, base up to %.3f", a, s, smax);
+	}
+	an_sim_world_free(&w);
+}
+
+Test(sim_scenario, history_keys)
+{
+	struct an_sim_scenario sc;
+	scenario(&sc, "[history]\ntargets = 150\nm2 = 2500\n[animal R1]\nhistory_targets = 0\n[animal R2]\nhistory_m2 = 10\n");
+	cr_expect_eq(sc.history_targets, 150.0);
+	cr_expect_eq(sc.history_m2, 2500.0);
+	cr_expect_eq(sc.animals[0].history_targets, 0.0);
+	cr_expect(isnan(sc.animals[0].history_m2));
+	cr_expect_eq(sc.animals[1].history_m2, 10.0);
+	an_sim_scenario_defaults(&sc);
+	cr_expect_eq(sc.history_targets, AN_SIM_HISTORY_TARGETS_DEFAULT);
+	char err[256] = "";
+	cr_expect_eq(an_sim_scenario_parse(&sc, "[history]\nrecords = 3\n", "t", err, sizeof err), -EINVAL);
+	cr_expect(strstr(err, "t:2") && strstr(err, "records"), "%s", err);
+	cr_expect_eq(an_sim_scenario_parse(&sc, "[history]\ntargets = -1\n", "t", err, sizeof err), -EINVAL);
 }
 
 /* ------------------------------------------------------------------ GNSS error model */

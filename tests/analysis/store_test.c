@@ -1054,3 +1054,156 @@ Test(an_store, hand_added_hazard_ids_stay_below_the_engine_ids)
 	cr_expect(a == 1 && b == 2, "ids %lld %lld", (long long)a, (long long)b);
 	an_store_close(s);
 }
+
+/* ---- calibration records (schema step 7) ---------------------------------------------------------------- */
+
+static struct an_store_calibration cal(int64_t animal, int64_t as_of, uint64_t h, uint64_t m, uint64_t f, double a,
+                                       enum an_calib_source src)
+{
+	struct an_store_calibration c;
+	memset(&c, 0, sizeof c);
+	c.animal_id = animal;
+	c.as_of_ms = as_of;
+	c.hits = h;
+	c.misses = m;
+	c.false_inds = f;
+	c.area_m2 = a;
+	c.source = src;
+	return c;
+}
+
+/* A step-6 file with an animal in it migrates to step 7: the table exists, the animal can be calibrated. */
+Test(an_store, step7_migrates_a_step6_file_and_calibrations_work)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	for (int v = 1; v <= 6; v++)
+		for (const char *const *sql = an_store__migration_sql(v); *sql != NULL; sql++)
+			cr_assert_eq(sqlite3_exec(db, *sql, NULL, NULL, NULL), SQLITE_OK, "step %d: %s", v, sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 6; PRAGMA application_id = 1396921426;"
+	                              "INSERT INTO animals(species, name) VALUES ('dog', 'Rex')", NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_expect_geq(an_store_schema_latest(), 7);
+	struct an_store *s = open_store(0);
+	int v;
+	cr_assert_eq(an_store_schema_version(s, &v), 0);
+	cr_expect_eq(v, an_store_schema_latest());
+	struct an_store_calibration c = cal(1, 1000, 40, 4, 2, 2500.0, AN_CALIB_ACCREDITATION), out;
+	snprintf(c.note, sizeof c.note, "NTSA test 2024");
+	size_t ins = 9, dup = 9;
+	cr_assert_eq(an_store_calibrations_add(s, &c, 1, "trainer", "test", &ins, &dup, NULL), 0, "%s", an_store_errmsg(s));
+	cr_expect_eq(ins, 1);
+	cr_expect_eq(dup, 0);
+	cr_assert_eq(an_store_calibration_latest(s, 1, &out), 0, "%s", an_store_errmsg(s));
+	cr_expect_eq(out.species, AN_SPECIES_DOG);
+	cr_expect_eq(out.hits, 40);
+	cr_expect_eq(out.misses, 4);
+	cr_expect_eq(out.false_inds, 2);
+	cr_expect_eq(out.area_m2, 2500.0);
+	cr_expect_eq(out.source, AN_CALIB_ACCREDITATION);
+	cr_expect_str_eq(out.note, "NTSA test 2024");
+	cr_expect_eq(out.entered_ms, fake_now);
+	cr_expect_eq(count(s, "SELECT count(*) FROM audit_log WHERE action = 'calibration_add'"), 1);
+	an_store_close(s);
+}
+
+static int collect_cal(void *ctx, const struct an_store_calibration *c)
+{
+	struct an_store_calibration *v = ctx;
+	size_t i = 0;
+	while (v[i].id != 0)
+		i++;
+	cr_assert_lt(i, 7);
+	v[i] = *c;
+	return 0;
+}
+
+Test(an_store, calibration_latest_wins_ties_are_ordered_history_is_append_only)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	int64_t r1, r2, r3;
+	cr_assert_eq(an_store_animal_add(s, AN_SPECIES_RAT, "Alice", NULL, &r1), 0);
+	cr_assert_eq(an_store_animal_add(s, AN_SPECIES_RAT, "Bob", NULL, &r2), 0);
+	cr_assert_eq(an_store_animal_add(s, AN_SPECIES_DOG, "Cleo", NULL, &r3), 0);
+	struct an_store_calibration none;
+	cr_expect_eq(an_store_calibration_latest(s, r1, &none), -ENOENT);
+	cr_expect(strstr(an_store_errmsg(s), "new animal") != NULL, "%s", an_store_errmsg(s));
+	/* Alice: a later record wins whatever the insertion order; Bob: two records at one as_of, the larger
+	 * counts win (the engine's order) whichever went in first */
+	struct an_store_calibration recs[] = {
+		cal(r1, 2000, 90, 10, 3, 3000, AN_CALIB_TRAINING),
+		cal(r1, 1000, 30, 5, 1, 1000, AN_CALIB_ACCREDITATION),
+		cal(r2, 1500, 10, 1, 0, 500, AN_CALIB_TRAINING),
+		cal(r2, 1500, 12, 0, 0, 500, AN_CALIB_OPERATIONAL),
+	};
+	size_t ins, dup;
+	cr_assert_eq(an_store_calibrations_add(s, recs, 4, "t", NULL, &ins, &dup, NULL), 0, "%s", an_store_errmsg(s));
+	cr_expect_eq(ins, 4);
+	struct an_store_calibration out;
+	cr_assert_eq(an_store_calibration_latest(s, r1, &out), 0);
+	cr_expect_eq(out.as_of_ms, 2000);
+	cr_expect_eq(out.hits, 90);
+	cr_assert_eq(an_store_calibration_latest(s, r2, &out), 0);
+	cr_expect_eq(out.hits, 12);
+	cr_expect_eq(out.source, AN_CALIB_OPERATIONAL);
+	struct an_store_calibration v[8];
+	memset(v, 0, sizeof v);
+	cr_assert_eq(an_store_calibrations_in_force(s, collect_cal, v), 0, "%s", an_store_errmsg(s));
+	cr_expect_eq(v[0].animal_id, r1);
+	cr_expect_eq(v[0].hits, 90);
+	cr_expect_eq(v[1].animal_id, r2);
+	cr_expect_eq(v[1].hits, 12);
+	cr_expect_eq(v[2].id, 0, "Cleo has no record, so no row");
+	memset(v, 0, sizeof v);
+	cr_assert_eq(an_store_calibrations_after(s, recs[1].id, collect_cal, v), 0);
+	cr_expect_eq(v[0].id, recs[2].id);
+	cr_expect_eq(v[1].id, recs[3].id);
+	cr_expect_eq(v[2].id, 0);
+	/* re-adding the same record is a duplicate; the same key with other counts is refused, and the whole
+	 * call with it: nothing of it is stored */
+	struct an_store_calibration again[] = {cal(r3, 5000, 20, 2, 1, 8000, AN_CALIB_TRAINING), recs[0]};
+	cr_expect_eq(an_store_calibrations_add(s, again, 2, "t", NULL, &ins, &dup, NULL), 0);
+	cr_expect_eq(ins, 1);
+	cr_expect_eq(dup, 1);
+	cr_expect_eq(again[1].id, recs[0].id);
+	struct an_store_calibration clash[] = {cal(r3, 6000, 25, 2, 1, 9000, AN_CALIB_TRAINING),
+	                                       cal(r1, 2000, 91, 10, 3, 3000, AN_CALIB_TRAINING)};
+	size_t bad = 9;
+	int64_t before = count(s, "SELECT count(*) FROM calibrations");
+	cr_expect_eq(an_store_calibrations_add(s, clash, 2, "t", NULL, &ins, &dup, &bad), -EEXIST);
+	cr_expect_eq(bad, 1);
+	cr_expect(strstr(an_store_errmsg(s), "later as_of") != NULL, "%s", an_store_errmsg(s));
+	cr_expect_eq(count(s, "SELECT count(*) FROM calibrations"), before, "all or nothing");
+	/* bad values and unknown animals are named */
+	struct an_store_calibration badv[] = {cal(r1, 1, 1, 0, 0, -1.0, AN_CALIB_TRAINING)};
+	cr_expect_eq(an_store_calibrations_add(s, badv, 1, "t", NULL, NULL, NULL, &bad), -EINVAL);
+	cr_expect(strstr(an_store_errmsg(s), "area_m2") != NULL, "%s", an_store_errmsg(s));
+	badv[0] = cal(r1, 1, 0, 0, 0, 0.0, AN_CALIB_TRAINING);
+	cr_expect_eq(an_store_calibrations_add(s, badv, 1, "t", NULL, NULL, NULL, &bad), -EINVAL);
+	badv[0] = cal(r1, 1, 1, 0, 0, 1.0, (enum an_calib_source)9);
+	cr_expect_eq(an_store_calibrations_add(s, badv, 1, "t", NULL, NULL, NULL, &bad), -EINVAL);
+	badv[0] = cal(999, 1, 1, 0, 0, 1.0, AN_CALIB_TRAINING);
+	cr_expect_eq(an_store_calibrations_add(s, badv, 1, "t", NULL, NULL, NULL, &bad), -ENOENT);
+	cr_expect(strstr(an_store_errmsg(s), "animal 999") != NULL, "%s", an_store_errmsg(s));
+	/* append-only: the schema itself refuses edits and deletions */
+	sqlite3 *db = an_store_sqlite(s);
+	cr_expect_neq(sqlite3_exec(db, "UPDATE calibrations SET hits = 0", NULL, NULL, NULL), SQLITE_OK);
+	cr_expect(strstr(sqlite3_errmsg(db), "append-only") != NULL, "%s", sqlite3_errmsg(db));
+	cr_expect_neq(sqlite3_exec(db, "DELETE FROM calibrations", NULL, NULL, NULL), SQLITE_OK);
+	cr_expect_eq(count(s, "SELECT count(*) FROM calibrations"), before);
+	an_store_close(s);
+}
+
+Test(an_store, calibration_sources_round_trip)
+{
+	enum an_calib_source src;
+	for (int i = AN_CALIB_ACCREDITATION; i <= AN_CALIB_IMPORT; i++) {
+		cr_assert_not_null(an_store_calib_source_name((enum an_calib_source)i));
+		cr_expect_eq(an_store_calib_source_parse(an_store_calib_source_name((enum an_calib_source)i), &src), 0);
+		cr_expect_eq((int)src, i);
+	}
+	cr_expect_null(an_store_calib_source_name((enum an_calib_source)0));
+	cr_expect_eq(an_store_calib_source_parse("Training", &src), -EINVAL);
+	cr_expect_eq(an_store_calib_source_parse(NULL, &src), -EINVAL);
+}

@@ -81,6 +81,7 @@ struct an_import_result {
 	unsigned long err_line;
 	unsigned long err_col;
 	char err_field[32];
+	size_t bad_rows; /* an_import_calibration: data lines refused (every one is reported) */
 };
 
 /* Import clearance results from buf[0..len). r may be NULL; err (may be NULL) gets the message.
@@ -93,6 +94,38 @@ struct an_import_result {
 int an_import_clearance(struct an_store *s, const char *buf, size_t len, const struct an_import_opts *o,
                         struct an_import_result *r, char *err, size_t errcap)
 	__attribute__((warn_unused_result));
+
+/*
+ * Calibration records from the trainers (`scentrack import calibration FILE`; an/store.h "calibration
+ * records" for what a record means). CSV (RFC 4180, header line required, columns in any order, names
+ * case-insensitive, an unknown column is an error; blank lines and '#' comment lines are skipped):
+ *
+ *   column      required  meaning
+ *   animal      yes       animal id (integer) or name, as in the store
+ *   as_of       yes       the date the counts are as of: ISO 8601 UTC, 2024-05-01 or 2024-05-01T16:00:00Z
+ *                         (or with an offset; a time without a zone is refused)
+ *   hits        yes       targets indicated within the correct radius (integer >= 0)
+ *   misses      yes       targets passed over without an indication (integer >= 0)
+ *   false_inds  yes       false indications (integer >= 0)
+ *   area_m2     yes       area searched, m² (decimal >= 0)
+ *   source      yes       accreditation | training | operational | import
+ *   note        no        free text (<= 255 bytes)
+ *
+ * The counts are CUMULATIVE as of as_of (what the animal's accuracy report says at that date); the record
+ * with the latest as_of is the one in force. All or nothing: EVERY data line is checked (values, the
+ * animal's existence, the natural key (animal, as_of, source) against the store and the other lines)
+ * before anything is written, and every bad line is reported (on_error, in line order), not just the
+ * first; then the records go in in ONE transaction with one audit row. A line whose key is stored with the
+ * same counts is a duplicate (skipped, counted): re-importing a file is safe.
+ */
+typedef void (*an_import_line_error_fn)(void *ctx, unsigned long line, const char *field, const char *why);
+/* r (may be NULL): rows, inserted, duplicates, bad_rows, err_line/err_field of the first bad line.
+ * on_error (may be NULL) is called for every bad line; err (may be NULL) gets a summary.
+ * @retval 0 ok; -EINVAL bad lines or a malformed file (nothing stored); -E2BIG more than max_rows;
+ *         store errors (-EBUSY, -EROFS, -EIO, -ENOSPC, -ENOMEM) */
+int an_import_calibration(struct an_store *s, const char *buf, size_t len, const struct an_import_opts *o,
+                          struct an_import_result *r, an_import_line_error_fn on_error, void *ctx, char *err,
+                          size_t errcap) __attribute__((warn_unused_result));
 
 /* Parse a result class as people type it ("AP mine", "other-ERW", "scrap metal"). @retval 0 or -EINVAL */
 int an_import_result_class(const char *text, int *out);

@@ -80,6 +80,8 @@
  *   patches.csv         pass,box,lane0,lanes,along0_mm,along1_mm,area_m2 — confirmation patches (box frame);
  *                       written only when the scenario has confirm = yes
  *   exposures.csv       target,pass,animal,t_utc_ms,p_detect,detected
+ *   history.csv         animal,source,as_of_utc_ms,hits,misses,false_inds,area_m2,s_hist (HISTORY below; a
+ *                       header only when every animal is new; not listed in manifest.txt, which is unchanged)
  *   indications.csv     id,t_utc_ms,dur_ms,animal,pass,box,kind,target(-1 = false),x_mm,y_mm,lat,lon,
  *                       offset_mm,handler(confirm|reject),press_utc_ms,press_ms
  *   track_<A>.csv       t_utc_ms,x_mm,y_mm,lat,lon,behaviour — true position every second the collar is on
@@ -160,6 +162,8 @@ struct an_sim_animal_cfg {
 	double ind_median_s; /* median indication (scratch / sit) duration */
 	double p_confirm_true, p_confirm_false;
 	double cep_m, tau_s; /* GNSS override of the receiver class default */
+	/* the trainers' history before the day (an_sim_history_build); NAN = the scenario's [history] value */
+	double history_targets, history_m2;
 };
 
 struct an_sim_scenario {
@@ -189,6 +193,7 @@ struct an_sim_scenario {
 	uint32_t n_canopy;
 	struct an_sim_animal_cfg animals[AN_SIM_ANIMALS_MAX];
 	uint32_t n_animals;
+	double history_targets, history_m2; /* [history] targets, m2: every animal's unless it sets its own */
 };
 
 /* Defaults (documented in analysis/scenarios/README.md). */
@@ -277,6 +282,34 @@ struct an_sim_exposure {
 	bool hit;
 };
 
+/*
+ * HISTORY (an_sim_history_build, run by an_sim_world_build): what the trainers' record says about each animal
+ * before the day, drawn from its TRUE parameters and never from the day's outcomes, on its own PCG substream
+ * (SIM_STREAM_HISTORY(i)): nothing else in the world moves when it is on, off or changed.
+ *   n = history_targets explosive-target exposures in earlier accreditation and training boxes (0 = a NEW
+ *   animal: no record); hits ~ Binomial(n, s_hist), misses = n − hits;
+ *   s_hist = the detection model's mean p over the conditions of those boxes: explosive classes by the
+ *   scenario's mix (AP, AT, UXO weights), depth uniform over the class's burial range (sim_world.c), the
+ *   temperature and humidity of the scenario's day curve at uniformly spread times of the working day, no
+ *   fatigue (a 100 m² training box takes 15–20 min, below every animal's fatigue onset);
+ *   false indications ~ Poisson(λ · history_m2), λ = the animal's false_per_100m2 / 100.
+ * Two records per animal, cumulative like a trainer's accuracy report: 'accreditation' 60 days before the
+ * day with the first third of the exposures and area, and 'training' the day before with all of them
+ * (the one in force). Written to history.csv; `scentrack sim --run` stores them as calibration records and
+ * `--evaluate --in-process` feeds the same counts to the hazard engine.
+ */
+#define AN_SIM_HISTORY_TARGETS_DEFAULT 120.0
+#define AN_SIM_HISTORY_M2_DEFAULT 3000.0
+enum an_sim_hist_src { AN_SIM_HIST_ACCREDITATION = 1, AN_SIM_HIST_TRAINING = 2 }; /* = enum an_calib_source */
+struct an_sim_history {
+	uint32_t animal;           /* index into animals */
+	int src;                   /* enum an_sim_hist_src */
+	int64_t as_of_ms;          /* UTC */
+	uint32_t hits, misses, false_inds; /* cumulative as of as_of_ms */
+	double area_m2;
+	double s_hist;             /* the true mean detection probability the hits were drawn from */
+};
+
 struct an_sim_world {
 	struct an_sim_scenario sc;
 	uint64_t seed;
@@ -297,12 +330,19 @@ struct an_sim_world {
 	uint32_t n_exps, cap_exps;
 	struct an_sim_patch *patches; /* confirmation patches, in pass order */
 	uint32_t n_patches, cap_patches;
+	struct an_sim_history *hist; /* by animal, then as_of (the last of an animal's is in force) */
+	uint32_t n_hist;
 };
 
 /* Build everything (no streams). @retval -EINVAL bad scenario (reason in err), -ENOMEM */
 int an_sim_world_build(struct an_sim_world *w, const struct an_sim_scenario *sc, uint64_t seed, char *err,
 		       size_t err_len) __attribute__((warn_unused_result));
 void an_sim_world_free(struct an_sim_world *w);
+
+/* The HISTORY above for every animal of w (called by an_sim_world_build; again = rebuilt). @retval -ENOMEM */
+int an_sim_history_build(struct an_sim_world *w) __attribute__((warn_unused_result));
+/* The model's mean detection probability of animal a under the history's test conditions (s_hist above). */
+double an_sim_history_sens(const struct an_sim_world *w, uint32_t a);
 
 /* Truth helpers */
 int an_sim_track_at(const struct an_sim_track *t, int64_t utc_ms, size_t *hint, int64_t *e_mm, int64_t *n_mm,
@@ -423,6 +463,10 @@ struct an_sim_write_opts {
 /* Write all files into dir (must exist). @retval -errno of the failing write; err names the file */
 int an_sim_write(const struct an_sim_world *w, const char *dir, const struct an_sim_write_opts *o, char *err,
 		 size_t err_len) __attribute__((warn_unused_result));
+
+/* Only history.csv (what `--run` keeps beside the store). @retval -errno; err names the file */
+int an_sim_write_history(const struct an_sim_world *w, const char *dir, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 
 /* ---------------------------------------------------------------- shared radio channel */
 /*
@@ -562,6 +606,11 @@ struct an_sim_coverage {
 	uint64_t sens_below, sens_above, rate_below, rate_above; /* truth outside: below lo / above hi */
 	uint64_t sens_wilson_cov; /* the same with the Wilson interval (what dashboards show) */
 	uint64_t sens_k_sum, rate_k_sum; /* total hits / false indications behind the intervals */
+	/* the HISTORY record in force (what the core's fusion uses), Clopper-Pearson / Garwood of its counts
+	 * against the s_hist it was drawn from and the true rate; and how the day's per-exposure true p differs
+	 * from s_hist (the fusion applies the record to the day's exposures): Σ (p − s_hist) over them */
+	uint64_t hist_n, hist_cov, hist_rate_cov, hist_day_exps;
+	double hist_day_dp_sum;
 };
 int an_sim_coverage_add(const struct an_sim_world *w, double conf, struct an_sim_coverage *acc)
 	__attribute__((warn_unused_result));

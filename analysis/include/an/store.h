@@ -378,6 +378,66 @@ int an_store_clearances_by_task(struct an_store *s, int64_t task_id, an_store_cl
 int an_store_clearances_after(struct an_store *s, int64_t after_id, an_store_clearance_cb cb, void *ctx)
 	__attribute__((warn_unused_result));
 
+/* ---- calibration records (the trainers' record of each animal) ---------------------------------------
+ * One record = an animal's CUMULATIVE calibration as of a date, as the trainers' accuracy report states it
+ * (domain.md §2, §6.5): explosive targets it was exposed to and indicated within the correct radius (hits),
+ * targets it passed over without indicating (misses), false indications, and the area searched (m²), with
+ * where the counts come from. Not an increment: the record in force replaces the earlier ones (it already
+ * contains them). The hazard engine turns it into the animal's likelihood ratios (an/fusion.h); an animal
+ * without a record is NEW (priors only).
+ * History is append-only (the schema refuses UPDATE and DELETE): a correction is a new record with a later
+ * as_of. The record IN FORCE for an animal is the one with the latest as_of_ms; ties are broken by the
+ * larger record, compared hits, misses, false_inds, area_m2 (the hazard engine's own order, an/hazard.h
+ * struct an_hazard_calib, so the store and the core agree whatever order the records came in), then the
+ * larger id. (animal, as_of_ms, source) is the natural key: adding a record whose key is stored with the
+ * same counts is a duplicate (skipped, counted); with other counts it is refused (-EEXIST). */
+enum an_calib_source {
+	AN_CALIB_ACCREDITATION = 1, /* a blind accreditation test (domain.md §2) */
+	AN_CALIB_TRAINING = 2,      /* training boxes with known targets */
+	AN_CALIB_OPERATIONAL = 3,   /* operational finds confirmed by clearance */
+	AN_CALIB_IMPORT = 4,        /* taken over from another system or programme */
+};
+#define AN_STORE_CALIB_NOTE_MAX 256 /* including the NUL */
+#define AN_STORE_CALIB_COUNT_MAX 1000000000ull /* per count: beyond any animal's working life */
+const char *an_store_calib_source_name(enum an_calib_source src); /* "accreditation", ... or NULL */
+/* Parse a source name (exact, lower case). @retval 0 or -EINVAL */
+int an_store_calib_source_parse(const char *name, enum an_calib_source *out) __attribute__((warn_unused_result));
+
+struct an_store_calibration {
+	int64_t id;        /* out */
+	int64_t animal_id;
+	enum an_species species; /* out: the animal's */
+	int64_t as_of_ms;  /* UTC ms */
+	uint64_t hits, misses, false_inds; /* each <= AN_STORE_CALIB_COUNT_MAX */
+	double area_m2;    /* finite, 0 <= area < 1e12 */
+	enum an_calib_source source;
+	char note[AN_STORE_CALIB_NOTE_MAX]; /* "" = none */
+	int64_t entered_ms; /* out: the store's clock when it was added */
+};
+/* Check one record's values (not the animal's existence). why (may be NULL) gets the reason.
+ * @retval 0 or -EINVAL */
+int an_store_calibration_check(const struct an_store_calibration *c, char *why, size_t whycap)
+	__attribute__((warn_unused_result));
+/* Add recs[0..n) in ONE transaction with one audit row (who: NULL = "unknown"; what: a label for the
+ * audit detail, e.g. the file name, may be NULL): all or nothing. recs[i].id gets the new row id, or the
+ * stored one for a duplicate. *inserted / *duplicates (may be NULL) get the counts. On an error
+ * *bad (may be NULL) gets the index of the offending record (n when it is not one record's fault).
+ * @retval -EINVAL a value out of range; -ENOENT no such animal; -EEXIST the key is stored with other counts;
+ *         -EROFS, -EBUSY, -EIO, -ENOSPC, -ENOMEM */
+int an_store_calibrations_add(struct an_store *s, struct an_store_calibration *recs, size_t n, const char *who,
+                              const char *what, size_t *inserted, size_t *duplicates, size_t *bad)
+	__attribute__((warn_unused_result));
+/* The record in force for animal_id (see above). @retval -ENOENT the animal has none (a new animal) */
+int an_store_calibration_latest(struct an_store *s, int64_t animal_id, struct an_store_calibration *out)
+	__attribute__((warn_unused_result));
+typedef int (*an_store_calibration_cb)(void *ctx, const struct an_store_calibration *c);
+/* The record in force of every animal that has one, ordered by animal_id. */
+int an_store_calibrations_in_force(struct an_store *s, an_store_calibration_cb cb, void *ctx)
+	__attribute__((warn_unused_result));
+/* Every record with id > after_id, ordered by id (a reader that follows new rows remembers the last id). */
+int an_store_calibrations_after(struct an_store *s, int64_t after_id, an_store_calibration_cb cb, void *ctx)
+	__attribute__((warn_unused_result));
+
 /* ---- audit ------------------------------------------------------------------------------------------ */
 
 /* Append to the audit log (who, when = the store's clock, what). */
