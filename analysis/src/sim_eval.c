@@ -57,7 +57,7 @@ static double median_of(double *v, size_t n)
 }
 
 int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point *pts, size_t n, int64_t gate_mm,
-		    double area_m2, struct an_sim_eval *out, int32_t *cls_of_point)
+		    double area_m2, struct an_sim_eval *out, int32_t *target_of_point)
 {
 	if (!w || (!pts && n) || !out || gate_mm <= 0 || !(area_m2 > 0) || n > UINT32_MAX)
 		return -EINVAL;
@@ -121,8 +121,8 @@ int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point
 	}
 	for (size_t i = 0; i < n; i++) {
 		int32_t t = match_t[i];
-		if (cls_of_point)
-			cls_of_point[i] = t < 0 ? -1 : w->targets[t].cls;
+		if (target_of_point)
+			target_of_point[i] = t;
 		if (t >= 0 && AN_SIM_EXPLOSIVE(w->targets[t].cls)) {
 			err[ne++] = hypot((double)(pts[i].e_mm - w->targets[t].e_mm), (double)(pts[i].n_mm - w->targets[t].n_mm)) / 1000.0;
 		} else {

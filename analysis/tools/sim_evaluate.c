@@ -174,6 +174,90 @@ static int score_policies(const struct an_sim_world *w, const struct hz *h, size
 	return an_sim_evaluate(w, pts, nh, gate, area, &e[3], NULL);
 }
 
+/*
+ * Where the fused policy finds and misses: the explosive targets by the ground they lie on — rat boxes, dog
+ * boxes, the blind accreditation box, and under trees (`[gnss] canopy`, whatever the box) — with the global
+ * one-to-one matching of the fused row; and its false points by the kind of box they lie in (within the gate
+ * of it), per 100 m² of those boxes.
+ */
+enum { G_RAT, G_DOG, G_BLIND, G_TREES, G_N };
+static const char *const g_name[G_N] = {"rat boxes", "dog boxes", "blind test box", "under trees"};
+
+static int ground_of(const struct an_sim_world *w, int64_t e, int64_t n, int64_t gate, bool trees_first)
+{
+	if (trees_first && an_sim_in_canopy(&w->sc, e, n))
+		return G_TREES;
+	int best = -1;
+	int64_t best_m = -gate - 1;
+	for (uint32_t b = 0; b < w->n_boxes; b++) {
+		struct an_geo_box_pos bp;
+		if (an_geo_box_locate(&w->boxes[b].geo, e, n, 0, &bp) < 0)
+			continue;
+		if (bp.margin_mm > best_m) {
+			best_m = bp.margin_mm;
+			best = w->boxes[b].kind == AN_SIM_BOX_DOG ? G_DOG : w->boxes[b].kind == AN_SIM_BOX_BLIND ? G_BLIND : G_RAT;
+		}
+	}
+	return best;
+}
+
+static int print_by_ground(const struct an_sim_world *w, const struct hz *h, size_t nh, int64_t gate,
+                           struct an_sim_eval_point *pts)
+{
+	int32_t *tg = malloc((nh + 1) * sizeof *tg);
+	if (!tg)
+		return -ENOMEM;
+	size_t n3 = 0;
+	for (size_t k = 0; k < nh; k++)
+		if (h[k].p >= 0.5)
+			pts[n3++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
+	struct an_sim_eval e;
+	int rc = an_sim_evaluate(w, pts, n3, gate, 1.0, &e, tg);
+	if (rc < 0) {
+		free(tg);
+		return rc;
+	}
+	uint32_t expl[G_N] = {0}, det[G_N] = {0}, fals[3] = {0};
+	double area[3] = {0};
+	bool *hit = calloc(w->n_targets + 1u, sizeof *hit);
+	if (!hit) {
+		free(tg);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n3; i++) {
+		if (tg[i] >= 0)
+			hit[tg[i]] = true;
+		if (tg[i] < 0 || !AN_SIM_EXPLOSIVE(w->targets[tg[i]].cls)) {
+			int g = ground_of(w, pts[i].e_mm, pts[i].n_mm, gate, false);
+			if (g >= 0)
+				fals[g]++;
+		}
+	}
+	for (uint32_t t = 0; t < w->n_targets; t++) {
+		if (!AN_SIM_EXPLOSIVE(w->targets[t].cls))
+			continue;
+		int g = an_sim_in_canopy(&w->sc, w->targets[t].e_mm, w->targets[t].n_mm) ? G_TREES
+		        : w->boxes[w->targets[t].box].kind == AN_SIM_BOX_DOG                ? G_DOG
+		        : w->boxes[w->targets[t].box].kind == AN_SIM_BOX_BLIND              ? G_BLIND
+		                                                                            : G_RAT;
+		expl[g]++;
+		det[g] += hit[t];
+	}
+	for (uint32_t b = 0; b < w->n_boxes; b++)
+		area[w->boxes[b].kind == AN_SIM_BOX_DOG ? G_DOG : w->boxes[b].kind == AN_SIM_BOX_BLIND ? G_BLIND : G_RAT] +=
+			w->boxes[b].area_m2;
+	printf("fused P>=0.5 by ground: explosive targets detected");
+	for (int g = 0; g < G_N; g++)
+		printf("%s %s %" PRIu32 "/%" PRIu32, g ? "," : "", g_name[g], det[g], expl[g]);
+	printf("; false points/100 m2");
+	for (int g = 0; g < G_TREES; g++)
+		printf("%s %s %.3f", g ? "," : "", g_name[g], area[g] > 0 ? fals[g] / area[g] * 100.0 : 0.0);
+	printf("\n");
+	free(hit);
+	free(tg);
+	return 0;
+}
+
 static void print_table(const struct an_sim_world *w, const struct an_sim_eval e[4], double area, double gate_m)
 {
 	printf("\nground truth: %" PRIu32 " targets, %" PRIu32 " explosive (AP, AT, UXO), %.0f m2 of boxes; a point "
@@ -579,6 +663,8 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 			r = score_policies(&w, h, nh, ind, ni, gate, area, pts, e);
 		if (r == 0 && ns == 1)
 			print_table(&w, e, area, o->gate_m);
+		if (r == 0 && ns == 1)
+			r = print_by_ground(&w, h, nh, gate, pts);
 		if (r == 0 && ns > 1)
 			printf("seed %-6" PRIu64 " %3" PRIu32 " explosive; fused: %5.1f %% detected, %6.3f false/100 m2, "
 			       "med.err %.2f m (RTK fixed %.2f, consumer %.2f); every ind %5.1f %% %6.3f; >=2 agree %5.1f %% %6.3f\n",
@@ -783,6 +869,8 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 	if (score_policies(&w, h, nh, ind, ni, gate, area, pts, e) < 0)
 		goto out;
 	print_table(&w, e, area, o->gate_m);
+	if (print_by_ground(&w, h, nh, gate, pts) < 0)
+		goto out;
 	ex = check_policy(o, e);
 out:
 	if (swapped) {

@@ -1235,9 +1235,10 @@ Test(sim_eval, matching_rates_error_and_ranking_by_hand)
 	cr_expect_float_eq(e.median_err_m, 1.0, 1e-9);                         /* {0.5, 2.5, 1.0} */
 	cr_expect_float_eq(e.median_err_by_group_m[AN_SIM_RX_RTK_FIXED], 0.75, 1e-9); /* {0.5, 1.0} */
 	cr_expect_float_eq(e.median_err_by_group_m[AN_SIM_RX_CONSUMER], 2.5, 1e-9);
-	cr_expect_eq(cls[0], AN_SIM_T_AP);
+	cr_expect_eq(cls[0], 0); /* the matched target's index */
+	cr_expect_eq(w.targets[cls[0]].cls, AN_SIM_T_AP);
 	cr_expect_eq(cls[1], -1);
-	cr_expect_eq(cls[3], AN_SIM_T_SCRAP);
+	cr_expect_eq(w.targets[cls[3]].cls, AN_SIM_T_SCRAP);
 	/* ranking: hits at ranks 1, 3, 6 → AP = (1/1 + 2/3 + 3/6) / 4 explosive targets; top decile = rank 1 */
 	cr_expect_float_eq(e.pr_auc, (1.0 + 2.0 / 3.0 + 0.5) / 4.0, 1e-12);
 	cr_expect_float_eq(e.top_decile_precision, 1.0, 1e-12);

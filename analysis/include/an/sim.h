@@ -560,7 +560,7 @@ void an_sim_radio_corrupt(struct an_sim_radio *r, uint8_t *buf, size_t len);
  *                   top_decile_precision = share of the top ceil(10 %) points that are explosive,
  *                   pr_auc = average precision over ALL explosive targets (a target without a point adds
  *                   precision 0), i.e. the area under the step precision–recall curve.
- * cls_of_point (may be NULL) receives per point the matched target's class, or -1.
+ * target_of_point (may be NULL) receives per point the matched target's index in w->targets, or -1.
  */
 #define AN_SIM_EXPLOSIVE(cls) ((cls) == AN_SIM_T_AP || (cls) == AN_SIM_T_AT || (cls) == AN_SIM_T_UXO)
 
@@ -581,7 +581,7 @@ struct an_sim_eval {
 };
 
 int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point *pts, size_t n, int64_t gate_mm,
-		    double area_m2, struct an_sim_eval *out, int32_t *cls_of_point) __attribute__((warn_unused_result));
+		    double area_m2, struct an_sim_eval *out, int32_t *target_of_point) __attribute__((warn_unused_result));
 
 /* What the task's survey tells the programme before any animal searched: explosive items (AP, AT, UXO) per
  * 100 m² = the scenario's density × the explosive share of its class mix. The core's fusion prior
