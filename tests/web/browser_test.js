@@ -740,7 +740,7 @@ async function demo() {
   page.on('pageerror', (e) => errs.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) errs.push(m.text()); });
   await page.goto(core.base + '#handler');
-  await check('demo: the day\'s 17 boxes and 8 animals appear, animals move inside boxes', async () => {
+  await check('demo: the day\'s 17 boxes and 9 animals appear, animals move inside boxes', async () => {
     await page.waitForFunction(() => window.scentrack.snapshotLoaded > 0, null, { timeout: WAIT_MS });
     await page.waitForFunction(() => document.querySelectorAll('.leaflet-marker-icon[data-animal]').length >= 4 && window.scentrack.fixes > 50, null, { timeout: WAIT_MS });
     const n = await page.locator('.box-label').count();
