@@ -167,21 +167,6 @@ static void refine_turns(const struct pt *p, size_t m, size_t *turn, size_t nl)
 	}
 }
 
-/*
- * One reading of the track as lanes with hysteresis hyst: turnarounds, their times refined, then the lanes
- * from lane 0 on while each is plausible in time. nt turnarounds = lane 0's start and nt − 1 lane changes,
- * so nt − 1 closed lanes and an open one up to the running extreme at the end of the data (the end of the
- * last lane if the pass is over; with nt == K + 1 the animal came back along it, walking out). A lane is
- * plausible when it takes 0.45 .. 2.45 × the median closed lane (an indication — approach, scratch or sit,
- * reward, back to the lane — adds 10–20 s to a ~20 s rat lane; the blind box's lanes hold two). Two
- * repairs keep the count right where the error fooled the turnaround test:
- *   - a lane of 2.55 .. 3.5 × the median is three lanes whose two middle turns the drift flattened (the
- *     error moving against the animal for a whole lane can eat half its swing): split in equal times;
- *   - a run of short pieces (each < 0.45 ×) adding up to one plausible lane in an odd number of pieces is one
- *     lane with a pair of false turns in it (a jump of the error): joined.
- * Anything else stops the reading: after it the lane count is not known, so nothing there is placed.
- * lanes[0 .. return] = the anchors' fix indices. turn (K + 2), q (>= K + 1) are scratch.
- */
 static bool lane_time_plausible(uint64_t d, uint64_t med)
 {
 	return d * 20u >= med * 9u && d * 20u <= med * 49u;
@@ -198,6 +183,21 @@ static uint64_t high_h(const struct pt *p, size_t a, size_t b, uint64_t *q)
 	return q[n * 3 / 4];
 }
 
+/*
+ * One reading of the track as lanes with hysteresis hyst: turnarounds, their times refined, then the lanes
+ * from lane 0 on while each is plausible in time. nt turnarounds = lane 0's start and nt − 1 lane changes,
+ * so nt − 1 closed lanes and an open one up to the running extreme at the end of the data (the end of the
+ * last lane if the pass is over; with nt == K + 1 the animal came back along it, walking out). A lane is
+ * plausible when it takes 0.45 .. 2.45 × the median closed lane (an indication — approach, scratch or sit,
+ * reward, back to the lane — adds 10–20 s to a ~20 s rat lane; the blind box's lanes hold two). Two
+ * repairs keep the count right where the error fooled the turnaround test:
+ *   - a lane of 2.55 .. 3.5 × the median is three lanes whose two middle turns the drift flattened (the
+ *     error moving against the animal for a whole lane can eat half its swing): split in equal times;
+ *   - a run of short pieces (each < 0.45 ×) adding up to one plausible lane in an odd number of pieces is one
+ *     lane with a pair of false turns in it (a jump of the error): joined.
+ * Anything else stops the reading: after it the lane count is not known, so nothing there is placed.
+ * lanes[0 .. return] = the anchors' fix indices. turn (K + 2), q (>= K + 1) are scratch.
+ */
 static size_t read_lanes(const struct pt *p, size_t m, int64_t hyst, int64_t len, uint32_t K, size_t *turn,
                          size_t *rt, size_t *lanes, uint64_t *q, size_t *nt_out)
 {
@@ -359,13 +359,6 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 		goto out_done;
 	}
 	size_t na = nlf + 1; /* anchors */
-	int64_t *at = malloc(na * sizeof(*at)); /* their times */
-	if (at == NULL) {
-		err = -ENOMEM;
-		goto out_fail;
-	}
-	for (size_t j = 0; j < na; j++)
-		at[j] = p[best[j]].t_ms;
 	/* the lanes must step across the box as lanes do: the Theil–Sen slope (median of the pairwise slopes,
 	 * robust to the odd lane under trees) of each read lane's median across position on its index within
 	 * 0.4 .. 1.6 lane widths (a track that swings along the lanes without stepping across them — a dog
@@ -377,7 +370,6 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 			free(vm);
 			free(sl);
 			free(ix);
-			free(at);
 			err = -ENOMEM;
 			goto out_fail;
 		}
@@ -399,7 +391,6 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 		free(sl);
 		free(ix);
 		if (!(slope >= 0.4 * wl && slope <= 1.6 * wl)) {
-			free(at);
 			f->reason = AN_BOXFRAME_ACROSS;
 			goto out_done;
 		}
@@ -408,7 +399,6 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 	size_t *ai = best; /* anchor fix indices: lane j from ai[j] to ai[j + 1] */
 	f->anchor = calloc(na, sizeof(*f->anchor));
 	if (f->anchor == NULL) {
-		free(at);
 		err = -ENOMEM;
 		goto out_fail;
 	}
@@ -424,7 +414,7 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 	int64_t w = box->lane_width_mm;
 	uint64_t *q2 = q + m; /* second half of the scratch: one lane's increments */
 	for (uint32_t j = 0; j < nlf; j++) {
-		int64_t ta = at[j] + AN_BOXFRAME_DWELL_MS, tb = at[j + 1] - AN_BOXFRAME_DWELL_MS;
+		int64_t ta = p[ai[j]].t_ms + AN_BOXFRAME_DWELL_MS, tb = p[ai[j + 1]].t_ms - AN_BOXFRAME_DWELL_MS;
 		int64_t centre2 = (2 * (int64_t)j + 1) * w; /* 2 × the lane's centre line */
 		size_t nj = 0;
 		for (size_t i = ai[j]; i + 1 <= ai[j + 1] && i + 1 < m; i++) {
@@ -468,7 +458,7 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 
 	/* anchors: the receiver's along error at each lane end, averaged over the dwell there */
 	for (size_t j = 0; j <= nlf; j++) {
-		int64_t tj = at[j], ref = anchor_along(box, j);
+		int64_t tj = p[ai[j]].t_ms, ref = anchor_along(box, j);
 		int64_t sum = 0, cnt = 0;
 		size_t lo = ai[j];
 		while (lo > 0 && p[lo - 1].t_ms >= tj - AN_BOXFRAME_DWELL_MS)
@@ -482,7 +472,6 @@ int an_boxframe_fit(const struct an_geo_box *box, const struct an_coverage_fix *
 		f->anchor[j].t_ms = tj;
 		f->anchor[j].bias_mm = b;
 	}
-	free(at);
 	f->valid = true;
 	f->reason = AN_BOXFRAME_OK;
 out_done:
