@@ -414,6 +414,21 @@ struct event {
 	int32_t target; /* -1 false */
 };
 
+/* Append to a growing event list (doubling). */
+static int ev_push(struct event **ev, size_t *cap, size_t *n, struct event x)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 16;
+		struct event *p = realloc(*ev, nc * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		*ev = p;
+		*cap = nc;
+	}
+	(*ev)[(*n)++] = x;
+	return 0;
+}
+
 static int cmp_ev_up(const void *a, const void *b)
 {
 	const struct event *x = a, *y = b;
@@ -581,31 +596,15 @@ static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal 
 			for (size_t i = 0; i < nbt; i++) {
 				if (bt_lane[i] != (int32_t)k || bt[i].along_mm < a0 || bt[i].along_mm > a1)
 					continue;
-				if (nev == ev_cap) {
-					ev_cap = ev_cap ? 2 * ev_cap : 16;
-					void *p = realloc(ev, ev_cap * sizeof *ev);
-					if (!p) {
-						e = -ENOMEM;
-						goto out;
-					}
-					ev = p;
-				}
-				ev[nev++] = bt[i];
+				if ((e = ev_push(&ev, &ev_cap, &nev, bt[i])) < 0)
+					goto out;
 			}
 			uint32_t nf = an_sim_rng_poisson(&r, a->p.false_per_100m2 * lane_m2 / 100.0);
 			for (uint32_t f = 0; f < nf; f++) {
-				if (nev == ev_cap) {
-					ev_cap = ev_cap ? 2 * ev_cap : 16;
-					void *p = realloc(ev, ev_cap * sizeof *ev);
-					if (!p) {
-						e = -ENOMEM;
-						goto out;
-					}
-					ev = p;
-				}
 				double al = an_sim_rng_uniform(&r, a0, a1);
 				double acr = an_sim_rng_uniform(&r, (double)k * wl, (double)(k + 1) * wl);
-				ev[nev++] = (struct event){al, acr, -1};
+				if ((e = ev_push(&ev, &ev_cap, &nev, (struct event){al, acr, -1})) < 0)
+					goto out;
 			}
 			bool up = (k - pt->lane0) % 2 == 0;
 			if (nev > 1)

@@ -337,6 +337,20 @@ static int rfix_sink(void *ctx, const char *text, size_t len, const struct an_si
 	return 0;
 }
 
+/* The latest fix at or before t (binary search: fixes are in time order), or NULL: what an IND carries. */
+static const struct rfix *fix_at(const struct rfixes *r, int64_t t_ms)
+{
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->v[mid].t_ms <= t_ms)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &r->v[lo - 1] : NULL;
+}
+
 struct inputs {
 	struct an_hazard_input *v;
 	size_t n, cap;
@@ -456,19 +470,9 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 	}
 	for (uint32_t i = 0; i < w->n_inds; i++) {
 		const struct an_sim_ind *d = &w->inds[i];
-		const struct rfixes *r = &fx[d->animal];
-		/* the latest fix at or before the onset (binary search: fixes are in time order) */
-		size_t lo = 0, hi = r->n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (r->v[mid].t_ms <= d->t_ms)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo == 0)
+		const struct rfix *f = fix_at(&fx[d->animal], d->t_ms);
+		if (!f)
 			continue; /* no fix yet: the collar sends the IND without a position, the core cannot place it */
-		const struct rfix *f = &r->v[lo - 1];
 		struct an_hazard_input x = {.kind = AN_HAZARD_IN_IND};
 		x.u.ind = (struct an_hazard_ind){(uint64_t)(d->animal + 1u) << 32 | d->id, d->animal + 1u, d->pass + 1u,
 		                                 d->t_ms, f->e_mm, f->n_mm, f->h_acc_mm};
@@ -488,21 +492,12 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 		goto out;
 	for (uint32_t i = 0; i < w->n_inds && ls; i++) {
 		const struct an_sim_ind *d = &w->inds[i];
-		const struct rfixes *r = &fx[d->animal];
-		size_t lo = 0, hi = r->n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (r->v[mid].t_ms <= d->t_ms)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		const struct rfix *f = fix_at(&fx[d->animal], d->t_ms);
 		int64_t px, py;
 		uint32_t ph;
 		bool boxed;
-		if (lo == 0 || an_hazard_ind_placed(eng, (uint64_t)(d->animal + 1u) << 32 | d->id, &px, &py, &ph, &boxed))
+		if (!f || an_hazard_ind_placed(eng, (uint64_t)(d->animal + 1u) << 32 | d->id, &px, &py, &ph, &boxed))
 			continue;
-		const struct rfix *f = &r->v[lo - 1];
 		double raw = hypot((double)(f->e_mm - d->e_mm), (double)(f->n_mm - d->n_mm)) / 1000.0;
 		double pl = hypot((double)(px - d->e_mm), (double)(py - d->n_mm)) / 1000.0;
 		if ((rc = locstat_add(ls, w->animals[d->animal].p.rx, raw, pl, boxed)) < 0)
