@@ -1110,13 +1110,12 @@ static int table_alloc(struct table *t, size_t n_pts, size_t n_mem)
 	return 0;
 }
 
-/* Paths of the sessions whose fixes or record changed; their ids go to dirty (may be NULL). */
 /*
  * Box frame. A session's fit is a pure function of its record and its fixes, refitted when either changed.
  * A changed fit moves the session's indications, and single-link clustering only ever merges: so when the
- * session has indications the apply becomes a full recompute (in practice once per pass, when its last lane
- * is done and the track starts to read as the box, plus any late fix of a finished pass). A fit that did not
- * change (a pass in progress stays "not yet the whole box") keeps the apply incremental.
+ * session has indications the apply becomes a full recompute (in practice once per lane of a pass in
+ * progress, when the lane's end turn is read, plus any late fix of a finished pass). A fit that did not
+ * change (fixes in the middle of a lane) keeps the apply incremental.
  */
 static int update_fits(struct an_hazard_engine *h)
 {
@@ -1218,6 +1217,7 @@ out_free:
 	return err;
 }
 
+/* Paths of the sessions whose fixes or record changed; their ids go to dirty (may be NULL). */
 static int rebuild_paths(struct an_hazard_engine *h, uint64_t *dirty, size_t *n_dirty)
 {
 	size_t nd = 0;
