@@ -271,7 +271,11 @@ async function main() {
     await page.locator('#by-in').fill('handler test');
     await page.locator('#token-dlg button[value=save]').click();
     await page.locator('#token-dlg[open]').waitFor({ state: 'detached', timeout: WAIT_MS }).catch(() => {});
-    if ((await page.evaluate(() => localStorage.getItem('scentrack.token'))) !== TOKEN_FOR_PAGE) throw new Error('token not kept');
+    /* the page keeps the token in the dialog's 'close' event, a task queued after the dialog closes: wait for
+     * it rather than read once (a busy machine ran the read first) */
+    const kept = await page.waitForFunction((t) => localStorage.getItem('scentrack.token') === t, TOKEN_FOR_PAGE,
+      { timeout: WAIT_MS }).then(() => true, () => false);
+    if (!kept) throw new Error('token not kept');
     const box = page.locator(`.alert[data-ind="${ind}"]`);
     await box.locator('button.confirm').click();
     /* the server's ind event (status confirmed) marks the alert done; the marker turns "confirmed" */
