@@ -115,7 +115,8 @@ struct core_feed {
 	size_t n_sessions, cap_sessions;
 	struct core_gw *gws;
 	size_t n_gws;
-	uint32_t max_h_acc_mm; /* coverage: usable fixes only (an_coverage_opts) */
+	uint32_t max_h_acc_mm; /* fixes of store sessions the engine gets: the box frame's limit */
+	uint32_t max_h_acc_coverage_mm; /* other fixes: the coverage's usable ones only (an_coverage_opts) */
 	bool loading;        /* start-up: fill the PUB state without publishing */
 	struct core_feed_stats st;
 	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */

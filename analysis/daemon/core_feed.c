@@ -229,9 +229,11 @@ static int locate(struct core_feed *f, const struct place *pl, uint16_t collar, 
 static int feed_fix(struct core_feed *f, const struct place *pl, uint16_t collar, const struct proto_fix *fx,
                     uint64_t rx_ms)
 {
-	/* Only fixes the engine can use matter to it: up to max_h_acc_mm (the box frame reads consumer-grade
-	 * passes, the coverage keeps only its own usable ones); start-up loads the same subset. */
-	if (!(fx->has & PROTO_FIX_HAS_HACC) || fx->h_acc_mm == 0 || fx->h_acc_mm > f->max_h_acc_mm)
+	/* Only fixes the engine can use matter to it: in a store session (it has a box) up to max_h_acc_mm, since
+	 * the box frame reads consumer-grade passes; elsewhere (the implicit frame: no box) only the coverage's
+	 * usable ones — the others would only cost memory and path rebuilds. Start-up loads the same subset. */
+	uint32_t lim = pl->has_xy && pl->session_id > 0 ? f->max_h_acc_mm : f->max_h_acc_coverage_mm;
+	if (!(fx->has & PROTO_FIX_HAS_HACC) || fx->h_acc_mm == 0 || fx->h_acc_mm > lim)
 		return 0;
 	struct core_frame *fr;
 	uint64_t sid, aid;
@@ -771,6 +773,7 @@ int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, co
 	/* the box frame fits consumer passes (h_acc ~3 m) and must see where a track stops reading as lanes
 	 * (canopy, 10–20 m); worse than that is no position for anything */
 	f->max_h_acc_mm = AN_BOXFRAME_FIX_MAX_H_ACC_MM > co.max_h_acc_mm ? AN_BOXFRAME_FIX_MAX_H_ACC_MM : co.max_h_acc_mm;
+	f->max_h_acc_coverage_mm = co.max_h_acc_mm;
 	int rc;
 	if ((rc = prep(f, "SELECT gw_id, gw_seq FROM records WHERE collar_id = ?1 AND rec_seq = ?2", &f->q_rec)) ||
 	    (rc = prep(f, "SELECT session_id, task_id, x_mm, y_mm FROM fixes WHERE collar_id = ?1 AND rec_seq = ?2",
