@@ -69,7 +69,7 @@ NCOLL = 8
 MODEMS = ["/dev/ttyS0", "/dev/tty60", "/dev/tty61", "/dev/tty62"]
 GW_ID = 7
 # enough GNSS that the collars are still streaming when the last kill falls (measured: ~100 epochs/s per collar)
-EPOCHS = int(os.environ.get("E2E_EPOCHS", {"gwkill": "1500", "corekill": "3000", "blocked": "1200", "cmd": "600"}.get(SCENARIO, "300")))
+EPOCHS = int(os.environ.get("E2E_EPOCHS", {"gwkill": "1500", "corekill": "3000", "blocked": "1200", "cmd": "1500"}.get(SCENARIO, "300")))
 GW_KILLS = int(os.environ.get("E2E_GW_KILLS", "50"))
 CORE_KILLS = int(os.environ.get("E2E_CORE_KILLS", "20"))
 GLOBAL_S = int(os.environ.get("E2E_TIMEOUT_S", "240"))
@@ -754,8 +754,15 @@ def cmd(w):
             con.close()
 
     got = {}
-    w.wait(lambda: got.setdefault("r", cmd_ack()) is not None or got.pop("r") is not None, 60,
-           f"CMD_ACK of CMD {cmd_id} in the core's store")
+    if target.proc.poll() is not None:
+        # the collar ran through its log before the command was queued: nothing left to carry the CMD
+        raise Fail(f"collar {target.id} had already stopped when CMD {cmd_id} was queued: raise E2E_EPOCHS")
+    try:
+        w.wait(lambda: got.setdefault("r", cmd_ack()) is not None or got.pop("r") is not None, 60,
+               f"CMD_ACK of CMD {cmd_id} in the core's store")
+    except Fail as e:
+        state = "still running" if target.proc.poll() is None else f"exited ({target.proc.returncode})"
+        raise Fail(f"{e}; collar {target.id} {state}") from None
     result = got["r"][0]
     w.finish()
     st = w.gw_status()
