@@ -103,6 +103,13 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 		if (push_input(fr, &in))
 			return NULL;
 	}
+	/* so do the recorder's box positions (only task frames have boxes) */
+	for (size_t i = 0; task_id > 0 && i < f->n_bps; i++) {
+		struct an_hazard_input in = {.kind = AN_HAZARD_IN_BOXPOS};
+		in.u.boxpos = f->bps[i];
+		if (push_input(fr, &in))
+			return NULL;
+	}
 	return fr;
 }
 
@@ -520,6 +527,50 @@ int core_feed_calibrations(struct core_feed *f)
 	return 0;
 }
 
+/* ---- the data recorder's box positions ---------------------------------------------------------------------- */
+
+static int boxpos_fed(void *ctx, const struct an_store_boxpos *b)
+{
+	struct cal_ctx *x = ctx;
+	struct core_feed *f = x->f;
+	f->bp_last_id = b->id;
+	struct an_hazard_boxpos hb = {.ind_id = (uint64_t)b->collar_id << 32 | b->rec_seq, .lane = b->lane,
+	                              .along_mm = b->along_mm, .sd_mm = b->sd_mm, .entered_ms = b->entered_ms};
+	if (an_array_grow((void **)&f->bps, &f->cap_bps, f->n_bps, 64, sizeof *f->bps))
+		return x->rc = -ENOMEM;
+	f->bps[f->n_bps++] = hb;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_BOXPOS};
+	in.u.boxpos = hb;
+	for (size_t i = 0; i < f->n_frames; i++) {
+		if (f->frames[i].task_id <= 0)
+			continue;
+		int rc = push_input(&f->frames[i], &in);
+		if (rc)
+			return x->rc = rc;
+	}
+	f->st.boxpos_fed++;
+	x->n++;
+	return 0;
+}
+
+int core_feed_boxpos(struct core_feed *f)
+{
+	if (!f->cfg->hazard)
+		return 0;
+	struct cal_ctx x = {f, 0, 0};
+	int rc = an_store_boxpos_after(f->store, f->bp_last_id, boxpos_fed, &x);
+	if (rc < 0 && x.rc == 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading box positions: %s", an_store_errmsg(f->store));
+		return -EIO;
+	}
+	if (rc < 0)
+		return rc;
+	if (x.n > 0)
+		core_log(CORE_LOG_NOTE, "hazard", "%zu recorder box position%s fed to the hazard engines%s", x.n,
+		         x.n == 1 ? "" : "s", f->loading ? " (start-up)" : ": their indications are placed in their lanes");
+	return 0;
+}
+
 /* ---- the ingest sink -------------------------------------------------------------------------------------- */
 
 static void publish_gateway(struct core_feed *f, const struct proto_batch *b, const struct an_store_ingest_result *r)
@@ -713,7 +764,7 @@ static int load(struct core_feed *f)
 		q = NULL;
 	}
 	/* the animals' calibrations before any frame exists: every task frame starts with them */
-	if ((rc = core_feed_calibrations(f)) < 0)
+	if ((rc = core_feed_calibrations(f)) < 0 || (rc = core_feed_boxpos(f)) < 0)
 		goto out;
 	/* last fix per collar (commit order = records.id, as live); then, for the engine's coverage, only the
 	 * usable fixes (0 < h_acc <= max_h_acc_mm: the engine ignores the others); then every indication */
@@ -803,6 +854,7 @@ void core_feed_close(struct core_feed *f)
 	}
 	free(f->frames);
 	free(f->calibs);
+	free(f->bps);
 	free(f->sessions);
 	free(f->gws);
 	memset(f, 0, sizeof *f);

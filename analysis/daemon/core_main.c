@@ -235,6 +235,7 @@ static void write_status(struct daemon *d, FILE *f)
 	U("hazard_syncs", fs->hazard_syncs); U("hazard_sync_errors", fs->hazard_sync_errors);
 	U("clearances_fed", fs->clearances_fed); U("clearance_requests", d->clr.st.requests);
 	U("calibrations_fed", fs->calibrations_fed); U("calibration_imports", d->clr.st.cal_imports);
+	U("boxpos_fed", fs->boxpos_fed); U("boxpos_imports", d->clr.st.bp_imports);
 	U("clearance_imports", d->clr.st.imports); U("clearance_refused", d->clr.st.refused);
 	U("hazard_inputs", fs->hazard_inputs); U("hazard_apply_us_max", fs->hazard_apply_us_max);
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
