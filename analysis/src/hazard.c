@@ -1216,7 +1216,7 @@ static uint32_t add_quadrature(uint32_t a, uint32_t b)
 }
 
 /* Where the engine puts an indication: the recorder's box position when there is one in its session's box
- * (an/hazard.h, struct an_hazard_boxpos), else its session's box frame when the fit is valid (else as
+ * (an/hazard.h, struct an_hazard_boxpos) and the fix is not more accurate than it, else its session's box frame when the fit is valid (else as
  * given), then the species' pinpointing added to its accuracy (h_acc 0 = unknown is the engine's default
  * first). The recorder comes first: lane counted and distance read on the ground (~0.2 m) beat a fix read
  * into the lanes (~1 m with consumer GNSS, nothing under canopy). */
@@ -1230,20 +1230,25 @@ static int place_ind(const struct an_hazard_engine *h, struct hind *d)
 	size_t at = boxpos_pos(h, d->id, &found);
 	const struct an_hazard_boxpos *bp = found ? &h->bp[at] : NULL;
 	int64_t bx, by;
-	/* an entry outside the session's box (a lane it does not have, a position beyond the frame) is not
-	 * used: the entry paths refuse those, and the engine keeps what it can check */
-	if (bp != NULL && s != NULL && s->has_rec && s->rec.has_box && bp->lane < s->rec.box.lane_count &&
-	    an_geo_box_to_enu(&s->rec.box, bp->along_mm,
-	                      (int64_t)bp->lane * s->rec.box.lane_width_mm + s->rec.box.lane_width_mm / 2, &bx, &by) == 0) {
-		int64_t w = s->rec.box.lane_width_mm;
-		d->x_mm = bx;
-		d->y_mm = by;
+	uint32_t bp_acc = 0;
+	if (bp != NULL && s != NULL && s->has_rec && s->rec.has_box) {
 		/* across: uniform over the lane, variance w²/12; along: the recorder's sd (DRMS of both) */
-		uint64_t v = (uint64_t)bp->sd_mm * bp->sd_mm + ((uint64_t)w * (uint64_t)w + 11u) / 12u;
+		uint64_t w = s->rec.box.lane_width_mm;
+		uint64_t v = (uint64_t)bp->sd_mm * bp->sd_mm + (w * w + 11u) / 12u;
 		uint64_t r = isqrt_u64(v);
 		if (r * r < v)
 			r++;
-		d->h_acc_mm = r == 0 ? 1u : (uint32_t)r;
+		bp_acc = r == 0 ? 1u : r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+	}
+	/* The recorder's entry unless the fix itself is better (RTK fixed, ~2 cm, beats a rope mark's ~0.2 m).
+	 * An entry outside the session's box (a lane it does not have, a position beyond the frame) is not
+	 * used: the entry paths refuse those, and the engine keeps what it can check. */
+	if (bp_acc > 0 && !(d->raw_h_acc_mm > 0 && d->raw_h_acc_mm < bp_acc) && bp->lane < s->rec.box.lane_count &&
+	    an_geo_box_to_enu(&s->rec.box, bp->along_mm,
+	                      (int64_t)bp->lane * s->rec.box.lane_width_mm + s->rec.box.lane_width_mm / 2, &bx, &by) == 0) {
+		d->x_mm = bx;
+		d->y_mm = by;
+		d->h_acc_mm = bp_acc;
 	} else if (s != NULL && s->fit != NULL && d->raw_h_acc_mm > 0) {
 		bool placed;
 		int err = an_boxframe_place(s->fit, d->t_ms, d->raw_x_mm, d->raw_y_mm, d->raw_h_acc_mm, &d->x_mm, &d->y_mm,

@@ -151,8 +151,9 @@ struct an_hazard_calib {
 /*
  * The data recorder's box position of an indication (DESIGN.md: box-frame coordinates are first class;
  * domain.md §1.1: the recorder writes the lane the handlers counted and the distance along it read off the
- * rope's marks or a tape to the peg). When the indication's session has a box and the lane is one of its
- * lanes, the engine places the indication there instead of at its GNSS fix:
+ * rope's marks or a tape to the peg). When the indication's session has a box, the lane is one of its
+ * lanes and the indication's fix is not more accurate than the entry (h_acc 0 or >= the entry's h_acc below:
+ * an RTK-fixed collar's 2 cm beat a rope mark), the engine places the indication there instead of at its fix:
  *     position = an_geo_box_to_enu(box, along_mm, (lane + 0.5) · lane_width_mm)
  *     h_acc    = DRMS sqrt(sd_mm² + lane_width_mm² / 12)   (along: the recorder's sd; across: uniform in the lane)
  * then the species' pinpointing as for a fix. Several entries for one indication (a correction is a new
