@@ -444,6 +444,12 @@ static int web_clearances(void *feed)
 	return core_feed_clearances(feed);
 }
 
+/* A recorder box position stored through the web API: to the hazard engines (applied at the next flush). */
+static int web_boxpos(void *feed)
+{
+	return core_feed_boxpos(feed);
+}
+
 static int setup_signals(struct daemon *d)
 {
 	sigset_t set;
@@ -520,6 +526,7 @@ static int run(struct daemon *d, int foreground)
 	         " usable fixes, %zu hazard points", core_mono_ms() - t0, d->feed.st.loaded_inds, d->feed.st.loaded_fixes,
 	         core_feed_hazard_points(&d->feed));
 	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
+	core_web_set_boxpos_hook(d->web, web_boxpos, &d->feed);
 	struct an_ingest_sink sink;
 	core_feed_sink(&d->feed, &sink);
 	ic.endpoint = d->cfg.ingest_endpoint;
