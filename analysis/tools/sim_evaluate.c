@@ -636,6 +636,8 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		free(sc);
 		return r == -EINVAL ? EX_DATAERR : EX_NOINPUT;
 	}
+	if (o->no_recorder)
+		sc->recorder = false;
 	uint32_t ns = o->seeds ? o->seeds : 1;
 	struct locstat ls;
 	memset(&ls, 0, sizeof ls);
@@ -646,8 +648,9 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	if (!m)
 		goto out;
 	int64_t gate = llround(o->gate_m * 1000.0);
-	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s; no classifier, no radio): "
-	       "%s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc", o->no_box_frame ? "off" : "on", o->scenario);
+	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s, recorder's box positions %s; "
+	       "no classifier, no radio): %s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc",
+	       o->no_box_frame ? "off" : "on", sc->recorder ? "on" : "off", o->scenario);
 	for (uint32_t si = 0; si < ns; si++) {
 		struct an_sim_world w;
 		uint64_t seed = o->seed + si;
