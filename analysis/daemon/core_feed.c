@@ -352,7 +352,7 @@ static void publish_points(struct core_feed *f, struct core_frame *fr)
 }
 
 /* Task frames only (the implicit frame has no task row). Skipped when nothing a stored row shows can have
- * changed: no event and no new indication/clearance (a fix alone changes coverage, hence scores, hence an
+ * changed: no event and no new indication/clearance/box position (a fix alone changes coverage, hence scores, hence an
  * event). At start-up (loading) the state is rewritten without events: they were stored when they happened. */
 static int store_points(struct core_feed *f, struct core_frame *fr)
 {
@@ -396,7 +396,8 @@ int core_feed_flush(struct core_feed *f)
 			ret = rc;
 		}
 		for (size_t k = 0; k < fr->n_in && !fr->ind_in; k++)
-			fr->ind_in = fr->in[k].kind == AN_HAZARD_IN_IND || fr->in[k].kind == AN_HAZARD_IN_CLEARANCE;
+			fr->ind_in = fr->in[k].kind == AN_HAZARD_IN_IND || fr->in[k].kind == AN_HAZARD_IN_CLEARANCE ||
+			             fr->in[k].kind == AN_HAZARD_IN_BOXPOS; /* moves a centroid, maybe without an event */
 		fr->n_in = 0;
 		publish_points(f, fr);
 		if ((rc = store_points(f, fr)))

@@ -652,11 +652,18 @@ def boxpos(rig):
     assert len(pts) == SITES, f"the correction must put it back into its site: {pts}"
     r = subprocess.run([cli, "import", "boxpos", "--core", ep, back], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and '"duplicates":1' in r.stdout, (r.stdout, r.stderr)
+    # a correction within the site: no point is created or retired, but its centroid moves in the store
+    r = subprocess.run([cli, "import", "boxpos", "--core", ep, sheet("nudge.csv", "indication,lane,along_m\n1-15,0,0.6\n")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and '"inserted":1' in r.stdout, (r.stdout, r.stderr)
+    nudged = live_points()
+    assert len(nudged) == SITES and nudged != pts, (pts, nudged)
+    pts = nudged
     core.kill(signal.SIGTERM)
     assert core.p.returncode == 0
     with open(rig.status) as f:
         fd = json.load(f)["feed"]
-    assert fd["boxpos_fed"] == 2 and fd["boxpos_imports"] == 3, fd
+    assert fd["boxpos_fed"] == 3 and fd["boxpos_imports"] == 4, fd
     core = rig.core(ini)  # restart: the latest entry from the store, the same points
     core.kill(signal.SIGTERM)
     assert live_points() == pts, (live_points(), pts)
