@@ -103,6 +103,7 @@ struct core_feed_stats {
 	uint64_t loaded_fixes, loaded_inds;
 	uint64_t clearances_fed;    /* clearance results given to the engines */
 	uint64_t calibrations_fed;  /* calibration records read from the store and given to the task frames */
+	uint64_t boxpos_fed;        /* recorder box positions read from the store and given to the task frames */
 };
 
 struct core_feed {
@@ -125,6 +126,9 @@ struct core_feed {
 	struct an_hazard_calib *calibs; /* every calibration record read, for frames created later */
 	size_t n_calibs, cap_calibs;
 	int64_t cal_last_id; /* calibration records up to this id were read */
+	struct an_hazard_boxpos *bps; /* every recorder box position read, for frames created later */
+	size_t n_bps, cap_bps;
+	int64_t bp_last_id; /* box positions up to this id were read */
 };
 
 /* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */
@@ -146,6 +150,10 @@ int core_feed_clearances(struct core_feed *f) __attribute__((warn_unused_result)
  * the engine keeps each animal's latest, an/hazard.h, and rescoring every point is its full recompute).
  * Frames created later get every record read so far. Call core_feed_flush after. @retval 0 or -errno */
 int core_feed_calibrations(struct core_feed *f) __attribute__((warn_unused_result));
+/* The same for the data recorder's box positions (an/store.h; start-up: all of them). Every task frame gets
+ * every entry: an entry names an indication, not a frame, and the engine of the indication's frame uses it
+ * (the others keep it unused; an entry may come before its indication). @retval 0 or -errno */
+int core_feed_boxpos(struct core_feed *f) __attribute__((warn_unused_result));
 
 /* ---- clearance results over ZeroMQ (core_clearance.c) ---------------------------------------------------- */
 #include <zmq.h>
@@ -153,6 +161,7 @@ int core_feed_calibrations(struct core_feed *f) __attribute__((warn_unused_resul
 struct core_clr_stats {
 	uint64_t requests, imports, inserted, refused, send_errors;
 	uint64_t cal_imports, cal_inserted; /* CALIBRATION requests imported, records stored */
+	uint64_t bp_imports, bp_inserted;   /* BOXPOS requests imported, entries stored */
 };
 struct core_clr {
 	void *sock; /* NULL = off */

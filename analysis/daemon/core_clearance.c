@@ -16,6 +16,9 @@
  *     (`scentrack import calibration --core`, an/import.h an_import_calibration); the error's message then
  *     lists every bad line, one per line, and "line" is the first. The new records go to every task frame
  *     (core_feed_calibrations) and are rescored before the answer, like clearance results.
+ *     "BOXPOS" | format ("csv" or "auto") | source | body: the data recorder's box positions of indications
+ *     (`scentrack import boxpos --core`, an/import.h an_import_boxpos), answered like CALIBRATION; the new
+ *     entries go to every task frame (core_feed_boxpos) and the points are recomputed before the answer.
  * Reply:
  *     "OK"  | {"rows":R,"inserted":I,"duplicates":D}
  *     "ERR" | {"code":"EINVAL","error":"<message>","line":L,"column":C,"field":"<name>"}
@@ -168,11 +171,12 @@ static void bad_line_to(void *ctx, unsigned long line, const char *field, const 
 		fprintf(f, "line %lu: %s\n", line, why);
 }
 
+/* CALIBRATION and BOXPOS: CSV sheets that report every bad line (an/import.h) */
 static void handle_calibration(struct core_clr *c, zmq_msg_t *id, const struct an_import_opts *o, const char *body,
-                               size_t len)
+                               size_t len, bool boxpos)
 {
 	if (o->format == AN_IMPORT_JSON) {
-		refuse(c, id, -EPROTO, "calibration records are CSV only", NULL);
+		refuse(c, id, -EPROTO, boxpos ? "box positions are CSV only" : "calibration records are CSV only", NULL);
 		return;
 	}
 	struct an_import_result r;
@@ -184,7 +188,8 @@ static void handle_calibration(struct core_clr *c, zmq_msg_t *id, const struct a
 		refuse(c, id, -ENOMEM, "out of memory", NULL);
 		return;
 	}
-	int rc = an_import_calibration(c->store, body, len, o, &r, bad_line_to, lf, err, sizeof err);
+	int rc = boxpos ? an_import_boxpos(c->store, body, len, o, &r, bad_line_to, lf, err, sizeof err)
+	                : an_import_calibration(c->store, body, len, o, &r, bad_line_to, lf, err, sizeof err);
 	fclose(lf);
 	if (rc) {
 		/* every bad line, then the summary: the client prints the message as it is */
@@ -201,11 +206,16 @@ static void handle_calibration(struct core_clr *c, zmq_msg_t *id, const struct a
 		return;
 	}
 	free(lines);
-	c->st.cal_imports++;
-	c->st.cal_inserted += r.inserted;
-	core_log(CORE_LOG_NOTE, "clearance", "%s: %zu calibration lines, %zu new, %zu duplicates", o->source, r.rows,
-	         r.inserted, r.duplicates);
-	if (r.inserted && core_feed_calibrations(c->feed) == 0)
+	if (boxpos) {
+		c->st.bp_imports++;
+		c->st.bp_inserted += r.inserted;
+	} else {
+		c->st.cal_imports++;
+		c->st.cal_inserted += r.inserted;
+	}
+	core_log(CORE_LOG_NOTE, "clearance", "%s: %zu %s lines, %zu new, %zu duplicates", o->source, r.rows,
+	         boxpos ? "box position" : "calibration", r.inserted, r.duplicates);
+	if (r.inserted && (boxpos ? core_feed_boxpos(c->feed) : core_feed_calibrations(c->feed)) == 0)
 		(void)core_feed_flush(c->feed);
 	char rb[160];
 	int n = snprintf(rb, sizeof rb, "{\"rows\":%zu,\"inserted\":%zu,\"duplicates\":%zu}", r.rows, r.inserted,
@@ -223,8 +233,9 @@ static void handle(struct core_clr *c, zmq_msg_t *fr, size_t n)
 	}
 	const char *verb = zmq_msg_data(&fr[2]);
 	bool calib = zmq_msg_size(&fr[2]) == 11 && !memcmp(verb, "CALIBRATION", 11);
-	if (!calib && (zmq_msg_size(&fr[2]) != 9 || memcmp(verb, "CLEARANCE", 9))) {
-		refuse(c, id, -EPROTO, "unknown request (expected CLEARANCE or CALIBRATION)", NULL);
+	bool boxpos = zmq_msg_size(&fr[2]) == 6 && !memcmp(verb, "BOXPOS", 6);
+	if (!calib && !boxpos && (zmq_msg_size(&fr[2]) != 9 || memcmp(verb, "CLEARANCE", 9))) {
+		refuse(c, id, -EPROTO, "unknown request (expected CLEARANCE, CALIBRATION or BOXPOS)", NULL);
 		return;
 	}
 	char fmt[8] = "", source[256] = "";
@@ -252,8 +263,8 @@ static void handle(struct core_clr *c, zmq_msg_t *fr, size_t n)
 	struct an_import_result r;
 	char err[AN_IMPORT_ERR_MAX];
 	memset(&r, 0, sizeof r);
-	if (calib) {
-		handle_calibration(c, id, &o, zmq_msg_data(&fr[5]), zmq_msg_size(&fr[5]));
+	if (calib || boxpos) {
+		handle_calibration(c, id, &o, zmq_msg_data(&fr[5]), zmq_msg_size(&fr[5]), boxpos);
 		return;
 	}
 	int rc = an_import_clearance(c->store, zmq_msg_data(&fr[5]), zmq_msg_size(&fr[5]), &o, &r, err, sizeof err);

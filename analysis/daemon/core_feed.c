@@ -103,6 +103,13 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 		if (push_input(fr, &in))
 			return NULL;
 	}
+	/* so do the recorder's box positions (only task frames have boxes) */
+	for (size_t i = 0; task_id > 0 && i < f->n_bps; i++) {
+		struct an_hazard_input in = {.kind = AN_HAZARD_IN_BOXPOS};
+		in.u.boxpos = f->bps[i];
+		if (push_input(fr, &in))
+			return NULL;
+	}
 	return fr;
 }
 
@@ -347,7 +354,7 @@ static void publish_points(struct core_feed *f, struct core_frame *fr)
 }
 
 /* Task frames only (the implicit frame has no task row). Skipped when nothing a stored row shows can have
- * changed: no event and no new indication/clearance (a fix alone changes coverage, hence scores, hence an
+ * changed: no event and no new indication/clearance/box position (a fix alone changes coverage, hence scores, hence an
  * event). At start-up (loading) the state is rewritten without events: they were stored when they happened. */
 static int store_points(struct core_feed *f, struct core_frame *fr)
 {
@@ -391,7 +398,8 @@ int core_feed_flush(struct core_feed *f)
 			ret = rc;
 		}
 		for (size_t k = 0; k < fr->n_in && !fr->ind_in; k++)
-			fr->ind_in = fr->in[k].kind == AN_HAZARD_IN_IND || fr->in[k].kind == AN_HAZARD_IN_CLEARANCE;
+			fr->ind_in = fr->in[k].kind == AN_HAZARD_IN_IND || fr->in[k].kind == AN_HAZARD_IN_CLEARANCE ||
+			             fr->in[k].kind == AN_HAZARD_IN_BOXPOS; /* moves a centroid, maybe without an event */
 		fr->n_in = 0;
 		publish_points(f, fr);
 		if ((rc = store_points(f, fr)))
@@ -519,6 +527,50 @@ int core_feed_calibrations(struct core_feed *f)
 		core_log(CORE_LOG_NOTE, "hazard", "calibrations: %zu records of %zu animals fed to the hazard engines "
 		         "(the latest as_of per animal is in force; animals without one are scored as new)", x.n, animals);
 	}
+	return 0;
+}
+
+/* ---- the data recorder's box positions ---------------------------------------------------------------------- */
+
+static int boxpos_fed(void *ctx, const struct an_store_boxpos *b)
+{
+	struct cal_ctx *x = ctx;
+	struct core_feed *f = x->f;
+	f->bp_last_id = b->id;
+	struct an_hazard_boxpos hb = {.ind_id = (uint64_t)b->collar_id << 32 | b->rec_seq, .lane = b->lane,
+	                              .along_mm = b->along_mm, .sd_mm = b->sd_mm, .entered_ms = b->entered_ms};
+	if (an_array_grow((void **)&f->bps, &f->cap_bps, f->n_bps, 64, sizeof *f->bps))
+		return x->rc = -ENOMEM;
+	f->bps[f->n_bps++] = hb;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_BOXPOS};
+	in.u.boxpos = hb;
+	for (size_t i = 0; i < f->n_frames; i++) {
+		if (f->frames[i].task_id <= 0)
+			continue;
+		int rc = push_input(&f->frames[i], &in);
+		if (rc)
+			return x->rc = rc;
+	}
+	f->st.boxpos_fed++;
+	x->n++;
+	return 0;
+}
+
+int core_feed_boxpos(struct core_feed *f)
+{
+	if (!f->cfg->hazard)
+		return 0;
+	struct cal_ctx x = {f, 0, 0};
+	int rc = an_store_boxpos_after(f->store, f->bp_last_id, boxpos_fed, &x);
+	if (rc < 0 && x.rc == 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading box positions: %s", an_store_errmsg(f->store));
+		return -EIO;
+	}
+	if (rc < 0)
+		return rc;
+	if (x.n > 0)
+		core_log(CORE_LOG_NOTE, "hazard", "%zu recorder box position%s fed to the hazard engines%s", x.n,
+		         x.n == 1 ? "" : "s", f->loading ? " (start-up)" : ": their indications are placed in their lanes");
 	return 0;
 }
 
@@ -715,7 +767,7 @@ static int load(struct core_feed *f)
 		q = NULL;
 	}
 	/* the animals' calibrations before any frame exists: every task frame starts with them */
-	if ((rc = core_feed_calibrations(f)) < 0)
+	if ((rc = core_feed_calibrations(f)) < 0 || (rc = core_feed_boxpos(f)) < 0)
 		goto out;
 	/* last fix per collar (commit order = records.id, as live); then, for the engine's coverage, only the
 	 * usable fixes (0 < h_acc <= max_h_acc_mm: the engine ignores the others); then every indication */
@@ -806,6 +858,7 @@ void core_feed_close(struct core_feed *f)
 	}
 	free(f->frames);
 	free(f->calibs);
+	free(f->bps);
 	free(f->sessions);
 	free(f->gws);
 	memset(f, 0, sizeof *f);

@@ -235,6 +235,7 @@ static void write_status(struct daemon *d, FILE *f)
 	U("hazard_syncs", fs->hazard_syncs); U("hazard_sync_errors", fs->hazard_sync_errors);
 	U("clearances_fed", fs->clearances_fed); U("clearance_requests", d->clr.st.requests);
 	U("calibrations_fed", fs->calibrations_fed); U("calibration_imports", d->clr.st.cal_imports);
+	U("boxpos_fed", fs->boxpos_fed); U("boxpos_imports", d->clr.st.bp_imports);
 	U("clearance_imports", d->clr.st.imports); U("clearance_refused", d->clr.st.refused);
 	U("hazard_inputs", fs->hazard_inputs); U("hazard_apply_us_max", fs->hazard_apply_us_max);
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
@@ -443,6 +444,12 @@ static int web_clearances(void *feed)
 	return core_feed_clearances(feed);
 }
 
+/* A recorder box position stored through the web API: to the hazard engines (applied at the next flush). */
+static int web_boxpos(void *feed)
+{
+	return core_feed_boxpos(feed);
+}
+
 static int setup_signals(struct daemon *d)
 {
 	sigset_t set;
@@ -519,6 +526,7 @@ static int run(struct daemon *d, int foreground)
 	         " usable fixes, %zu hazard points", core_mono_ms() - t0, d->feed.st.loaded_inds, d->feed.st.loaded_fixes,
 	         core_feed_hazard_points(&d->feed));
 	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
+	core_web_set_boxpos_hook(d->web, web_boxpos, &d->feed);
 	struct an_ingest_sink sink;
 	core_feed_sink(&d->feed, &sink);
 	ic.endpoint = d->cfg.ingest_endpoint;

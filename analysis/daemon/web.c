@@ -697,6 +697,14 @@ void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, v
 	w->on_clearance_ctx = ctx;
 }
 
+void core_web_set_boxpos_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx)
+{
+	if (!w)
+		return;
+	w->on_boxpos = fn;
+	w->on_boxpos_ctx = ctx;
+}
+
 void core_web_status(const struct core_web *w, FILE *f)
 {
 	if (!w)

@@ -56,6 +56,8 @@ void core_web_service(struct core_web *w);
  * the hazard engines, core_feed_clearances; the points change at the next core_feed_flush). */
 typedef int (*core_web_clearance_fn)(void *ctx);
 void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
+/* The same after a recorder box position was stored (POST /api/indications/{id}/boxpos: core_feed_boxpos). */
+void core_web_set_boxpos_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
 /* ,"web":{...} for the status file: url, counters (requests, streams, events, resets, writes). */
 void core_web_status(const struct core_web *w, FILE *f);
 /* "http://127.0.0.1:8080/" of the bound socket. */

@@ -818,6 +818,72 @@ static int post_review(struct wctx *x, const char *id_s, bool confirm, const str
 	return 200;
 }
 
+/* The data recorder's box position of an indication (an/store.h "recorder box positions"): checked against
+ * the box of the indication's session, stored (append-only: a correction is a new entry), given to the hazard
+ * engine, whose points move at the next flush. 201 stored, 200 the same as the entry in force. */
+static int post_boxpos(struct wctx *x, const char *id_s, const struct wj_obj *o, struct wb *out)
+{
+	static const char *const known[] = {"lane", "along_m", "sd_m", "by", NULL};
+	int st;
+	unsigned collar;
+	uint32_t rec_seq;
+	char tail;
+	x->entity = "indication";
+	if (sscanf(id_s, "%u-%" SCNu32 "%c", &collar, &rec_seq, &tail) != 2 || collar < 1 || collar > 65535) {
+		web_error(out, "id: \"%.32s\" is not an indication id (COLLAR-REC_SEQ)", id_s);
+		return 400;
+	}
+	x->entity_id = (int64_t)((uint64_t)collar << 32 | rec_seq);
+	if ((st = unknown_fields(o, known, out)) || (st = field_by(o, x, out)))
+		return st;
+	struct an_geo_box box;
+	int rc = an_store_ind_box(x->w->store, (uint16_t)collar, rec_seq, &box);
+	if (rc == -ENOENT) {
+		web_error(out, "id: no indication %u-%" PRIu32, collar, rec_seq);
+		return 404;
+	}
+	if (rc == -ENODATA) {
+		web_error(out, "id: indication %u-%" PRIu32 " is not in a session, so it has no box to place it in",
+		          collar, rec_seq);
+		return 409;
+	}
+	if (rc) {
+		web_error(out, "store: %s", an_store_errmsg(x->w->store));
+		return 500;
+	}
+	double lane = 0, along = 0, sd = AN_IMPORT_BOXPOS_SD_DEFAULT_MM / 1000.0;
+	num_field(o, "lane", 0, (double)box.lane_count - 1, true, &lane, out, &st);
+	if (st)
+		return st;
+	if (lane != floor(lane)) {
+		web_error(out, "lane: expected a whole lane number in 0..%" PRIu32, box.lane_count - 1);
+		return 400;
+	}
+	num_field(o, "along_m", 0, (double)(box.lane_len_mm + AN_STORE_BOXPOS_ALONG_SLACK_MM) / 1000.0, true, &along,
+	          out, &st);
+	if (st)
+		return st;
+	num_field(o, "sd_m", 0, AN_STORE_BOXPOS_SD_MAX_MM / 1000.0, false, &sd, out, &st);
+	if (st)
+		return st;
+	struct an_store_boxpos b = {.collar_id = (uint16_t)collar, .rec_seq = rec_seq, .lane = (uint32_t)lane,
+	                            .along_mm = llround(along * 1000.0), .sd_mm = (uint32_t)llround(sd * 1000.0)};
+	size_t ins = 0, dup = 0;
+	if ((rc = an_store_boxpos_add(x->w->store, &b, 1, x->by, "web", &ins, &dup, NULL)) < 0) {
+		web_error(out, "%s: %s", rc == -EINVAL ? "body" : "store", an_store_errmsg(x->w->store));
+		return rc == -EINVAL ? 400 : 500;
+	}
+	if (ins && x->w->on_boxpos && x->w->on_boxpos(x->w->on_boxpos_ctx))
+		core_log(CORE_LOG_ERR, "web", "box position of %u-%" PRIu32 " stored but not given to the hazard engine (it "
+		         "will be at the next start)", collar, rec_seq);
+	wb_printf(out, "{\"indication\":\"%u-%" PRIu32 "\",\"lane\":%" PRIu32 ",\"along_m\":%.3f,\"sd_m\":%.3f,"
+	          "\"entered_ms\":%" PRId64 ",\"by\":", collar, rec_seq, b.lane, (double)b.along_mm / 1000.0,
+	          (double)b.sd_mm / 1000.0, b.entered_ms);
+	wb_str(out, b.who);
+	wb_printf(out, ",\"duplicate\":%s}", ins ? "false" : "true");
+	return ins ? 201 : 200;
+}
+
 /* Start an accreditation test: an accreditation-mode session of the animal in the box, from now. */
 static int post_accreditation(struct wctx *x, const struct wj_obj *o, struct wb *out)
 {
@@ -951,6 +1017,9 @@ int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, co
 			confirm = !strcmp(slash, "/confirm");
 			x.action = confirm ? "web.confirm" : "web.reject";
 			x.entity = "indication";
+		} else if (slash && !strcmp(slash, "/boxpos")) {
+			x.action = "web.boxpos";
+			x.entity = "indication";
 		}
 	}
 	if (!x.action) {
@@ -980,6 +1049,10 @@ int web_api(struct core_web *w, struct MHD_Connection *c, const char *method, co
 		st = post_clearance(&x, &o, out);
 	} else if (!strcmp(x.action, "web.accreditation")) {
 		st = post_accreditation(&x, &o, out);
+	} else if (!strcmp(x.action, "web.boxpos")) {
+		char idbuf[48];
+		snprintf(idbuf, sizeof idbuf, "%.*s", (int)(strchr(id, '/') - id), id);
+		st = post_boxpos(&x, idbuf, &o, out);
 	} else {
 		char idbuf[48];
 		snprintf(idbuf, sizeof idbuf, "%.*s", (int)(strchr(id, '/') - id), id);

@@ -124,6 +124,8 @@ struct core_web {
 	double tiles_bounds[4];         /* w, s, e, n */
 	core_web_clearance_fn on_clearance;
 	void *on_clearance_ctx;
+	core_web_clearance_fn on_boxpos; /* a recorder box position stored: to the hazard engines */
+	void *on_boxpos_ctx;
 	/* live state, fed by the PUB tap */
 	struct web_collar *collars;
 	size_t n_collars, cap_collars;

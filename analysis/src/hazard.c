@@ -52,6 +52,7 @@ void an_hazard_opts_init(struct an_hazard_opts *o)
 	o->max_fixes = (size_t)1 << 26;
 	o->max_clearances = (size_t)1 << 20;
 	o->max_calibs = (size_t)1 << 20;
+	o->max_boxpos = (size_t)1 << 22;
 }
 
 struct sess {
@@ -110,6 +111,8 @@ struct an_hazard_engine {
 	size_t n_cal, cap_cal;
 	struct an_hazard_clearance *clr; /* sorted by id */
 	size_t n_clr, cap_clr;
+	struct an_hazard_boxpos *bp; /* the winning recorder entry per indication, sorted by ind_id */
+	size_t n_bp, cap_bp;
 
 	struct table cur;
 	/* Incremental recompute (compute_incr): the single-link clustering of every indication kept across
@@ -440,6 +443,7 @@ void an_hazard_free(struct an_hazard_engine *h)
 	free(h->inds);
 	free(h->cal);
 	free(h->clr);
+	free(h->bp);
 	table_free(&h->cur);
 	an_cluster_free(h->cl);
 	plink_free(h->pl);
@@ -683,6 +687,60 @@ static int add_clearance(struct an_hazard_engine *h, const struct an_hazard_clea
 		h->clr[lo].pos_err_mm = 0;
 	}
 	h->n_clr++;
+	return 0;
+}
+
+/* Total order on recorder entries of one indication: the latest entered_ms, then the larger record. */
+static int boxpos_cmp(const struct an_hazard_boxpos *a, const struct an_hazard_boxpos *b)
+{
+	if (a->entered_ms != b->entered_ms)
+		return a->entered_ms < b->entered_ms ? -1 : 1;
+	if (a->lane != b->lane)
+		return a->lane < b->lane ? -1 : 1;
+	if (a->along_mm != b->along_mm)
+		return a->along_mm < b->along_mm ? -1 : 1;
+	return a->sd_mm < b->sd_mm ? -1 : a->sd_mm > b->sd_mm;
+}
+
+static size_t boxpos_pos(const struct an_hazard_engine *h, uint64_t ind_id, bool *found)
+{
+	size_t lo = 0, hi = h->n_bp;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->bp[mid].ind_id < ind_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < h->n_bp && h->bp[lo].ind_id == ind_id;
+	return lo;
+}
+
+static int add_boxpos(struct an_hazard_engine *h, const struct an_hazard_boxpos *b)
+{
+	if (b->ind_id == 0 || b->ind_id == UINT64_MAX || b->lane >= (1u << 20) || b->sd_mm > 10000000u ||
+	    !coord_ok(b->along_mm))
+		return -EINVAL;
+	bool found;
+	size_t at = boxpos_pos(h, b->ind_id, &found);
+	if (found) {
+		if (boxpos_cmp(b, &h->bp[at]) <= 0)
+			return 0; /* the same entry again, or one an entry we have supersedes */
+		h->bp[at] = *b;
+	} else {
+		if (h->n_bp >= h->o.max_boxpos)
+			return -ENOSPC;
+		int err = grow((void **)&h->bp, &h->cap_bp, h->n_bp + 1, sizeof(*h->bp));
+		if (err < 0)
+			return err;
+		memmove(&h->bp[at + 1], &h->bp[at], (h->n_bp - at) * sizeof(*h->bp));
+		h->bp[at] = *b;
+		h->n_bp++;
+	}
+	/* a known indication moves: clustering only merges, so recompute everything (an indication that is
+	 * still unknown is placed with this entry when it arrives) */
+	if (ind_find(h, b->ind_id) != NULL)
+		h->full = true;
 	return 0;
 }
 
@@ -1156,15 +1214,41 @@ static uint32_t add_quadrature(uint32_t a, uint32_t b)
 	return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
-/* Where the engine puts an indication: its session's box frame when the fit is valid (else as given), then
- * the species' pinpointing added to its accuracy (h_acc 0 = unknown is the engine's default first). */
+/* Where the engine puts an indication: the recorder's box position when there is one in its session's box
+ * (an/hazard.h, struct an_hazard_boxpos) and the fix is not more accurate than it, else its session's box frame when the fit is valid (else as
+ * given), then the species' pinpointing added to its accuracy (h_acc 0 = unknown is the engine's default
+ * first). The recorder comes first: lane counted and distance read on the ground (~0.2 m) beat a fix read
+ * into the lanes (~1 m with consumer GNSS, nothing under canopy). */
 static int place_ind(const struct an_hazard_engine *h, struct hind *d)
 {
 	d->x_mm = d->raw_x_mm;
 	d->y_mm = d->raw_y_mm;
 	d->h_acc_mm = d->raw_h_acc_mm;
 	const struct sess *s = sess_find(h, d->session_id);
-	if (s != NULL && s->fit != NULL && d->raw_h_acc_mm > 0) {
+	bool found;
+	size_t at = boxpos_pos(h, d->id, &found);
+	const struct an_hazard_boxpos *bp = found ? &h->bp[at] : NULL;
+	int64_t bx, by;
+	uint32_t bp_acc = 0;
+	if (bp != NULL && s != NULL && s->has_rec && s->rec.has_box) {
+		/* across: uniform over the lane, variance w²/12; along: the recorder's sd (DRMS of both) */
+		uint64_t w = s->rec.box.lane_width_mm;
+		uint64_t v = (uint64_t)bp->sd_mm * bp->sd_mm + (w * w + 11u) / 12u;
+		uint64_t r = isqrt_u64(v);
+		if (r * r < v)
+			r++;
+		bp_acc = r == 0 ? 1u : r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+	}
+	/* The recorder's entry unless the fix itself is better (RTK fixed, ~2 cm, beats a rope mark's ~0.2 m).
+	 * An entry outside the session's box (a lane it does not have, a position beyond the frame) is not
+	 * used: the entry paths refuse those, and the engine keeps what it can check. */
+	if (bp_acc > 0 && !(d->raw_h_acc_mm > 0 && d->raw_h_acc_mm < bp_acc) && bp->lane < s->rec.box.lane_count &&
+	    an_geo_box_to_enu(&s->rec.box, bp->along_mm,
+	                      (int64_t)bp->lane * s->rec.box.lane_width_mm + s->rec.box.lane_width_mm / 2, &bx, &by) == 0) {
+		d->x_mm = bx;
+		d->y_mm = by;
+		d->h_acc_mm = bp_acc;
+	} else if (s != NULL && s->fit != NULL && d->raw_h_acc_mm > 0) {
 		bool placed;
 		int err = an_boxframe_place(s->fit, d->t_ms, d->raw_x_mm, d->raw_y_mm, d->raw_h_acc_mm, &d->x_mm, &d->y_mm,
 		                            &d->h_acc_mm, &placed);
@@ -1611,6 +1695,9 @@ int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in
 			break;
 		case AN_HAZARD_IN_CLEARANCE:
 			err = add_clearance(h, &in[i].u.clearance);
+			break;
+		case AN_HAZARD_IN_BOXPOS:
+			err = add_boxpos(h, &in[i].u.boxpos);
 			break;
 		default:
 			err = -EINVAL;

@@ -1,6 +1,7 @@
 /*
  * analysis/src/import_calib.c — the trainers' calibration records from CSV into the store, all or nothing,
- * every bad line reported (an/import.h an_import_calibration; the store side in store_calib.c).
+ * every bad line reported (an/import.h an_import_calibration; the store side in store_calib.c); and, with
+ * the same reader, the data recorder's box positions (an_import_boxpos; store_boxpos.c).
  *
  * Structure: read the header → one record per data line, each field checked where it is read → the
  * animal looked up and the natural key checked against the store and the earlier lines → if any line was
@@ -446,6 +447,262 @@ out_store:
 	if (err != NULL && errcap > 0)
 		snprintf(err, errcap, "%s: reading the store: %s (nothing imported)", x.src,
 		         sqlite3_errmsg(an_store_sqlite(s)));
+	goto out_free;
+out:
+	r->rows = n;
+	r->bad_rows = x.bad;
+	if (rc < 0 && err != NULL && errcap > 0 && x.bad > 0)
+		snprintf(err, errcap, "%s: %zu bad line%s (nothing imported)", x.src, x.bad, x.bad == 1 ? "" : "s");
+	else if (rc < 0 && err != NULL && errcap > 0)
+		snprintf(err, errcap, "%s: %s (nothing imported)", x.src, strerror(-rc));
+out_free:
+	free(recs);
+	free(rows);
+	free(scratch);
+	return rc;
+}
+
+/* ---- the data recorder's box positions (an/import.h an_import_boxpos) -------------------------------------
+ * Same reader, same rules: every line checked (values, then the indication's box when the indication is
+ * stored), every bad line reported, nothing written unless all are good, one transaction. */
+
+enum { B_COLLAR, B_REC_SEQ, B_INDICATION, B_LANE, B_ALONG, B_SD, B__COUNT };
+static const char *const bcol_names[B__COUNT] = {"collar", "rec_seq", "indication", "lane", "along_m", "sd_m"};
+
+struct brow {
+	unsigned long line;
+	struct an_store_boxpos b;
+	bool bad;
+};
+
+/* A length in metres as people write it ("2.35", "12"), to mm rounded; 0 .. max_mm. */
+static int parse_m(const char *v, int64_t max_mm, int64_t *out_mm)
+{
+	char *end;
+	double d = strtod(v, &end);
+	if (*end != '\0' || end == v || !isfinite(d) || strchr(v, 'x') || strchr(v, 'X') || d < 0.0 ||
+	    d * 1000.0 > (double)max_mm)
+		return -EINVAL;
+	*out_mm = (int64_t)llround(d * 1000.0);
+	return 0;
+}
+
+static void set_bfield(struct ictx *x, struct brow *w, int col, const char *v)
+{
+	const char *name = bcol_names[col];
+	uint64_t u;
+	int64_t mm;
+	unsigned c;
+	uint32_t seq;
+	char tail;
+	if (v[0] == '\0') {
+		if (col != B_SD) {
+			bad_line(x, NULL, w->line, name, "empty (required)");
+			w->bad = true;
+		}
+		return;
+	}
+	switch (col) {
+	case B_COLLAR:
+		if (parse_count(v, &u) < 0 || u < 1 || u > 65535)
+			goto bad_collar;
+		w->b.collar_id = (uint16_t)u;
+		break;
+	case B_REC_SEQ:
+		if (sscanf(v, "%" SCNu32 "%c", &seq, &tail) != 1 || v[0] < '0' || v[0] > '9' || strlen(v) > 10 ||
+		    strtoull(v, NULL, 10) > UINT32_MAX) {
+			bad_line(x, NULL, w->line, name, "'%s' is not a record number (0 .. 4294967295)", v);
+			w->bad = true;
+		} else {
+			w->b.rec_seq = seq;
+		}
+		break;
+	case B_INDICATION:
+		if (sscanf(v, "%u-%" SCNu32 "%c", &c, &seq, &tail) != 2 || c < 1 || c > 65535) {
+			bad_line(x, NULL, w->line, name, "'%s' is not an indication id (COLLAR-REC_SEQ, e.g. 12-345)", v);
+			w->bad = true;
+		} else {
+			w->b.collar_id = (uint16_t)c;
+			w->b.rec_seq = seq;
+		}
+		break;
+	case B_LANE:
+		if (parse_count(v, &u) < 0 || u > 65535) {
+			bad_line(x, NULL, w->line, name, "'%s' is not a lane number (0, 1, 2, ...: counted from the box's "
+			         "first lane)", v);
+			w->bad = true;
+		} else {
+			w->b.lane = (uint32_t)u;
+		}
+		break;
+	case B_ALONG:
+		if (parse_m(v, 10000000, &mm) < 0) {
+			bad_line(x, NULL, w->line, name, "'%s' is not a distance along the lane in m (a decimal number >= 0)", v);
+			w->bad = true;
+		} else {
+			w->b.along_mm = mm;
+		}
+		break;
+	case B_SD:
+		if (parse_m(v, AN_STORE_BOXPOS_SD_MAX_MM, &mm) < 0) {
+			bad_line(x, NULL, w->line, name, "'%s' is not a standard deviation in m (0 .. 10)", v);
+			w->bad = true;
+		} else {
+			w->b.sd_mm = (uint32_t)mm;
+		}
+		break;
+	}
+	return;
+bad_collar:
+	bad_line(x, NULL, w->line, name, "'%s' is not a collar id (1 .. 65535)", v);
+	w->bad = true;
+}
+
+int an_import_boxpos(struct an_store *s, const char *buf, size_t len, const struct an_import_opts *o,
+                     struct an_import_result *r, an_import_line_error_fn on_error, void *ctx, char *err, size_t errcap)
+{
+	struct an_import_result rr;
+	if (r == NULL)
+		r = &rr;
+	memset(r, 0, sizeof *r);
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	if (s == NULL || (buf == NULL && len > 0)) {
+		if (err != NULL && errcap > 0)
+			snprintf(err, errcap, "an_import_boxpos: no store or no input");
+		return -EINVAL;
+	}
+	struct ictx x = {s, o != NULL && o->source != NULL ? o->source : "input", on_error, ctx, r, 0};
+	size_t max_rows = o != NULL && o->max_rows > 0 ? o->max_rows : AN_IMPORT_MAX_ROWS_DEFAULT;
+	size_t scap = COLS_MAX * (FIELD_MAX + 2);
+	char *scratch = malloc(scap), *f[COLS_MAX];
+	struct brow *rows = NULL;
+	struct an_store_boxpos *recs = NULL;
+	size_t n = 0, cap = 0, nf, pos = 0;
+	unsigned long line = 1, rec_line;
+	int colmap[COLS_MAX], rc = -ENOMEM;
+	if (scratch == NULL)
+		goto out;
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		pos = 3;
+	rc = csv_next(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap);
+	if (rc == 0) {
+		bad_line(&x, NULL, line, NULL, "empty file: expected a header line (collar,rec_seq or indication; "
+		         "lane,along_m[,sd_m])");
+		rc = -EINVAL;
+	}
+	if (rc < 0)
+		goto out;
+	bool seen[B__COUNT] = {false};
+	for (size_t i = 0; i < nf; i++) {
+		const char *t = trim(f[i]);
+		int c = -1;
+		for (int k = 0; k < B__COUNT; k++)
+			if (strcasecmp(t, bcol_names[k]) == 0)
+				c = k;
+		if (c < 0 || seen[c]) {
+			bad_line(&x, NULL, rec_line, NULL, c < 0 ? "unknown column '%s' in the header" :
+			                                           "column '%s' appears twice in the header", t);
+			rc = -EINVAL;
+			goto out;
+		}
+		seen[c] = true;
+		colmap[i] = c;
+	}
+	const char *missing = !seen[B_LANE] ? "lane" : !seen[B_ALONG] ? "along_m" : NULL;
+	if (missing == NULL && seen[B_INDICATION] == (seen[B_COLLAR] || seen[B_REC_SEQ]))
+		missing = seen[B_INDICATION] ? NULL : "collar and rec_seq, or indication";
+	if (missing == NULL && !seen[B_INDICATION] && seen[B_COLLAR] != seen[B_REC_SEQ])
+		missing = seen[B_COLLAR] ? "rec_seq" : "collar";
+	if (missing == NULL && seen[B_INDICATION] && (seen[B_COLLAR] || seen[B_REC_SEQ])) {
+		bad_line(&x, NULL, rec_line, NULL, "the header has both 'indication' and collar/rec_seq: use one");
+		rc = -EINVAL;
+		goto out;
+	}
+	if (missing != NULL) {
+		bad_line(&x, NULL, rec_line, NULL, "the header has no '%s' column (required)", missing);
+		rc = -EINVAL;
+		goto out;
+	}
+	size_t ncols = nf;
+	for (;;) {
+		rc = csv_next(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap);
+		if (rc < 0)
+			goto out;
+		if (rc == 0)
+			break;
+		if (n >= max_rows) {
+			bad_line(&x, NULL, rec_line, NULL, "more than %zu data lines", max_rows);
+			rc = -E2BIG;
+			goto out;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct brow *nr = realloc(rows, nc * sizeof *nr);
+			if (nr == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			rows = nr;
+			cap = nc;
+		}
+		struct brow *w = &rows[n++];
+		memset(w, 0, sizeof *w);
+		w->line = rec_line;
+		w->b.sd_mm = AN_IMPORT_BOXPOS_SD_DEFAULT_MM;
+		if (nf != ncols) {
+			bad_line(&x, NULL, rec_line, NULL, "%zu fields, the header has %zu", nf, ncols);
+			w->bad = true;
+			continue;
+		}
+		for (size_t i = 0; i < nf && !w->bad; i++)
+			set_bfield(&x, w, colmap[i], trim(f[i]));
+		if (w->bad)
+			continue;
+		/* against the indication's box when the indication is stored (a sheet may come before the record) */
+		struct an_geo_box box;
+		int e = an_store_ind_box(s, w->b.collar_id, w->b.rec_seq, &box);
+		if (e == 0 && w->b.lane >= box.lane_count) {
+			bad_line(&x, NULL, w->line, "lane", "%" PRIu32 " is not a lane of indication %u-%" PRIu32 "'s box "
+			         "(lanes 0 .. %" PRIu32 ")", w->b.lane, w->b.collar_id, w->b.rec_seq, box.lane_count - 1);
+			w->bad = true;
+		} else if (e == 0 && w->b.along_mm > box.lane_len_mm + AN_STORE_BOXPOS_ALONG_SLACK_MM) {
+			bad_line(&x, NULL, w->line, "along_m", "%.3f m is beyond the end of the lane (%.3f m long, 0.5 m "
+			         "allowed past it)", (double)w->b.along_mm / 1000.0, (double)box.lane_len_mm / 1000.0);
+			w->bad = true;
+		}
+		if (e < 0 && e != -ENOENT && e != -ENODATA) {
+			rc = e;
+			goto out_store;
+		}
+	}
+	r->rows = n;
+	r->bad_rows = x.bad;
+	if (x.bad > 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (o != NULL && o->dry_run) {
+		rc = 0;
+		goto out;
+	}
+	recs = malloc((n ? n : 1) * sizeof *recs);
+	if (recs == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		recs[i] = rows[i].b;
+	size_t bad_i = n;
+	rc = an_store_boxpos_add(s, recs, n, o != NULL && o->who != NULL ? o->who : "scentrack import", x.src,
+	                         &r->inserted, &r->duplicates, &bad_i);
+	if (rc < 0 && err != NULL && errcap > 0)
+		snprintf(err, errcap, "%s%s%lu: %s (nothing imported)", x.src, bad_i < n ? ":" : "",
+		         bad_i < n ? rows[bad_i].line : 0ul, an_store_errmsg(s));
+	goto out_free;
+out_store:
+	if (err != NULL && errcap > 0)
+		snprintf(err, errcap, "%s: reading the store: %s (nothing imported)", x.src, an_store_errmsg(s));
 	goto out_free;
 out:
 	r->rows = n;

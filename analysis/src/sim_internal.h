@@ -10,6 +10,7 @@
 #define SIM_STREAM_TARGETS 1u
 #define SIM_STREAM_SCHEDULE 2u
 #define SIM_STREAM_BLIND 3u
+#define SIM_STREAM_RECORDER 4u
 #define SIM_STREAM_ANIMAL(i) (0x100u + (uint64_t)(i))
 #define SIM_STREAM_GNSS(i) (0x200u + (uint64_t)(i))
 #define SIM_STREAM_MOTION(i) (0x300u + (uint64_t)(i))

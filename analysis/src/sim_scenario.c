@@ -71,6 +71,9 @@ void an_sim_scenario_defaults(struct an_sim_scenario *sc)
 	sc->blind_targets = 0;
 	/* the programme's SOP (domain.md §1.1 "one to three rats"): disputed pegs get a third animal */
 	sc->confirm = true;
+	sc->recorder = true;
+	sc->recorder_rat_sd_m = 0.15;
+	sc->recorder_dog_sd_m = 0.3;
 	sc->confirm_radius_m = 1.0; /* the 1 m correct-indication rule (domain.md §1.1) */
 	sc->confirm_rat_lanes = 4;  /* ±1 m about a rat's peg: ~3 σ of its pinpointing (0.15–0.35 m) */
 	sc->confirm_rat_len_m = 2.0;
@@ -315,6 +318,12 @@ static int key_schedule(struct parser *p, const char *k, char *v)
 		return num(p, k, v, 0.0, 600.0, &sc->dog_rest_min);
 	if (!strcmp(k, "confirm"))
 		return boolean(p, k, v, &sc->confirm);
+	if (!strcmp(k, "recorder"))
+		return boolean(p, k, v, &sc->recorder);
+	if (!strcmp(k, "recorder_rat_sd_m"))
+		return num(p, k, v, 0.0, 10.0, &sc->recorder_rat_sd_m);
+	if (!strcmp(k, "recorder_dog_sd_m"))
+		return num(p, k, v, 0.0, 10.0, &sc->recorder_dog_sd_m);
 	if (!strcmp(k, "confirm_radius_m"))
 		return num(p, k, v, 0.1, 10.0, &sc->confirm_radius_m);
 	if (!strcmp(k, "confirm_rat_lanes"))

@@ -1055,6 +1055,7 @@ void an_sim_world_free(struct an_sim_world *w)
 	free(w->exps);
 	free(w->patches);
 	free(w->hist);
+	free(w->rec);
 	memset(w, 0, sizeof *w);
 }
 
@@ -1120,7 +1121,7 @@ int an_sim_world_build(struct an_sim_world *w, const struct an_sim_scenario *sc,
 	for (uint32_t i = 0; i < w->n_animals; i++)
 		resolve_animal(&w->animals[i], &sc->animals[i], seed, i);
 	if ((e = build_layout(&g)) < 0 || (e = build_targets(&g)) < 0 || (e = build_schedule(&g)) < 0 ||
-	    (e = an_sim_history_build(w)) < 0)
+	    (e = an_sim_history_build(w)) < 0 || (e = an_sim_recorder_build(w)) < 0)
 		goto fail;
 	return 0;
 fail:

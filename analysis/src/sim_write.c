@@ -239,6 +239,23 @@ static int write_inds(struct wctx *c)
 	return r < 0 ? r : r2;
 }
 
+/* The data recorder's sheet (an/sim.h RECORDER), one line per indication. */
+static int write_boxpos(struct wctx *c)
+{
+	const struct an_sim_world *w = c->w;
+	int r = open_out(c, &c->f, c->name, sizeof c->name, "boxpos.csv");
+	if (r < 0)
+		return r;
+	fprintf(c->f, "id,animal,pass,box,lane,along_m,sd_m\n");
+	for (uint32_t i = 0; i < w->n_rec; i++) {
+		const struct an_sim_boxpos *b = &w->rec[i];
+		const struct an_sim_ind *d = &w->inds[b->ind];
+		fprintf(c->f, "%" PRIu32 ",%s,%" PRIu32 ",%s,%" PRIu32 ",%.3f,%.3f\n", d->id, w->animals[d->animal].p.name,
+			d->pass, w->boxes[d->box].id, b->lane, (double)b->along_mm / 1000.0, (double)b->sd_mm / 1000.0);
+	}
+	return close_out(c, &c->f, c->name);
+}
+
 static int write_track(struct wctx *c, uint32_t a)
 {
 	const struct an_sim_world *w = c->w;
@@ -385,6 +402,8 @@ int an_sim_write(const struct an_sim_world *w, const char *dir, const struct an_
 	    (r = write_history(&c)) < 0)
 		return r;
 	if (w->sc.confirm && (r = write_patches(&c)) < 0)
+		return r;
+	if (w->sc.recorder && (r = write_boxpos(&c)) < 0)
 		return r;
 	for (uint32_t a = 0; a < w->n_animals; a++) {
 		const char *n = w->animals[a].p.name;

@@ -447,7 +447,30 @@ static const char *const step7[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7};
+/* Step 8: the data recorder's box position of an indication (an/store.h "recorder box positions"): the
+ * lane the handlers counted and the distance along it from the rope's marks or a tape, as the data sheet
+ * has it. Keyed by the indication's (collar_id, rec_seq), not by its row: the sheet may be entered before
+ * the collar's record reaches the core. Append-only: a correction is a new row, the latest entered wins. */
+static const char *const step8[] = {
+	"CREATE TABLE indication_boxpos ("
+	"  id INTEGER PRIMARY KEY,"
+	"  collar_id INTEGER NOT NULL CHECK (collar_id BETWEEN 1 AND 65535),"
+	"  rec_seq INTEGER NOT NULL CHECK (rec_seq BETWEEN 0 AND 4294967295),"
+	"  lane INTEGER NOT NULL CHECK (lane BETWEEN 0 AND 65535),"
+	"  along_mm INTEGER NOT NULL CHECK (along_mm BETWEEN 0 AND 10000000),"
+	"  sd_mm INTEGER NOT NULL CHECK (sd_mm BETWEEN 0 AND 10000),"
+	"  entered_ms INTEGER NOT NULL,"
+	"  who TEXT NOT NULL"
+	");",
+	"CREATE INDEX indication_boxpos_by_ind ON indication_boxpos(collar_id, rec_seq, entered_ms);",
+	"CREATE TRIGGER indication_boxpos_append_only_update BEFORE UPDATE ON indication_boxpos "
+	"BEGIN SELECT RAISE(ABORT, 'box positions are append-only: a correction is a new entry'); END;",
+	"CREATE TRIGGER indication_boxpos_append_only_delete BEFORE DELETE ON indication_boxpos "
+	"BEGIN SELECT RAISE(ABORT, 'box positions are append-only: a correction is a new entry'); END;",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8};
 
 int an_store__migration_count(void)
 {

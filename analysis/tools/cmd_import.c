@@ -1,7 +1,8 @@
 /*
  * analysis/tools/cmd_import.c — `scentrack import clearance FILE`: clearance results into the store,
  * all or nothing (an/import.h has the format, the natural key and the guarantees); `scentrack import
- * calibration FILE`: the trainers' calibration records of the animals, all or nothing, every bad line named.
+ * calibration FILE`: the trainers' calibration records of the animals, all or nothing, every bad line named;
+ * `scentrack import boxpos FILE`: the data recorder's box positions of indications, the same way.
  */
 #define _POSIX_C_SOURCE 200809L /* getopt_long */
 
@@ -65,7 +66,53 @@ static void help(FILE *f)
 		"exit status: 0 imported (or all duplicates), 64 usage, 65 bad data (nothing imported),\n"
 		"  66 cannot read FILE or open the store, 70 internal, 74 store I/O error, 75 store busy.\n"
 		"\n"
-		"The animals' calibration records (trainers): scentrack import calibration --help\n");
+		"The animals' calibration records (trainers): scentrack import calibration --help\n"
+		"The data recorder's box positions of indications: scentrack import boxpos --help\n");
+}
+
+static void help_boxpos(FILE *f)
+{
+	fprintf(f,
+		"usage: scentrack import boxpos [--db PATH] [--dry-run] [--who NAME] FILE | -\n"
+		"       scentrack import boxpos --core ENDPOINT [--timeout S] FILE | -\n"
+		"\n"
+		"Import the data recorder's sheet: for each indication, the box position the handlers and the\n"
+		"recorder wrote down - the lane they counted and the distance along it (marks on the rope for rats,\n"
+		"a tape to the peg for dogs). The hazard engine places the indication there instead of at the\n"
+		"collar's GNSS fix when its session has a box: under trees, where a fix is 10-20 m off, this is\n"
+		"what puts two animals' indications of one item into one hazard point.\n"
+		"\n"
+		"CSV with a header line; columns in any order, names case-insensitive:\n"
+		"  collar, rec_seq  the indication (as the collar numbers it), or\n"
+		"  indication       the indication as COLLAR-REC_SEQ (the web map's id, e.g. 12-345)\n"
+		"  lane             0-based lane number counted from the box's first lane (required)\n"
+		"  along_m          distance along the lane from its start, m (required; up to the lane's length\n"
+		"                   + 0.5 m)\n"
+		"  sd_m             the recorder's 1-sigma along the lane, m (optional; default 0.25)\n");
+	fprintf(f,
+		"\n"
+		"Every line is checked before anything is written (a line for a stored indication against its box:\n"
+		"lane and length); EVERY bad line is reported as FILE:LINE: field: reason, and then NOTHING is\n"
+		"imported. A sheet may be loaded before the collars' records arrive: its lines wait for them.\n"
+		"History is append-only: a correction is a new line (the latest entry wins). Re-importing a sheet\n"
+		"is safe: a line equal to the entry in force is skipped as a duplicate.\n"
+		"\n"
+		"options:\n"
+		"  --db PATH, --store PATH  the store (default: $SCENTRACK_DB, else " DB_DEFAULT ")\n"
+		"  --dry-run         check everything, write nothing\n"
+		"  --who NAME        name in the audit log (default: scentrack import)\n"
+		"  --core ENDPOINT   hand the sheet to the running scentrack-core (its [clearance] endpoint): same\n"
+		"                    checks, and its hazard points take the positions before it answers\n"
+		"  --timeout S       seconds to wait for the core's answer (default 60)\n"
+		"  -h, --help        this text\n"
+		"\n"
+		"example:\n"
+		"  printf 'collar,rec_seq,lane,along_m\\n12,345,17,8.5\\n' > sheet.csv\n"
+		"  scentrack import boxpos --db field.db sheet.csv\n"
+		"  sheet.csv: 1 line: 1 imported, 0 duplicates skipped\n"
+		"\n"
+		"exit status: 0 imported (or all duplicates), 64 usage, 65 bad data (nothing imported),\n"
+		"  66 cannot read FILE or open the store, 70 internal, 74 store I/O error, 75 store busy.\n");
 }
 
 static void help_calibration(FILE *f)
@@ -264,9 +311,11 @@ int scentrack_cmd_import(int argc, char **argv)
 	int timeout_s = 60;
 	int c;
 	/* which subcommand --help is about (getopt permutes: the word may come after the options) */
-	bool calib = false;
-	for (int i = 1; i < argc; i++)
+	bool calib = false, boxpos = false;
+	for (int i = 1; i < argc; i++) {
 		calib |= strcmp(argv[i], "calibration") == 0;
+		boxpos |= strcmp(argv[i], "boxpos") == 0;
+	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -292,19 +341,22 @@ int scentrack_cmd_import(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			calib ? help_calibration(stdout) : help(stdout);
+			calib ? help_calibration(stdout) : boxpos ? help_boxpos(stdout) : help(stdout);
 			return fflush(stdout) == 0 ? 0 : EX_IOERR;
 		default: fprintf(stderr, "scentrack import: try 'scentrack import --help'\n"); return EX_USAGE;
 		}
 	}
-	if (argc - optind != 2 || (strcmp(argv[optind], "clearance") != 0 && strcmp(argv[optind], "calibration") != 0)) {
-		fprintf(stderr, "scentrack import: expected 'clearance FILE' or 'calibration FILE' (try 'scentrack import "
-		        "--help' or 'scentrack import calibration --help')\n");
+	if (argc - optind != 2 || (strcmp(argv[optind], "clearance") != 0 && strcmp(argv[optind], "calibration") != 0 &&
+	                           strcmp(argv[optind], "boxpos") != 0)) {
+		fprintf(stderr, "scentrack import: expected 'clearance FILE', 'calibration FILE' or 'boxpos FILE' (try "
+		        "'scentrack import --help', 'scentrack import calibration --help' or 'scentrack import boxpos "
+		        "--help')\n");
 		return EX_USAGE;
 	}
 	calib = strcmp(argv[optind], "calibration") == 0;
-	if (calib && o.format == AN_IMPORT_JSON) {
-		fprintf(stderr, "scentrack import: calibration records are CSV only\n");
+	boxpos = strcmp(argv[optind], "boxpos") == 0;
+	if ((calib || boxpos) && o.format == AN_IMPORT_JSON) {
+		fprintf(stderr, "scentrack import: %s are CSV only\n", calib ? "calibration records" : "box positions");
 		return EX_USAGE;
 	}
 	const char *path = argv[optind + 1];
@@ -323,7 +375,8 @@ int scentrack_cmd_import(int argc, char **argv)
 			free(buf);
 			return EX_USAGE;
 		}
-		int ex = via_core(core, calib ? "CALIBRATION" : "CLEARANCE", path, (int)o.format, buf, len, timeout_s);
+		int ex = via_core(core, calib ? "CALIBRATION" : boxpos ? "BOXPOS" : "CLEARANCE", path, (int)o.format, buf,
+		                  len, timeout_s);
 		free(buf);
 		return ex;
 	}
@@ -340,6 +393,8 @@ int scentrack_cmd_import(int argc, char **argv)
 	struct an_import_result r;
 	if (calib)
 		e = an_import_calibration(s, buf, len, &o, &r, print_bad_line, (void *)path, err, sizeof err);
+	else if (boxpos)
+		e = an_import_boxpos(s, buf, len, &o, &r, print_bad_line, (void *)path, err, sizeof err);
 	else
 		e = an_import_clearance(s, buf, len, &o, &r, err, sizeof err);
 	an_store_close(s);
@@ -349,7 +404,7 @@ int scentrack_cmd_import(int argc, char **argv)
 		return exit_of(e);
 	}
 	printf("%s: %zu %s: %zu imported, %zu duplicates skipped%s\n", path, r.rows,
-	       calib ? (r.rows == 1 ? "line" : "lines") : "rows", r.inserted,
+	       calib || boxpos ? (r.rows == 1 ? "line" : "lines") : "rows", r.inserted,
 	       r.duplicates, o.dry_run ? " (dry run: nothing written)" : "");
 	return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }

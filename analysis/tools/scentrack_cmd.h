@@ -44,6 +44,7 @@ struct scentrack_sim_run_opts {
 	uint32_t seeds;       /* --in-process: seeds seed .. seed + seeds - 1 (0 = 1) */
 	int64_t eps_mm;       /* --in-process: the engine's eps (0 = derived, the core's default) */
 	bool no_box_frame;    /* --in-process: [hazard] box_frame = no */
+	bool no_recorder;     /* --in-process: [schedule] recorder = no */
 };
 /* sim_framelog.c: wall-clock (CLOCK_REALTIME) time each delivered record reached the gateway's link. */
 struct sim_framelog;

@@ -414,7 +414,9 @@ static int locstat_add(struct locstat *l, int rx, double raw_m, double placed_m,
  * inside each pass, and each of the world's indications at the collar's latest reported fix at its onset
  * (the collar's IND carries its last FIX's position and h_acc). Not modelled: the motion classifier (the
  * world's indications are the ones the handler marked; with [hazard] require_handler = yes the core keeps
- * exactly those) and the radio (nothing lost: the kill tests show the pipeline loses nothing).
+ * exactly those) and the radio (nothing lost: the kill tests show the pipeline loses nothing). With the
+ * scenario's recorder on, the data recorder's box position of every indication (an/sim.h RECORDER), as
+ * `--run` hands the sheet to the core's import socket at the end of the day.
  */
 static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_frame, struct hz **h_out,
                          size_t *nh_out, struct ind **i_out, size_t *ni_out, struct locstat *ls)
@@ -479,6 +481,17 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 		if ((rc = in_push(&in, &x)) < 0)
 			goto out;
 		ind[ni++] = (struct ind){f->e_mm, f->n_mm, w->animals[d->animal].p.rx};
+	}
+	/* the data recorder's sheet, as `--run` imports it into the core at the end of the day (every entry to
+	 * the task's engine, which uses those of the indications it has) */
+	for (uint32_t k = 0; k < w->n_rec; k++) {
+		const struct an_sim_boxpos *b = &w->rec[k];
+		const struct an_sim_ind *d = &w->inds[b->ind];
+		struct an_hazard_input x = {.kind = AN_HAZARD_IN_BOXPOS};
+		x.u.boxpos = (struct an_hazard_boxpos){(uint64_t)(d->animal + 1u) << 32 | d->id, b->lane, b->along_mm,
+		                                       b->sd_mm, 0};
+		if ((rc = in_push(&in, &x)) < 0)
+			goto out;
 	}
 	struct an_hazard_opts ho;
 	an_hazard_opts_init(&ho);
@@ -600,12 +613,12 @@ static double median_of(double *v, size_t n)
 static void print_locstat(struct locstat *l, uint32_t seeds)
 {
 	printf("indication positions, error to where the animal indicated (median m%s): receiver's fix -> engine "
-	       "(box frame)\n", seeds > 1 ? ", all seeds pooled" : "");
+	       "(box frame, recorder's box position)\n", seeds > 1 ? ", all seeds pooled" : "");
 	for (int k = 0; k < AN_SIM_RX_COUNT; k++) {
 		if (l->n[k] == 0)
 			continue;
 		double raw = median_of(l->raw[k], l->n[k]), pl = median_of(l->placed[k], l->n[k]);
-		printf("  %-10s %5zu indications: %6.2f -> %6.2f  (%zu moved by a box-frame fit)\n", an_sim_rx_name(k),
+		printf("  %-10s %5zu indications: %6.2f -> %6.2f  (%zu moved into their lanes: box-frame fit or recorder)\n", an_sim_rx_name(k),
 		       l->n[k], raw, pl, l->n_boxed[k]);
 	}
 }
@@ -623,6 +636,8 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		free(sc);
 		return r == -EINVAL ? EX_DATAERR : EX_NOINPUT;
 	}
+	if (o->no_recorder)
+		sc->recorder = false;
 	uint32_t ns = o->seeds ? o->seeds : 1;
 	struct locstat ls;
 	memset(&ls, 0, sizeof ls);
@@ -633,8 +648,9 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	if (!m)
 		goto out;
 	int64_t gate = llround(o->gate_m * 1000.0);
-	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s; no classifier, no radio): "
-	       "%s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc", o->no_box_frame ? "off" : "on", o->scenario);
+	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s, recorder's box positions %s; "
+	       "no classifier, no radio): %s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc",
+	       o->no_box_frame ? "off" : "on", sc->recorder ? "on" : "off", o->scenario);
 	for (uint32_t si = 0; si < ns; si++) {
 		struct an_sim_world w;
 		uint64_t seed = o->seed + si;

@@ -249,6 +249,7 @@ struct run {
 	int stop_sig;
 	bool day_done;
 	double collar_hours;
+	size_t rec_lines; /* the recorder's sheet: lines the core took */
 };
 
 static int write_file(const char *path, const char *text, mode_t mode)
@@ -572,6 +573,153 @@ static int setup_store(struct run *r, const char *path)
 	return rc;
 }
 
+/* ---- the data recorder's sheet ------------------------------------------------------------------------- */
+
+static bool core_ini_clearance(const struct run *r, char *ep, size_t cap);
+
+struct stored_ind {
+	uint16_t collar;
+	uint32_t rec_seq;
+	int64_t t_ms;
+	bool marked; /* the handler pressed (button or both): what the core takes as evidence */
+	bool used;
+};
+struct stored_inds {
+	struct stored_ind *v;
+	size_t n, cap;
+};
+
+static int collect_ind(void *ctx, const struct an_store_ind *i)
+{
+	struct stored_inds *x = ctx;
+	if ((i->ind.has & PROTO_IND_HAS_COMPLETES) || !(i->ind.has & PROTO_IND_HAS_T))
+		return 0;
+	if (an_array_grow((void **)&x->v, &x->cap, x->n, 256, sizeof *x->v))
+		return -ENOMEM;
+	x->v[x->n++] = (struct stored_ind){i->collar_id, i->ind.rec_seq, (int64_t)i->ind.t_ms,
+	                                   i->ind.src != PROTO_SRC_CLASSIFIER, false};
+	return 0;
+}
+
+/*
+ * The recorder's sheet to the core at the end of the day (an/sim.h RECORDER; the core's [clearance] socket,
+ * verb BOXPOS, as `scentrack import boxpos --core` sends it). The recorder writes each indication next to the
+ * collar's own number for it, as the recorder's app lists a collar's indications: here the collar's stored IND
+ * nearest in time to the world's indication (its onset or the handler's press, within 20 s; a handler-marked
+ * one first, each used once). Written to DIR/recorder.csv too. A world indication without such an IND (lost
+ * with its collar's journal, say) has no line.
+ */
+static int deliver_recorder(struct run *r)
+{
+	const struct an_sim_world *w = &r->w;
+	char p[PATH_CAP + 64], ep[PATH_CAP + 64], err[AN_STORE_ERRMSG_MAX];
+	struct stored_inds si = {0};
+	char *sheet = NULL;
+	size_t slen = 0;
+	FILE *mf = NULL;
+	void *zc = NULL, *sock = NULL;
+	int rc = 0;
+	if (!core_ini_clearance(r, ep, sizeof ep)) {
+		logf_("recorder: core.ini has no [clearance] endpoint: the sheet is not delivered");
+		return -EINVAL;
+	}
+	snprintf(p, sizeof p, "%s/core.sqlite", r->dir);
+	struct an_store *s;
+	if ((rc = an_store_open(p, AN_STORE_READONLY, &s, err, sizeof err)) < 0) {
+		logf_("recorder: %s", err);
+		return rc;
+	}
+	rc = an_store_inds_all(s, collect_ind, &si);
+	an_store_close(s);
+	if (rc < 0)
+		goto out;
+	mf = open_memstream(&sheet, &slen);
+	if (!mf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	fprintf(mf, "collar,rec_seq,lane,along_m,sd_m\n");
+	size_t lines = 0, unmatched = 0;
+	for (uint32_t k = 0; k < w->n_rec; k++) {
+		const struct an_sim_boxpos *b = &w->rec[k];
+		const struct an_sim_ind *d = &w->inds[b->ind];
+		uint16_t collar = r->c[d->animal].id;
+		int64_t press = d->press_ms ? d->press_ms : d->t_ms;
+		struct stored_ind *best = NULL;
+		int64_t best_dt = 20000;
+		for (size_t i = 0; i < si.n; i++) {
+			struct stored_ind *c = &si.v[i];
+			if (c->used || c->collar != collar)
+				continue;
+			int64_t dt = llabs(c->t_ms - d->t_ms), dp = llabs(c->t_ms - press);
+			if (dp < dt)
+				dt = dp;
+			if (dt > 20000 || (best && (best->marked && !c->marked)))
+				continue;
+			if (!best || (c->marked && !best->marked) || dt < best_dt) {
+				best = c;
+				best_dt = dt;
+			}
+		}
+		if (!best) {
+			unmatched++;
+			continue;
+		}
+		best->used = true;
+		fprintf(mf, "%u,%" PRIu32 ",%" PRIu32 ",%.3f,%.3f\n", collar, best->rec_seq, b->lane,
+		        (double)b->along_mm / 1000.0, (double)b->sd_mm / 1000.0);
+		lines++;
+	}
+	if (fclose(mf) != 0) {
+		mf = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	mf = NULL;
+	snprintf(p, sizeof p, "%s/recorder.csv", r->dir);
+	if ((rc = write_file(p, sheet, 0644)) < 0)
+		goto out;
+	zc = zmq_ctx_new();
+	sock = zc ? zmq_socket(zc, ZMQ_REQ) : NULL;
+	int linger = 0, tmo = 60000;
+	if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) ||
+	    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &tmo, sizeof tmo) || zmq_connect(sock, ep) < 0 ||
+	    zmq_send(sock, "BOXPOS", 6, ZMQ_SNDMORE) < 0 || zmq_send(sock, "csv", 3, ZMQ_SNDMORE) < 0 ||
+	    zmq_send(sock, "recorder.csv", 12, ZMQ_SNDMORE) < 0 || zmq_send(sock, sheet, slen, 0) < 0) {
+		logf_("recorder: sending the sheet to %s: %s", ep, zmq_strerror(zmq_errno()));
+		rc = -EIO;
+		goto out;
+	}
+	char status[8] = "", body[2048] = "";
+	int n1 = zmq_recv(sock, status, sizeof status - 1, 0);
+	int n2 = n1 >= 0 ? zmq_recv(sock, body, sizeof body - 1, 0) : -1;
+	if (n1 < 0 || n2 < 0) {
+		logf_("recorder: no answer from the core at %s: %s", ep, zmq_strerror(zmq_errno()));
+		rc = -EIO;
+		goto out;
+	}
+	status[n1 < (int)sizeof status ? n1 : (int)sizeof status - 1] = '\0';
+	body[n2 < (int)sizeof body ? n2 : (int)sizeof body - 1] = '\0';
+	if (strcmp(status, "OK") != 0) {
+		logf_("recorder: the core refused the sheet: %s", body);
+		rc = -EINVAL;
+		goto out;
+	}
+	logf_("recorder: %zu box positions (of %" PRIu32 " indications; %zu without a collar record) to the core: %s "
+	      "(%s/recorder.csv)", lines, w->n_rec, unmatched, body, r->dir);
+	r->rec_lines = lines;
+out:
+	if (mf)
+		fclose(mf);
+	if (sock)
+		zmq_close(sock);
+	if (zc)
+		zmq_ctx_term(zc);
+	free(sheet);
+	free(si.v);
+	return rc;
+}
+
 static bool core_ini_has_web(struct run *r)
 {
 	char p[PATH_CAP + 64], line[512];
@@ -631,6 +779,63 @@ static int add_web_section(struct run *r)
 	return 0;
 }
 
+/* The core's [clearance] import socket, where the data recorder's sheet goes at the end of the day (as a
+ * recorder's laptop would hand it over: scentrack import boxpos --core). An ipc path in DIR, or under /tmp
+ * when DIR is too long for a socket path (named by a hash of DIR, so a resumed run finds the same one). */
+static void clearance_ep(const struct run *r, char *ep, size_t cap)
+{
+	if (strlen(r->dir) + sizeof "/import.sock" <= 100) {
+		snprintf(ep, cap, "ipc://%s/import.sock", r->dir);
+		return;
+	}
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = r->dir; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	snprintf(ep, cap, "ipc:///tmp/scentrack-sim-%016" PRIx64 ".import.sock", h);
+}
+
+/* The [clearance] endpoint core.ini has (true), else false. */
+static bool core_ini_clearance(const struct run *r, char *ep, size_t cap)
+{
+	char p[PATH_CAP + 64], line[512], val[512];
+	snprintf(p, sizeof p, "%s/core.ini", r->dir);
+	FILE *f = fopen(p, "re");
+	bool in = false, yes = false;
+	if (!f)
+		return false;
+	while (!yes && fgets(line, sizeof line, f)) {
+		if (line[0] == '[')
+			in = !strncmp(line, "[clearance]", 11);
+		else if (in && sscanf(line, " endpoint = %511s", val) == 1) {
+			snprintf(ep, cap, "%s", val);
+			yes = ep[0] != '\0';
+		}
+	}
+	fclose(f);
+	return yes;
+}
+
+/* core.ini written before the recorder existed: append the section once (the file is the user's after its
+ * first write, so only what is missing is added) */
+static int add_clearance_section(struct run *r)
+{
+	char p[PATH_CAP + 64], ep[PATH_CAP + 64];
+	snprintf(p, sizeof p, "%s/core.ini", r->dir);
+	clearance_ep(r, ep, sizeof ep);
+	FILE *f = fopen(p, "ae");
+	if (!f) {
+		logf_("%s: %s", p, strerror(errno));
+		return -errno;
+	}
+	int ok = fprintf(f, "# added by scentrack sim: imports (the data recorder's sheet at the end of the day)\n"
+	                    "[clearance]\nendpoint = %s\n", ep) > 0;
+	if (fclose(f) != 0 || !ok) {
+		logf_("%s: cannot append the [clearance] section", p);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int write_configs(struct run *r)
 {
 	char p[PATH_CAP + 64], text[8 * PATH_CAP + 1024];
@@ -648,6 +853,12 @@ static int write_configs(struct run *r)
 		         indication; the prior is the task's survey density */
 		         r->dir, r->dir, r->dir, r->dir, an_sim_explosive_density_per_100m2(&r->w.sc));
 		int rc = write_file(p, text, 0644);
+		if (rc)
+			return rc;
+	}
+	char clr[PATH_CAP + 64];
+	if (!core_ini_clearance(r, clr, sizeof clr)) {
+		int rc = add_clearance_section(r);
 		if (rc)
 			return rc;
 	}
@@ -2397,6 +2608,9 @@ int scentrack_sim_run(const struct scentrack_sim_run_opts *o, struct an_sim_worl
 	fflush(stdout);
 	rc = o->fast ? loop_sync(r) : loop(r);
 	ex = rc < 0 ? EX_SOFTWARE : 0;
+	/* the day is over and the core holds every record: the recorder hands in the sheet */
+	if (rc >= 0 && r->day_done && !r->stop_req && r->w.n_rec && r->core_pid > 0 && deliver_recorder(r) < 0)
+		ex = EX_SOFTWARE;
 	if (r->stop_req)
 		fprintf(stderr, "scentrack sim: signal %d: stopping the collars, the gateway and the core\n", r->stop_sig);
 stop_all:

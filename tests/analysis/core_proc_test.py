@@ -4,8 +4,8 @@ records, CURVE keys made by `scentrack-core keygen`) and Clone subscribers (an_c
 with ephemeral ports.
 
     core_proc_test.py CORE TESTGW SUB SCENARIO [SETUP]
-    SCENARIO: e2e | kill | config | session | order | clearance | calibration (the last four need SETUP =
-              an_core_setup) | bench
+    SCENARIO: e2e | kill | config | session | order | clearance | calibration | boxpos (the last five need
+              SETUP = an_core_setup) | bench
 
 Never sleeps to wait: every wait reads the line a process prints when the event happened (or a DUMP reply),
 with a deadline that fails the test. Every process started is killed in `finally`.
@@ -596,6 +596,92 @@ def calibration(rig):
           f"(2 bad lines, both named) changed nothing")
 
 
+def boxpos(rig):
+    """The data recorder's box positions (`scentrack import boxpos`): a sheet loaded with --db before the
+    collars' records exist waits for them and places the indication at the core's start (it leaves its site
+    and becomes a point of its own); a correction over the core's socket (--core, verb BOXPOS) moves it back
+    before the answer; a bad sheet (a lane the box lacks, a distance that is no number) is refused whole with
+    every bad line named; a restart gives the same points."""
+    cli = os.path.join(os.path.dirname(CORE), "scentrack")
+    r = subprocess.run([SETUP, rig.db], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    ep = f"ipc://{rig.tmp}/clearance.sock"
+    ini = f"[clearance]\nendpoint = {ep}\n"
+
+    def live_points():
+        con = sqlite3.connect(rig.db)
+        try:
+            return sorted(con.execute("SELECT id, x_mm, y_mm, n_sessions FROM hazard_points "
+                                      "WHERE status <> 'superseded'").fetchall())
+        finally:
+            con.close()
+
+    def sheet(name, text):
+        with open(f"{rig.tmp}/{name}", "w") as f:
+            f.write(text)
+        return f"{rig.tmp}/{name}"
+
+    # collar 1's first indication (rec_seq 15, site 0 at the box's lane 0, ~0 m along) written 15 m across
+    # and 25 m along the box: before the record exists, so only the ranges can be checked
+    away = sheet("away.csv", "collar,rec_seq,lane,along_m\n1,15,30,25.0\n")
+    r = subprocess.run([cli, "import", "boxpos", "--db", rig.db, away], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "1 line: 1 imported" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    core = rig.core(ini)
+    gw = rig.gw(40, "--exit-when-done")
+    gw.wait(r"^DONE ")
+    # a request the core answers after the flush of the batch acked last (see clearance): a header-only sheet
+    r = subprocess.run([cli, "import", "boxpos", "--core", ep, sheet("none.csv", "indication,lane,along_m\n")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and '"rows":0' in r.stdout, (r.returncode, r.stdout, r.stderr)
+    moved = live_points()
+    assert len(moved) == SITES + 1, f"the moved indication must be a point of its own: {moved}"
+    alone = [p for p in moved if p[0] == (1 << 32 | 15)]
+    assert alone and 14500 <= alone[0][1] <= 15500 and 24500 <= alone[0][2] <= 25500, moved
+    # a bad sheet: both bad lines named, nothing stored, nothing moved
+    bad = sheet("bad.csv", "indication,lane,along_m,sd_m\n1-15,0,0.0,0.2\n1-31,40,1.0,\n2-15,0,x,0.1\n")
+    r = subprocess.run([cli, "import", "boxpos", "--core", ep, bad], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    assert "line 3: field 'lane'" in r.stderr and "line 4: field 'along_m'" in r.stderr and \
+        "line 2:" not in r.stderr and "nothing imported" in r.stderr, r.stderr
+    assert live_points() == moved, "a refused sheet changed the points"
+    # the correction, live: back at its site (lane 0, 0.05 m along)
+    back = sheet("back.csv", "indication,lane,along_m\n1-15,0,0.05\n")
+    r = subprocess.run([cli, "import", "boxpos", "--core", ep, back], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and '"inserted":1' in r.stdout, (r.stdout, r.stderr)
+    pts = live_points()  # no wait: the core answered after placing, recomputing and storing
+    assert len(pts) == SITES, f"the correction must put it back into its site: {pts}"
+    r = subprocess.run([cli, "import", "boxpos", "--core", ep, back], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and '"duplicates":1' in r.stdout, (r.stdout, r.stderr)
+    # a correction within the site: no point is created or retired, but its centroid moves in the store
+    r = subprocess.run([cli, "import", "boxpos", "--core", ep, sheet("nudge.csv", "indication,lane,along_m\n1-15,0,0.6\n")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and '"inserted":1' in r.stdout, (r.stdout, r.stderr)
+    nudged = live_points()
+    assert len(nudged) == SITES and nudged != pts, (pts, nudged)
+    pts = nudged
+    core.kill(signal.SIGTERM)
+    assert core.p.returncode == 0
+    with open(rig.status) as f:
+        fd = json.load(f)["feed"]
+    assert fd["boxpos_fed"] == 3 and fd["boxpos_imports"] == 4, fd
+    core = rig.core(ini)  # restart: the latest entry from the store, the same points
+    core.kill(signal.SIGTERM)
+    assert live_points() == pts, (live_points(), pts)
+    # the --help example runs as printed (collar 12 has no record here: the line waits for it)
+    h = subprocess.run([cli, "import", "boxpos", "--help"], capture_output=True, text=True, timeout=30)
+    assert h.returncode == 0, h.stderr
+    ex = [ln.strip() for ln in h.stdout.split("example")[1].splitlines()
+          if ln.strip().startswith(("printf '", "scentrack import"))]
+    assert len(ex) == 2 and "sheet.csv" in ex[0], ex
+    ex[1] = ex[1].replace("scentrack", cli, 1).replace("field.db", rig.db)
+    r = subprocess.run(" && ".join(ex), shell=True, cwd=rig.tmp, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "sheet.csv: 1 line: 1 imported, 0 duplicates skipped" in r.stdout, \
+        (r.stdout, r.stderr)
+    print(f"boxpos: a sheet loaded before the records moved collar 1's indication out of its site at start-up "
+          f"({len(moved)} points); a bad sheet (2 bad lines, both named) changed nothing; the correction over {ep} "
+          f"put it back ({len(pts)} points) before the answer; re-import = duplicate; same after a restart")
+
+
 def config(rig):
     def run(ini_text, *args):
         path = f"{rig.tmp}/t.ini"
@@ -685,7 +771,7 @@ def main():
         rig = Rig(tmp)
         try:
             {"e2e": e2e, "kill": kill, "config": config, "session": session, "order": order, "clearance": clearance,
-             "calibration": calibration,
+             "calibration": calibration, "boxpos": boxpos,
              "bench": bench}[SCENARIO](rig)
         except BaseException:
             rig.err.flush()

@@ -479,6 +479,24 @@ def web(rig):
     st, r = post(f"/api/indications/{ind['id']}/confirm", {"by": "Handler A"}, expect=200)
     assert r["status"] == "confirmed", r
     post("/api/indications/99-99/reject", {"by": "Handler A"}, expect=404)
+    # the data recorder's box position of that indication (lane 0 of box A, whose lanes run north from the task
+    # origin: along = its own northing, so the point it belongs to stays what it is): checked against the box
+    # field by field, audited, stored once, given to the hazard engine
+    bp = {"lane": 0, "along_m": round((ind["lat"] + 25.9) * 1e7 * 0.011066, 3), "by": "Recorder"}
+    for field, val in (("lane", 40), ("lane", 1.5), ("along_m", 500), ("along_m", -1), ("sd_m", 11),
+                       ("along_m", None), ("rope", 3)):
+        body = dict(bp)
+        if val is None:
+            del body[field]
+        else:
+            body[field] = val
+        st, r = post(f"/api/indications/{ind['id']}/boxpos", body, expect=400)
+        assert r["error"].startswith(field + ":"), (field, r)
+    st, r = post(f"/api/indications/{ind['id']}/boxpos", bp, expect=201)
+    assert r["indication"] == ind["id"] and r["lane"] == 0 and r["sd_m"] == 0.25 and r["duplicate"] is False, r
+    st, r = post(f"/api/indications/{ind['id']}/boxpos", bp, expect=200)
+    assert r["duplicate"] is True, r
+    post("/api/indications/99-99/boxpos", bp, expect=404)
     post("/api/indications/zz/reject", {"by": "Handler A"}, expect=400)
     st, r = post("/api/accreditation", {"box": snap["boxes"][0]["id"], "animal_id": animal1, "by": "Tester"},
                  expect=201)
@@ -500,8 +518,8 @@ def web(rig):
     dev = con.execute("SELECT device_type FROM clearance_results WHERE id = ?", (cid,)).fetchone()[0]
     con.close()
     assert dev == HOSTILE_W, dev
-    print(f"writes: 2x401, 10x400 naming the field, 413, 201 (hazard {hid} -> confirmed_explosive) + duplicate, "
-          f"confirm, 404s, accreditation; "
+    print(f"writes: 2x401, 17x400 naming the field, 413, 201 (hazard {hid} -> confirmed_explosive) + duplicate, "
+          f"confirm, box position 201 + duplicate, 404s, accreditation; "
           f"{len(web_rows)} audit rows")
 
     hub.wait(lambda: a.comments > 0, "a heartbeat (: ping) on an idle stream", 10)
@@ -510,7 +528,7 @@ def web(rig):
     assert core.kill(signal.SIGTERM) == 0
     with open(f"{rig.tmp}/status.json") as f:  # rewritten at shutdown
         ws = json.load(f)["web"]
-    assert ws["last_event_id"] == last and ws["writes_ok"] == 4 and ws["writes_refused"] == n_posts - 4, ws
+    assert ws["last_event_id"] == last and ws["writes_ok"] == 6 and ws["writes_refused"] == n_posts - 6, ws
     hub.wait(lambda: a.closed, "stream end at shutdown")
     core = rig.core()
     c = Sse(hub, rig.port, last_id=last)

@@ -38,6 +38,23 @@ static struct an_hazard_input in_fix(uint64_t sid, int64_t t, int64_t e, int64_t
 /* Derived-eps runs of the random-stream tests: engine options and random indication accuracies. */
 static const struct an_hazard_opts *g_opts;
 static bool g_hacc;
+static bool g_boxpos; /* sessions in one 12 x 12 m box of 24 lanes, recorder entries for indications */
+
+/* The box of the random streams: 24 lanes of 0.5 m, 12 m long, from (0, 0) along east. */
+static struct an_geo_box plot_box(void)
+{
+	return (struct an_geo_box){ .p0_e_mm = 0, .p0_n_mm = 0, .ua_e = 1.0, .ua_n = 0.0, .uc_e = 0.0, .uc_n = 1.0,
+		                    .lane_len_mm = 12000, .width_mm = 12000, .lane_width_mm = 500, .lane_count = 24 };
+}
+
+static struct an_hazard_input in_boxpos(uint64_t ind, uint32_t lane, int64_t along, uint32_t sd, int64_t entered)
+{
+	struct an_hazard_input x;
+	memset(&x, 0, sizeof(x));
+	x.kind = AN_HAZARD_IN_BOXPOS;
+	x.u.boxpos = (struct an_hazard_boxpos){ ind, lane, along, sd, entered };
+	return x;
+}
 
 static struct an_hazard_input in_ind(uint64_t id, uint64_t animal, uint64_t sid, int64_t e, int64_t n)
 {
@@ -429,6 +446,10 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 	for (uint64_t sid = 1; sid <= 8; sid++) {
 		uint64_t animal = sid % 5 + 1;
 		out[n++] = in_session(sid, animal, animal == 5 ? AN_SPECIES_DOG : AN_SPECIES_RAT);
+		if (g_boxpos) {
+			out[n - 1].u.session.has_box = true;
+			out[n - 1].u.session.box = plot_box();
+		}
 		int64_t y = (int64_t)(rng_next(&s) % 12000);
 		for (int k = 0; k < 25 && n < cap; k++) {
 			struct an_hazard_input f = in_fix(sid, (int64_t)sid * 100000 + k * 1000, k * 500, y);
@@ -454,6 +475,15 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 		if (g_hacc) /* RTK .. SBAS (12 m plot), now and then beyond the link limit (5 m) or unknown (0) */
 			out[n - 1].u.ind.h_acc_mm = (uint32_t)(rng_next(&s) % 10 == 0 ? rng_next(&s) % 2 * 7000
 			                                                                  : 20 + rng_next(&s) % 1500);
+		/* the recorder's entry for half of them: lane and along near the item, a correction with the same or
+		 * a later time now and then (the winner must not depend on order), rarely a lane the box lacks */
+		for (uint64_t r = 0; g_boxpos && r < rng_next(&s) % 4 && n < cap; r++) {
+			uint32_t lane = (uint32_t)(y < 0 ? 0 : y / 500);
+			if (rng_next(&s) % 8 == 0)
+				lane = 30;
+			out[n++] = in_boxpos(next_id, lane, x + (int64_t)(rng_next(&s) % 400) - 200,
+			                     (uint32_t)(100 + rng_next(&s) % 300), (int64_t)(rng_next(&s) % 2));
+		}
 	}
 	for (uint64_t a = 1; a <= 5 && n + 2 < cap; a++) {
 		enum an_species sp = a == 5 ? AN_SPECIES_DOG : AN_SPECIES_RAT;
@@ -519,7 +549,8 @@ static void prefix_body(void)
 		if (seed > 2) { /* sessions and calibrations first: then every apply after them is incremental */
 			size_t f = 0;
 			for (size_t i = 0; i < n; i++)
-				if (in[i].kind == AN_HAZARD_IN_SESSION || in[i].kind == AN_HAZARD_IN_CALIB) {
+				if (in[i].kind == AN_HAZARD_IN_SESSION || in[i].kind == AN_HAZARD_IN_CALIB ||
+				    in[i].kind == AN_HAZARD_IN_BOXPOS) { /* the recorder's entry before its indication */
 					struct an_hazard_input t = in[i];
 					memmove(&in[f + 1], &in[f], (i - f) * sizeof(*in));
 					in[f++] = t;
@@ -706,4 +737,104 @@ Test(an_hazard, derived_eps_partition_equals_brute_force)
 	cr_assert_gt(n_lab, 20);
 	cr_assert_lt(n_lab, N - 20, "the data must link some pairs");
 	an_hazard_free(e);
+}
+
+/* The recorder's box positions (struct an_hazard_boxpos) in the random streams: the set, not the order,
+ * decides, and every prefix equals a fresh recompute (entries before and after their indications). */
+Test(an_hazard, boxpos_shuffled_inputs_give_identical_state)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	g_boxpos = true;
+	shuffled_body();
+	g_opts = NULL;
+	g_hacc = false;
+	g_boxpos = false;
+}
+
+Test(an_hazard, boxpos_every_prefix_equals_a_fresh_recompute)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	g_boxpos = true;
+	prefix_body();
+	g_opts = NULL;
+	g_hacc = false;
+	g_boxpos = false;
+}
+
+/* Placement: two rats' indications of one item 6 m apart by consumer GNSS are two points; the recorder's
+ * entries (lane 7, 3.2 m along; lane 7, 3.3 m) put them into one point at the lane centre. Whichever comes
+ * first, the entry for a known indication makes the apply a full recompute; a later correction wins, an
+ * earlier one does not; an entry for a lane the box lacks is not used. */
+Test(an_hazard, boxpos_places_the_indication_in_its_lane, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input s1 = in_session(1, 1, AN_SPECIES_RAT), s2 = in_session(2, 2, AN_SPECIES_RAT);
+	s1.u.session.has_box = s2.u.session.has_box = true;
+	s1.u.session.box = s2.u.session.box = plot_box();
+	struct an_hazard_input a = in_ind(10, 1, 1, 0, 0), b = in_ind(20, 2, 2, 0, 0);
+	a.u.ind.x_mm = 300, a.u.ind.y_mm = 900, a.u.ind.h_acc_mm = 3000;
+	b.u.ind.x_mm = 6300, b.u.ind.y_mm = 6000, b.u.ind.h_acc_mm = 3000;
+	struct an_hazard_input in[] = { s1, s2, a, b };
+	cr_assert_eq(an_hazard_apply(eng, in, 4, 1), 0);
+	cr_assert_eq(an_hazard_count(eng), 2, "6 m apart with 3 m fixes: two points");
+	size_t incr0, full0, incr1, full1;
+	an_hazard_apply_counts(eng, &incr0, &full0);
+
+	struct an_hazard_input e1 = in_boxpos(10, 7, 3200, 150, 100);
+	cr_assert_eq(an_hazard_apply(eng, &e1, 1, 2), 0);
+	an_hazard_apply_counts(eng, &incr1, &full1);
+	cr_expect_eq(full1, full0 + 1, "a known indication moved: a full recompute");
+	int64_t x, y;
+	uint32_t hacc;
+	bool boxed;
+	cr_assert_eq(an_hazard_ind_placed(eng, 10, &x, &y, &hacc, &boxed), 0);
+	cr_expect_eq(x, 3200);
+	cr_expect_eq(y, 7 * 500 + 250, "lane 7's centre");
+	cr_expect(boxed);
+	/* sqrt(150² + 500²/12) = 208.2 → 209, with the rat's pinpointing 350 in quadrature: 407.7 → 408 */
+	cr_expect_eq(hacc, 408, "h_acc %u", hacc);
+	cr_assert_eq(an_hazard_count(eng), 2);
+
+	/* an older entry for the other one loses to a later correction, whichever comes first */
+	struct an_hazard_input e2[] = { in_boxpos(20, 7, 3300, 150, 300), in_boxpos(20, 12, 9000, 150, 200) };
+	cr_assert_eq(an_hazard_apply(eng, e2, 2, 3), 0);
+	cr_assert_eq(an_hazard_count(eng), 1, "both in lane 7, 0.1 m apart: one point");
+	struct an_hazard_point p;
+	cr_assert_eq(an_hazard_get(eng, 0, &p), 0);
+	cr_expect_eq(p.id, 10);
+	cr_expect_eq(p.n_ind_animals, 2);
+	cr_expect_eq(p.y_mm, 3750);
+	cr_expect(p.x_mm >= 3200 && p.x_mm <= 3300);
+
+	/* the same set in the other order, entries before their indications, in one engine call each */
+	struct an_hazard_engine *f;
+	cr_assert_eq(an_hazard_new(NULL, &f), 0);
+	struct an_hazard_input rev[] = { e2[1], e2[0], e1, b, a, s2, s1 };
+	for (size_t i = 0; i < 7; i++)
+		cr_assert_eq(an_hazard_apply(f, &rev[i], 1, (int64_t)i), 0);
+	size_t la, lb;
+	char *da = dump(eng, &la), *db = dump(f, &lb);
+	cr_expect(la == lb && memcmp(da, db, la) == 0, "%s\nvs\n%s", da, db);
+	free(da);
+	free(db);
+	/* a lane the box lacks: placed by its fix as before */
+	struct an_hazard_input bad = in_boxpos(10, 24, 3200, 150, 500);
+	cr_assert_eq(an_hazard_apply(f, &bad, 1, 9), 0);
+	cr_assert_eq(an_hazard_ind_placed(f, 10, &x, &y, &hacc, &boxed), 0);
+	cr_expect_eq(x, 300);
+	cr_expect_eq(y, 900);
+	cr_expect_eq(an_hazard_count(f), 2);
+	/* malformed entries are refused */
+	struct an_hazard_input z = in_boxpos(0, 1, 1000, 100, 0);
+	cr_expect_eq(an_hazard_apply(f, &z, 1, 10), -EINVAL);
+	z = in_boxpos(10, 1u << 20, 1000, 100, 0);
+	cr_expect_eq(an_hazard_apply(f, &z, 1, 11), -EINVAL);
+	an_hazard_free(f);
 }

@@ -278,3 +278,79 @@ Test(an_import, calibration_every_bad_line_is_reported_and_nothing_stored)
 	cr_expect_eq(imp_cal("", &r, &b, false), -EINVAL);
 	cr_expect(b.n == 1 && strstr(b.why[0], "header") != NULL);
 }
+
+/* ---- the data recorder's box positions (an_import_boxpos) ---------------------------------------------- */
+
+static int imp_bp(const char *text, struct an_import_result *r, struct bad_lines *b, bool dry)
+{
+	struct an_import_opts o = {AN_IMPORT_CSV, "sheet.csv", "recorder", dry, 0};
+	char err[AN_IMPORT_ERR_MAX];
+	memset(b, 0, sizeof *b);
+	return an_import_boxpos(st, text, strlen(text), &o, r, on_bad, b, err, sizeof err);
+}
+
+/* Both ways of naming the indication, the default sd, a dry run, a re-import (duplicates), a correction. */
+Test(an_import, boxpos_good_sheet_reimport_and_correction)
+{
+	struct an_import_result r;
+	struct bad_lines b;
+	const char *text = "Collar,REC_SEQ,lane,along_m,sd_m\n"
+	                   "12,345,17,8.5,0.15\n"
+	                   "# the dog's pegs\n\n"
+	                   "12,346,3,0,\n";
+	cr_assert_eq(imp_bp(text, &r, &b, true), 0, "%s", b.n ? b.why[0] : "");
+	cr_expect(r.rows == 2 && r.inserted == 0, "dry run writes nothing");
+	cr_expect_eq(count("SELECT count(*) FROM indication_boxpos"), 0);
+	cr_assert_eq(imp_bp(text, &r, &b, false), 0, "%s", b.n ? b.why[0] : "");
+	cr_expect(r.rows == 2 && r.inserted == 2 && r.duplicates == 0);
+	struct an_store_boxpos e;
+	cr_assert_eq(an_store_boxpos_latest(st, 12, 345, &e), 0);
+	cr_expect(e.lane == 17 && e.along_mm == 8500 && e.sd_mm == 150);
+	cr_assert_eq(an_store_boxpos_latest(st, 12, 346, &e), 0);
+	cr_expect_eq(e.sd_mm, AN_IMPORT_BOXPOS_SD_DEFAULT_MM, "an empty sd_m is the default");
+	cr_expect_eq(count("SELECT count(*) FROM audit_log WHERE action = 'boxpos_add' AND who = 'recorder'"), 1);
+	cr_assert_eq(imp_bp(text, &r, &b, false), 0);
+	cr_expect(r.inserted == 0 && r.duplicates == 2, "re-import is idempotent");
+	cr_assert_eq(imp_bp("indication,lane,along_m\n12-345,18,8.4\n", &r, &b, false), 0);
+	cr_expect_eq(r.inserted, 1);
+	cr_assert_eq(an_store_boxpos_latest(st, 12, 345, &e), 0);
+	cr_expect(e.lane == 18 && e.along_mm == 8400 && e.sd_mm == AN_IMPORT_BOXPOS_SD_DEFAULT_MM, "the correction");
+	cr_expect_eq(count("SELECT count(*) FROM indication_boxpos"), 3);
+}
+
+Test(an_import, boxpos_every_bad_line_is_reported_and_nothing_stored)
+{
+	struct an_import_result r;
+	struct bad_lines b;
+	const char *text = "collar,rec_seq,lane,along_m,sd_m\n"
+	                   "1,15,0,1.0,0.1\n"          /* 2: good */
+	                   "0,15,0,1.0,0.1\n"          /* 3: collar 0 */
+	                   "1,x,0,1.0,0.1\n"           /* 4: rec_seq */
+	                   "1,16,-1,1.0,0.1\n"         /* 5: lane */
+	                   "1,17,2,ten,0.1\n"          /* 6: along */
+	                   "1,18,2,1.0,20\n"           /* 7: sd beyond 10 m */
+	                   "1,19,2\n"                  /* 8: field count */
+	                   "1,20,,1.0,0.1\n";          /* 9: empty lane */
+	cr_expect_eq(imp_bp(text, &r, &b, false), -EINVAL);
+	static const unsigned long want[] = {3, 4, 5, 6, 7, 8, 9};
+	static const char *const fields[] = {"collar", "rec_seq", "lane", "along_m", "sd_m", "", "lane"};
+	cr_assert_eq(b.n, 7, "%zu reports", b.n);
+	for (size_t i = 0; i < 7; i++) {
+		cr_expect_eq(b.line[i], want[i], "report %zu: line %lu", i, b.line[i]);
+		cr_expect_str_eq(b.field[i], fields[i], "line %lu", b.line[i]);
+	}
+	cr_expect_eq(r.bad_rows, 7);
+	cr_expect_eq(r.err_line, 3);
+	cr_expect_eq(count("SELECT count(*) FROM indication_boxpos"), 0, "all or nothing");
+	/* headers: the indication named twice, or not at all, or an unknown column: one error on line 1 */
+	cr_expect_eq(imp_bp("indication,collar,rec_seq,lane,along_m\n", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && b.line[0] == 1 && strstr(b.why[0], "use one") != NULL, "%s", b.why[0]);
+	cr_expect_eq(imp_bp("collar,lane,along_m\n", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && strstr(b.why[0], "rec_seq") != NULL, "%s", b.why[0]);
+	cr_expect_eq(imp_bp("lane,along_m\n", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && strstr(b.why[0], "indication") != NULL, "%s", b.why[0]);
+	cr_expect_eq(imp_bp("indication,lane,along_m,peg\n", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && strstr(b.why[0], "peg") != NULL, "%s", b.why[0]);
+	cr_expect_eq(imp_bp("", &r, &b, false), -EINVAL);
+	cr_expect(b.n == 1 && strstr(b.why[0], "header") != NULL);
+}

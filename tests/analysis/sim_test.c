@@ -184,9 +184,9 @@ Test(sim_determinism, same_seed_same_bytes_other_seed_differs, .timeout = 120)
 	run_to(&sc, 42, d2);
 	int files = 0;
 	cr_assert_eq(compare_dirs(d1, d2, &files), 0, "same seed gave different files");
-	/* manifest, boxes, truth, animals, passes, exposures, indications, patches, history + 5 per collar
-	 * (track, nmea, accel, labels, button) × 3 collars */
-	cr_assert_eq(files, 9 + 5 * 3, "files written: %d", files);
+	/* manifest, boxes, truth, animals, passes, exposures, indications, patches, history, boxpos + 5 per
+	 * collar (track, nmea, accel, labels, button) × 3 collars */
+	cr_assert_eq(files, 10 + 5 * 3, "files written: %d", files);
 	run_to(&sc, 42, d3);
 	run_to(&sc, 43, d4);
 	int differ = compare_dirs(d3, d4, &files);
@@ -231,9 +231,12 @@ Test(sim_determinism, confirm_no_reproduces_the_old_schedule, .timeout = 60)
 	}
 	snprintf(pa, sizeof pa, "%s/patches.csv", dir);
 	cr_assert_neq(access(pa, F_OK), 0, "confirm = no must not write patches.csv");
-	/* the trainers' history (history.csv) came after this fixture: the only file it may not have */
+	/* the trainers' history (history.csv) and the recorder's sheet (boxpos.csv) came after this fixture: the
+	 * only files it may not have */
 	snprintf(pa, sizeof pa, "%s/history.csv", dir);
 	unlink(pa);
+	snprintf(pa, sizeof pa, "%s/boxpos.csv", dir);
+	cr_expect_eq(unlink(pa), 0, "the recorder is on by default: boxpos.csv");
 	cr_assert_eq(rmdir(dir), 0, "%s: a file more than before (%s)", dir, strerror(errno));
 }
 
@@ -268,7 +271,7 @@ Test(sim_history, off_moves_nothing_else_on_is_deterministic, .timeout = 120)
 	run_to(&off, 42, d2);
 	int files = 0;
 	cr_expect_eq(compare_dirs(d1, d2, &files), 1, "history changed another file");
-	cr_expect_eq(files, 9 + 5 * 3); /* with patches.csv (confirmation is on by default) */
+	cr_expect_eq(files, 10 + 5 * 3); /* with patches.csv and boxpos.csv (confirmation, recorder: on by default) */
 }
 
 /* The counts are drawn from the TRUE parameters under the documented conditions, never from the day: with a
@@ -1002,7 +1005,7 @@ Test(sim_world, confirmation_moves_no_target_or_animal_and_is_deterministic, .ti
 	run_to(&on, 3, d2);
 	int files = 0;
 	cr_assert_eq(compare_dirs(d1, d2, &files), 0, "same seed gave different files");
-	cr_assert_eq(files, 9 + 5 * 6); /* with history.csv */
+	cr_assert_eq(files, 10 + 5 * 6); /* with history.csv and boxpos.csv */
 }
 
 /* ------------------------------------------------------------------ accelerometer */
@@ -1275,4 +1278,71 @@ Test(sim_eval, coverage_of_exact_intervals_over_seeds, .timeout = 120)
 		      (double)acc.sens_cov / (double)acc.sens_n);
 	cr_expect_geq((double)acc.rate_cov / (double)acc.rate_n, 0.90, "rate coverage %f",
 		      (double)acc.rate_cov / (double)acc.rate_n);
+}
+
+/* ------------------------------------------------------------------ the data recorder (sim_recorder.c) */
+
+/* The recorder on its own substream: `recorder = no` leaves every other file byte for byte as it was and writes
+ * no boxpos.csv; on, every indication has a line, in its box, in the lane it was in, along within a few σ. */
+Test(sim_recorder, off_moves_nothing_else_on_is_in_the_lane, .timeout = 120)
+{
+	struct an_sim_scenario on, off;
+	char text[2048];
+	scenario(&on, small_day);
+	snprintf(text, sizeof text, "%s[schedule]\nrecorder = no\n", small_day);
+	scenario(&off, text);
+	cr_assert(on.recorder, "the recorder is on by default");
+	struct an_sim_world w;
+	build(&w, &on, 42);
+	cr_assert_eq(w.n_rec, w.n_inds);
+	cr_assert_gt(w.n_inds, 5);
+	double sum_sq[3] = {0}, n_sp[3] = {0};
+	for (uint32_t i = 0; i < w.n_rec; i++) {
+		const struct an_sim_boxpos *b = &w.rec[i];
+		const struct an_sim_ind *d = &w.inds[b->ind];
+		const struct an_geo_box *g = &w.boxes[d->box].geo;
+		cr_expect_eq(b->ind, i);
+		cr_expect_lt(b->lane, g->lane_count);
+		cr_expect(b->along_mm >= 0 && b->along_mm <= g->lane_len_mm + 500);
+		struct an_geo_box_pos pos;
+		cr_assert_eq(an_geo_box_locate(g, d->e_mm, d->n_mm, 0, &pos), 0);
+		if (pos.lane >= 0 && pos.lane < (int32_t)g->lane_count && pos.along_mm > 1000 &&
+		    pos.along_mm < g->lane_len_mm - 1000) {
+			cr_expect_eq((int32_t)b->lane, pos.lane, "indication %u: the lane it was in", d->id);
+			int sp = w.animals[d->animal].p.species;
+			double e = (double)(b->along_mm - pos.along_mm);
+			sum_sq[sp] += e * e;
+			n_sp[sp] += 1.0;
+			cr_expect_eq(b->sd_mm, sp == AN_SIM_DOG ? 300u : 150u);
+		}
+	}
+	/* the along error's RMS is the configured σ (loose: a small day has tens of indications) */
+	if (n_sp[AN_SIM_RAT] >= 10)
+		cr_expect(sqrt(sum_sq[AN_SIM_RAT] / n_sp[AN_SIM_RAT]) > 80.0 &&
+		          sqrt(sum_sq[AN_SIM_RAT] / n_sp[AN_SIM_RAT]) < 260.0, "rat RMS %.0f mm",
+		          sqrt(sum_sq[AN_SIM_RAT] / n_sp[AN_SIM_RAT]));
+	if (n_sp[AN_SIM_DOG] >= 10)
+		cr_expect(sqrt(sum_sq[AN_SIM_DOG] / n_sp[AN_SIM_DOG]) > 160.0 &&
+		          sqrt(sum_sq[AN_SIM_DOG] / n_sp[AN_SIM_DOG]) < 520.0, "dog RMS %.0f mm",
+		          sqrt(sum_sq[AN_SIM_DOG] / n_sp[AN_SIM_DOG]));
+	an_sim_world_free(&w);
+	build(&w, &off, 42);
+	cr_expect_eq(w.n_rec, 0);
+	an_sim_world_free(&w);
+	char d1[] = "/tmp/an_sim_r1_XXXXXX", d2[] = "/tmp/an_sim_r2_XXXXXX";
+	run_to(&on, 42, d1);
+	run_to(&off, 42, d2);
+	char bp[64];
+	snprintf(bp, sizeof bp, "%s/boxpos.csv", d2);
+	cr_expect_neq(access(bp, F_OK), 0, "recorder = no must not write boxpos.csv");
+	snprintf(bp, sizeof bp, "%s/boxpos.csv", d1);
+	size_t len;
+	char *h = slurp(bp, &len);
+	static const char head[] = "id,animal,pass,box,lane,along_m,sd_m\n";
+	cr_expect(len > sizeof head && strncmp(h, head, sizeof head - 1) == 0, "%.*s", (int)len, h);
+	free(h);
+	unlink(bp); /* compare_dirs walks d1: every other file has its twin, byte for byte */
+	int files = 0;
+	cr_expect_eq(compare_dirs(d1, d2, &files), 0, "the recorder changed another file");
+	cr_expect_eq(files, 9 + 5 * 3);
 }

@@ -1207,3 +1207,113 @@ Test(an_store, calibration_sources_round_trip)
 	cr_expect_eq(an_store_calib_source_parse("Training", &src), -EINVAL);
 	cr_expect_eq(an_store_calib_source_parse(NULL, &src), -EINVAL);
 }
+
+/* ---- recorder box positions (schema step 8) --------------------------------------------------------------- */
+
+/* A step-7 file migrates to step 8: the table exists and takes an entry. */
+Test(an_store, step8_migrates_a_step7_file_and_boxpos_works)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	for (int v = 1; v <= 7; v++)
+		for (const char *const *sql = an_store__migration_sql(v); *sql != NULL; sql++)
+			cr_assert_eq(sqlite3_exec(db, *sql, NULL, NULL, NULL), SQLITE_OK, "step %d: %s", v, sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 7; PRAGMA application_id = 1396921426;", NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_expect_geq(an_store_schema_latest(), 8);
+	struct an_store *s = open_store(0);
+	int v;
+	cr_assert_eq(an_store_schema_version(s, &v), 0);
+	cr_expect_eq(v, an_store_schema_latest());
+	struct an_store_boxpos b = {.collar_id = 3, .rec_seq = 17, .lane = 4, .along_mm = 2500, .sd_mm = 150}, out;
+	size_t ins = 9, dup = 9;
+	cr_assert_eq(an_store_boxpos_add(s, &b, 1, "recorder", "sheet.csv", &ins, &dup, NULL), 0, "%s",
+	             an_store_errmsg(s));
+	cr_expect_eq(ins, 1);
+	cr_expect_eq(dup, 0);
+	cr_expect(!b.ind_known, "no such indication yet: kept for when it arrives");
+	cr_assert_eq(an_store_boxpos_latest(s, 3, 17, &out), 0, "%s", an_store_errmsg(s));
+	cr_expect_eq(out.lane, 4);
+	cr_expect_eq(out.along_mm, 2500);
+	cr_expect_eq(out.sd_mm, 150);
+	cr_expect_eq(out.entered_ms, fake_now);
+	cr_expect_str_eq(out.who, "recorder");
+	cr_expect_eq(count(s, "SELECT count(*) FROM audit_log WHERE action = 'boxpos_add'"), 1);
+	an_store_close(s);
+}
+
+static int collect_bp(void *ctx, const struct an_store_boxpos *b)
+{
+	struct an_store_boxpos *v = ctx;
+	size_t i = 0;
+	while (v[i].id != 0)
+		i++;
+	cr_assert_lt(i, 7);
+	v[i] = *b;
+	return 0;
+}
+
+/* Entries are checked against the indication's box (lane, along), a sheet is all or nothing, loading it
+ * twice changes nothing, a correction is a new row that wins, history is append-only. */
+Test(an_store, boxpos_checked_against_the_box_latest_wins_append_only)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	struct proto_batch *bt = batch_new(1, 1);
+	int32_t lat, lon;
+	e7_of(&f, 12000, 12100, &lat, &lon); /* lane 4 of box B1, 2 m along */
+	add_fix(bt, 7, 1, SESSION_T0 + 1000, lat, lon);
+	add_ind(bt, 7, 2, SESSION_T0 + 2000, lat, lon);
+	ingest_ok(s, bt);
+	free(bt);
+	struct an_geo_box box;
+	cr_assert_eq(an_store_ind_box(s, 7, 2, &box), 0, "%s", an_store_errmsg(s));
+	cr_expect_eq(box.lane_count, 40);
+	cr_expect_eq(an_store_ind_box(s, 7, 99, &box), -ENOENT);
+
+	struct an_store_boxpos sheet[] = {
+		{.collar_id = 7, .rec_seq = 2, .lane = 4, .along_mm = 2000, .sd_mm = 150},
+		{.collar_id = 7, .rec_seq = 2, .lane = 40, .along_mm = 2000, .sd_mm = 150}, /* box has lanes 0..39 */
+	};
+	size_t ins, dup, bad;
+	cr_expect_eq(an_store_boxpos_add(s, sheet, 2, "rec", NULL, &ins, &dup, &bad), -EINVAL);
+	cr_expect_eq(bad, 1);
+	cr_expect(strstr(an_store_errmsg(s), "entry 2: lane") != NULL, "%s", an_store_errmsg(s));
+	cr_expect_eq(count(s, "SELECT count(*) FROM indication_boxpos"), 0, "all or nothing");
+	sheet[1].lane = 5;
+	sheet[1].along_mm = 5600; /* lane length 5 m + 0.5 m slack */
+	cr_expect_eq(an_store_boxpos_add(s, sheet, 2, "rec", NULL, &ins, &dup, &bad), -EINVAL);
+	cr_expect(strstr(an_store_errmsg(s), "entry 2: along") != NULL, "%s", an_store_errmsg(s));
+	sheet[1].along_mm = -1;
+	cr_expect_eq(an_store_boxpos_add(s, sheet, 2, "rec", NULL, &ins, &dup, &bad), -EINVAL);
+	cr_expect(strstr(an_store_errmsg(s), "along") != NULL, "%s", an_store_errmsg(s));
+
+	cr_assert_eq(an_store_boxpos_add(s, sheet, 1, "rec", NULL, &ins, &dup, NULL), 0, "%s", an_store_errmsg(s));
+	cr_expect(sheet[0].ind_known);
+	cr_expect_eq(ins, 1);
+	fake_now += 1000;
+	cr_assert_eq(an_store_boxpos_add(s, sheet, 1, "rec", NULL, &ins, &dup, NULL), 0);
+	cr_expect_eq(ins, 0);
+	cr_expect_eq(dup, 1, "the same sheet again: nothing new");
+	struct an_store_boxpos fix = {.collar_id = 7, .rec_seq = 2, .lane = 5, .along_mm = 2100, .sd_mm = 150};
+	cr_assert_eq(an_store_boxpos_add(s, &fix, 1, "team leader", NULL, &ins, &dup, NULL), 0);
+	cr_expect_eq(ins, 1);
+	struct an_store_boxpos out;
+	cr_assert_eq(an_store_boxpos_latest(s, 7, 2, &out), 0);
+	cr_expect_eq(out.lane, 5, "the correction is in force");
+	cr_expect_str_eq(out.who, "team leader");
+	struct an_store_boxpos v[8];
+	memset(v, 0, sizeof v);
+	cr_assert_eq(an_store_boxpos_after(s, 0, collect_bp, v), 0);
+	cr_expect_eq(v[0].lane, 4);
+	cr_expect_eq(v[1].lane, 5);
+	cr_expect_eq(v[2].id, 0);
+	cr_expect_eq(an_store_boxpos_latest(s, 7, 3, &out), -ENOENT);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_expect_neq(sqlite3_exec(db, "UPDATE indication_boxpos SET lane = 1", NULL, NULL, NULL), SQLITE_OK);
+	cr_expect_neq(sqlite3_exec(db, "DELETE FROM indication_boxpos", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	an_store_close(s);
+}

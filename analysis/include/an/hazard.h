@@ -13,7 +13,8 @@
  * join a kept single-link clustering (an_cluster insert rule), only points whose members changed or whose
  * evidence involves a changed track are scored again, the others are copied; clearance matching (global,
  * one-to-one) runs over the whole table. A calibration or a new session record (they change likelihood
- * ratios or track owners anywhere) makes that apply a full recompute.
+ * ratios or track owners anywhere) makes that apply a full recompute, and so does a recorder box position
+ * (struct an_hazard_boxpos) that moves a known indication.
  *
  * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
  * point (an_cluster with min_pts = 1, exact integer distances). So a point is "one or more indications"
@@ -115,6 +116,7 @@ struct an_hazard_opts {
 	 * domain.md §1.2 — OUR ASSUMPTION for the number). 0 = off. */
 	uint32_t pinpoint_rat_mm, pinpoint_dog_mm;
 	size_t max_inds, max_sessions, max_fixes, max_clearances, max_calibs; /* caps; -ENOSPC beyond */
+	size_t max_boxpos; /* recorder box positions (one kept per indication) */
 };
 void an_hazard_opts_init(struct an_hazard_opts *o);
 
@@ -146,6 +148,26 @@ struct an_hazard_calib {
 	struct an_fusion_animal cal;
 	int64_t as_of_ms; /* the latest wins (ties: the larger record, compared field by field) */
 };
+/*
+ * The data recorder's box position of an indication (DESIGN.md: box-frame coordinates are first class;
+ * domain.md §1.1: the recorder writes the lane the handlers counted and the distance along it read off the
+ * rope's marks or a tape to the peg). When the indication's session has a box, the lane is one of its
+ * lanes and the indication's fix is not more accurate than the entry (h_acc 0 or >= the entry's h_acc below:
+ * an RTK-fixed collar's 2 cm beat a rope mark), the engine places the indication there instead of at its fix:
+ *     position = an_geo_box_to_enu(box, along_mm, (lane + 0.5) · lane_width_mm)
+ *     h_acc    = DRMS sqrt(sd_mm² + lane_width_mm² / 12)   (along: the recorder's sd; across: uniform in the lane)
+ * then the species' pinpointing as for a fix. Several entries for one indication (a correction is a new
+ * entry): the latest entered_ms wins, ties by the larger record (field by field), so the winner is a function
+ * of the set. An entry may come before or after its indication; one that changes where a known indication is
+ * placed makes that apply a full recompute (single link only merges, like a changed box-frame fit).
+ */
+struct an_hazard_boxpos {
+	uint64_t ind_id;    /* struct an_hazard_ind.id, != 0 */
+	uint32_t lane;      /* 0-based, counted from the box's p0 side (an/geo.h) */
+	int64_t along_mm;   /* from the lane's start (p0 end) */
+	uint32_t sd_mm;     /* the recorder's 1-sigma along the lane */
+	int64_t entered_ms; /* when it was entered: the latest wins */
+};
 struct an_hazard_clearance {
 	uint64_t id;      /* unique, != 0 */
 	uint64_t ind_ref; /* an indication id of the point this result was dug for; 0 = match by position */
@@ -162,6 +184,7 @@ enum an_hazard_input_kind {
 	AN_HAZARD_IN_IND = 3,
 	AN_HAZARD_IN_CALIB = 4,
 	AN_HAZARD_IN_CLEARANCE = 5,
+	AN_HAZARD_IN_BOXPOS = 6,
 };
 struct an_hazard_input {
 	enum an_hazard_input_kind kind;
@@ -171,6 +194,7 @@ struct an_hazard_input {
 		struct an_hazard_ind ind;
 		struct an_hazard_calib calib;
 		struct an_hazard_clearance clearance;
+		struct an_hazard_boxpos boxpos;
 	} u;
 };
 
@@ -226,7 +250,7 @@ void an_hazard_set_sink(struct an_hazard_engine *h, an_hazard_event_fn fn, void 
  * recomputed and reported), the offending one and the rest are not. Fixes may precede their session's
  * record (they count once it arrives); a clearance's ind_ref may precede its indication.
  * @retval -EINVAL a malformed input (id 0, coordinate beyond AN_GEO_RANGE_MAX_MM, unknown species or
- *         result, sweep out of range) or an inconsistency (an indication and its session record naming
+ *         result, sweep out of range, box position lane >= 2^20 or sd > 10^7 mm) or an inconsistency (an indication and its session record naming
  *         different animals)
  * @retval -EEXIST an id already used with different content (indication, session, clearance)
  * @retval -ENOSPC a cap reached
@@ -243,7 +267,8 @@ int an_hazard_get(const struct an_hazard_engine *h, size_t index, struct an_haza
 int an_hazard_find(const struct an_hazard_engine *h, uint64_t id, struct an_hazard_point *out)
 	__attribute__((warn_unused_result));
 /* Where the engine placed an indication (box frame, pinpointing: opts): what its clustering used.
- * *box_frame = its session's box-frame fit moved it. @retval -ENOENT unknown id */
+ * *box_frame = its session's box-frame fit or the recorder's box position (an_hazard_boxpos) moved it;
+ * @retval -ENOENT unknown id */
 int an_hazard_ind_placed(const struct an_hazard_engine *h, uint64_t ind_id, int64_t *x_mm, int64_t *y_mm,
                          uint32_t *h_acc_mm, bool *box_frame) __attribute__((warn_unused_result));
 /* Member indication ids (ascending) / evidence lines of a point; *n_out = the full number.

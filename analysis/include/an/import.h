@@ -127,6 +127,28 @@ int an_import_calibration(struct an_store *s, const char *buf, size_t len, const
                           struct an_import_result *r, an_import_line_error_fn on_error, void *ctx, char *err,
                           size_t errcap) __attribute__((warn_unused_result));
 
+/*
+ * The data recorder's box positions of indications (`scentrack import boxpos FILE`; an/store.h "recorder box
+ * positions"). CSV with the calibration reader's rules (header required, any column order, case-insensitive
+ * names, '#' comments, every bad line reported, all or nothing, one transaction):
+ *
+ *   column      required  meaning
+ *   collar      yes (a)   collar id 1..65535 of the indication
+ *   rec_seq     yes (a)   the indication's record number on that collar
+ *   indication  yes (a)   instead of collar + rec_seq: "COLLAR-REC_SEQ" as the web map shows it
+ *   lane        yes       0-based lane number, counted from the box's first lane (the p0 side)
+ *   along_m     yes       distance along the lane from its start, m (0 .. lane length + 0.5 m)
+ *   sd_m        no        the recorder's 1-sigma along the lane, m (empty or absent: 0.25 m, below)
+ *
+ * A line for an indication that is stored is checked against its session's box (lane, along); one for an
+ * indication not yet received is kept (the record may follow the sheet). A line equal to the entry in force
+ * is a duplicate: loading a sheet twice is safe. r->inserted / r->duplicates count the entries.
+ */
+#define AN_IMPORT_BOXPOS_SD_DEFAULT_MM 250 /* OUR ASSUMPTION: rope marks every 0.5 m, a tape read to ~0.1 m */
+int an_import_boxpos(struct an_store *s, const char *buf, size_t len, const struct an_import_opts *o,
+                     struct an_import_result *r, an_import_line_error_fn on_error, void *ctx, char *err, size_t errcap)
+	__attribute__((warn_unused_result));
+
 /* Parse a result class as people type it ("AP mine", "other-ERW", "scrap metal"). @retval 0 or -EINVAL */
 int an_import_result_class(const char *text, int *out);
 

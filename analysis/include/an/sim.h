@@ -84,6 +84,8 @@
  *                       header only when every animal is new; not listed in manifest.txt, which is unchanged)
  *   indications.csv     id,t_utc_ms,dur_ms,animal,pass,box,kind,target(-1 = false),x_mm,y_mm,lat,lon,
  *                       offset_mm,handler(confirm|reject),press_utc_ms,press_ms
+ *   boxpos.csv          id,animal,pass,box,lane,along_m,sd_m — the data recorder's sheet (RECORDER below;
+ *                       id = the indication's; only with recorder = yes; not listed in manifest.txt)
  *   track_<A>.csv       t_utc_ms,x_mm,y_mm,lat,lon,behaviour — true position every second the collar is on
  *   collar_<A>.nmea     1 Hz RMC VTG GGA GSA GST (GST only with a fix), CRLF, checksums
  *   collar_<A>.accel.csv  t_ms,x_mg,y_mg,z_mg at 50 Hz during work bouts (same columns as cf-motion-gen);
@@ -188,6 +190,8 @@ struct an_sim_scenario {
 	double confirm_radius_m; /* a peg with a peg of the other animal this close is not disputed */
 	uint32_t confirm_rat_lanes, confirm_dog_lanes;  /* patch: lanes of the box across ... */
 	double confirm_rat_len_m, confirm_dog_len_m;    /* ... × this long along them, by box kind */
+	bool recorder;           /* the data recorder writes each indication's box position (an/sim.h "RECORDER") */
+	double recorder_rat_sd_m, recorder_dog_sd_m;    /* along-the-lane error of that position, by species */
 	double canopy_cep_m, canopy_fix_loss;
 	struct an_sim_rect canopy[AN_SIM_RECTS_MAX];
 	uint32_t n_canopy;
@@ -283,6 +287,22 @@ struct an_sim_exposure {
 };
 
 /*
+ * RECORDER (an_sim_recorder_build, run by an_sim_world_build; scenario [schedule] `recorder`, default yes):
+ * the data recorder's sheet (domain.md §1.1: the rat's location is written as box x and y). For every
+ * indication: lane = the lane of the box the animal indicated in (the handlers count lanes; clamped to the
+ * box), along = where it indicated along that lane + N(0, σ), σ = `recorder_rat_sd_m` (0.15 m: marks on the
+ * rope) or `recorder_dog_sd_m` (0.3 m: a tape to the peg) by the animal's species, clamped to 0 .. lane length
+ * + 0.5 m. Drawn on its own substream (SIM_STREAM_RECORDER), after everything else: `recorder = no` leaves
+ * every other draw and file as it was, and only then is boxpos.csv not written (not listed in manifest.txt).
+ */
+struct an_sim_boxpos {
+	uint32_t ind;     /* index into inds */
+	uint32_t lane;    /* 0-based in the indication's box */
+	int64_t along_mm; /* from the lane's start */
+	uint32_t sd_mm;   /* the σ it was drawn with (what the sheet's sd_m column says) */
+};
+
+/*
  * HISTORY (an_sim_history_build, run by an_sim_world_build): what the trainers' record says about each animal
  * before the day, drawn from its TRUE parameters and never from the day's outcomes, on its own PCG substream
  * (SIM_STREAM_HISTORY(i)): nothing else in the world moves when it is on, off or changed.
@@ -332,6 +352,8 @@ struct an_sim_world {
 	uint32_t n_patches, cap_patches;
 	struct an_sim_history *hist; /* by animal, then as_of (the last of an animal's is in force) */
 	uint32_t n_hist;
+	struct an_sim_boxpos *rec; /* the recorder's sheet (RECORDER above), in indication order */
+	uint32_t n_rec;
 };
 
 /* Build everything (no streams). @retval -EINVAL bad scenario (reason in err), -ENOMEM */
@@ -339,6 +361,8 @@ int an_sim_world_build(struct an_sim_world *w, const struct an_sim_scenario *sc,
 		       size_t err_len) __attribute__((warn_unused_result));
 void an_sim_world_free(struct an_sim_world *w);
 
+/* The RECORDER sheet: w->rec (n_rec = n_inds, or 0 with recorder = no; again = rebuilt). @retval -ENOMEM */
+int an_sim_recorder_build(struct an_sim_world *w) __attribute__((warn_unused_result));
 /* The HISTORY above for every animal of w (called by an_sim_world_build; again = rebuilt). @retval -ENOMEM */
 int an_sim_history_build(struct an_sim_world *w) __attribute__((warn_unused_result));
 /* The model's mean detection probability of animal a under the history's test conditions (s_hist above). */

@@ -438,6 +438,55 @@ int an_store_calibrations_in_force(struct an_store *s, an_store_calibration_cb c
 int an_store_calibrations_after(struct an_store *s, int64_t after_id, an_store_calibration_cb cb, void *ctx)
 	__attribute__((warn_unused_result));
 
+/* ---- recorder box positions (schema step 8) --------------------------------------------------------------
+ * The data recorder's position of an indication in its box (domain.md §1.1; DESIGN.md "box-frame
+ * coordinates are first class"): the lane the handlers counted (0-based from the box's p0 side, an/geo.h)
+ * and the distance along it from the lane's start, read off the rope's marks (rats) or a tape to the peg
+ * (dogs), with the recorder's 1-sigma along the lane. Keyed by the indication's (collar_id, rec_seq); the
+ * indication need not be stored yet (a sheet may be entered before the collar's record arrives). When it is
+ * and its session has a box, the entry is checked against the box: lane < lane_count, along <= lane length
+ * + AN_STORE_BOXPOS_ALONG_SLACK_MM (the peg may sit just past the lane's end).
+ * Append-only: a correction is a new entry. The entry IN FORCE for an indication is the latest entered_ms,
+ * ties by the larger (lane, along_mm, sd_mm) then id: the hazard engine's order (an/hazard.h struct
+ * an_hazard_boxpos). An entry equal (lane, along, sd) to the one in force is a duplicate (skipped, counted),
+ * so loading a sheet twice changes nothing. The hazard engine places the indication there (an/hazard.h). */
+#define AN_STORE_BOXPOS_ALONG_SLACK_MM 500
+#define AN_STORE_BOXPOS_SD_MAX_MM 10000
+#define AN_STORE_BOXPOS_WHO_MAX 64 /* including the NUL */
+struct an_store_boxpos {
+	int64_t id;         /* out */
+	uint16_t collar_id; /* 1..65535 */
+	uint32_t rec_seq;
+	uint32_t lane;     /* 0-based, < 65536 */
+	int64_t along_mm;  /* 0 .. 10^7 */
+	uint32_t sd_mm;    /* <= AN_STORE_BOXPOS_SD_MAX_MM */
+	int64_t entered_ms; /* out: the store's clock when it was added */
+	char who[AN_STORE_BOXPOS_WHO_MAX]; /* out */
+	bool ind_known;    /* out of add: the indication is stored (its box, if any, was checked) */
+};
+/* Check one entry's values (not against its box). why (may be NULL) gets the reason, naming the field.
+ * @retval 0 or -EINVAL */
+int an_store_boxpos_check(const struct an_store_boxpos *b, char *why, size_t whycap) __attribute__((warn_unused_result));
+/* The box of the session an indication is attributed to. @retval -ENOENT no such indication; -ENODATA it has
+ * no session (no box to check against) */
+int an_store_ind_box(struct an_store *s, uint16_t collar_id, uint32_t rec_seq, struct an_geo_box *box)
+	__attribute__((warn_unused_result));
+/* Add recs[0..n) in ONE transaction with one audit row (who: NULL = "unknown"; what: label, may be NULL):
+ * all or nothing. recs[i].id gets the new row id, or the one in force for a duplicate. *inserted /
+ * *duplicates (may be NULL) get the counts; on an error *bad (may be NULL) the offending index (n when no
+ * one entry's fault); an_store_errmsg names the entry and the field.
+ * @retval -EINVAL a value out of range or outside the indication's box; -EROFS, -EBUSY, -EIO, -ENOMEM */
+int an_store_boxpos_add(struct an_store *s, struct an_store_boxpos *recs, size_t n, const char *who,
+                        const char *what, size_t *inserted, size_t *duplicates, size_t *bad)
+	__attribute__((warn_unused_result));
+typedef int (*an_store_boxpos_cb)(void *ctx, const struct an_store_boxpos *b);
+/* Every entry with id > after_id, ordered by id (the core feeds them all: its engine keeps the winner). */
+int an_store_boxpos_after(struct an_store *s, int64_t after_id, an_store_boxpos_cb cb, void *ctx)
+	__attribute__((warn_unused_result));
+/* The entry in force for one indication. @retval -ENOENT none */
+int an_store_boxpos_latest(struct an_store *s, uint16_t collar_id, uint32_t rec_seq, struct an_store_boxpos *out)
+	__attribute__((warn_unused_result));
+
 /* ---- audit ------------------------------------------------------------------------------------------ */
 
 /* Append to the audit log (who, when = the store's clock, what). */
