@@ -123,11 +123,10 @@ struct core_feed {
 	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */
 	struct sqlite3_stmt *q_rec, *q_fix_xy, *q_ind_xy, *q_session;
 	int64_t clr_last_id; /* clearance results up to this id were given to the engines */
-	struct an_hazard_calib *calibs; /* every calibration record read, for frames created later */
-	size_t n_calibs, cap_calibs;
+	/* every calibration record and recorder box position read, for the task frames created later */
+	struct an_hazard_input *task_inputs;
+	size_t n_task_inputs, cap_task_inputs;
 	int64_t cal_last_id; /* calibration records up to this id were read */
-	struct an_hazard_boxpos *bps; /* every recorder box position read, for frames created later */
-	size_t n_bps, cap_bps;
 	int64_t bp_last_id; /* box positions up to this id were read */
 };
 

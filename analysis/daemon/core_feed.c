@@ -96,20 +96,11 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 		return NULL;
 	an_hazard_set_sink(fr->eng, hazard_event, &g_ev);
 	f->n_frames++;
-	/* the animals' calibrations apply in every task frame (the implicit frame's animals are collars) */
-	for (size_t i = 0; task_id > 0 && i < f->n_calibs; i++) {
-		struct an_hazard_input in = {.kind = AN_HAZARD_IN_CALIB};
-		in.u.calib = f->calibs[i];
-		if (push_input(fr, &in))
+	/* the animals' calibrations and the recorder's box positions apply in every task frame (the implicit
+	 * frame's animals are collars, and it has no boxes) */
+	for (size_t i = 0; task_id > 0 && i < f->n_task_inputs; i++)
+		if (push_input(fr, &f->task_inputs[i]))
 			return NULL;
-	}
-	/* so do the recorder's box positions (only task frames have boxes) */
-	for (size_t i = 0; task_id > 0 && i < f->n_bps; i++) {
-		struct an_hazard_input in = {.kind = AN_HAZARD_IN_BOXPOS};
-		in.u.boxpos = f->bps[i];
-		if (push_input(fr, &in))
-			return NULL;
-	}
 	return fr;
 }
 
@@ -469,6 +460,22 @@ struct cal_ctx {
 	size_t n;
 };
 
+/* An input for every task frame, now and later (frame_get gives a new frame all of them). */
+static int task_input_add(struct core_feed *f, const struct an_hazard_input *in)
+{
+	if (an_array_grow((void **)&f->task_inputs, &f->cap_task_inputs, f->n_task_inputs, 64, sizeof *f->task_inputs))
+		return -ENOMEM;
+	f->task_inputs[f->n_task_inputs++] = *in;
+	for (size_t i = 0; i < f->n_frames; i++) {
+		if (f->frames[i].task_id <= 0)
+			continue;
+		int rc = push_input(&f->frames[i], in);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int calibration_fed(void *ctx, const struct an_store_calibration *c)
 {
 	struct cal_ctx *x = ctx;
@@ -477,18 +484,11 @@ static int calibration_fed(void *ctx, const struct an_store_calibration *c)
 	struct an_hazard_calib hc = {.cal = {(uint64_t)c->animal_id, c->species, c->hits, c->misses, c->false_inds,
 	                                     c->area_m2},
 	                             .as_of_ms = c->as_of_ms};
-	if (an_array_grow((void **)&f->calibs, &f->cap_calibs, f->n_calibs, 16, sizeof *f->calibs))
-		return x->rc = -ENOMEM;
-	f->calibs[f->n_calibs++] = hc;
 	struct an_hazard_input in = {.kind = AN_HAZARD_IN_CALIB};
 	in.u.calib = hc;
-	for (size_t i = 0; i < f->n_frames; i++) {
-		if (f->frames[i].task_id <= 0)
-			continue;
-		int rc = push_input(&f->frames[i], &in);
-		if (rc)
-			return x->rc = rc;
-	}
+	int rc = task_input_add(f, &in);
+	if (rc)
+		return x->rc = rc;
 	f->st.calibrations_fed++;
 	x->n++;
 	/* live records one line each; at start-up one summary line (a programme's history is long) */
@@ -514,14 +514,15 @@ int core_feed_calibrations(struct core_feed *f)
 		return rc;
 	if (f->loading) {
 		/* which animals are calibrated is what a handler asks when a point's P looks wrong */
-		uint64_t *ids = malloc((f->n_calibs + 1) * sizeof *ids);
-		size_t animals = 0;
+		uint64_t *ids = malloc((f->n_task_inputs + 1) * sizeof *ids);
+		size_t animals = 0, n = 0;
 		if (!ids)
 			return -ENOMEM;
-		for (size_t i = 0; i < f->n_calibs; i++)
-			ids[i] = f->calibs[i].cal.animal_id;
-		qsort(ids, f->n_calibs, sizeof *ids, u64_cmp);
-		for (size_t i = 0; i < f->n_calibs; i++)
+		for (size_t i = 0; i < f->n_task_inputs; i++)
+			if (f->task_inputs[i].kind == AN_HAZARD_IN_CALIB)
+				ids[n++] = f->task_inputs[i].u.calib.cal.animal_id;
+		qsort(ids, n, sizeof *ids, u64_cmp);
+		for (size_t i = 0; i < n; i++)
 			animals += i == 0 || ids[i] != ids[i - 1];
 		free(ids);
 		core_log(CORE_LOG_NOTE, "hazard", "calibrations: %zu records of %zu animals fed to the hazard engines "
@@ -539,18 +540,11 @@ static int boxpos_fed(void *ctx, const struct an_store_boxpos *b)
 	f->bp_last_id = b->id;
 	struct an_hazard_boxpos hb = {.ind_id = (uint64_t)b->collar_id << 32 | b->rec_seq, .lane = b->lane,
 	                              .along_mm = b->along_mm, .sd_mm = b->sd_mm, .entered_ms = b->entered_ms};
-	if (an_array_grow((void **)&f->bps, &f->cap_bps, f->n_bps, 64, sizeof *f->bps))
-		return x->rc = -ENOMEM;
-	f->bps[f->n_bps++] = hb;
 	struct an_hazard_input in = {.kind = AN_HAZARD_IN_BOXPOS};
 	in.u.boxpos = hb;
-	for (size_t i = 0; i < f->n_frames; i++) {
-		if (f->frames[i].task_id <= 0)
-			continue;
-		int rc = push_input(&f->frames[i], &in);
-		if (rc)
-			return x->rc = rc;
-	}
+	int rc = task_input_add(f, &in);
+	if (rc)
+		return x->rc = rc;
 	f->st.boxpos_fed++;
 	x->n++;
 	return 0;
@@ -857,8 +851,7 @@ void core_feed_close(struct core_feed *f)
 		an_hazard_store_cache_free(&f->frames[i].stored);
 	}
 	free(f->frames);
-	free(f->calibs);
-	free(f->bps);
+	free(f->task_inputs);
 	free(f->sessions);
 	free(f->gws);
 	memset(f, 0, sizeof *f);
