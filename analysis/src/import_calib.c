@@ -160,6 +160,42 @@ static char *trim(char *v)
 	return v;
 }
 
+/*
+ * The header line of a sheet (both importers): skips a UTF-8 byte order mark, reads the first record, maps
+ * each field to one of names[0 .. count) (case-insensitive, trimmed) into colmap, marks seen. An empty file
+ * names what was expected (expect); an unknown or repeated column names itself. 0, or a negative errno after
+ * the line was reported.
+ */
+static int read_header(struct ictx *x, const char *buf, size_t len, size_t *pos, unsigned long *line, char **f,
+                       size_t *nf, unsigned long *rec_line, char *scratch, size_t scap, const char *const *names,
+                       int count, bool *seen, int *colmap, const char *expect)
+{
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		*pos = 3;
+	int rc = csv_next(x, buf, len, pos, line, f, nf, rec_line, scratch, scap);
+	if (rc == 0) {
+		bad_line(x, NULL, *line, NULL, "empty file: expected a header line (%s)", expect);
+		return -EINVAL;
+	}
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < *nf; i++) {
+		const char *t = trim(f[i]);
+		int c = -1;
+		for (int k = 0; k < count; k++)
+			if (strcasecmp(t, names[k]) == 0)
+				c = k;
+		if (c < 0 || seen[c]) {
+			bad_line(x, NULL, *rec_line, NULL, c < 0 ? "unknown column '%s' in the header" :
+			                                           "column '%s' appears twice in the header", t);
+			return -EINVAL;
+		}
+		seen[c] = true;
+		colmap[i] = c;
+	}
+	return 0;
+}
+
 static int parse_count(const char *v, uint64_t *out)
 {
 	if (v[0] < '0' || v[0] > '9')
@@ -317,34 +353,13 @@ int an_import_calibration(struct an_store *s, const char *buf, size_t len, const
 	int colmap[COLS_MAX], rc = -ENOMEM;
 	if (scratch == NULL)
 		goto out;
-	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-		pos = 3;
-	/* header */
-	rc = csv_next(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap);
-	if (rc == 0) {
-		bad_line(&x, NULL, line, NULL, "empty file: expected a header line (%s,%s,%s,%s,%s,%s,%s[,%s])",
-		         col_names[0], col_names[1], col_names[2], col_names[3], col_names[4], col_names[5], col_names[6],
-		         col_names[7]);
-		rc = -EINVAL;
-	}
-	if (rc < 0)
-		goto out;
 	bool seen[C__COUNT] = {false};
-	for (size_t i = 0; i < nf; i++) {
-		const char *t = trim(f[i]);
-		int c = -1;
-		for (int k = 0; k < C__COUNT; k++)
-			if (strcasecmp(t, col_names[k]) == 0)
-				c = k;
-		if (c < 0 || seen[c]) {
-			bad_line(&x, NULL, rec_line, NULL, c < 0 ? "unknown column '%s' in the header" :
-			                                           "column '%s' appears twice in the header", t);
-			rc = -EINVAL;
-			goto out;
-		}
-		seen[c] = true;
-		colmap[i] = c;
-	}
+	char expect[160];
+	snprintf(expect, sizeof expect, "%s,%s,%s,%s,%s,%s,%s[,%s]", col_names[0], col_names[1], col_names[2],
+	         col_names[3], col_names[4], col_names[5], col_names[6], col_names[7]);
+	if ((rc = read_header(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap, col_names, C__COUNT, seen,
+	                      colmap, expect)) < 0)
+		goto out;
 	for (int c = 0; c < C_NOTE; c++)
 		if (!seen[c]) {
 			bad_line(&x, NULL, rec_line, NULL, "the header has no '%s' column (required)", col_names[c]);
@@ -583,32 +598,10 @@ int an_import_boxpos(struct an_store *s, const char *buf, size_t len, const stru
 	int colmap[COLS_MAX], rc = -ENOMEM;
 	if (scratch == NULL)
 		goto out;
-	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-		pos = 3;
-	rc = csv_next(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap);
-	if (rc == 0) {
-		bad_line(&x, NULL, line, NULL, "empty file: expected a header line (collar,rec_seq or indication; "
-		         "lane,along_m[,sd_m])");
-		rc = -EINVAL;
-	}
-	if (rc < 0)
-		goto out;
 	bool seen[B__COUNT] = {false};
-	for (size_t i = 0; i < nf; i++) {
-		const char *t = trim(f[i]);
-		int c = -1;
-		for (int k = 0; k < B__COUNT; k++)
-			if (strcasecmp(t, bcol_names[k]) == 0)
-				c = k;
-		if (c < 0 || seen[c]) {
-			bad_line(&x, NULL, rec_line, NULL, c < 0 ? "unknown column '%s' in the header" :
-			                                           "column '%s' appears twice in the header", t);
-			rc = -EINVAL;
-			goto out;
-		}
-		seen[c] = true;
-		colmap[i] = c;
-	}
+	if ((rc = read_header(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap, bcol_names, B__COUNT, seen,
+	                      colmap, "collar,rec_seq or indication; lane,along_m[,sd_m]")) < 0)
+		goto out;
 	const char *missing = !seen[B_LANE] ? "lane" : !seen[B_ALONG] ? "along_m" : NULL;
 	if (missing == NULL && seen[B_INDICATION] == (seen[B_COLLAR] || seen[B_REC_SEQ]))
 		missing = seen[B_INDICATION] ? NULL : "collar and rec_seq, or indication";
