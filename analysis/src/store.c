@@ -229,6 +229,31 @@ int an_store__audit(struct an_store *s, const char *who, const char *action, con
 	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, "audit");
 }
 
+int an_store__batch_finish(struct an_store *s, const struct an_store__batch *b, size_t *inserted,
+                           size_t *duplicates, size_t *bad)
+{
+	if (b->ins > 0) {
+		char detail[256]; /* the label is cut at 100 bytes: the audit row names, it does not archive */
+		snprintf(detail, sizeof detail, "%zu %s (%zu duplicates skipped)%s%.100s", b->ins, b->noun, b->dups,
+		         b->what != NULL ? " from " : "", b->what != NULL ? b->what : "");
+		int err = an_store__audit(s, b->who, b->action, b->entity, b->last_id, detail);
+		if (err < 0) {
+			an_store__rollback(s);
+			if (bad != NULL)
+				*bad = b->n;
+			return err;
+		}
+	}
+	int err = an_store__commit(s, b->where);
+	if (err < 0)
+		return err;
+	if (inserted != NULL)
+		*inserted = b->ins;
+	if (duplicates != NULL)
+		*duplicates = b->dups;
+	return 0;
+}
+
 int an_store_audit(struct an_store *s, const char *who, const char *action, const char *entity,
                    int64_t entity_id, const char *detail)
 {

@@ -170,23 +170,9 @@ int an_store_calibrations_add(struct an_store *s, struct an_store_calibration *r
 		else
 			ins++;
 	}
-	if (ins > 0) {
-		char detail[256]; /* the label is cut at 100 bytes: the audit row names, it does not archive */
-		snprintf(detail, sizeof detail, "%zu calibration records (%zu duplicates skipped)%s%.100s", ins, dups,
-		         what != NULL ? " from " : "", what != NULL ? what : "");
-		if ((err = an_store__audit(s, who != NULL ? who : "unknown", "calibration_add", "calibration",
-		                           recs[n - 1].id, detail)) < 0) {
-			i = n;
-			goto out_rollback;
-		}
-	}
-	if ((err = an_store__commit(s, "an_store_calibrations_add")) < 0)
-		return err;
-	if (inserted != NULL)
-		*inserted = ins;
-	if (duplicates != NULL)
-		*duplicates = dups;
-	return 0;
+	struct an_store__batch bt = {"an_store_calibrations_add", who != NULL ? who : "unknown", "calibration_add",
+	                             "calibration", "calibration records", what, n ? recs[n - 1].id : 0, n, ins, dups};
+	return an_store__batch_finish(s, &bt, inserted, duplicates, bad);
 out_rollback:
 	an_store__rollback(s);
 	if (bad != NULL)

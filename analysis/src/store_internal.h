@@ -67,6 +67,17 @@ int an_store__audit(struct an_store *s, const char *who, const char *action, con
                     int64_t entity_id, const char *detail);
 int an_store__writable(struct an_store *s, const char *where);
 
+/* The end of an all-or-nothing batch of appends (calibration records, box positions) inside a transaction:
+ * one audit row naming the batch when anything was new, then the commit and the counts. An audit failure
+ * rolls the batch back (*bad = n: the batch as a whole). */
+struct an_store__batch {
+	const char *where, *who, *action, *entity, *noun, *what;
+	int64_t last_id;
+	size_t n, ins, dups;
+};
+int an_store__batch_finish(struct an_store *s, const struct an_store__batch *b, size_t *inserted,
+                           size_t *duplicates, size_t *bad);
+
 /* Bind helpers: NULL when absent. */
 static inline int bind_opt_i64(sqlite3_stmt *st, int i, int present, int64_t v)
 {
