@@ -779,19 +779,27 @@ static int handler_id(struct core_web *w, const char *name, int64_t *id)
 	return rc;
 }
 
+/* An indication's id in a path (COLLAR-REC_SEQ): 400 naming it when malformed; the audit names the entity. */
+static int ind_id_parse(struct wctx *x, const char *id_s, unsigned *collar, uint32_t *rec_seq, struct wb *out)
+{
+	char tail;
+	x->entity = "indication";
+	if (sscanf(id_s, "%u-%" SCNu32 "%c", collar, rec_seq, &tail) != 2 || *collar < 1 || *collar > 65535) {
+		web_error(out, "id: \"%.32s\" is not an indication id (COLLAR-REC_SEQ)", id_s);
+		return 400;
+	}
+	x->entity_id = (int64_t)((uint64_t)*collar << 32 | *rec_seq);
+	return 0;
+}
+
 static int post_review(struct wctx *x, const char *id_s, bool confirm, const struct wj_obj *o, struct wb *out)
 {
 	static const char *const known[] = {"by", NULL};
 	int st;
 	unsigned collar;
 	uint32_t rec_seq;
-	char tail;
-	x->entity = "indication";
-	if (sscanf(id_s, "%u-%" SCNu32 "%c", &collar, &rec_seq, &tail) != 2 || collar < 1 || collar > 65535) {
-		web_error(out, "id: \"%.32s\" is not an indication id (COLLAR-REC_SEQ)", id_s);
-		return 400;
-	}
-	x->entity_id = (int64_t)((uint64_t)collar << 32 | rec_seq);
+	if ((st = ind_id_parse(x, id_s, &collar, &rec_seq, out)))
+		return st;
 	if ((st = unknown_fields(o, known, out)) || (st = field_by(o, x, out)))
 		return st;
 	struct web_ind *in = web_ind_find(x->w, (uint64_t)collar << 32 | rec_seq);
@@ -827,13 +835,8 @@ static int post_boxpos(struct wctx *x, const char *id_s, const struct wj_obj *o,
 	int st;
 	unsigned collar;
 	uint32_t rec_seq;
-	char tail;
-	x->entity = "indication";
-	if (sscanf(id_s, "%u-%" SCNu32 "%c", &collar, &rec_seq, &tail) != 2 || collar < 1 || collar > 65535) {
-		web_error(out, "id: \"%.32s\" is not an indication id (COLLAR-REC_SEQ)", id_s);
-		return 400;
-	}
-	x->entity_id = (int64_t)((uint64_t)collar << 32 | rec_seq);
+	if ((st = ind_id_parse(x, id_s, &collar, &rec_seq, out)))
+		return st;
 	if ((st = unknown_fields(o, known, out)) || (st = field_by(o, x, out)))
 		return st;
 	struct an_geo_box box;
