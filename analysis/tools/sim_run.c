@@ -1652,6 +1652,24 @@ static bool day_drained(struct run *r, int64_t *drain_deadline)
 	return false;
 }
 
+/* A collar switched on at simulated time r->S: started, and said on stdout (both loops). */
+static int collar_switch_on(struct run *r, struct collar *c)
+{
+	const struct an_sim_animal *an = &r->w.animals[c->a];
+	int rc = start_collar(r, c);
+	if (rc < 0) {
+		logf_("starting collar %s: %s", c->name, strerror(-rc));
+		return rc;
+	}
+	time_t tt = (time_t)(r->S / 1000);
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	printf("  %02d:%02d:%02d UTC collar %u (%s, %s, %s receiver) on\n", tm.tm_hour, tm.tm_min, tm.tm_sec, c->id,
+	       c->name, an->p.species == AN_SIM_DOG ? "dog" : "rat", an_sim_rx_name(an->p.rx));
+	fflush(stdout);
+	return 0;
+}
+
 static int loop(struct run *r)
 {
 	int64_t last_state = mono_ms(), drain_deadline = 0;
@@ -1673,16 +1691,8 @@ static int loop(struct run *r)
 			const struct an_sim_animal *an = &r->w.animals[c->a];
 			/* (a collar of an interrupted run whose day is over starts too: it drains its journal) */
 			if (!c->started && !c->finished && an->on_utc_ms <= r->S) {
-				if ((rc = start_collar(r, c)) < 0) {
-					logf_("starting collar %s: %s", c->name, strerror(-rc));
+				if ((rc = collar_switch_on(r, c)) < 0)
 					goto out;
-				}
-				time_t tt = (time_t)(r->S / 1000);
-				struct tm tm;
-				gmtime_r(&tt, &tm);
-				printf("  %02d:%02d:%02d UTC collar %u (%s, %s, %s receiver) on\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-				       c->id, c->name, an->p.species == AN_SIM_DOG ? "dog" : "rat", an_sim_rx_name(an->p.rx));
-				fflush(stdout);
 				progress = true;
 			}
 		}
@@ -2235,16 +2245,8 @@ static int loop_sync(struct run *r)
 			struct collar *c = &r->c[i];
 			const struct an_sim_animal *an = &r->w.animals[c->a];
 			if (!c->started && !c->finished && an->on_utc_ms <= r->S && r->S < r->S_end) {
-				if ((rc = start_collar(r, c)) < 0) {
-					logf_("starting collar %s: %s", c->name, strerror(-rc));
+				if ((rc = collar_switch_on(r, c)) < 0)
 					goto out;
-				}
-				time_t tt = (time_t)(r->S / 1000);
-				struct tm tm;
-				gmtime_r(&tt, &tm);
-				printf("  %02d:%02d:%02d UTC collar %u (%s, %s, %s receiver) on\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-				       c->id, c->name, an->p.species == AN_SIM_DOG ? "dog" : "rat", an_sim_rx_name(an->p.rx));
-				fflush(stdout);
 			}
 			if ((rc = feed_sync(r, c)) < 0)
 				goto out;
