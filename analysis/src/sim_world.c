@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "an/array.h"
+
 static const char *const tclass_names[AN_SIM_T_COUNT] = {"ap", "at", "uxo", "frag", "scrap"};
 static const char *const beh_names[AN_SIM_B_COUNT] = {"rest", "walk", "trot", "stand",
 							"sit", "scratch", "sniff", "shake"};
@@ -417,14 +419,8 @@ struct event {
 /* Append to a growing event list (doubling). */
 static int ev_push(struct event **ev, size_t *cap, size_t *n, struct event x)
 {
-	if (*n == *cap) {
-		size_t nc = *cap ? 2 * *cap : 16;
-		struct event *p = realloc(*ev, nc * sizeof *p);
-		if (!p)
-			return -ENOMEM;
-		*ev = p;
-		*cap = nc;
-	}
+	if (an_array_grow((void **)ev, cap, *n, 16, sizeof **ev))
+		return -ENOMEM;
 	(*ev)[(*n)++] = x;
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "an/geo.h"
+#include "an/array.h"
 #include "an/hazard.h"
 #include "an/sim.h"
 #include "scentrack_cmd.h"
@@ -323,14 +324,8 @@ static int rfix_sink(void *ctx, const char *text, size_t len, const struct an_si
 	struct an_geo_enu e;
 	if (an_geo_enu_from_e7(r->o, ep->out_lat_e7, ep->out_lon_e7, AN_GEO_ALT_UNKNOWN, &e) < 0)
 		return 0;
-	if (r->n == r->cap) {
-		size_t nc = r->cap ? r->cap * 2 : 4096;
-		struct rfix *q = realloc(r->v, nc * sizeof *q);
-		if (!q)
-			return -ENOMEM;
-		r->v = q;
-		r->cap = nc;
-	}
+	if (an_array_grow((void **)&r->v, &r->cap, r->n, 4096, sizeof *r->v))
+		return -ENOMEM;
 	/* h_acc as the collar derives it from GST: sqrt(σ_lat² + σ_lon²) (collar-fw/core/nmea.c) */
 	double h = hypot(ep->g.sigma_e_m, ep->g.sigma_n_m) * 1000.0;
 	r->v[r->n++] = (struct rfix){ep->utc_ms, e.e_mm, e.n_mm, h >= 4e9 ? 4000000000u : (uint32_t)llround(h)};
@@ -358,14 +353,8 @@ struct inputs {
 
 static int in_push(struct inputs *in, const struct an_hazard_input *x)
 {
-	if (in->n == in->cap) {
-		size_t nc = in->cap ? in->cap * 2 : 65536;
-		struct an_hazard_input *q = realloc(in->v, nc * sizeof *q);
-		if (!q)
-			return -ENOMEM;
-		in->v = q;
-		in->cap = nc;
-	}
+	if (an_array_grow((void **)&in->v, &in->cap, in->n, 65536, sizeof *in->v))
+		return -ENOMEM;
 	in->v[in->n++] = *x;
 	return 0;
 }
@@ -389,18 +378,10 @@ static int locstat_add(struct locstat *l, int rx, double raw_m, double placed_m,
 {
 	if (rx < 0 || rx >= AN_SIM_RX_COUNT)
 		return 0;
-	if (l->n[rx] == l->cap[rx]) {
-		size_t nc = l->cap[rx] ? l->cap[rx] * 2 : 256;
-		double *a = realloc(l->raw[rx], nc * sizeof *a);
-		if (!a)
-			return -ENOMEM;
-		l->raw[rx] = a;
-		double *b = realloc(l->placed[rx], nc * sizeof *b);
-		if (!b)
-			return -ENOMEM;
-		l->placed[rx] = b;
-		l->cap[rx] = nc;
-	}
+	size_t cap_p = l->cap[rx]; /* the two columns grow together */
+	if (an_array_grow((void **)&l->raw[rx], &l->cap[rx], l->n[rx], 256, sizeof *l->raw[rx]) ||
+	    an_array_grow((void **)&l->placed[rx], &cap_p, l->n[rx], 256, sizeof *l->placed[rx]))
+		return -ENOMEM;
 	l->raw[rx][l->n[rx]] = raw_m;
 	l->placed[rx][l->n[rx]++] = placed_m;
 	l->n_boxed[rx] += boxed;

@@ -1186,6 +1186,18 @@ static int feed_motion(struct run *r, struct collar *c, int64_t until, bool *pro
 	}
 }
 
+/* The collar's next GNSS epoch onto its NMEA pipe queue; the first one marks the collar's time origin. */
+static int gnss_next(struct collar *c)
+{
+	size_t i = c->ep_next++;
+	if (!c->have_t0) {
+		c->have_t0 = true;
+		c->t0_utc = c->ep_utc[i];
+		c->ep_first = i;
+	}
+	return outq_put(&c->gq, c->nmea + c->ep_off[i], c->ep_off[i + 1] - c->ep_off[i]) ? -ENOMEM : 0;
+}
+
 static int feed(struct run *r, struct collar *c, bool *progress)
 {
 	const struct an_sim_animal *an = &r->w.animals[c->a];
@@ -1194,13 +1206,7 @@ static int feed(struct run *r, struct collar *c, bool *progress)
 	/* live: everything due by the host clock (--fast has its own feed, feed_sync) */
 	int rc;
 	while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S) {
-		size_t i = c->ep_next++;
-		if (!c->have_t0) {
-			c->have_t0 = true;
-			c->t0_utc = c->ep_utc[i];
-			c->ep_first = i;
-		}
-		if (outq_put(&c->gq, c->nmea + c->ep_off[i], c->ep_off[i + 1] - c->ep_off[i]))
+		if (gnss_next(c))
 			return -ENOMEM;
 		*progress = true;
 	}
@@ -1981,13 +1987,7 @@ static int feed_sync(struct run *r, struct collar *c)
 		return 0;
 	if (!c->gnss_closed) {
 		while (c->ep_next < c->n_ep && c->ep_utc[c->ep_next] <= r->S + STEP_MS && r->S < an->off_utc_ms) {
-			size_t i = c->ep_next++;
-			if (!c->have_t0) {
-				c->have_t0 = true;
-				c->t0_utc = c->ep_utc[i];
-				c->ep_first = i;
-			}
-			if (outq_put(&c->gq, c->nmea + c->ep_off[i], c->ep_off[i + 1] - c->ep_off[i]))
+			if (gnss_next(c))
 				return -ENOMEM;
 		}
 	}
