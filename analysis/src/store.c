@@ -229,6 +229,20 @@ int an_store__audit(struct an_store *s, const char *who, const char *action, con
 	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, "audit");
 }
 
+int an_store__rows(struct an_store *s, sqlite3_stmt *st, an_store__row_fn row, void *ctx, const char *where)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = row(ctx, st);
+		if (r != 0) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, where);
+}
+
 int an_store__batch_finish(struct an_store *s, const struct an_store__batch *b, size_t *inserted,
                            size_t *duplicates, size_t *bad)
 {

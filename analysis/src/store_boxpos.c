@@ -59,29 +59,32 @@ int an_store_ind_box(struct an_store *s, uint16_t collar_id, uint32_t rec_seq, s
 #define BP_COLS "SELECT id, collar_id, rec_seq, lane, along_mm, sd_mm, entered_ms, who FROM indication_boxpos "
 #define BP_NEWEST "entered_ms DESC, lane DESC, along_mm DESC, sd_mm DESC, id DESC"
 
+struct bp_cb {
+	an_store_boxpos_cb cb;
+	void *ctx;
+};
+
+static int bp_row(void *ctx, sqlite3_stmt *st)
+{
+	const struct bp_cb *k = ctx;
+	struct an_store_boxpos b;
+	memset(&b, 0, sizeof b);
+	b.id = sqlite3_column_int64(st, 0);
+	b.collar_id = (uint16_t)sqlite3_column_int(st, 1);
+	b.rec_seq = (uint32_t)sqlite3_column_int64(st, 2);
+	b.lane = (uint32_t)sqlite3_column_int64(st, 3);
+	b.along_mm = sqlite3_column_int64(st, 4);
+	b.sd_mm = (uint32_t)sqlite3_column_int64(st, 5);
+	b.entered_ms = sqlite3_column_int64(st, 6);
+	const unsigned char *who = sqlite3_column_text(st, 7);
+	snprintf(b.who, sizeof b.who, "%s", who != NULL ? (const char *)who : "");
+	return k->cb(k->ctx, &b);
+}
+
 static int bp_each(struct an_store *s, sqlite3_stmt *st, an_store_boxpos_cb cb, void *ctx, const char *where)
 {
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct an_store_boxpos b;
-		memset(&b, 0, sizeof b);
-		b.id = sqlite3_column_int64(st, 0);
-		b.collar_id = (uint16_t)sqlite3_column_int(st, 1);
-		b.rec_seq = (uint32_t)sqlite3_column_int64(st, 2);
-		b.lane = (uint32_t)sqlite3_column_int64(st, 3);
-		b.along_mm = sqlite3_column_int64(st, 4);
-		b.sd_mm = (uint32_t)sqlite3_column_int64(st, 5);
-		b.entered_ms = sqlite3_column_int64(st, 6);
-		const unsigned char *who = sqlite3_column_text(st, 7);
-		snprintf(b.who, sizeof b.who, "%s", who != NULL ? (const char *)who : "");
-		int r = cb(ctx, &b);
-		if (r != 0) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, where);
+	struct bp_cb k = {cb, ctx};
+	return an_store__rows(s, st, bp_row, &k, where);
 }
 
 static int take_first(void *ctx, const struct an_store_boxpos *b)

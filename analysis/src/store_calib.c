@@ -188,6 +188,33 @@ out_rollback:
 #define CAL_NEWEST(t) \
 	t ".as_of_ms DESC, " t ".hits DESC, " t ".misses DESC, " t ".false_inds DESC, " t ".area_m2 DESC, " t ".id DESC"
 
+struct cal_cb {
+	an_store_calibration_cb cb;
+	void *ctx;
+};
+
+static int cal_row(void *ctx, sqlite3_stmt *st)
+{
+	const struct cal_cb *k = ctx;
+	struct an_store_calibration c;
+	memset(&c, 0, sizeof c);
+	c.id = sqlite3_column_int64(st, 0);
+	c.animal_id = sqlite3_column_int64(st, 1);
+	const unsigned char *sp = sqlite3_column_text(st, 2);
+	c.species = sp != NULL && strcmp((const char *)sp, "dog") == 0 ? AN_SPECIES_DOG : AN_SPECIES_RAT;
+	c.as_of_ms = sqlite3_column_int64(st, 3);
+	c.hits = (uint64_t)sqlite3_column_int64(st, 4);
+	c.misses = (uint64_t)sqlite3_column_int64(st, 5);
+	c.false_inds = (uint64_t)sqlite3_column_int64(st, 6);
+	c.area_m2 = sqlite3_column_double(st, 7);
+	enum an_calib_source src = 0;
+	if (an_store_calib_source_parse((const char *)sqlite3_column_text(st, 8), &src) == 0)
+		c.source = src; /* else 0: the CHECK allows only known names */
+	snprintf(c.note, sizeof c.note, "%s", (const char *)sqlite3_column_text(st, 9));
+	c.entered_ms = sqlite3_column_int64(st, 10);
+	return k->cb(k->ctx, &c);
+}
+
 static int cal_each(struct an_store *s, const char *sql, int64_t arg, an_store_calibration_cb cb, void *ctx,
                     const char *where)
 {
@@ -200,32 +227,8 @@ static int cal_each(struct an_store *s, const char *sql, int64_t arg, an_store_c
 	if (err < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, arg);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct an_store_calibration c;
-		memset(&c, 0, sizeof c);
-		c.id = sqlite3_column_int64(st, 0);
-		c.animal_id = sqlite3_column_int64(st, 1);
-		const unsigned char *sp = sqlite3_column_text(st, 2);
-		c.species = sp != NULL && strcmp((const char *)sp, "dog") == 0 ? AN_SPECIES_DOG : AN_SPECIES_RAT;
-		c.as_of_ms = sqlite3_column_int64(st, 3);
-		c.hits = (uint64_t)sqlite3_column_int64(st, 4);
-		c.misses = (uint64_t)sqlite3_column_int64(st, 5);
-		c.false_inds = (uint64_t)sqlite3_column_int64(st, 6);
-		c.area_m2 = sqlite3_column_double(st, 7);
-		enum an_calib_source src = 0;
-		if (an_store_calib_source_parse((const char *)sqlite3_column_text(st, 8), &src) == 0)
-			c.source = src; /* else 0: the CHECK allows only known names */
-		snprintf(c.note, sizeof c.note, "%s", (const char *)sqlite3_column_text(st, 9));
-		c.entered_ms = sqlite3_column_int64(st, 10);
-		int r = cb(ctx, &c);
-		if (r != 0) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, where);
+	struct cal_cb k = {cb, ctx};
+	return an_store__rows(s, st, cal_row, &k, where);
 }
 
 static int take_first(void *ctx, const struct an_store_calibration *c)

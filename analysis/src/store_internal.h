@@ -70,6 +70,11 @@ int an_store__writable(struct an_store *s, const char *where);
 /* The end of an all-or-nothing batch of appends (calibration records, box positions) inside a transaction:
  * one audit row naming the batch when anything was new, then the commit and the counts. An audit failure
  * rolls the batch back (*bad = n: the batch as a whole). */
+/* Step a prepared statement to its end and finalize it, handing each row to row(): 0 at the end, row()'s
+ * first nonzero value, or the SQL error (the calibration, box-position and clearance iterators). */
+typedef int (*an_store__row_fn)(void *ctx, sqlite3_stmt *st);
+int an_store__rows(struct an_store *s, sqlite3_stmt *st, an_store__row_fn row, void *ctx, const char *where);
+
 struct an_store__batch {
 	const char *where, *who, *action, *entity, *noun, *what;
 	int64_t last_id;

@@ -1009,6 +1009,35 @@ out_rollback:
 	"SELECT id, task_id, coalesce(hazard_id, 0), lat_e7, lon_e7, x_mm, y_mm, coalesce(pos_err_mm, 0), result, "     \
 	"device_type, depth_mm, team, date_ms FROM clearance_results "
 
+struct clr_cb {
+	an_store_clearance_cb cb;
+	void *ctx;
+};
+
+static int clearance_row(void *ctx, sqlite3_stmt *st)
+{
+	const struct clr_cb *k = ctx;
+	struct an_store_clearance c;
+	memset(&c, 0, sizeof c);
+	int64_t v;
+	c.id = sqlite3_column_int64(st, 0);
+	c.task_id = sqlite3_column_int64(st, 1);
+	c.hazard_id = sqlite3_column_int64(st, 2);
+	c.has_pos = sqlite3_column_type(st, 3) != SQLITE_NULL;
+	c.lat_e7 = sqlite3_column_int(st, 3);
+	c.lon_e7 = sqlite3_column_int(st, 4);
+	c.x_mm = sqlite3_column_int64(st, 5);
+	c.y_mm = sqlite3_column_int64(st, 6);
+	c.pos_err_mm = (uint32_t)sqlite3_column_int64(st, 7);
+	c.result = (enum an_clearance_result)INDEX_OF(clr_txt, sqlite3_column_text(st, 8));
+	copy_text(c.device_type, sqlite3_column_text(st, 9));
+	if (col_opt(st, 10, &v))
+		c.has_depth = true, c.depth_mm = (int32_t)v;
+	copy_text(c.team, sqlite3_column_text(st, 11));
+	c.date_ms = sqlite3_column_int64(st, 12);
+	return k->cb(k->ctx, &c);
+}
+
 static int clearances_each(struct an_store *s, const char *sql, int64_t arg, an_store_clearance_cb cb, void *ctx,
                            const char *where)
 {
@@ -1021,34 +1050,8 @@ static int clearances_each(struct an_store *s, const char *sql, int64_t arg, an_
 	if (err < 0)
 		return err;
 	sqlite3_bind_int64(st, 1, arg);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct an_store_clearance c;
-		memset(&c, 0, sizeof c);
-		int64_t v;
-		c.id = sqlite3_column_int64(st, 0);
-		c.task_id = sqlite3_column_int64(st, 1);
-		c.hazard_id = sqlite3_column_int64(st, 2);
-		c.has_pos = sqlite3_column_type(st, 3) != SQLITE_NULL;
-		c.lat_e7 = sqlite3_column_int(st, 3);
-		c.lon_e7 = sqlite3_column_int(st, 4);
-		c.x_mm = sqlite3_column_int64(st, 5);
-		c.y_mm = sqlite3_column_int64(st, 6);
-		c.pos_err_mm = (uint32_t)sqlite3_column_int64(st, 7);
-		c.result = (enum an_clearance_result)INDEX_OF(clr_txt, sqlite3_column_text(st, 8));
-		copy_text(c.device_type, sqlite3_column_text(st, 9));
-		if (col_opt(st, 10, &v))
-			c.has_depth = true, c.depth_mm = (int32_t)v;
-		copy_text(c.team, sqlite3_column_text(st, 11));
-		c.date_ms = sqlite3_column_int64(st, 12);
-		int r = cb(ctx, &c);
-		if (r != 0) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, where);
+	struct clr_cb k = {cb, ctx};
+	return an_store__rows(s, st, clearance_row, &k, where);
 }
 
 int an_store_clearances_by_task(struct an_store *s, int64_t task_id, an_store_clearance_cb cb, void *ctx)
