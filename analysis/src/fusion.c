@@ -34,7 +34,8 @@ int an_fusion_opts_check(const struct an_fusion_opts *o)
 	    o->gate_radius_mm < 1 || o->gate_radius_mm > 1000000 || !pos_finite(o->sens_prior_a) ||
 	    !pos_finite(o->sens_prior_b) || !pos_finite(o->fa_prior_shape) || !pos_finite(o->fa_prior_m2_rat) ||
 	    !pos_finite(o->fa_prior_m2_dog) || !(o->sens_lower_cred > 0.0 && o->sens_lower_cred < 1.0) ||
-	    o->repeat_permil > 1000)
+	    o->repeat_permil > 1000 || !(o->handler_confirm_false > 0.0) ||
+	    !(o->handler_confirm_false < o->handler_confirm_true) || !(o->handler_confirm_true < 1.0))
 		return -EINVAL;
 	return 0;
 }
@@ -174,6 +175,31 @@ int an_fusion_lr_regate(const struct an_fusion_opts *o, const struct an_fusion_l
 	return 0;
 }
 
+int an_fusion_handler_q10(const struct an_fusion_opts *o, enum an_review verdict, bool repeat, int64_t *out)
+{
+	struct an_fusion_opts def;
+	o = opts_or_default(o, &def);
+	if (an_fusion_opts_check(o) < 0 || out == NULL)
+		return -EINVAL;
+	double l;
+	switch (verdict) {
+	case AN_REVIEW_UNREVIEWED:
+		*out = 0;
+		return 0;
+	case AN_REVIEW_CONFIRMED:
+		l = log(o->handler_confirm_true) - log(o->handler_confirm_false);
+		break;
+	case AN_REVIEW_REJECTED:
+		l = log1p(-o->handler_confirm_true) - log1p(-o->handler_confirm_false);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (repeat)
+		l *= (double)o->repeat_permil / 1000.0;
+	return an_fusion_q10(l, out);
+}
+
 static int lr_cmp(const void *pa, const void *pb)
 {
 	const struct an_fusion_lr *a = pa, *b = pb;
@@ -239,6 +265,15 @@ int an_fusion_score(const struct an_fusion_opts *o, const struct an_fusion_lr *l
 	memset(&r, 0, sizeof(r));
 	if ((err = an_fusion_prior(o, &r.prior_q10, NULL)) < 0)
 		return err;
+	/* the handler's four terms, rounded once like the animals' (indexed [verdict - 1][repeat]) */
+	int64_t hq[2][2];
+	for (int v = 0; v < 2; v++)
+		for (int rep = 0; rep < 2; rep++)
+			if ((err = an_fusion_handler_q10(o, (enum an_review)(v + 1), rep, &hq[v][rep])) < 0)
+				return err;
+	for (size_t i = 0; i < n_obs; i++)
+		if (obs[i].indicated && (unsigned)obs[i].verdict > AN_REVIEW_REJECTED)
+			return -EINVAL;
 
 	struct an_fusion_obs *t = NULL;
 	if (n_obs > 0) {
@@ -278,6 +313,7 @@ int an_fusion_score(const struct an_fusion_opts *o, const struct an_fusion_lr *l
 			e.session_id = t[k].session_id;
 			e.kind = t[k].indicated ? AN_FUSION_EV_INDICATED : AN_FUSION_EV_CLEAN;
 			uint64_t last_ind = 0;
+			bool confirmed = false, rejected = false;
 			while (m < j && t[m].session_id == t[k].session_id) {
 				if (t[m].indicated && (e.n_ind == 0 || t[m].ind_id != last_ind)) {
 					if (e.n_ind == 0)
@@ -286,13 +322,22 @@ int an_fusion_score(const struct an_fusion_opts *o, const struct an_fusion_lr *l
 						e.n_ind++;
 					last_ind = t[m].ind_id;
 				}
+				if (t[m].indicated) {
+					confirmed |= t[m].verdict == AN_REVIEW_CONFIRMED;
+					rejected |= t[m].verdict == AN_REVIEW_REJECTED;
+				}
 				m++;
 			}
 			if (e.kind == AN_FUSION_EV_INDICATED) {
+				/* one confirmed indication in the gate makes the pass's verdict (an/fusion.h) */
 				e.repeat = seen_pos;
-				e.delta_q10 = seen_pos ? lr->pos_rep_q10 : lr->pos_q10;
+				e.verdict = confirmed ? AN_REVIEW_CONFIRMED : rejected ? AN_REVIEW_REJECTED : AN_REVIEW_UNREVIEWED;
+				e.handler_q10 = e.verdict ? hq[e.verdict - 1][seen_pos] : 0;
+				int64_t animal_q10 = seen_pos ? lr->pos_rep_q10 : lr->pos_q10;
+				e.delta_q10 = animal_q10 + e.handler_q10;
 				seen_pos = true;
-				r.pos_q10 += e.delta_q10;
+				r.pos_q10 += animal_q10;
+				r.handler_q10 += e.handler_q10;
 				r.n_ind_passes++;
 			} else {
 				e.repeat = seen_neg;
@@ -315,7 +360,7 @@ int an_fusion_score(const struct an_fusion_opts *o, const struct an_fusion_lr *l
 		i = j;
 	}
 	r.n_evidence = (uint32_t)n_ev;
-	r.total_q10 = r.prior_q10 + r.pos_q10 + r.neg_q10;
+	r.total_q10 = r.prior_q10 + r.pos_q10 + r.neg_q10 + r.handler_q10;
 	r.p = an_fusion_prob(r.total_q10);
 	*res = r;
 	err = n_ev > cap ? -ENOBUFS : 0;

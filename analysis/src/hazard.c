@@ -47,12 +47,14 @@ void an_hazard_opts_init(struct an_hazard_opts *o)
 	o->box_frame = true;
 	o->pinpoint_rat_mm = 350;
 	o->pinpoint_dog_mm = 850;
+	o->handler_verdicts = true;
 	o->max_inds = (size_t)1 << 22;
 	o->max_sessions = (size_t)1 << 20;
 	o->max_fixes = (size_t)1 << 26;
 	o->max_clearances = (size_t)1 << 20;
 	o->max_calibs = (size_t)1 << 20;
 	o->max_boxpos = (size_t)1 << 22;
+	o->max_reviews = (size_t)1 << 22;
 }
 
 struct sess {
@@ -113,6 +115,10 @@ struct an_hazard_engine {
 	size_t n_clr, cap_clr;
 	struct an_hazard_boxpos *bp; /* the winning recorder entry per indication, sorted by ind_id */
 	size_t n_bp, cap_bp;
+	struct an_hazard_review *rv; /* the handler's verdict in force per indication, sorted by ind_id */
+	size_t n_rv, cap_rv;
+	uint64_t *rv_dirty; /* known indications whose verdict in force changed since the last compute */
+	size_t n_rv_dirty, cap_rv_dirty;
 
 	struct table cur;
 	/* Incremental recompute (compute_incr): the single-link clustering of every indication kept across
@@ -444,6 +450,8 @@ void an_hazard_free(struct an_hazard_engine *h)
 	free(h->cal);
 	free(h->clr);
 	free(h->bp);
+	free(h->rv);
+	free(h->rv_dirty);
 	table_free(&h->cur);
 	an_cluster_free(h->cl);
 	plink_free(h->pl);
@@ -744,6 +752,74 @@ static int add_boxpos(struct an_hazard_engine *h, const struct an_hazard_boxpos 
 	return 0;
 }
 
+static size_t review_pos(const struct an_hazard_engine *h, uint64_t ind_id, bool *found)
+{
+	size_t lo = 0, hi = h->n_rv;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->rv[mid].ind_id < ind_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < h->n_rv && h->rv[lo].ind_id == ind_id;
+	return lo;
+}
+
+/* The verdict in force on an indication as the fusion sees it (none with opts.handler_verdicts off). */
+static enum an_review review_of(const struct an_hazard_engine *h, uint64_t ind_id)
+{
+	if (!h->o.handler_verdicts)
+		return AN_REVIEW_UNREVIEWED;
+	bool found;
+	size_t at = review_pos(h, ind_id, &found);
+	return found ? h->rv[at].verdict : AN_REVIEW_UNREVIEWED;
+}
+
+/* Does verdict a beat b (one indication)? The latest t_ms, ties: rejected (an/hazard.h). */
+static bool review_beats(const struct an_hazard_review *a, const struct an_hazard_review *b)
+{
+	if (a->t_ms != b->t_ms)
+		return a->t_ms > b->t_ms;
+	return a->verdict == AN_REVIEW_REJECTED && b->verdict != AN_REVIEW_REJECTED;
+}
+
+static int add_review(struct an_hazard_engine *h, const struct an_hazard_review *r)
+{
+	if (r->ind_id == 0 || r->ind_id == UINT64_MAX ||
+	    (r->verdict != AN_REVIEW_CONFIRMED && r->verdict != AN_REVIEW_REJECTED))
+		return -EINVAL;
+	bool found;
+	size_t at = review_pos(h, r->ind_id, &found);
+	enum an_review before = AN_REVIEW_UNREVIEWED;
+	if (found) {
+		if (!review_beats(r, &h->rv[at]))
+			return 0; /* the same verdict again, or one the verdict in force supersedes */
+		before = h->rv[at].verdict;
+		h->rv[at] = *r;
+	} else {
+		if (h->n_rv >= h->o.max_reviews)
+			return -ENOSPC;
+		int err = grow((void **)&h->rv, &h->cap_rv, h->n_rv + 1, sizeof(*h->rv));
+		if (err < 0)
+			return err;
+		memmove(&h->rv[at + 1], &h->rv[at], (h->n_rv - at) * sizeof(*h->rv));
+		h->rv[at] = *r;
+		h->n_rv++;
+	}
+	/* a known indication's point is scored again (an unknown one is scored with it when it arrives); a
+	 * later verdict that says the same changes nothing */
+	if (!h->o.handler_verdicts || before == r->verdict || ind_find(h, r->ind_id) == NULL)
+		return 0;
+	int err = grow((void **)&h->rv_dirty, &h->cap_rv_dirty, h->n_rv_dirty + 1, sizeof(*h->rv_dirty));
+	if (err < 0) {
+		h->full = true; /* the stored verdict is in force; a full recompute scores it */
+		return 0;
+	}
+	h->rv_dirty[h->n_rv_dirty++] = r->ind_id;
+	return 0;
+}
+
 /* ---- recompute ------------------------------------------------------------------------------------------ */
 
 static uint32_t isqrt_u64(uint64_t v)
@@ -1036,7 +1112,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 			pt->first_t_ms = d->t_ms;
 		if (d->t_ms > pt->last_t_ms)
 			pt->last_t_ms = d->t_ms;
-		sc->obs[no++] = (struct an_fusion_obs){ d->animal_id, d->session_id, true, d->id };
+		sc->obs[no++] = (struct an_fusion_obs){ d->animal_id, d->session_id, true, d->id, review_of(h, d->id) };
 	}
 	if (h->o.eps_mm == AN_HAZARD_EPS_DERIVED) {
 		/* derived eps links fixes of very different accuracy (RTK with consumer): the best estimate of the
@@ -1080,7 +1156,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 	for (size_t s = 0; s < h->n_sess; s++) {
 		const struct sess *ss = &h->sess[s];
 		if (ss->has_rec && an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm))
-			sc->obs[no++] = (struct an_fusion_obs){ ss->rec.animal_id, ss->session_id, false, 0 };
+			sc->obs[no++] = (struct an_fusion_obs){ ss->rec.animal_id, ss->session_id, false, 0, AN_REVIEW_UNREVIEWED };
 	}
 	struct an_fusion_result fr;
 	size_t n_ev = t->ev_off[p];
@@ -1377,6 +1453,7 @@ static int compute(struct an_hazard_engine *h, struct table *t)
 {
 	int err = 0;
 	memset(t, 0, sizeof(*t));
+	h->n_rv_dirty = 0; /* every point is scored with the verdicts in force */
 	/* inds sorted by id: the canonical order for everything below */
 	if (h->n_inds > 1)
 		qsort(h->inds, h->n_inds, sizeof(*h->inds), ind_cmp);
@@ -1491,7 +1568,7 @@ static int compute_incr(struct an_hazard_engine *h, struct table *t)
 	memset(t, 0, sizeof(*t));
 	uint64_t *newids = malloc((n_new ? n_new : 1) * sizeof(*newids));
 	uint64_t *dsess = malloc((h->n_sess ? h->n_sess : 1) * sizeof(*dsess));
-	uint64_t *dirty = malloc((n_new + old->n + 1) * sizeof(*dirty));
+	uint64_t *dirty = malloc((n_new + old->n + h->n_rv_dirty + 1) * sizeof(*dirty));
 	uint64_t *lab_old = malloc((old->n ? old->n : 1) * sizeof(*lab_old));
 	struct lab *mlist = NULL;
 	struct scorer sc = { 0 };
@@ -1516,10 +1593,13 @@ static int compute_incr(struct an_hazard_engine *h, struct table *t)
 		goto out_free;
 	qsort(dsess, n_dirty, sizeof(*dsess), u64_cmp_q);
 
-	/* 2. labels: dirty = the points new indications landed in, and the points old points merged into */
+	/* 2. labels: dirty = the points new indications landed in, the points old points merged into, and the
+	 * points holding an indication whose handler's verdict changed */
 	size_t nd = 0;
 	for (size_t i = 0; i < n_new; i++)
 		dirty[nd++] = label_of(h, newids[i]);
+	for (size_t i = 0; i < h->n_rv_dirty; i++)
+		dirty[nd++] = label_of(h, h->rv_dirty[i]);
 	for (size_t p = 0; p < old->n; p++) {
 		lab_old[p] = label_of(h, old->pts[p].id);
 		if (lab_old[p] != old->pts[p].id)
@@ -1699,6 +1779,9 @@ int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in
 		case AN_HAZARD_IN_BOXPOS:
 			err = add_boxpos(h, &in[i].u.boxpos);
 			break;
+		case AN_HAZARD_IN_REVIEW:
+			err = add_review(h, &in[i].u.review);
+			break;
 		default:
 			err = -EINVAL;
 		}
@@ -1716,6 +1799,7 @@ int an_hazard_apply(struct an_hazard_engine *h, const struct an_hazard_input *in
 		return cerr; /* the inputs stay; the next apply recomputes everything and reports */
 	}
 	h->full = false;
+	h->n_rv_dirty = 0;
 	if (incr)
 		h->n_incr++;
 	else
@@ -1862,9 +1946,13 @@ int an_hazard_dump(const struct an_hazard_engine *h, FILE *f)
 		for (size_t k = t->ev_off[i]; k < t->ev_off[i + 1]; k++) {
 			const struct an_fusion_evidence *e = &t->ev[k];
 			bad |= fprintf(f, "  %s animal=%" PRIu64 " session=%" PRIu64 " n_ind=%" PRIu32 " first=%" PRIu64
-					  " repeat=%d delta=%+" PRId64 "\n",
+					  " repeat=%d delta=%+" PRId64,
 				       e->kind == AN_FUSION_EV_INDICATED ? "indicated" : "clean", e->animal_id,
 				       e->session_id, e->n_ind, e->first_ind_id, (int)e->repeat, e->delta_q10) < 0;
+			if (e->verdict != AN_REVIEW_UNREVIEWED)
+				bad |= fprintf(f, " handler=%s%+" PRId64,
+				               e->verdict == AN_REVIEW_CONFIRMED ? "confirmed" : "rejected", e->handler_q10) < 0;
+			bad |= fprintf(f, "\n") < 0;
 		}
 	}
 	for (size_t i = 0; i < t->n_cm; i++)

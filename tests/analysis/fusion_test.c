@@ -91,7 +91,7 @@ Test(an_fusion, one_indication_then_clean_pass_then_second_indication)
 {
 	struct an_fusion_lr lrs[2] = { lr_of(1, AN_SPECIES_RAT, 40, 2, 100, 30000.0),
 				       lr_of(2, AN_SPECIES_RAT, 60, 1, 150, 45000.0) };
-	struct an_fusion_obs obs[2] = { { 1, 100, true, 5001 }, { 2, 200, false, 0 } };
+	struct an_fusion_obs obs[2] = { { 1, 100, true, 5001, AN_REVIEW_UNREVIEWED }, { 2, 200, false, 0, AN_REVIEW_UNREVIEWED } };
 	struct an_fusion_evidence ev[4];
 	struct an_fusion_result r1, r2, r3;
 
@@ -123,8 +123,8 @@ Test(an_fusion, repeated_indications_in_one_pass_count_once)
 {
 	struct an_fusion_lr lrs[1] = { lr_of(3, AN_SPECIES_RAT, 10, 0, 5, 2000.0) };
 	struct an_fusion_obs obs[7] = {
-		{ 3, 9, true, 44 }, { 3, 9, true, 41 }, { 3, 9, true, 43 }, { 3, 9, true, 41 }, /* 41 twice */
-		{ 3, 9, false, 0 }, { 3, 9, false, 0 }, { 3, 9, true, 42 },                   /* swept too */
+		{ 3, 9, true, 44, AN_REVIEW_UNREVIEWED }, { 3, 9, true, 41, AN_REVIEW_UNREVIEWED }, { 3, 9, true, 43, AN_REVIEW_UNREVIEWED }, { 3, 9, true, 41, AN_REVIEW_UNREVIEWED }, /* 41 twice */
+		{ 3, 9, false, 0, AN_REVIEW_UNREVIEWED }, { 3, 9, false, 0, AN_REVIEW_UNREVIEWED }, { 3, 9, true, 42, AN_REVIEW_UNREVIEWED },                   /* swept too */
 	};
 	struct an_fusion_evidence ev[2];
 	struct an_fusion_result r;
@@ -141,8 +141,8 @@ Test(an_fusion, repeated_indications_in_one_pass_count_once)
 Test(an_fusion, further_passes_of_same_animal_are_discounted_by_session_order)
 {
 	struct an_fusion_lr lrs[1] = { lr_of(3, AN_SPECIES_RAT, 10, 0, 5, 2000.0) };
-	struct an_fusion_obs obs[4] = { { 3, 30, true, 300 }, { 3, 10, true, 100 }, { 3, 40, false, 0 },
-					{ 3, 20, false, 0 } };
+	struct an_fusion_obs obs[4] = { { 3, 30, true, 300, AN_REVIEW_UNREVIEWED }, { 3, 10, true, 100, AN_REVIEW_UNREVIEWED }, { 3, 40, false, 0, AN_REVIEW_UNREVIEWED },
+					{ 3, 20, false, 0, AN_REVIEW_UNREVIEWED } };
 	struct an_fusion_evidence ev[4];
 	struct an_fusion_result r;
 	cr_assert_eq(an_fusion_score(NULL, lrs, 1, obs, 4, ev, 4, &r), 0);
@@ -163,7 +163,7 @@ Test(an_fusion, further_passes_of_same_animal_are_discounted_by_session_order)
 Test(an_fusion, errors_are_reported)
 {
 	struct an_fusion_lr lrs[2] = { lr_of(5, AN_SPECIES_RAT, 0, 0, 0, 0.0), lr_of(4, AN_SPECIES_DOG, 0, 0, 0, 0.0) };
-	struct an_fusion_obs obs[2] = { { 4, 1, true, 1 }, { 5, 1, false, 0 } };
+	struct an_fusion_obs obs[2] = { { 4, 1, true, 1, AN_REVIEW_UNREVIEWED }, { 5, 1, false, 0, AN_REVIEW_UNREVIEWED } };
 	struct an_fusion_result r;
 	struct an_fusion_evidence ev[1];
 	cr_assert_eq(an_fusion_score(NULL, lrs, 2, obs, 1, NULL, 0, &r), -EINVAL); /* not sorted */
@@ -205,7 +205,9 @@ static void random_case(uint64_t *s, struct an_fusion_lr *lrs, struct an_fusion_
 		/* sessions belong to one animal: session = animal * 100 + k */
 		uint64_t sess = (100 + a) * 100 + rng_next(s) % 6;
 		bool ind = (rng_next(s) % 3) == 0;
-		obs[i] = (struct an_fusion_obs){ 100 + a, sess, ind, ind ? 1 + rng_next(s) % 1000 : 0 };
+		uint64_t id = ind ? 1 + rng_next(s) % 1000 : 0;
+		/* the handler's verdicts too: one pass's verdict comes from all its indications, in any order */
+		obs[i] = (struct an_fusion_obs){ 100 + a, sess, ind, id, (enum an_review)(rng_next(s) % 3) };
 	}
 }
 
@@ -244,27 +246,32 @@ Test(an_fusion, integer_sum_matches_double_reference)
 		cr_assert_eq(an_fusion_score(NULL, lrs, N_ANIMALS, obs, N_OBS, ev, N_OBS, &r), 0);
 		/* reference: collapse by brute force over (animal, session) */
 		double l = log(-expm1(-213.0 / 1400000.0 * PI_D)) + 213.0 / 1400000.0 * PI_D;
-		size_t terms = 0;
+		size_t terms = 0, n_lines = 0;
 		for (size_t a = 0; a < N_ANIMALS; a++) {
 			bool seen_pos = false, seen_neg = false;
 			for (uint64_t k = 0; k < 6; k++) {
 				uint64_t sess = (100 + a) * 100 + k;
-				bool any = false, ind = false;
+				bool any = false, ind = false, conf = false, rej = false;
 				for (size_t i = 0; i < N_OBS; i++)
 					if (obs[i].session_id == sess) {
 						any = true;
 						ind |= obs[i].indicated;
+						conf |= obs[i].indicated && obs[i].verdict == AN_REVIEW_CONFIRMED;
+						rej |= obs[i].indicated && obs[i].verdict == AN_REVIEW_REJECTED;
 					}
 				if (!any)
 					continue;
 				double x = ind ? lrs[a].log_lr_pos : lrs[a].log_lr_neg;
+				/* the handler: c_T 0.9, c_F 0.5 (defaults); a confirmation in the pass beats a rejection */
+				double hx = !ind ? 0.0 : conf ? log(0.9 / 0.5) : rej ? log(0.1 / 0.5) : 0.0;
 				bool *seen = ind ? &seen_pos : &seen_neg;
-				l += *seen ? 0.5 * x : x;
+				l += *seen ? 0.5 * (x + hx) : x + hx;
 				*seen = true;
-				terms++;
+				terms += 1 + (hx != 0.0); /* each rounded once */
+				n_lines++;
 			}
 		}
-		cr_assert_eq(terms, r.n_evidence);
+		cr_assert_eq(n_lines, r.n_evidence);
 		double err = fabs((double)r.total_q10 - 1024.0 * l);
 		cr_assert_leq(err, 0.5 * (double)(terms + 1) + 1e-6, "round %d: |%lld − %f| = %f", round,
 			      (long long)r.total_q10, 1024.0 * l, err);
@@ -297,4 +304,74 @@ Test(an_fusion, regate_equals_a_recompute_at_the_other_gate)
 	struct an_fusion_lr bad;
 	memset(&bad, 0, sizeof bad);
 	cr_assert_eq(an_fusion_lr_regate(NULL, &bad, &bad), -EINVAL);
+}
+
+/* The handler's verdict (an/fusion.h): c_T 0.90, c_F 0.50 give log(1.8) = +0.5878 nat → +602 q10 for a
+ * confirmation and log(0.2) = −1.6094 nat → −1648 for a rejection, half of each on a repeated pass (+301,
+ * −824); a pass with a confirmed and a rejected indication counts as confirmed; the line's delta holds it. */
+Test(an_fusion, handler_verdict_terms_exact)
+{
+	int64_t q;
+	cr_assert_eq(an_fusion_handler_q10(NULL, AN_REVIEW_CONFIRMED, false, &q), 0);
+	cr_expect_eq(q, 602);
+	cr_assert_eq(an_fusion_handler_q10(NULL, AN_REVIEW_REJECTED, false, &q), 0);
+	cr_expect_eq(q, -1648);
+	cr_assert_eq(an_fusion_handler_q10(NULL, AN_REVIEW_CONFIRMED, true, &q), 0);
+	cr_expect_eq(q, 301);
+	cr_assert_eq(an_fusion_handler_q10(NULL, AN_REVIEW_REJECTED, true, &q), 0);
+	cr_expect_eq(q, -824);
+	cr_assert_eq(an_fusion_handler_q10(NULL, AN_REVIEW_UNREVIEWED, false, &q), 0);
+	cr_expect_eq(q, 0);
+	cr_expect_eq(an_fusion_handler_q10(NULL, (enum an_review)3, false, &q), -EINVAL);
+
+	struct an_fusion_lr lrs[2] = { lr_of(1, AN_SPECIES_RAT, 40, 2, 100, 30000.0),
+				       lr_of(2, AN_SPECIES_RAT, 60, 1, 150, 45000.0) };
+	/* animal 1: pass 10 confirmed + rejected indications, pass 11 (repeat) rejected; animal 2: pass 20
+	 * rejected; animal 2's pass 21 has no verdict */
+	struct an_fusion_obs obs[] = { { 1, 10, true, 1, AN_REVIEW_REJECTED },  { 1, 10, true, 2, AN_REVIEW_CONFIRMED },
+				       { 1, 11, true, 3, AN_REVIEW_REJECTED },  { 2, 20, true, 4, AN_REVIEW_REJECTED },
+				       { 2, 21, true, 5, AN_REVIEW_UNREVIEWED }, { 2, 22, false, 0, AN_REVIEW_CONFIRMED } };
+	struct an_fusion_evidence ev[8];
+	struct an_fusion_result r;
+	cr_assert_eq(an_fusion_score(NULL, lrs, 2, obs, 6, ev, 8, &r), 0);
+	cr_assert_eq(r.n_evidence, 5);
+	cr_expect(ev[0].session_id == 10 && ev[0].verdict == AN_REVIEW_CONFIRMED && ev[0].handler_q10 == 602);
+	cr_expect_eq(ev[0].delta_q10, lrs[0].pos_q10 + 602);
+	cr_expect(ev[1].session_id == 11 && ev[1].repeat && ev[1].verdict == AN_REVIEW_REJECTED && ev[1].handler_q10 == -824);
+	cr_expect_eq(ev[1].delta_q10, lrs[0].pos_rep_q10 - 824);
+	cr_expect(ev[2].session_id == 20 && ev[2].verdict == AN_REVIEW_REJECTED && ev[2].handler_q10 == -1648);
+	cr_expect(ev[3].session_id == 21 && ev[3].verdict == AN_REVIEW_UNREVIEWED && ev[3].handler_q10 == 0);
+	cr_expect_eq(ev[3].delta_q10, lrs[1].pos_rep_q10);
+	cr_expect(ev[4].kind == AN_FUSION_EV_CLEAN && ev[4].verdict == AN_REVIEW_UNREVIEWED && ev[4].handler_q10 == 0,
+	          "a clean pass has no verdict");
+	cr_expect_eq(r.handler_q10, 602 - 824 - 1648);
+	cr_expect_eq(r.total_q10, r.prior_q10 + lrs[0].pos_q10 + lrs[0].pos_rep_q10 + lrs[1].pos_q10 +
+	                              lrs[1].pos_rep_q10 + lrs[1].neg_q10 + 602 - 824 - 1648);
+	int64_t sum = r.prior_q10;
+	for (size_t i = 0; i < r.n_evidence; i++)
+		sum += ev[i].delta_q10;
+	cr_expect_eq(sum, r.total_q10, "the lines add up to the total");
+	obs[0].verdict = (enum an_review)7;
+	cr_expect_eq(an_fusion_score(NULL, lrs, 2, obs, 6, ev, 8, &r), -EINVAL);
+
+	/* the range: 0 < c_F < c_T < 1 */
+	struct an_fusion_opts o;
+	an_fusion_opts_init(&o);
+	cr_expect_eq(an_fusion_opts_check(&o), 0);
+	o.handler_confirm_false = o.handler_confirm_true;
+	cr_expect_eq(an_fusion_opts_check(&o), -EINVAL, "c_F = c_T: a verdict would say nothing");
+	an_fusion_opts_init(&o);
+	o.handler_confirm_true = 1.0;
+	cr_expect_eq(an_fusion_opts_check(&o), -EINVAL);
+	an_fusion_opts_init(&o);
+	o.handler_confirm_false = 0.0;
+	cr_expect_eq(an_fusion_opts_check(&o), -EINVAL);
+	an_fusion_opts_init(&o);
+	o.handler_confirm_false = NAN;
+	cr_expect_eq(an_fusion_opts_check(&o), -EINVAL);
+	an_fusion_opts_init(&o);
+	o.handler_confirm_true = 0.99;
+	o.handler_confirm_false = 0.2;
+	cr_assert_eq(an_fusion_handler_q10(&o, AN_REVIEW_REJECTED, false, &q), 0);
+	cr_expect_eq(q, llround(log(0.01 / 0.8) * 1024)); /* −4.382 nat */
 }

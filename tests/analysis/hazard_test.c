@@ -39,6 +39,7 @@ static struct an_hazard_input in_fix(uint64_t sid, int64_t t, int64_t e, int64_t
 static const struct an_hazard_opts *g_opts;
 static bool g_hacc;
 static bool g_boxpos; /* sessions in one 12 x 12 m box of 24 lanes, recorder entries for indications */
+static bool g_review; /* handler verdicts for indications (and for ids that never come) */
 
 /* The box of the random streams: 24 lanes of 0.5 m, 12 m long, from (0, 0) along east. */
 static struct an_geo_box plot_box(void)
@@ -53,6 +54,15 @@ static struct an_hazard_input in_boxpos(uint64_t ind, uint32_t lane, int64_t alo
 	memset(&x, 0, sizeof(x));
 	x.kind = AN_HAZARD_IN_BOXPOS;
 	x.u.boxpos = (struct an_hazard_boxpos){ ind, lane, along, sd, entered };
+	return x;
+}
+
+static struct an_hazard_input in_review(uint64_t ind, enum an_review v, int64_t t)
+{
+	struct an_hazard_input x;
+	memset(&x, 0, sizeof(x));
+	x.kind = AN_HAZARD_IN_REVIEW;
+	x.u.review = (struct an_hazard_review){ ind, v, t };
 	return x;
 }
 
@@ -484,6 +494,11 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 			out[n++] = in_boxpos(next_id, lane, x + (int64_t)(rng_next(&s) % 400) - 200,
 			                     (uint32_t)(100 + rng_next(&s) % 300), (int64_t)(rng_next(&s) % 2));
 		}
+		/* the handler's verdicts for most: one, or a change of mind (a later time, or the same time: the
+		 * tie goes to rejected whatever the order), now and then for an indication that never comes */
+		for (uint64_t r = 0; g_review && r < rng_next(&s) % 3 && n < cap; r++)
+			out[n++] = in_review(rng_next(&s) % 10 == 0 ? next_id + 1000000 : next_id,
+			                     (enum an_review)(1 + rng_next(&s) % 2), (int64_t)(rng_next(&s) % 3));
 	}
 	for (uint64_t a = 1; a <= 5 && n + 2 < cap; a++) {
 		enum an_species sp = a == 5 ? AN_SPECIES_DOG : AN_SPECIES_RAT;
@@ -502,7 +517,7 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 	return n;
 }
 
-#define MAX_IN 512
+#define MAX_IN 640
 
 static void shuffled_body(void)
 {
@@ -837,4 +852,143 @@ Test(an_hazard, boxpos_places_the_indication_in_its_lane, .init = setup, .fini =
 	z = in_boxpos(10, 1u << 20, 1000, 100, 0);
 	cr_expect_eq(an_hazard_apply(f, &z, 1, 11), -EINVAL);
 	an_hazard_free(f);
+}
+
+/* The handler's verdicts (struct an_hazard_review) in the random streams: the verdict in force is a function
+ * of the set (latest t_ms, ties rejected), whatever the order and batching, before or after its indication. */
+Test(an_hazard, review_shuffled_inputs_give_identical_state)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	g_boxpos = true;
+	g_review = true;
+	shuffled_body();
+	g_opts = NULL;
+	g_hacc = false;
+	g_boxpos = false;
+	g_review = false;
+}
+
+Test(an_hazard, review_every_prefix_equals_a_fresh_recompute)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	g_review = true;
+	prefix_body();
+	g_review = false;
+	g_opts = NULL;
+	g_hacc = false;
+}
+
+/* Exact log-odds with verdicts (c_T 0.90, c_F 0.50: +602 confirmed, −1648 rejected, an/fusion.h): none,
+ * confirmed, a tie at the same time (rejected wins), an older verdict (ignored, no event), a changed verdict
+ * (rescored incrementally, one SCORE event), a verdict before its indication, the evidence line, and
+ * handler_verdicts = off giving the state without verdicts. */
+Test(an_hazard, review_verdicts_score_exactly, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input in[] = { in_session(1, 1, AN_SPECIES_RAT), in_session(2, 2, AN_SPECIES_RAT),
+		                        in_ind(10, 1, 1, 1000, 1000) };
+	cr_assert_eq(an_hazard_apply(eng, in, 3, 1), 0);
+	struct an_hazard_point p;
+	cr_assert_eq(an_hazard_find(eng, 10, &p), 0);
+	int64_t none = p.log_odds_q10;
+	struct an_fusion_lr l1 = lr(&(struct an_fusion_animal){ 1, AN_SPECIES_RAT, 0, 0, 0, 0.0 });
+	cr_assert_eq(none, p.prior_q10 + l1.pos_q10, "no verdict: prior + LR+ only");
+
+	struct an_hazard_input c = in_review(10, AN_REVIEW_CONFIRMED, 5000);
+	size_t ev0 = evs->n, incr0, full0, incr1, full1;
+	an_hazard_apply_counts(eng, &incr0, &full0);
+	cr_assert_eq(an_hazard_apply(eng, &c, 1, 2), 0);
+	cr_assert_eq(an_hazard_find(eng, 10, &p), 0);
+	cr_expect_eq(p.log_odds_q10, none + 602, "confirmed: %lld", (long long)(p.log_odds_q10 - none));
+	cr_assert_eq(evs->n, ev0 + 1);
+	cr_expect_eq(evs->ev[ev0].kind, AN_HAZARD_EV_SCORE);
+	cr_expect_eq(evs->ev[ev0].log_odds_to_q10, none + 602);
+	an_hazard_apply_counts(eng, &incr1, &full1);
+	cr_expect(incr1 == incr0 + 1 && full1 == full0, "a verdict rescores one point, incrementally");
+	struct an_fusion_evidence e[4];
+	size_t ne;
+	cr_assert_eq(an_hazard_evidence(eng, 10, e, 4, &ne), 0);
+	cr_assert_eq(ne, 1);
+	cr_expect(e[0].verdict == AN_REVIEW_CONFIRMED && e[0].handler_q10 == 602 && e[0].delta_q10 == l1.pos_q10 + 602);
+	size_t len;
+	char *d = dump(eng, &len);
+	cr_expect_not_null(strstr(d, "handler=confirmed+602"), "%s", d);
+	free(d);
+
+	/* the same time, rejected: the tie goes to rejected (whichever came first) */
+	struct an_hazard_input r = in_review(10, AN_REVIEW_REJECTED, 5000);
+	cr_assert_eq(an_hazard_apply(eng, &r, 1, 3), 0);
+	cr_assert_eq(an_hazard_find(eng, 10, &p), 0);
+	cr_expect_eq(p.log_odds_q10, none - 1648);
+	/* the confirmation again (same time): still rejected, nothing changes */
+	ev0 = evs->n;
+	cr_assert_eq(an_hazard_apply(eng, &c, 1, 4), 0);
+	struct an_hazard_input old = in_review(10, AN_REVIEW_CONFIRMED, 4000);
+	cr_assert_eq(an_hazard_apply(eng, &old, 1, 4), 0);
+	cr_assert_eq(an_hazard_find(eng, 10, &p), 0);
+	cr_expect_eq(p.log_odds_q10, none - 1648);
+	cr_expect_eq(evs->n, ev0, "an older or tied confirmation: no event");
+	/* the handler changes his mind later: rescored */
+	struct an_hazard_input later = in_review(10, AN_REVIEW_CONFIRMED, 6000);
+	cr_assert_eq(an_hazard_apply(eng, &later, 1, 5), 0);
+	cr_assert_eq(an_hazard_find(eng, 10, &p), 0);
+	cr_expect_eq(p.log_odds_q10, none + 602);
+	cr_assert_eq(evs->n, ev0 + 1);
+	cr_expect_eq(evs->ev[ev0].log_odds_from_q10, none - 1648);
+
+	/* a verdict before its indication: rat 2's rejected indication 20 m away */
+	struct an_hazard_input r20 = in_review(20, AN_REVIEW_REJECTED, 7000), i20 = in_ind(20, 2, 2, 21000, 1000);
+	cr_assert_eq(an_hazard_apply(eng, &r20, 1, 6), 0);
+	cr_expect_eq(an_hazard_count(eng), 1);
+	cr_assert_eq(an_hazard_apply(eng, &i20, 1, 7), 0);
+	cr_assert_eq(an_hazard_find(eng, 20, &p), 0);
+	cr_expect_eq(p.log_odds_q10, none - 1648, "rat 2 is as new as rat 1");
+
+	/* the same set at once in another order equals it */
+	struct an_hazard_engine *f;
+	cr_assert_eq(an_hazard_new(NULL, &f), 0);
+	struct an_hazard_input all[] = { later, i20, old, in[2], r, c, r20, in[0], in[1] };
+	cr_assert_eq(an_hazard_apply(f, all, 9, 0), 0);
+	size_t la, lb;
+	char *da = dump(eng, &la), *db = dump(f, &lb);
+	cr_expect(la == lb && memcmp(da, db, la) == 0, "%s\nvs\n%s", da, db);
+	free(da);
+	free(db);
+	an_hazard_free(f);
+
+	/* handler_verdicts off: the verdicts are kept and score nothing */
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.handler_verdicts = false;
+	struct an_hazard_engine *g, *n;
+	cr_assert_eq(an_hazard_new(&o, &g), 0);
+	cr_assert_eq(an_hazard_new(NULL, &n), 0);
+	cr_assert_eq(an_hazard_apply(g, all, 9, 0), 0);
+	struct an_hazard_input plain[] = { in[0], in[1], in[2], i20 };
+	cr_assert_eq(an_hazard_apply(n, plain, 4, 0), 0);
+	da = dump(g, &la);
+	db = dump(n, &lb);
+	cr_expect(la == lb && memcmp(da, db, la) == 0, "%s\nvs\n%s", da, db);
+	free(da);
+	free(db);
+	an_hazard_free(g);
+	an_hazard_free(n);
+
+	/* malformed verdicts are refused; c_F >= c_T is not an engine */
+	struct an_hazard_input z = in_review(0, AN_REVIEW_CONFIRMED, 0);
+	cr_expect_eq(an_hazard_apply(eng, &z, 1, 8), -EINVAL);
+	z = in_review(10, AN_REVIEW_UNREVIEWED, 9000);
+	cr_expect_eq(an_hazard_apply(eng, &z, 1, 8), -EINVAL);
+	an_hazard_opts_init(&o);
+	o.fusion.handler_confirm_false = 0.95;
+	struct an_hazard_engine *bad = NULL;
+	cr_expect_eq(an_hazard_new(&o, &bad), -EINVAL);
+	cr_expect_null(bad);
 }

@@ -29,6 +29,24 @@
  *     session id gets full weight, so the choice depends on the set, not on arrival order.
  * Independent evidence = distinct animal ids.
  *
+ * The handler's verdict (domain.md §6: "the handler must confirm/reject in one tap"). An indicated pass
+ * whose indications in the gate carry a verdict gets the handler's likelihood ratio on top of its LR⁺:
+ *     confirmed:  LR_h = c_T / c_F              rejected:  LR_h = (1 − c_T) / (1 − c_F)
+ *   c_T = P(handler confirms | the animal indicated an item), c_F = P(handler confirms | false indication)
+ * The pass's verdict is CONFIRMED if any of its indications in the gate is confirmed, else REJECTED if any
+ * is rejected, else none (LR_h = 1): the handler confirms what he saw as the animal's real response, and one
+ * confirmed response in the gate is that response. Assumption: given the truth, the handler's call is
+ * independent of the animal's own false-indication and detection model (he judges the behaviour, not the
+ * ground; a handler who "reads" the ground would make c_F larger, which is why the defaults are
+ * conservative). A repeated pass of the same animal gets the repeat weight on its handler term too (the
+ * same handler judging the same animal: dependent like the pass itself). Defaults c_T 0.90, c_F 0.50: OUR
+ * ASSUMPTION, no published anchor (a handler confirms nearly every real indication and cannot tell half of
+ * the false ones from real ones; the simulator's handlers are 0.90–0.99 / 0.20–0.60, so the defaults trust
+ * a verdict less than the simulated world would allow); a programme sets both from its double-blind
+ * accreditation records. They give +0.588 nat (+602 q10) for a confirmation and −1.609 nat (−1648 q10) for
+ * a rejection; a repeated pass +301 / −824. Range: 0 < c_F < c_T < 1 (a confirmation must raise P and a
+ * rejection lower it).
+ *
  * Defaults and their sources:
  *   ρ = 213 / 1 400 000 m² = 1.52e-4 per m² (items found by the Cambodia technical-survey-dog validation,
  *       analysis.md §2.2): a suspected-hazard-area density; set it from the task's own survey;
@@ -58,6 +76,8 @@
 #define AN_FUSION_GATE_RADIUS_DEFAULT_MM 1000
 #define AN_FUSION_REPEAT_PERMIL_DEFAULT 500u
 #define AN_FUSION_SENS_LOWER_CRED_DEFAULT 0.95
+#define AN_FUSION_HANDLER_CONFIRM_TRUE_DEFAULT 0.90  /* our assumption (above) */
+#define AN_FUSION_HANDLER_CONFIRM_FALSE_DEFAULT 0.50 /* our assumption (above) */
 
 #define AN_FUSION_OPTS_VERSION 1
 struct an_fusion_opts {
@@ -69,11 +89,13 @@ struct an_fusion_opts {
 	double fa_prior_m2_rat, fa_prior_m2_dog; /* Gamma prior rate (m² of searched area), > 0 */
 	double sens_lower_cred;   /* one-sided credibility of s_low, in (0, 1) */
 	uint32_t repeat_permil;   /* weight of a further same-animal pass of the same kind, 0 .. 1000 */
+	double handler_confirm_true, handler_confirm_false; /* c_T, c_F above: 0 < c_F < c_T < 1 */
 };
 #define AN_FUSION_OPTS_INIT                                                                                 \
 	{ AN_FUSION_OPTS_VERSION, AN_FUSION_DENSITY_DEFAULT_PER_M2, AN_FUSION_GATE_RADIUS_DEFAULT_MM,     \
 	  AN_STATS_SENS_PRIOR_A, AN_STATS_SENS_PRIOR_B, AN_STATS_FA_PRIOR_SHAPE, AN_STATS_FA_PRIOR_M2_RAT, \
-	  AN_STATS_FA_PRIOR_M2_DOG, AN_FUSION_SENS_LOWER_CRED_DEFAULT, AN_FUSION_REPEAT_PERMIL_DEFAULT }
+	  AN_STATS_FA_PRIOR_M2_DOG, AN_FUSION_SENS_LOWER_CRED_DEFAULT, AN_FUSION_REPEAT_PERMIL_DEFAULT,      \
+	  AN_FUSION_HANDLER_CONFIRM_TRUE_DEFAULT, AN_FUSION_HANDLER_CONFIRM_FALSE_DEFAULT }
 
 void an_fusion_opts_init(struct an_fusion_opts *o);
 /* @retval -EINVAL a field out of range */
@@ -119,13 +141,15 @@ int an_fusion_prior(const struct an_fusion_opts *o, int64_t *prior_q10, double *
 int an_fusion_animal_lr(const struct an_fusion_opts *o, const struct an_fusion_animal *a, struct an_fusion_lr *out)
 	__attribute__((warn_unused_result));
 
-/* One raw observation at the gate: an indication of a pass inside it (indicated = true, ind_id = its id),
- * or a pass whose track swept the gate (indicated = false). Duplicates and both kinds for the same pass
- * are allowed: an_fusion_score collapses them to one observation per (animal, pass). */
+/* One raw observation at the gate: an indication of a pass inside it (indicated = true, ind_id = its id,
+ * verdict = the handler's on it, AN_REVIEW_UNREVIEWED = none), or a pass whose track swept the gate
+ * (indicated = false, verdict ignored). Duplicates and both kinds for the same pass are allowed:
+ * an_fusion_score collapses them to one observation per (animal, pass). */
 struct an_fusion_obs {
 	uint64_t animal_id, session_id;
 	bool indicated;
 	uint64_t ind_id;
+	enum an_review verdict;
 };
 
 enum an_fusion_ev_kind { AN_FUSION_EV_INDICATED = 1, AN_FUSION_EV_CLEAN = 2 };
@@ -137,11 +161,13 @@ struct an_fusion_evidence {
 	uint32_t n_ind;        /* indications of this pass in the gate (counted once) */
 	uint64_t first_ind_id; /* the smallest of them (0 for a clean pass) */
 	bool repeat;           /* a further pass of the same animal and kind: discounted */
-	int64_t delta_q10;
+	int64_t delta_q10;     /* the whole line: the animal's term + handler_q10 */
+	enum an_review verdict; /* the pass's handler verdict (indicated passes; UNREVIEWED = none) */
+	int64_t handler_q10;    /* its log LR_h (repeat-weighted like the pass), 0 = none */
 };
 
 struct an_fusion_result {
-	int64_t prior_q10, pos_q10, neg_q10, total_q10; /* total = prior + pos + neg, exact */
+	int64_t prior_q10, pos_q10, neg_q10, handler_q10, total_q10; /* total = prior + pos + neg + handler, exact */
 	double p;                                       /* an_fusion_prob(total) */
 	uint32_t n_evidence;
 	uint32_t n_ind_passes, n_ind_animals;
@@ -168,6 +194,12 @@ int an_fusion_score(const struct an_fusion_opts *o, const struct an_fusion_lr *l
  * Used per hazard point when the gate follows the point's position uncertainty (an/hazard.h).
  * @retval -EINVAL bad opts or an in that an_fusion_animal_lr cannot have produced; -ERANGE */
 int an_fusion_lr_regate(const struct an_fusion_opts *o, const struct an_fusion_lr *in, struct an_fusion_lr *out)
+	__attribute__((warn_unused_result));
+
+/* The handler's term (q10) of one indicated pass: verdict CONFIRMED or REJECTED (UNREVIEWED: 0), repeat =
+ * a further pass of the same animal (weight repeat_permil). Rounded once from its double value. o may be NULL.
+ * @retval -EINVAL bad opts or verdict */
+int an_fusion_handler_q10(const struct an_fusion_opts *o, enum an_review verdict, bool repeat, int64_t *out)
 	__attribute__((warn_unused_result));
 
 /* Sort lrs by animal_id. @retval -EINVAL duplicate animal ids */

@@ -14,7 +14,8 @@
  * evidence involves a changed track are scored again, the others are copied; clearance matching (global,
  * one-to-one) runs over the whole table. A calibration or a new session record (they change likelihood
  * ratios or track owners anywhere) makes that apply a full recompute, and so does a recorder box position
- * (struct an_hazard_boxpos) that moves a known indication.
+ * (struct an_hazard_boxpos) that moves a known indication. A handler's verdict (struct an_hazard_review)
+ * that changes the verdict in force of a known indication rescores only the point holding it.
  *
  * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
  * point (an_cluster with min_pts = 1, exact integer distances). So a point is "one or more indications"
@@ -57,7 +58,9 @@
  * session record whose buffered track (an_coverage_path) covers the CENTROID and that has no member
  * indication is a clean sweep. Calibration per animal: the latest an_hazard_calib by as_of_ms; an animal
  * without one is scored as NEW (priors only) of the species of its session records (smallest session id),
- * or as a rat if none (the larger false-indication prior: its indications weigh less).
+ * or as a rat if none (the larger false-indication prior: its indications weigh less). Each member carries
+ * the handler's verdict in force on it (opts.handler_verdicts): the pass's verdict adds the handler's
+ * likelihood ratio to its indicated line (an/fusion.h, c_T / c_F in opts.fusion).
  *
  * Status rules (first that applies; the thresholds are options):
  *   1. a clearance result is attached → confirmed_explosive (AP/AT mine, UXO, other ERW), confirmed_fragment,
@@ -115,8 +118,13 @@ struct an_hazard_opts {
 	 * 0.25 m per axis: all within 1 m, domain.md §2.3), dogs 850 (σ ≈ 0.6 m: "MDD pinpointing is weak",
 	 * domain.md §1.2 — OUR ASSUMPTION for the number). 0 = off. */
 	uint32_t pinpoint_rat_mm, pinpoint_dog_mm;
+	/* The handler's verdicts (struct an_hazard_review) as evidence, default on; the model's c_T and c_F are
+	 * opts.fusion.handler_confirm_true / _false (defaults 0.90 / 0.50, an/fusion.h). Off: reviews are kept
+	 * but score nothing, and the state is what it is without them. */
+	bool handler_verdicts;
 	size_t max_inds, max_sessions, max_fixes, max_clearances, max_calibs; /* caps; -ENOSPC beyond */
 	size_t max_boxpos; /* recorder box positions (one kept per indication) */
+	size_t max_reviews; /* handler verdicts (one kept per indication) */
 };
 void an_hazard_opts_init(struct an_hazard_opts *o);
 
@@ -168,6 +176,19 @@ struct an_hazard_boxpos {
 	uint32_t sd_mm;     /* the recorder's 1-sigma along the lane */
 	int64_t entered_ms; /* when it was entered: the latest wins */
 };
+/*
+ * The handler's verdict on an indication (domain.md §6: each indication carries "handler confirmation
+ * state"): from the collar (a short press confirms, a long one rejects) or from the web API. Several for one
+ * indication (a handler changes his mind, or the web overrides the collar): the latest t_ms wins, ties:
+ * REJECTED, so the verdict in force is a function of the set, like the store's indications.review. A verdict
+ * may come before or after its indication; one that changes the verdict in force of a known indication
+ * rescores the point holding it (incrementally: the clustering does not change).
+ */
+struct an_hazard_review {
+	uint64_t ind_id;       /* struct an_hazard_ind.id, != 0 */
+	enum an_review verdict; /* AN_REVIEW_CONFIRMED or AN_REVIEW_REJECTED */
+	int64_t t_ms;          /* when it was given: the latest wins */
+};
 struct an_hazard_clearance {
 	uint64_t id;      /* unique, != 0 */
 	uint64_t ind_ref; /* an indication id of the point this result was dug for; 0 = match by position */
@@ -185,6 +206,7 @@ enum an_hazard_input_kind {
 	AN_HAZARD_IN_CALIB = 4,
 	AN_HAZARD_IN_CLEARANCE = 5,
 	AN_HAZARD_IN_BOXPOS = 6,
+	AN_HAZARD_IN_REVIEW = 7,
 };
 struct an_hazard_input {
 	enum an_hazard_input_kind kind;
@@ -195,6 +217,7 @@ struct an_hazard_input {
 		struct an_hazard_calib calib;
 		struct an_hazard_clearance clearance;
 		struct an_hazard_boxpos boxpos;
+		struct an_hazard_review review;
 	} u;
 };
 
@@ -250,7 +273,8 @@ void an_hazard_set_sink(struct an_hazard_engine *h, an_hazard_event_fn fn, void 
  * recomputed and reported), the offending one and the rest are not. Fixes may precede their session's
  * record (they count once it arrives); a clearance's ind_ref may precede its indication.
  * @retval -EINVAL a malformed input (id 0, coordinate beyond AN_GEO_RANGE_MAX_MM, unknown species or
- *         result, sweep out of range, box position lane >= 2^20 or sd > 10^7 mm) or an inconsistency (an indication and its session record naming
+ *         result, sweep out of range, box position lane >= 2^20 or sd > 10^7 mm, a review's verdict neither
+ *         confirmed nor rejected) or an inconsistency (an indication and its session record naming
  *         different animals)
  * @retval -EEXIST an id already used with different content (indication, session, clearance)
  * @retval -ENOSPC a cap reached
@@ -307,7 +331,9 @@ int an_hazard_dump(const struct an_hazard_engine *h, FILE *f) __attribute__((war
  *                  'superseded' and loses its evidence rows (they live on in the point it merged into).
  *                  Exports and reports skip superseded rows.
  *   hazard_evidence rewritten per live point: one 'indication' row per member (the pass's log-odds delta on
- *                  its first indication, 0 on the others) and one 'clean_pass' row per clean sweep.
+ *                  its first indication, 0 on the others; the delta includes the handler's verdict term, and
+ *                  the verdict in force is the indications.review of the store's rows) and one 'clean_pass'
+ *                  row per clean sweep.
  *   hazard_events  one row per ev[i] (the events an_hazard_apply delivered since the last sync; NULL/0 for
  *                  none, e.g. when an engine is rebuilt at start-up), kind created/status/score, RETIRED as a
  *                  'status' row to superseded with note "merged into <id>"; the store's seq numbers them.
