@@ -26,7 +26,7 @@ static void help(FILE *f)
 		"       scentrack sim SCENARIO [--seed N] --run --data DIR [--fast] [--bin-dir DIR] [--web HOST:PORT]\n"
 		"                     [--serial SHIM] [--frame-log FILE]\n"
 		"       scentrack sim SCENARIO [--seed N] --evaluate --in-process [--seeds K] [--eps-mm auto|MM]\n"
-		"                     [--no-box-frame] [--no-recorder] ...\n"
+		"                     [--no-box-frame] [--no-recorder] [--no-verdicts] ...\n"
 		"       scentrack sim SCENARIO [--seed N] --evaluate --data DIR [--gate-m M] [--min-detection X]\n"
 		"                     [--max-false Y]\n"
 		"       scentrack sim SCENARIO --coverage SEEDS [--seed FIRST] [--min-coverage X]\n"
@@ -84,6 +84,8 @@ static void help(FILE *f)
 		"                    [hazard] box_frame = no), to see what reading passes as lanes adds\n"
 		"      --no-recorder  --in-process: the scenario's [schedule] recorder = no (no data recorder's box\n"
 		"                    positions), to see what the recorder's sheet adds\n"
+		"      --no-verdicts  --in-process: the core's [hazard] handler_verdicts = no (the handlers' confirm /\n"
+		"                    reject presses are not evidence), to see what the verdicts add\n"
 		"  -c, --coverage N  coverage of the accuracy report's 95 %% intervals (sensitivity, false-indication\n"
 		"                    rate) over N seeds from --seed, in process (world model + estimators only)\n"
 		"      --min-coverage X  exit 1 if either coverage is below X\n"
@@ -160,6 +162,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 		{"seeds", required_argument, NULL, 'n'},  {"eps-mm", required_argument, NULL, 'E'},
 		{"no-box-frame", no_argument, NULL, 'Z'},
 		{"no-recorder", no_argument, NULL, 'Q'},
+		{"no-verdicts", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int policy = 2;
@@ -169,7 +172,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 	double gate_m = 3.0, min_det = 0, max_false = -1, min_cov = 0;
 	unsigned long coverage = 0, seeds = 1;
 	long long eps_mm = 0;
-	bool in_process = false, no_box_frame = false, no_recorder = false;
+	bool in_process = false, no_box_frame = false, no_recorder = false, no_verdicts = false;
 	uint64_t seed = 1;
 	const char *out = NULL;
 	bool fast = false;
@@ -234,6 +237,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 		case 'I': in_process = true; break;
 		case 'Z': no_box_frame = true; break;
 		case 'Q': no_recorder = true; break;
+		case 'V': no_verdicts = true; break;
 		case 'n': case 'E': {
 			char *end;
 			errno = 0;
@@ -279,7 +283,8 @@ int scentrack_cmd_sim(int argc, char **argv)
 		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .gate_m = gate_m,
 		                                    .min_detection = min_det, .max_false = max_false, .policy = policy,
 		                                    .in_process = true, .seeds = (uint32_t)seeds, .eps_mm = eps_mm,
-		                                    .no_box_frame = no_box_frame, .no_recorder = no_recorder};
+		                                    .no_box_frame = no_box_frame, .no_recorder = no_recorder,
+		                                    .no_verdicts = no_verdicts};
 		return scentrack_sim_evaluate(&ro);
 	}
 	if (run || evaluate) {

@@ -45,6 +45,7 @@ struct scentrack_sim_run_opts {
 	int64_t eps_mm;       /* --in-process: the engine's eps (0 = derived, the core's default) */
 	bool no_box_frame;    /* --in-process: [hazard] box_frame = no */
 	bool no_recorder;     /* --in-process: [schedule] recorder = no */
+	bool no_verdicts;     /* --in-process: [hazard] handler_verdicts = no */
 };
 /* sim_framelog.c: wall-clock (CLOCK_REALTIME) time each delivered record reached the gateway's link. */
 struct sim_framelog;

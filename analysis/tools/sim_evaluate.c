@@ -397,9 +397,11 @@ static int locstat_add(struct locstat *l, int rx, double raw_m, double placed_m,
  * world's indications are the ones the handler marked; with [hazard] require_handler = yes the core keeps
  * exactly those) and the radio (nothing lost: the kill tests show the pipeline loses nothing). With the
  * scenario's recorder on, the data recorder's box position of every indication (an/sim.h RECORDER), as
- * `--run` hands the sheet to the core's import socket at the end of the day.
+ * `--run` hands the sheet to the core's import socket at the end of the day. With verdicts, the handler's
+ * verdict on every indication as the collar sends it (a short press confirms, a long one rejects; the
+ * verdict's time is the press's end), which the core stores and feeds as AN_HAZARD_IN_REVIEW.
  */
-static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_frame, struct hz **h_out,
+static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_frame, bool verdicts, struct hz **h_out,
                          size_t *nh_out, struct ind **i_out, size_t *ni_out, struct locstat *ls)
 {
 	int rc = -ENOMEM;
@@ -463,6 +465,15 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 			goto out;
 		ind[ni++] = (struct ind){f->e_mm, f->n_mm, w->animals[d->animal].p.rx};
 	}
+	for (uint32_t i = 0; verdicts && i < w->n_inds; i++) {
+		const struct an_sim_ind *d = &w->inds[i];
+		struct an_hazard_input x = {.kind = AN_HAZARD_IN_REVIEW};
+		x.u.review = (struct an_hazard_review){(uint64_t)(d->animal + 1u) << 32 | d->id,
+		                                       d->confirmed ? AN_REVIEW_CONFIRMED : AN_REVIEW_REJECTED,
+		                                       d->press_ms + (int64_t)d->press_len_ms};
+		if ((rc = in_push(&in, &x)) < 0)
+			goto out;
+	}
 	/* the data recorder's sheet, as `--run` imports it into the core at the end of the day (every entry to
 	 * the task's engine, which uses those of the indications it has) */
 	for (uint32_t k = 0; k < w->n_rec; k++) {
@@ -478,6 +489,7 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 	an_hazard_opts_init(&ho);
 	ho.eps_mm = eps_mm; /* the core's [hazard] defaults otherwise (p_excavate 0.5, agree_animals 2) */
 	ho.box_frame = box_frame;
+	ho.handler_verdicts = verdicts;
 	/* the prior from the task's survey, as scentrack sim writes it into the core's [hazard] section */
 	ho.fusion.density_per_m2 = an_sim_explosive_density_per_100m2(&w->sc) / 100.0;
 	if (!(ho.fusion.density_per_m2 > 0)) /* no explosive class in the mix: the core's default prior */
@@ -629,9 +641,9 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	if (!m)
 		goto out;
 	int64_t gate = llround(o->gate_m * 1000.0);
-	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s, recorder's box positions %s; "
-	       "no classifier, no radio): %s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc",
-	       o->no_box_frame ? "off" : "on", sc->recorder ? "on" : "off", o->scenario);
+	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s, recorder's box positions %s, "
+	       "handler's verdicts %s; no classifier, no radio): %s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc",
+	       o->no_box_frame ? "off" : "on", sc->recorder ? "on" : "off", o->no_verdicts ? "off" : "on", o->scenario);
 	for (uint32_t si = 0; si < ns; si++) {
 		struct an_sim_world w;
 		uint64_t seed = o->seed + si;
@@ -648,7 +660,7 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		for (uint32_t b = 0; b < w.n_boxes; b++)
 			area += w.boxes[b].area_m2;
 		struct an_sim_eval_point *pts = NULL;
-		r = inproc_points(&w, o->eps_mm, !o->no_box_frame, &h, &nh, &ind, &ni, &ls);
+		r = inproc_points(&w, o->eps_mm, !o->no_box_frame, !o->no_verdicts, &h, &nh, &ind, &ni, &ls);
 		if (r == 0 && !(pts = malloc((nh + ni + 1) * sizeof *pts)))
 			r = -ENOMEM;
 		if (r == 0)
