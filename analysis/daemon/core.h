@@ -57,6 +57,8 @@ struct core_config {
 	double density_per_m2; /* fusion prior: explosive items per m² from the task's survey; 0 = fusion default */
 	bool box_frame;        /* place passes in their box's lanes (an/boxframe.h) */
 	uint32_t pinpoint_rat_mm, pinpoint_dog_mm; /* the animals' own pinpointing, DRMS (an/hazard.h opts) */
+	bool handler_verdicts;                     /* the handler's confirm/reject as evidence (an/fusion.h) */
+	double handler_confirm_true, handler_confirm_false; /* c_T, c_F: 0 < c_F < c_T < 1 */
 	double p_excavate;
 	unsigned agree_animals;
 	/* [clearance] (core_clearance.c) */

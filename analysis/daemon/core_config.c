@@ -86,6 +86,9 @@ void core_config_defaults(struct core_config *c)
 		c->box_frame = ho.box_frame;
 		c->pinpoint_rat_mm = ho.pinpoint_rat_mm;
 		c->pinpoint_dog_mm = ho.pinpoint_dog_mm;
+		c->handler_verdicts = ho.handler_verdicts;
+		c->handler_confirm_true = ho.fusion.handler_confirm_true;
+		c->handler_confirm_false = ho.fusion.handler_confirm_false;
 	}
 	core_web_config_defaults(&c->web);
 }
@@ -284,6 +287,19 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 			if (unum(v, 0, 10000, &u))
 				BAD("\"%s\": expected 0..10000 (mm, DRMS)", v);
 			*(!strcmp(name, "pinpoint_rat_mm") ? &c->pinpoint_rat_mm : &c->pinpoint_dog_mm) = (uint32_t)u;
+		} else if (!strcmp(name, "handler_verdicts")) {
+			if (!strcmp(v, "yes") || !strcmp(v, "true"))
+				c->handler_verdicts = true;
+			else if (!strcmp(v, "no") || !strcmp(v, "false"))
+				c->handler_verdicts = false;
+			else
+				BAD("\"%s\": expected yes or no", v);
+		} else if (!strcmp(name, "handler_confirm_true") || !strcmp(name, "handler_confirm_false")) {
+			char *end;
+			double p = strtod(v, &end);
+			if (end == v || *end || !(p > 0.0 && p < 1.0))
+				BAD("\"%s\": expected a probability strictly between 0 and 1", v);
+			*(!strcmp(name, "handler_confirm_true") ? &c->handler_confirm_true : &c->handler_confirm_false) = p;
 		} else if (!strcmp(name, "p_excavate")) {
 			char *end;
 			double p = strtod(v, &end);
@@ -326,6 +342,13 @@ int core_config_load(struct core_config *c, const char *path)
 		return st.err ? st.err : -EIO;
 	if (st.lat_seen != st.lon_seen) {
 		core_log(CORE_LOG_ERR, "config", "%s: [hazard]: origin_lat_e7 and origin_lon_e7 go together", path);
+		return -EINVAL;
+	}
+	/* checked after the file: the two keys may come in any order */
+	if (!(c->handler_confirm_false < c->handler_confirm_true)) {
+		core_log(CORE_LOG_ERR, "config", "%s: [hazard]: handler_confirm_false (%g) must be below handler_confirm_true "
+		         "(%g): a confirmation must raise P and a rejection lower it", path, c->handler_confirm_false,
+		         c->handler_confirm_true);
 		return -EINVAL;
 	}
 	c->has_origin = st.lat_seen;

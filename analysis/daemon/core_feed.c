@@ -88,6 +88,9 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 	o.box_frame = f->cfg->box_frame;
 	o.pinpoint_rat_mm = f->cfg->pinpoint_rat_mm;
 	o.pinpoint_dog_mm = f->cfg->pinpoint_dog_mm;
+	o.handler_verdicts = f->cfg->handler_verdicts;
+	o.fusion.handler_confirm_true = f->cfg->handler_confirm_true;
+	o.fusion.handler_confirm_false = f->cfg->handler_confirm_false;
 	if (f->cfg->density_per_m2 > 0.0)
 		o.fusion.density_per_m2 = f->cfg->density_per_m2;
 	o.p_excavate = f->cfg->p_excavate;

@@ -126,6 +126,10 @@ static const char *const usage_text[] = {
 	"                                       gate); or a fixed radius 100..100000 mm\n"
 	"      require_handler = no             yes: only indications the handler marked (button) are evidence\n"
 	"      density_per_100m2 = 0.0152       prior: explosive items per 100 m2 from the task's survey\n"
+	"      handler_verdicts = yes           the handler's confirm / reject (collar press or web) as evidence\n"
+	"      handler_confirm_true = 0.90      P(handler confirms | real indication), > handler_confirm_false\n"
+	"      handler_confirm_false = 0.50     P(handler confirms | false indication); both our assumption:\n"
+	"                                       set them from the programme's double-blind accreditation\n"
 	"      p_excavate = 0.5                 P(explosive) that asks for excavation\n"
 	"      agree_animals = 2                distinct animals that ask for excavation\n",
 	"    [web]   the live map, SSE stream and JSON API (docs/web-api.md), in this process's loop\n"

@@ -700,6 +700,9 @@ def config(rig):
         (good + "[pub]\nendpoint = localhost:1\n", r"\[pub\] endpoint: \"localhost:1\": expected tcp://"),
         (good + "[clearance]\nendpoint = tcp://0.0.0.0:1\n", r"\[clearance\] endpoint \"tcp://0\.0\.0\.0:1\": must be ipc://"),
         (good.replace(f"{rig.tmp}/core.key", f"{rig.tmp}/missing.key"), r"secret_key: .*missing\.key"),
+        (good + "[hazard]\nhandler_verdicts = maybe\n", r"\[hazard\] handler_verdicts: \"maybe\": expected yes or no"),
+        (good + "[hazard]\nhandler_confirm_true = 1\n", r"\[hazard\] handler_confirm_true: \"1\": expected a probability"),
+        (good + "[hazard]\nhandler_confirm_true = 0.4\n", r"handler_confirm_false \(0\.5\) must be below handler_confirm_true"),
     ]
     for text, rx in cases:
         r = run(text)
