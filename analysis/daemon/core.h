@@ -106,6 +106,7 @@ struct core_feed_stats {
 	uint64_t clearances_fed;    /* clearance results given to the engines */
 	uint64_t calibrations_fed;  /* calibration records read from the store and given to the task frames */
 	uint64_t boxpos_fed;        /* recorder box positions read from the store and given to the task frames */
+	uint64_t reviews_fed;       /* handler verdicts read from the store and given to every frame */
 };
 
 struct core_feed {
@@ -125,11 +126,13 @@ struct core_feed {
 	struct an_ingest_sink store_sink; /* the real store sink the wrapper calls */
 	struct sqlite3_stmt *q_rec, *q_fix_xy, *q_ind_xy, *q_session;
 	int64_t clr_last_id; /* clearance results up to this id were given to the engines */
-	/* every calibration record and recorder box position read, for the task frames created later */
+	/* every calibration record, recorder box position and handler verdict read, for the frames created later
+	 * (handler verdicts go to the implicit frame too: its indications are collars' like the others) */
 	struct an_hazard_input *task_inputs;
 	size_t n_task_inputs, cap_task_inputs;
 	int64_t cal_last_id; /* calibration records up to this id were read */
 	int64_t bp_last_id; /* box positions up to this id were read */
+	int64_t rv_last_id; /* handler verdicts up to this id were read */
 };
 
 /* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */
@@ -155,6 +158,10 @@ int core_feed_calibrations(struct core_feed *f) __attribute__((warn_unused_resul
  * every entry: an entry names an indication, not a frame, and the engine of the indication's frame uses it
  * (the others keep it unused; an entry may come before its indication). @retval 0 or -errno */
 int core_feed_boxpos(struct core_feed *f) __attribute__((warn_unused_result));
+/* The same for the handlers' verdicts (an/store.h "handler verdicts"; start-up: all of them), given to every
+ * frame, the implicit one too: from the collar (stored by ingest: called after every commit) and from the web
+ * API. The engine of the indication's frame weighs the verdict in force (an/hazard.h). @retval 0 or -errno */
+int core_feed_reviews(struct core_feed *f) __attribute__((warn_unused_result));
 
 /* ---- clearance results over ZeroMQ (core_clearance.c) ---------------------------------------------------- */
 #include <zmq.h>

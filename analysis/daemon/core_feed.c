@@ -63,6 +63,12 @@ static int push_input(struct core_frame *fr, const struct an_hazard_input *in)
 	return 0;
 }
 
+/* Does an input of the frame-independent list (f->task_inputs) go to frame fr? */
+static bool input_for_frame(const struct core_frame *fr, const struct an_hazard_input *in)
+{
+	return fr->task_id > 0 || in->kind == AN_HAZARD_IN_REVIEW;
+}
+
 static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 {
 	for (size_t i = 0; i < f->n_frames; i++)
@@ -100,9 +106,9 @@ static struct core_frame *frame_get(struct core_feed *f, int64_t task_id)
 	an_hazard_set_sink(fr->eng, hazard_event, &g_ev);
 	f->n_frames++;
 	/* the animals' calibrations and the recorder's box positions apply in every task frame (the implicit
-	 * frame's animals are collars, and it has no boxes) */
-	for (size_t i = 0; task_id > 0 && i < f->n_task_inputs; i++)
-		if (push_input(fr, &f->task_inputs[i]))
+	 * frame's animals are collars, and it has no boxes); the handlers' verdicts in every frame */
+	for (size_t i = 0; i < f->n_task_inputs; i++)
+		if (input_for_frame(fr, &f->task_inputs[i]) && push_input(fr, &f->task_inputs[i]))
 			return NULL;
 	return fr;
 }
@@ -143,8 +149,10 @@ static int ensure_session(struct core_feed *f, struct core_frame *fr, uint64_t s
 		const char *sp = (const char *)sqlite3_column_text(q, 1);
 		in.u.session.animal_id = *animal_id;
 		in.u.session.species = sp && !strcmp(sp, "dog") ? AN_SPECIES_DOG : AN_SPECIES_RAT;
-		if (session_known(f, session_id, &pos))
+		if (session_known(f, session_id, &pos)) {
+			sqlite3_reset(q); /* ends its read: see place_lookup */
 			return 0;
+		}
 		/* the box's lanes, once per session: the engine reads the pass in its box frame (an/boxframe.h) */
 		int64_t box_id = sqlite3_column_int64(q, 2);
 		sqlite3_reset(q);
@@ -187,6 +195,10 @@ static int place_lookup(struct core_feed *f, sqlite3_stmt *q, uint16_t collar, u
 	p->has_xy = sqlite3_column_type(q, 2) != SQLITE_NULL;
 	p->x_mm = sqlite3_column_int64(q, 2);
 	p->y_mm = sqlite3_column_int64(q, 3);
+	/* A statement left on its row keeps its read transaction (WAL snapshot) open; once another process wrote
+	 * (scentrack import --db, a second writer) the next ingest's BEGIN cannot upgrade that snapshot and fails
+	 * with SQLITE_BUSY_SNAPSHOT for good. Reset as soon as the row is read. */
+	sqlite3_reset(q);
 	return 0;
 }
 
@@ -393,7 +405,8 @@ int core_feed_flush(struct core_feed *f)
 		}
 		for (size_t k = 0; k < fr->n_in && !fr->ind_in; k++)
 			fr->ind_in = fr->in[k].kind == AN_HAZARD_IN_IND || fr->in[k].kind == AN_HAZARD_IN_CLEARANCE ||
-			             fr->in[k].kind == AN_HAZARD_IN_BOXPOS; /* moves a centroid, maybe without an event */
+			             fr->in[k].kind == AN_HAZARD_IN_BOXPOS || /* moves a centroid, maybe without an event */
+			             fr->in[k].kind == AN_HAZARD_IN_REVIEW; /* an evidence line, maybe without an event */
 		fr->n_in = 0;
 		publish_points(f, fr);
 		if ((rc = store_points(f, fr)))
@@ -463,14 +476,15 @@ struct cal_ctx {
 	size_t n;
 };
 
-/* An input for every task frame, now and later (frame_get gives a new frame all of them). */
+/* An input for every task frame (a verdict: every frame), now and later (frame_get gives a new frame all of
+ * them). */
 static int task_input_add(struct core_feed *f, const struct an_hazard_input *in)
 {
 	if (an_array_grow((void **)&f->task_inputs, &f->cap_task_inputs, f->n_task_inputs, 64, sizeof *f->task_inputs))
 		return -ENOMEM;
 	f->task_inputs[f->n_task_inputs++] = *in;
 	for (size_t i = 0; i < f->n_frames; i++) {
-		if (f->frames[i].task_id <= 0)
+		if (!input_for_frame(&f->frames[i], in))
 			continue;
 		int rc = push_input(&f->frames[i], in);
 		if (rc)
@@ -571,6 +585,42 @@ int core_feed_boxpos(struct core_feed *f)
 	return 0;
 }
 
+/* ---- the handlers' verdicts ------------------------------------------------------------------------------- */
+
+static int review_fed(void *ctx, const struct an_store_review *r)
+{
+	struct cal_ctx *x = ctx;
+	struct core_feed *f = x->f;
+	f->rv_last_id = r->id;
+	struct an_hazard_input in = {.kind = AN_HAZARD_IN_REVIEW};
+	in.u.review = (struct an_hazard_review){(uint64_t)r->collar_id << 32 | r->rec_seq, r->verdict, r->t_ms};
+	int rc = task_input_add(f, &in);
+	if (rc)
+		return x->rc = rc;
+	f->st.reviews_fed++;
+	x->n++;
+	return 0;
+}
+
+int core_feed_reviews(struct core_feed *f)
+{
+	if (!f->cfg->hazard)
+		return 0;
+	struct cal_ctx x = {f, 0, 0};
+	int rc = an_store_reviews_after(f->store, f->rv_last_id, review_fed, &x);
+	if (rc < 0 && x.rc == 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading handler verdicts: %s", an_store_errmsg(f->store));
+		return -EIO;
+	}
+	if (rc < 0)
+		return rc;
+	/* live verdicts come one per indication: logged at start-up only (the status file counts them) */
+	if (x.n > 0 && f->loading)
+		core_log(CORE_LOG_NOTE, "hazard", "%zu handler verdict%s fed to the hazard engines (start-up)", x.n,
+		         x.n == 1 ? "" : "s");
+	return 0;
+}
+
 /* ---- the ingest sink -------------------------------------------------------------------------------------- */
 
 static void publish_gateway(struct core_feed *f, const struct proto_batch *b, const struct an_store_ingest_result *r)
@@ -615,7 +665,9 @@ static bool stored_now(struct core_feed *f, const struct proto_batch *b, unsigne
 		f->st.lookup_errors++;
 		return false;
 	}
-	return sqlite3_column_int64(q, 0) == b->gw_id && (uint64_t)sqlite3_column_int64(q, 1) == b->gw_seq;
+	bool now = sqlite3_column_int64(q, 0) == b->gw_id && (uint64_t)sqlite3_column_int64(q, 1) == b->gw_seq;
+	sqlite3_reset(q); /* ends its read: see place_lookup */
+	return now;
 }
 
 static void after_commit(struct core_feed *f, const struct proto_batch *b, const struct an_store_ingest_result *r)
@@ -655,6 +707,10 @@ static void after_commit(struct core_feed *f, const struct proto_batch *b, const
 		}
 	}
 	publish_gateway(f, b, r);
+	/* the collars' verdicts this commit stored (ingest: IND key VERDICT), in store order */
+	int rc;
+	if ((rc = core_feed_reviews(f)) < 0)
+		core_log(CORE_LOG_WARN, "hazard", "handler verdicts not fed: %s", strerror(-rc));
 }
 
 static int sink_commit(void *ctx, const struct proto_batch *b, struct an_store_ingest_result *r, char *errbuf,
@@ -764,7 +820,7 @@ static int load(struct core_feed *f)
 		q = NULL;
 	}
 	/* the animals' calibrations before any frame exists: every task frame starts with them */
-	if ((rc = core_feed_calibrations(f)) < 0 || (rc = core_feed_boxpos(f)) < 0)
+	if ((rc = core_feed_calibrations(f)) < 0 || (rc = core_feed_boxpos(f)) < 0 || (rc = core_feed_reviews(f)) < 0)
 		goto out;
 	/* last fix per collar (commit order = records.id, as live); then, for the engine's coverage, only the
 	 * usable fixes (0 < h_acc <= max_h_acc_mm: the engine ignores the others); then every indication */

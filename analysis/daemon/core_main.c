@@ -239,7 +239,7 @@ static void write_status(struct daemon *d, FILE *f)
 	U("hazard_syncs", fs->hazard_syncs); U("hazard_sync_errors", fs->hazard_sync_errors);
 	U("clearances_fed", fs->clearances_fed); U("clearance_requests", d->clr.st.requests);
 	U("calibrations_fed", fs->calibrations_fed); U("calibration_imports", d->clr.st.cal_imports);
-	U("boxpos_fed", fs->boxpos_fed); U("boxpos_imports", d->clr.st.bp_imports);
+	U("boxpos_fed", fs->boxpos_fed); U("boxpos_imports", d->clr.st.bp_imports); U("reviews_fed", fs->reviews_fed);
 	U("clearance_imports", d->clr.st.imports); U("clearance_refused", d->clr.st.refused);
 	U("hazard_inputs", fs->hazard_inputs); U("hazard_apply_us_max", fs->hazard_apply_us_max);
 	U("hazard_apply_us_total", fs->hazard_apply_us_total); U("ind_no_pos", fs->ind_no_pos);
@@ -454,6 +454,12 @@ static int web_boxpos(void *feed)
 	return core_feed_boxpos(feed);
 }
 
+/* A handler's verdict stored through the web API: to the hazard engines (applied at the next flush). */
+static int web_review(void *feed)
+{
+	return core_feed_reviews(feed);
+}
+
 static int setup_signals(struct daemon *d)
 {
 	sigset_t set;
@@ -531,6 +537,7 @@ static int run(struct daemon *d, int foreground)
 	         core_feed_hazard_points(&d->feed));
 	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
 	core_web_set_boxpos_hook(d->web, web_boxpos, &d->feed);
+	core_web_set_review_hook(d->web, web_review, &d->feed);
 	struct an_ingest_sink sink;
 	core_feed_sink(&d->feed, &sink);
 	ic.endpoint = d->cfg.ingest_endpoint;

@@ -705,6 +705,14 @@ void core_web_set_boxpos_hook(struct core_web *w, core_web_clearance_fn fn, void
 	w->on_boxpos_ctx = ctx;
 }
 
+void core_web_set_review_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx)
+{
+	if (!w)
+		return;
+	w->on_review = fn;
+	w->on_review_ctx = ctx;
+}
+
 void core_web_status(const struct core_web *w, FILE *f)
 {
 	if (!w)

@@ -58,6 +58,8 @@ typedef int (*core_web_clearance_fn)(void *ctx);
 void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
 /* The same after a recorder box position was stored (POST /api/indications/{id}/boxpos: core_feed_boxpos). */
 void core_web_set_boxpos_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
+/* The same after a handler's verdict was stored (POST /api/indications/{id}/confirm|reject: core_feed_reviews). */
+void core_web_set_review_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
 /* ,"web":{...} for the status file: url, counters (requests, streams, events, resets, writes). */
 void core_web_status(const struct core_web *w, FILE *f);
 /* "http://127.0.0.1:8080/" of the bound socket. */

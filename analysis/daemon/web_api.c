@@ -807,16 +807,22 @@ static int post_review(struct wctx *x, const char *id_s, bool confirm, const str
 		web_error(out, "id: no indication %u-%" PRIu32, collar, rec_seq);
 		return 404;
 	}
-	int64_t hid;
-	int rc = handler_id(x->w, x->by, &hid);
+	/* into the store's verdict log (source web, who = the person; t = the store's now), whose verdict in force
+	 * the hazard engines weigh (core_feed_reviews through the hook) */
+	struct an_store_review rv = {.collar_id = (uint16_t)collar, .rec_seq = rec_seq,
+	                             .verdict = confirm ? AN_REVIEW_CONFIRMED : AN_REVIEW_REJECTED, .source = "web"};
+	snprintf(rv.who, sizeof rv.who, "%s", x->by);
+	int rc = handler_id(x->w, x->by, &rv.handler_id);
 	if (!rc)
-		rc = an_store_ind_review(x->w->store, (uint16_t)collar, rec_seq,
-		                         confirm ? AN_REVIEW_CONFIRMED : AN_REVIEW_REJECTED, hid);
+		rc = an_store_review_add(x->w->store, &rv);
 	if (rc) {
 		web_error(out, "%s: %s", rc == -ENOENT ? "id" : "store", an_store_errmsg(x->w->store));
 		return rc == -ENOENT ? 404 : rc == -EINVAL ? 409 : 500;
 	}
-	in->review = confirm ? AN_REVIEW_CONFIRMED : AN_REVIEW_REJECTED;
+	if (x->w->on_review && x->w->on_review(x->w->on_review_ctx))
+		core_log(CORE_LOG_ERR, "web", "verdict on %u-%" PRIu32 " stored but not given to the hazard engine (it "
+		         "will be at the next start)", collar, rec_seq);
+	in->review = rv.verdict;
 	struct wb ev = {0};
 	web_ind_json(x->w, &ev, in);
 	if (!ev.oom)

@@ -126,6 +126,8 @@ struct core_web {
 	void *on_clearance_ctx;
 	core_web_clearance_fn on_boxpos; /* a recorder box position stored: to the hazard engines */
 	void *on_boxpos_ctx;
+	core_web_clearance_fn on_review; /* a handler's verdict stored: to the hazard engines */
+	void *on_review_ctx;
 	/* live state, fed by the PUB tap */
 	struct web_collar *collars;
 	size_t n_collars, cap_collars;

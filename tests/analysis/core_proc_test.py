@@ -4,8 +4,8 @@ records, CURVE keys made by `scentrack-core keygen`) and Clone subscribers (an_c
 with ephemeral ports.
 
     core_proc_test.py CORE TESTGW SUB SCENARIO [SETUP]
-    SCENARIO: e2e | kill | config | session | order | clearance | calibration | boxpos (the last five need
-              SETUP = an_core_setup) | bench
+    SCENARIO: e2e | kill | config | session | order | clearance | calibration | boxpos | review (the last six
+              need SETUP = an_core_setup) | bench
 
 Never sleeps to wait: every wait reads the line a process prints when the event happened (or a DUMP reply),
 with a deadline that fails the test. Every process started is killed in `finally`.
@@ -682,6 +682,85 @@ def boxpos(rig):
           f"put it back ({len(pts)} points) before the answer; re-import = duplicate; same after a restart")
 
 
+def review(rig):
+    """The handlers' verdicts (an/store.h indication_reviews) as hazard evidence: a rejection stored before the
+    collars' records exist is fed at the core's start and weighs on the indication's pass once it arrives
+    (-1648 q10 against another new rat's pass at the same site); a later confirmation stored while the core
+    runs is fed after the next ingest commit (as a collar's verdict stored by ingest is) and the point is
+    rescored (+602); a restart gives the same; [hazard] handler_verdicts = no takes them out."""
+    cli = os.path.join(os.path.dirname(CORE), "scentrack")
+    r = subprocess.run([SETUP, rig.db], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    ep = f"ipc://{rig.tmp}/clearance.sock"
+    ini = f"[clearance]\nendpoint = {ep}\n"
+
+    def add_verdict(verdict, t_ms):
+        # what ingest (collar) or the web API append through an_store__review_insert / an_store_review_add
+        con = sqlite3.connect(rig.db, timeout=30)
+        with con:
+            con.execute("INSERT INTO indication_reviews (collar_id, rec_seq, verdict, t_ms, source, who) "
+                        "VALUES (1, 15, ?, ?, 'import', 'test')", (verdict, t_ms))
+        con.close()
+
+    def handler_term():
+        """delta of collar 1's pass (its first indication, 1-15) minus another collar's at the same point"""
+        con = sqlite3.connect(rig.db)
+        try:
+            hz = con.execute("SELECT e.hazard_id FROM hazard_evidence e JOIN hazard_points h ON h.id = e.hazard_id "
+                             "WHERE e.collar_id = 1 AND e.rec_seq = 15 AND h.status <> 'superseded'").fetchone()[0]
+            rows = con.execute("SELECT collar_id, delta_q10 FROM hazard_evidence WHERE hazard_id = ? AND "
+                               "kind = 'indication' AND delta_q10 <> 0", (hz,)).fetchall()
+        finally:
+            con.close()
+        mine = [d for c, d in rows if c == 1]
+        others = {d for c, d in rows if c != 1}
+        assert len(mine) == 1 and len(others) == 1, rows  # 8 new rats, one pass each: one LR+ value
+        return mine[0] - others.pop()
+
+    def barrier():
+        # the core answers a request on its import socket after the flush of the batch acked last
+        with open(f"{rig.tmp}/none.csv", "w") as f:
+            f.write("indication,lane,along_m\n")
+        r = subprocess.run([cli, "import", "boxpos", "--core", ep, f"{rig.tmp}/none.csv"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+
+    add_verdict("rejected", 1700000100000)
+    core = rig.core(ini)
+    gw = rig.gw(40, "--exit-when-done")
+    gw.wait(r"^DONE ")
+    barrier()
+    rejected = handler_term()
+    assert rejected == -1648, rejected
+    # the handler changes his mind later: stored while the core runs, fed after the next commit
+    add_verdict("confirmed", 1700000200000)
+    gw = rig.gw(60, "--exit-when-done")
+    gw.wait(r"^DONE ")
+    barrier()
+    confirmed = handler_term()
+    assert confirmed == 602, confirmed
+    core.kill(signal.SIGTERM)
+    assert core.p.returncode == 0
+    with open(rig.status) as f:
+        fd = json.load(f)["feed"]
+    assert fd["reviews_fed"] == 2, fd
+    core = rig.core(ini)  # restart: both from the store, the later one in force
+    core.kill(signal.SIGTERM)
+    assert handler_term() == 602
+    core = rig.core(ini + "[hazard]\nhandler_verdicts = no\n")
+    core.kill(signal.SIGTERM)
+    con = sqlite3.connect(rig.db)
+    rows = con.execute("SELECT DISTINCT delta_q10 FROM hazard_evidence e JOIN hazard_points h ON h.id = e.hazard_id "
+                       "WHERE h.status <> 'superseded' AND e.kind = 'indication' AND e.delta_q10 <> 0 AND "
+                       "e.hazard_id = (SELECT hazard_id FROM hazard_evidence WHERE collar_id = 1 AND rec_seq = 15 "
+                       "ORDER BY id DESC LIMIT 1)").fetchall()
+    con.close()
+    assert len(rows) == 1, rows  # collar 1's pass weighs like the others again
+    print(f"review: a rejection stored before the records weighed {rejected} q10 on collar 1's pass from the "
+          f"start; a later confirmation stored live was fed after the next commit ({confirmed:+d}); same after a "
+          f"restart; handler_verdicts = no takes them out")
+
+
 def config(rig):
     def run(ini_text, *args):
         path = f"{rig.tmp}/t.ini"
@@ -774,7 +853,7 @@ def main():
         rig = Rig(tmp)
         try:
             {"e2e": e2e, "kill": kill, "config": config, "session": session, "order": order, "clearance": clearance,
-             "calibration": calibration, "boxpos": boxpos,
+             "calibration": calibration, "boxpos": boxpos, "review": review,
              "bench": bench}[SCENARIO](rig)
         except BaseException:
             rig.err.flush()

@@ -479,6 +479,28 @@ def web(rig):
     st, r = post(f"/api/indications/{ind['id']}/confirm", {"by": "Handler A"}, expect=200)
     assert r["status"] == "confirmed", r
     post("/api/indications/99-99/reject", {"by": "Handler A"}, expect=404)
+    # a handler's reject through the web is evidence: the live engine lowers the P of the point holding that
+    # indication by the handler's ratio (an/fusion.h: -1648 q10 on its pass, -824 on a further pass of the same
+    # animal), publishes it and writes it to the store; the verdict is kept in the store's log with its source
+    def ind_key(s):
+        c, r = s.split("-")
+        return int(c) << 32 | int(r)
+    live = {h["id"]: h for h in rig.get_json("/api/hazards")["hazards"]}
+    rej = next(i for i in snap["indications"] if ind_key(i["id"]) in live and ind_key(i["id"]) != hid and
+               ind["id"] not in [x["id"] for x in rig.get_json(f"/api/hazards/{ind_key(i['id'])}")["indications"]])
+    rh = ind_key(rej["id"])
+    con = sqlite3.connect(rig.db)
+    lo0 = con.execute("SELECT log_odds_q10 FROM hazard_points WHERE id = ?", (rh,)).fetchone()[0]
+    st, r = post(f"/api/indications/{rej['id']}/reject", {"by": "Handler B"}, expect=200)
+    assert r["status"] == "rejected", r
+    hub.wait(lambda: any(e[1] == "hazard" and e[2]["id"] == rh and e[2]["log_odds"] < live[rh]["log_odds"] - 0.8
+                         for e in a.events), f"hazard {rh}: P lowered by the reject")
+    lo1 = con.execute("SELECT log_odds_q10 FROM hazard_points WHERE id = ?", (rh,)).fetchone()[0]
+    assert lo1 - lo0 in (-1648, -824), (lo0, lo1)
+    src = con.execute("SELECT source, who FROM indication_reviews WHERE collar_id = ? AND rec_seq = ?",
+                      (rh >> 32, rh & 0xffffffff)).fetchall()
+    assert src == [("web", "Handler B")], src
+    con.close()
     # the data recorder's box position of that indication (lane 0 of box A, whose lanes run north from the task
     # origin: along = its own northing, so the point it belongs to stays what it is): checked against the box
     # field by field, audited, stored once, given to the hazard engine
@@ -519,7 +541,8 @@ def web(rig):
     con.close()
     assert dev == HOSTILE_W, dev
     print(f"writes: 2x401, 17x400 naming the field, 413, 201 (hazard {hid} -> confirmed_explosive) + duplicate, "
-          f"confirm, box position 201 + duplicate, 404s, accreditation; "
+          f"confirm, reject (hazard {rh}: log-odds {lo0} -> {lo1} q10), box position 201 + duplicate, 404s, "
+          f"accreditation; "
           f"{len(web_rows)} audit rows")
 
     hub.wait(lambda: a.comments > 0, "a heartbeat (: ping) on an idle stream", 10)
@@ -528,7 +551,7 @@ def web(rig):
     assert core.kill(signal.SIGTERM) == 0
     with open(f"{rig.tmp}/status.json") as f:  # rewritten at shutdown
         ws = json.load(f)["web"]
-    assert ws["last_event_id"] == last and ws["writes_ok"] == 6 and ws["writes_refused"] == n_posts - 6, ws
+    assert ws["last_event_id"] == last and ws["writes_ok"] == 7 and ws["writes_refused"] == n_posts - 7, ws
     hub.wait(lambda: a.closed, "stream end at shutdown")
     core = rig.core()
     c = Sse(hub, rig.port, last_id=last)
