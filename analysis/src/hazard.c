@@ -45,7 +45,7 @@ void an_hazard_opts_init(struct an_hazard_opts *o)
 	an_coverage_opts_init(&o->coverage);
 	an_match_opts_init(&o->match);
 	o->box_frame = true;
-	o->pinpoint_rat_mm = 350;
+	o->pinpoint_rat_mm = 466;
 	o->pinpoint_dog_mm = 850;
 	o->max_inds = (size_t)1 << 22;
 	o->max_sessions = (size_t)1 << 20;

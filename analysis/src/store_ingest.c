@@ -421,6 +421,8 @@ static int ingest_journaled(struct an_store *s, const struct proto_batch *b, uns
 			err = insert_ind(s, *rec_id, rec, b->gw_id, &p);
 		if (err == 0) /* its completion may have come first */
 			err = apply_completion(s, rec->collar_id, in->rec_seq);
+		if (err == 0) /* and so may a verdict on it (an/store.h "handler verdicts") */
+			err = an_store__review_apply(s, rec->collar_id, in->rec_seq);
 		if (err == 0)
 			r->inds++;
 		if (!pos)

@@ -83,6 +83,12 @@ struct an_store__batch {
 int an_store__batch_finish(struct an_store *s, const struct an_store__batch *b, size_t *inserted,
                            size_t *duplicates, size_t *bad);
 
+/* Handler verdicts (store_review.c), inside the caller's transaction: insert one (checked; t_ms 0 = now)
+ * and apply the one in force to its indication row; apply alone after an indication row is inserted (a
+ * verdict may come first). */
+int an_store__review_insert(struct an_store *s, struct an_store_review *r);
+int an_store__review_apply(struct an_store *s, uint16_t collar_id, uint32_t rec_seq);
+
 /* Bind helpers: NULL when absent. */
 static inline int bind_opt_i64(sqlite3_stmt *st, int i, int present, int64_t v)
 {

@@ -671,41 +671,25 @@ int an_store_ind_review(struct an_store *s, uint16_t collar_id, uint32_t rec_seq
 {
 	if (s == NULL)
 		return -EINVAL;
-	if (verdict != AN_REVIEW_CONFIRMED && verdict != AN_REVIEW_REJECTED)
-		return an_store__fail(s, -EINVAL, "an_store_ind_review: verdict must be confirmed or rejected");
-	int err = an_store__writable(s, "an_store_ind_review");
-	if (err < 0 || (err = an_store__begin(s, "an_store_ind_review")) < 0)
-		return err;
+	/* a verdict through the web names a stored indication (a collar's may come before its indication) */
 	sqlite3_stmt *st;
-	err = an_store__prepare(s, "UPDATE indications SET review = ?3, reviewed_by = ?4, reviewed_ms = ?5 "
-	                           "WHERE collar_id = ?1 AND rec_seq = ?2", &st, "an_store_ind_review");
+	int err = an_store__prepare(s, "SELECT 1 FROM indications WHERE collar_id = ?1 AND rec_seq = ?2", &st,
+	                            "an_store_ind_review");
 	if (err < 0)
-		goto out_rollback;
+		return err;
 	sqlite3_bind_int(st, 1, collar_id);
 	sqlite3_bind_int64(st, 2, rec_seq);
-	sqlite3_bind_text(st, 3, NAME_OF(review_txt, verdict), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, handler_id);
-	sqlite3_bind_int64(st, 5, an_store__now(s));
-	if ((err = step_done(s, st, NULL, "an_store_ind_review")) < 0) {
-		if (err == -ENOENT)
-			an_store__fail(s, err, "an_store_ind_review: handler %" PRId64 " does not exist", handler_id);
-		goto out_rollback;
-	}
-	if (sqlite3_changes(s->db) == 0) {
-		err = an_store__fail(s, -ENOENT, "an_store_ind_review: no indication collar %u rec_seq %" PRIu32,
-		                     collar_id, rec_seq);
-		goto out_rollback;
-	}
-	char who[32], detail[96];
-	snprintf(who, sizeof who, "handler:%" PRId64, handler_id);
-	snprintf(detail, sizeof detail, "collar %u rec_seq %" PRIu32 " %s", collar_id, rec_seq,
-	         NAME_OF(review_txt, verdict));
-	if ((err = an_store__audit(s, who, "ind_review", "indication", 0, detail)) < 0)
-		goto out_rollback;
-	return an_store__commit(s, "an_store_ind_review");
-out_rollback:
-	an_store__rollback(s);
-	return err;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return an_store__fail(s, -ENOENT, "an_store_ind_review: no indication collar %u rec_seq %" PRIu32,
+		                      collar_id, rec_seq);
+	if (rc != SQLITE_ROW)
+		return an_store__sqlfail(s, rc, "an_store_ind_review");
+	struct an_store_review r = {.collar_id = collar_id, .rec_seq = rec_seq, .verdict = verdict,
+	                            .source = "web", .handler_id = handler_id};
+	snprintf(r.who, sizeof r.who, "handler:%" PRId64, handler_id);
+	return an_store_review_add(s, &r);
 }
 
 /* ---- hazard points ------------------------------------------------------------------------------------- */

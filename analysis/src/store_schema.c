@@ -470,7 +470,36 @@ static const char *const step8[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8};
+/* Step 9: handler verdicts (an/store.h "handler verdicts"). The handler confirms or rejects each indication
+ * with one tap (domain.md §6): a short or long press on the collar's button, or the web map's confirm /
+ * reject. Every verdict is kept (append-only, like box positions); indications.review holds the one in force
+ * (the latest t_ms, ties: rejected, then the larger id). A collar verdict has no handler row (the button does
+ * not say who pressed it), so step 1's "reviewed iff reviewed_by" becomes "unreviewed has no reviewer", edited
+ * in place the way step 4 edits CHECKs (the existing rows satisfy the weaker constraint). */
+static const char *const step9[] = {
+	"PRAGMA writable_schema = ON",
+	"UPDATE sqlite_schema SET sql = replace(sql, 'CHECK ((review = ''unreviewed'') = (reviewed_by IS NULL))', "
+	"'CHECK (review <> ''unreviewed'' OR reviewed_by IS NULL)') WHERE type = 'table' AND name = 'indications'",
+	"PRAGMA writable_schema = RESET",
+	"CREATE TABLE indication_reviews ("
+	"  id INTEGER PRIMARY KEY,"
+	"  collar_id INTEGER NOT NULL CHECK (collar_id BETWEEN 1 AND 65535),"
+	"  rec_seq INTEGER NOT NULL CHECK (rec_seq BETWEEN 0 AND 4294967295),"
+	"  verdict TEXT NOT NULL CHECK (verdict = 'confirmed' OR verdict = 'rejected'),"
+	"  t_ms INTEGER NOT NULL,"
+	"  source TEXT NOT NULL CHECK (source = 'collar' OR source = 'web' OR source = 'import'),"
+	"  who TEXT NOT NULL,"
+	"  handler_id INTEGER REFERENCES handlers(id)"
+	");",
+	"CREATE INDEX indication_reviews_by_ind ON indication_reviews(collar_id, rec_seq, t_ms);",
+	"CREATE TRIGGER indication_reviews_append_only_update BEFORE UPDATE ON indication_reviews "
+	"BEGIN SELECT RAISE(ABORT, 'verdicts are append-only: a change of mind is a new verdict'); END;",
+	"CREATE TRIGGER indication_reviews_append_only_delete BEFORE DELETE ON indication_reviews "
+	"BEGIN SELECT RAISE(ABORT, 'verdicts are append-only: a change of mind is a new verdict'); END;",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8, step9};
 
 int an_store__migration_count(void)
 {

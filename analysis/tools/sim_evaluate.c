@@ -202,8 +202,26 @@ static int ground_of(const struct an_sim_world *w, int64_t e, int64_t n, int64_t
 	return best;
 }
 
-static int print_by_ground(const struct an_sim_world *w, const struct hz *h, size_t nh, int64_t gate,
-                           struct an_sim_eval_point *pts)
+/* Counts of the fused row by ground, added up over seeds (pooled figures: every target and square metre
+ * weighs the same, where the per-seed medians weigh each day the same). */
+struct by_ground {
+	uint32_t expl[G_N], det[G_N], fals[3];
+	double area[3];
+};
+
+static void by_ground_print(const struct by_ground *bg, const char *what)
+{
+	printf("fused P>=0.5 by ground%s: explosive targets detected", what);
+	for (int g = 0; g < G_N; g++)
+		printf("%s %s %" PRIu32 "/%" PRIu32, g ? "," : "", g_name[g], bg->det[g], bg->expl[g]);
+	printf("; false points/100 m2");
+	for (int g = 0; g < G_TREES; g++)
+		printf("%s %s %.3f", g ? "," : "", g_name[g], bg->area[g] > 0 ? bg->fals[g] / bg->area[g] * 100.0 : 0.0);
+	printf("\n");
+}
+
+static int by_ground_add(const struct an_sim_world *w, const struct hz *h, size_t nh, int64_t gate,
+                         struct an_sim_eval_point *pts, struct by_ground *bg)
 {
 	int32_t *tg = malloc((nh + 1) * sizeof *tg);
 	if (!tg)
@@ -218,8 +236,8 @@ static int print_by_ground(const struct an_sim_world *w, const struct hz *h, siz
 		free(tg);
 		return rc;
 	}
-	uint32_t expl[G_N] = {0}, det[G_N] = {0}, fals[3] = {0};
-	double area[3] = {0};
+	uint32_t *expl = bg->expl, *det = bg->det, *fals = bg->fals;
+	double *area = bg->area;
 	bool *hit = calloc(w->n_targets + 1u, sizeof *hit);
 	if (!hit) {
 		free(tg);
@@ -247,13 +265,6 @@ static int print_by_ground(const struct an_sim_world *w, const struct hz *h, siz
 	for (uint32_t b = 0; b < w->n_boxes; b++)
 		area[w->boxes[b].kind == AN_SIM_BOX_DOG ? G_DOG : w->boxes[b].kind == AN_SIM_BOX_BLIND ? G_BLIND : G_RAT] +=
 			w->boxes[b].area_m2;
-	printf("fused P>=0.5 by ground: explosive targets detected");
-	for (int g = 0; g < G_N; g++)
-		printf("%s %s %" PRIu32 "/%" PRIu32, g ? "," : "", g_name[g], det[g], expl[g]);
-	printf("; false points/100 m2");
-	for (int g = 0; g < G_TREES; g++)
-		printf("%s %s %.3f", g ? "," : "", g_name[g], area[g] > 0 ? fals[g] / area[g] * 100.0 : 0.0);
-	printf("\n");
 	free(hit);
 	free(tg);
 	return 0;
@@ -629,6 +640,11 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	if (!m)
 		goto out;
 	int64_t gate = llround(o->gate_m * 1000.0);
+	struct by_ground bg;
+	struct an_sim_eval pool[4];
+	double pool_area = 0;
+	memset(&bg, 0, sizeof bg);
+	memset(pool, 0, sizeof pool);
 	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s, recorder's box positions %s; "
 	       "no classifier, no radio): %s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc",
 	       o->no_box_frame ? "off" : "on", sc->recorder ? "on" : "off", o->scenario);
@@ -655,8 +671,16 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 			r = score_policies(&w, h, nh, ind, ni, gate, area, pts, e);
 		if (r == 0 && ns == 1)
 			print_table(&w, e, area, o->gate_m);
+		if (r == 0)
+			r = by_ground_add(&w, h, nh, gate, pts, &bg);
 		if (r == 0 && ns == 1)
-			r = print_by_ground(&w, h, nh, gate, pts);
+			by_ground_print(&bg, "");
+		for (int p = 0; p < 4 && r == 0; p++) {
+			pool[p].explosive += e[p].explosive;
+			pool[p].detected += e[p].detected;
+			pool[p].false_points += e[p].false_points;
+		}
+		pool_area += area;
 		if (r == 0 && ns > 1)
 			printf("seed %-6" PRIu64 " %3" PRIu32 " explosive; fused: %5.1f %% detected, %6.3f false/100 m2, "
 			       "med.err %.2f m (RTK fixed %.2f, consumer %.2f); every ind %5.1f %% %6.3f; >=2 agree %5.1f %% %6.3f\n",
@@ -712,6 +736,15 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		}
 	}
 	free(col);
+	if (ns > 1) {
+		printf("pooled over the %" PRIu32 " seeds (every target and square metre weighs the same):\n", ns);
+		for (int p = 0; p < 4; p++)
+			printf("  %-20s %5" PRIu32 "/%-5" PRIu32 " = %5.1f %% detected, %4" PRIu32 " false points = %.3f / 100 m2\n",
+			       pol[p], pool[p].detected, pool[p].explosive,
+			       pool[p].explosive ? 100.0 * pool[p].detected / pool[p].explosive : 0.0, pool[p].false_points,
+			       pool_area > 0 ? pool[p].false_points / pool_area * 100.0 : 0.0);
+		by_ground_print(&bg, ", pooled");
+	}
 	ex = check_policy(o, med);
 out:
 	locstat_free(&ls);
@@ -861,8 +894,11 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 	if (score_policies(&w, h, nh, ind, ni, gate, area, pts, e) < 0)
 		goto out;
 	print_table(&w, e, area, o->gate_m);
-	if (print_by_ground(&w, h, nh, gate, pts) < 0)
+	struct by_ground bg;
+	memset(&bg, 0, sizeof bg);
+	if (by_ground_add(&w, h, nh, gate, pts, &bg) < 0)
 		goto out;
+	by_ground_print(&bg, "");
 	ex = check_policy(o, e);
 out:
 	if (swapped) {

@@ -798,8 +798,8 @@ Test(an_hazard, boxpos_places_the_indication_in_its_lane, .init = setup, .fini =
 	cr_expect_eq(x, 3200);
 	cr_expect_eq(y, 7 * 500 + 250, "lane 7's centre");
 	cr_expect(boxed);
-	/* sqrt(150² + 500²/12) = 208.2 → 209, with the rat's pinpointing 350 in quadrature: 407.7 → 408 */
-	cr_expect_eq(hacc, 408, "h_acc %u", hacc);
+	/* sqrt(150² + 500²/12) = 208.2 → 209, with the rat's pinpointing 466 in quadrature: 510.7 → 511 */
+	cr_expect_eq(hacc, 511, "h_acc %u", hacc);
 	cr_assert_eq(an_hazard_count(eng), 2);
 
 	/* an older entry for the other one loses to a later correction, whichever comes first */

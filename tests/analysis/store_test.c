@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -1314,6 +1315,132 @@ Test(an_store, boxpos_checked_against_the_box_latest_wins_append_only)
 	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
 	cr_expect_neq(sqlite3_exec(db, "UPDATE indication_boxpos SET lane = 1", NULL, NULL, NULL), SQLITE_OK);
 	cr_expect_neq(sqlite3_exec(db, "DELETE FROM indication_boxpos", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	an_store_close(s);
+}
+
+/* ---- handler verdicts (schema step 9) ------------------------------------------------------------------- */
+
+/* A step-8 file with a web-reviewed indication migrates to step 9: the verdict log exists, the old row keeps
+ * its review, and a collar verdict (no handler row) is now accepted on an indication row. */
+Test(an_store, step9_migrates_a_step8_file_and_takes_collar_verdicts)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	struct proto_batch *bt = batch_new(1, 1);
+	int32_t lat, lon;
+	e7_of(&f, 12000, 12100, &lat, &lon);
+	add_fix(bt, 7, 1, SESSION_T0 + 1000, lat, lon);
+	add_ind(bt, 7, 2, SESSION_T0 + 2000, lat, lon);
+	add_ind(bt, 7, 3, SESSION_T0 + 3000, lat, lon);
+	ingest_ok(s, bt);
+	free(bt);
+	an_store_close(s);
+	/* back to step 8: the step-1 CHECK text again, no log table */
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, "
+	                              "'CHECK (review <> ''unreviewed'' OR reviewed_by IS NULL)', 'CHECK ((review = "
+	                              "''unreviewed'') = (reviewed_by IS NULL))') WHERE name = 'indications'; PRAGMA "
+	                              "writable_schema = RESET; DROP TABLE indication_reviews; PRAGMA user_version = 8;",
+	                          NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_expect_neq(sqlite3_exec(db, "UPDATE indications SET review = 'rejected', reviewed_ms = 1 WHERE rec_seq = 3",
+	                           NULL, NULL, NULL), SQLITE_OK, "step 8 wants a handler for a review");
+	sqlite3_close(db);
+	s = open_store(0);
+	int v;
+	cr_assert_eq(an_store_schema_version(s, &v), 0);
+	cr_expect_eq(v, 9);
+	struct an_store_review r = {.collar_id = 7, .rec_seq = 3, .verdict = AN_REVIEW_REJECTED, .t_ms = SESSION_T0 + 5000,
+	                            .source = "collar", .who = "collar 7"};
+	cr_assert_eq(an_store_review_add(s, &r), 0, "%s", an_store_errmsg(s));
+	cr_expect_gt(r.id, 0);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE rec_seq = 3 AND review = 'rejected' AND "
+	                      "reviewed_by IS NULL"), 1);
+	cr_expect_eq(count(s, "SELECT count(*) FROM audit_log WHERE action = 'ind_review' AND who = 'collar 7'"), 1);
+	an_store_close(s);
+}
+
+static int collect_rv(void *ctx, const struct an_store_review *r)
+{
+	struct an_store_review *v = ctx;
+	size_t i = 0;
+	while (v[i].id != 0)
+		i++;
+	cr_assert_lt(i, 7);
+	v[i] = *r;
+	return 0;
+}
+
+/* The verdict in force is the latest t_ms, ties rejected, whatever the insertion order; a verdict may come
+ * before its indication; bad values are refused naming the field; the log is append-only. */
+Test(an_store, verdict_in_force_latest_then_rejected_append_only)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	/* before the indication: kept, applied when it is stored */
+	struct an_store_review r1 = {.collar_id = 7, .rec_seq = 2, .verdict = AN_REVIEW_CONFIRMED,
+	                             .t_ms = SESSION_T0 + 9000, .source = "collar", .who = "collar 7"};
+	cr_assert_eq(an_store_review_add(s, &r1), 0, "%s", an_store_errmsg(s));
+	struct proto_batch *bt = batch_new(1, 1);
+	int32_t lat, lon;
+	e7_of(&f, 12000, 12100, &lat, &lon);
+	add_fix(bt, 7, 1, SESSION_T0 + 1000, lat, lon);
+	add_ind(bt, 7, 2, SESSION_T0 + 2000, lat, lon);
+	ingest_ok(s, bt);
+	free(bt);
+	char q[160];
+	snprintf(q, sizeof q, "SELECT count(*) FROM indications WHERE rec_seq = 2 AND review = 'confirmed' AND "
+	                      "reviewed_ms = %lld AND reviewed_by IS NULL", SESSION_T0 + 9000);
+	cr_expect_eq(count(s, q), 1, "a verdict that came first is applied to its indication");
+	/* an earlier rejection does not override the later confirmation */
+	struct an_store_review r2 = r1;
+	r2.verdict = AN_REVIEW_REJECTED;
+	r2.t_ms = SESSION_T0 + 8000;
+	cr_assert_eq(an_store_review_add(s, &r2), 0);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE rec_seq = 2 AND review = 'confirmed'"), 1);
+	/* the same time: rejected wins */
+	struct an_store_review r3 = r1;
+	r3.verdict = AN_REVIEW_REJECTED;
+	cr_assert_eq(an_store_review_add(s, &r3), 0);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE rec_seq = 2 AND review = 'rejected'"), 1);
+	/* a web confirmation later still (the store's clock): in force, with its handler */
+	fake_now = SESSION_T0 + 60000;
+	cr_assert_eq(an_store_ind_review(s, 7, 2, AN_REVIEW_CONFIRMED, f.handler), 0, "%s", an_store_errmsg(s));
+	snprintf(q, sizeof q, "SELECT count(*) FROM indications WHERE rec_seq = 2 AND review = 'confirmed' AND "
+	                      "reviewed_by = %" PRId64, f.handler);
+	cr_expect_eq(count(s, q), 1);
+	struct an_store_review v[8];
+	memset(v, 0, sizeof v);
+	cr_assert_eq(an_store_reviews_after(s, 0, collect_rv, v), 0);
+	cr_expect(v[0].verdict == AN_REVIEW_CONFIRMED && v[0].t_ms == SESSION_T0 + 9000);
+	cr_expect_str_eq(v[0].source, "collar");
+	cr_expect(v[1].verdict == AN_REVIEW_REJECTED && v[2].verdict == AN_REVIEW_REJECTED);
+	cr_expect_str_eq(v[3].source, "web");
+	cr_expect_eq(v[3].handler_id, f.handler);
+	cr_expect_eq(v[4].id, 0);
+	int64_t third = v[2].id;
+	memset(v, 0, sizeof v);
+	cr_assert_eq(an_store_reviews_after(s, third, collect_rv, v), 0);
+	cr_expect_str_eq(v[0].source, "web", "after an id: only the newer verdicts");
+	cr_expect_eq(v[1].id, 0);
+	/* refused, naming the field */
+	struct an_store_review bad = r1;
+	bad.verdict = AN_REVIEW_UNREVIEWED;
+	cr_expect_eq(an_store_review_add(s, &bad), -EINVAL);
+	cr_expect(strstr(an_store_errmsg(s), "confirmed or rejected") != NULL, "%s", an_store_errmsg(s));
+	bad = r1;
+	snprintf(bad.source, sizeof bad.source, "radio");
+	cr_expect_eq(an_store_review_add(s, &bad), -EINVAL);
+	cr_expect(strstr(an_store_errmsg(s), "source") != NULL, "%s", an_store_errmsg(s));
+	bad = r1;
+	bad.handler_id = 999;
+	cr_expect_eq(an_store_review_add(s, &bad), -ENOENT);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indication_reviews"), 4);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_expect_neq(sqlite3_exec(db, "UPDATE indication_reviews SET verdict = 'confirmed'", NULL, NULL, NULL), SQLITE_OK);
+	cr_expect_neq(sqlite3_exec(db, "DELETE FROM indication_reviews", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	an_store_close(s);
 }

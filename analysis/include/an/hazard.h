@@ -111,8 +111,10 @@ struct an_hazard_opts {
 	 * lanes once its track reads as the whole pass; default on. */
 	bool box_frame;
 	/* Where the animal indicates about the item (its own pinpointing, not the receiver's): a DRMS added in
-	 * quadrature to every indication's h_acc. Defaults from the 1 m correct-indication rule: rats 350 (σ ≈
-	 * 0.25 m per axis: all within 1 m, domain.md §2.3), dogs 850 (σ ≈ 0.6 m: "MDD pinpointing is weak",
+	 * quadrature to every indication's h_acc. Defaults from the 1 m correct-indication rule: rats 466 (σ =
+	 * 0.33 m per axis: 99 % within 1 m, domain.md §1.1/§2.3 — an accredited rat puts every test target within
+	 * 1 m, which a handful of targets bounds at about that; σ 0.25 m, "all" within 1 m, left a tenth of two
+	 * rats' indications of one item unlinked), dogs 850 (σ ≈ 0.6 m: "MDD pinpointing is weak",
 	 * domain.md §1.2 — OUR ASSUMPTION for the number). 0 = off. */
 	uint32_t pinpoint_rat_mm, pinpoint_dog_mm;
 	size_t max_inds, max_sessions, max_fixes, max_clearances, max_calibs; /* caps; -ENOSPC beyond */

@@ -266,7 +266,8 @@ int an_store_fixes_all(struct an_store *s, uint32_t max_h_acc_mm, an_store_fix_c
 /* The last committed fix of each collar, ordered by collar_id. */
 int an_store_fixes_latest(struct an_store *s, an_store_fix_cb cb, void *ctx) __attribute__((warn_unused_result));
 int an_store_inds_all(struct an_store *s, an_store_ind_cb cb, void *ctx) __attribute__((warn_unused_result));
-/* Handler's verdict on an indication (one tap): audited. @retval -ENOENT no such indication or handler */
+/* A web verdict of handler handler_id on a stored indication: an_store_review_add (source "web", who
+ * "handler:<id>"). @retval -ENOENT no such indication or handler */
 int an_store_ind_review(struct an_store *s, uint16_t collar_id, uint32_t rec_seq, enum an_review verdict,
                         int64_t handler_id) __attribute__((warn_unused_result));
 
@@ -485,6 +486,33 @@ int an_store_boxpos_after(struct an_store *s, int64_t after_id, an_store_boxpos_
 	__attribute__((warn_unused_result));
 /* The entry in force for one indication. @retval -ENOENT none */
 int an_store_boxpos_latest(struct an_store *s, uint16_t collar_id, uint32_t rec_seq, struct an_store_boxpos *out)
+	__attribute__((warn_unused_result));
+
+/* ---- handler verdicts (schema step 9) ---------------------------------------------------------------------
+ * The handler's confirm / reject of an indication (domain.md §6: "the handler must confirm/reject in one
+ * tap"): from the collar (a short press confirms, a long one rejects; proto IND key VERDICT, stored by ingest)
+ * or from the web map. Append-only: every verdict is kept with when and where it came from. The one IN FORCE
+ * for an indication is the latest t_ms, ties: rejected, then the larger id; indications.review/reviewed_ms
+ * (and reviewed_by: the handler row of a web verdict, NULL for a collar's) follow it. A verdict may arrive
+ * before its indication (it is applied when the indication is stored). The hazard engine weighs the verdict
+ * in force (an/hazard.h AN_HAZARD_IN_REVIEW). */
+#define AN_STORE_REVIEW_WHO_MAX 64 /* including the NUL */
+struct an_store_review {
+	int64_t id;             /* out */
+	uint16_t collar_id;     /* 1..65535 */
+	uint32_t rec_seq;
+	enum an_review verdict; /* AN_REVIEW_CONFIRMED or AN_REVIEW_REJECTED */
+	int64_t t_ms;           /* UTC ms the verdict was given (collar: the record's receipt); 0 = the store's now */
+	char source[16];        /* "collar", "web" or "import" */
+	char who[AN_STORE_REVIEW_WHO_MAX]; /* e.g. "collar 7", the web user's name */
+	int64_t handler_id;     /* the handler row (web), 0 = none (collar) */
+};
+/* Add one verdict in its own transaction, audited. @retval -EINVAL a value out of range (an_store_errmsg
+ * names it); -ENOENT handler_id is not a handler; -EROFS, -EBUSY, -EIO */
+int an_store_review_add(struct an_store *s, struct an_store_review *r) __attribute__((warn_unused_result));
+typedef int (*an_store_review_cb)(void *ctx, const struct an_store_review *r);
+/* Every verdict with id > after_id, ordered by id (the core feeds them all: its engine keeps the one in force). */
+int an_store_reviews_after(struct an_store *s, int64_t after_id, an_store_review_cb cb, void *ctx)
 	__attribute__((warn_unused_result));
 
 /* ---- audit ------------------------------------------------------------------------------------------ */
