@@ -3,7 +3,8 @@
  *
  * Per record: make sure the collar row exists (once per collar per batch), then
  *   FIX / IND:   INSERT into records ... ON CONFLICT(collar_id, rec_seq) DO NOTHING. One change = new
- *                record: attribute it to a session/task, compute x/y, insert the fix/indication row.
+ *                record: attribute it to a session/task, compute x/y, insert the fix/indication row; an IND
+ *                carrying the handler's verdict also adds it to indication_reviews (source "collar").
  *                No change = duplicate: look the stored copy up and compare type and digest (conflict).
  *   STATUS, HELLO, CMD_ACK: INSERT into collar_status keyed by (gw_id, gw_seq, idx), DO NOTHING on replay.
  * then the gateway's last_gw_seq, then (optionally) the pre-commit hook, then COMMIT. Any failure rolls the
@@ -74,6 +75,8 @@ static uint64_t digest_ind(const struct proto_ind *in)
 	dg_u64(&d, (h & PROTO_IND_HAS_FIXREF) ? in->fix_ref : 0);
 	if (h & PROTO_IND_HAS_COMPLETES) /* only then: digests of earlier INDs stay what they were */
 		dg_u64(&d, in->completes);
+	if (h & PROTO_IND_HAS_VERDICT) /* likewise */
+		dg_u64(&d, in->verdict);
 	return d.h;
 }
 
@@ -258,6 +261,23 @@ static int insert_completion(struct an_store *s, int64_t rec_id, const struct pr
 	return apply_completion(s, rec->collar_id, in->completes);
 }
 
+/* The handler's verdict an IND carries (proto IND key VERDICT): on the indication itself, or with completes
+ * on the one it completes. One entry of indication_reviews, dated by the gateway's reception (the collar
+ * journals it when the press is over, and its clock may have no UTC), in this batch's transaction. */
+static int insert_verdict(struct an_store *s, const struct proto_batch_rec *rec)
+{
+	const struct proto_ind *in = &rec->m.ind;
+	struct an_store_review r = {
+		.collar_id = rec->collar_id,
+		.rec_seq = (in->has & PROTO_IND_HAS_COMPLETES) ? in->completes : in->rec_seq,
+		.verdict = in->verdict == PROTO_VERDICT_REJECTED ? AN_REVIEW_REJECTED : AN_REVIEW_CONFIRMED,
+		.t_ms = (int64_t)rec->rx_ms,
+		.source = "collar",
+	};
+	snprintf(r.who, sizeof r.who, "collar %u", rec->collar_id);
+	return an_store__review_insert(s, &r);
+}
+
 static int insert_other(struct an_store *s, const struct proto_batch *b, unsigned idx, bool *inserted)
 {
 	const struct proto_batch_rec *rec = &b->rec[idx];
@@ -406,8 +426,11 @@ static int ingest_journaled(struct an_store *s, const struct proto_batch *b, uns
 		if (err == 0)
 			r->fixes++;
 	} else if (rec->m.ind.has & PROTO_IND_HAS_COMPLETES) {
-		/* the final duration of an earlier indication, not an indication of its own */
+		/* the final duration of an earlier indication (and maybe the handler's verdict on it), not an
+		 * indication of its own */
 		err = insert_completion(s, *rec_id, rec);
+		if (err == 0 && (rec->m.ind.has & PROTO_IND_HAS_VERDICT))
+			err = insert_verdict(s, rec);
 		if (err < 0)
 			return err;
 		r->inserted++;
@@ -423,6 +446,8 @@ static int ingest_journaled(struct an_store *s, const struct proto_batch *b, uns
 			err = apply_completion(s, rec->collar_id, in->rec_seq);
 		if (err == 0) /* and so may a verdict on it (an/store.h "handler verdicts") */
 			err = an_store__review_apply(s, rec->collar_id, in->rec_seq);
+		if (err == 0 && (in->has & PROTO_IND_HAS_VERDICT)) /* the handler's own, in the IND */
+			err = insert_verdict(s, rec);
 		if (err == 0)
 			r->inds++;
 		if (!pos)

@@ -389,8 +389,23 @@ static uint8_t ind_src(uint8_t s)
 	                                                                                : PROTO_SRC_BOTH;
 }
 
-/* Remember an IND journaled before its END: key = the event whose END will complete it. */
-static void open_remember(struct cf_app *a, const struct cf_ind_event *key, const struct proto_ind *ind)
+/* The handler's verdict is the length of the press (cf/app.h HANDLER VERDICT): a tap confirms, holding the
+ * button down rejects. */
+static uint8_t press_verdict(uint32_t press_ms)
+{
+	return press_ms < CF_APP_VERDICT_REJECT_MS ? PROTO_VERDICT_CONFIRMED : PROTO_VERDICT_REJECTED;
+}
+
+/* The press an event is, if it is one (a handler mark on its own). */
+static const struct cf_ind_event *as_press(const struct cf_ind_event *e)
+{
+	return e->source == CF_IND_SRC_HANDLER ? e : NULL;
+}
+
+/* Remember an IND journaled before an END it still needs: key = the event whose END will complete it (NULL:
+ * none, it was final), press = a press combined into it whose END will bring the verdict (NULL: none). */
+static void open_remember(struct cf_app *a, const struct cf_ind_event *key, const struct cf_ind_event *press,
+                          const struct proto_ind *ind)
 {
 	struct cf_app_open *o = NULL;
 
@@ -402,44 +417,99 @@ static void open_remember(struct cf_app *a, const struct cf_ind_event *key, cons
 		a->open_next = (uint8_t)((a->open_next + 1u) % CF_APP_OPEN_MAX);
 		a->st.open_overflow++;
 	}
-	o->used = 1;
-	o->source = key->source;
-	o->kind = key->kind;
-	o->seq = key->seq;
-	o->ind = *ind;
+	*o = (struct cf_app_open){.used = 1, .ind = *ind};
+	/* a verdict the IND carried is said once: its completions must not repeat it */
+	o->ind.has &= ~PROTO_IND_HAS_VERDICT;
+	o->ind.verdict = 0;
+	if (key != NULL) {
+		o->wait_end = 1;
+		o->source = key->source;
+		o->kind = key->kind;
+		o->seq = key->seq;
+	}
+	if (press != NULL) {
+		o->wait_press = 1;
+		o->press_seq = press->seq;
+	}
 }
 
-/* The END of an indication already journaled: journal its completion (final duration and confidence). */
-static int journal_completion(struct cf_app *a, const struct cf_ind_event *e)
+/* Journal a completion of o's IND: dur/conf as given, and a verdict if nonzero. */
+static int journal_completion_of(struct cf_app *a, const struct cf_app_open *o, uint32_t dur_ms, uint8_t conf,
+                                 uint8_t verdict)
 {
-	for (unsigned i = 0; i < CF_APP_OPEN_MAX; i++) {
-		struct cf_app_open *o = &a->open[i];
-		size_t len;
-		int err;
-		if (!o->used || o->source != e->source || o->seq != e->seq || o->kind != e->kind)
-			continue;
-		o->used = 0;
-		struct proto_ind c = o->ind;
-		c.has |= PROTO_IND_HAS_DUR | PROTO_IND_HAS_CONF | PROTO_IND_HAS_COMPLETES;
-		c.completes = o->ind.rec_seq;
-		/* never shorter than what was already said (the classifier's END counts from its own onset) */
-		c.dur_ms = e->dur_ms > o->ind.dur_ms ? e->dur_ms : o->ind.dur_ms;
-		c.conf_pct = e->conf > 100u ? 100u : e->conf;
-		c.rec_seq = cf_journal_next_seq(&a->j);
-		if (proto_ind_encode(&c, a->body, sizeof a->body, &len) != 0)
-			return fail(a, -EINVAL); /* built from a record that encoded: a bug */
-		err = append(a, PROTO_T_IND, len, c.rec_seq);
-		if (err < 0)
-			return err;
-		a->st.ind_completed++;
-		return 0;
+	struct proto_ind c = o->ind;
+	size_t len;
+
+	c.has |= PROTO_IND_HAS_DUR | PROTO_IND_HAS_CONF | PROTO_IND_HAS_COMPLETES;
+	c.completes = o->ind.rec_seq;
+	c.dur_ms = dur_ms;
+	c.conf_pct = conf > 100u ? 100u : conf;
+	if (verdict != 0) {
+		c.has |= PROTO_IND_HAS_VERDICT;
+		c.verdict = verdict;
 	}
-	a->st.ind_end_unmatched++;
+	c.rec_seq = cf_journal_next_seq(&a->j);
+	if (proto_ind_encode(&c, a->body, sizeof a->body, &len) != 0)
+		return fail(a, -EINVAL); /* built from a record that encoded: a bug */
+	int err = append(a, PROTO_T_IND, len, c.rec_seq);
+	if (err < 0)
+		return err;
+	a->st.ind_completed++;
+	if (verdict != 0)
+		a->st.verdicts++;
 	return 0;
 }
 
+/*
+ * The END of an event whose indication is already journaled:
+ *   - the END of the event that completes it: its completion (final duration and confidence; a handler mark
+ *     on its own also gets the verdict of its press);
+ *   - the END of a press combined into it: a completion carrying the verdict, with the newest dur/conf
+ *     already sent (the core keeps the newest completion's), journaled at once so the verdict is durable
+ *     when the handler lifts the finger, not when the animal stands up.
+ */
+static int journal_completion(struct cf_app *a, const struct cf_ind_event *e)
+{
+	int press = e->source == CF_IND_SRC_HANDLER;
+
+	for (unsigned i = 0; i < CF_APP_OPEN_MAX; i++) {
+		struct cf_app_open *o = &a->open[i];
+		int err;
+		if (!o->used)
+			continue;
+		if (o->wait_end && o->source == e->source && o->seq == e->seq && o->kind == e->kind) {
+			/* never shorter than what was already said (the classifier's END counts from its own onset) */
+			uint32_t dur = e->dur_ms > o->ind.dur_ms ? e->dur_ms : o->ind.dur_ms;
+			err = journal_completion_of(a, o, dur, e->conf, press ? press_verdict(e->dur_ms) : 0);
+			if (err < 0)
+				return err;
+			o->wait_end = 0;
+			o->ind.dur_ms = dur;
+			o->ind.conf_pct = e->conf > 100u ? 100u : e->conf;
+		} else if (press && o->wait_press && o->press_seq == e->seq) {
+			err = journal_completion_of(a, o, o->ind.dur_ms, o->ind.conf_pct, press_verdict(e->dur_ms));
+			if (err < 0)
+				return err;
+			o->wait_press = 0;
+		} else {
+			continue;
+		}
+		o->used = o->wait_end || o->wait_press;
+		return 0;
+	}
+	a->st.ind_end_unmatched++;
+	if (press)
+		a->st.verdicts_lost++;
+	return 0;
+}
+
+/*
+ * Journal one indication. ended: ev holds the final duration; key: the event whose END completes it (used
+ * only when !ended); press: the handler's press in it (a mark on its own, or combined), NULL if none, and
+ * press_ended: that press is over, so its verdict goes in this record.
+ */
 static int journal_ind(struct cf_app *a, uint32_t now, const struct cf_ind_event *ev, int ended,
-                       const struct cf_ind_event *key)
+                       const struct cf_ind_event *key, const struct cf_ind_event *press, int press_ended)
 {
 	struct proto_ind ind;
 	int64_t utc;
@@ -489,6 +559,10 @@ static int journal_ind(struct cf_app *a, uint32_t now, const struct cf_ind_event
 	ind.conf_pct = ev->conf > 100u ? 100u : ev->conf;
 	ind.kind = ind_kind(ev->kind);
 	ind.src = ind_src(ev->source);
+	if (press != NULL && press_ended) {
+		ind.has |= PROTO_IND_HAS_VERDICT;
+		ind.verdict = press_verdict(press->dur_ms);
+	}
 	ind.rec_seq = cf_journal_next_seq(&a->j);
 	err = proto_ind_encode(&ind, a->body, sizeof a->body, &len);
 	if (err != 0) {
@@ -499,8 +573,15 @@ static int journal_ind(struct cf_app *a, uint32_t now, const struct cf_ind_event
 	if (err < 0) {
 		return err;
 	}
-	if (!ended && key != NULL) {
-		open_remember(a, key, &ind);
+	if (ind.has & PROTO_IND_HAS_VERDICT) {
+		a->st.verdicts++;
+	}
+	/* what is still to come: the END that completes it, and the END of a press combined into it (a mark
+	 * on its own is its own key: its END brings both) */
+	const struct cf_ind_event *wait_key = !ended ? key : NULL;
+	const struct cf_ind_event *wait_press = press != NULL && !press_ended && press != key ? press : NULL;
+	if (wait_key != NULL || wait_press != NULL) {
+		open_remember(a, wait_key, wait_press, &ind);
 	}
 	a->st.ind_journaled++;
 	if (ev->source == CF_IND_SRC_BOTH) {
@@ -552,15 +633,18 @@ static int handle_event(struct cf_app *a, uint32_t now, const struct cf_ind_even
 		if (h->used && combine(&h->ev, e, &both) == 1) {
 			/* the classifier's view of the behaviour wins (cf_classify_combine); it is final only if the
 			 * classifier event is the held one and its END came */
-			int ended = h->ended && h->ev.source == CF_IND_SRC_COLLAR;
+			int held_cls = h->ev.source == CF_IND_SRC_COLLAR;
+			int ended = h->ended && held_cls;
 			h->used = 0;
-			/* the classifier's END completes a combined IND (its view of the behaviour wins) */
-			return journal_ind(a, now, &both, ended, h->ev.source == CF_IND_SRC_COLLAR ? &h->ev : e);
+			/* the classifier's END completes a combined IND (its view of the behaviour wins); the press
+			 * brings the verdict: now if it ended in the hold, else with its own END */
+			return journal_ind(a, now, &both, ended, held_cls ? &h->ev : e, held_cls ? e : &h->ev,
+			                   !held_cls && h->ended);
 		}
 	}
 	uint32_t hold = hold_ms(a);
 	if (hold == 0) {
-		return journal_ind(a, now, e, 0, e);
+		return journal_ind(a, now, e, 0, e, as_press(e), 0);
 	}
 	struct cf_app_held *slot = NULL, *oldest = NULL;
 	for (unsigned i = 0; i < CF_APP_HELD_MAX; i++) {
@@ -575,7 +659,8 @@ static int handle_event(struct cf_app *a, uint32_t now, const struct cf_ind_even
 	}
 	if (slot == NULL) {
 		a->st.held_overflow++;
-		int err = journal_ind(a, now, &oldest->ev, oldest->ended, &oldest->ev);
+		int err = journal_ind(a, now, &oldest->ev, oldest->ended, &oldest->ev, as_press(&oldest->ev),
+		                      oldest->ended);
 		oldest->used = 0;
 		if (err < 0) {
 			return err;
@@ -595,7 +680,7 @@ static int flush_held(struct cf_app *a, uint32_t now, int all)
 		struct cf_app_held *h = &a->held[i];
 		if (h->used && (all || diff_ms(now, h->deadline_ms) >= 0)) {
 			h->used = 0;
-			int err = journal_ind(a, now, &h->ev, h->ended, &h->ev);
+			int err = journal_ind(a, now, &h->ev, h->ended, &h->ev, as_press(&h->ev), h->ended);
 			if (err < 0) {
 				return err;
 			}

@@ -62,6 +62,8 @@ static const struct proto_enum_desc ind_kind_enum[] = {
 static const struct proto_enum_desc src_enum[] = {
 	{PROTO_SRC_CLASSIFIER, "collar_classifier"}, {PROTO_SRC_BUTTON, "handler_button"}, {PROTO_SRC_BOTH, "both"},
 	{0, NULL}};
+static const struct proto_enum_desc verdict_enum[] = {
+	{PROTO_VERDICT_CONFIRMED, "confirmed"}, {PROTO_VERDICT_REJECTED, "rejected"}, {0, NULL}};
 static const struct proto_enum_desc result_enum[] = {
 	{PROTO_RES_DONE, "done"}, {PROTO_RES_IN_PROGRESS, "in_progress"}, {PROTO_RES_REJECTED, "rejected"},
 	{PROTO_RES_UNSUPPORTED, "unsupported"}, {PROTO_RES_FAILED, "failed"}, {0, NULL}};
@@ -123,6 +125,7 @@ static const struct proto_field_desc ind_f[] = {
 	U(S, h_acc_mm, PROTO_IND_K_HACC, 0, "h_acc", "mm", 0, 100000000, "horizontal accuracy of lat/lon"),
 	U(S, fix_ref, PROTO_IND_K_FIXREF, 0, "fix_ref", "", 0, UINT32_MAX, "rec_seq of the FIX used (< rec_seq)"),
 	U(S, completes, PROTO_IND_K_COMPLETES, 0, "completes", "", 1, UINT32_MAX, "rec_seq of the earlier IND whose final dur this gives (< rec_seq)"),
+	E(S, verdict, PROTO_IND_K_VERDICT, 0, "verdict", verdict_enum, "handler's verdict: on this indication, or with completes on the one it completes"),
 };
 #undef S
 #define S struct proto_gone

@@ -11,6 +11,9 @@
    it: every record the collars journaled is in the core's store, hazard points exist and the indications
    as delivered find at least half the explosive targets with at most 5 false points per 100 m² (a broken
    clock mapping or transport puts indications metres off; the smoke scenario has a handful of targets).
+   The handler's verdicts arrived: every indication of the world (each one confirmed by a tap or rejected
+   by a long press of the handler's button, fed to the collar as button edges) is in the store as a
+   handler-marked indication carrying exactly one collar verdict, equal to the world's; no other verdict.
 3. A third start says the day is complete.
 4. Same seed, same channel: two fresh `--run --fast` days give the same frames on the air, collisions,
    losses, bytes per collar (the sim's time never depends on the host's scheduling), every record arrives
@@ -18,6 +21,7 @@
    second day runs the gateway's libserialport path (`--serial`): the same channel through it.
 Every wait has a deadline; teardown kills what is left (by pid) and fails the test if anything was.
 """
+import csv
 import os
 import re
 import select
@@ -61,6 +65,41 @@ def sim_ms(data):  # noqa: E302 (the state file: how far the day got)
             return int(m.group(1)) if m else None
     except OSError:
         return None
+
+
+def check_verdicts(data, world):
+    """Every world indication -> the collar's stored handler-marked IND nearest in time (its onset or the
+    press, within 20 s, each used once: as the recorder matches them) -> exactly one verdict in
+    indication_reviews, source collar, equal to the world's handler column. Returns (indications, verdicts)."""
+    import sqlite3
+    with open(f"{data}/summary.txt") as f:
+        collar_of = {m.group(2): int(m.group(1)) for m in re.finditer(r"^  collar (\d+) (\S+) ", f.read(), re.M)}
+    db = sqlite3.connect(f"file:{data}/core.sqlite?mode=ro", uri=True)
+    try:
+        stored = [[c, s, t, False] for c, s, t in
+                  db.execute("SELECT collar_id, rec_seq, t_ms FROM indications WHERE t_ms IS NOT NULL AND src <> 1")]
+        reviews = {}
+        for c, s, v, src, who in db.execute("SELECT collar_id, rec_seq, verdict, source, who FROM indication_reviews"):
+            reviews.setdefault((c, s), []).append((v, src, who))
+    finally:
+        db.close()
+    with open(f"{world}/indications.csv") as f:
+        inds = list(csv.DictReader(f))
+    assert inds, "the world has no indication: nothing to check"
+    for d in inds:
+        collar, onset, press = collar_of[d["animal"]], int(d["t_utc_ms"]), int(d["press_utc_ms"])
+        near = [(min(abs(c[2] - onset), abs(c[2] - press)), c) for c in stored if c[0] == collar and not c[3]]
+        near = [x for x in near if x[0] <= 20000]
+        assert near, f"world indication {d['id']} ({d['animal']}): no handler-marked indication stored"
+        c = min(near, key=lambda x: x[0])[1]
+        c[3] = True
+        want = ("confirmed" if d["handler"] == "confirm" else "rejected", "collar", f"collar {collar}")
+        got = reviews.get((collar, c[1]), [])
+        assert got == [want], f"world indication {d['id']} (press {d['press_ms']} ms) -> collar {collar} " \
+                              f"rec_seq {c[1]}: verdicts {got}, the handler's was {want[0]}"
+    n = sum(len(v) for v in reviews.values())
+    assert n == len(inds), f"{n} collar verdicts stored for {len(inds)} indications of the world"
+    return len(inds), n
 
 
 def main():
@@ -120,6 +159,12 @@ def main():
         assert re.search(r"^fused P>=0.5 ", r.stdout, re.M), r.stdout
         assert not run_pids(data), f"processes left after the day: {run_pids(data)}"
         print(f"resume + evaluate: {time.monotonic() - t0:.1f} s wall, records {s.groups()} all arrived")
+        # the handler's verdicts against the world's (the world's files of the same seed, no streams)
+        r = subprocess.run([SCENTRACK, "sim", SCENARIO, "--seed", "3", "--out", f"{tmp}/world", "--accel", "none",
+                            "--no-nmea", "--no-tracks"], capture_output=True, text=True, timeout=left())
+        assert r.returncode == 0, f"world files: exit {r.returncode}\n{r.stderr}"
+        n, v = check_verdicts(data, f"{tmp}/world")
+        print(f"handler verdicts: {v} arrived for the {n} indications of the world, every one as the handler gave it")
         # the fused policy of the same finished day (scored again, nothing is run): the core's P(explosive)
         # keeps at least half of the 4 explosive targets of seed 3 and invents at most 4 points per 100 m2
         # (in process the same day gives 4/4 and 2.5: at this dense day's survey prior one RTK rat's

@@ -1444,3 +1444,90 @@ Test(an_store, verdict_in_force_latest_then_rejected_append_only)
 	sqlite3_close(db);
 	an_store_close(s);
 }
+
+/* The collar's verdict rides an IND (proto IND key VERDICT): on an onset IND it is on that indication, on a
+ * completion on the one it completes. Ingest adds it to the log inside the batch's transaction (source
+ * "collar", who "collar <id>", t_ms = the gateway's reception), once: a resent record is a duplicate, a
+ * batch that fails leaves no verdict behind; a verdict completion may arrive before its indication. */
+Test(an_store, ingest_stores_the_collars_verdicts_from_onsets_and_completions)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	int32_t lat, lon;
+	e7_of(&f, 12000, 12100, &lat, &lon);
+	struct proto_batch *b = batch_new(1, 1);
+	add_fix(b, 7, 1, SESSION_T0 + 1000, lat, lon);
+	add_ind(b, 7, 2, SESSION_T0 + 2000, lat, lon); /* a tap in the hold: confirmed, in the IND itself */
+	b->rec[b->n - 1].m.ind.has |= PROTO_IND_HAS_VERDICT;
+	b->rec[b->n - 1].m.ind.verdict = PROTO_VERDICT_CONFIRMED;
+	uint64_t rx2 = b->rec[b->n - 1].rx_ms;
+	add_ind(b, 7, 3, SESSION_T0 + 3000, lat, lon); /* no verdict yet */
+	struct an_store_ingest_result r = ingest_ok(s, b);
+	cr_expect_eq(r.inds, 2);
+	free(b);
+	char q[200];
+	snprintf(q, sizeof q, "SELECT count(*) FROM indication_reviews WHERE collar_id = 7 AND rec_seq = 2 AND verdict "
+	                      "= 'confirmed' AND source = 'collar' AND who = 'collar 7' AND t_ms = %llu",
+	         (unsigned long long)rx2);
+	cr_expect_eq(count(s, q), 1, "the onset's verdict, dated by its reception");
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE rec_seq = 2 AND review = 'confirmed'"), 1);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE rec_seq = 3 AND review = 'unreviewed'"), 1);
+
+	/* a long press released later: a completion of 3 carrying the rejection */
+	b = batch_new(1, 2);
+	add_completion(b, 7, 5, 3, SESSION_T0 + 3000, 6100, 90);
+	b->rec[0].m.ind.has |= PROTO_IND_HAS_VERDICT;
+	b->rec[0].m.ind.verdict = PROTO_VERDICT_REJECTED;
+	r = ingest_ok(s, b);
+	cr_expect_eq(r.inds, 0);
+	free(b);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indication_reviews WHERE rec_seq = 3 AND verdict = 'rejected'"), 1,
+	             "the verdict is on the indication the completion completes");
+	cr_expect_eq(count(s, "SELECT count(*) FROM indication_reviews WHERE rec_seq = 5"), 0);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE rec_seq = 3 AND review = 'rejected' AND dur_ms = "
+	                      "6100"), 1);
+
+	/* the same records resent (a gateway that lost our ack): duplicates, no second verdict */
+	b = batch_new(1, 3);
+	add_completion(b, 7, 5, 3, SESSION_T0 + 3000, 6100, 90);
+	b->rec[0].m.ind.has |= PROTO_IND_HAS_VERDICT;
+	b->rec[0].m.ind.verdict = PROTO_VERDICT_REJECTED;
+	r = ingest_ok(s, b);
+	cr_expect(r.duplicates == 1 && r.conflicts == 0, "dup %u conflicts %u", r.duplicates, r.conflicts);
+	free(b);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indication_reviews"), 2);
+
+	/* a verdict completion before its indication (collar 8): kept, in force once the indication is stored */
+	b = batch_new(1, 4);
+	add_completion(b, 8, 9, 4, SESSION_T0 + 4000, 2000, 70);
+	b->rec[0].m.ind.has |= PROTO_IND_HAS_VERDICT;
+	b->rec[0].m.ind.verdict = PROTO_VERDICT_REJECTED;
+	ingest_ok(s, b);
+	free(b);
+	b = batch_new(1, 5);
+	add_ind(b, 8, 4, SESSION_T0 + 4000, lat, lon);
+	ingest_ok(s, b);
+	free(b);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indications WHERE collar_id = 8 AND rec_seq = 4 AND review = "
+	                      "'rejected'"), 1);
+
+	/* a batch that fails stores no verdict either (one transaction) */
+	b = batch_new(1, 6);
+	add_ind(b, 7, 20, SESSION_T0 + 5000, lat, lon);
+	b->rec[0].m.ind.has |= PROTO_IND_HAS_VERDICT;
+	b->rec[0].m.ind.verdict = PROTO_VERDICT_CONFIRMED;
+	add_ind(b, 7, 21, SESSION_T0 + 6000, lat, lon);
+	b->rec[1].rec_seq = 22; /* the batch's rec_seq differs from the message's: the whole batch is refused */
+	struct an_store_ingest_result rr;
+	cr_expect_eq(an_store_ingest_batch(s, b, &rr), -EINVAL);
+	free(b);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indication_reviews WHERE rec_seq = 20"), 0);
+	cr_expect_eq(count(s, "SELECT count(*) FROM indication_reviews"), 3);
+	struct an_store_review v[8];
+	memset(v, 0, sizeof v);
+	cr_assert_eq(an_store_reviews_after(s, 0, collect_rv, v), 0);
+	cr_expect_str_eq(v[0].who, "collar 7");
+	cr_expect_str_eq(v[2].who, "collar 8");
+	cr_expect_eq(v[2].handler_id, 0);
+	an_store_close(s);
+}

@@ -26,12 +26,16 @@ static struct hal_flash_emul em;
 static struct cf_app app;
 static struct proto_hmac_key hkey;
 static uint32_t hooked, kicks;
+static uint32_t now_t;        /* the time the test is feeding (set by the sessions below) */
+static uint32_t rec_t[256];   /* now_t when record seq was journaled */
 
 static void on_record(void *ctx, uint32_t seq, uint8_t type, const uint8_t *b, size_t n)
 {
 	(void)ctx, (void)type, (void)b, (void)n;
 	cr_assert_eq(seq, hooked + 1u, "hook sees every record once, in order");
 	hooked = seq;
+	if (seq < 256u)
+		rec_t[seq] = now_t;
 }
 
 static void on_kick(void *ctx)
@@ -249,7 +253,35 @@ Test(cf_app, ind_without_any_fix_or_time_uses_t_mono)
 	cr_assert_eq(cf_app_stats(&app)->ind_end_unmatched, 0u);
 }
 
-/* A dog that walks, sits 8 s, walks on; fixes every second; optionally the handler presses at sit + 1 s. */
+/* Every IND record carrying a verdict: how many, and the last one's rec_seq and verdict. */
+static uint32_t verdicts(uint32_t *seq, uint8_t *verdict)
+{
+	static struct proto_msg m;
+	uint32_t n = 0;
+	for (uint32_t s = 1; s <= n_records(); s++) {
+		if (rec(s, &m) == PROTO_T_IND && (m.u.ind.has & PROTO_IND_HAS_VERDICT)) {
+			n++;
+			*seq = s;
+			*verdict = m.u.ind.verdict;
+		}
+	}
+	return n;
+}
+
+/* The n-th (1-based) completion record; returns its rec_seq, 0 if there are fewer. */
+static uint32_t nth_completion(unsigned n, struct proto_ind *out)
+{
+	static struct proto_msg m;
+	for (uint32_t s = 1; s <= n_records(); s++)
+		if (rec(s, &m) == PROTO_T_IND && (m.u.ind.has & PROTO_IND_HAS_COMPLETES) && --n == 0) {
+			*out = m.u.ind;
+			return s;
+		}
+	return 0;
+}
+
+/* A dog that walks, sits, walks on; fixes every second; optionally the handler presses at sit + press_at_ms
+ * for press_ms (sample-aligned: 20 ms steps). */
 static struct cf_accel_sample samples[3000];
 static unsigned n_samples;
 static uint32_t sit_t0;
@@ -268,12 +300,12 @@ static void seg(void *ctx, const struct mm_segment *sg)
 		sit_t0 = sg->t0_ms;
 }
 
-static void dog_session(int press, uint32_t hold_ms)
+static void dog_session_press(uint32_t sit_ms, int press, uint32_t press_at_ms, uint32_t press_ms, uint32_t hold_ms)
 {
 	struct mm_animal a;
 	struct mm_rng r;
 	const int cls[] = {MM_WALK, MM_SIT, MM_WALK};
-	const uint32_t dur[] = {20000, 8000, 12000};
+	const uint32_t dur[] = {20000, sit_ms, 12000};
 	start(0, hold_ms, CF_SPECIES_DOG);
 	mm_rng_seed(&r, 11);
 	mm_animal_draw(&a, MM_DOG, &r);
@@ -285,21 +317,29 @@ static void dog_session(int press, uint32_t hold_ms)
 	int pressed = 0;
 	for (unsigned i = 0; i < n_samples; i++) {
 		uint32_t t = samples[i].t_ms;
+		now_t = t;
 		while (next_s * 1000u <= t) {
 			epoch(next_s * 1000u, next_s, "1.00", 1);
 			next_s++;
 		}
-		if (press && !pressed && t >= sit_t0 + 1000u) {
+		if (press && !pressed && t >= sit_t0 + press_at_ms) {
 			cr_assert_eq(cf_app_button(&app, t, true), 0);
 			pressed = 1;
-		} else if (press && pressed == 1 && t >= sit_t0 + 1400u) {
+		} else if (press && pressed == 1 && t >= sit_t0 + press_at_ms + press_ms) {
 			cr_assert_eq(cf_app_button(&app, t, false), 0);
 			pressed = 2;
 		}
 		cr_assert_eq(cf_app_accel(&app, &samples[i]), 0);
 		cr_assert_eq(cf_app_tick(&app, t), 0);
 	}
-	cr_assert_eq(cf_app_tick(&app, samples[n_samples - 1].t_ms + 10000u), 0);
+	now_t = samples[n_samples - 1].t_ms + 10000u;
+	cr_assert_eq(cf_app_tick(&app, now_t), 0);
+}
+
+/* An 8 s sit; optionally the handler taps (400 ms) at sit + 1 s. */
+static void dog_session(int press, uint32_t hold_ms)
+{
+	dog_session_press(8000, press, 1000, 400, hold_ms);
 }
 
 Test(cf_app, classifier_sit_alone_is_one_indication)
@@ -340,6 +380,156 @@ Test(cf_app, classifier_and_handler_combine_into_one_indication_both)
 	cr_assert_eq(c.src, PROTO_SRC_BOTH);
 	cr_assert_eq(c.completes, the_ind(&ind));
 	cr_assert_gt(c.dur_ms, 5000u);
+	/* the tap (400 ms) ended before the classifier confirmed: its verdict is in the combined IND itself, and
+	 * the classifier's completion does not repeat it */
+	uint32_t vs = 0;
+	uint8_t v = 0;
+	cr_assert_eq(verdicts(&vs, &v), 1u, "exactly one verdict");
+	cr_assert_eq(vs, the_ind(&ind));
+	cr_assert_eq(v, PROTO_VERDICT_CONFIRMED);
+	cr_assert(!(c.has & PROTO_IND_HAS_VERDICT));
+	cr_assert_eq(cf_app_stats(&app)->verdicts, 1u);
+}
+
+Test(cf_app, long_press_ending_before_the_classifier_end_rejects_in_a_completion_at_the_release)
+{
+	/* press at sit + 1 s for 2.4 s: the classifier confirms (~sit + 2 s) during the press, so the combined
+	 * IND is journaled before the press is over; the dog sits on for 8 s */
+	dog_session_press(8000, 1, 1000, 2400, 3000);
+	struct proto_ind ind, c1, c2;
+	uint32_t is = the_ind(&ind);
+	cr_assert_eq(ind.src, PROTO_SRC_BOTH);
+	cr_assert(!(ind.has & PROTO_IND_HAS_VERDICT), "the press was not over when the IND was journaled");
+	uint32_t s1 = nth_completion(1, &c1), s2 = nth_completion(2, &c2);
+	cr_assert(s1 != 0 && s2 != 0 && nth_completion(3, &ind) == 0, "two completions");
+	/* first: the verdict, journaled the moment the handler let go (not when the dog stood up) */
+	cr_assert(c1.has & PROTO_IND_HAS_VERDICT);
+	cr_assert_eq(c1.verdict, PROTO_VERDICT_REJECTED);
+	cr_assert_eq(c1.completes, is);
+	cr_assert(rec_t[s1] - sit_t0 >= 1000u + 2400u + 20u && rec_t[s1] - sit_t0 <= 1000u + 2400u + 60u,
+	          "at the debounced release: %u ms after the sit began", rec_t[s1] - sit_t0);
+	/* then the classifier's END with the final duration (the newest completion: the core keeps it) */
+	cr_assert(!(c2.has & PROTO_IND_HAS_VERDICT));
+	cr_assert_eq(c2.completes, is);
+	cr_assert_gt(c2.dur_ms, c1.dur_ms);
+	cr_assert_geq(c2.dur_ms, 5000u);
+	uint32_t vs = 0;
+	uint8_t v = 0;
+	cr_assert_eq(verdicts(&vs, &v), 1u, "exactly one verdict");
+	cr_assert_eq(cf_app_stats(&app)->verdicts_lost, 0u);
+	cr_assert_eq(cf_app_stats(&app)->ind_end_unmatched, 0u, "the press's END found its indication");
+}
+
+Test(cf_app, press_ending_after_the_classifier_completion_gets_a_second_completion)
+{
+	/* a 4 s sit (its END comes after the hold, so its completion is journaled), a press that starts while
+	 * the classifier's ONSET is held and ends well after the dog stood up */
+	dog_session_press(4000, 1, 2600, 5000, 3000);
+	struct proto_ind ind, c1, c2;
+	uint32_t is = the_ind(&ind);
+	cr_assert_eq(ind.src, PROTO_SRC_BOTH);
+	cr_assert(!(ind.has & PROTO_IND_HAS_VERDICT));
+	uint32_t s1 = nth_completion(1, &c1), s2 = nth_completion(2, &c2);
+	cr_assert(s1 != 0 && s2 != 0 && nth_completion(3, &ind) == 0, "two completions");
+	cr_assert(!(c1.has & PROTO_IND_HAS_VERDICT), "the classifier's completion came first, without a verdict");
+	cr_assert_lt(rec_t[s1] - sit_t0, 2600u + 5000u);
+	cr_assert(c2.has & PROTO_IND_HAS_VERDICT);
+	cr_assert_eq(c2.verdict, PROTO_VERDICT_REJECTED);
+	cr_assert_eq(c2.completes, is);
+	cr_assert(rec_t[s2] - sit_t0 >= 2600u + 5000u + 20u && rec_t[s2] - sit_t0 <= 2600u + 5000u + 60u,
+	          "at the debounced release: %u ms after the sit began", rec_t[s2] - sit_t0);
+	/* it repeats the final duration and confidence, so whichever completion the core sees as newest is right */
+	cr_assert_eq(c2.dur_ms, c1.dur_ms);
+	cr_assert_eq(c2.conf_pct, c1.conf_pct);
+	cr_assert_eq(c2.t_ms, ind.t_ms);
+	cr_assert_eq(c2.kind, ind.kind);
+	cr_assert_eq(c2.src, PROTO_SRC_BOTH);
+	uint32_t vs = 0;
+	uint8_t v = 0;
+	cr_assert_eq(verdicts(&vs, &v), 1u, "exactly one verdict");
+	cr_assert_eq(vs, s2);
+}
+
+static void reboot(uint32_t rate_ms);
+
+/* A handler press with no classifier indication anywhere near (no IMU data at all): fixes every second. */
+static void press_alone(uint32_t hold_ms, uint32_t press_at, uint32_t press_ms)
+{
+	start(1000, hold_ms, CF_SPECIES_DOG);
+	uint32_t end = press_at + press_ms + 6000u;
+	for (now_t = 0; now_t <= end; now_t += 10u) {
+		if (now_t % 1000u == 0)
+			epoch(now_t, now_t / 1000u, "1.0", 1);
+		cr_assert_eq(cf_app_tick(&app, now_t), 0);
+		/* edges at their exact times, between two ticks 10 ms apart (like an edge interrupt) */
+		if (press_at >= now_t && press_at < now_t + 10u)
+			cr_assert_eq(cf_app_button(&app, press_at, true), 0);
+		if (press_at + press_ms >= now_t && press_at + press_ms < now_t + 10u)
+			cr_assert_eq(cf_app_button(&app, press_at + press_ms, false), 0);
+	}
+}
+
+Test(cf_app, handler_mark_alone_carries_its_verdict)
+{
+	struct proto_ind ind, c;
+	uint32_t vs = 0;
+	uint8_t v = 0;
+
+	/* a tap inside the hold: the mark's own IND carries the verdict, nothing else is journaled for it */
+	press_alone(3000, 5500, 300);
+	uint32_t is = the_ind(&ind);
+	cr_assert_eq(ind.kind, PROTO_IND_MARK);
+	cr_assert_eq(ind.src, PROTO_SRC_BUTTON);
+	cr_assert_eq(ind.dur_ms, 300u);
+	cr_assert(ind.has & PROTO_IND_HAS_VERDICT);
+	cr_assert_eq(ind.verdict, PROTO_VERDICT_CONFIRMED);
+	cr_assert_eq(the_completion(&c), 0u);
+	cr_assert_eq(verdicts(&vs, &v), 1u);
+	cr_assert_eq(vs, is);
+
+	/* a press that outlasts the hold: the IND goes at the end of the hold, the release's completion carries
+	 * the final duration and the verdict */
+	press_alone(3000, 5500, 4000);
+	is = the_ind(&ind);
+	cr_assert(!(ind.has & PROTO_IND_HAS_VERDICT));
+	cr_assert_eq(rec_t[is], 5500u + CF_BUTTON_DEBOUNCE_DEFAULT_MS + 3000u, "when the hold ran out");
+	uint32_t cs = the_completion(&c);
+	cr_assert_eq(c.completes, is);
+	cr_assert_eq(c.dur_ms, 4000u);
+	cr_assert(c.has & PROTO_IND_HAS_VERDICT);
+	cr_assert_eq(c.verdict, PROTO_VERDICT_REJECTED);
+	cr_assert_eq(verdicts(&vs, &v), 1u);
+	cr_assert_eq(vs, cs);
+	cr_assert_eq(cf_app_stats(&app)->verdicts, 1u);
+}
+
+Test(cf_app, without_a_hold_the_mark_goes_at_once_and_its_release_brings_the_verdict)
+{
+	struct proto_ind ind, c;
+	uint32_t vs = 0;
+	uint8_t v = 0;
+	/* hold 0: the press combines with nothing; the threshold is 1 s from press edge to release edge */
+	static const struct {
+		uint32_t ms;
+		uint8_t verdict;
+	} cases[] = {{120, PROTO_VERDICT_CONFIRMED}, {999, PROTO_VERDICT_CONFIRMED},
+	             {1000, PROTO_VERDICT_REJECTED}, {2400, PROTO_VERDICT_REJECTED}};
+	for (unsigned k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		press_alone(0, 5500, cases[k].ms);
+		uint32_t is = the_ind(&ind);
+		cr_assert_eq(rec_t[is], 5500u + CF_BUTTON_DEBOUNCE_DEFAULT_MS, "at the debounced press");
+		cr_assert(!(ind.has & PROTO_IND_HAS_VERDICT));
+		uint32_t cs = the_completion(&c);
+		cr_assert_eq(c.completes, is);
+		cr_assert_eq(c.dur_ms, cases[k].ms);
+		cr_assert_eq(verdicts(&vs, &v), 1u);
+		cr_assert_eq(vs, cs);
+		cr_assert_eq(v, cases[k].verdict, "%u ms press", cases[k].ms);
+	}
+	/* the verdict is a journal record like any other: still there after a power cut and a reboot */
+	reboot(1000);
+	cr_assert_eq(verdicts(&vs, &v), 1u);
+	cr_assert_eq(v, PROTO_VERDICT_REJECTED);
 }
 
 Test(cf_app, without_a_hold_the_late_counterpart_is_its_own_indication)

@@ -582,6 +582,11 @@ Test(proto_msg, rejects_out_of_range_values)
 	expect_int_refused(PROTO_T_IND, PROTO_IND_K_KIND, 4, PROTO_EMSG_ENUM);
 	expect_int_refused(PROTO_T_IND, PROTO_IND_K_CONF, 101, PROTO_EMSG_RANGE);
 	expect_int_refused(PROTO_T_IND, PROTO_IND_K_SRC, 0, PROTO_EMSG_ENUM);
+	expect_int_refused(PROTO_T_IND, PROTO_IND_K_VERDICT, 0, PROTO_EMSG_ENUM);
+	expect_int_refused(PROTO_T_IND, PROTO_IND_K_VERDICT, 3, PROTO_EMSG_ENUM);
+	expect_int_refused(PROTO_T_IND, PROTO_IND_K_VERDICT, -1, PROTO_EMSG_ENUM);
+	expect_int_accepted(PROTO_T_IND, PROTO_IND_K_VERDICT, PROTO_VERDICT_CONFIRMED);
+	expect_int_accepted(PROTO_T_IND, PROTO_IND_K_VERDICT, PROTO_VERDICT_REJECTED);
 	expect_int_refused(PROTO_T_CMD, PROTO_CMD_K_OP, 99, PROTO_EMSG_ENUM);
 	expect_int_refused(PROTO_T_STATUS, PROTO_STATUS_K_TEMP, -551, PROTO_EMSG_RANGE);
 	expect_int_refused(PROTO_T_STATUS, PROTO_STATUS_K_BATTPCT, 101, PROTO_EMSG_RANGE);
@@ -784,6 +789,59 @@ static size_t fixb_body(uint8_t *out, uint8_t n, const uint8_t *cols, size_t nco
 }
 
 #define FIXB(n, cols, vals, nvals) fixb_body(body, n, cols, sizeof(cols), vals, sizeof(vals), nvals)
+
+/* The handler's verdict (key 13) rides an onset IND or a completion; the bytes are pinned: an old decoder
+ * refuses the key (PROTO_EMSG_KEY, counted), and an IND without it encodes exactly as before. */
+Test(proto_msg, ind_verdict_on_onset_and_on_completion)
+{
+	static const uint8_t onset[] = {0x85, 0x01, 0x09, 0x03, 0xcd, 0x03, 0xe8, 0x04, 0x03, 0x07, 0x02, 0x0d, 0x01};
+	static const uint8_t completion[] = {0x86, 0x01, 0x0c, 0x03, 0xcd, 0x03, 0xe8, 0x04, 0x01,
+	                                     0x07, 0x03, 0x0c, 0x09, 0x0d, 0x02};
+	size_t len;
+
+	/* a handler mark that is its own indication, confirmed by a short press */
+	memset(&m1, 0, sizeof m1);
+	m1.type = PROTO_T_IND;
+	m1.u.ind = (struct proto_ind){.has = PROTO_IND_HAS_TMONO | PROTO_IND_HAS_VERDICT, .rec_seq = 9, .t_mono_ms = 1000,
+	                              .kind = PROTO_IND_MARK, .src = PROTO_SRC_BUTTON, .verdict = PROTO_VERDICT_CONFIRMED};
+	cr_assert_eq(encode(&m1, body, &len), 0);
+	cr_assert_eq(len, sizeof onset);
+	cr_assert_arr_eq(body, onset, sizeof onset);
+	cr_assert_eq(decode(PROTO_T_IND, body, len, NULL), 0);
+	cr_assert_eq(m2.u.ind.has, m1.u.ind.has);
+	cr_assert_eq(m2.u.ind.verdict, PROTO_VERDICT_CONFIRMED);
+
+	/* the completion of IND 9 carrying a rejection of it */
+	m1.u.ind = (struct proto_ind){.has = PROTO_IND_HAS_TMONO | PROTO_IND_HAS_COMPLETES | PROTO_IND_HAS_VERDICT,
+	                              .rec_seq = 12, .t_mono_ms = 1000, .kind = PROTO_IND_SIT, .src = PROTO_SRC_BOTH,
+	                              .completes = 9, .verdict = PROTO_VERDICT_REJECTED};
+	cr_assert_eq(encode(&m1, body, &len), 0);
+	cr_assert_eq(len, sizeof completion);
+	cr_assert_arr_eq(body, completion, sizeof completion);
+	cr_assert_eq(decode(PROTO_T_IND, body, len, NULL), 0);
+	cr_assert_eq(m2.u.ind.completes, 9u);
+	cr_assert_eq(m2.u.ind.verdict, PROTO_VERDICT_REJECTED);
+
+	/* the encoder never sends a verdict the decoder would refuse, and absent means absent */
+	struct proto_msg_err w;
+	m1.u.ind.verdict = 3;
+	cr_expect_eq(encode(&m1, body, &len), PROTO_EMSG_ENUM);
+	m1.u.ind.verdict = 0;
+	cr_expect_eq(encode(&m1, body, &len), PROTO_EMSG_ENUM);
+	m1.u.ind.has &= ~PROTO_IND_HAS_VERDICT;
+	m1.u.ind.verdict = 0;
+	cr_assert_eq(encode(&m1, body, &len), 0);
+	cr_assert_eq(len, sizeof completion - 2u, "no key 13 without the flag");
+	cr_assert_arr_eq(body + 1, completion + 1, len - 1u);
+	cr_assert_eq(decode(PROTO_T_IND, body, len, NULL), 0);
+	cr_assert_eq(m2.u.ind.has & PROTO_IND_HAS_VERDICT, 0u);
+	cr_assert_eq(m2.u.ind.verdict, 0);
+	/* a bad value on the wire is refused with the key and the value named */
+	size_t blen = with_int(completion, sizeof completion, PROTO_IND_K_VERDICT, 7, body2);
+	cr_assert_eq(decode(PROTO_T_IND, body2, blen, &w), PROTO_EMSG_ENUM);
+	cr_assert_eq(w.key, PROTO_IND_K_VERDICT);
+	cr_assert_eq(w.value, 7);
+}
 
 Test(proto_msg, fixb_rejects_inconsistent_batches)
 {

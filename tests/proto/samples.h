@@ -194,4 +194,17 @@ static inline void sample_msg(unsigned type, struct proto_msg *m)
 	}
 }
 
+/* The completion of the IND sample (rec_seq 5330) journaled when the handler lifted the finger after a long
+ * press: the dog sat 6.1 s, the handler rejected the indication (docs/protocol.md §4b). */
+static inline void sample_ind_verdict(struct proto_msg *m)
+{
+	sample_msg(PROTO_T_IND, m);
+	m->u.ind.rec_seq = 5338;
+	m->u.ind.has |= PROTO_IND_HAS_COMPLETES | PROTO_IND_HAS_VERDICT;
+	m->u.ind.completes = 5330;
+	m->u.ind.dur_ms = 6120;
+	m->u.ind.conf_pct = 91;
+	m->u.ind.verdict = PROTO_VERDICT_REJECTED;
+}
+
 #endif

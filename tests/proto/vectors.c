@@ -20,6 +20,7 @@ static const struct {
 	unsigned type;
 	const char *dir;
 	const char *what;
+	const char *variant; /* a second vector of a type already listed (no table): its heading */
 } types[] = {
 	{PROTO_T_HELLO, "collar → gateway", "on boot and on every reconnect"},
 	{PROTO_T_FIX, "collar → gateway", "one GNSS fix; journaled before its first transmission"},
@@ -39,6 +40,10 @@ static const struct {
 	{PROTO_T_CREDIT, "core → gateway (ZeroMQ)", "flow control: unacked batches allowed in flight"},
 	/* added after the first release: last, so every earlier vector keeps its link_seq and bytes */
 	{PROTO_T_GONE, "collar → gateway", "rec_seqs the collar can no longer send (thinned): the gateway settles them"},
+	{PROTO_T_IND, "collar → gateway",
+	 "a completion of the IND above (rec_seq 5330) journaled when the handler let go of a long press: the "
+	 "verdict `rejected` on indication 5330, with the newest dur and conf already sent (§4b)",
+	 "IND completion with the handler's verdict"},
 };
 
 static const char *kind_name(unsigned k)
@@ -157,7 +162,10 @@ int main(int argc, char **argv)
 	uint16_t link_seq = 100;
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		unsigned t = types[i].type;
-		sample_msg(t, &m);
+		if (types[i].variant)
+			sample_ind_verdict(&m);
+		else
+			sample_msg(t, &m);
 		uint8_t ind_frame[PROTO_FRAME_MAX];
 		if (t == PROTO_T_BATCH) {
 			/* The record carries the raw IND frame as the collar sent it (unstuffed). */
@@ -179,8 +187,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "encode %s: %s\n", proto_type_name(t), proto_strerror(err));
 			return 1;
 		}
-		printf("### 0x%02x %s — %s\n\n%s.\n\n", t, proto_type_name(t), types[i].dir, types[i].what);
-		table(t);
+		if (types[i].variant) {
+			printf("### 0x%02x %s — %s\n\n%s.\n\n", t, types[i].variant, types[i].dir, types[i].what);
+		} else {
+			printf("### 0x%02x %s — %s\n\n%s.\n\n", t, proto_type_name(t), types[i].dir, types[i].what);
+			table(t);
+		}
 		if (t == PROTO_T_BATCH) {
 			printf("Each element of `recs` is a record map:\n\n");
 			table(PROTO_T_BATCH_REC);
@@ -189,7 +201,7 @@ int main(int argc, char **argv)
 		if (corpus) {
 			char name[64];
 			uint8_t tb = (uint8_t)t;
-			snprintf(name, sizeof name, "body-%s", proto_type_name(t));
+			snprintf(name, sizeof name, "body-%s%s", proto_type_name(t), types[i].variant ? "-variant" : "");
 			if (write_file(corpus, name, &tb, 1, body, bl) < 0)
 				return 1;
 		}
@@ -201,7 +213,7 @@ int main(int argc, char **argv)
 			hex_block("Frame on the wire, delimiters included", wire, wl);
 			if (corpus) {
 				char name[64];
-				snprintf(name, sizeof name, "wire-%s", proto_type_name(t));
+				snprintf(name, sizeof name, "wire-%s%s", proto_type_name(t), types[i].variant ? "-variant" : "");
 				if (write_file(corpus, name, wire, wl, NULL, 0) < 0)
 					return 1;
 			}

@@ -49,6 +49,21 @@
  * h_acc and fix_ref = its rec_seq; older or none: the IND goes without a position. Onset time: UTC from the
  * latest timed fix (receiver time + clock difference) or the gateway's time from ACK/TIME_SET, else t_mono.
  *
+ * HANDLER VERDICT. The handler answers every indication in one press: a tap (< CF_APP_VERDICT_REJECT_MS, 1 s,
+ * from the first edge of the press to the first edge of the release, debounced) confirms it, holding the
+ * button down (>= 1 s) rejects it. A deliberate hold of a second or more cannot be mistaken for a tap, and a
+ * tap is what handlers do anyway to mark an indication; the simulated handler taps 0.12-0.35 s and holds
+ * 1.6-2.4 s. The verdict (IND key 13, PROTO_VERDICT_CONFIRMED / _REJECTED) is on the indication the press
+ * made or combined with, and is journaled exactly once per press, as soon as the press is over:
+ *   - the press ended before its IND was journaled (in the hold): in that IND itself;
+ *   - a mark on its own journaled before its END (hold expired, or pair_hold_ms = 0): in its completion;
+ *   - a press combined into an IND journaled before the press ended: in a completion of that IND journaled
+ *     at the press's END, whether or not the classifier's completion is still to come (that one then
+ *     carries no verdict) — with the newest dur/conf already sent, since the core keeps the newest
+ *     completion's. The verdict is durable when the handler lifts the finger, not when the animal stands up.
+ * The IND waits for the press's END in the same CF_APP_OPEN_MAX table as for the classifier's END; a press
+ * END whose IND was forgotten there is counted in verdicts_lost (and ind_end_unmatched).
+ *
  * TIME FROM THE GATEWAY. After every received ACK carrying the gateway's UTC, and on CMD TIME_SET, the time
  * is handed to cf_nmea_set_reference_time() (2-digit years, GPS week rollover).
  *
@@ -86,6 +101,7 @@
 #define CF_APP_OPEN_MAX 4u              /* INDs journaled before their END, waiting to be completed */
 #define CF_APP_UTC_ANCHOR_MAX_MS 3600000u /* a UTC anchor further than this from the event is not used */
 #define CF_APP_RATE_SLACK_MS 250u       /* report period slack: min(period / 10, this) */
+#define CF_APP_VERDICT_REJECT_MS 1000u  /* a handler press this long or longer rejects, shorter confirms */
 
 struct cf_app_cfg {
 	uint16_t collar_id;      /* 1..65535 */
@@ -119,6 +135,8 @@ struct cf_app_stats {
 	uint32_t ind_end_after;    /* ENDs after their IND was journaled: a completion IND carries the final dur */
 	uint32_t ind_completed;    /* completion IND records appended (not counted in ind_journaled) */
 	uint32_t ind_end_unmatched;/* ENDs whose IND is no longer remembered (open_overflow) or never seen */
+	uint32_t verdicts;         /* handler verdicts journaled (in an IND or a completion; one per press) */
+	uint32_t verdicts_lost;    /* ... press ENDs whose IND was no longer remembered (in ind_end_unmatched) */
 	uint32_t open_overflow;    /* open INDs forgotten because CF_APP_OPEN_MAX were open */
 	uint32_t ind_no_pos;       /* INDs journaled without a position */
 	uint32_t late_pairs;       /* counterparts that arrived after their partner was journaled */
@@ -139,13 +157,17 @@ struct cf_app_held {
 	struct cf_ind_event ev;
 };
 
-/* An IND journaled before its END: the END journals its completion. */
+/* An IND journaled before an END it needs: the END of the event that completes it journals its completion,
+ * the END of a press combined into it journals the verdict (HANDLER VERDICT). Free when neither waits. */
 struct cf_app_open {
 	uint8_t used;
+	uint8_t wait_end;          /* the END of (source, seq, kind) is still to come */
+	uint8_t wait_press;        /* the END of the handler's press press_seq is still to come */
 	uint8_t source;            /* the event whose END completes it (cf_ind_event source/seq/kind) */
 	uint8_t kind;
+	uint16_t press_seq;        /* cf_ind_event seq of the press combined into it */
 	uint32_t seq;
-	struct proto_ind ind;      /* as journaled */
+	struct proto_ind ind;      /* as journaled, without its verdict; dur/conf: the newest sent */
 };
 
 /* The latest fix with a position, kept to position indications. */

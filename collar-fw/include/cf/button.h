@@ -12,7 +12,9 @@
  *
  * Events are struct cf_ind_event (cf/classify.h), kind CF_IND_HANDLER_MARK, source CF_IND_SRC_HANDLER,
  * conf 100: PHASE_ONSET at the debounced press (dur_ms 0), PHASE_END at the debounced release with
- * dur_ms = release edge - press edge. Combine with the classifier via cf_classify_combine().
+ * dur_ms = release edge - press edge. Combine with the classifier via cf_classify_combine(). That press length
+ * is the handler's verdict on the indication (a tap confirms, a hold of CF_APP_VERDICT_REJECT_MS or more
+ * rejects): cf/app.h HANDLER VERDICT.
  */
 #ifndef CF_BUTTON_H
 #define CF_BUTTON_H

@@ -195,11 +195,17 @@ enum {
 	PROTO_IND_K_LON = 9,    /* i32 degE7, optional (with lat) */
 	PROTO_IND_K_HACC = 10,  /* u32 mm, optional (only with lat/lon) */
 	PROTO_IND_K_FIXREF = 11, /* u32 rec_seq of the FIX the position came from, optional, < rec_seq */
-	PROTO_IND_K_COMPLETES = 12 /* u32 rec_seq of an earlier IND this record completes, optional, < rec_seq:
-	                            * an indication longer than the collar's hold is sent while it lasts; when
-	                            * it ends, a completion IND (same kind/src/onset) carries the final dur */
+	PROTO_IND_K_COMPLETES = 12, /* u32 rec_seq of an earlier IND this record completes, optional, < rec_seq:
+	                             * an indication longer than the collar's hold is sent while it lasts; when
+	                             * it ends, a completion IND (same kind/src/onset) carries the final dur */
+	PROTO_IND_K_VERDICT = 13   /* enum PROTO_VERDICT_*, optional: the handler's verdict (short press confirms,
+	                            * long press rejects). On an onset IND it is the verdict on that indication;
+	                            * on a completion (with completes) the verdict on the indication it completes.
+	                            * A completion may carry only a verdict: the handler lifted the finger after
+	                            * the final dur was sent; it then repeats the newest dur/conf already sent */
 };
 enum { PROTO_IND_SIT = 1, PROTO_IND_SCRATCH = 2, PROTO_IND_MARK = 3 /* handler mark */ };
+enum { PROTO_VERDICT_CONFIRMED = 1, PROTO_VERDICT_REJECTED = 2 };
 enum { PROTO_SRC_CLASSIFIER = 1, PROTO_SRC_BUTTON = 2, PROTO_SRC_BOTH = 3 };
 #define PROTO_IND_HAS_T (1u << PROTO_IND_K_T)
 #define PROTO_IND_HAS_TMONO (1u << PROTO_IND_K_TMONO)
@@ -211,6 +217,7 @@ enum { PROTO_SRC_CLASSIFIER = 1, PROTO_SRC_BUTTON = 2, PROTO_SRC_BOTH = 3 };
 #define PROTO_IND_HAS_HACC (1u << PROTO_IND_K_HACC)
 #define PROTO_IND_HAS_FIXREF (1u << PROTO_IND_K_FIXREF)
 #define PROTO_IND_HAS_COMPLETES (1u << PROTO_IND_K_COMPLETES)
+#define PROTO_IND_HAS_VERDICT (1u << PROTO_IND_K_VERDICT)
 struct proto_ind {
 	uint32_t has;
 	uint32_t rec_seq;
@@ -225,6 +232,7 @@ struct proto_ind {
 	uint8_t kind;
 	uint8_t conf_pct;
 	uint8_t src;
+	uint8_t verdict; /* enum PROTO_VERDICT_*, with PROTO_IND_HAS_VERDICT */
 };
 
 /* STATUS (0x05): periodic health, not journaled. */

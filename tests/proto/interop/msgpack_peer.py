@@ -210,6 +210,10 @@ def py_ind(r):
             e[10] = rnd(r, 0, 100000000)
     if r.random() < 0.5:
         e[11] = r.randint(0, e[1] - 1)
+    if e[1] > 1 and r.random() < 0.3:
+        e[12] = r.randint(1, e[1] - 1)  # a completion ...
+    if r.random() < 0.4:
+        e[13] = r.choice([1, 2])  # ... or an onset, with the handler's verdict: confirmed / rejected
     return dict(sorted(e.items()))
 
 
@@ -268,7 +272,8 @@ def main():
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 300
     fails = []
     counts = dict(unpacked=0, fixb_rebuilt=0, repacked_identical=0, fixb_reencoded_identical=0, fixb_packed_form=0,
-                  c_decoded_repacked=0, c_decoded_reversed=0, c_decoded_python_built=0, hostile_refused=0)
+                  c_decoded_repacked=0, c_decoded_reversed=0, c_decoded_python_built=0, hostile_refused=0,
+                  ind_verdict_unpacked=0, ind_verdict_c_decoded=0)
 
     def fail(msg):
         if len(fails) < 20:
@@ -295,6 +300,11 @@ def main():
                 counts["fixb_reencoded_identical"] += 1
         elif obj != exp:
             fail("type %02x %s: unpackb %r != C values %r" % (t, body_hex, obj, exp))
+        elif t == T["IND"] and 13 in obj:
+            if obj[13] not in (1, 2):
+                fail("IND %s: verdict %r is neither confirmed (1) nor rejected (2)" % (body_hex, obj[13]))
+            else:
+                counts["ind_verdict_unpacked"] += 1
         packed = msgpack.packb(obj)
         if packed != body:
             fail("type %02x: packb(unpackb(body)) differs from our bytes: %s vs %s" % (t, packed.hex(), body_hex))
@@ -324,8 +334,16 @@ def main():
             fail("%s type %02x %s: decoded %r, expected %r" % (what, t, body.hex(), got, exp))
         else:
             counts[what] += 1
+            if t == T["IND"] and 13 in exp:
+                counts["ind_verdict_c_decoded"] += 1
+
+    # The handler's verdict (IND key 13) must have crossed both ways, on onsets and on completions.
+    for k in ("ind_verdict_unpacked", "ind_verdict_c_decoded"):
+        if counts[k] == 0:
+            fail("no IND carrying a verdict was %s" % k.replace("_", " "))
 
     fix = {1: 7, 3: 1000, 4: 0, 5: 0}
+    ind = {1: 9, 3: 1000, 4: 3, 7: 2}
     hostile = [
         (T["FIX"], msgpack.packb({**fix, 4: 900000001}), "PROTO_EMSG_LAT"),
         (T["FIX"], msgpack.packb({**fix, 5: -1800000001}), "PROTO_EMSG_LON"),
@@ -350,6 +368,11 @@ def main():
         (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 5: [2, 65], 6: b"\x01"}), "PROTO_EMSG_RANGE"),
         (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 5: [2]}), "PROTO_EMSG_MISSING"),
         (T["FIXB"], msgpack.packb({1: fix, 2: 3, 3: [4], 4: [1, 1], 5: [2, 2], 6: b"\x01"}), "PROTO_EMSG_EXCL"),
+        (T["IND"], msgpack.packb({**ind, 13: 0}), "PROTO_EMSG_ENUM"),
+        (T["IND"], msgpack.packb({**ind, 13: 3}), "PROTO_EMSG_ENUM"),
+        (T["IND"], msgpack.packb({**ind, 12: 4, 13: -1}), "PROTO_EMSG_ENUM"),
+        (T["IND"], msgpack.packb({**ind, 13: True}), "PROTO_EMSG_WTYPE"),
+        (T["IND"], msgpack.packb({**ind, 12: 9, 13: 1}), "PROTO_EMSG_SEQ"),
         (T["PROVISION"], msgpack.packb({1: 1, 2: b"k" * 31, 3: 1, 4: 1000}), "PROTO_EMSG_SIZE"),
         (T["PROVISION"], msgpack.packb({1: 1, 2: "k" * 32, 3: 1, 4: 1000}), "PROTO_EMSG_WTYPE"),
     ]

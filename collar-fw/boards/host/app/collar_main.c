@@ -1189,11 +1189,12 @@ static void summary(struct collar *c)
 	const struct cf_app_stats *a = cf_app_stats(&c->app);
 	const struct cf_link_stats *l = cf_app_link_stats(&c->app);
 	dbg(c, 1, "summary: %" PRIu32 " fixes in, %" PRIu32 " journaled, %" PRIu32 " skipped by rate, %" PRIu32
-	    " without position; %" PRIu32 " indications journaled (%" PRIu32 " both), %" PRIu32 " ends after send; "
+	    " without position; %" PRIu32 " indications journaled (%" PRIu32 " both), %" PRIu32 " ends after send, "
+	    "%" PRIu32 " handler verdicts (%" PRIu32 " lost); "
 	    "link: %" PRIu32 " frames (%" PRIu32 " bytes), %" PRIu32 " retransmissions, %" PRIu32 " acks, %" PRIu32
 	    " bad frames, %" PRIu32 " bad tags",
 	    a->fixes_in, a->fixes_journaled, a->fixes_rate_skip, a->fixes_no_pos, a->ind_journaled, a->ind_both,
-	    a->ind_end_after, l->tx_frames, l->tx_bytes, l->retx, l->rx_acks, l->rx_bad_frame, l->rx_bad_tag);
+	    a->ind_end_after, a->verdicts, a->verdicts_lost, l->tx_frames, l->tx_bytes, l->retx, l->rx_acks, l->rx_bad_frame, l->rx_bad_tag);
 }
 
 /* --sync: "idle TICK CLOCK RX_BYTES TX_FRAMES DRAINED", once per change, before a wait with nothing to do. The
