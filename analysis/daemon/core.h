@@ -133,6 +133,9 @@ struct core_feed {
 	int64_t cal_last_id; /* calibration records up to this id were read */
 	int64_t bp_last_id; /* box positions up to this id were read */
 	int64_t rv_last_id; /* handler verdicts up to this id were read */
+	/* told of every verdict read live (not at start-up): the web map's indication status */
+	void (*on_review)(void *ctx, uint16_t collar_id, uint32_t rec_seq);
+	void *on_review_ctx;
 };
 
 /* Rebuild the PUB state and the hazard engines from the store (nothing published). @retval 0, -errno */

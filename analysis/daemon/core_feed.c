@@ -599,6 +599,8 @@ static int review_fed(void *ctx, const struct an_store_review *r)
 		return x->rc = rc;
 	f->st.reviews_fed++;
 	x->n++;
+	if (!f->loading && f->on_review)
+		f->on_review(f->on_review_ctx, r->collar_id, r->rec_seq);
 	return 0;
 }
 

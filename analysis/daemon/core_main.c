@@ -454,6 +454,12 @@ static int web_boxpos(void *feed)
 	return core_feed_boxpos(feed);
 }
 
+/* A verdict the feed read live (a collar's press through ingest, or the web's own): the map's status. */
+static void feed_reviewed(void *web, uint16_t collar_id, uint32_t rec_seq)
+{
+	core_web_ind_reviewed(web, collar_id, rec_seq);
+}
+
 /* A handler's verdict stored through the web API: to the hazard engines (applied at the next flush). */
 static int web_review(void *feed)
 {
@@ -538,6 +544,8 @@ static int run(struct daemon *d, int foreground)
 	core_web_set_clearance_hook(d->web, web_clearances, &d->feed);
 	core_web_set_boxpos_hook(d->web, web_boxpos, &d->feed);
 	core_web_set_review_hook(d->web, web_review, &d->feed);
+	d->feed.on_review = feed_reviewed;
+	d->feed.on_review_ctx = d->web;
 	struct an_ingest_sink sink;
 	core_feed_sink(&d->feed, &sink);
 	ic.endpoint = d->cfg.ingest_endpoint;

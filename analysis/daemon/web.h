@@ -60,6 +60,10 @@ void core_web_set_clearance_hook(struct core_web *w, core_web_clearance_fn fn, v
 void core_web_set_boxpos_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
 /* The same after a handler's verdict was stored (POST /api/indications/{id}/confirm|reject: core_feed_reviews). */
 void core_web_set_review_hook(struct core_web *w, core_web_clearance_fn fn, void *ctx);
+/* A handler's verdict on this indication was stored (the collar's press, through ingest: core_feed_reviews):
+ * the map's status of the indication follows the store's verdict in force, with an `ind` event when it
+ * changed. NULL w is a no-op. */
+void core_web_ind_reviewed(struct core_web *w, uint16_t collar_id, uint32_t rec_seq);
 /* ,"web":{...} for the status file: url, counters (requests, streams, events, resets, writes). */
 void core_web_status(const struct core_web *w, FILE *f);
 /* "http://127.0.0.1:8080/" of the bound socket. */

@@ -318,6 +318,25 @@ struct web_ind *web_ind_find(struct core_web *w, uint64_t key)
 	return found ? &w->inds[i] : NULL;
 }
 
+/* The verdict in force on an indication as the store has it (indications.review; UNREVIEWED when unknown). */
+static enum an_review stored_review(struct core_web *w, uint64_t key)
+{
+	sqlite3_stmt *q;
+	enum an_review v = AN_REVIEW_UNREVIEWED;
+	if (sqlite3_prepare_v2(an_store_sqlite(w->store), "SELECT review FROM indications WHERE collar_id = ?1 AND "
+	                       "rec_seq = ?2", -1, &q, NULL) != SQLITE_OK)
+		return v;
+	sqlite3_bind_int64(q, 1, (int64_t)(key >> 32));
+	sqlite3_bind_int64(q, 2, (int64_t)(key & 0xffffffffu));
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(q, 0);
+		v = r && !strcmp(r, "confirmed") ? AN_REVIEW_CONFIRMED : r && !strcmp(r, "rejected") ? AN_REVIEW_REJECTED
+		                                                                                   : AN_REVIEW_UNREVIEWED;
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
 static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct proto_ind *in, bool loading)
 {
 	bool found;
@@ -337,7 +356,8 @@ static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct pr
 			return NULL;
 		memmove(&w->inds[i + 1], &w->inds[i], (w->n_inds - i) * sizeof *w->inds);
 		w->n_inds++;
-		w->inds[i].review = AN_REVIEW_UNREVIEWED;
+		/* a verdict may be stored with it or before it (the collar's press, an_store_review_add) */
+		w->inds[i].review = stored_review(w, key);
 	}
 	w->inds[i].key = key;
 	w->inds[i].ind = *in;
@@ -595,6 +615,23 @@ static void poll_collar_status(struct core_web *w, bool live)
 		}
 	}
 	sqlite3_finalize(q);
+}
+
+void core_web_ind_reviewed(struct core_web *w, uint16_t collar_id, uint32_t rec_seq)
+{
+	if (!w)
+		return;
+	uint64_t key = (uint64_t)collar_id << 32 | rec_seq;
+	struct web_ind *i = web_ind_find(w, key);
+	enum an_review v;
+	if (!i || (v = stored_review(w, key)) == i->review)
+		return;
+	i->review = v;
+	struct wb b = {0};
+	web_ind_json(w, &b, i);
+	if (b.oom || !web_event_add(w, "ind", b.p, b.len))
+		w->ev_dropped++;
+	wb_free(&b);
 }
 
 /* ---- the tap ------------------------------------------------------------------------------------------- */

@@ -21,7 +21,9 @@
  *
  * --status-collar C [--status-batt PCT] [--status-temp DECI_C] adds one collar STATUS record of collar C to
  * every batch (battery 15 %, 34.5 °C by default: the web's battery and heat alerts); --mute-fix-collar C
- * leaves collar C's fixes out (its indications and STATUS still arrive: the web's GPS-lost alert).
+ * leaves collar C's fixes out (its indications and STATUS still arrive: the web's GPS-lost alert);
+ * --reject-collar C has collar C's indications carry the handler's rejection (IND key VERDICT, as the collar
+ * sends it after a long press).
  *
  * stdout (line-buffered): "READY acked=<n>", "SENT <gw_seq> <CLOCK_MONOTONIC ns>" the first time a batch is
  * handed to the upstream (the latency origin), "ACK <gw_seq>", "DONE <stats>", "STATS <stats>" on SIGTERM.
@@ -87,7 +89,7 @@ static uint64_t available(const struct gen *g, uint64_t now)
 }
 
 static uint64_t g_t0_ms = CTG_T0_MS; /* --t0-now: the wall clock at start */
-static unsigned long g_status_collar, g_mute_collar, g_status_batt = 15;
+static unsigned long g_status_collar, g_mute_collar, g_reject_collar, g_status_batt = 15;
 static long g_status_temp = 345;
 
 static void gen_record(uint64_t g, struct proto_batch_rec *r)
@@ -112,6 +114,10 @@ static void gen_record(uint64_t g, struct proto_batch_rec *r)
 		in->lat_e7 = CTG_LAT0 + (int32_t)(site * 4500u) + (int32_t)(r->collar_id * 4u);
 		in->lon_e7 = CTG_LON0 + (int32_t)((r->rec_seq / CTG_IND_EVERY) % 3u);
 		in->h_acc_mm = 500;
+		if (g_reject_collar && r->collar_id == g_reject_collar) {
+			in->has |= PROTO_IND_HAS_VERDICT;
+			in->verdict = PROTO_VERDICT_REJECTED;
+		}
 	} else {
 		struct proto_fix *f = &r->m.fix;
 		r->type = PROTO_T_FIX;
@@ -222,7 +228,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: an_core_testgw run --endpoint EP --gw-id N --server-key FILE --secret FILE --batches N\n"
 	                "                          [--per 64] [--state FILE] [--rate B/S] [--exit-when-done] [--shuffle SEED] [--t0-now]\n"
-	                "                          [--status-collar C [--status-batt PCT] [--status-temp DECI_C]] [--mute-fix-collar C]\n");
+	                "                          [--status-collar C [--status-batt PCT] [--status-temp DECI_C]] [--mute-fix-collar C]\n"
+	                "                          [--reject-collar C]\n");
 	return 2;
 }
 
@@ -263,6 +270,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--status-batt")) g_status_batt = strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--status-temp")) g_status_temp = strtol(v, NULL, 10);
 		else if (!strcmp(a, "--mute-fix-collar")) g_mute_collar = strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--reject-collar")) g_reject_collar = strtoul(v, NULL, 10);
 		else return usage();
 	}
 	if (!ep || !server_key || !secret || !batches || gw_id < 1 || gw_id > 65535 || per < 1 ||

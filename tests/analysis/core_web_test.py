@@ -377,8 +377,9 @@ def web(rig):
     hub.wait(lambda: a.head_done and q.head_done, "stream headers")
     assert a.status == 200 and q.status == 200
 
-    # 1. live: ids strictly increasing, no gap, every type
-    gw = rig.gw(12)
+    # 1. live: ids strictly increasing, no gap, every type; collar 8's handler rejects each of its indications
+    # on the collar (IND key VERDICT): the map shows them rejected as they arrive
+    gw = rig.gw(12, "--reject-collar", "8")
     gw.wait(r"^DONE ")
     gw.kill()
     e1 = rig.get_json("/api/snapshot")["event_id"]
@@ -391,7 +392,11 @@ def web(rig):
     assert len(fixes) == 12 * PER * 15 // 16, len(fixes)
     assert all("server_ms" in e[2] for e in a.events)
     assert not any(e[1] == "reset" for e in a.events)
-    print(f"live: {len(a.events)} events {e0 + 1}..{e1}, no gap, types {sorted(kinds)}")
+    live_inds = [e[2] for e in a.events if e[1] == "ind"]
+    assert live_inds and all((i["status"] == "rejected") == (i["collar_id"] == 8) for i in live_inds), \
+        [(i["collar_id"], i["status"]) for i in live_inds]
+    print(f"live: {len(a.events)} events {e0 + 1}..{e1}, no gap, types {sorted(kinds)}; collar 8's "
+          f"{sum(i['collar_id'] == 8 for i in live_inds)} indications rejected on the collar")
     # more than the ring (1024) in total, in bursts the ring holds: A keeps up, the oldest ids leave the ring
     gw = rig.gw(20)
     gw.wait(r"^DONE ")
@@ -487,6 +492,7 @@ def web(rig):
         return int(c) << 32 | int(r)
     live = {h["id"]: h for h in rig.get_json("/api/hazards")["hazards"]}
     rej = next(i for i in snap["indications"] if ind_key(i["id"]) in live and ind_key(i["id"]) != hid and
+               i["collar_id"] != 8 and
                ind["id"] not in [x["id"] for x in rig.get_json(f"/api/hazards/{ind_key(i['id'])}")["indications"]])
     rh = ind_key(rej["id"])
     con = sqlite3.connect(rig.db)
