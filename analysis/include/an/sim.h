@@ -123,6 +123,7 @@ bool an_sim_rng_bernoulli(struct an_sim_rng *r, double p);
 #define AN_SIM_ANIMALS_MAX 64u
 #define AN_SIM_RECTS_MAX 16u
 #define AN_SIM_BOXES_MAX 400u
+#define AN_SIM_CONFIRM_ROUNDS_MAX 8u
 
 enum an_sim_species { AN_SIM_RAT = 1, AN_SIM_DOG = 2 };
 enum an_sim_rx { AN_SIM_RX_CONSUMER = 0, AN_SIM_RX_SBAS, AN_SIM_RX_RTK_FLOAT, AN_SIM_RX_RTK_FIXED, AN_SIM_RX_COUNT };
@@ -188,6 +189,7 @@ struct an_sim_scenario {
 	uint32_t blind_targets;  /* 0: no accreditation box */
 	bool confirm;            /* confirmation search of disputed pegs (an/sim.h "Confirmation") */
 	double confirm_radius_m; /* a peg with a peg of the other animal this close is not disputed */
+	uint32_t confirm_rounds; /* confirmation jobs a disputed peg can get, 1 .. AN_SIM_CONFIRM_ROUNDS_MAX */
 	uint32_t confirm_rat_lanes, confirm_dog_lanes;  /* patch: lanes of the box across ... */
 	double confirm_rat_len_m, confirm_dog_len_m;    /* ... × this long along them, by box kind */
 	bool recorder;           /* the data recorder writes each indication's box position (an/sim.h "RECORDER") */
@@ -258,6 +260,7 @@ struct an_sim_pass {
 	int64_t t0_ms, t1_ms;
 	double area_m2, temp_c, hum_pct;
 	uint32_t n_true, n_false;
+	uint32_t round;            /* confirmation: 1 the first round, 2 the next, ...; 0 other kinds (not in passes.csv) */
 };
 
 /* One patch of a confirmation pass: lanes lane0 .. lane0 + lanes - 1 of the box, along0_mm .. along1_mm
