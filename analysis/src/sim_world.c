@@ -404,9 +404,8 @@ struct job {
 	uint32_t patch0, npatch;  /* confirmation: its patches in the schedule's patch list */
 	uint32_t round;           /* confirmation: 1 the first, 2 the one after it, ... */
 	uint32_t peg0, npeg;      /* confirmation: the disputed pegs (indices into inds) in the schedule's peg list */
-	uint64_t excl;            /* animals (bit = index) that may not take it besides its dep chain's */
 };
-_Static_assert(AN_SIM_ANIMALS_MAX <= 64, "struct job's excl holds one bit per animal");
+_Static_assert(AN_SIM_ANIMALS_MAX <= 64, "a box's searchers are one bit per animal in a uint64_t");
 
 struct actor {
 	struct cursor cur;
@@ -729,10 +728,10 @@ struct confirm_lists {
  * Append the confirmation job of box `bi` over the disputed pegs cl->peg[peg0 .. n_peg): each peg gets a
  * patch of the box's lanes centred on it (clamped inside the box), overlapping patches merge into their
  * bounding patch, and the job searches them in lane order after job `dep`, by an animal of `species` that is
- * neither in dep's chain nor in `excl`.
+ * has not searched the box yet (build_schedule).
  */
 static int push_confirm_job(struct gen *g, struct job *jobs, size_t *nj, uint32_t bi, int dep, int species,
-			    uint32_t round, uint64_t excl, struct confirm_lists *cl, uint32_t peg0)
+			    uint32_t round, struct confirm_lists *cl, uint32_t peg0)
 {
 	const struct an_sim_world *w = g->w;
 	const struct an_sim_scenario *sc = &w->sc;
@@ -783,7 +782,7 @@ static int push_confirm_job(struct gen *g, struct job *jobs, size_t *nj, uint32_
 	qsort(&cl->patch[first], cl->n_patch - first, sizeof *cl->patch, cmp_patch);
 	jobs[(*nj)++] = (struct job){.box = bi, .kind = AN_SIM_PASS_CONFIRM, .dep = dep, .species = species,
 				     .only = -1, .animal = -1, .patch0 = first, .npatch = cl->n_patch - first,
-				     .round = round, .peg0 = peg0, .npeg = cl->n_peg - peg0, .excl = excl};
+				     .round = round, .peg0 = peg0, .npeg = cl->n_peg - peg0};
 	return 0;
 }
 
@@ -835,7 +834,7 @@ static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t secon
 	}
 	if (cl->n_peg == peg0)
 		return 0;
-	return push_confirm_job(g, jobs, nj, j2->box, (int)second, same ? species : other, 1, 0, cl, peg0);
+	return push_confirm_job(g, jobs, nj, j2->box, (int)second, same ? species : other, 1, cl, peg0);
 }
 
 /*
@@ -854,13 +853,13 @@ static int add_reconfirm(struct gen *g, struct job *jobs, size_t *nj, size_t con
 	const struct job *jc = &jobs[conf];
 	bool dog_box = w->boxes[jc->box].kind == AN_SIM_BOX_DOG;
 	int species = dog_box ? AN_SIM_DOG : AN_SIM_RAT, other = dog_box ? AN_SIM_RAT : AN_SIM_DOG;
-	uint64_t excl = 0; /* every animal that has searched the box: primary, second, QC, the confirmations */
+	uint64_t searched = 0; /* primary, second, QC, the confirmations: none of them may take the job */
 	for (uint32_t i = 0; i < w->n_passes; i++)
 		if (w->passes[i].box == jc->box)
-			excl |= UINT64_C(1) << w->passes[i].animal;
+			searched |= UINT64_C(1) << w->passes[i].animal;
 	uint32_t same = 0, others = 0;
 	for (uint32_t i = 0; i < w->n_animals; i++) {
-		if (excl >> i & 1u)
+		if (searched >> i & 1u)
 			continue;
 		same += w->animals[i].p.species == species;
 		others += w->animals[i].p.species == other;
@@ -886,7 +885,7 @@ static int add_reconfirm(struct gen *g, struct job *jobs, size_t *nj, size_t con
 	}
 	if (cl->n_peg == peg0)
 		return 0;
-	return push_confirm_job(g, jobs, nj, jc->box, (int)conf, same ? species : other, jc->round + 1, excl, cl,
+	return push_confirm_job(g, jobs, nj, jc->box, (int)conf, same ? species : other, jc->round + 1, cl,
 				peg0);
 }
 
@@ -979,9 +978,12 @@ static int build_schedule(struct gen *g)
 						  .dep = (int)(j + (nprim - first_rat)), .species = AN_SIM_RAT, .only = -1,
 						  .animal = -1};
 	int64_t *box_free = calloc(w->n_boxes ? w->n_boxes : 1, sizeof *box_free);
-	if (!box_free) {
+	/* per box, the animals that have searched it (bit = index): no animal searches a box twice, so that the
+	 * QC pass and every confirmation are another animal's (the blind box excepted: one test per rat) */
+	uint64_t *box_searched = calloc(w->n_boxes ? w->n_boxes : 1, sizeof *box_searched);
+	if (!box_free || !box_searched) {
 		e = -ENOMEM;
-		goto out;
+		goto free_box;
 	}
 	int64_t start = w->day0_utc_ms + (int64_t)sc->start_s * 1000;
 	int64_t day_end = start + (int64_t)sc->day_len_s * 1000;
@@ -1030,7 +1032,9 @@ static int build_schedule(struct gen *g)
 			for (int d = jb->dep; d >= 0; d = jobs[d].dep)
 				if (jobs[d].animal == ai)
 					excluded = true;
-			if (excluded || (jb->excl >> ai & 1u))
+			if (jb->kind != AN_SIM_PASS_BLIND && (box_searched[jb->box] >> ai & 1u))
+				excluded = true;
+			if (excluded)
 				continue;
 			possible = true;
 			if (jb->dep >= 0 && !jobs[jb->dep].done)
@@ -1121,12 +1125,14 @@ static int build_schedule(struct gen *g)
 		    (e = add_reconfirm(g, jobs, &nj, (size_t)best, &clist)) < 0)
 			goto free_box;
 		box_free[jb->box] = ac->cur.t + 60000;
+		box_searched[jb->box] |= UINT64_C(1) << ai;
 		ac->av = ac->cur.t;
 	}
 	for (uint32_t i = 0; i < w->n_animals; i++)
 		w->animals[i].off_utc_ms = acs[i].cur.t;
 free_box:
 	free(box_free);
+	free(box_searched);
 out:
 	free(clist.patch);
 	free(clist.peg);

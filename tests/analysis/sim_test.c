@@ -817,6 +817,41 @@ Test(sim_world, schedule_has_second_and_qc_passes_overlapping_in_time)
 	an_sim_world_free(&w);
 }
 
+/* No animal searches a task box twice: the QC pass and every confirmation are another animal's (a QC pass by
+ * the rat that had just confirmed the box was no independent check; before the fix 31 of 100 reference days
+ * had one). Reference days 1-40, with one and two confirmation rounds. */
+Test(sim_world, no_animal_searches_a_box_twice, .timeout = 120)
+{
+	struct an_sim_scenario sc;
+	char err[256] = "";
+	an_sim_scenario_defaults(&sc);
+	cr_assert_eq(an_sim_scenario_load(&sc, SCENTRACK_SOURCE_DIR "/analysis/scenarios/reference.ini", err, sizeof err), 0,
+		     "%s", err);
+	uint32_t qc = 0, confirm = 0;
+	for (uint32_t rounds = 1; rounds <= 2; rounds++) {
+		sc.confirm_rounds = rounds;
+		for (uint64_t seed = 1; seed <= 40; seed++) {
+			struct an_sim_world w;
+			build(&w, &sc, seed);
+			for (uint32_t i = 0; i < w.n_passes; i++) {
+				const struct an_sim_pass *p = &w.passes[i];
+				qc += p->kind == AN_SIM_PASS_QC;
+				confirm += p->kind == AN_SIM_PASS_CONFIRM;
+				if (w.boxes[p->box].kind == AN_SIM_BOX_BLIND)
+					continue;
+				for (uint32_t j = 0; j < i; j++)
+					cr_assert(w.passes[j].box != p->box || w.passes[j].animal != p->animal,
+						  "rounds %u seed %lu box %s: %s pass by %s, who searched it before (%s)", rounds,
+						  (unsigned long)seed, w.boxes[p->box].id, an_sim_pass_kind_name(p->kind),
+						  w.animals[p->animal].p.name, an_sim_pass_kind_name(w.passes[j].kind));
+			}
+			an_sim_world_free(&w);
+		}
+	}
+	cr_assert_gt(qc, 40u);
+	cr_assert_gt(confirm, 300u);
+}
+
 /* ------------------------------------------------------------------ confirmation search */
 static bool in_patch(const struct an_sim_box *b, const struct an_sim_patch *p, double along_mm, double across_mm)
 {

@@ -17,7 +17,8 @@
  *  - Passes: each rat box gets a primary pass, a second-animal pass by another rat and, for a fraction
  *    `qc_fraction` of boxes, a QC pass by a third rat (domain.md §1.1 "one to three rats", §1.4); each dog
  *    box a primary and a second dog ("two dogs = clearance", §1.2). One animal per box at a time, several
- *    boxes worked at once, so passes of different animals overlap in time.
+ *    boxes worked at once, so passes of different animals overlap in time. No animal searches a task box
+ *    twice: the QC pass and every confirmation are an animal that has not searched the box yet.
  *  - Confirmation (domain.md §1.1 "one to three rats are used consecutively", "handlers run many rats over
  *    each row in case the first one misses a mine"; scenario `confirm`, default yes): when both the
  *    primary and the second pass of a box are done, the team leader compares their PEGS (the indication
