@@ -1234,7 +1234,8 @@ Test(sim_determinism, second_round_moves_no_target_or_animal_and_is_deterministi
 /* confirm_rounds = 1 (the default) writes, byte for byte, what the simulator wrote before later rounds
  * existed: the fixture is tests/analysis/sim/ref_seed1_rounds1/scenario.ini (reference.ini as it was then,
  * one round) seed 1, written by the build before them (`--accel none --no-nmea --no-tracks`). Same-machine
- * determinism (an/sim.h). With two rounds the day differs (the check can fail). */
+ * determinism (an/sim.h). With two rounds the day differs (the check can fail). The rule that no animal
+ * searches a box twice, which came after, changed other reference days but not this one. */
 Test(sim_determinism, one_confirm_round_reproduces_the_day_before_rounds, .timeout = 60)
 {
 	static const char *const names[] = {

@@ -34,9 +34,16 @@
  *    at the animal's rate over that area. A confirmation by the box's own species goes before opening
  *    another box (the team closes the boxes in hand first) unless the animal would wait more than 2 min
  *    for it; one by the other species when that animal has nothing earlier of its own; a job no animal
- *    takes before the day ends is not done. Confirmation passes draw from their own substreams (k-th confirmation pass), the other
- *    passes keep theirs (p-th non-confirmation pass): `confirm = no` writes the bytes written before it
- *    existed.
+ *    takes before the day ends is not done. ROUNDS (`confirm_rounds`, default 1): when a confirmation
+ *    pass ends, each of its disputed pegs with still no peg of another animal within confirm_radius_m
+ *    (the confirming animal's, or any other pass's in the box) gets one more confirmation job over its
+ *    patch, by an animal that has not searched the box yet (the box's species if one is left, else the
+ *    other), up to confirm_rounds jobs per disputed peg; a peg the confirming animal alone made is not
+ *    disputed again. pass.round numbers them (1, 2, ...; not in passes.csv: a box's confirm passes in time
+ *    order). Confirmation passes draw from their own substreams (the k-th first-round confirmation pass;
+ *    later rounds from SIM_STREAM_RECONFIRM), the other passes keep theirs (p-th non-confirmation pass):
+ *    `confirm = no` writes the bytes written before it existed; `confirm_rounds = 1` draws and schedules
+ *    exactly as before rounds existed (tests/analysis/sim/ref_seed1_rounds1).
  *  - Bouts (domain.md §1.8): rats work bouts of `rat_bout_min` (~30 min) then rest `rat_rest_min`, at most
  *    `rat_bouts` per day; dogs 15–30 min (uniform per bout) then rest `dog_rest_min`, all day.
  *  - Targets: Poisson count per box at `density_per_100m2`, classes by `mix` (AP, AT, UXO, fragment, scrap),
