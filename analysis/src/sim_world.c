@@ -727,7 +727,7 @@ struct confirm_lists {
 /*
  * Append the confirmation job of box `bi` over the disputed pegs cl->peg[peg0 .. n_peg): each peg gets a
  * patch of the box's lanes centred on it (clamped inside the box), overlapping patches merge into their
- * bounding patch, and the job searches them in lane order after job `dep`, by an animal of `species` that is
+ * bounding patch, and the job searches them in lane order after job `dep`, by an animal of `species` that
  * has not searched the box yet (build_schedule).
  */
 static int push_confirm_job(struct gen *g, struct job *jobs, size_t *nj, uint32_t bi, int dep, int species,
