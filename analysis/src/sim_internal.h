@@ -17,7 +17,8 @@
 #define SIM_STREAM_BUTTON(i) (0x400u + (uint64_t)(i))
 #define SIM_STREAM_HISTORY(i) (0x500u + (uint64_t)(i))
 #define SIM_STREAM_PASS(p) (0x10000u + (uint64_t)(p))    /* p-th pass that is not a confirmation pass */
-#define SIM_STREAM_CONFIRM(k) (0x20000u + (uint64_t)(k)) /* k-th confirmation pass */
+#define SIM_STREAM_CONFIRM(k) (0x20000u + (uint64_t)(k)) /* k-th first-round confirmation pass */
+#define SIM_STREAM_RECONFIRM(k) (0x30000u + (uint64_t)(k)) /* k-th confirmation pass of a later round */
 
 #define SIM_PI 3.14159265358979323846
 

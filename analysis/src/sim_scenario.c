@@ -71,6 +71,7 @@ void an_sim_scenario_defaults(struct an_sim_scenario *sc)
 	sc->blind_targets = 0;
 	/* the programme's SOP (domain.md §1.1 "one to three rats"): disputed pegs get a third animal */
 	sc->confirm = true;
+	sc->confirm_rounds = 1; /* one confirmation job per disputed box: the day as it was before rounds existed */
 	sc->recorder = true;
 	sc->recorder_rat_sd_m = 0.15;
 	sc->recorder_dog_sd_m = 0.3;
@@ -326,6 +327,8 @@ static int key_schedule(struct parser *p, const char *k, char *v)
 		return num(p, k, v, 0.0, 10.0, &sc->recorder_dog_sd_m);
 	if (!strcmp(k, "confirm_radius_m"))
 		return num(p, k, v, 0.1, 10.0, &sc->confirm_radius_m);
+	if (!strcmp(k, "confirm_rounds"))
+		return unum(p, k, v, 1, AN_SIM_CONFIRM_ROUNDS_MAX, &sc->confirm_rounds);
 	if (!strcmp(k, "confirm_rat_lanes"))
 		return unum(p, k, v, 1, 80, &sc->confirm_rat_lanes);
 	if (!strcmp(k, "confirm_rat_len_m"))

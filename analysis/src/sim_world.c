@@ -207,7 +207,9 @@ bool an_sim_in_canopy(const struct an_sim_scenario *sc, int64_t e_mm, int64_t n_
 /* ------------------------------------------------------------------ layout */
 struct gen {
 	struct an_sim_world *w;
-	uint32_t n_confirm; /* confirmation passes so far (their substream numbers) */
+	uint32_t n_confirm;   /* confirmation passes so far, every round (the other passes' substream numbers) */
+	uint32_t n_round1;    /* first-round confirmation passes so far (their substream numbers) */
+	uint32_t n_reconfirm; /* confirmation passes of later rounds so far (their substream numbers) */
 	double ua_e, ua_n, uc_e, uc_n; /* layout axes: along (bearing) and across (90° clockwise) */
 	char *err;
 	size_t err_len;
@@ -400,7 +402,10 @@ struct job {
 	int animal;
 	uint32_t pass;            /* the pass it became (when done) */
 	uint32_t patch0, npatch;  /* confirmation: its patches in the schedule's patch list */
+	uint32_t round;           /* confirmation: 1 the first, 2 the one after it, ... */
+	uint32_t peg0, npeg;      /* confirmation: the disputed pegs (indices into inds) in the schedule's peg list */
 };
+_Static_assert(AN_SIM_ANIMALS_MAX <= 64, "a box's searchers are one bit per animal in a uint64_t");
 
 struct actor {
 	struct cursor cur;
@@ -509,7 +514,7 @@ static int indicate(struct gen *g, struct cursor *c, struct an_sim_rng *r, const
  * patches existed (same stream, same order), so `confirm = no` reproduces the old bytes.
  */
 static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal *a, uint32_t bi, int kind,
-		    const struct an_sim_patch *patches, uint32_t np)
+		    uint32_t round, const struct an_sim_patch *patches, uint32_t np)
 {
 	struct an_sim_world *w = g->w;
 	const struct an_sim_box *b = &w->boxes[bi];
@@ -531,13 +536,17 @@ static int gen_pass(struct gen *g, struct actor *ac, const struct an_sim_animal 
 	}
 	*ps = (struct an_sim_pass){.id = pid, .animal = a->index, .box = bi, .bout = ac->bout_id, .kind = kind,
 				   .t0_ms = ac->cur.t, .area_m2 = area_m2, .temp_c = an_sim_temp_c(w, ac->cur.t),
-				   .hum_pct = an_sim_hum_pct(w, ac->cur.t)};
+				   .hum_pct = an_sim_hum_pct(w, ac->cur.t),
+				   .round = kind == AN_SIM_PASS_CONFIRM ? round : 0};
 	/* confirmation passes draw from their own substreams, numbered apart, so that the other passes keep
-	 * the stream they would have without them */
+	 * the stream they would have without them; later rounds apart again, so that the first round's k-th
+	 * pass draws what it drew with one round */
 	struct an_sim_rng r;
-	if (kind == AN_SIM_PASS_CONFIRM)
-		an_sim_rng_init(&r, w->seed, SIM_STREAM_CONFIRM(g->n_confirm++));
-	else
+	if (kind == AN_SIM_PASS_CONFIRM) {
+		g->n_confirm++;
+		an_sim_rng_init(&r, w->seed, round > 1 ? SIM_STREAM_RECONFIRM(g->n_reconfirm++)
+						      : SIM_STREAM_CONFIRM(g->n_round1++));
+	} else
 		an_sim_rng_init(&r, w->seed, SIM_STREAM_PASS(pid - g->n_confirm));
 	struct cursor *c = &ac->cur;
 	c->pass = (int32_t)pid;
@@ -707,17 +716,85 @@ static int cmp_patch(const void *a, const void *b)
 	return x->along0_mm < y->along0_mm ? -1 : x->along0_mm > y->along0_mm;
 }
 
+/* The schedule's lists behind its confirmation jobs: their patches and their disputed pegs. */
+struct confirm_lists {
+	struct an_sim_patch *patch;
+	uint32_t n_patch, cap_patch;
+	uint32_t *peg; /* indices into w->inds */
+	uint32_t n_peg, cap_peg;
+};
+
+/*
+ * Append the confirmation job of box `bi` over the disputed pegs cl->peg[peg0 .. n_peg): each peg gets a
+ * patch of the box's lanes centred on it (clamped inside the box), overlapping patches merge into their
+ * bounding patch, and the job searches them in lane order after job `dep`, by an animal of `species` that
+ * has not searched the box yet (build_schedule).
+ */
+static int push_confirm_job(struct gen *g, struct job *jobs, size_t *nj, uint32_t bi, int dep, int species,
+			    uint32_t round, struct confirm_lists *cl, uint32_t peg0)
+{
+	const struct an_sim_world *w = g->w;
+	const struct an_sim_scenario *sc = &w->sc;
+	const struct an_sim_box *b = &w->boxes[bi];
+	bool dog_box = b->kind == AN_SIM_BOX_DOG;
+	uint32_t nl = dog_box ? sc->confirm_dog_lanes : sc->confirm_rat_lanes;
+	double len = (dog_box ? sc->confirm_dog_len_m : sc->confirm_rat_len_m) * 1000.0;
+	if (nl > b->geo.lane_count)
+		nl = b->geo.lane_count;
+	double L = (double)b->geo.lane_len_mm, wl = (double)b->geo.lane_width_mm;
+	if (len > L)
+		len = L;
+	uint32_t first = cl->n_patch;
+	for (uint32_t k = peg0; k < cl->n_peg; k++) {
+		const struct an_sim_ind *d = &w->inds[cl->peg[k]];
+		struct an_geo_box_pos bp;
+		int e = an_geo_box_locate(&b->geo, d->e_mm, d->n_mm, 0, &bp);
+		if (e < 0)
+			return e;
+		double al = fmin(fmax((double)bp.along_mm, 0.0), L);
+		double x = fmin(fmax((double)bp.across_mm, 0.0), (double)b->geo.width_mm) / wl;
+		double l0 = fmin(fmax(floor(x - (double)nl / 2.0 + 0.5), 0.0), (double)(b->geo.lane_count - nl));
+		int64_t a0 = llround(fmin(fmax(al - len / 2.0, 0.0), L - len));
+		if ((e = grow((void **)&cl->patch, &cl->cap_patch, cl->n_patch, sizeof *cl->patch)) < 0)
+			return e;
+		cl->patch[cl->n_patch++] = (struct an_sim_patch){0, bi, (uint32_t)l0, nl, a0, a0 + llround(len)};
+	}
+	/* merge overlapping patches (a target must not be searched twice in one pass, nor ground counted twice) */
+	for (bool merged = true; merged;) {
+		merged = false;
+		for (uint32_t i = first; i < cl->n_patch && !merged; i++)
+			for (uint32_t k = i + 1; k < cl->n_patch && !merged; k++) {
+				struct an_sim_patch *p = &cl->patch[i], *q = &cl->patch[k];
+				/* lanes are whole, so sharing none is apart; along the lanes a shared edge is not (an
+				 * item on it would be met twice) */
+				if (p->lane0 >= q->lane0 + q->lanes || q->lane0 >= p->lane0 + p->lanes ||
+				    p->along0_mm > q->along1_mm || q->along0_mm > p->along1_mm)
+					continue;
+				uint32_t l0 = p->lane0 < q->lane0 ? p->lane0 : q->lane0;
+				uint32_t l1 = p->lane0 + p->lanes > q->lane0 + q->lanes ? p->lane0 + p->lanes : q->lane0 + q->lanes;
+				p->lane0 = l0, p->lanes = l1 - l0;
+				p->along0_mm = p->along0_mm < q->along0_mm ? p->along0_mm : q->along0_mm;
+				p->along1_mm = p->along1_mm > q->along1_mm ? p->along1_mm : q->along1_mm;
+				cl->patch[k] = cl->patch[--cl->n_patch];
+				merged = true;
+			}
+	}
+	qsort(&cl->patch[first], cl->n_patch - first, sizeof *cl->patch, cmp_patch);
+	jobs[(*nj)++] = (struct job){.box = bi, .kind = AN_SIM_PASS_CONFIRM, .dep = dep, .species = species,
+				     .only = -1, .animal = -1, .patch0 = first, .npatch = cl->n_patch - first,
+				     .round = round, .peg0 = peg0, .npeg = cl->n_peg - peg0};
+	return 0;
+}
+
 /*
  * The team leader's comparison after the second pass of a box (job `second`, whose dep is the primary):
  * every peg (indication position, what the team sees on the ground) of one of the two passes with no peg
- * of the other pass within confirm_radius_m is disputed; each disputed peg gets a patch of the box's lanes
- * centred on it (clamped inside the box), overlapping patches merge into their bounding patch, and one
- * confirmation job searches them in lane order. The confirming animal is not one of the two: a third of
- * the box's species if the scenario has one, else one of the other species (README: why). Appends the job
- * (and its patches to *cp) or nothing when nothing is disputed or no animal could confirm.
+ * of the other pass within confirm_radius_m is disputed, and one confirmation job (round 1) searches a
+ * patch about each. The confirming animal is not one of the two: a third of the box's species if the
+ * scenario has one, else one of the other species (README: why). Appends the job (and its pegs and
+ * patches to *cl) or nothing when nothing is disputed or no animal could confirm.
  */
-static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t second, struct an_sim_patch **cp,
-		       uint32_t *ncp, uint32_t *cap_cp)
+static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t second, struct confirm_lists *cl)
 {
 	const struct an_sim_world *w = g->w;
 	const struct an_sim_scenario *sc = &w->sc;
@@ -736,14 +813,7 @@ static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t secon
 	if (!same && !others)
 		return 0;
 	double r2 = sc->confirm_radius_m * 1000.0 * sc->confirm_radius_m * 1000.0;
-	uint32_t nl = dog_box ? sc->confirm_dog_lanes : sc->confirm_rat_lanes;
-	double len = (dog_box ? sc->confirm_dog_len_m : sc->confirm_rat_len_m) * 1000.0;
-	if (nl > b->geo.lane_count)
-		nl = b->geo.lane_count;
-	double L = (double)b->geo.lane_len_mm, wl = (double)b->geo.lane_width_mm;
-	if (len > L)
-		len = L;
-	uint32_t first = *ncp;
+	uint32_t peg0 = cl->n_peg;
 	for (uint32_t i = 0; i < w->n_inds; i++) {
 		const struct an_sim_ind *d = &w->inds[i];
 		if (d->pass != p1 && d->pass != p2)
@@ -757,44 +827,66 @@ static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t secon
 		}
 		if (agreed)
 			continue;
-		struct an_geo_box_pos bp;
-		int e = an_geo_box_locate(&b->geo, d->e_mm, d->n_mm, 0, &bp);
+		int e = grow((void **)&cl->peg, &cl->cap_peg, cl->n_peg, sizeof *cl->peg);
 		if (e < 0)
 			return e;
-		double al = fmin(fmax((double)bp.along_mm, 0.0), L);
-		double x = fmin(fmax((double)bp.across_mm, 0.0), (double)b->geo.width_mm) / wl;
-		double l0 = fmin(fmax(floor(x - (double)nl / 2.0 + 0.5), 0.0), (double)(b->geo.lane_count - nl));
-		int64_t a0 = llround(fmin(fmax(al - len / 2.0, 0.0), L - len));
-		if ((e = grow((void **)cp, cap_cp, *ncp, sizeof **cp)) < 0)
-			return e;
-		(*cp)[(*ncp)++] = (struct an_sim_patch){0, j2->box, (uint32_t)l0, nl, a0, a0 + llround(len)};
+		cl->peg[cl->n_peg++] = i;
 	}
-	if (*ncp == first)
+	if (cl->n_peg == peg0)
 		return 0;
-	/* merge overlapping patches (a target must not be searched twice in one pass, nor ground counted twice) */
-	for (bool merged = true; merged;) {
-		merged = false;
-		for (uint32_t i = first; i < *ncp && !merged; i++)
-			for (uint32_t k = i + 1; k < *ncp && !merged; k++) {
-				struct an_sim_patch *p = &(*cp)[i], *q = &(*cp)[k];
-				/* lanes are whole, so sharing none is apart; along the lanes a shared edge is not (an
-				 * item on it would be met twice) */
-				if (p->lane0 >= q->lane0 + q->lanes || q->lane0 >= p->lane0 + p->lanes ||
-				    p->along0_mm > q->along1_mm || q->along0_mm > p->along1_mm)
-					continue;
-				uint32_t l0 = p->lane0 < q->lane0 ? p->lane0 : q->lane0;
-				uint32_t l1 = p->lane0 + p->lanes > q->lane0 + q->lanes ? p->lane0 + p->lanes : q->lane0 + q->lanes;
-				p->lane0 = l0, p->lanes = l1 - l0;
-				p->along0_mm = p->along0_mm < q->along0_mm ? p->along0_mm : q->along0_mm;
-				p->along1_mm = p->along1_mm > q->along1_mm ? p->along1_mm : q->along1_mm;
-				(*cp)[k] = (*cp)[--*ncp];
-				merged = true;
-			}
+	return push_confirm_job(g, jobs, nj, j2->box, (int)second, same ? species : other, 1, cl, peg0);
+}
+
+/*
+ * The comparison after confirmation job `conf` (round r, done): each of its disputed pegs that still has no
+ * peg of another animal within confirm_radius_m (the confirming animal's, or any other pass's in the box)
+ * stays disputed, and gets one more confirmation job (round r + 1, confirm_rounds at most) by an animal
+ * that has not searched the box yet: of the box's species if the scenario has one left, else of the other
+ * species, as add_confirm chooses (domain.md §1.1: "handlers run many rats over each row in case the first
+ * one misses a mine"). Only the pegs in dispute before: a peg the confirming animal alone made is not
+ * another round's. Appends the job or nothing when every peg is settled or no animal is left.
+ */
+static int add_reconfirm(struct gen *g, struct job *jobs, size_t *nj, size_t conf, struct confirm_lists *cl)
+{
+	const struct an_sim_world *w = g->w;
+	const struct an_sim_scenario *sc = &w->sc;
+	const struct job *jc = &jobs[conf];
+	bool dog_box = w->boxes[jc->box].kind == AN_SIM_BOX_DOG;
+	int species = dog_box ? AN_SIM_DOG : AN_SIM_RAT, other = dog_box ? AN_SIM_RAT : AN_SIM_DOG;
+	uint64_t searched = 0; /* primary, second, QC, the confirmations: none of them may take the job */
+	for (uint32_t i = 0; i < w->n_passes; i++)
+		if (w->passes[i].box == jc->box)
+			searched |= UINT64_C(1) << w->passes[i].animal;
+	uint32_t same = 0, others = 0;
+	for (uint32_t i = 0; i < w->n_animals; i++) {
+		if (searched >> i & 1u)
+			continue;
+		same += w->animals[i].p.species == species;
+		others += w->animals[i].p.species == other;
 	}
-	qsort(&(*cp)[first], *ncp - first, sizeof **cp, cmp_patch);
-	jobs[(*nj)++] = (struct job){j2->box, AN_SIM_PASS_CONFIRM, (int)second, same ? species : other, -1, false, false,
-				     0, -1, 0, first, *ncp - first};
-	return 0;
+	if (!same && !others)
+		return 0;
+	double r2 = sc->confirm_radius_m * 1000.0 * sc->confirm_radius_m * 1000.0;
+	uint32_t peg0 = cl->n_peg;
+	for (uint32_t k = jc->peg0; k < jc->peg0 + jc->npeg; k++) {
+		const struct an_sim_ind *d = &w->inds[cl->peg[k]];
+		bool settled = false;
+		for (uint32_t i = 0; i < w->n_inds && !settled; i++) {
+			const struct an_sim_ind *o = &w->inds[i];
+			double de = (double)(o->e_mm - d->e_mm), dn = (double)(o->n_mm - d->n_mm);
+			settled = o->box == d->box && o->animal != d->animal && de * de + dn * dn <= r2;
+		}
+		if (settled)
+			continue;
+		int e = grow((void **)&cl->peg, &cl->cap_peg, cl->n_peg, sizeof *cl->peg);
+		if (e < 0)
+			return e;
+		cl->peg[cl->n_peg++] = cl->peg[k];
+	}
+	if (cl->n_peg == peg0)
+		return 0;
+	return push_confirm_job(g, jobs, nj, jc->box, (int)conf, same ? species : other, jc->round + 1, cl,
+				peg0);
 }
 
 static double transit_speed(const struct an_sim_animal *a, double dist_m)
@@ -854,9 +946,9 @@ static int build_schedule(struct gen *g)
 	struct an_sim_rng r;
 	an_sim_rng_init(&r, w->seed, SIM_STREAM_SCHEDULE);
 	int e = 0;
-	size_t njobs_max = (size_t)w->n_boxes * 4u + w->n_animals;
-	struct an_sim_patch *cp = NULL; /* confirmation patches of all confirmation jobs */
-	uint32_t ncp = 0, cap_cp = 0;
+	/* per box: primary, second, QC and one confirmation job per round */
+	size_t njobs_max = (size_t)w->n_boxes * (3u + sc->confirm_rounds) + w->n_animals;
+	struct confirm_lists clist = {0}; /* patches and disputed pegs of all confirmation jobs */
 	struct job *jobs = calloc(njobs_max, sizeof *jobs);
 	struct actor *acs = calloc(w->n_animals, sizeof *acs);
 	if (!jobs || !acs) {
@@ -868,23 +960,30 @@ static int build_schedule(struct gen *g)
 		if (w->animals[i].p.blind && w->animals[i].p.species == AN_SIM_RAT)
 			for (uint32_t b = 0; b < w->n_boxes; b++)
 				if (w->boxes[b].kind == AN_SIM_BOX_BLIND)
-					jobs[nj++] = (struct job){b, AN_SIM_PASS_BLIND, -1, AN_SIM_RAT, (int)i, 0, 0, 0, -1, 0, 0, 0};
+					jobs[nj++] = (struct job){.box = b, .kind = AN_SIM_PASS_BLIND, .dep = -1,
+								  .species = AN_SIM_RAT, .only = (int)i, .animal = -1};
 	size_t first_rat = nj;
 	for (uint32_t b = 0; b < w->n_boxes; b++)
 		if (w->boxes[b].kind != AN_SIM_BOX_BLIND)
-			jobs[nj++] = (struct job){b, AN_SIM_PASS_PRIMARY, -1,
-						  w->boxes[b].kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT, -1, 0, 0, 0, -1, 0, 0, 0};
+			jobs[nj++] = (struct job){.box = b, .kind = AN_SIM_PASS_PRIMARY, .dep = -1,
+						  .species = w->boxes[b].kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT,
+						  .only = -1, .animal = -1};
 	size_t nprim = nj;
 	for (size_t j = first_rat; j < nprim; j++)
-		jobs[nj++] = (struct job){jobs[j].box, AN_SIM_PASS_SECOND, (int)j, jobs[j].species, -1, 0, 0, 0, -1, 0, 0, 0};
+		jobs[nj++] = (struct job){.box = jobs[j].box, .kind = AN_SIM_PASS_SECOND, .dep = (int)j,
+					  .species = jobs[j].species, .only = -1, .animal = -1};
 	for (size_t j = first_rat; j < nprim; j++)
 		if (jobs[j].species == AN_SIM_RAT && an_sim_rng_bernoulli(&r, sc->qc_fraction))
-			jobs[nj++] = (struct job){jobs[j].box, AN_SIM_PASS_QC, (int)(j + (nprim - first_rat)), AN_SIM_RAT,
-						  -1, 0, 0, 0, -1, 0, 0, 0};
+			jobs[nj++] = (struct job){.box = jobs[j].box, .kind = AN_SIM_PASS_QC,
+						  .dep = (int)(j + (nprim - first_rat)), .species = AN_SIM_RAT, .only = -1,
+						  .animal = -1};
 	int64_t *box_free = calloc(w->n_boxes ? w->n_boxes : 1, sizeof *box_free);
-	if (!box_free) {
+	/* per box, the animals that have searched it (bit = index): no animal searches a box twice, so that the
+	 * QC pass and every confirmation are another animal's (the blind box excepted: one test per rat) */
+	uint64_t *box_searched = calloc(w->n_boxes ? w->n_boxes : 1, sizeof *box_searched);
+	if (!box_free || !box_searched) {
 		e = -ENOMEM;
-		goto out;
+		goto free_box;
 	}
 	int64_t start = w->day0_utc_ms + (int64_t)sc->start_s * 1000;
 	int64_t day_end = start + (int64_t)sc->day_len_s * 1000;
@@ -933,13 +1032,15 @@ static int build_schedule(struct gen *g)
 			for (int d = jb->dep; d >= 0; d = jobs[d].dep)
 				if (jobs[d].animal == ai)
 					excluded = true;
+			if (jb->kind != AN_SIM_PASS_BLIND && (box_searched[jb->box] >> ai & 1u))
+				excluded = true;
 			if (excluded)
 				continue;
 			possible = true;
 			if (jb->dep >= 0 && !jobs[jb->dep].done)
 				continue;
 			int64_t ee, en;
-			job_entry(w, jb, cp, &ee, &en);
+			job_entry(w, jb, clist.patch, &ee, &en);
 			int64_t s = ac->av + transit_ms(ac, a, ee, en);
 			if (box_free[jb->box] > s)
 				s = box_free[jb->box];
@@ -975,7 +1076,7 @@ static int build_schedule(struct gen *g)
 		}
 		struct job *jb = &jobs[best];
 		int64_t ee, en;
-		job_entry(w, jb, cp, &ee, &en);
+		job_entry(w, jb, clist.patch, &ee, &en);
 		int64_t tt = transit_ms(ac, a, ee, en);
 		if (best_start - ac->av - tt > 20 * 60000) { /* long wait: rest instead of standing at the box */
 			if (ac->in_bout) {
@@ -1010,25 +1111,31 @@ static int build_schedule(struct gen *g)
 			goto free_box;
 		if (best_start > ac->cur.t && (e = leg(&ac->cur, best_start, ee, en, AN_SIM_B_STAND)) < 0)
 			goto free_box;
-		if ((e = gen_pass(g, ac, a, jb->box, jb->kind, jb->kind == AN_SIM_PASS_CONFIRM ? &cp[jb->patch0] : NULL,
-				  jb->npatch)) < 0)
+		if ((e = gen_pass(g, ac, a, jb->box, jb->kind, jb->round,
+				  jb->kind == AN_SIM_PASS_CONFIRM ? &clist.patch[jb->patch0] : NULL, jb->npatch)) < 0)
 			goto free_box;
 		jb->done = true;
 		jb->animal = ai;
 		jb->t_end = ac->cur.t;
 		jb->pass = w->n_passes - 1u;
 		if (sc->confirm && jb->kind == AN_SIM_PASS_SECOND &&
-		    (e = add_confirm(g, jobs, &nj, (size_t)best, &cp, &ncp, &cap_cp)) < 0)
+		    (e = add_confirm(g, jobs, &nj, (size_t)best, &clist)) < 0)
+			goto free_box;
+		if (jb->kind == AN_SIM_PASS_CONFIRM && jb->round < sc->confirm_rounds &&
+		    (e = add_reconfirm(g, jobs, &nj, (size_t)best, &clist)) < 0)
 			goto free_box;
 		box_free[jb->box] = ac->cur.t + 60000;
+		box_searched[jb->box] |= UINT64_C(1) << ai;
 		ac->av = ac->cur.t;
 	}
 	for (uint32_t i = 0; i < w->n_animals; i++)
 		w->animals[i].off_utc_ms = acs[i].cur.t;
 free_box:
 	free(box_free);
+	free(box_searched);
 out:
-	free(cp);
+	free(clist.patch);
+	free(clist.peg);
 	free(jobs);
 	free(acs);
 	return e;

@@ -103,6 +103,8 @@ Test(sim_scenario, errors_name_the_line)
 		{"[schedule]\nconfirm = maybe\n", "test:2: confirm: 'maybe' is not yes/no"},
 		{"[schedule]\nconfirm_radius = 1\n", "unknown key 'confirm_radius' in [schedule]"},
 		{"[schedule]\nconfirm_rat_lanes = 0\n", "test:2: confirm_rat_lanes"},
+		{"[schedule]\nconfirm_rounds = 0\n", "test:2: confirm_rounds"},
+		{"[schedule]\nconfirm_rounds = 9\n", "test:2: confirm_rounds"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		an_sim_scenario_defaults(&sc);
@@ -815,6 +817,41 @@ Test(sim_world, schedule_has_second_and_qc_passes_overlapping_in_time)
 	an_sim_world_free(&w);
 }
 
+/* No animal searches a task box twice: the QC pass and every confirmation are another animal's (a QC pass by
+ * the rat that had just confirmed the box was no independent check; before the fix 31 of 100 reference days
+ * had one). Reference days 1-40, with one and two confirmation rounds. */
+Test(sim_world, no_animal_searches_a_box_twice, .timeout = 120)
+{
+	struct an_sim_scenario sc;
+	char err[256] = "";
+	an_sim_scenario_defaults(&sc);
+	cr_assert_eq(an_sim_scenario_load(&sc, SCENTRACK_SOURCE_DIR "/analysis/scenarios/reference.ini", err, sizeof err), 0,
+		     "%s", err);
+	uint32_t qc = 0, confirm = 0;
+	for (uint32_t rounds = 1; rounds <= 2; rounds++) {
+		sc.confirm_rounds = rounds;
+		for (uint64_t seed = 1; seed <= 40; seed++) {
+			struct an_sim_world w;
+			build(&w, &sc, seed);
+			for (uint32_t i = 0; i < w.n_passes; i++) {
+				const struct an_sim_pass *p = &w.passes[i];
+				qc += p->kind == AN_SIM_PASS_QC;
+				confirm += p->kind == AN_SIM_PASS_CONFIRM;
+				if (w.boxes[p->box].kind == AN_SIM_BOX_BLIND)
+					continue;
+				for (uint32_t j = 0; j < i; j++)
+					cr_assert(w.passes[j].box != p->box || w.passes[j].animal != p->animal,
+						  "rounds %u seed %lu box %s: %s pass by %s, who searched it before (%s)", rounds,
+						  (unsigned long)seed, w.boxes[p->box].id, an_sim_pass_kind_name(p->kind),
+						  w.animals[p->animal].p.name, an_sim_pass_kind_name(w.passes[j].kind));
+			}
+			an_sim_world_free(&w);
+		}
+	}
+	cr_assert_gt(qc, 40u);
+	cr_assert_gt(confirm, 300u);
+}
+
 /* ------------------------------------------------------------------ confirmation search */
 static bool in_patch(const struct an_sim_box *b, const struct an_sim_patch *p, double along_mm, double across_mm)
 {
@@ -1006,6 +1043,241 @@ Test(sim_world, confirmation_moves_no_target_or_animal_and_is_deterministic, .ti
 	int files = 0;
 	cr_assert_eq(compare_dirs(d1, d2, &files), 0, "same seed gave different files");
 	cr_assert_eq(files, 10 + 5 * 6); /* with history.csv and boxpos.csv */
+}
+
+/* ------------------------------------------------------------------ later confirmation rounds (confirm_rounds) */
+/* A day with room for a fourth animal everywhere (4 rats, 4 dogs, 4 h, 4 rat bouts), so that the pegs still
+ * disputed after the first confirmation can all get their second round before the day ends. */
+static const char *rounds_day = "[task]\nday_hours = 4\n"
+				"[layout]\nrat_boxes = 3\ndog_boxes = 2\ndog_lanes = 8\ndog_lane_len_m = 12\nqc_fraction = 0.5\n"
+				"[targets]\ndensity = 3\n"
+				"[schedule]\nrat_bouts = 4\nrat_rest_min = 10\ndog_rest_min = 10\nconfirm_rounds = 2\n"
+				"[animal R1]\nspecies = rat\n[animal R2]\nspecies = rat\nrx = rtk_fixed\n"
+				"[animal R3]\nspecies = rat\nrx = sbas\n[animal R4]\nspecies = rat\nrx = rtk_float\n"
+				"[animal D1]\nspecies = dog\n[animal D2]\nspecies = dog\nrx = rtk_fixed\n"
+				"[animal D3]\nspecies = dog\nrx = sbas\n[animal D4]\nspecies = dog\nrx = rtk_fixed\n";
+
+/* The pegs of box b's first confirmation still disputed when it ends: pegs of the primary and second pass
+ * with no peg of the other within r (the first round's dispute), and then no peg of another animal in the
+ * box within r from any pass ended by then. Returns how many, their indices in still[]. */
+static uint32_t still_disputed(const struct an_sim_world *w, uint32_t b, int32_t p1, int32_t p2, int32_t pc1, double r_mm,
+			       uint32_t *still, uint32_t cap)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < w->n_inds; i++) {
+		const struct an_sim_ind *d = &w->inds[i];
+		if (d->pass != (uint32_t)p1 && d->pass != (uint32_t)p2)
+			continue;
+		uint32_t other = d->pass == (uint32_t)p1 ? (uint32_t)p2 : (uint32_t)p1;
+		bool agreed = false, settled = false;
+		for (uint32_t k = 0; k < w->n_inds; k++) {
+			const struct an_sim_ind *o = &w->inds[k];
+			double dist = hypot((double)(o->e_mm - d->e_mm), (double)(o->n_mm - d->n_mm));
+			agreed |= o->pass == other && dist <= r_mm;
+			settled |= o->box == b && o->animal != d->animal && w->passes[o->pass].t1_ms <= w->passes[pc1].t1_ms &&
+				   dist <= r_mm;
+		}
+		if (agreed || settled)
+			continue;
+		cr_assert_lt(n, cap);
+		still[n++] = i;
+	}
+	return n;
+}
+
+/* Round 2 exactly for the pegs still disputed after round 1: a box whose first confirmation settled every
+ * peg (the confirming animal, or any other, put a peg within confirm_radius_m) gets no second one; a box with
+ * a peg still disputed gets one, after the first, by an animal that had not searched the box (of the box's
+ * species while one is left), over patches about exactly those pegs; never a third round with
+ * confirm_rounds = 2, never a second with 1. */
+Test(sim_world, second_round_exactly_for_pegs_still_disputed, .timeout = 120)
+{
+	struct an_sim_scenario sc, one;
+	scenario(&sc, rounds_day);
+	scenario(&one, rounds_day);
+	cr_assert_eq(sc.confirm_rounds, 2u);
+	one.confirm_rounds = 1;
+	double r_mm = sc.confirm_radius_m * 1000.0;
+	uint32_t settled_boxes = 0, round2_boxes = 0, pegs_checked = 0, not_same_species = 0, still_with_one = 0;
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		for (int pass_rounds = 2; pass_rounds >= 1; pass_rounds--) {
+			struct an_sim_world w;
+			build(&w, pass_rounds == 2 ? &sc : &one, seed);
+			for (uint32_t b = 0; b < w.n_boxes; b++) {
+				const struct an_sim_box *bx = &w.boxes[b];
+				int32_t p1 = -1, p2 = -1, pc1 = -1, pc2 = -1;
+				for (uint32_t i = 0; i < w.n_passes; i++) {
+					const struct an_sim_pass *ps = &w.passes[i];
+					if (ps->box != b)
+						continue;
+					if (ps->kind == AN_SIM_PASS_PRIMARY)
+						p1 = (int32_t)i;
+					else if (ps->kind == AN_SIM_PASS_SECOND)
+						p2 = (int32_t)i;
+					if (ps->kind != AN_SIM_PASS_CONFIRM) {
+						cr_assert_eq(ps->round, 0u);
+						continue;
+					}
+					cr_assert(ps->round == 1 || ps->round == 2, "seed %lu box %s: round %u", (unsigned long)seed,
+						  bx->id, ps->round);
+					int32_t *slot = ps->round == 1 ? &pc1 : &pc2;
+					cr_assert_lt(*slot, 0, "seed %lu box %s: two confirmations of round %u", (unsigned long)seed,
+						     bx->id, ps->round);
+					*slot = (int32_t)i;
+				}
+				if (bx->kind == AN_SIM_BOX_BLIND || pc1 < 0) {
+					cr_assert_lt(pc2, 0, "a second round without a first");
+					continue;
+				}
+				uint32_t still[256];
+				uint32_t ns = still_disputed(&w, b, p1, p2, pc1, r_mm, still, 256);
+				if (pass_rounds == 1) {
+					cr_assert_lt(pc2, 0, "confirm_rounds = 1 gave a second round");
+					still_with_one += ns > 0;
+					continue;
+				}
+				if (ns == 0) {
+					cr_assert_lt(pc2, 0, "seed %lu box %s: a second round after every peg was settled",
+						     (unsigned long)seed, bx->id);
+					settled_boxes++;
+					continue;
+				}
+				cr_assert_geq(pc2, 0, "seed %lu box %s: %u pegs still disputed but no second round",
+					      (unsigned long)seed, bx->id, ns);
+				round2_boxes++;
+				const struct an_sim_pass *ps2 = &w.passes[pc2];
+				cr_assert_geq(ps2->t0_ms, w.passes[pc1].t1_ms);
+				/* an animal that had not searched the box; the box's species while one is left */
+				bool searched[AN_SIM_ANIMALS_MAX] = {false}, same_left = false;
+				for (uint32_t i = 0; i < w.n_passes; i++)
+					if (w.passes[i].box == b && (int32_t)i != pc2 && w.passes[i].t0_ms < ps2->t0_ms)
+						searched[w.passes[i].animal] = true;
+				cr_assert(!searched[ps2->animal], "seed %lu box %s: round 2 by an animal that searched the box",
+					  (unsigned long)seed, bx->id);
+				int species = bx->kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT;
+				for (uint32_t i = 0; i < w.n_animals; i++)
+					same_left |= !searched[i] && w.animals[i].p.species == species;
+				if (same_left)
+					cr_assert_eq(w.animals[ps2->animal].p.species, species);
+				else
+					not_same_species++;
+				/* its patches contain every peg still disputed, and each patch one of them */
+				for (uint32_t s = 0; s < ns; s++) {
+					const struct an_sim_ind *d = &w.inds[still[s]];
+					struct an_geo_box_pos bp;
+					cr_assert_eq(an_geo_box_locate(&bx->geo, d->e_mm, d->n_mm, 0, &bp), 0);
+					double al = fmin(fmax((double)bp.along_mm, 0.0), (double)bx->geo.lane_len_mm);
+					double ac = fmin(fmax((double)bp.across_mm, 0.0), (double)bx->geo.width_mm);
+					bool inside = false;
+					for (uint32_t k = 0; k < w.n_patches; k++)
+						inside |= w.patches[k].pass == (uint32_t)pc2 && in_patch(bx, &w.patches[k], al, ac);
+					cr_assert(inside, "seed %lu box %s: still disputed peg %u outside round 2's patches",
+						  (unsigned long)seed, bx->id, d->id);
+					pegs_checked++;
+				}
+				for (uint32_t k = 0; k < w.n_patches; k++) {
+					if (w.patches[k].pass != (uint32_t)pc2)
+						continue;
+					bool holds = false;
+					for (uint32_t s = 0; s < ns && !holds; s++) {
+						struct an_geo_box_pos bp;
+						cr_assert_eq(an_geo_box_locate(&bx->geo, w.inds[still[s]].e_mm, w.inds[still[s]].n_mm, 0, &bp), 0);
+						holds = in_patch(bx, &w.patches[k], fmin(fmax((double)bp.along_mm, 0.0), (double)bx->geo.lane_len_mm),
+								 fmin(fmax((double)bp.across_mm, 0.0), (double)bx->geo.width_mm));
+					}
+					cr_assert(holds, "seed %lu box %s: a round-2 patch about no disputed peg", (unsigned long)seed,
+						  bx->id);
+				}
+			}
+			an_sim_world_free(&w);
+		}
+	}
+	/* both cases met, with real work */
+	cr_assert_gt(round2_boxes, 5u);
+	cr_assert_gt(settled_boxes, 0u);
+	cr_assert_gt(pegs_checked, 5u);
+	cr_assert_gt(still_with_one, 5u);
+	(void)not_same_species;
+}
+
+/* A second round moves no target or animal, and a day with it is the same bytes twice. */
+Test(sim_determinism, second_round_moves_no_target_or_animal_and_is_deterministic, .timeout = 120)
+{
+	struct an_sim_scenario two, one;
+	scenario(&two, rounds_day);
+	scenario(&one, rounds_day);
+	one.confirm_rounds = 1;
+	struct an_sim_world a, b;
+	build(&a, &two, 5);
+	build(&b, &one, 5);
+	cr_assert_eq(a.n_targets, b.n_targets);
+	for (uint32_t i = 0; i < a.n_targets; i++)
+		cr_assert(a.targets[i].cls == b.targets[i].cls && a.targets[i].e_mm == b.targets[i].e_mm &&
+			  a.targets[i].n_mm == b.targets[i].n_mm && a.targets[i].depth_mm == b.targets[i].depth_mm,
+			  "target %u moved", i);
+	for (uint32_t i = 0; i < a.n_animals; i++)
+		cr_assert(memcmp(&a.animals[i].p, &b.animals[i].p, sizeof a.animals[i].p) == 0, "animal %u changed", i);
+	uint32_t r2 = 0;
+	for (uint32_t i = 0; i < a.n_passes; i++)
+		r2 += a.passes[i].round == 2;
+	cr_assert_gt(r2, 0u, "seed 5 has no second round");
+	an_sim_world_free(&a);
+	an_sim_world_free(&b);
+	char d1[] = "/tmp/an_sim_r2a_XXXXXX", d2[] = "/tmp/an_sim_r2b_XXXXXX";
+	run_to(&two, 5, d1);
+	run_to(&two, 5, d2);
+	int files = 0;
+	cr_assert_eq(compare_dirs(d1, d2, &files), 0, "same seed gave different files");
+	cr_assert_eq(files, 10 + 5 * 8); /* with history.csv and boxpos.csv */
+}
+
+/* confirm_rounds = 1 (the default) writes, byte for byte, what the simulator wrote before later rounds
+ * existed: the fixture is tests/analysis/sim/ref_seed1_rounds1/scenario.ini (reference.ini as it was then,
+ * one round) seed 1, written by the build before them (`--accel none --no-nmea --no-tracks`). Same-machine
+ * determinism (an/sim.h). With two rounds the day differs (the check can fail). The rule that no animal
+ * searches a box twice, which came after, changed other reference days but not this one. */
+Test(sim_determinism, one_confirm_round_reproduces_the_day_before_rounds, .timeout = 60)
+{
+	static const char *const names[] = {
+		"manifest.txt",		 "boxes.csv",		  "truth.csv",		   "animals.csv",
+		"passes.csv",		 "exposures.csv",	  "indications.csv",	   "patches.csv",
+		"history.csv",		 "boxpos.csv",		  "collar_R01.button.csv", "collar_R02.button.csv",
+		"collar_R03.button.csv", "collar_R04.button.csv", "collar_R05.button.csv", "collar_R06.button.csv",
+		"collar_D01.button.csv", "collar_D02.button.csv", "collar_D03.button.csv"};
+	const char *fx = SCENTRACK_SOURCE_DIR "/tests/analysis/sim/ref_seed1_rounds1";
+	char err[256] = "", pa[512], pb[512];
+	for (uint32_t rounds = 1; rounds <= 2; rounds++) {
+		struct an_sim_scenario sc;
+		an_sim_scenario_defaults(&sc);
+		snprintf(pa, sizeof pa, "%s/scenario.ini", fx);
+		cr_assert_eq(an_sim_scenario_load(&sc, pa, err, sizeof err), 0, "%s", err);
+		cr_assert_eq(sc.confirm_rounds, 1u, "one round is the default");
+		sc.confirm_rounds = rounds;
+		struct an_sim_world w;
+		build(&w, &sc, 1);
+		char dir[] = "/tmp/an_sim_r1_XXXXXX";
+		cr_assert(mkdtemp(dir));
+		struct an_sim_write_opts o = {.accel = AN_SIM_ACCEL_NONE, .tracks = false, .nmea = false};
+		cr_assert_eq(an_sim_write(&w, dir, &o, err, sizeof err), 0, "write: %s", err);
+		an_sim_world_free(&w);
+		size_t differ = 0;
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			snprintf(pa, sizeof pa, "%s/%s", dir, names[i]);
+			snprintf(pb, sizeof pb, "%s/%s", fx, names[i]);
+			size_t la, lb;
+			char *x = slurp(pa, &la), *y = slurp(pb, &lb);
+			bool same = la == lb && memcmp(x, y, la) == 0;
+			if (rounds == 1)
+				cr_expect(same, "%s differs from the file written before confirmation rounds", names[i]);
+			differ += !same;
+			free(x);
+			free(y);
+			unlink(pa);
+		}
+		cr_assert_eq(rmdir(dir), 0, "%s: a file more than the fixture (%s)", dir, strerror(errno));
+		if (rounds == 2)
+			cr_assert_gt(differ, 0u, "two rounds wrote the one-round day");
+	}
 }
 
 /* ------------------------------------------------------------------ accelerometer */

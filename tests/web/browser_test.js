@@ -717,7 +717,7 @@ async function demo() {
   const wall0 = Date.now() + 8000;  /* the feed starts once the page is up (the clock maps WIN0 to wall0) */
   const tmap = ['--wall0', String(wall0), '--win0', String(WIN0), '--speed', String(SPEED)];
   const setupOut = run(SIMFEED, ['setup', `${tmp}/core.db`, sim, ...tmap]);
-  if (!/^SETUP task=\d+ boxes=17 animals=9 sessions=46/.test(setupOut)) throw new Error('setup: ' + setupOut);
+  if (!/^SETUP task=\d+ boxes=17 animals=9 sessions=54/.test(setupOut)) throw new Error('setup: ' + setupOut);
   /* a hostile animal name: the page must show it as text, never run it */
   const HOSTILE = '<img src=x onerror="window.__xss=1">R02';
   run('/usr/bin/python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +

@@ -17,7 +17,8 @@
  *  - Passes: each rat box gets a primary pass, a second-animal pass by another rat and, for a fraction
  *    `qc_fraction` of boxes, a QC pass by a third rat (domain.md §1.1 "one to three rats", §1.4); each dog
  *    box a primary and a second dog ("two dogs = clearance", §1.2). One animal per box at a time, several
- *    boxes worked at once, so passes of different animals overlap in time.
+ *    boxes worked at once, so passes of different animals overlap in time. No animal searches a task box
+ *    twice: the QC pass and every confirmation are an animal that has not searched the box yet.
  *  - Confirmation (domain.md §1.1 "one to three rats are used consecutively", "handlers run many rats over
  *    each row in case the first one misses a mine"; scenario `confirm`, default yes): when both the
  *    primary and the second pass of a box are done, the team leader compares their PEGS (the indication
@@ -33,9 +34,16 @@
  *    at the animal's rate over that area. A confirmation by the box's own species goes before opening
  *    another box (the team closes the boxes in hand first) unless the animal would wait more than 2 min
  *    for it; one by the other species when that animal has nothing earlier of its own; a job no animal
- *    takes before the day ends is not done. Confirmation passes draw from their own substreams (k-th confirmation pass), the other
- *    passes keep theirs (p-th non-confirmation pass): `confirm = no` writes the bytes written before it
- *    existed.
+ *    takes before the day ends is not done. ROUNDS (`confirm_rounds`, default 1): when a confirmation
+ *    pass ends, each of its disputed pegs with still no peg of another animal within confirm_radius_m
+ *    (the confirming animal's, or any other pass's in the box) gets one more confirmation job over its
+ *    patch, by an animal that has not searched the box yet (the box's species if one is left, else the
+ *    other), up to confirm_rounds jobs per disputed peg; a peg the confirming animal alone made is not
+ *    disputed again. pass.round numbers them (1, 2, ...; not in passes.csv: a box's confirm passes in time
+ *    order). Confirmation passes draw from their own substreams (the k-th first-round confirmation pass;
+ *    later rounds from SIM_STREAM_RECONFIRM), the other passes keep theirs (p-th non-confirmation pass):
+ *    `confirm = no` writes the bytes written before it existed; `confirm_rounds = 1` draws and schedules
+ *    exactly as before rounds existed (tests/analysis/sim/ref_seed1_rounds1).
  *  - Bouts (domain.md §1.8): rats work bouts of `rat_bout_min` (~30 min) then rest `rat_rest_min`, at most
  *    `rat_bouts` per day; dogs 15–30 min (uniform per bout) then rest `dog_rest_min`, all day.
  *  - Targets: Poisson count per box at `density_per_100m2`, classes by `mix` (AP, AT, UXO, fragment, scrap),
@@ -123,6 +131,7 @@ bool an_sim_rng_bernoulli(struct an_sim_rng *r, double p);
 #define AN_SIM_ANIMALS_MAX 64u
 #define AN_SIM_RECTS_MAX 16u
 #define AN_SIM_BOXES_MAX 400u
+#define AN_SIM_CONFIRM_ROUNDS_MAX 8u
 
 enum an_sim_species { AN_SIM_RAT = 1, AN_SIM_DOG = 2 };
 enum an_sim_rx { AN_SIM_RX_CONSUMER = 0, AN_SIM_RX_SBAS, AN_SIM_RX_RTK_FLOAT, AN_SIM_RX_RTK_FIXED, AN_SIM_RX_COUNT };
@@ -188,6 +197,7 @@ struct an_sim_scenario {
 	uint32_t blind_targets;  /* 0: no accreditation box */
 	bool confirm;            /* confirmation search of disputed pegs (an/sim.h "Confirmation") */
 	double confirm_radius_m; /* a peg with a peg of the other animal this close is not disputed */
+	uint32_t confirm_rounds; /* confirmation jobs a disputed peg can get, 1 .. AN_SIM_CONFIRM_ROUNDS_MAX */
 	uint32_t confirm_rat_lanes, confirm_dog_lanes;  /* patch: lanes of the box across ... */
 	double confirm_rat_len_m, confirm_dog_len_m;    /* ... × this long along them, by box kind */
 	bool recorder;           /* the data recorder writes each indication's box position (an/sim.h "RECORDER") */
@@ -258,6 +268,7 @@ struct an_sim_pass {
 	int64_t t0_ms, t1_ms;
 	double area_m2, temp_c, hum_pct;
 	uint32_t n_true, n_false;
+	uint32_t round;            /* confirmation: 1 the first round, 2 the next, ...; 0 other kinds (not in passes.csv) */
 };
 
 /* One patch of a confirmation pass: lanes lane0 .. lane0 + lanes - 1 of the box, along0_mm .. along1_mm
