@@ -356,8 +356,7 @@ static struct web_ind *ind_put(struct core_web *w, uint64_t key, const struct pr
 			return NULL;
 		memmove(&w->inds[i + 1], &w->inds[i], (w->n_inds - i) * sizeof *w->inds);
 		w->n_inds++;
-		/* a verdict may be stored with it or before it (the collar's press, an_store_review_add) */
-		w->inds[i].review = stored_review(w, key);
+		w->inds[i].review = AN_REVIEW_UNREVIEWED; /* the store's verdict follows as its own event (web_tap) */
 	}
 	w->inds[i].key = key;
 	w->inds[i].ind = *in;
@@ -673,6 +672,10 @@ void web_tap(void *ctx, enum an_pub_stream s, uint64_t key, uint64_t seq, const 
 			struct web_collar *c = web_collar_get(w, (uint16_t)(key >> 32));
 			if (c)
 				web_alerts_heard(w, c);
+			/* A verdict stored with it or before it (the collar's press: an IND may carry it) is a second
+			 * event: the first says open, so the map alerts for every indication as it comes, and then shows
+			 * the handler's call (later verdicts: core_web_ind_reviewed from the feed). */
+			core_web_ind_reviewed(w, (uint16_t)(key >> 32), (uint32_t)key);
 		}
 		break;
 	}
