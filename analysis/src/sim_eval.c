@@ -128,6 +128,7 @@ int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point
 		} else {
 			out->false_points++;
 			out->clutter_points += t >= 0;
+			out->fragment_points += t >= 0 && w->targets[t].cls == AN_SIM_T_FRAG;
 		}
 		rk[i] = (struct ranked){pts[i].score, (uint32_t)i};
 	}

@@ -691,6 +691,8 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 			pool[p].explosive += e[p].explosive;
 			pool[p].detected += e[p].detected;
 			pool[p].false_points += e[p].false_points;
+			pool[p].clutter_points += e[p].clutter_points;
+			pool[p].fragment_points += e[p].fragment_points;
 		}
 		pool_area += area;
 		if (r == 0 && ns > 1)
@@ -751,10 +753,13 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	if (ns > 1) {
 		printf("pooled over the %" PRIu32 " seeds (every target and square metre weighs the same):\n", ns);
 		for (int p = 0; p < 4; p++)
-			printf("  %-20s %5" PRIu32 "/%-5" PRIu32 " = %5.1f %% detected, %4" PRIu32 " false points = %.3f / 100 m2\n",
+			printf("  %-20s %5" PRIu32 "/%-5" PRIu32 " = %5.1f %% detected, %4" PRIu32 " false points = %.3f / 100 m2 "
+			       "(on a fragment %" PRIu32 ", on scrap %" PRIu32 ", on nothing %" PRIu32 " = %.3f / 100 m2)\n",
 			       pol[p], pool[p].detected, pool[p].explosive,
 			       pool[p].explosive ? 100.0 * pool[p].detected / pool[p].explosive : 0.0, pool[p].false_points,
-			       pool_area > 0 ? pool[p].false_points / pool_area * 100.0 : 0.0);
+			       pool_area > 0 ? pool[p].false_points / pool_area * 100.0 : 0.0, pool[p].fragment_points,
+			       pool[p].clutter_points - pool[p].fragment_points, pool[p].false_points - pool[p].clutter_points,
+			       pool_area > 0 ? (pool[p].false_points - pool[p].clutter_points) / pool_area * 100.0 : 0.0);
 		by_ground_print(&bg, ", pooled");
 	}
 	ex = check_policy(o, med);

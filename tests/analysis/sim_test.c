@@ -1618,3 +1618,28 @@ Test(sim_recorder, off_moves_nothing_else_on_is_in_the_lane, .timeout = 120)
 	cr_expect_eq(compare_dirs(d1, d2, &files), 0, "the recorder changed another file");
 	cr_expect_eq(files, 9 + 5 * 3);
 }
+
+/* A point on a fragment is a false point (no explosive item to dig up) counted apart from scrap: the animals
+ * indicate fragments' explosive residue by design, so the evaluation says how many false points are that. */
+Test(an_sim, eval_counts_false_points_on_fragments_apart)
+{
+	struct an_sim_world w;
+	memset(&w, 0, sizeof w);
+	struct an_sim_target t[3] = {
+		{.id = 0, .cls = AN_SIM_T_AP, .e_mm = 0, .n_mm = 0},
+		{.id = 1, .cls = AN_SIM_T_FRAG, .e_mm = 10000, .n_mm = 0},
+		{.id = 2, .cls = AN_SIM_T_SCRAP, .e_mm = 20000, .n_mm = 0},
+	};
+	w.targets = t;
+	w.n_targets = 3;
+	struct an_sim_eval_point p[4] = {
+		{.e_mm = 100, .n_mm = 0, .score = 0.9}, {.e_mm = 10100, .n_mm = 0, .score = 0.8},
+		{.e_mm = 20100, .n_mm = 0, .score = 0.7}, {.e_mm = 30000, .n_mm = 0, .score = 0.6},
+	};
+	struct an_sim_eval e;
+	cr_assert_eq(an_sim_evaluate(&w, p, 4, 3000, 100.0, &e, NULL), 0);
+	cr_expect_eq(e.detected, 1);
+	cr_expect_eq(e.false_points, 3);
+	cr_expect_eq(e.clutter_points, 2);
+	cr_expect_eq(e.fragment_points, 1);
+}

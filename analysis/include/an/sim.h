@@ -589,7 +589,7 @@ void an_sim_radio_corrupt(struct an_sim_radio *r, uint8_t *buf, size_t len);
  * once, explosive targets (AP, AT, UXO) before clutter (fragment, scrap). Then
  *   detected        explosive targets with a point;   detection_rate = detected / explosive targets
  *   false points    points not matched to an explosive target (clutter_points of them sit on a fragment or
- *                   scrap item); false_per_100m2 over `area_m2` (the boxes' area)
+ *                   scrap item, fragment_points on a fragment); false_per_100m2 over `area_m2` (the boxes' area)
  *   error           distance point → its explosive target; median over the matched points
  *   ranking         points sorted by score (descending; ties share the precision at the end of their group):
  *                   top_decile_precision = share of the top ceil(10 %) points that are explosive,
@@ -608,6 +608,8 @@ struct an_sim_eval_point {
 #define AN_SIM_EVAL_GROUPS 4u
 struct an_sim_eval {
 	uint32_t points, explosive, detected, false_points, clutter_points;
+	uint32_t fragment_points; /* of clutter_points, those on a fragment (explosive residue: the animals
+	                           * indicate it by design, sens[AN_SIM_T_FRAG]); the rest sit on scrap */
 	double detection_rate, false_per_100m2;
 	double median_err_m;                       /* NAN when nothing matched */
 	double median_err_by_group_m[AN_SIM_EVAL_GROUPS];
