@@ -786,6 +786,19 @@ static int push_confirm_job(struct gen *g, struct job *jobs, size_t *nj, uint32_
 	return 0;
 }
 
+/* The animals a confirmation could go to: those not in `busy` (bit = animal index; AN_SIM_ANIMALS_MAX is
+ * 64), counted of `species` and of the other species. */
+static void free_animals(const struct an_sim_world *w, uint64_t busy, int species, uint32_t *same, uint32_t *others)
+{
+	*same = *others = 0;
+	for (uint32_t i = 0; i < w->n_animals; i++) {
+		if (busy >> i & 1u)
+			continue;
+		*same += w->animals[i].p.species == species;
+		*others += w->animals[i].p.species != species;
+	}
+}
+
 /*
  * The team leader's comparison after the second pass of a box (job `second`, whose dep is the primary):
  * every peg (indication position, what the team sees on the ground) of one of the two passes with no peg
@@ -803,13 +816,10 @@ static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t secon
 	bool dog_box = b->kind == AN_SIM_BOX_DOG;
 	uint32_t p1 = j1->pass, p2 = j2->pass;
 	int species = dog_box ? AN_SIM_DOG : AN_SIM_RAT, other = dog_box ? AN_SIM_RAT : AN_SIM_DOG;
-	uint32_t same = 0, others = 0;
-	for (uint32_t i = 0; i < w->n_animals; i++) {
-		if ((int)i == j1->animal || (int)i == j2->animal)
-			continue;
-		same += w->animals[i].p.species == species;
-		others += w->animals[i].p.species == other;
-	}
+	uint64_t busy = (j1->animal >= 0 ? UINT64_C(1) << j1->animal : 0) |
+			(j2->animal >= 0 ? UINT64_C(1) << j2->animal : 0);
+	uint32_t same, others;
+	free_animals(w, busy, species, &same, &others);
 	if (!same && !others)
 		return 0;
 	double r2 = sc->confirm_radius_m * 1000.0 * sc->confirm_radius_m * 1000.0;
@@ -857,13 +867,8 @@ static int add_reconfirm(struct gen *g, struct job *jobs, size_t *nj, size_t con
 	for (uint32_t i = 0; i < w->n_passes; i++)
 		if (w->passes[i].box == jc->box)
 			searched |= UINT64_C(1) << w->passes[i].animal;
-	uint32_t same = 0, others = 0;
-	for (uint32_t i = 0; i < w->n_animals; i++) {
-		if (searched >> i & 1u)
-			continue;
-		same += w->animals[i].p.species == species;
-		others += w->animals[i].p.species == other;
-	}
+	uint32_t same, others;
+	free_animals(w, searched, species, &same, &others);
 	if (!same && !others)
 		return 0;
 	double r2 = sc->confirm_radius_m * 1000.0 * sc->confirm_radius_m * 1000.0;
