@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -491,18 +492,35 @@ static bool ind_same(const struct hind *a, const struct an_hazard_ind *b)
 }
 
 /* Index of the session entry, or where it would go (*found = false). */
-static size_t sess_pos(const struct an_hazard_engine *h, uint64_t sid, bool *found)
+/* Lower bound of key in n records of `stride` bytes sorted by the uint64 at `off` in each: the index of the
+ * first record whose key is >= key; *found (may be NULL) says whether it equals key. Every sorted table of
+ * the engine (sessions, calibrations, clearances, box positions, verdicts, points) is searched with it. */
+static size_t key_pos(const void *base, size_t n, size_t stride, size_t off, uint64_t key, bool *found)
 {
-	size_t lo = 0, hi = h->n_sess;
+	const unsigned char *b = base;
+	uint64_t k = 0;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (h->sess[mid].session_id < sid)
+		memcpy(&k, b + mid * stride + off, sizeof k);
+		if (k < key)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*found = lo < h->n_sess && h->sess[lo].session_id == sid;
+	if (found != NULL) {
+		if (lo < n)
+			memcpy(&k, b + lo * stride + off, sizeof k);
+		*found = lo < n && k == key;
+	}
 	return lo;
+}
+#define KEY_POS(arr, n, field, key, found) \
+	key_pos((arr), (n), sizeof *(arr), offsetof(__typeof__(*(arr)), field), (key), (found))
+
+static size_t sess_pos(const struct an_hazard_engine *h, uint64_t sid, bool *found)
+{
+	return KEY_POS(h->sess, h->n_sess, session_id, sid, found);
 }
 
 static int sess_get(struct an_hazard_engine *h, uint64_t sid, struct sess **out)
@@ -634,15 +652,9 @@ static int add_calib(struct an_hazard_engine *h, const struct an_hazard_calib *c
 	if (!species_ok(c->cal.species) || !(c->cal.area_m2 >= 0.0) || !(c->cal.area_m2 < 1e15) ||
 	    c->cal.hits > UINT64_MAX / 2 || c->cal.misses > UINT64_MAX / 2)
 		return -EINVAL;
-	size_t lo = 0, hi = h->n_cal;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (h->cal[mid].cal.animal_id < c->cal.animal_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < h->n_cal && h->cal[lo].cal.animal_id == c->cal.animal_id) {
+	bool hit;
+	size_t lo = KEY_POS(h->cal, h->n_cal, cal.animal_id, c->cal.animal_id, &hit);
+	if (hit) {
 		if (calib_cmp(c, &h->cal[lo]) > 0) {
 			h->cal[lo] = *c;
 			h->full = true; /* the animal's likelihood ratios change at every point it touches */
@@ -673,15 +685,9 @@ static int add_clearance(struct an_hazard_engine *h, const struct an_hazard_clea
 	if (c->id == 0 || c->result < AN_CLR_AP_MINE || c->result > AN_CLR_NOT_ACCESSIBLE ||
 	    (c->has_pos && (!coord_ok(c->x_mm) || !coord_ok(c->y_mm))) || (!c->has_pos && c->ind_ref == 0))
 		return -EINVAL;
-	size_t lo = 0, hi = h->n_clr;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (h->clr[mid].id < c->id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < h->n_clr && h->clr[lo].id == c->id)
+	bool hit;
+	size_t lo = KEY_POS(h->clr, h->n_clr, id, c->id, &hit);
+	if (hit)
 		return clr_same(&h->clr[lo], c) ? 0 : -EEXIST;
 	if (h->n_clr >= h->o.max_clearances)
 		return -ENOSPC;
@@ -712,16 +718,7 @@ static int boxpos_cmp(const struct an_hazard_boxpos *a, const struct an_hazard_b
 
 static size_t boxpos_pos(const struct an_hazard_engine *h, uint64_t ind_id, bool *found)
 {
-	size_t lo = 0, hi = h->n_bp;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (h->bp[mid].ind_id < ind_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = lo < h->n_bp && h->bp[lo].ind_id == ind_id;
-	return lo;
+	return KEY_POS(h->bp, h->n_bp, ind_id, ind_id, found);
 }
 
 static int add_boxpos(struct an_hazard_engine *h, const struct an_hazard_boxpos *b)
@@ -754,16 +751,7 @@ static int add_boxpos(struct an_hazard_engine *h, const struct an_hazard_boxpos 
 
 static size_t review_pos(const struct an_hazard_engine *h, uint64_t ind_id, bool *found)
 {
-	size_t lo = 0, hi = h->n_rv;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (h->rv[mid].ind_id < ind_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = lo < h->n_rv && h->rv[lo].ind_id == ind_id;
-	return lo;
+	return KEY_POS(h->rv, h->n_rv, ind_id, ind_id, found);
 }
 
 /* The verdict in force on an indication as the fusion sees it (none with opts.handler_verdicts off). */
@@ -991,15 +979,9 @@ static int attach_clearances(struct an_hazard_engine *h, struct table *t, const 
 				continue; /* waits for its indication */
 			size_t k = (size_t)(ind - h->inds);
 			uint64_t cid = labs != NULL ? labs[k].cluster : label_of(h, c->ind_ref);
-			size_t lo = 0, hi = t->n;
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (t->pts[mid].id < cid)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo == t->n || t->pts[lo].id != cid)
+			bool hit;
+			size_t lo = KEY_POS(t->pts, t->n, id, cid, &hit);
+			if (!hit)
 				continue; /* cannot happen: every indication is a member of a point */
 			/* matched to that point whether or not it is the result that decides its status */
 			t->cm[t->n_cm++] = (struct an_hazard_clearance_match){c->id, t->pts[lo].id};
@@ -1837,15 +1819,9 @@ int an_hazard_get(const struct an_hazard_engine *h, size_t index, struct an_haza
 
 static long find_idx(const struct an_hazard_engine *h, uint64_t id)
 {
-	size_t lo = 0, hi = h->cur.n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (h->cur.pts[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < h->cur.n && h->cur.pts[lo].id == id ? (long)lo : -1;
+	bool hit;
+	size_t lo = KEY_POS(h->cur.pts, h->cur.n, id, id, &hit);
+	return hit ? (long)lo : -1;
 }
 
 int an_hazard_find(const struct an_hazard_engine *h, uint64_t id, struct an_hazard_point *out)
