@@ -449,17 +449,24 @@ static int clearance_fed(void *ctx, const struct an_store_clearance *c)
 	return 0;
 }
 
+/* The end of a store read that fed the engines: a store error is logged and is -EIO; a feed error (the
+ * callback's, cb_rc) is passed on as it is. */
+static int feed_read_end(struct core_feed *f, int rc, int cb_rc, const char *what)
+{
+	if (rc < 0 && cb_rc == 0) {
+		core_log(CORE_LOG_ERR, "feed", "reading %s: %s", what, an_store_errmsg(f->store));
+		return -EIO;
+	}
+	return rc < 0 ? rc : 0;
+}
+
 int core_feed_clearances(struct core_feed *f)
 {
 	if (!f->cfg->hazard)
 		return 0;
 	struct clr_ctx x = {f, 0};
 	int rc = an_store_clearances_after(f->store, f->clr_last_id, clearance_fed, &x);
-	if (rc < 0 && x.rc == 0) {
-		core_log(CORE_LOG_ERR, "feed", "reading clearance results: %s", an_store_errmsg(f->store));
-		return -EIO;
-	}
-	return rc;
+	return feed_read_end(f, rc, x.rc, "clearance results");
 }
 
 /* ---- calibration records ---------------------------------------------------------------------------------- */
@@ -523,10 +530,7 @@ int core_feed_calibrations(struct core_feed *f)
 		return 0;
 	struct cal_ctx x = {f, 0, 0};
 	int rc = an_store_calibrations_after(f->store, f->cal_last_id, calibration_fed, &x);
-	if (rc < 0 && x.rc == 0) {
-		core_log(CORE_LOG_ERR, "feed", "reading calibration records: %s", an_store_errmsg(f->store));
-		return -EIO;
-	}
+	rc = feed_read_end(f, rc, x.rc, "calibration records");
 	if (rc < 0)
 		return rc;
 	if (f->loading) {
@@ -573,10 +577,7 @@ int core_feed_boxpos(struct core_feed *f)
 		return 0;
 	struct cal_ctx x = {f, 0, 0};
 	int rc = an_store_boxpos_after(f->store, f->bp_last_id, boxpos_fed, &x);
-	if (rc < 0 && x.rc == 0) {
-		core_log(CORE_LOG_ERR, "feed", "reading box positions: %s", an_store_errmsg(f->store));
-		return -EIO;
-	}
+	rc = feed_read_end(f, rc, x.rc, "box positions");
 	if (rc < 0)
 		return rc;
 	if (x.n > 0)
@@ -610,10 +611,7 @@ int core_feed_reviews(struct core_feed *f)
 		return 0;
 	struct cal_ctx x = {f, 0, 0};
 	int rc = an_store_reviews_after(f->store, f->rv_last_id, review_fed, &x);
-	if (rc < 0 && x.rc == 0) {
-		core_log(CORE_LOG_ERR, "feed", "reading handler verdicts: %s", an_store_errmsg(f->store));
-		return -EIO;
-	}
+	rc = feed_read_end(f, rc, x.rc, "handler verdicts");
 	if (rc < 0)
 		return rc;
 	/* live verdicts come one per indication: logged at start-up only (the status file counts them) */
