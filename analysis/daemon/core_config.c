@@ -146,6 +146,18 @@ static int str_value(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
+/* yes/true or no/false. @return 0, or -1 for anything else (*out untouched) */
+static int yes_no(const char *v, bool *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true"))
+		*out = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
 #define BAD(fmt, ...)                                                                                         \
 	do {                                                                                                  \
 		core_log(CORE_LOG_ERR, "config", "%s:%d: [%s] %s: " fmt, st->file, st->line, section, name,       \
@@ -270,29 +282,17 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 				BAD("\"%s\": expected explosive items per 100 m2, > 0 and <= 1000", v);
 			c->density_per_m2 = d / 100.0;
 		} else if (!strcmp(name, "require_handler")) {
-			if (!strcmp(v, "yes") || !strcmp(v, "true"))
-				c->require_handler = true;
-			else if (!strcmp(v, "no") || !strcmp(v, "false"))
-				c->require_handler = false;
-			else
+			if (yes_no(v, &c->require_handler))
 				BAD("\"%s\": expected yes or no", v);
 		} else if (!strcmp(name, "box_frame")) {
-			if (!strcmp(v, "yes") || !strcmp(v, "true"))
-				c->box_frame = true;
-			else if (!strcmp(v, "no") || !strcmp(v, "false"))
-				c->box_frame = false;
-			else
+			if (yes_no(v, &c->box_frame))
 				BAD("\"%s\": expected yes or no", v);
 		} else if (!strcmp(name, "pinpoint_rat_mm") || !strcmp(name, "pinpoint_dog_mm")) {
 			if (unum(v, 0, 10000, &u))
 				BAD("\"%s\": expected 0..10000 (mm, DRMS)", v);
 			*(!strcmp(name, "pinpoint_rat_mm") ? &c->pinpoint_rat_mm : &c->pinpoint_dog_mm) = (uint32_t)u;
 		} else if (!strcmp(name, "handler_verdicts")) {
-			if (!strcmp(v, "yes") || !strcmp(v, "true"))
-				c->handler_verdicts = true;
-			else if (!strcmp(v, "no") || !strcmp(v, "false"))
-				c->handler_verdicts = false;
-			else
+			if (yes_no(v, &c->handler_verdicts))
 				BAD("\"%s\": expected yes or no", v);
 		} else if (!strcmp(name, "handler_confirm_true") || !strcmp(name, "handler_confirm_false")) {
 			char *end;
