@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "an/array.h"
 #include "an/import.h"
 #include "an/store.h"
 #include "export_internal.h"
@@ -327,6 +328,27 @@ static void set_field(struct ictx *x, struct row *w, int col, const char *v, cha
 	}
 }
 
+/* The next data line of a sheet as a new zeroed row of *rows (n rows of elem bytes, capacity *cap): 1 with
+ * *row set, 0 at the end, or an error — the file's structure is broken (later lines cannot be trusted),
+ * more than max_rows data lines (-E2BIG, named), or -ENOMEM. Both importers read their lines with it. */
+static int next_row(struct ictx *x, const char *buf, size_t len, size_t *pos, unsigned long *line, char **f,
+                    size_t *nf, unsigned long *rec_line, char *scratch, size_t scap, size_t max_rows, void **rows,
+                    size_t *cap, size_t *n, size_t elem, void **row)
+{
+	int rc = csv_next(x, buf, len, pos, line, f, nf, rec_line, scratch, scap);
+	if (rc <= 0)
+		return rc;
+	if (*n >= max_rows) {
+		bad_line(x, NULL, *rec_line, NULL, "more than %zu data lines", max_rows);
+		return -E2BIG;
+	}
+	if (an_array_grow(rows, cap, *n, 64, elem) < 0)
+		return -ENOMEM;
+	*row = (char *)*rows + (*n)++ * elem;
+	memset(*row, 0, elem);
+	return 1;
+}
+
 int an_import_calibration(struct an_store *s, const char *buf, size_t len, const struct an_import_opts *o,
                           struct an_import_result *r, an_import_line_error_fn on_error, void *ctx, char *err,
                           size_t errcap)
@@ -369,28 +391,13 @@ int an_import_calibration(struct an_store *s, const char *buf, size_t len, const
 	size_t ncols = nf;
 	/* data lines: each checked on its own, all of them */
 	for (;;) {
-		rc = csv_next(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap);
+		struct row *w;
+		rc = next_row(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap, max_rows, (void **)&rows, &cap,
+		              &n, sizeof *rows, (void **)&w);
 		if (rc < 0)
-			goto out; /* the file's structure is broken: later lines cannot be trusted */
+			goto out;
 		if (rc == 0)
 			break;
-		if (n >= max_rows) {
-			bad_line(&x, NULL, rec_line, NULL, "more than %zu data lines", max_rows);
-			rc = -E2BIG;
-			goto out;
-		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct row *nr = realloc(rows, nc * sizeof *nr);
-			if (nr == NULL) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			rows = nr;
-			cap = nc;
-		}
-		struct row *w = &rows[n++];
-		memset(w, 0, sizeof *w);
 		w->line = rec_line;
 		if (nf != ncols) {
 			bad_line(&x, w, rec_line, NULL, "%zu fields, the header has %zu", nf, ncols);
@@ -619,28 +626,13 @@ int an_import_boxpos(struct an_store *s, const char *buf, size_t len, const stru
 	}
 	size_t ncols = nf;
 	for (;;) {
-		rc = csv_next(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap);
+		struct brow *w;
+		rc = next_row(&x, buf, len, &pos, &line, f, &nf, &rec_line, scratch, scap, max_rows, (void **)&rows, &cap,
+		              &n, sizeof *rows, (void **)&w);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
 			break;
-		if (n >= max_rows) {
-			bad_line(&x, NULL, rec_line, NULL, "more than %zu data lines", max_rows);
-			rc = -E2BIG;
-			goto out;
-		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct brow *nr = realloc(rows, nc * sizeof *nr);
-			if (nr == NULL) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			rows = nr;
-			cap = nc;
-		}
-		struct brow *w = &rows[n++];
-		memset(w, 0, sizeof *w);
 		w->line = rec_line;
 		w->b.sd_mm = AN_IMPORT_BOXPOS_SD_DEFAULT_MM;
 		if (nf != ncols) {
