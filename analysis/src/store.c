@@ -243,6 +243,21 @@ int an_store__rows(struct an_store *s, sqlite3_stmt *st, an_store__row_fn row, v
 	return rc == SQLITE_DONE ? 0 : an_store__sqlfail(s, rc, where);
 }
 
+int an_store__rows_of(struct an_store *s, bool has_cb, const char *sql, int64_t arg, an_store__row_fn row, void *ctx,
+                      const char *where)
+{
+	if (s == NULL)
+		return -EINVAL;
+	if (!has_cb)
+		return an_store__fail(s, -EINVAL, "%s: no callback", where);
+	sqlite3_stmt *st;
+	int err = an_store__prepare(s, sql, &st, where);
+	if (err < 0)
+		return err;
+	sqlite3_bind_int64(st, 1, arg);
+	return an_store__rows(s, st, row, ctx, where);
+}
+
 int an_store__batch_finish(struct an_store *s, const struct an_store__batch *b, size_t *inserted,
                            size_t *duplicates, size_t *bad)
 {

@@ -114,16 +114,9 @@ int an_store_boxpos_latest(struct an_store *s, uint16_t collar_id, uint32_t rec_
 
 int an_store_boxpos_after(struct an_store *s, int64_t after_id, an_store_boxpos_cb cb, void *ctx)
 {
-	if (s == NULL)
-		return -EINVAL;
-	if (cb == NULL)
-		return an_store__fail(s, -EINVAL, "an_store_boxpos_after: no callback");
-	sqlite3_stmt *st;
-	int err = an_store__prepare(s, BP_COLS "WHERE id > ?1 ORDER BY id", &st, "an_store_boxpos_after");
-	if (err < 0)
-		return err;
-	sqlite3_bind_int64(st, 1, after_id);
-	return bp_each(s, st, cb, ctx, "an_store_boxpos_after");
+	struct bp_cb k = {cb, ctx};
+	return an_store__rows_of(s, cb != NULL, BP_COLS "WHERE id > ?1 ORDER BY id", after_id, bp_row, &k,
+	                         "an_store_boxpos_after");
 }
 
 static int add_one(struct an_store *s, struct an_store_boxpos *b, size_t i, const char *who, int64_t now, bool *dup)

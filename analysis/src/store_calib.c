@@ -218,17 +218,8 @@ static int cal_row(void *ctx, sqlite3_stmt *st)
 static int cal_each(struct an_store *s, const char *sql, int64_t arg, an_store_calibration_cb cb, void *ctx,
                     const char *where)
 {
-	if (s == NULL)
-		return -EINVAL;
-	if (cb == NULL)
-		return an_store__fail(s, -EINVAL, "%s: no callback", where);
-	sqlite3_stmt *st;
-	int err = an_store__prepare(s, sql, &st, where);
-	if (err < 0)
-		return err;
-	sqlite3_bind_int64(st, 1, arg);
 	struct cal_cb k = {cb, ctx};
-	return an_store__rows(s, st, cal_row, &k, where);
+	return an_store__rows_of(s, cb != NULL, sql, arg, cal_row, &k, where);
 }
 
 static int take_first(void *ctx, const struct an_store_calibration *c)

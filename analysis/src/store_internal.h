@@ -74,6 +74,10 @@ int an_store__writable(struct an_store *s, const char *where);
  * first nonzero value, or the SQL error (the calibration, box-position and clearance iterators). */
 typedef int (*an_store__row_fn)(void *ctx, sqlite3_stmt *st);
 int an_store__rows(struct an_store *s, sqlite3_stmt *st, an_store__row_fn row, void *ctx, const char *where);
+/* The iterators' whole query: refuse a missing store (-EINVAL) or callback (has_cb false: -EINVAL, named),
+ * prepare sql, bind arg to ?1 and hand every row to row() (an_store__rows). */
+int an_store__rows_of(struct an_store *s, bool has_cb, const char *sql, int64_t arg, an_store__row_fn row, void *ctx,
+                      const char *where);
 
 struct an_store__batch {
 	const char *where, *who, *action, *entity, *noun, *what;

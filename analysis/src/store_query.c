@@ -1025,17 +1025,8 @@ static int clearance_row(void *ctx, sqlite3_stmt *st)
 static int clearances_each(struct an_store *s, const char *sql, int64_t arg, an_store_clearance_cb cb, void *ctx,
                            const char *where)
 {
-	if (s == NULL)
-		return -EINVAL;
-	if (cb == NULL)
-		return an_store__fail(s, -EINVAL, "%s: no callback", where);
-	sqlite3_stmt *st;
-	int err = an_store__prepare(s, sql, &st, where);
-	if (err < 0)
-		return err;
-	sqlite3_bind_int64(st, 1, arg);
 	struct clr_cb k = {cb, ctx};
-	return an_store__rows(s, st, clearance_row, &k, where);
+	return an_store__rows_of(s, cb != NULL, sql, arg, clearance_row, &k, where);
 }
 
 int an_store_clearances_by_task(struct an_store *s, int64_t task_id, an_store_clearance_cb cb, void *ctx)

@@ -121,15 +121,7 @@ static int rv_row(void *ctx, sqlite3_stmt *st)
 
 int an_store_reviews_after(struct an_store *s, int64_t after_id, an_store_review_cb cb, void *ctx)
 {
-	if (s == NULL)
-		return -EINVAL;
-	if (cb == NULL)
-		return an_store__fail(s, -EINVAL, "an_store_reviews_after: no callback");
-	sqlite3_stmt *st;
-	int err = an_store__prepare(s, RV_COLS "WHERE id > ?1 ORDER BY id", &st, "an_store_reviews_after");
-	if (err < 0)
-		return err;
-	sqlite3_bind_int64(st, 1, after_id);
 	struct rv_cb k = {cb, ctx};
-	return an_store__rows(s, st, rv_row, &k, "an_store_reviews_after");
+	return an_store__rows_of(s, cb != NULL, RV_COLS "WHERE id > ?1 ORDER BY id", after_id, rv_row, &k,
+	                         "an_store_reviews_after");
 }
