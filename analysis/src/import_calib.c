@@ -328,6 +328,22 @@ static void set_field(struct ictx *x, struct row *w, int col, const char *v, cha
 	}
 }
 
+/* Both importers' start: the result zeroed, err emptied, a missing store or input refused (-EINVAL, said in
+ * err as "<who>: ..."). */
+static int import_begin(const struct an_store *s, const char *buf, size_t len, struct an_import_result *r, char *err,
+                        size_t errcap, const char *who)
+{
+	memset(r, 0, sizeof *r);
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	if (s == NULL || (buf == NULL && len > 0)) {
+		if (err != NULL && errcap > 0)
+			snprintf(err, errcap, "%s: no store or no input", who);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The next data line of a sheet as a new zeroed row of *rows (n rows of elem bytes, capacity *cap): 1 with
  * *row set, 0 at the end, or an error — the file's structure is broken (later lines cannot be trusted),
  * more than max_rows data lines (-E2BIG, named), or -ENOMEM. Both importers read their lines with it. */
@@ -356,14 +372,8 @@ int an_import_calibration(struct an_store *s, const char *buf, size_t len, const
 	struct an_import_result rr;
 	if (r == NULL)
 		r = &rr;
-	memset(r, 0, sizeof *r);
-	if (err != NULL && errcap > 0)
-		err[0] = '\0';
-	if (s == NULL || (buf == NULL && len > 0)) {
-		if (err != NULL && errcap > 0)
-			snprintf(err, errcap, "an_import_calibration: no store or no input");
+	if (import_begin(s, buf, len, r, err, errcap, "an_import_calibration") < 0)
 		return -EINVAL;
-	}
 	struct ictx x = {s, o != NULL && o->source != NULL ? o->source : "input", on_error, ctx, r, 0};
 	size_t max_rows = o != NULL && o->max_rows > 0 ? o->max_rows : AN_IMPORT_MAX_ROWS_DEFAULT;
 	size_t scap = COLS_MAX * (FIELD_MAX + 2);
@@ -586,14 +596,8 @@ int an_import_boxpos(struct an_store *s, const char *buf, size_t len, const stru
 	struct an_import_result rr;
 	if (r == NULL)
 		r = &rr;
-	memset(r, 0, sizeof *r);
-	if (err != NULL && errcap > 0)
-		err[0] = '\0';
-	if (s == NULL || (buf == NULL && len > 0)) {
-		if (err != NULL && errcap > 0)
-			snprintf(err, errcap, "an_import_boxpos: no store or no input");
+	if (import_begin(s, buf, len, r, err, errcap, "an_import_boxpos") < 0)
 		return -EINVAL;
-	}
 	struct ictx x = {s, o != NULL && o->source != NULL ? o->source : "input", on_error, ctx, r, 0};
 	size_t max_rows = o != NULL && o->max_rows > 0 ? o->max_rows : AN_IMPORT_MAX_ROWS_DEFAULT;
 	size_t scap = COLS_MAX * (FIELD_MAX + 2);
