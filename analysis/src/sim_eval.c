@@ -57,9 +57,11 @@ static double median_of(double *v, size_t n)
 }
 
 int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point *pts, size_t n, int64_t gate_mm,
-		    double area_m2, struct an_sim_eval *out, int32_t *target_of_point)
+		    double area_m2, uint32_t correct_mask, struct an_sim_eval *out, int32_t *target_of_point)
 {
-	if (!w || (!pts && n) || !out || gate_mm <= 0 || !(area_m2 > 0) || n > UINT32_MAX)
+	const uint32_t explosive = 1u << AN_SIM_T_AP | 1u << AN_SIM_T_AT | 1u << AN_SIM_T_UXO;
+	if (!w || (!pts && n) || !out || gate_mm <= 0 || !(area_m2 > 0) || n > UINT32_MAX ||
+	    (correct_mask & explosive) || correct_mask >> AN_SIM_T_COUNT)
 		return -EINVAL;
 	memset(out, 0, sizeof *out);
 	int rc = -ENOMEM;
@@ -125,6 +127,10 @@ int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point
 			target_of_point[i] = t;
 		if (t >= 0 && AN_SIM_EXPLOSIVE(w->targets[t].cls)) {
 			err[ne++] = hypot((double)(pts[i].e_mm - w->targets[t].e_mm), (double)(pts[i].n_mm - w->targets[t].n_mm)) / 1000.0;
+		} else if (t >= 0 && (correct_mask >> w->targets[t].cls & 1u)) {
+			out->correct_points++;
+			out->clutter_points++;
+			out->fragment_points += w->targets[t].cls == AN_SIM_T_FRAG;
 		} else {
 			out->false_points++;
 			out->clutter_points += t >= 0;

@@ -71,7 +71,12 @@ static void help(FILE *f)
 		"      --gate-m M    matching radius point-target in metres (default 3)\n"
 		"      --min-detection X, --max-false Y   exit 1 if the policy detects less than X (0..1) of\n"
 		"                    the explosive targets or has more than Y false points per 100 m2\n"
-		"      --policy P    the policy those checks apply to: single, agree or fused (default)\n");
+		"      --policy P    the policy those checks apply to: single, agree or fused (default)\n"
+		"      --count CLASS=ROLE[,...]  what a point on a clutter item is: CLASS fragment or scrap, ROLE\n"
+		"                    correct (the animal was right: neither found nor false) or false (a dig for\n"
+		"                    nothing). Default fragment=correct,scrap=false, the accuracy report's roles\n"
+		"                    (animals indicate the explosive residue on fragments; analysis.md §7.4);\n"
+		"                    fragment=false counts every point without an explosive item as false\n");
 	fprintf(f,
 		"      --so-far      score what DIR holds now without running: only boxes with a pass over by the\n"
 		"                    run's simulated time, their targets and the points near them\n"
@@ -95,6 +100,39 @@ static void help(FILE *f)
 		"\n"
 		"example:\n"
 		"  scentrack sim analysis/scenarios/reference.ini --seed 7 --out /tmp/day7\n");
+}
+
+/* --count "fragment=false,scrap=correct": the clutter classes' roles into *mask (bit 1u << class = correct).
+ * The explosive classes are the targets: not settable here. @retval 0 or -EINVAL (said on stderr) */
+static int count_roles(const char *spec, uint32_t *mask)
+{
+	static const struct {
+		const char *name;
+		int cls;
+	} cl[] = {{"fragment", AN_SIM_T_FRAG}, {"scrap", AN_SIM_T_SCRAP}};
+	const char *p = spec;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *eq = memchr(p, '=', n);
+		int k = -1;
+		for (size_t i = 0; eq && i < sizeof cl / sizeof cl[0]; i++)
+			if ((size_t)(eq - p) == strlen(cl[i].name) && !strncmp(p, cl[i].name, (size_t)(eq - p)))
+				k = (int)i;
+		size_t rl = eq ? n - (size_t)(eq - p) - 1 : 0;
+		bool correct = eq && rl == 7 && !strncmp(eq + 1, "correct", 7);
+		bool fals = eq && rl == 5 && !strncmp(eq + 1, "false", 5);
+		if (k < 0 || (!correct && !fals)) {
+			fprintf(stderr, "scentrack sim: --count: '%.*s' is not CLASS=ROLE with CLASS fragment or scrap and ROLE "
+			                "correct or false (explosive items are always targets)\n", (int)n, p);
+			return -EINVAL;
+		}
+		if (correct)
+			*mask |= 1u << cl[k].cls;
+		else
+			*mask &= ~(1u << cl[k].cls);
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }
 
 static double now_s(void)
@@ -163,9 +201,11 @@ int scentrack_cmd_sim(int argc, char **argv)
 		{"no-box-frame", no_argument, NULL, 'Z'},
 		{"no-recorder", no_argument, NULL, 'Q'},
 		{"no-verdicts", no_argument, NULL, 'V'},
+		{"count", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	int policy = 2;
+	uint32_t correct_mask = AN_SIM_EVAL_CORRECT_DEFAULT;
 	bool so_far = false;
 	bool run = false, evaluate = false;
 	const char *data = NULL, *bin_dir = NULL, *web = NULL, *serial = NULL, *frame_log = NULL;
@@ -261,6 +301,10 @@ int scentrack_cmd_sim(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
+		case 'K':
+			if (count_roles(optarg, &correct_mask) < 0)
+				return EX_USAGE;
+			break;
 		case 'c': {
 			char *end;
 			coverage = strtoul(optarg, &end, 10);
@@ -282,8 +326,8 @@ int scentrack_cmd_sim(int argc, char **argv)
 	if (evaluate && in_process) {
 		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .gate_m = gate_m,
 		                                    .min_detection = min_det, .max_false = max_false, .policy = policy,
-		                                    .in_process = true, .seeds = (uint32_t)seeds, .eps_mm = eps_mm,
-		                                    .no_box_frame = no_box_frame, .no_recorder = no_recorder,
+		                                    .correct_mask = correct_mask, .in_process = true,
+		                                    .seeds = (uint32_t)seeds, .eps_mm = eps_mm, .no_box_frame = no_box_frame, .no_recorder = no_recorder,
 		                                    .no_verdicts = no_verdicts};
 		return scentrack_sim_evaluate(&ro);
 	}
@@ -295,7 +339,7 @@ int scentrack_cmd_sim(int argc, char **argv)
 		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .dir = data, .fast = fast,
 		                                    .bin_dir = bin_dir, .gate_m = gate_m, .min_detection = min_det,
 		                                    .max_false = max_false, .policy = policy,
-		                                    .so_far = so_far, .web = web, .serial_shim = serial,
+		                                    .correct_mask = correct_mask, .so_far = so_far, .web = web, .serial_shim = serial,
 		                                    .frame_log = frame_log};
 		return evaluate ? scentrack_sim_evaluate(&ro) : scentrack_sim_run(&ro, NULL);
 	}

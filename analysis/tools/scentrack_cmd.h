@@ -36,6 +36,8 @@ struct scentrack_sim_run_opts {
 	double min_detection; /* --evaluate: exit 1 below this fused detection rate (0: no check) */
 	double max_false;     /* --evaluate: exit 1 above this many fused false points per 100 m² (< 0: no check) */
 	int policy;           /* which policy the two checks apply to: 0 every indication, 1 >= 2 animals, 2 fused */
+	uint32_t correct_mask; /* --evaluate: clutter classes a point may sit on without being false (an/sim.h
+	                        * EVALUATION; --count, default AN_SIM_EVAL_CORRECT_DEFAULT) */
 	bool so_far;          /* --evaluate what DIR holds now (boxes searched so far), without running */
 	const char *web;      /* --run: the core serves the web map on this host:port (NULL: as DIR/core.ini says) */
 	const char *serial_shim; /* --serial SHIM: the gateway's libserialport link kind on the pty (root only) */

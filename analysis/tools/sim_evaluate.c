@@ -136,9 +136,9 @@ static int read_inds(const char *dir, const struct an_sim_world *w, struct ind *
 
 static void row(const char *name, const struct an_sim_eval *e)
 {
-	printf("%-22s %6" PRIu32 " %5" PRIu32 "/%-5" PRIu32 " %6.1f%% %6" PRIu32 " (%4" PRIu32 ") %8.3f %8.2f", name,
-	       e->points, e->detected, e->explosive, e->detection_rate * 100.0, e->false_points, e->clutter_points,
-	       e->false_per_100m2, e->median_err_m);
+	printf("%-22s %6" PRIu32 " %5" PRIu32 "/%-5" PRIu32 " %6.1f%% %6" PRIu32 " (%4" PRIu32 ") %6" PRIu32 " %8.3f %8.2f",
+	       name, e->points, e->detected, e->explosive, e->detection_rate * 100.0, e->false_points,
+	       e->clutter_points - e->correct_points, e->correct_points, e->false_per_100m2, e->median_err_m);
 	for (int g = AN_SIM_RX_COUNT - 1; g >= 0; g--)
 		printf(e->matched_by_group[g] ? " %6.2f" : "      -", e->median_err_by_group_m[g]);
 	printf(" %7.3f %6.3f\n", e->top_decile_precision, e->pr_auc);
@@ -147,32 +147,33 @@ static void row(const char *name, const struct an_sim_eval *e)
 /* The three policies (and every point ranked by P) over points h and indications ind; pts has room for
  * nh + ni entries. */
 static int score_policies(const struct an_sim_world *w, const struct hz *h, size_t nh, const struct ind *ind, size_t ni,
-                          int64_t gate, double area, struct an_sim_eval_point *pts, struct an_sim_eval e[4])
+                          int64_t gate, double area, uint32_t mask, struct an_sim_eval_point *pts,
+                          struct an_sim_eval e[4])
 {
 	int rc;
 	/* 1. every single indication is a hazard point */
 	for (size_t i = 0; i < ni; i++)
 		pts[i] = (struct an_sim_eval_point){ind[i].e_mm, ind[i].n_mm, 1.0, ind[i].rx};
-	if ((rc = an_sim_evaluate(w, pts, ni, gate, area, &e[0], NULL)) < 0)
+	if ((rc = an_sim_evaluate(w, pts, ni, gate, area, mask, &e[0], NULL)) < 0)
 		return rc;
 	/* 2. the core's points that >= 2 animals indicated (score: how many) */
 	size_t n2 = 0;
 	for (size_t k = 0; k < nh; k++)
 		if (h[k].n_animals >= 2)
 			pts[n2++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, (double)h[k].n_animals, h[k].group};
-	if ((rc = an_sim_evaluate(w, pts, n2, gate, area, &e[1], NULL)) < 0)
+	if ((rc = an_sim_evaluate(w, pts, n2, gate, area, mask, &e[1], NULL)) < 0)
 		return rc;
 	/* 3. fused: the core's points with P(explosive) >= 0.5 (the excavation threshold), ranked by P */
 	size_t n3 = 0;
 	for (size_t k = 0; k < nh; k++)
 		if (h[k].p >= 0.5)
 			pts[n3++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
-	if ((rc = an_sim_evaluate(w, pts, n3, gate, area, &e[2], NULL)) < 0)
+	if ((rc = an_sim_evaluate(w, pts, n3, gate, area, mask, &e[2], NULL)) < 0)
 		return rc;
 	/* and every core point ranked by P(explosive): how the fused probability orders the truth */
 	for (size_t k = 0; k < nh; k++)
 		pts[k] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
-	return an_sim_evaluate(w, pts, nh, gate, area, &e[3], NULL);
+	return an_sim_evaluate(w, pts, nh, gate, area, mask, &e[3], NULL);
 }
 
 /*
@@ -220,7 +221,7 @@ static void by_ground_print(const struct by_ground *bg, const char *what)
 	printf("\n");
 }
 
-static int by_ground_add(const struct an_sim_world *w, const struct hz *h, size_t nh, int64_t gate,
+static int by_ground_add(const struct an_sim_world *w, const struct hz *h, size_t nh, int64_t gate, uint32_t mask,
                          struct an_sim_eval_point *pts, struct by_ground *bg)
 {
 	int32_t *tg = malloc((nh + 1) * sizeof *tg);
@@ -231,7 +232,7 @@ static int by_ground_add(const struct an_sim_world *w, const struct hz *h, size_
 		if (h[k].p >= 0.5)
 			pts[n3++] = (struct an_sim_eval_point){h[k].e_mm, h[k].n_mm, h[k].p, h[k].group};
 	struct an_sim_eval e;
-	int rc = an_sim_evaluate(w, pts, n3, gate, 1.0, &e, tg);
+	int rc = an_sim_evaluate(w, pts, n3, gate, 1.0, mask, &e, tg);
 	if (rc < 0) {
 		free(tg);
 		return rc;
@@ -246,7 +247,7 @@ static int by_ground_add(const struct an_sim_world *w, const struct hz *h, size_
 	for (size_t i = 0; i < n3; i++) {
 		if (tg[i] >= 0)
 			hit[tg[i]] = true;
-		if (tg[i] < 0 || !AN_SIM_EXPLOSIVE(w->targets[tg[i]].cls)) {
+		if (tg[i] < 0 || !(AN_SIM_EXPLOSIVE(w->targets[tg[i]].cls) || (mask >> w->targets[tg[i]].cls & 1u))) {
 			int g = ground_of(w, pts[i].e_mm, pts[i].n_mm, gate, false);
 			if (g >= 0)
 				fals[g]++;
@@ -270,27 +271,122 @@ static int by_ground_add(const struct an_sim_world *w, const struct hz *h, size_
 	return 0;
 }
 
-static void print_table(const struct an_sim_world *w, const struct an_sim_eval e[4], double area, double gate_m)
+/* "fragment correct, scrap false": the roles the false points were counted with (--count) */
+static const char *roles_text(uint32_t mask)
+{
+	static const char *const t[4] = {"fragment false, scrap false", "fragment correct, scrap false",
+	                                 "fragment false, scrap correct", "fragment correct, scrap correct"};
+	return t[(mask >> AN_SIM_T_FRAG & 1u) | (mask >> AN_SIM_T_SCRAP & 1u) << 1];
+}
+
+static void print_table(const struct an_sim_world *w, const struct an_sim_eval e[4], double area, double gate_m,
+                        uint32_t mask)
 {
 	printf("\nground truth: %" PRIu32 " targets, %" PRIu32 " explosive (AP, AT, UXO), %.0f m2 of boxes; a point "
 	       "matches a target within %.1f m (one-to-one, nearest first)\n",
 	       w->n_targets, e[0].explosive, area, gate_m);
-	printf("%-22s %6s %11s %7s %6s %6s %8s %8s %6s %6s %6s %6s %7s %6s\n", "policy", "points", "detected", "rate",
-	       "false", "(clut)", "f/100m2", "med.err", "rtkFx", "rtkFl", "sbas", "cons", "top10%", "PR-AUC");
+	printf("%-22s %6s %11s %7s %6s %6s %6s %8s %8s %6s %6s %6s %6s %7s %6s\n", "policy", "points", "detected",
+	       "rate", "false", "(clut)", "corr", "f/100m2", "med.err", "rtkFx", "rtkFl", "sbas", "cons", "top10%", "PR-AUC");
 	row("every indication", &e[0]);
 	row(">= 2 animals agree", &e[1]);
 	row("fused P>=0.5", &e[2]);
 	row("all points, by P", &e[3]);
 	printf("(med.err: median metres point→target, overall and by the worst receiver among the point's indications;\n"
-	       " false = points without an explosive target, (clut) of them on a fragment or scrap item; top10%%: share of\n"
-	       " explosive targets in the top decile by score; PR-AUC: average precision over all explosive targets)\n");
+	       " false = points without an explosive target, (clut) of them on a fragment or scrap item; corr = points on\n"
+	       " a clutter item whose class counts as correct, neither found nor false (--count: %s); top10%%:\n"
+	       " share of explosive targets in the top decile by score; PR-AUC: average precision over all explosive\n"
+	       " targets)\n", roles_text(mask));
 	bool ok_det = e[2].detection_rate >= 0.99, ok_false = e[2].false_per_100m2 <= 0.05;
 	bool ok_rtk = !(e[2].median_err_by_group_m[AN_SIM_RX_RTK_FIXED] > 0.5);
 	bool ok_cons = !(e[2].median_err_by_group_m[AN_SIM_RX_CONSUMER] > 2.5);
-	printf("issue #6 targets, fused policy: detection >= 99 %%: %s (%.1f %%); false <= 0.05/100 m2: %s (%.3f); "
-	       "median error RTK <= 0.5 m: %s; consumer <= 2.5 m: %s\n",
+	printf("issue #6 targets, fused policy: detection >= 99 %%: %s (%.1f %%); false <= 0.05/100 m2: %s (%.3f, %s; "
+	       "%.3f counting every dig without an explosive item); median error RTK <= 0.5 m: %s; consumer <= 2.5 m: "
+	       "%s\n",
 	       ok_det ? "met" : "NOT met", e[2].detection_rate * 100, ok_false ? "met" : "NOT met", e[2].false_per_100m2,
-	       ok_rtk ? "met" : "NOT met", ok_cons ? "met" : "NOT met");
+	       roles_text(mask), (e[2].false_points + e[2].correct_points) / area * 100.0, ok_rtk ? "met" : "NOT met",
+	       ok_cons ? "met" : "NOT met");
+}
+
+/*
+ * The fused policy at other excavation thresholds (the core's [hazard] p_excavate): what a programme that
+ * weighs a missed item above a dig for nothing buys and pays by lowering it. Counts added up over seeds.
+ */
+static const double sweep_p[] = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+#define SWEEP_N (sizeof sweep_p / sizeof sweep_p[0])
+struct sweep {
+	uint32_t expl, det[SWEEP_N], fals[SWEEP_N], digs[SWEEP_N]; /* digs: false + correct (every dig without
+	                                                              * an explosive item) */
+	double area_m2;
+};
+
+static int sweep_add(const struct an_sim_world *w, const struct hz *h, size_t nh, int64_t gate, double area,
+                     uint32_t mask, struct an_sim_eval_point *pts, struct sweep *sw)
+{
+	for (size_t k = 0; k < SWEEP_N; k++) {
+		size_t n = 0;
+		for (size_t i = 0; i < nh; i++)
+			if (h[i].p >= sweep_p[k])
+				pts[n++] = (struct an_sim_eval_point){h[i].e_mm, h[i].n_mm, h[i].p, h[i].group};
+		struct an_sim_eval e;
+		int rc = an_sim_evaluate(w, pts, n, gate, area, mask, &e, NULL);
+		if (rc < 0)
+			return rc;
+		if (k == 0)
+			sw->expl += e.explosive;
+		sw->det[k] += e.detected;
+		sw->fals[k] += e.false_points;
+		sw->digs[k] += e.false_points + e.correct_points;
+	}
+	sw->area_m2 += area;
+	return 0;
+}
+
+static void sweep_print(const struct sweep *sw, const char *what, uint32_t mask)
+{
+	printf("fused policy by excavation threshold%s (the core's [hazard] p_excavate; 0.5 = more likely explosive "
+	       "than not):\n", what);
+	for (size_t k = 0; k < SWEEP_N; k++)
+		printf("  P >= %.2f  %5" PRIu32 "/%-5" PRIu32 " = %5.1f %% detected, %4" PRIu32 " false points = %.3f / "
+		       "100 m2 (%s; every dig without an explosive item %.3f)\n",
+		       sweep_p[k], sw->det[k], sw->expl, sw->expl ? 100.0 * sw->det[k] / sw->expl : 0.0, sw->fals[k],
+		       sw->area_m2 > 0 ? sw->fals[k] / sw->area_m2 * 100.0 : 0.0, roles_text(mask),
+		       sw->area_m2 > 0 ? sw->digs[k] / sw->area_m2 * 100.0 : 0.0);
+}
+
+/*
+ * The world's ceiling: explosive targets that any animal indicated (the world's true indications, whether
+ * or not the pipeline placed them), and by two or more animals, in the task's boxes and in the blind
+ * accreditation box. No policy finds an item no animal indicated; a point one animal made and others swept
+ * clean stays that one animal's word.
+ */
+struct ceiling {
+	uint32_t expl[2], any[2], two[2]; /* [0] the task's boxes, [1] the blind box */
+};
+
+static void ceiling_add(const struct an_sim_world *w, struct ceiling *c)
+{
+	for (uint32_t t = 0; t < w->n_targets; t++) {
+		if (!AN_SIM_EXPLOSIVE(w->targets[t].cls))
+			continue;
+		uint64_t by = 0; /* the animals that indicated it (an_sim_world: at most 64 animals) */
+		for (uint32_t i = 0; i < w->n_inds; i++)
+			if (w->inds[i].target == (int32_t)t && w->inds[i].animal < 64)
+				by |= UINT64_C(1) << w->inds[i].animal;
+		int g = w->boxes[w->targets[t].box].kind == AN_SIM_BOX_BLIND;
+		int n = __builtin_popcountll(by);
+		c->expl[g]++;
+		c->any[g] += n >= 1;
+		c->two[g] += n >= 2;
+	}
+}
+
+static void ceiling_print(const struct ceiling *c, const char *what)
+{
+	printf("the world's ceiling%s: explosive targets any animal indicated: task boxes %" PRIu32 "/%" PRIu32
+	       " (%.1f %%), blind box %" PRIu32 "/%" PRIu32 "; by two or more animals: task boxes %" PRIu32 "/%" PRIu32
+	       " (%.1f %%), blind box %" PRIu32 "/%" PRIu32 " (no policy finds an item no animal indicated)\n",
+	       what, c->any[0], c->expl[0], c->expl[0] ? 100.0 * c->any[0] / c->expl[0] : 0.0, c->any[1], c->expl[1],
+	       c->two[0], c->expl[0], c->expl[0] ? 100.0 * c->two[0] / c->expl[0] : 0.0, c->two[1], c->expl[1]);
 }
 
 /* --min-detection / --max-false on the chosen policy: 0 or 1 */
@@ -653,9 +749,13 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		goto out;
 	int64_t gate = llround(o->gate_m * 1000.0);
 	struct by_ground bg;
+	struct sweep sw;
+	struct ceiling ceil;
 	struct an_sim_eval pool[4];
 	double pool_area = 0;
 	memset(&bg, 0, sizeof bg);
+	memset(&sw, 0, sizeof sw);
+	memset(&ceil, 0, sizeof ceil);
 	memset(pool, 0, sizeof pool);
 	printf("in process (world events -> the core's hazard engine, eps %s, box frame %s, recorder's box positions %s, "
 	       "handler's verdicts %s; no classifier, no radio): %s\n", o->eps_mm ? "fixed" : "derived per pair from h_acc",
@@ -680,19 +780,27 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 		if (r == 0 && !(pts = malloc((nh + ni + 1) * sizeof *pts)))
 			r = -ENOMEM;
 		if (r == 0)
-			r = score_policies(&w, h, nh, ind, ni, gate, area, pts, e);
+			r = score_policies(&w, h, nh, ind, ni, gate, area, o->correct_mask, pts, e);
 		if (r == 0 && ns == 1)
-			print_table(&w, e, area, o->gate_m);
+			print_table(&w, e, area, o->gate_m, o->correct_mask);
 		if (r == 0)
-			r = by_ground_add(&w, h, nh, gate, pts, &bg);
-		if (r == 0 && ns == 1)
+			r = by_ground_add(&w, h, nh, gate, o->correct_mask, pts, &bg);
+		if (r == 0)
+			r = sweep_add(&w, h, nh, gate, area, o->correct_mask, pts, &sw);
+		if (r == 0)
+			ceiling_add(&w, &ceil);
+		if (r == 0 && ns == 1) {
 			by_ground_print(&bg, "");
+			sweep_print(&sw, "", o->correct_mask);
+			ceiling_print(&ceil, "");
+		}
 		for (int p = 0; p < 4 && r == 0; p++) {
 			pool[p].explosive += e[p].explosive;
 			pool[p].detected += e[p].detected;
 			pool[p].false_points += e[p].false_points;
 			pool[p].clutter_points += e[p].clutter_points;
 			pool[p].fragment_points += e[p].fragment_points;
+			pool[p].correct_points += e[p].correct_points;
 		}
 		pool_area += area;
 		if (r == 0 && ns > 1)
@@ -751,16 +859,26 @@ static int evaluate_in_process(const struct scentrack_sim_run_opts *o)
 	}
 	free(col);
 	if (ns > 1) {
-		printf("pooled over the %" PRIu32 " seeds (every target and square metre weighs the same):\n", ns);
-		for (int p = 0; p < 4; p++)
-			printf("  %-20s %5" PRIu32 "/%-5" PRIu32 " = %5.1f %% detected, %4" PRIu32 " false points = %.3f / 100 m2 "
-			       "(on a fragment %" PRIu32 ", on scrap %" PRIu32 ", on nothing %" PRIu32 " = %.3f / 100 m2)\n",
-			       pol[p], pool[p].detected, pool[p].explosive,
-			       pool[p].explosive ? 100.0 * pool[p].detected / pool[p].explosive : 0.0, pool[p].false_points,
-			       pool_area > 0 ? pool[p].false_points / pool_area * 100.0 : 0.0, pool[p].fragment_points,
-			       pool[p].clutter_points - pool[p].fragment_points, pool[p].false_points - pool[p].clutter_points,
-			       pool_area > 0 ? (pool[p].false_points - pool[p].clutter_points) / pool_area * 100.0 : 0.0);
+		printf("pooled over the %" PRIu32 " seeds (every target and square metre weighs the same; %s):\n", ns,
+		       roles_text(o->correct_mask));
+		for (int p = 0; p < 4; p++) {
+			const struct an_sim_eval *q = &pool[p];
+			/* every point not on an explosive item is on a fragment, on scrap or on nothing; the roles
+			 * decide which of them are false */
+			uint32_t frag = q->fragment_points, scrap = q->clutter_points - q->fragment_points;
+			uint32_t nothing = q->false_points + q->correct_points - q->clutter_points;
+			uint32_t digs = q->false_points + q->correct_points;
+			printf("  %-20s %5" PRIu32 "/%-5" PRIu32 " = %5.1f %% detected, %4" PRIu32 " false points = %.3f / 100 m2; "
+			       "every dig without an explosive item %" PRIu32 " = %.3f (on a fragment %" PRIu32 ", on scrap %" PRIu32
+			       ", on nothing %" PRIu32 " = %.3f)\n",
+			       pol[p], q->detected, q->explosive, q->explosive ? 100.0 * q->detected / q->explosive : 0.0,
+			       q->false_points, pool_area > 0 ? q->false_points / pool_area * 100.0 : 0.0, digs,
+			       pool_area > 0 ? digs / pool_area * 100.0 : 0.0, frag, scrap, nothing,
+			       pool_area > 0 ? nothing / pool_area * 100.0 : 0.0);
+		}
 		by_ground_print(&bg, ", pooled");
+		sweep_print(&sw, ", pooled", o->correct_mask);
+		ceiling_print(&ceil, ", pooled");
 	}
 	ex = check_policy(o, med);
 out:
@@ -850,6 +968,10 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 	}
 	int64_t gate = llround(o->gate_m * 1000.0);
 	double area = 0;
+	/* the world's ceiling over all its targets (inds index w.targets: before --so-far narrows them) */
+	struct ceiling ceil;
+	memset(&ceil, 0, sizeof ceil);
+	ceiling_add(&w, &ceil);
 	bool *fin = calloc(w.n_boxes + 1u, sizeof *fin);
 	struct an_sim_target *kept = malloc((w.n_targets + 1u) * sizeof *kept);
 	if (!fin || !kept) {
@@ -908,14 +1030,20 @@ int scentrack_sim_evaluate(const struct scentrack_sim_run_opts *o)
 	}
 	free(fin);
 	struct an_sim_eval e[4];
-	if (score_policies(&w, h, nh, ind, ni, gate, area, pts, e) < 0)
+	if (score_policies(&w, h, nh, ind, ni, gate, area, o->correct_mask, pts, e) < 0)
 		goto out;
-	print_table(&w, e, area, o->gate_m);
+	print_table(&w, e, area, o->gate_m, o->correct_mask);
 	struct by_ground bg;
+	struct sweep sw;
 	memset(&bg, 0, sizeof bg);
-	if (by_ground_add(&w, h, nh, gate, pts, &bg) < 0)
+	memset(&sw, 0, sizeof sw);
+	if (by_ground_add(&w, h, nh, gate, o->correct_mask, pts, &bg) < 0 ||
+	    sweep_add(&w, h, nh, gate, area, o->correct_mask, pts, &sw) < 0)
 		goto out;
 	by_ground_print(&bg, "");
+	sweep_print(&sw, "", o->correct_mask);
+	if (!o->so_far)
+		ceiling_print(&ceil, "");
 	ex = check_policy(o, e);
 out:
 	if (swapped) {

@@ -1499,7 +1499,7 @@ Test(sim_eval, matching_rates_error_and_ranking_by_hand)
 	};
 	struct an_sim_eval e;
 	int32_t cls[6];
-	cr_assert_eq(an_sim_evaluate(&w, p, 6, 3000, 400.0, &e, cls), 0);
+	cr_assert_eq(an_sim_evaluate(&w, p, 6, 3000, 400.0, 0, &e, cls), 0);
 	cr_expect_eq(e.points, 6);
 	cr_expect_eq(e.explosive, 4);
 	cr_expect_eq(e.detected, 3);
@@ -1520,10 +1520,10 @@ Test(sim_eval, matching_rates_error_and_ranking_by_hand)
 	/* all tied: one group, precision 3/6 for each hit */
 	for (int i = 0; i < 6; i++)
 		p[i].score = 1.0;
-	cr_assert_eq(an_sim_evaluate(&w, p, 6, 3000, 400.0, &e, NULL), 0);
+	cr_assert_eq(an_sim_evaluate(&w, p, 6, 3000, 400.0, 0, &e, NULL), 0);
 	cr_expect_float_eq(e.pr_auc, 3 * 0.5 / 4.0, 1e-12);
 	cr_expect_float_eq(e.top_decile_precision, 0.5, 1e-12);
-	cr_expect_eq(an_sim_evaluate(&w, p, 6, 0, 400.0, &e, NULL), -EINVAL);
+	cr_expect_eq(an_sim_evaluate(&w, p, 6, 0, 400.0, 0, &e, NULL), -EINVAL);
 }
 
 /* Coverage counts one interval per animal and kind; the 95 % exact intervals cover the truth at least
@@ -1619,8 +1619,9 @@ Test(sim_recorder, off_moves_nothing_else_on_is_in_the_lane, .timeout = 120)
 	cr_expect_eq(files, 9 + 5 * 3);
 }
 
-/* A point on a fragment is a false point (no explosive item to dig up) counted apart from scrap: the animals
- * indicate fragments' explosive residue by design, so the evaluation says how many false points are that. */
+/* A point on a fragment is counted apart from scrap: the animals indicate fragments' explosive residue by
+ * design. Strict (correct_mask 0) it is a false point (no explosive item to dig up); with the accuracy
+ * report's default roles it is a correct point, neither a detection nor false. */
 Test(an_sim, eval_counts_false_points_on_fragments_apart)
 {
 	struct an_sim_world w;
@@ -1637,9 +1638,25 @@ Test(an_sim, eval_counts_false_points_on_fragments_apart)
 		{.e_mm = 20100, .n_mm = 0, .score = 0.7}, {.e_mm = 30000, .n_mm = 0, .score = 0.6},
 	};
 	struct an_sim_eval e;
-	cr_assert_eq(an_sim_evaluate(&w, p, 4, 3000, 100.0, &e, NULL), 0);
+	cr_assert_eq(an_sim_evaluate(&w, p, 4, 3000, 100.0, 0, &e, NULL), 0);
 	cr_expect_eq(e.detected, 1);
 	cr_expect_eq(e.false_points, 3);
 	cr_expect_eq(e.clutter_points, 2);
 	cr_expect_eq(e.fragment_points, 1);
+	cr_expect_eq(e.correct_points, 0);
+	cr_expect_float_eq(e.false_per_100m2, 3.0, 1e-12);
+	/* the accuracy report's default roles: the point on the fragment is correct, neither found nor false */
+	cr_assert_eq(an_sim_evaluate(&w, p, 4, 3000, 100.0, AN_SIM_EVAL_CORRECT_DEFAULT, &e, NULL), 0);
+	cr_expect_eq(e.detected, 1);
+	cr_expect_eq(e.false_points, 2);
+	cr_expect_eq(e.correct_points, 1);
+	cr_expect_eq(e.clutter_points, 2);
+	cr_expect_eq(e.fragment_points, 1);
+	cr_expect_float_eq(e.false_per_100m2, 2.0, 1e-12);
+	/* scrap counted correct too: only the point on nothing is false */
+	cr_assert_eq(an_sim_evaluate(&w, p, 4, 3000, 100.0, 1u << AN_SIM_T_FRAG | 1u << AN_SIM_T_SCRAP, &e, NULL), 0);
+	cr_expect_eq(e.false_points, 1);
+	cr_expect_eq(e.correct_points, 2);
+	/* an explosive class is a target, never "correct" */
+	cr_expect_eq(an_sim_evaluate(&w, p, 4, 3000, 100.0, 1u << AN_SIM_T_UXO, &e, NULL), -EINVAL);
 }

@@ -588,8 +588,14 @@ void an_sim_radio_corrupt(struct an_sim_radio *r, uint8_t *buf, size_t len);
  * all (point, target) pairs closer than gate_mm, taken in increasing distance, each point and target used
  * once, explosive targets (AP, AT, UXO) before clutter (fragment, scrap). Then
  *   detected        explosive targets with a point;   detection_rate = detected / explosive targets
- *   false points    points not matched to an explosive target (clutter_points of them sit on a fragment or
- *                   scrap item, fragment_points on a fragment); false_per_100m2 over `area_m2` (the boxes' area)
+ *   correct points  points matched to a clutter item whose class bit is in `correct_mask` (1u << cls): an
+ *                   indication there is right, as the accuracy report's role "correct" (an/report.h POLICY;
+ *                   the CLI's default is AN_SIM_EVAL_CORRECT_DEFAULT: fragments, whose explosive residue the
+ *                   animals indicate by design, analysis.md §7.4); neither a detection nor a false point
+ *   false points    the other points not matched to an explosive target; false_per_100m2 over `area_m2` (the
+ *                   boxes' area). clutter_points of all the points not on an explosive target sit on a
+ *                   fragment or scrap item, fragment_points on a fragment (whatever their role): with
+ *                   correct_mask 0 every point without an explosive item under it is false
  *   error           distance point → its explosive target; median over the matched points
  *   ranking         points sorted by score (descending; ties share the precision at the end of their group):
  *                   top_decile_precision = share of the top ceil(10 %) points that are explosive,
@@ -610,6 +616,7 @@ struct an_sim_eval {
 	uint32_t points, explosive, detected, false_points, clutter_points;
 	uint32_t fragment_points; /* of clutter_points, those on a fragment (explosive residue: the animals
 	                           * indicate it by design, sens[AN_SIM_T_FRAG]); the rest sit on scrap */
+	uint32_t correct_points;  /* of clutter_points, those on a class of correct_mask: not in false_points */
 	double detection_rate, false_per_100m2;
 	double median_err_m;                       /* NAN when nothing matched */
 	double median_err_by_group_m[AN_SIM_EVAL_GROUPS];
@@ -617,8 +624,13 @@ struct an_sim_eval {
 	double top_decile_precision, pr_auc;
 };
 
+/* The classes a point may sit on without being false, by default (the accuracy report's default roles). */
+#define AN_SIM_EVAL_CORRECT_DEFAULT (1u << AN_SIM_T_FRAG)
+
+/* @retval -EINVAL gate_mm <= 0, area_m2 <= 0, or correct_mask names an explosive class (those are targets) */
 int an_sim_evaluate(const struct an_sim_world *w, const struct an_sim_eval_point *pts, size_t n, int64_t gate_mm,
-		    double area_m2, struct an_sim_eval *out, int32_t *target_of_point) __attribute__((warn_unused_result));
+		    double area_m2, uint32_t correct_mask, struct an_sim_eval *out, int32_t *target_of_point)
+	__attribute__((warn_unused_result));
 
 /* What the task's survey tells the programme before any animal searched: explosive items (AP, AT, UXO) per
  * 100 m² = the scenario's density × the explosive share of its class mix. The core's fusion prior
