@@ -221,6 +221,7 @@ static void group_add(struct an_report_group *g, const struct an_report_group *d
 	g->false_ind += d->false_ind;
 	g->repeats += d->repeats;
 	g->unresolved += d->unresolved;
+	g->rejected += d->rejected;
 	for (int i = 0; i < AN_REPORT_NCLASS; i++)
 		g->matched_by_class[i] += d->matched_by_class[i];
 	g->area_m2 += d->area_m2;
@@ -252,13 +253,18 @@ static int do_pass(sqlite3 *db, const struct an_report_opts *o, const struct ses
 	size_t na = 0, acap = 0, nb = 0;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT x_mm, y_mm, h_acc_mm FROM indications WHERE session_id = ?1 AND x_mm IS NOT NULL"
-	                       " AND review <> 'rejected' ORDER BY t_ms, collar_id, rec_seq",
+	                       "SELECT x_mm, y_mm, h_acc_mm, review = 'rejected' FROM indications WHERE session_id = ?1"
+	                       " AND x_mm IS NOT NULL ORDER BY t_ms, collar_id, rec_seq",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, s->id);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 3)) {
+			d->rejected++;
+			if (!o->with_rejected)
+				continue;
+		}
 		if (na == acap) {
 			acap = acap ? acap * 2 : 64;
 			struct an_match_point *p = realloc(a, acap * sizeof *p);

@@ -154,6 +154,7 @@ static void group_json(FILE *o, const struct an_report_group *g, double conf)
 	jint(o, "false", g->false_ind, true);
 	jint(o, "repeats", g->repeats, true);
 	jint(o, "unresolved", g->unresolved, true);
+	jint(o, "rejected", g->rejected, true);
 	jkey(o, "false_per_100m2", true);
 	jnum(o, s.rate, s.has_rate);
 	jkey(o, "false_per_100m2_exact", true);
@@ -177,8 +178,9 @@ static void group_json(FILE *o, const struct an_report_group *g, double conf)
 	fputs("}}", o);
 }
 
-static void group_text(FILE *o, const struct an_report_group *g, double conf, bool full)
+static void group_text(FILE *o, const struct an_report_group *g, const struct an_report_opts *opt, bool full)
 {
+	double conf = opt->conf;
 	struct gstats s;
 	group_stats(g, conf, &s);
 	int pc = (int)lround(conf * 100);
@@ -197,8 +199,12 @@ static void group_text(FILE *o, const struct an_report_group *g, double conf, bo
 	if (!full)
 		return;
 	fprintf(o, "  indications %" PRIu64 ": correct %" PRIu64 ", false %" PRIu64 ", repeats %" PRIu64
-	           ", unresolved %" PRIu64 "\n",
+	           ", unresolved %" PRIu64,
 	        g->indications, g->correct, g->false_ind, g->repeats, g->unresolved);
+	if (g->rejected)
+		fprintf(o, "; the handler rejected %" PRIu64 " (%s)", g->rejected,
+		        opt->with_rejected ? "counted above" : "left out");
+	fputc('\n', o);
 	if (s.has_rate) {
 		fprintf(o, "  false indications %.3f per 100 m2, exact (Garwood) %d %% [%.3f, %.3f]", s.rate, pc,
 		        s.rate_ci.lo, s.rate_ci.hi);
@@ -229,14 +235,15 @@ static void groups_json(FILE *o, const char *key, const struct an_report_group *
 	fputc(']', o);
 }
 
-static void groups_text(FILE *o, const char *title, const struct an_report_group *g, size_t n, double conf, bool full)
+static void groups_text(FILE *o, const char *title, const struct an_report_group *g, size_t n,
+                        const struct an_report_opts *opt, bool full)
 {
 	if (n == 0)
 		return;
 	fprintf(o, "\n-- by %s --\n", title);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(o, " %s\n", g[i].label);
-		group_text(o, &g[i], conf, full);
+		group_text(o, &g[i], opt, full);
 	}
 }
 
@@ -294,7 +301,7 @@ static void accuracy_one(FILE *o, const struct an_report_opts *opt, struct an_re
 	}
 	fprintf(o, "%s== animal %" PRId64 " ", first ? "" : "\n", a->animal_id);
 	fprintf(o, "\"%s\" ==\n", a->animal);
-	group_text(o, &a->all, opt->conf, true);
+	group_text(o, &a->all, opt, true);
 	if (has_loc)
 		fprintf(o, "  localisation error (%zu correct indications): mean %.2f m, median %.2f m, p95 %.2f m; within "
 		           "0.5 m %.1f %%, 1 m %.1f %%, 2 m %.1f %%\n",
@@ -308,10 +315,10 @@ static void accuracy_one(FILE *o, const struct an_report_opts *opt, struct an_re
 	if (s.n99)
 		fprintf(o, " 99 %% -> %" PRIu64, s.need99);
 	fprintf(o, "\n  => %s\n", claim);
-	groups_text(o, "handler team", a->teams, a->n_teams, opt->conf, true);
-	groups_text(o, "month (UTC)", a->periods, a->n_periods, opt->conf, true);
-	groups_text(o, "air temperature", a->temps, a->n_temps, opt->conf, true);
-	groups_text(o, "target class", a->classes, a->n_classes, opt->conf, false);
+	groups_text(o, "handler team", a->teams, a->n_teams, opt, true);
+	groups_text(o, "month (UTC)", a->periods, a->n_periods, opt, true);
+	groups_text(o, "air temperature", a->temps, a->n_temps, opt, true);
+	groups_text(o, "target class", a->classes, a->n_classes, opt, false);
 }
 
 static void policy_header(FILE *o, const struct an_report_opts *opt)
@@ -322,8 +329,9 @@ static void policy_header(FILE *o, const struct an_report_opts *opt)
 		for (int c = 1; c < AN_REPORT_NCLASS; c++)
 			fprintf(o, "%s\"%s\":\"%s\"", c > 1 ? "," : "", an_rep__class_names[c], rn[opt->policy.role[c]]);
 		fprintf(o, "},\"gate_min_mm\":%" PRId64 ",\"gate_chi2_micro\":%" PRIu32 ",\"unresolved_is_false\":%s,"
-		           "\"animals\":[\n",
-		        opt->match.gate_min_mm, opt->match.gate_chi2_micro, opt->unresolved_is_false ? "true" : "false");
+		           "\"with_rejected\":%s,\"animals\":[\n",
+		        opt->match.gate_min_mm, opt->match.gate_chi2_micro, opt->unresolved_is_false ? "true" : "false",
+		        opt->with_rejected ? "true" : "false");
 		return;
 	}
 	fputs("Accuracy report (operational, training and QC sessions; accreditation tests: scentrack report "
@@ -342,10 +350,15 @@ static void policy_header(FILE *o, const struct an_report_opts *opt)
 		fputc(r < 4 ? ';' : '\n', o);
 	}
 	fprintf(o, "matching: one-to-one per session, gate max(%.3f m, %.1f %% Mahalanobis); unmatched indications "
-	           "near no result are %s\n\n",
+	           "near no result are %s\n",
 	        (double)opt->match.gate_min_mm / 1000.0,
 	        opt->match.gate_chi2_micro ? 100.0 * (1.0 - exp(-(double)opt->match.gate_chi2_micro / 2e6)) : 0.0,
 	        opt->unresolved_is_false ? "counted as FALSE (--unresolved-false)" : "unresolved (not counted)");
+	fprintf(o, "indications the handler rejected: %s\n\n",
+	        opt->with_rejected ? "counted as the animal's (--with-rejected): its raw rates, before the handler's "
+	                             "verdict, as a calibration record for the hazard engine needs them"
+	                           : "left out (the animal's indications on record; --with-rejected gives the raw "
+	                             "rates a calibration record for the hazard engine needs)");
 }
 
 int an_report_accuracy(struct an_store *s, const struct an_report_opts *opt, FILE *o, char *err, size_t errcap)

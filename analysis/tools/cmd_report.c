@@ -23,7 +23,8 @@ static void help(FILE *f)
 {
 	fprintf(f,
 		"usage: scentrack report accuracy|hazards|accreditation [--db PATH] [--animal ID|NAME] [--json]\n"
-		"                        [--count CLASS=ROLE,...] [--unresolved-false] [--gate-min-m M]\n"
+		"                        [--count CLASS=ROLE,...] [--unresolved-false] [--with-rejected]\n"
+		"                        [--gate-min-m M]\n"
 		"                        [--rule radius_m=1,max_false=0,area_m2=200] [--check]\n"
 		"                        [--html [--threshold-sens PCT] [--threshold-false RATE]]\n"
 		"\n"
@@ -46,6 +47,11 @@ static void help(FILE *f)
 		"                       Default: ap_mine,at_mine,uxo,other_erw=target; fragment=correct;\n"
 		"                       scrap,nothing=false; not_accessible=ignore. Repeatable, comma-separated.\n"
 		"  --unresolved-false   count indications near no clearance result as false (fully cleared boxes)\n"
+		"  --with-rejected      count the indications the handler rejected as the animal's: its raw rates,\n"
+		"                       before the verdict. Use these for a calibration record (scentrack import\n"
+		"                       calibration): the hazard engine applies the handler's verdict on top, so\n"
+		"                       rates without the rejected calls would count it twice. Default: left out\n"
+		"                       (a rejected call is not the animal's indication on record)\n"
 		"  --gate-min-m M       the fixed part of the matching gate (default 1)\n"
 		"  --rule SPEC          accreditation pass rule (default radius_m=1,max_false=0,area_m2=200)\n"
 		"  --check              run PRAGMA quick_check on the store first\n"
@@ -67,7 +73,8 @@ int scentrack_cmd_report(int argc, char **argv)
 	static const struct option lo[] = {
 		{"db", required_argument, NULL, 'd'},      {"animal", required_argument, NULL, 'a'},
 		{"json", no_argument, NULL, 'j'},          {"count", required_argument, NULL, 'c'},
-		{"unresolved-false", no_argument, NULL, 'u'}, {"gate-min-m", required_argument, NULL, 'g'},
+		{"unresolved-false", no_argument, NULL, 'u'},
+		{"with-rejected", no_argument, NULL, 'R'}, {"gate-min-m", required_argument, NULL, 'g'},
 		{"rule", required_argument, NULL, 'r'},    {"check", no_argument, NULL, 'k'},
 		{"html", no_argument, NULL, 'H'},          {"threshold-sens", required_argument, NULL, 'S'},
 		{"threshold-false", required_argument, NULL, 'F'},
@@ -87,6 +94,7 @@ int scentrack_cmd_report(int argc, char **argv)
 		case 'a': animal = optarg; break;
 		case 'j': o.json = true; break;
 		case 'u': o.unresolved_is_false = true; break;
+		case 'R': o.with_rejected = true; break;
 		case 'k': check = true; break;
 		case 'H': html = true; break;
 		case 'S':

@@ -115,6 +115,39 @@ Test(an_report, policy_and_unresolved_options_change_the_counts)
 	cr_expect_eq(an_report_policy_set(&o.policy, "bomb=target", err, sizeof err), -EINVAL);
 }
 
+/* A calibration record for the hazard engine needs the animal's raw rates (the engine applies the handler's
+ * verdict on top): --with-rejected counts I7, which the handler rejected although it lay on T3. */
+Test(an_report, with_rejected_counts_the_rejected_call_as_the_animals)
+{
+	struct an_report_opts o;
+	an_report_opts_init(&o);
+	struct an_report_accuracy a;
+	char err[256];
+	cr_assert_eq(an_report_accuracy_compute(st, &o, F.magawa, &a, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(a.all.rejected, 1, "I7 is rejected, left out, and said so");
+	cr_expect_eq(a.all.indications, 8);
+	an_report_accuracy_free(&a);
+	o.with_rejected = true;
+	cr_assert_eq(an_report_accuracy_compute(st, &o, F.magawa, &a, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(a.all.rejected, 1);
+	cr_expect_eq(a.all.indications, 9, "I7 counts");
+	cr_expect_eq(a.all.hits, 4, "T3 is found by I7");
+	cr_expect_eq(a.all.misses, 2);
+	cr_expect_eq(a.all.correct, 5);
+	cr_expect_eq(a.all.false_ind, 2);
+	an_report_accuracy_free(&a);
+	o.animal_id = F.magawa;
+	char *t = render(an_report_accuracy, &o);
+	cr_expect(strstr(t, "indications the handler rejected: counted as the animal's (--with-rejected)") != NULL, "%s", t);
+	cr_expect(strstr(t, "; the handler rejected 1 (counted above)") != NULL, "%s", t);
+	free(t);
+	o.with_rejected = false;
+	t = render(an_report_accuracy, &o);
+	cr_expect(strstr(t, "indications the handler rejected: left out") != NULL, "%s", t);
+	cr_expect(strstr(t, "; the handler rejected 1 (left out)") != NULL, "%s", t);
+	free(t);
+}
+
 Test(an_report, accuracy_text_says_what_the_numbers_prove)
 {
 	struct an_report_opts o;

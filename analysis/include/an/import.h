@@ -111,6 +111,9 @@ int an_import_clearance(struct an_store *s, const char *buf, size_t len, const s
  *   source      yes       accreditation | training | operational | import
  *   note        no        free text (<= 255 bytes)
  *
+ * The counts are the animal's RAW counts, before the handler's verdict: the hazard engine applies the
+ * handler's confirm/reject on top of the animal's rates, so counts without the calls the handler rejected
+ * would count the verdict twice — take them from `scentrack report accuracy --with-rejected`.
  * The counts are CUMULATIVE as of as_of (what the animal's accuracy report says at that date); the record
  * with the latest as_of is the one in force. All or nothing: EVERY data line is checked (values, the
  * animal's existence, the natural key (animal, as_of, source) against the store and the other lines)

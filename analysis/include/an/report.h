@@ -5,7 +5,11 @@
  * training, operational and QC sessions (accreditation sessions are judged by their own targets, below):
  *   A session is one PASS of one animal over one box. For each pass:
  *   - indications = the session's indications with a local position that the handler did not reject
- *     (review != 'rejected': a rejected call is not the animal's indication on record);
+ *     (review != 'rejected': a rejected call is not the animal's indication on record), or all of them
+ *     with opts.with_rejected — the animal's RAW rates, before the handler's verdict, which is what a
+ *     calibration record for the hazard engine must hold: the engine applies the verdict on top (an/fusion.h
+ *     handler term), so rates without the rejected calls would count the verdict twice. Either way the
+ *     group's `rejected` counts the rejected ones;
  *   - targets = clearance results whose class plays the TARGET role (policy below) lying inside the box
  *     (an_geo_box_locate, edges included);
  *   - indications are matched one-to-one to the clearance results (any class, except IGNORE) within 10 m
@@ -87,6 +91,7 @@ struct an_report_opts {
 	int64_t animal_id; /* 0 = every animal */
 	bool json;
 	bool unresolved_is_false;
+	bool with_rejected;           /* the handler's rejected indications count as the animal's (ACCURACY) */
 	double conf;                  /* default 0.95 */
 	struct an_report_policy policy;
 	struct an_match_opts match;   /* default AN_MATCH_OPTS_INIT */
@@ -106,6 +111,7 @@ struct an_report_group {
 	char label[96];
 	uint64_t sessions, targets, hits, misses;
 	uint64_t indications, correct, false_ind, repeats, unresolved;
+	uint64_t rejected; /* indications the handler rejected (in `indications` only with opts.with_rejected) */
 	uint64_t matched_by_class[AN_REPORT_NCLASS]; /* resolved indications by the class they matched */
 	double area_m2, hours;                        /* hours: sessions with an end only */
 	double area_timed_m2;                         /* area of those sessions (search-rate numerator) */
