@@ -132,6 +132,9 @@ bool an_sim_rng_bernoulli(struct an_sim_rng *r, double p);
 #define AN_SIM_RECTS_MAX 16u
 #define AN_SIM_BOXES_MAX 400u
 #define AN_SIM_CONFIRM_ROUNDS_MAX 8u
+/* full passes per task box (`[layout] passes`): 2 the programme's SOP, 3..4 the what-if of more animals */
+#define AN_SIM_PASSES_MIN 2u
+#define AN_SIM_PASSES_MAX 4u
 
 enum an_sim_species { AN_SIM_RAT = 1, AN_SIM_DOG = 2 };
 enum an_sim_rx { AN_SIM_RX_CONSUMER = 0, AN_SIM_RX_SBAS, AN_SIM_RX_RTK_FLOAT, AN_SIM_RX_RTK_FIXED, AN_SIM_RX_COUNT };
@@ -192,6 +195,7 @@ struct an_sim_scenario {
 	double density_per_100m2;
 	double mix[AN_SIM_T_COUNT]; /* relative weights */
 	double qc_fraction;
+	uint32_t passes;         /* full passes per task box by different animals, AN_SIM_PASSES_MIN..MAX (2) */
 	double rat_bout_min, rat_rest_min, dog_bout_min_lo, dog_bout_min_hi, dog_rest_min;
 	uint32_t rat_bouts;
 	uint32_t blind_targets;  /* 0: no accreditation box */
