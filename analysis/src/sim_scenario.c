@@ -62,6 +62,7 @@ void an_sim_scenario_defaults(struct an_sim_scenario *sc)
 	sc->mix[AN_SIM_T_FRAG] = 25.0;
 	sc->mix[AN_SIM_T_SCRAP] = 20.0;
 	sc->qc_fraction = 0.2;
+	sc->passes = 2; /* primary and second animal: the programme's SOP (domain.md §1.1, §1.2) */
 	sc->rat_bout_min = 30.0;
 	sc->rat_rest_min = 60.0;
 	sc->rat_bouts = 2;
@@ -259,6 +260,8 @@ static int key_layout(struct parser *p, const char *k, char *v)
 		return num(p, k, v, 2.0, 200.0, &sc->dog_lane_len_m);
 	if (!strcmp(k, "qc_fraction"))
 		return num(p, k, v, 0.0, 1.0, &sc->qc_fraction);
+	if (!strcmp(k, "passes"))
+		return unum(p, k, v, AN_SIM_PASSES_MIN, AN_SIM_PASSES_MAX, &sc->passes);
 	return fail(p, "unknown key '%s' in [layout]", k);
 }
 

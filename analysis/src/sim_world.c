@@ -401,6 +401,7 @@ struct job {
 	int64_t t_end;
 	int animal;
 	uint32_t pass;            /* the pass it became (when done) */
+	bool last_full;           /* the box's last full pass (`passes`-th): the team leader compares after it */
 	uint32_t patch0, npatch;  /* confirmation: its patches in the schedule's patch list */
 	uint32_t round;           /* confirmation: 1 the first, 2 the one after it, ... */
 	uint32_t peg0, npeg;      /* confirmation: the disputed pegs (indices into inds) in the schedule's peg list */
@@ -799,25 +800,38 @@ static void free_animals(const struct an_sim_world *w, uint64_t busy, int specie
 	}
 }
 
+/* Whether pass `p` is one of the n full passes fp[]. */
+static bool is_full_pass(const uint32_t *fp, uint32_t n, uint32_t p)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (fp[i] == p)
+			return true;
+	return false;
+}
+
 /*
- * The team leader's comparison after the second pass of a box (job `second`, whose dep is the primary):
- * every peg (indication position, what the team sees on the ground) of one of the two passes with no peg
- * of the other pass within confirm_radius_m is disputed, and one confirmation job (round 1) searches a
- * patch about each. The confirming animal is not one of the two: a third of the box's species if the
- * scenario has one, else one of the other species (README: why). Appends the job (and its pegs and
- * patches to *cl) or nothing when nothing is disputed or no animal could confirm.
+ * The team leader's comparison after the last full pass of a box (job `last`, kind second, whose dep chain
+ * is the box's earlier full passes down to the primary): every peg (indication position, what the team
+ * sees on the ground) of one of the full passes with no peg of ANOTHER full pass of the box within
+ * confirm_radius_m is disputed, and one confirmation job (round 1) searches a patch about each. The
+ * confirming animal is none of the full passes' animals: one of the box's species if the scenario has one
+ * left, else one of the other species (README: why). Appends the job (and its pegs and patches to *cl) or
+ * nothing when nothing is disputed or no animal could confirm.
  */
-static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t second, struct confirm_lists *cl)
+static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t last, struct confirm_lists *cl)
 {
 	const struct an_sim_world *w = g->w;
 	const struct an_sim_scenario *sc = &w->sc;
-	const struct job *j2 = &jobs[second], *j1 = &jobs[j2->dep];
-	const struct an_sim_box *b = &w->boxes[j2->box];
+	const struct job *jl = &jobs[last];
+	const struct an_sim_box *b = &w->boxes[jl->box];
 	bool dog_box = b->kind == AN_SIM_BOX_DOG;
-	uint32_t p1 = j1->pass, p2 = j2->pass;
 	int species = dog_box ? AN_SIM_DOG : AN_SIM_RAT, other = dog_box ? AN_SIM_RAT : AN_SIM_DOG;
-	uint64_t busy = (j1->animal >= 0 ? UINT64_C(1) << j1->animal : 0) |
-			(j2->animal >= 0 ? UINT64_C(1) << j2->animal : 0);
+	uint32_t fp[AN_SIM_PASSES_MAX], nfp = 0; /* the box's full passes */
+	uint64_t busy = 0;
+	for (int d = (int)last; d >= 0 && nfp < AN_SIM_PASSES_MAX; d = jobs[d].dep) {
+		fp[nfp++] = jobs[d].pass;
+		busy |= jobs[d].animal >= 0 ? UINT64_C(1) << jobs[d].animal : 0;
+	}
 	uint32_t same, others;
 	free_animals(w, busy, species, &same, &others);
 	if (!same && !others)
@@ -826,14 +840,13 @@ static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t secon
 	uint32_t peg0 = cl->n_peg;
 	for (uint32_t i = 0; i < w->n_inds; i++) {
 		const struct an_sim_ind *d = &w->inds[i];
-		if (d->pass != p1 && d->pass != p2)
+		if (!is_full_pass(fp, nfp, d->pass))
 			continue;
-		uint32_t other_pass = d->pass == p1 ? p2 : p1;
 		bool agreed = false;
 		for (uint32_t k = 0; k < w->n_inds && !agreed; k++) {
 			const struct an_sim_ind *o = &w->inds[k];
 			double de = (double)(o->e_mm - d->e_mm), dn = (double)(o->n_mm - d->n_mm);
-			agreed = o->pass == other_pass && de * de + dn * dn <= r2;
+			agreed = o->pass != d->pass && is_full_pass(fp, nfp, o->pass) && de * de + dn * dn <= r2;
 		}
 		if (agreed)
 			continue;
@@ -844,7 +857,7 @@ static int add_confirm(struct gen *g, struct job *jobs, size_t *nj, size_t secon
 	}
 	if (cl->n_peg == peg0)
 		return 0;
-	return push_confirm_job(g, jobs, nj, j2->box, (int)second, same ? species : other, 1, cl, peg0);
+	return push_confirm_job(g, jobs, nj, jl->box, (int)last, same ? species : other, 1, cl, peg0);
 }
 
 /*
@@ -951,8 +964,8 @@ static int build_schedule(struct gen *g)
 	struct an_sim_rng r;
 	an_sim_rng_init(&r, w->seed, SIM_STREAM_SCHEDULE);
 	int e = 0;
-	/* per box: primary, second, QC and one confirmation job per round */
-	size_t njobs_max = (size_t)w->n_boxes * (3u + sc->confirm_rounds) + w->n_animals;
+	/* per box: `passes` full passes, QC and one confirmation job per round */
+	size_t njobs_max = (size_t)w->n_boxes * (sc->passes + 1u + sc->confirm_rounds) + w->n_animals;
 	struct confirm_lists clist = {0}; /* patches and disputed pegs of all confirmation jobs */
 	struct job *jobs = calloc(njobs_max, sizeof *jobs);
 	struct actor *acs = calloc(w->n_animals, sizeof *acs);
@@ -973,15 +986,21 @@ static int build_schedule(struct gen *g)
 			jobs[nj++] = (struct job){.box = b, .kind = AN_SIM_PASS_PRIMARY, .dep = -1,
 						  .species = w->boxes[b].kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT,
 						  .only = -1, .animal = -1};
-	size_t nprim = nj;
-	for (size_t j = first_rat; j < nprim; j++)
-		jobs[nj++] = (struct job){.box = jobs[j].box, .kind = AN_SIM_PASS_SECOND, .dep = (int)j,
-					  .species = jobs[j].species, .only = -1, .animal = -1};
+	size_t nprim = nj, ntask = nprim - first_rat;
+	/* the full passes after the primary, each by another animal after the one before it (all kind second:
+	 * the same job, scheduled and stored alike); `passes = 2` lays out the jobs exactly as before the key */
+	size_t layer = first_rat; /* the first job of the previous full pass */
+	for (uint32_t p = 2; p <= sc->passes; p++, layer += ntask)
+		for (size_t j = 0; j < ntask; j++)
+			jobs[nj++] = (struct job){.box = jobs[first_rat + j].box, .kind = AN_SIM_PASS_SECOND,
+						  .dep = (int)(layer + j), .species = jobs[first_rat + j].species,
+						  .only = -1, .animal = -1, .last_full = p == sc->passes};
+	/* QC after the box's last full pass */
 	for (size_t j = first_rat; j < nprim; j++)
 		if (jobs[j].species == AN_SIM_RAT && an_sim_rng_bernoulli(&r, sc->qc_fraction))
 			jobs[nj++] = (struct job){.box = jobs[j].box, .kind = AN_SIM_PASS_QC,
-						  .dep = (int)(j + (nprim - first_rat)), .species = AN_SIM_RAT, .only = -1,
-						  .animal = -1};
+						  .dep = (int)(layer + (j - first_rat)), .species = AN_SIM_RAT,
+						  .only = -1, .animal = -1};
 	int64_t *box_free = calloc(w->n_boxes ? w->n_boxes : 1, sizeof *box_free);
 	/* per box, the animals that have searched it (bit = index): no animal searches a box twice, so that the
 	 * QC pass and every confirmation are another animal's (the blind box excepted: one test per rat) */
@@ -1123,7 +1142,7 @@ static int build_schedule(struct gen *g)
 		jb->animal = ai;
 		jb->t_end = ac->cur.t;
 		jb->pass = w->n_passes - 1u;
-		if (sc->confirm && jb->kind == AN_SIM_PASS_SECOND &&
+		if (sc->confirm && jb->kind == AN_SIM_PASS_SECOND && jb->last_full &&
 		    (e = add_confirm(g, jobs, &nj, (size_t)best, &clist)) < 0)
 			goto free_box;
 		if (jb->kind == AN_SIM_PASS_CONFIRM && jb->round < sc->confirm_rounds &&
@@ -1188,6 +1207,11 @@ int an_sim_world_build(struct an_sim_world *w, const struct an_sim_scenario *sc,
 	if (sc->dog_lanes == 0 || !(sc->dog_lane_len_m > 0.0) || sc->temp_max_c < sc->temp_min_c ||
 	    sc->hum_max_pct < sc->hum_min_pct || sc->dog_bout_min_hi < sc->dog_bout_min_lo) {
 		seterr(err, err_len, "inconsistent scenario (dog lanes, temperature/humidity/bout ranges)");
+		return -EINVAL;
+	}
+	if (sc->passes < AN_SIM_PASSES_MIN || sc->passes > AN_SIM_PASSES_MAX) {
+		seterr(err, err_len, "[layout] passes = %u outside %u..%u", sc->passes, AN_SIM_PASSES_MIN,
+		       AN_SIM_PASSES_MAX);
 		return -EINVAL;
 	}
 	uint32_t blind = 0;

@@ -1280,6 +1280,169 @@ Test(sim_determinism, one_confirm_round_reproduces_the_day_before_rounds, .timeo
 	}
 }
 
+/* ------------------------------------------------------------------ passes = N */
+/* A day with room for three full passes of every box and a fourth animal for its confirmation (5 rats: QC on
+ * half the rat boxes takes a fourth too; 4 dogs), animals without false indications so that boxes with every
+ * peg agreed occur, and the comparison's use of the third pass shows. */
+static const char *three_pass_day = "[task]\nday_hours = 5\n"
+				    "[layout]\nrat_boxes = 3\ndog_boxes = 2\ndog_lanes = 8\ndog_lane_len_m = 12\n"
+				    "qc_fraction = 0.5\npasses = 3\n"
+				    "[targets]\ndensity = 3\n"
+				    "[schedule]\nrat_bouts = 4\nrat_rest_min = 10\ndog_rest_min = 10\n"
+				    "[animal R1]\nspecies = rat\nfalse_per_100m2 = 0\n"
+				    "[animal R2]\nspecies = rat\nrx = rtk_fixed\nfalse_per_100m2 = 0\n"
+				    "[animal R3]\nspecies = rat\nrx = sbas\nfalse_per_100m2 = 0\n"
+				    "[animal R4]\nspecies = rat\nfalse_per_100m2 = 0\n"
+				    "[animal R5]\nspecies = rat\nfalse_per_100m2 = 0\n"
+				    "[animal D1]\nspecies = dog\nfalse_per_100m2 = 0\n"
+				    "[animal D2]\nspecies = dog\nrx = rtk_fixed\nfalse_per_100m2 = 0\n"
+				    "[animal D3]\nspecies = dog\nrx = sbas\nfalse_per_100m2 = 0\n"
+				    "[animal D4]\nspecies = dog\nfalse_per_100m2 = 0\n";
+
+/* Whether indication d has a peg of another of the n passes ps[] within r_mm. */
+static bool agreed_by(const struct an_sim_world *w, const struct an_sim_ind *d, const int32_t *ps, uint32_t n,
+		      double r_mm)
+{
+	for (uint32_t k = 0; k < w->n_inds; k++) {
+		const struct an_sim_ind *o = &w->inds[k];
+		if (o->pass == d->pass ||
+		    hypot((double)(o->e_mm - d->e_mm), (double)(o->n_mm - d->n_mm)) > r_mm)
+			continue;
+		for (uint32_t j = 0; j < n; j++)
+			if (o->pass == (uint32_t)ps[j])
+				return true;
+	}
+	return false;
+}
+
+/* `[layout] passes = 3`: every task box gets three full passes (kind second after the primary) by three
+ * different animals, one after the other; the team leader compares after the third over all three passes'
+ * pegs (a peg only the third animal agrees with is settled); QC comes after the last full pass; the
+ * confirming animal is none of the three. */
+Test(sim_world, three_full_passes_and_the_comparison_over_all_three, .timeout = 120)
+{
+	struct an_sim_scenario sc;
+	scenario(&sc, three_pass_day);
+	cr_assert_eq(sc.passes, 3u);
+	double r_mm = sc.confirm_radius_m * 1000.0;
+	uint32_t boxes = 0, settled_by_third = 0, disputed_boxes = 0, clean_boxes = 0, qc = 0;
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		struct an_sim_world w;
+		build(&w, &sc, seed);
+		for (uint32_t b = 0; b < w.n_boxes; b++) {
+			const struct an_sim_box *bx = &w.boxes[b];
+			if (bx->kind == AN_SIM_BOX_BLIND)
+				continue;
+			int32_t full[4], pc = -1, pq = -1;
+			uint32_t nfull = 0, nconf = 0;
+			for (uint32_t i = 0; i < w.n_passes; i++) {
+				const struct an_sim_pass *p = &w.passes[i];
+				if (p->box != b)
+					continue;
+				if (p->kind == AN_SIM_PASS_PRIMARY || p->kind == AN_SIM_PASS_SECOND) {
+					cr_assert_lt(nfull, 3u, "seed %lu box %s: more than 3 full passes", (unsigned long)seed,
+						     bx->id);
+					cr_assert_eq(p->kind == AN_SIM_PASS_PRIMARY, nfull == 0, "the primary first");
+					full[nfull++] = (int32_t)i;
+				} else if (p->kind == AN_SIM_PASS_CONFIRM && p->round == 1) {
+					pc = (int32_t)i, nconf++;
+				} else if (p->kind == AN_SIM_PASS_QC) {
+					pq = (int32_t)i;
+				}
+			}
+			cr_assert_eq(nfull, 3u, "seed %lu box %s: %u full passes", (unsigned long)seed, bx->id, nfull);
+			cr_assert_leq(nconf, 1u);
+			boxes++;
+			/* three different animals of the box's species, consecutively, each over the whole box */
+			for (uint32_t k = 0; k < 3; k++) {
+				const struct an_sim_pass *p = &w.passes[full[k]];
+				cr_assert_eq(w.animals[p->animal].p.species, bx->kind == AN_SIM_BOX_DOG ? AN_SIM_DOG : AN_SIM_RAT);
+				cr_assert_float_eq(p->area_m2, bx->area_m2, 1e-6);
+				if (k > 0)
+					cr_assert_geq(p->t0_ms, w.passes[full[k - 1]].t1_ms);
+				for (uint32_t j = 0; j < k; j++)
+					cr_assert_neq(p->animal, w.passes[full[j]].animal, "seed %lu box %s: one animal twice",
+						      (unsigned long)seed, bx->id);
+			}
+			if (pq >= 0) {
+				qc++;
+				cr_assert_geq(w.passes[pq].t0_ms, w.passes[full[2]].t1_ms, "QC before the last full pass");
+			}
+			/* the team leader's comparison, redone from the pegs of all three passes */
+			bool disputed = false;
+			for (uint32_t i = 0; i < w.n_inds; i++) {
+				const struct an_sim_ind *d = &w.inds[i];
+				bool mine = false;
+				for (uint32_t k = 0; k < 3; k++)
+					mine |= d->pass == (uint32_t)full[k];
+				if (!mine)
+					continue;
+				/* the first two passes' pegs only (the comparison before the key): which the third settles */
+				bool by_first_two = (d->pass == (uint32_t)full[0] || d->pass == (uint32_t)full[1]) &&
+						    agreed_by(&w, d, full, 2, r_mm);
+				bool agreed = agreed_by(&w, d, full, 3, r_mm);
+				settled_by_third += agreed && !by_first_two && d->pass != (uint32_t)full[2];
+				if (agreed)
+					continue;
+				disputed = true;
+				cr_assert(pc >= 0, "seed %lu box %s: a disputed peg but no confirmation", (unsigned long)seed,
+					  bx->id);
+				struct an_geo_box_pos bp;
+				cr_assert_eq(an_geo_box_locate(&bx->geo, d->e_mm, d->n_mm, 0, &bp), 0);
+				double al = fmin(fmax((double)bp.along_mm, 0.0), (double)bx->geo.lane_len_mm);
+				double ac = fmin(fmax((double)bp.across_mm, 0.0), (double)bx->geo.width_mm);
+				bool inside = false;
+				for (uint32_t k = 0; k < w.n_patches; k++)
+					inside |= w.patches[k].pass == (uint32_t)pc && in_patch(bx, &w.patches[k], al, ac);
+				cr_assert(inside, "seed %lu box %s: disputed peg %u outside every patch", (unsigned long)seed,
+					  bx->id, d->id);
+			}
+			if (!disputed) {
+				/* every peg agreed (some only by the third animal): nothing to confirm */
+				cr_assert_lt(pc, 0, "seed %lu box %s: confirmation without a disputed peg", (unsigned long)seed,
+					     bx->id);
+				clean_boxes++;
+				continue;
+			}
+			disputed_boxes++;
+			const struct an_sim_pass *ps = &w.passes[pc];
+			for (uint32_t k = 0; k < 3; k++)
+				cr_assert_neq(ps->animal, w.passes[full[k]].animal, "a full pass's animal confirmed");
+			cr_assert_geq(ps->t0_ms, w.passes[full[2]].t1_ms, "confirmation before the third pass ended");
+		}
+		an_sim_world_free(&w);
+	}
+	cr_assert_eq(boxes, 6u * 5u);
+	/* the check met every case: pegs only the third animal settled, boxes clean and disputed, QC passes */
+	cr_assert_gt(settled_by_third, 2u);
+	cr_assert_gt(clean_boxes, 2u);
+	cr_assert_gt(disputed_boxes, 2u);
+	cr_assert_gt(qc, 2u);
+}
+
+Test(sim_scenario, passes_outside_2_to_4_is_refused)
+{
+	struct an_sim_scenario sc;
+	char err[256] = "";
+	an_sim_scenario_defaults(&sc);
+	cr_assert_eq(sc.passes, 2u, "two full passes are the default");
+	cr_assert_eq(an_sim_scenario_parse(&sc, "[layout]\nrat_boxes = 2\npasses = 5\n", "test", err, sizeof err),
+		     -EINVAL);
+	cr_assert(strstr(err, "test:3: passes: 5 outside [2, 4]"), "'%s'", err);
+	an_sim_scenario_defaults(&sc);
+	cr_assert_eq(an_sim_scenario_parse(&sc, "[layout]\npasses = 1\n", "test", err, sizeof err), -EINVAL);
+	cr_assert(strstr(err, "test:2: passes"), "'%s'", err);
+	an_sim_scenario_defaults(&sc);
+	cr_assert_eq(an_sim_scenario_parse(&sc, "[layout]\npasses = 3.5\n", "test", err, sizeof err), -EINVAL);
+	cr_assert(strstr(err, "test:2: passes: '3.5' is not a whole number"), "'%s'", err);
+	/* a scenario filled in code is checked where the world is built */
+	scenario(&sc, three_pass_day);
+	sc.passes = 5;
+	struct an_sim_world w;
+	cr_assert_eq(an_sim_world_build(&w, &sc, 1, err, sizeof err), -EINVAL);
+	cr_assert(strstr(err, "passes = 5 outside 2..4"), "'%s'", err);
+}
+
 /* ------------------------------------------------------------------ accelerometer */
 Test(sim_motion, layout_matches_the_firmware_and_stream_is_regular)
 {

@@ -16,25 +16,30 @@
  *    traverses (domain.md §1.2). Boxes are laid out with 1 m safe lanes between them.
  *  - Passes: each rat box gets a primary pass, a second-animal pass by another rat and, for a fraction
  *    `qc_fraction` of boxes, a QC pass by a third rat (domain.md §1.1 "one to three rats", §1.4); each dog
- *    box a primary and a second dog ("two dogs = clearance", §1.2). One animal per box at a time, several
- *    boxes worked at once, so passes of different animals overlap in time. No animal searches a task box
- *    twice: the QC pass and every confirmation are an animal that has not searched the box yet.
+ *    box a primary and a second dog ("two dogs = clearance", §1.2). `passes` (default 2, at most
+ *    AN_SIM_PASSES_MAX) is the number of FULL passes of every task box: with 3 or 4, the third and fourth
+ *    animals search the whole box after the one before (kind second, like the second pass), and QC and the
+ *    comparison below come after the last of them (scentrack sim README: what a third pass costs). One
+ *    animal per box at a time, several boxes worked at once, so passes of different animals overlap in
+ *    time. No animal searches a task box twice: the QC pass and every confirmation are an animal that has
+ *    not searched the box yet.
  *  - Confirmation (domain.md §1.1 "one to three rats are used consecutively", "handlers run many rats over
- *    each row in case the first one misses a mine"; scenario `confirm`, default yes): when both the
- *    primary and the second pass of a box are done, the team leader compares their PEGS (the indication
- *    positions, what the team sees on the ground, never the truth): a peg of one pass with no peg of the
- *    other within `confirm_radius_m` (1 m, the correct-indication rule) is disputed. A box with disputed
- *    pegs gets a confirmation pass (kind confirm) by a third animal — neither of the two; of the box's
- *    species if the scenario has one, else of the other species — over PATCHES: per disputed peg the box's
- *    lanes `confirm_rat_lanes` × `confirm_rat_len_m` (rat boxes, 4 × 2 m) or `confirm_dog_lanes` ×
- *    `confirm_dog_len_m` (dog boxes, 6 × 4 m) centred on the peg and shifted to lie inside the box;
- *    overlapping patches merge into their bounding patch; the patches are searched in lane order,
- *    each boustrophedon, the animal taken between them along the safe lane at the nearer lane end.
- *    The pass's area_m2 is the patches' area; exposures only for targets inside them; false indications
- *    at the animal's rate over that area. A confirmation by the box's own species goes before opening
- *    another box (the team closes the boxes in hand first) unless the animal would wait more than 2 min
- *    for it; one by the other species when that animal has nothing earlier of its own; a job no animal
- *    takes before the day ends is not done. ROUNDS (`confirm_rounds`, default 1): when a confirmation
+ *    each row in case the first one misses a mine"; scenario `confirm`, default yes): when all the
+ *    full passes of a box are done (primary and second; `passes`), the team leader compares their PEGS (the
+ *    indication positions, what the team sees on the ground, never the truth): a peg of one full pass with
+ *    no peg of another full pass of the box within `confirm_radius_m` (1 m, the correct-indication rule) is
+ *    disputed. A box with disputed pegs gets a confirmation pass (kind confirm) by another animal — none
+ *    of the full passes' animals; of the box's species if the scenario has one left, else of the other
+ *    species — over PATCHES: per disputed peg the box's lanes `confirm_rat_lanes` × `confirm_rat_len_m`
+ *    (rat boxes, 4 × 2 m) or `confirm_dog_lanes` × `confirm_dog_len_m` (dog boxes, 6 × 4 m) centred on
+ *    the peg and shifted to lie inside the box; overlapping patches merge into their bounding patch; the
+ *    patches are searched in lane order, each boustrophedon, the animal taken between them along the safe
+ *    lane at the nearer lane end. The pass's area_m2 is the patches' area; exposures only for targets
+ *    inside them; false indications at the animal's rate over that area. A confirmation by the box's own
+ *    species goes before opening another box (the team closes the boxes in hand first) unless the animal
+ *    would wait more than 2 min for it; one by the other species when that animal has nothing earlier
+ *    of its own; a job no animal takes before the day ends is not done. ROUNDS (`confirm_rounds`,
+ *    default 1): when a confirmation
  *    pass ends, each of its disputed pegs with still no peg of another animal within confirm_radius_m
  *    (the confirming animal's, or any other pass's in the box) gets one more confirmation job over its
  *    patch, by an animal that has not searched the box yet (the box's species if one is left, else the
@@ -132,6 +137,9 @@ bool an_sim_rng_bernoulli(struct an_sim_rng *r, double p);
 #define AN_SIM_RECTS_MAX 16u
 #define AN_SIM_BOXES_MAX 400u
 #define AN_SIM_CONFIRM_ROUNDS_MAX 8u
+/* full passes per task box (`[layout] passes`): 2 the programme's SOP, 3..4 the what-if of more animals */
+#define AN_SIM_PASSES_MIN 2u
+#define AN_SIM_PASSES_MAX 4u
 
 enum an_sim_species { AN_SIM_RAT = 1, AN_SIM_DOG = 2 };
 enum an_sim_rx { AN_SIM_RX_CONSUMER = 0, AN_SIM_RX_SBAS, AN_SIM_RX_RTK_FLOAT, AN_SIM_RX_RTK_FIXED, AN_SIM_RX_COUNT };
@@ -192,6 +200,7 @@ struct an_sim_scenario {
 	double density_per_100m2;
 	double mix[AN_SIM_T_COUNT]; /* relative weights */
 	double qc_fraction;
+	uint32_t passes;         /* full passes per task box by different animals, AN_SIM_PASSES_MIN..MAX (2) */
 	double rat_bout_min, rat_rest_min, dog_bout_min_lo, dog_bout_min_hi, dog_rest_min;
 	uint32_t rat_bouts;
 	uint32_t blind_targets;  /* 0: no accreditation box */
