@@ -275,7 +275,7 @@ int an_geo_box_patch_check(const struct an_geo_box *b, const struct an_geo_box_p
 {
 	if (b == NULL || p == NULL || p->lane_count == 0 || p->lane_first > b->lane_count ||
 	    p->lane_count > b->lane_count - p->lane_first || p->along_lo_mm < 0 || p->along_lo_mm >= p->along_hi_mm ||
-	    p->along_hi_mm > b->lane_len_mm)
+	    p->along_hi_mm > b->lane_len_mm + AN_GEO_BOX_PATCH_TOL_MM)
 		return -EINVAL;
 	return 0;
 }

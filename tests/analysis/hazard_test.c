@@ -1161,7 +1161,7 @@ Test(an_hazard, bad_patches_are_refused, .init = setup, .fini = teardown)
 		many[i] = (struct an_geo_box_patch){ (uint32_t)i, 1, 0, 1000 };
 	const struct an_geo_box_patch bad[] = {
 		{ 21, 4, 0, 1000 },    /* lanes 21..24 of 24 (0..23) */
-		{ 0, 1, 11000, 12001 }, /* beyond the 12 m lane */
+		{ 0, 1, 11000, 12000 + AN_GEO_BOX_PATCH_TOL_MM + 1 }, /* beyond the 12 m lane (and the tolerance) */
 		{ 0, 1, -1, 1000 },
 		{ 0, 0, 0, 1000 },
 		{ 0, 1, 1000, 1000 },
@@ -1176,6 +1176,16 @@ Test(an_hazard, bad_patches_are_refused, .init = setup, .fini = teardown)
 		cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), -EINVAL, "patch %zu", i);
 	}
 	struct an_hazard_input x = in_session(5, 1, AN_SPECIES_RAT);
+	/* to the lane's end as measured on the same box stored as degE7 corners (a few mm longer): inside */
+	const struct an_geo_box_patch end = { 0, 1, 11000, 12000 + AN_GEO_BOX_PATCH_TOL_MM };
+	x.u.session.has_box = true;
+	x.u.session.box = plot_box();
+	x.u.session.patches = &end;
+	x.u.session.n_patches = 1;
+	x.u.session.session_id = 6;
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), 0);
+	x.u.session.session_id = 5;
+	x.u.session.has_box = false;
 	x.u.session.patches = many; /* no box */
 	x.u.session.n_patches = 1;
 	cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), -EINVAL);
