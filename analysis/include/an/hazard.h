@@ -13,8 +13,9 @@
  * join a kept single-link clustering (an_cluster insert rule), only points whose members changed or whose
  * evidence involves a changed track are scored again, the others are copied; clearance matching (global,
  * one-to-one) runs over the whole table. A calibration or a new session record (they change likelihood
- * ratios or track owners anywhere) makes that apply a full recompute, and so does a recorder box position
- * (struct an_hazard_boxpos) that moves a known indication. A handler's verdict (struct an_hazard_review)
+ * ratios or track owners anywhere) makes that apply a full recompute, and so do a session's end (its
+ * patches count from then on, struct an_hazard_session) and a recorder box position (struct an_hazard_boxpos)
+ * that moves a known indication. A handler's verdict (struct an_hazard_review)
  * that changes the verdict in force of a known indication rescores only the point holding it.
  *
  * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
