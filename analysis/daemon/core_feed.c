@@ -137,7 +137,7 @@ static int session_patches(struct core_feed *f, struct core_frame *fr, uint64_t 
 	size_t n = 0;
 	if (an_store_session_patches(f->store, (int64_t)session_id, tmp, AN_HAZARD_MAX_PATCHES, &n) < 0) {
 		f->st.lookup_errors++;
-		core_log(CORE_LOG_WARN, "hazard", "session %" PRIu64 ": patches not read (%s): counted as the whole box's",
+		core_log(CORE_LOG_WARN, "hazard", "session %" PRIu64 ": patches not read (%s): no patch evidence",
 		         session_id, an_store_errmsg(f->store));
 		return 0;
 	}
@@ -940,8 +940,8 @@ int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, co
 	               &f->q_fix_xy)) ||
 	    (rc = prep(f, "SELECT session_id, task_id, x_mm, y_mm FROM indications WHERE collar_id = ?1 AND rec_seq = ?2",
 	               &f->q_ind_xy)) ||
-	    (rc = prep(f, "SELECT s.animal_id, a.species, s.box_id, s.end_ms FROM sessions s JOIN animals a ON a.id = s.animal_id "
-	                  "WHERE s.id = ?1",
+	    (rc = prep(f, "SELECT s.animal_id, a.species, s.box_id, s.end_ms FROM sessions s JOIN animals a "
+	                  "ON a.id = s.animal_id WHERE s.id = ?1",
 	               &f->q_session)))
 		goto out_close;
 	if ((rc = load(f)))
