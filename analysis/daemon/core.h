@@ -80,6 +80,8 @@ struct core_frame {
 	struct an_hazard_engine *eng;
 	struct an_hazard_input *in; /* inputs of the batch being fed */
 	size_t n_in, cap_in;
+	struct an_geo_box_patch **pbufs; /* the session inputs' patches, owned until the apply that takes them */
+	size_t n_pbufs, cap_pbufs;
 	struct an_hazard_event *evs; /* events of the last apply (stored; RETIRED ones also published) */
 	size_t n_evs, cap_evs;
 	bool ind_in;                 /* the last apply had an indication or clearance (points may have moved) */

@@ -127,7 +127,54 @@ static bool session_known(struct core_feed *f, uint64_t id, size_t *pos)
 	return lo < f->n_sessions && f->sessions[lo] == id;
 }
 
-/* Give the frame's engine the session record once (store session, or the collar's implicit one). */
+/* The session's searched patches (a confirmation search, an/store.h), into a buffer the frame owns until
+ * the apply that takes the input. Ones that do not fit its box (the store checked them against the same box,
+ * so this is a damaged row) are left out and counted: an invalid input would stop the engine's whole batch. */
+static int session_patches(struct core_feed *f, struct core_frame *fr, uint64_t session_id,
+                           struct an_hazard_session *hs)
+{
+	struct an_geo_box_patch tmp[AN_HAZARD_MAX_PATCHES];
+	size_t n = 0;
+	if (an_store_session_patches(f->store, (int64_t)session_id, tmp, AN_HAZARD_MAX_PATCHES, &n) < 0) {
+		f->st.lookup_errors++;
+		core_log(CORE_LOG_WARN, "hazard", "session %" PRIu64 ": patches not read (%s): no patch evidence",
+		         session_id, an_store_errmsg(f->store));
+		return 0;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (an_geo_box_patch_check(&hs->box, &tmp[i]) < 0) {
+			f->st.lookup_errors++;
+			core_log(CORE_LOG_WARN, "hazard", "session %" PRIu64 ": patch %zu is not inside its box: left out",
+			         session_id, i);
+			continue;
+		}
+		tmp[k++] = tmp[i];
+	}
+	if (k == 0)
+		return 0;
+	if (an_array_grow((void **)&fr->pbufs, &fr->cap_pbufs, fr->n_pbufs, 16, sizeof *fr->pbufs))
+		return -ENOMEM;
+	struct an_geo_box_patch *buf = malloc(k * sizeof *buf);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, tmp, k * sizeof *buf);
+	fr->pbufs[fr->n_pbufs++] = buf;
+	hs->patches = buf;
+	hs->n_patches = k;
+	return 0;
+}
+
+static void frame_free_pbufs(struct core_frame *fr)
+{
+	for (size_t i = 0; i < fr->n_pbufs; i++)
+		free(fr->pbufs[i]);
+	fr->n_pbufs = 0;
+}
+
+/* Give the frame's engine the session record once (store session, or the collar's implicit one), with its
+ * end and patches as the store has them then: a session ended later (an_store_session_end) reaches the engine
+ * at the core's next start-up. */
 static int ensure_session(struct core_feed *f, struct core_frame *fr, uint64_t session_id, uint64_t *animal_id)
 {
 	size_t pos;
@@ -155,9 +202,16 @@ static int ensure_session(struct core_feed *f, struct core_frame *fr, uint64_t s
 		}
 		/* the box's lanes, once per session: the engine reads the pass in its box frame (an/boxframe.h) */
 		int64_t box_id = sqlite3_column_int64(q, 2);
+		if (sqlite3_column_type(q, 3) != SQLITE_NULL) {
+			in.u.session.has_end = true;
+			in.u.session.end_ms = sqlite3_column_int64(q, 3);
+		}
 		sqlite3_reset(q);
 		if (an_store_box_frame(f->store, box_id, &in.u.session.box) == 0) {
 			in.u.session.has_box = true;
+			int rc = session_patches(f, fr, session_id, &in.u.session);
+			if (rc)
+				return rc;
 		} else {
 			f->st.lookup_errors++;
 			core_log(CORE_LOG_WARN, "hazard", "session %" PRIu64 ": no box frame (%s): placed from its fixes only",
@@ -408,6 +462,7 @@ int core_feed_flush(struct core_feed *f)
 			             fr->in[k].kind == AN_HAZARD_IN_BOXPOS || /* moves a centroid, maybe without an event */
 			             fr->in[k].kind == AN_HAZARD_IN_REVIEW; /* an evidence line, maybe without an event */
 		fr->n_in = 0;
+		frame_free_pbufs(fr); /* the engine copied the patches */
 		publish_points(f, fr);
 		if ((rc = store_points(f, fr)))
 			ret = rc;
@@ -885,8 +940,8 @@ int core_feed_open(struct core_feed *f, struct an_store *s, struct an_pub *p, co
 	               &f->q_fix_xy)) ||
 	    (rc = prep(f, "SELECT session_id, task_id, x_mm, y_mm FROM indications WHERE collar_id = ?1 AND rec_seq = ?2",
 	               &f->q_ind_xy)) ||
-	    (rc = prep(f, "SELECT s.animal_id, a.species, s.box_id FROM sessions s JOIN animals a ON a.id = s.animal_id "
-	                  "WHERE s.id = ?1",
+	    (rc = prep(f, "SELECT s.animal_id, a.species, s.box_id, s.end_ms FROM sessions s JOIN animals a "
+	                  "ON a.id = s.animal_id WHERE s.id = ?1",
 	               &f->q_session)))
 		goto out_close;
 	if ((rc = load(f)))
@@ -906,6 +961,8 @@ void core_feed_close(struct core_feed *f)
 	for (size_t i = 0; i < f->n_frames; i++) {
 		an_hazard_free(f->frames[i].eng);
 		free(f->frames[i].in);
+		frame_free_pbufs(&f->frames[i]);
+		free(f->frames[i].pbufs);
 		free(f->frames[i].evs);
 		an_hazard_store_cache_free(&f->frames[i].stored);
 	}

@@ -270,3 +270,24 @@ int an_geo_box_to_enu(const struct an_geo_box *b, int64_t along_mm, int64_t acro
 	*n_mm = b->p0_n_mm + (int64_t)llround(a * b->ua_n + c * b->uc_n);
 	return 0;
 }
+
+int an_geo_box_patch_check(const struct an_geo_box *b, const struct an_geo_box_patch *p)
+{
+	if (b == NULL || p == NULL || p->lane_count == 0 || p->lane_first > b->lane_count ||
+	    p->lane_count > b->lane_count - p->lane_first || p->along_lo_mm < 0 || p->along_lo_mm >= p->along_hi_mm ||
+	    p->along_hi_mm > b->lane_len_mm + AN_GEO_BOX_PATCH_TOL_MM)
+		return -EINVAL;
+	return 0;
+}
+
+bool an_geo_box_patch_contains(const struct an_geo_box *b, const struct an_geo_box_patch *p, int64_t e_mm,
+                               int64_t n_mm)
+{
+	struct an_geo_box_pos pos;
+	if (p == NULL || an_geo_box_locate(b, e_mm, n_mm, 0, &pos) < 0)
+		return false;
+	int64_t w = (int64_t)b->lane_width_mm;
+	return pos.along_mm >= p->along_lo_mm && pos.along_mm <= p->along_hi_mm &&
+	       pos.across_mm >= (int64_t)p->lane_first * w &&
+	       pos.across_mm <= ((int64_t)p->lane_first + (int64_t)p->lane_count) * w;
+}

@@ -61,7 +61,8 @@ void an_hazard_opts_init(struct an_hazard_opts *o)
 struct sess {
 	uint64_t session_id;
 	bool has_rec;
-	struct an_hazard_session rec;
+	struct an_hazard_session rec; /* rec.patches = NULL: the copy is patches[0..rec.n_patches) */
+	struct an_geo_box_patch patches[AN_HAZARD_MAX_PATCHES];
 	struct an_coverage_fix *fixes;
 	size_t n_fixes, cap_fixes;
 	struct an_coverage_path *path;
@@ -561,19 +562,44 @@ static bool box_same(const struct an_hazard_session *a, const struct an_hazard_s
 	       x->width_mm == y->width_mm && x->lane_width_mm == y->lane_width_mm && x->lane_count == y->lane_count;
 }
 
+static bool patches_same(const struct sess *known, const struct an_hazard_session *s)
+{
+	if (known->rec.n_patches != s->n_patches)
+		return false;
+	for (size_t i = 0; i < s->n_patches; i++) {
+		const struct an_geo_box_patch *a = &known->patches[i], *b = &s->patches[i];
+		if (a->lane_first != b->lane_first || a->lane_count != b->lane_count || a->along_lo_mm != b->along_lo_mm ||
+		    a->along_hi_mm != b->along_hi_mm)
+			return false;
+	}
+	return true;
+}
+
 static int add_session(struct an_hazard_engine *h, const struct an_hazard_session *s)
 {
 	if (!species_ok(s->species) || s->sweep_width_mm > AN_COVERAGE_SWEEP_MAX_MM ||
 	    (s->has_box && (s->box.lane_count == 0 || s->box.lane_width_mm == 0 || s->box.lane_len_mm < 1 ||
 	                    !coord_ok(s->box.p0_e_mm) || !coord_ok(s->box.p0_n_mm))))
 		return -EINVAL;
-	const struct sess *known = sess_find(h, s->session_id);
+	/* patches are box-frame rectangles: without a box they name nothing, outside it they are a typing error */
+	if (s->n_patches > AN_HAZARD_MAX_PATCHES || (s->n_patches > 0 && (!s->has_box || s->patches == NULL)))
+		return -EINVAL;
+	for (size_t i = 0; i < s->n_patches; i++)
+		if (an_geo_box_patch_check(&s->box, &s->patches[i]) < 0)
+			return -EINVAL;
+	struct sess *known = (struct sess *)sess_find(h, s->session_id);
 	if (known != NULL && known->has_rec) {
-		const struct an_hazard_session *r = &known->rec;
-		if (r->animal_id == s->animal_id && r->species == s->species && r->sweep_width_mm == s->sweep_width_mm &&
-		    box_same(r, s))
-			return 0;
-		return -EEXIST;
+		struct an_hazard_session *r = &known->rec;
+		if (r->animal_id != s->animal_id || r->species != s->species || r->sweep_width_mm != s->sweep_width_mm ||
+		    !box_same(r, s) || !patches_same(known, s) || (r->has_end && s->has_end && r->end_ms != s->end_ms))
+			return -EEXIST;
+		if (r->has_end || !s->has_end)
+			return 0; /* nothing new: the ended record wins in any order */
+		/* the session has ended: its patches count from now on, wherever they hold a point */
+		r->has_end = true;
+		r->end_ms = s->end_ms;
+		h->full = true;
+		return 0;
 	}
 	for (size_t i = 0; i < h->n_inds; i++)
 		if (h->inds[i].session_id == s->session_id && h->inds[i].animal_id != s->animal_id)
@@ -584,6 +610,9 @@ static int add_session(struct an_hazard_engine *h, const struct an_hazard_sessio
 		return err;
 	e->has_rec = true;
 	e->rec = *s;
+	e->rec.patches = NULL;
+	if (s->n_patches > 0)
+		memcpy(e->patches, s->patches, s->n_patches * sizeof(*e->patches));
 	e->dirty = true;
 	e->refit = true;
 	h->full = true; /* a species (hence likelihood ratios) and a track's owner can change anywhere */
@@ -1051,6 +1080,18 @@ static void scorer_free(struct scorer *sc)
 	free(sc->obs);
 }
 
+/* Does an ended session's patch hold (x, y)? (an/hazard.h struct an_hazard_session: the assignment is
+ * evidence of a sweep once the handlers report the search done) */
+static bool patch_holds(const struct sess *ss, int64_t x_mm, int64_t y_mm)
+{
+	if (!ss->rec.has_end || !ss->rec.has_box)
+		return false;
+	for (size_t i = 0; i < ss->rec.n_patches; i++)
+		if (an_geo_box_patch_contains(&ss->rec.box, &ss->patches[i], x_mm, y_mm))
+			return true;
+	return false;
+}
+
 /* Point t->pts[p] from its members t->mem[t->mem_off[p] .. t->mem_off[p + 1]) (ascending ids): centroid,
  * sigma, times, observations (members, then every recorded session whose track covers the centroid), fusion
  * (evidence appended at t->ev_off[p]), status from the evidence (clearances come later). The inds array must
@@ -1137,7 +1178,7 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 	}
 	for (size_t s = 0; s < h->n_sess; s++) {
 		const struct sess *ss = &h->sess[s];
-		if (ss->has_rec && an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm))
+		if (ss->has_rec && (an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm) || patch_holds(ss, pt->x_mm, pt->y_mm)))
 			sc->obs[no++] = (struct an_fusion_obs){ ss->rec.animal_id, ss->session_id, false, 0, AN_REVIEW_UNREVIEWED };
 	}
 	struct an_fusion_result fr;

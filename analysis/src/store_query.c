@@ -399,10 +399,28 @@ int an_store_session_add(struct an_store *s, const struct an_store_session *ss, 
 		return -EINVAL;
 	if (ss == NULL || id == NULL || NAME_OF(mode_txt, ss->mode) == NULL ||
 	    (ss->has_end && ss->end_ms < ss->start_ms) || (ss->has_humidity && ss->humidity_pct > 100) ||
-	    (ss->n_handlers > 0 && ss->handler_ids == NULL))
+	    (ss->n_handlers > 0 && ss->handler_ids == NULL) || (ss->n_patches > 0 && ss->patches == NULL))
 		return an_store__fail(s, -EINVAL, "an_store_session_add: mode, start <= end, humidity 0..100 and "
-		                      "the handler list are required");
-	int err = an_store__writable(s, "an_store_session_add");
+		                      "the handler and patch lists are required");
+	if (ss->n_patches > AN_STORE_SESSION_MAX_PATCHES)
+		return an_store__fail(s, -EINVAL, "an_store_session_add: %zu patches, at most %u per session",
+		                      ss->n_patches, AN_STORE_SESSION_MAX_PATCHES);
+	int err;
+	if (ss->n_patches > 0) {
+		/* a patch is a box-frame rectangle: it must lie in the session's box */
+		struct an_geo_box frame;
+		if ((err = an_store_box_frame(s, ss->box_id, &frame)) < 0)
+			return err;
+		for (size_t i = 0; i < ss->n_patches; i++)
+			if (an_geo_box_patch_check(&frame, &ss->patches[i]) < 0)
+				return an_store__fail(s, -EINVAL, "an_store_session_add: patch %zu (lanes %" PRIu32 "+%" PRIu32
+				                      ", along %" PRId64 "..%" PRId64 " mm) is not inside box %" PRId64
+				                      " (%" PRIu32 " lanes of %" PRId64 " mm)", i, ss->patches[i].lane_first,
+				                      ss->patches[i].lane_count, ss->patches[i].along_lo_mm,
+				                      ss->patches[i].along_hi_mm, ss->box_id, frame.lane_count,
+				                      frame.lane_len_mm);
+	}
+	err = an_store__writable(s, "an_store_session_add");
 	if (err < 0 || (err = an_store__begin(s, "an_store_session_add")) < 0)
 		return err;
 	sqlite3_stmt *st;
@@ -437,10 +455,66 @@ int an_store_session_add(struct an_store *s, const struct an_store_session *ss, 
 			goto out_rollback;
 		}
 	}
+	for (size_t i = 0; i < ss->n_patches; i++) {
+		const struct an_geo_box_patch *p = &ss->patches[i];
+		err = an_store__prepare(s, "INSERT INTO session_patches(session_id, seq, lane_first, lane_count, "
+		                           "along_lo_mm, along_hi_mm) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st,
+		                        "an_store_session_add");
+		if (err < 0)
+			goto out_rollback;
+		sqlite3_bind_int64(st, 1, *id);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		sqlite3_bind_int64(st, 3, p->lane_first);
+		sqlite3_bind_int64(st, 4, p->lane_count);
+		sqlite3_bind_int64(st, 5, p->along_lo_mm);
+		sqlite3_bind_int64(st, 6, p->along_hi_mm);
+		if ((err = step_done(s, st, NULL, "an_store_session_add: patch")) < 0)
+			goto out_rollback;
+	}
 	return an_store__commit(s, "an_store_session_add");
 out_rollback:
 	an_store__rollback(s);
 	return err;
+}
+
+int an_store_session_patches(struct an_store *s, int64_t session_id, struct an_geo_box_patch *out, size_t cap,
+                             size_t *n_out)
+{
+	if (s == NULL || n_out == NULL || (cap > 0 && out == NULL))
+		return -EINVAL;
+	*n_out = 0;
+	sqlite3_stmt *st;
+	int err = an_store__prepare(s, "SELECT lane_first, lane_count, along_lo_mm, along_hi_mm, "
+	                               "(SELECT count(*) FROM sessions WHERE id = ?1) FROM (SELECT 1) "
+	                               "LEFT JOIN session_patches ON session_id = ?1 ORDER BY seq",
+	                            &st, "an_store_session_patches");
+	if (err < 0)
+		return err;
+	sqlite3_bind_int64(st, 1, session_id);
+	size_t n = 0;
+	int rc;
+	bool known = false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		known = sqlite3_column_int64(st, 4) > 0;
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+			continue; /* the LEFT JOIN's row of a session without patches */
+		if (n < cap)
+			out[n] = (struct an_geo_box_patch){(uint32_t)sqlite3_column_int64(st, 0),
+			                                   (uint32_t)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+			                                   sqlite3_column_int64(st, 3)};
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return an_store__sqlfail(s, rc, "an_store_session_patches");
+	if (!known)
+		return an_store__fail(s, -ENOENT, "an_store_session_patches: session %" PRId64 " does not exist",
+		                      session_id);
+	*n_out = n;
+	if (n > cap)
+		return an_store__fail(s, -ENOBUFS, "an_store_session_patches: session %" PRId64 " has %zu patches, room "
+		                      "for %zu", session_id, n, cap);
+	return 0;
 }
 
 int an_store_session_end(struct an_store *s, int64_t session_id, int64_t end_ms)

@@ -499,7 +499,25 @@ static const char *const step9[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8, step9};
+/* Step 10: the patches a session searched (an/store.h struct an_store_session): a confirmation search is a
+ * few lanes × a few metres about a disputed peg, assigned by the team leader in the box frame (an/geo.h
+ * struct an_geo_box_patch); the hazard engine counts an ended session's patches as swept (an/hazard.h).
+ * seq keeps the order they were given in; at most AN_STORE_SESSION_MAX_PATCHES per session. Whether a
+ * patch lies inside its box needs the box frame: an_store_session_add checks that, the CHECKs the rest. */
+static const char *const step10[] = {
+	"CREATE TABLE session_patches ("
+	"  session_id INTEGER NOT NULL REFERENCES sessions(id),"
+	"  seq INTEGER NOT NULL CHECK (seq BETWEEN 0 AND 15),"
+	"  lane_first INTEGER NOT NULL CHECK (lane_first BETWEEN 0 AND 65535),"
+	"  lane_count INTEGER NOT NULL CHECK (lane_count BETWEEN 1 AND 65536),"
+	"  along_lo_mm INTEGER NOT NULL CHECK (along_lo_mm >= 0),"
+	"  along_hi_mm INTEGER NOT NULL CHECK (along_hi_mm > along_lo_mm AND along_hi_mm <= 10000000),"
+	"  PRIMARY KEY (session_id, seq)"
+	") WITHOUT ROWID;",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8, step9, step10};
 
 int an_store__migration_count(void)
 {

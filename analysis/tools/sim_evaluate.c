@@ -517,10 +517,15 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 	struct an_hazard_engine *eng = NULL;
 	struct hz *h = NULL;
 	struct ind *ind = malloc((w->n_inds + 1u) * sizeof *ind);
+	/* the confirmation passes' patches, as `--run` stores them with their sessions (w->patches in pass order) */
+	struct an_geo_box_patch *pat = malloc((w->n_patches + 1u) * sizeof *pat);
 	uint64_t *mem = NULL;
-	size_t ni = 0;
-	if (!fx || !ind)
+	size_t ni = 0, pk = 0;
+	if (!fx || !ind || !pat)
 		goto out;
+	for (uint32_t k = 0; k < w->n_patches; k++)
+		pat[k] = (struct an_geo_box_patch){w->patches[k].lane0, w->patches[k].lanes, w->patches[k].along0_mm,
+		                                   w->patches[k].along1_mm};
 	for (uint32_t a = 0; a < w->n_animals; a++) {
 		fx[a].o = &w->origin;
 		if ((rc = an_sim_nmea_collar(w, a, rfix_sink, &fx[a])) < 0)
@@ -533,7 +538,11 @@ static int inproc_points(const struct an_sim_world *w, int64_t eps_mm, bool box_
 		/* the session's box, as the core reads it from the store (an_store_box_frame) */
 		x.u.session = (struct an_hazard_session){.session_id = p + 1u, .animal_id = ps->animal + 1u,
 		                                         .species = an->p.species == AN_SIM_DOG ? AN_SPECIES_DOG : AN_SPECIES_RAT,
-		                                         .has_box = true, .box = w->boxes[ps->box].geo};
+		                                         .has_box = true, .box = w->boxes[ps->box].geo,
+		                                         .has_end = true, .end_ms = ps->t1_ms, .patches = pat + pk};
+		while (pk + x.u.session.n_patches < w->n_patches && w->patches[pk + x.u.session.n_patches].pass == p)
+			x.u.session.n_patches++;
+		pk += x.u.session.n_patches;
 		if ((rc = in_push(&in, &x)) < 0)
 			goto out;
 		const struct rfixes *r = &fx[ps->animal];
@@ -663,6 +672,7 @@ out:
 			free(fx[a].v);
 	free(fx);
 	free(in.v);
+	free(pat);
 	free(mem);
 	free(h);
 	free(ind);

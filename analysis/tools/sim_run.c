@@ -549,8 +549,25 @@ static int setup_store(struct run *r, const char *path)
 			logf_("store: %zu calibration records of the animals' history (%s/history.csv)", ins, r->dir);
 		free(cal);
 	}
+	uint32_t pk = 0; /* w->patches are in pass order */
 	for (uint32_t i = 0; i < w->n_passes && !rc; i++) {
 		const struct an_sim_pass *p = &w->passes[i];
+		/* a confirmation pass searched its patches, not the box: the session says which (an/store.h), and
+		 * the core counts them as swept once the session has ended (an/hazard.h) */
+		struct an_geo_box_patch patch[AN_STORE_SESSION_MAX_PATCHES];
+		size_t np = 0;
+		for (; pk < w->n_patches && w->patches[pk].pass == i && !rc; pk++) {
+			const struct an_sim_patch *sp = &w->patches[pk];
+			if (np == AN_STORE_SESSION_MAX_PATCHES) {
+				logf_("pass %u: more than %u confirmation patches, the store's bound", i,
+				      AN_STORE_SESSION_MAX_PATCHES);
+				rc = -E2BIG;
+				break;
+			}
+			patch[np++] = (struct an_geo_box_patch){sp->lane0, sp->lanes, sp->along0_mm, sp->along1_mm};
+		}
+		if (rc)
+			break;
 		/* a confirmation pass is clearance work whose indications are evidence like the first two passes'
 		 * (operational), not the independent sample check of finished land (qc) */
 		static const enum an_session_mode mode[AN_SIM_PASS_KINDS] = {
@@ -561,7 +578,8 @@ static int setup_store(struct run *r, const char *path)
 		                              .mode = mode[p->kind], .start_ms = p->t0_ms, .has_end = true,
 		                              .end_ms = p->t1_ms, .has_temp = true, .has_humidity = true,
 		                              .temp_dc = (int16_t)lround(p->temp_c * 10.0),
-		                              .humidity_pct = (uint8_t)lround(p->hum_pct)};
+		                              .humidity_pct = (uint8_t)lround(p->hum_pct), .patches = np ? patch : NULL,
+		                              .n_patches = np};
 		int64_t sid;
 		rc = an_store_session_add(s, &ss, &sid);
 	}

@@ -40,6 +40,7 @@ static const struct an_hazard_opts *g_opts;
 static bool g_hacc;
 static bool g_boxpos; /* sessions in one 12 x 12 m box of 24 lanes, recorder entries for indications */
 static bool g_review; /* handler verdicts for indications (and for ids that never come) */
+static bool g_patches; /* two confirmation sessions with patches about items, given without and with end */
 
 /* The box of the random streams: 24 lanes of 0.5 m, 12 m long, from (0, 0) along east. */
 static struct an_geo_box plot_box(void)
@@ -468,6 +469,31 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 			out[n++] = f;
 		}
 	}
+	/* confirmation searches (struct an_hazard_session patches): sessions 9 and 10 of animals 3 and 4 over a
+	 * patch about each of two items, each given as it starts (no end) and again ended, so the streams hold
+	 * both orders and prefixes between the two; no fixes, no indications (an_ended_sessions_patch_is_a_clean_
+	 * sweep has a confirming animal indicating in its patch) */
+	static struct an_geo_box_patch pt[2][2];
+	for (uint64_t sid = 9; g_patches && sid <= 10 && n + 2 < cap; sid++) {
+		struct an_geo_box_patch *q = pt[sid - 9];
+		for (int k = 0; k < 2; k++) {
+			int i = (int)(rng_next(&s) % 5);
+			int64_t lane = items[i][1] / 500 - 1, along = items[i][0] - 1500;
+			lane = lane < 0 ? 0 : (lane > 20 ? 20 : lane);
+			along = along < 0 ? 0 : (along > 9000 ? 9000 : along);
+			q[k] = (struct an_geo_box_patch){ (uint32_t)lane, 4, along, along + 3000 };
+		}
+		uint64_t animal = sid - 6;
+		out[n] = in_session(sid, animal, AN_SPECIES_RAT);
+		out[n].u.session.has_box = true;
+		out[n].u.session.box = plot_box();
+		out[n].u.session.patches = q;
+		out[n].u.session.n_patches = 2;
+		out[n + 1] = out[n];
+		out[n + 1].u.session.has_end = true;
+		out[n + 1].u.session.end_ms = (int64_t)sid * 1000000;
+		n += 2;
+	}
 	uint64_t next_id = 1 + rng_next(&s) % 50;
 	for (int k = 0; k < 40 && n < cap; k++) {
 		uint64_t sid = 1 + rng_next(&s) % 8, animal = sid % 5 + 1;
@@ -519,6 +545,22 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 
 #define MAX_IN 640
 
+/* Clean evidence lines of the confirmation sessions (9, 10) over all points. */
+static size_t patch_lines(const struct an_hazard_engine *e)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < an_hazard_count(e); i++) {
+		struct an_hazard_point p;
+		struct an_fusion_evidence ev[32];
+		size_t nev;
+		cr_assert_eq(an_hazard_get(e, i, &p), 0);
+		cr_assert_eq(an_hazard_evidence(e, p.id, ev, 32, &nev), 0);
+		for (size_t j = 0; j < nev; j++)
+			k += ev[j].kind == AN_FUSION_EV_CLEAN && ev[j].session_id >= 9;
+	}
+	return k;
+}
+
 static void shuffled_body(void)
 {
 	static struct an_hazard_input in[MAX_IN];
@@ -530,6 +572,8 @@ static void shuffled_body(void)
 	char *d0 = dump(e0, &len0);
 	cr_assert_gt(an_hazard_count(e0), 3);
 	cr_assert_not_null(strstr(d0, "clean"), "the scenario must exercise negative evidence:\n%s", d0);
+	if (g_patches)
+		cr_assert(patch_lines(e0) > 0, "the scenario must exercise a patch's clean sweep:\n%s", d0);
 	uint64_t s = 777;
 	for (int round = 0; round < 100; round++) {
 		shuffle_in(in, n, &s);
@@ -991,4 +1035,176 @@ Test(an_hazard, review_verdicts_score_exactly, .init = setup, .fini = teardown)
 	struct an_hazard_engine *bad = NULL;
 	cr_expect_eq(an_hazard_new(&o, &bad), -EINVAL);
 	cr_expect_null(bad);
+}
+
+/* ---- confirmation patches (struct an_hazard_session patches) -------------------------------------------- */
+
+/* The patch sessions in the random streams: with and without their end in any order, the state is the one
+ * of the set (the ended record wins), and every prefix equals a fresh recompute. */
+Test(an_hazard, patches_shuffled_inputs_give_identical_state)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	g_boxpos = true;
+	g_patches = true;
+	shuffled_body();
+	g_opts = NULL;
+	g_hacc = false;
+	g_boxpos = false;
+	g_patches = false;
+}
+
+Test(an_hazard, patches_every_prefix_equals_a_fresh_recompute)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	g_opts = &o;
+	g_hacc = true;
+	g_boxpos = true;
+	g_patches = true;
+	prefix_body();
+	g_opts = NULL;
+	g_hacc = false;
+	g_boxpos = false;
+	g_patches = false;
+}
+
+/* Rat 1 indicates at (6.2 m, 3.1 m) (lane 6 of the plot box); rat 3's confirmation session has a patch of
+ * lanes 4..7 × 5..8 m, and no usable fixes. While the session runs its patch counts nothing; once it has
+ * ended, the point has rat 3's clean line and P drops by exactly its LR⁻; a point outside the patch does not
+ * change; the record without the end given again changes nothing. */
+Test(an_hazard, an_ended_sessions_patch_is_a_clean_sweep, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input base[] = {
+		in_calib(1, AN_SPECIES_RAT, RAT1.hits, RAT1.misses, RAT1.false_inds, RAT1.area_m2, 100),
+		in_calib(3, AN_SPECIES_RAT, RAT3.hits, RAT3.misses, RAT3.false_inds, RAT3.area_m2, 100),
+		in_session(10, 1, AN_SPECIES_RAT), in_ind(1001, 1, 10, 6200, 3100), in_ind(1002, 1, 10, 9500, 3100),
+	};
+	base[2].u.session.has_box = true;
+	base[2].u.session.box = plot_box();
+	cr_assert_eq(an_hazard_apply(eng, base, sizeof(base) / sizeof(base[0]), 1), 0);
+	struct an_hazard_point p, q;
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(an_hazard_find(eng, 1002, &q), 0);
+	int64_t before = p.log_odds_q10, before_q = q.log_odds_q10;
+	cr_assert_eq(p.n_clean_passes, 0);
+
+	const struct an_geo_box_patch patch = { 4, 4, 5000, 8000 };
+	struct an_hazard_input conf = in_session(30, 3, AN_SPECIES_RAT);
+	conf.u.session.has_box = true;
+	conf.u.session.box = plot_box();
+	conf.u.session.patches = &patch;
+	conf.u.session.n_patches = 1;
+	struct an_hazard_input fx[8]; /* a consumer track over the patch: not usable coverage */
+	for (int k = 0; k < 8; k++) {
+		fx[k] = in_fix(30, 500000 + k * 1000, 5000 + k * 400, 3100);
+		fx[k].u.fix.fix.h_acc_mm = 2500;
+	}
+	cr_assert_eq(an_hazard_apply(eng, &conf, 1, 2), 0);
+	cr_assert_eq(an_hazard_apply(eng, fx, 8, 2), 0);
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(p.log_odds_q10, before, "not before the session has ended");
+	cr_assert_eq(p.n_clean_passes, 0);
+
+	struct an_hazard_input ended = conf;
+	ended.u.session.has_end = true;
+	ended.u.session.end_ms = 600000;
+	size_t n_incr0, n_full0;
+	an_hazard_apply_counts(eng, &n_incr0, &n_full0);
+	cr_assert_eq(an_hazard_apply(eng, &ended, 1, 3), 0);
+	size_t n_incr1, n_full1;
+	an_hazard_apply_counts(eng, &n_incr1, &n_full1);
+	cr_assert_eq(n_full1, n_full0 + 1, "the end makes that apply a full recompute");
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	struct an_fusion_lr l3 = lr(&RAT3);
+	cr_assert_eq(p.log_odds_q10, before + l3.neg_q10);
+	cr_assert_lt(p.log_odds_q10, before);
+	cr_assert_eq(p.n_clean_passes, 1);
+	cr_assert_eq(p.n_clean_animals, 1);
+	cr_assert_eq(p.status, AN_HAZARD_CANDIDATE);
+	struct an_fusion_evidence ev[4];
+	size_t nev;
+	cr_assert_eq(an_hazard_evidence(eng, 1001, ev, 4, &nev), 0);
+	cr_assert_eq(nev, 2);
+	cr_assert(ev[1].animal_id == 3 && ev[1].session_id == 30 && ev[1].kind == AN_FUSION_EV_CLEAN);
+	cr_assert_eq(an_hazard_find(eng, 1002, &q), 0);
+	cr_assert_eq(q.log_odds_q10, before_q, "outside the patch (9.5 m along)");
+	cr_assert_eq(q.n_clean_passes, 0);
+
+	/* the record as it started, again: nothing new; the same end again: nothing new */
+	uint64_t seq = an_hazard_last_seq(eng);
+	cr_assert_eq(an_hazard_apply(eng, &conf, 1, 4), 0);
+	cr_assert_eq(an_hazard_apply(eng, &ended, 1, 4), 0);
+	cr_assert_eq(an_hazard_last_seq(eng), seq);
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(p.n_clean_passes, 1);
+
+	/* a confirming animal that indicates in its patch: its indicated line, no clean line of that pass */
+	struct an_hazard_input i3 = in_ind(3001, 3, 30, 6300, 3200);
+	cr_assert_eq(an_hazard_apply(eng, &i3, 1, 5), 0);
+	cr_assert_eq(an_hazard_find(eng, 1001, &p), 0);
+	cr_assert_eq(p.n_ind_animals, 2);
+	cr_assert_eq(p.n_clean_passes, 0);
+	cr_assert_eq(p.status, AN_HAZARD_AWAITING_EXCAVATION);
+}
+
+/* Patches are checked against the session's box: beyond its lanes, beyond its lane length, empty, without a
+ * box, more than AN_HAZARD_MAX_PATCHES: -EINVAL; a record that changes its patches or its end: -EEXIST. */
+Test(an_hazard, bad_patches_are_refused, .init = setup, .fini = teardown)
+{
+	struct an_geo_box_patch many[AN_HAZARD_MAX_PATCHES + 1];
+	for (size_t i = 0; i <= AN_HAZARD_MAX_PATCHES; i++)
+		many[i] = (struct an_geo_box_patch){ (uint32_t)i, 1, 0, 1000 };
+	const struct an_geo_box_patch bad[] = {
+		{ 21, 4, 0, 1000 },    /* lanes 21..24 of 24 (0..23) */
+		{ 0, 1, 11000, 12000 + AN_GEO_BOX_PATCH_TOL_MM + 1 }, /* beyond the 12 m lane (and the tolerance) */
+		{ 0, 1, -1, 1000 },
+		{ 0, 0, 0, 1000 },
+		{ 0, 1, 1000, 1000 },
+		{ UINT32_MAX, 2, 0, 1000 }, /* wraps */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct an_hazard_input x = in_session(5, 1, AN_SPECIES_RAT);
+		x.u.session.has_box = true;
+		x.u.session.box = plot_box();
+		x.u.session.patches = &bad[i];
+		x.u.session.n_patches = 1;
+		cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), -EINVAL, "patch %zu", i);
+	}
+	struct an_hazard_input x = in_session(5, 1, AN_SPECIES_RAT);
+	/* to the lane's end as measured on the same box stored as degE7 corners (a few mm longer): inside */
+	const struct an_geo_box_patch end = { 0, 1, 11000, 12000 + AN_GEO_BOX_PATCH_TOL_MM };
+	x.u.session.has_box = true;
+	x.u.session.box = plot_box();
+	x.u.session.patches = &end;
+	x.u.session.n_patches = 1;
+	x.u.session.session_id = 6;
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), 0);
+	x.u.session.session_id = 5;
+	x.u.session.has_box = false;
+	x.u.session.patches = many; /* no box */
+	x.u.session.n_patches = 1;
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), -EINVAL);
+	x.u.session.has_box = true;
+	x.u.session.box = plot_box();
+	x.u.session.n_patches = AN_HAZARD_MAX_PATCHES + 1;
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), -EINVAL);
+	x.u.session.patches = NULL;
+	x.u.session.n_patches = 1;
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), -EINVAL);
+	x.u.session.patches = many;
+	x.u.session.n_patches = AN_HAZARD_MAX_PATCHES; /* the bound itself is fine */
+	x.u.session.has_end = true;
+	x.u.session.end_ms = 100;
+	cr_assert_eq(an_hazard_apply(eng, &x, 1, 1), 0);
+	struct an_hazard_input y = x;
+	y.u.session.n_patches = 2;
+	cr_assert_eq(an_hazard_apply(eng, &y, 1, 2), -EEXIST, "other patches");
+	y = x;
+	y.u.session.end_ms = 101;
+	cr_assert_eq(an_hazard_apply(eng, &y, 1, 2), -EEXIST, "another end");
 }

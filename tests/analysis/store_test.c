@@ -1342,7 +1342,8 @@ Test(an_store, step9_migrates_a_step8_file_and_takes_collar_verdicts)
 	cr_assert_eq(sqlite3_exec(db, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, "
 	                              "'CHECK (review <> ''unreviewed'' OR reviewed_by IS NULL)', 'CHECK ((review = "
 	                              "''unreviewed'') = (reviewed_by IS NULL))') WHERE name = 'indications'; PRAGMA "
-	                              "writable_schema = RESET; DROP TABLE indication_reviews; PRAGMA user_version = 8;",
+	                              "writable_schema = RESET; DROP TABLE indication_reviews; DROP TABLE session_patches; "
+	                              "PRAGMA user_version = 8;",
 	                          NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
 	cr_expect_neq(sqlite3_exec(db, "UPDATE indications SET review = 'rejected', reviewed_ms = 1 WHERE rec_seq = 3",
 	                           NULL, NULL, NULL), SQLITE_OK, "step 8 wants a handler for a review");
@@ -1350,7 +1351,8 @@ Test(an_store, step9_migrates_a_step8_file_and_takes_collar_verdicts)
 	s = open_store(0);
 	int v;
 	cr_assert_eq(an_store_schema_version(s, &v), 0);
-	cr_expect_eq(v, 9);
+	cr_expect_eq(v, an_store_schema_latest()); /* 9, and the steps after it */
+	cr_expect_geq(v, 9);
 	struct an_store_review r = {.collar_id = 7, .rec_seq = 3, .verdict = AN_REVIEW_REJECTED, .t_ms = SESSION_T0 + 5000,
 	                            .source = "collar", .who = "collar 7"};
 	cr_assert_eq(an_store_review_add(s, &r), 0, "%s", an_store_errmsg(s));
@@ -1529,5 +1531,79 @@ Test(an_store, ingest_stores_the_collars_verdicts_from_onsets_and_completions)
 	cr_expect_str_eq(v[0].who, "collar 7");
 	cr_expect_str_eq(v[2].who, "collar 8");
 	cr_expect_eq(v[2].handler_id, 0);
+	an_store_close(s);
+}
+
+/* ---- session patches (schema step 10) -------------------------------------------------------------------- */
+
+/* A step-9 file with a session in it migrates to step 10: the old session has no patches (the whole box),
+ * and a new session takes its patches. */
+Test(an_store, step10_migrates_a_step9_file_and_sessions_take_patches)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	an_store_close(s);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "DROP TABLE session_patches; PRAGMA user_version = 9;", NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_expect_geq(an_store_schema_latest(), 10);
+	s = open_store(0);
+	int v;
+	cr_assert_eq(an_store_schema_version(s, &v), 0);
+	cr_expect_eq(v, an_store_schema_latest());
+	struct an_geo_box_patch out[4];
+	size_t n = 99;
+	cr_assert_eq(an_store_session_patches(s, f.session, out, 4, &n), 0, "%s", an_store_errmsg(s));
+	cr_expect_eq(n, 0, "a session of before step 10 searched its whole box");
+	const struct an_geo_box_patch pt[] = {{2, 4, 500, 2500}, {30, 6, 0, 4000}};
+	struct an_store_session ss = {.box_id = f.box, .animal_id = f.rat, .mode = AN_MODE_OPERATIONAL,
+	                              .start_ms = SESSION_T0 + 3600000, .has_end = true, .end_ms = SESSION_T0 + 4000000,
+	                              .patches = pt, .n_patches = 2};
+	int64_t sid;
+	cr_assert_eq(an_store_session_add(s, &ss, &sid), 0, "%s", an_store_errmsg(s));
+	cr_assert_eq(an_store_session_patches(s, sid, out, 4, &n), 0, "%s", an_store_errmsg(s));
+	cr_assert_eq(n, 2);
+	cr_expect(memcmp(out, pt, sizeof pt) == 0, "the patches as given, in order");
+	an_store_close(s);
+}
+
+/* Round trip and the bounds: the order kept, at most AN_STORE_SESSION_MAX_PATCHES (more is refused, nothing
+ * stored), each inside the box (40 lanes of 5 m), -ENOBUFS / -ENOENT on the read path. */
+Test(an_store, session_patches_round_trip_and_bounds)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	struct an_geo_box_patch pt[AN_STORE_SESSION_MAX_PATCHES + 1], out[AN_STORE_SESSION_MAX_PATCHES + 1];
+	for (size_t i = 0; i <= AN_STORE_SESSION_MAX_PATCHES; i++)
+		pt[i] = (struct an_geo_box_patch){(uint32_t)(39 - 2 * i), 1, (int64_t)i * 100, (int64_t)i * 100 + 250};
+	struct an_store_session ss = {.box_id = f.box, .animal_id = f.rat, .mode = AN_MODE_OPERATIONAL,
+	                              .start_ms = SESSION_T0 + 3600000, .patches = pt,
+	                              .n_patches = AN_STORE_SESSION_MAX_PATCHES + 1};
+	int64_t sid;
+	int64_t sessions = count(s, "SELECT count(*) FROM sessions");
+	cr_expect_eq(an_store_session_add(s, &ss, &sid), -EINVAL);
+	cr_expect(strstr(an_store_errmsg(s), "at most") != NULL, "%s", an_store_errmsg(s));
+	cr_expect_eq(count(s, "SELECT count(*) FROM sessions"), sessions, "nothing stored");
+	ss.n_patches = AN_STORE_SESSION_MAX_PATCHES;
+	cr_assert_eq(an_store_session_add(s, &ss, &sid), 0, "%s", an_store_errmsg(s));
+	size_t n = 0;
+	cr_assert_eq(an_store_session_patches(s, sid, out, AN_STORE_SESSION_MAX_PATCHES, &n), 0);
+	cr_assert_eq(n, AN_STORE_SESSION_MAX_PATCHES);
+	cr_expect(memcmp(out, pt, n * sizeof *pt) == 0);
+	cr_expect_eq(an_store_session_patches(s, sid, out, 3, &n), -ENOBUFS);
+	cr_expect_eq(n, AN_STORE_SESSION_MAX_PATCHES);
+	cr_expect_eq(an_store_session_patches(s, 4242, out, 3, &n), -ENOENT);
+	/* outside the box: lanes 38..41 of 40, 4.5..5.5 m of a 5 m lane, an empty one; nothing stored */
+	const struct an_geo_box_patch bad[] = {{38, 4, 0, 1000}, {0, 1, 4500, 5500}, {0, 1, 1000, 1000}, {0, 0, 0, 1}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ss.patches = &bad[i];
+		ss.n_patches = 1;
+		cr_expect_eq(an_store_session_add(s, &ss, &sid), -EINVAL, "patch %zu", i);
+		cr_expect(strstr(an_store_errmsg(s), "not inside box") != NULL, "%s", an_store_errmsg(s));
+	}
+	cr_expect_eq(count(s, "SELECT count(*) FROM sessions"), sessions + 1);
+	cr_expect_eq(count(s, "SELECT count(*) FROM session_patches"), AN_STORE_SESSION_MAX_PATCHES);
 	an_store_close(s);
 }

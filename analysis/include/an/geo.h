@@ -151,4 +151,28 @@ int an_geo_box_locate(const struct an_geo_box *b, int64_t e_mm, int64_t n_mm, ui
 int an_geo_box_to_enu(const struct an_geo_box *b, int64_t along_mm, int64_t across_mm, int64_t *e_mm,
                       int64_t *n_mm) __attribute__((warn_unused_result));
 
+/*
+ * A patch of a box: lanes lane_first .. lane_first + lane_count - 1, from along_lo_mm to along_hi_mm along
+ * them (from the lanes' p0 end). What a team leader assigns for a confirmation search (a few lanes × a few
+ * metres about a disputed peg): the box frame names it exactly, whatever the receivers said.
+ * Inside its box when lane_count >= 1, lane_first + lane_count <= the box's lane_count and
+ * 0 <= along_lo_mm < along_hi_mm <= the box's lane_len_mm + AN_GEO_BOX_PATCH_TOL_MM: a patch to the lanes' far
+ * end names the lane length it was measured on, and the same box read back from its stored degE7 corners may
+ * be a few mm shorter (5000 → 4999 mm on the reference day); the tolerance is the corners' own
+ * (AN_GEO_BOX_WIDTH_TOL_MM), far below a patch's metres.
+ */
+#define AN_GEO_BOX_PATCH_TOL_MM AN_GEO_BOX_WIDTH_TOL_MM
+struct an_geo_box_patch {
+	uint32_t lane_first, lane_count;
+	int64_t along_lo_mm, along_hi_mm;
+};
+
+/* @retval 0 the patch lies inside the box (above); -EINVAL it does not, or a NULL argument */
+int an_geo_box_patch_check(const struct an_geo_box *b, const struct an_geo_box_patch *p)
+	__attribute__((warn_unused_result));
+/* Does the patch hold the local ENU point (an_geo_box_locate's along/across, edges included)? false for a
+ * NULL argument or a coordinate beyond AN_GEO_RANGE_MAX_MM. */
+bool an_geo_box_patch_contains(const struct an_geo_box *b, const struct an_geo_box_patch *p, int64_t e_mm,
+                               int64_t n_mm);
+
 #endif

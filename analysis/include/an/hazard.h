@@ -13,8 +13,9 @@
  * join a kept single-link clustering (an_cluster insert rule), only points whose members changed or whose
  * evidence involves a changed track are scored again, the others are copied; clearance matching (global,
  * one-to-one) runs over the whole table. A calibration or a new session record (they change likelihood
- * ratios or track owners anywhere) makes that apply a full recompute, and so does a recorder box position
- * (struct an_hazard_boxpos) that moves a known indication. A handler's verdict (struct an_hazard_review)
+ * ratios or track owners anywhere) makes that apply a full recompute, and so do a session's end (its
+ * patches count from then on, struct an_hazard_session) and a recorder box position (struct an_hazard_boxpos)
+ * that moves a known indication. A handler's verdict (struct an_hazard_review)
  * that changes the verdict in force of a known indication rescores only the point holding it.
  *
  * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
@@ -55,8 +56,9 @@
  * members' h_acc² (capped at max_link_h_acc_mm for linked points): the area within which a second
  * indication of the same item would land, which is the area A of fusion.h's p_fa and prior):
  * every member indication is an "indicated" observation of its (animal, session); every session with a
- * session record whose buffered track (an_coverage_path) covers the CENTROID and that has no member
- * indication is a clean sweep. Calibration per animal: the latest an_hazard_calib by as_of_ms; an animal
+ * session record whose buffered track (an_coverage_path) covers the CENTROID, or that has ended and has a
+ * patch holding the centroid (struct an_hazard_session), and that has no member indication is a clean
+ * sweep. Calibration per animal: the latest an_hazard_calib by as_of_ms; an animal
  * without one is scored as NEW (priors only) of the species of its session records (smallest session id),
  * or as a rat if none (the larger false-indication prior: its indications weigh less). Each member carries
  * the handler's verdict in force on it (opts.handler_verdicts): the pass's verdict adds the handler's
@@ -143,12 +145,33 @@ struct an_hazard_ind {
 	int64_t x_mm, y_mm; /* task-local ENU */
 	uint32_t h_acc_mm;
 };
+/*
+ * A session record. Its searched PATCHES (a confirmation search: a few lanes × a few metres about a disputed
+ * peg, assigned by the team leader in the box frame, an/geo.h struct an_geo_box_patch) are evidence of a
+ * sweep once the session has ENDED (has_end): a point whose centroid a patch holds is then covered by the
+ * session, a clean observation of that animal-pass unless it indicated there (an/fusion.h collapses per
+ * (animal, pass)), whatever its fixes say — a consumer or SBAS track is not usable coverage and the box frame
+ * cannot read a patch as lanes, so without this the confirming animal's sweep counted nothing. Not before the
+ * end: the patch is an assignment, a sweep when the handlers report the search done (a live map must not
+ * drop a point's P the moment the confirmation starts). patches[0..n_patches) are borrowed for the
+ * an_hazard_apply call (the engine copies them), at most AN_HAZARD_MAX_PATCHES, each inside the box (so a
+ * session with patches needs has_box).
+ * The same session may be given again with its end (the first record without it): the record with the end
+ * wins whatever the order (a record without an end after one with it says nothing new), and the apply that
+ * adds the end is a full recompute. Anything else that differs (animal, species, sweep, box, patches, a
+ * different end) is -EEXIST.
+ */
+#define AN_HAZARD_MAX_PATCHES 16u /* a confirmation pass has one per disputed peg (merged): a handful */
 struct an_hazard_session {
 	uint64_t session_id, animal_id;
 	enum an_species species;
 	uint32_t sweep_width_mm; /* 0 = species default */
 	bool has_box;            /* the session's box (an/geo.h, task-local mm): lanes for the box frame */
 	struct an_geo_box box;
+	bool has_end; /* the search is done (end_ms: when, for the record; the engine reads no clock) */
+	int64_t end_ms;
+	const struct an_geo_box_patch *patches; /* borrowed for the call; NULL when n_patches is 0 */
+	size_t n_patches;
 };
 struct an_hazard_fix {
 	uint64_t session_id;
@@ -276,8 +299,8 @@ void an_hazard_set_sink(struct an_hazard_engine *h, an_hazard_event_fn fn, void 
  * record (they count once it arrives); a clearance's ind_ref may precede its indication.
  * @retval -EINVAL a malformed input (id 0, coordinate beyond AN_GEO_RANGE_MAX_MM, unknown species or
  *         result, sweep out of range, box position lane >= 2^20 or sd > 10^7 mm, a review's verdict neither
- *         confirmed nor rejected) or an inconsistency (an indication and its session record naming
- *         different animals)
+ *         confirmed nor rejected, a session's patches more than AN_HAZARD_MAX_PATCHES, without a box or
+ *         not inside it) or an inconsistency (an indication and its session record naming different animals)
  * @retval -EEXIST an id already used with different content (indication, session, clearance)
  * @retval -ENOSPC a cap reached
  * @retval -ENOMEM, or the sink's negative return

@@ -175,6 +175,14 @@ int an_store_handler_add(struct an_store *s, const char *name, const char *role,
 int an_store_collar_assign(struct an_store *s, uint16_t collar_id, int64_t animal_id, int64_t from_ms)
 	__attribute__((warn_unused_result));
 
+/*
+ * A session: one animal's search of one box. patches (optional, caller-owned) are the box-frame rectangles
+ * it searched when it did not search the whole box (a confirmation search: a few lanes × a few metres about
+ * a disputed peg, as the team leader assigned them; schema step 10, table session_patches, in the order
+ * given); the hazard engine counts an ended session's patches as swept (an/hazard.h struct
+ * an_hazard_session). n_patches 0 = the whole box (every session before step 10).
+ */
+#define AN_STORE_SESSION_MAX_PATCHES 16u /* = AN_HAZARD_MAX_PATCHES; the table's CHECK on seq */
 struct an_store_session {
 	int64_t box_id, animal_id;
 	enum an_session_mode mode;
@@ -186,9 +194,19 @@ struct an_store_session {
 	uint8_t humidity_pct; /* relative humidity % */
 	const int64_t *handler_ids;
 	size_t n_handlers;
+	const struct an_geo_box_patch *patches;
+	size_t n_patches;
 };
+/* Adds the session, its handlers and its patches in one transaction.
+ * @retval -EINVAL bad mode, end before start, humidity > 100, NULL lists with a count, more than
+ *         AN_STORE_SESSION_MAX_PATCHES patches or one not inside the box (an_geo_box_patch_check);
+ *         -ENOENT the box, animal or a handler does not exist; -EIO; -EBUSY */
 int an_store_session_add(struct an_store *s, const struct an_store_session *ss, int64_t *id)
 	__attribute__((warn_unused_result));
+/* The session's patches in the order they were added: out[0..min(cap, *n_out)), *n_out = how many it has
+ * (0 = the whole box). @retval -ENOENT no such session; -ENOBUFS cap < *n_out; -EIO */
+int an_store_session_patches(struct an_store *s, int64_t session_id, struct an_geo_box_patch *out, size_t cap,
+                             size_t *n_out) __attribute__((warn_unused_result));
 int an_store_session_end(struct an_store *s, int64_t session_id, int64_t end_ms)
 	__attribute__((warn_unused_result));
 
