@@ -1178,7 +1178,8 @@ static int score_point(struct an_hazard_engine *h, struct scorer *sc, struct tab
 	}
 	for (size_t s = 0; s < h->n_sess; s++) {
 		const struct sess *ss = &h->sess[s];
-		if (ss->has_rec && (an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm) || patch_holds(ss, pt->x_mm, pt->y_mm)))
+		if (ss->has_rec &&
+		    (an_coverage_path_covers(ss->path, pt->x_mm, pt->y_mm) || patch_holds(ss, pt->x_mm, pt->y_mm)))
 			sc->obs[no++] = (struct an_fusion_obs){ ss->rec.animal_id, ss->session_id, false, 0, AN_REVIEW_UNREVIEWED };
 	}
 	struct an_fusion_result fr;

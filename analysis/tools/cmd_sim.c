@@ -122,8 +122,8 @@ static int count_roles(const char *spec, uint32_t *mask)
 		bool correct = eq && rl == 7 && !strncmp(eq + 1, "correct", 7);
 		bool fals = eq && rl == 5 && !strncmp(eq + 1, "false", 5);
 		if (k < 0 || (!correct && !fals)) {
-			fprintf(stderr, "scentrack sim: --count: '%.*s' is not CLASS=ROLE with CLASS fragment or scrap and ROLE "
-			                "correct or false (explosive items are always targets)\n", (int)n, p);
+			fprintf(stderr, "scentrack sim: --count: '%.*s' is not CLASS=ROLE with CLASS fragment or scrap "
+			                "and ROLE correct or false (explosive items are always targets)\n", (int)n, p);
 			return -EINVAL;
 		}
 		if (correct)
@@ -327,7 +327,8 @@ int scentrack_cmd_sim(int argc, char **argv)
 		struct scentrack_sim_run_opts ro = {.scenario = argv[optind], .seed = seed, .gate_m = gate_m,
 		                                    .min_detection = min_det, .max_false = max_false, .policy = policy,
 		                                    .correct_mask = correct_mask, .in_process = true,
-		                                    .seeds = (uint32_t)seeds, .eps_mm = eps_mm, .no_box_frame = no_box_frame, .no_recorder = no_recorder,
+		                                    .seeds = (uint32_t)seeds, .eps_mm = eps_mm,
+		                                    .no_box_frame = no_box_frame, .no_recorder = no_recorder,
 		                                    .no_verdicts = no_verdicts};
 		return scentrack_sim_evaluate(&ro);
 	}
