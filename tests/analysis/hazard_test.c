@@ -798,7 +798,8 @@ Test(an_hazard, derived_eps_partition_equals_brute_force)
 	/* one pass per indication (no records: a rat's), so no two are the same pass and the points are the link
 	 * components (two far indications of one pass split a component: split_* tests below) */
 	for (size_t i = 0; i < N; i++) {
-		in[i + 1] = in_ind(10 + 3 * i, 1, 2 + i, (int64_t)(rng_next(&s) % 60000), (int64_t)(rng_next(&s) % 60000));
+		in[i + 1] = in_ind(10 + 3 * i, 1, 2 + i, (int64_t)(rng_next(&s) % 60000),
+		                   (int64_t)(rng_next(&s) % 60000));
 		in[i + 1].u.ind.h_acc_mm = (uint32_t)(rng_next(&s) % 8 == 0 ? 6000 : rng_next(&s) % 3500);
 	}
 	struct an_hazard_engine *e;
@@ -1360,7 +1361,8 @@ Test(an_hazard, split_not_a_same_pass_pair_within_r95)
 		an_hazard_opts_init(&o);
 		if (derived)
 			o.eps_mm = AN_HAZARD_EPS_DERIVED;
-		struct an_hazard_input in[3] = { in_ind(1, 1, 1, 0, 0), in_ind(2, 1, 1, 1100, 0), in_ind(3, 2, 2, 550, 0) };
+		struct an_hazard_input in[3] = { in_ind(1, 1, 1, 0, 0), in_ind(2, 1, 1, 1100, 0),
+		                                 in_ind(3, 2, 2, 550, 0) };
 		struct an_hazard_engine *e;
 		cr_assert_eq(an_hazard_new(&o, &e), 0);
 		cr_assert_eq(an_hazard_apply(e, in, 3, 0), 0);
@@ -1389,7 +1391,8 @@ Test(an_hazard, split_chain_is_deterministic)
 		if (derived)
 			o.eps_mm = AN_HAZARD_EPS_DERIVED;
 		/* ids A = 3, B = 1, C = 2: edges (B, C) = (1, 2) before (C, A) = (2, 3), so C joins B */
-		struct an_hazard_input in[3] = { in_ind(3, 1, 1, 0, 0), in_ind(1, 1, 1, 1800, 0), in_ind(2, 2, 2, 900, 0) };
+		struct an_hazard_input in[3] = { in_ind(3, 1, 1, 0, 0), in_ind(1, 1, 1, 1800, 0),
+		                                 in_ind(2, 2, 2, 900, 0) };
 		struct an_hazard_engine *e;
 		cr_assert_eq(an_hazard_new(&o, &e), 0);
 		cr_assert_eq(an_hazard_apply(e, in, 3, 0), 0);

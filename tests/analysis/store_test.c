@@ -1020,13 +1020,15 @@ Test(an_store, hazard_sync_of_a_split_moves_members_and_revives_a_superseded_row
 	/* A1, A2 (with the session records): one point, A2's */
 	struct an_hazard_input first[4] = {in[5], in[6], in[3], in[2]};
 	cr_assert_eq(an_hazard_apply(h, first, 4, 1), 0);
-	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s",
+	             err);
 	cr_assert_eq(hz_int(s, q_live, f.task), 1);
 	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[2]), 2);
 	/* B2: the point is renamed to B2, A2's row superseded */
 	evs.n = 0;
 	cr_assert_eq(an_hazard_apply(h, &in[1], 1, 2), 0);
-	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s",
+	             err);
 	cr_assert_eq(hz_int(s, q_status, (int64_t)id[2]), 1);
 	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[2]), 0);
 	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[1]), 3);
@@ -1035,7 +1037,8 @@ Test(an_store, hazard_sync_of_a_split_moves_members_and_revives_a_superseded_row
 	evs.n = 0;
 	cr_assert_eq(an_hazard_apply(h, &in[4], 1, 3), 0);
 	cr_assert_eq(an_hazard_count(h), 2);
-	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s",
+	             err);
 	cr_assert_eq(hz_int(s, q_live, f.task), 2);
 	cr_assert_eq(hz_int(s, q_status, (int64_t)id[2]), 0, "the split-off piece's row must be live again");
 	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[2]), 2);
