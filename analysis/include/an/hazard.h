@@ -41,7 +41,8 @@
  * split off a point, possibly an id that had retired: an_hazard_store_sync makes its superseded row live
  * again). The engine diffs old and new tables the same way for both. Cost: a component with a cannot-link
  * pair is partitioned in O(k²) for its k members, every apply that touches it.
- * Centroid = integer mean of member positions (rounded half away from zero); sigma_mm = sqrt(Σ σᵢ²) / k (σ of the mean of k fixes; h_acc 0 → opts).
+ * Centroid = integer mean of member positions (rounded half away from zero); sigma_mm = sqrt(Σ σᵢ²) / k (σ of
+ * the mean of k fixes; h_acc 0 → opts).
  * With derived eps (below) members may differ in accuracy by 100×: the centroid is then the inverse-variance
  * weighted mean (integer weights 2^40 / h_accᵢ²) and sigma_mm = sqrt(1 / Σ 1/h_accᵢ²).
  *
