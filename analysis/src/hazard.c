@@ -976,6 +976,31 @@ static bool clr_better(const struct an_hazard_clearance *c, const struct an_haza
 
 static uint64_t label_of(struct an_hazard_engine *h, uint64_t id);
 
+/* Is ind_id a member of point p of t (members ascending)? */
+static bool point_holds(const struct table *t, size_t p, uint64_t ind_id)
+{
+	size_t lo = t->mem_off[p], hi = t->mem_off[p + 1];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->mem[mid] < ind_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->mem_off[p + 1] && t->mem[lo] == ind_id;
+}
+
+/* The index of the point of t holding ind_id (a scan: only for pieces of a split component). */
+static bool point_index_of(const struct table *t, uint64_t ind_id, size_t *p_out)
+{
+	for (size_t p = 0; p < t->n; p++)
+		if (point_holds(t, p, ind_id)) {
+			*p_out = p;
+			return true;
+		}
+	return false;
+}
+
 static int cm_cmp(const void *pa, const void *pb)
 {
 	const struct an_hazard_clearance_match *a = pa, *b = pb;
@@ -1007,9 +1032,16 @@ static int attach_clearances(struct an_hazard_engine *h, struct table *t, const 
 			if (ind == NULL)
 				continue; /* waits for its indication */
 			size_t k = (size_t)(ind - h->inds);
-			uint64_t cid = labs != NULL ? labs[k].cluster : label_of(h, c->ind_ref);
 			bool hit;
-			size_t lo = KEY_POS(t->pts, t->n, id, cid, &hit);
+			size_t lo;
+			if (labs != NULL) {
+				lo = KEY_POS(t->pts, t->n, id, labs[k].cluster, &hit);
+			} else {
+				/* the kept clustering names the component; a split one is several points */
+				lo = KEY_POS(t->pts, t->n, id, label_of(h, c->ind_ref), &hit);
+				if (!hit || !point_holds(t, lo, c->ind_ref))
+					hit = point_index_of(t, c->ind_ref, &lo);
+			}
 			if (!hit)
 				continue; /* cannot happen: every indication is a member of a point */
 			/* matched to that point whether or not it is the result that decides its status */
@@ -1471,6 +1503,189 @@ static int cluster_rebuild(struct an_hazard_engine *h)
 	return 0;
 }
 
+/*
+ * Cannot-link (contract in an/hazard.h). Two member indications of ONE pass (animal, session) farther apart
+ * than the 95 % radius of their difference (floor 1 m: an_hazard_pair_eps_mm without the clutter gate) are
+ * two items: the animal went on from the first to the second. Single link chains them when other
+ * indications lie between (an item 1–3 m away, a dog's pinpointing), and the point then hides one of them.
+ * A component with such a pair is split by constrained single link: its link edges in the order (d, smaller
+ * id, larger id), two groups joined only when no cannot-link pair spans them. Every step is a function of
+ * the component's set (exact integer d², ties by ids), so the partition is too.
+ */
+struct cl_node {
+	const struct hind *d;
+	uint32_t h_mm;    /* as the clustering links it: h_acc 0 → default */
+	size_t parent;    /* union-find; a root is the group's smallest index, i.e. its smallest id */
+};
+struct cl_edge {
+	uint64_t d2;
+	uint32_t a, b; /* a < b: indices in ascending id order */
+};
+
+static int cl_edge_cmp(const void *pa, const void *pb)
+{
+	const struct cl_edge *x = pa, *y = pb;
+	if (x->d2 != y->d2)
+		return x->d2 < y->d2 ? -1 : 1;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return (x->b > y->b) - (x->b < y->b);
+}
+
+/* by pass, then id: the same-pass runs cannot-link pairs are looked for in */
+static int cl_pass_cmp(const void *pa, const void *pb)
+{
+	const struct cl_node *x = *(const struct cl_node *const *)pa, *y = *(const struct cl_node *const *)pb;
+	int c = cmp_u64(x->d->animal_id, y->d->animal_id);
+	if (c == 0)
+		c = cmp_u64(x->d->session_id, y->d->session_id);
+	return c ? c : cmp_u64(x->d->id, y->d->id);
+}
+
+static i128 cl_d2(const struct cl_node *a, const struct cl_node *b)
+{
+	i128 dx = (i128)a->d->x_mm - b->d->x_mm, dy = (i128)a->d->y_mm - b->d->y_mm;
+	return dx * dx + dy * dy;
+}
+
+static size_t cl_root(struct cl_node *nd, size_t i)
+{
+	while (nd[i].parent != i) {
+		nd[i].parent = nd[nd[i].parent].parent; /* path halving */
+		i = nd[i].parent;
+	}
+	return i;
+}
+
+/*
+ * The points of one single-link component: ids[0..k) its members (ascending, known indications), label[i]
+ * := the id of the point holding ids[i] (its smallest member). No cannot-link pair: one point, labelled
+ * ids[0], exactly as without the rule.
+ */
+static int partition_component(const struct an_hazard_engine *h, const uint64_t *ids, size_t k, uint64_t *label)
+{
+	for (size_t i = 0; i < k; i++)
+		label[i] = ids[0];
+	if (k < 2)
+		return 0;
+	int err = 0;
+	struct cl_node *nd = malloc(k * sizeof(*nd));
+	struct cl_node **by_pass = malloc(k * sizeof(*by_pass));
+	size_t (*cl)[2] = NULL, n_cl = 0, cap_cl = 0, n_ed = 0, cap_ed = 0;
+	struct cl_edge *ed = NULL;
+	if (nd == NULL || by_pass == NULL) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < k; i++) {
+		const struct hind *d = ind_find(h, ids[i]);
+		if (d == NULL) {
+			err = -EIO; /* cannot happen: members come from the inds */
+			goto out_free;
+		}
+		nd[i] = (struct cl_node){ d, d->h_acc_mm ? d->h_acc_mm : h->o.default_h_acc_mm, i };
+		by_pass[i] = &nd[i];
+	}
+	/* 1. cannot-link pairs: within each pass's run, d > max(1 m, r95) */
+	qsort(by_pass, k, sizeof(*by_pass), cl_pass_cmp);
+	for (size_t i = 0; i < k; i++)
+		for (size_t j = i + 1; j < k && by_pass[j]->d->animal_id == by_pass[i]->d->animal_id &&
+		                       by_pass[j]->d->session_id == by_pass[i]->d->session_id; j++) {
+			int64_t r = an_hazard_pair_eps_mm(by_pass[i]->h_mm, by_pass[j]->h_mm, 0.0);
+			if (cl_d2(by_pass[i], by_pass[j]) <= (i128)r * r)
+				continue;
+			if (n_cl == cap_cl && (err = grow((void **)&cl, &cap_cl, n_cl + 1, sizeof(*cl))) < 0)
+				goto out_free;
+			cl[n_cl][0] = (size_t)(by_pass[i] - nd);
+			cl[n_cl][1] = (size_t)(by_pass[j] - nd);
+			n_cl++;
+		}
+	if (n_cl == 0)
+		goto out_free;
+	/* 2. the component's link edges (the clustering's own rule), in (d, smaller id, larger id) order */
+	for (size_t i = 0; i < k; i++)
+		for (size_t j = i + 1; j < k; j++) {
+			i128 d2 = cl_d2(&nd[i], &nd[j]);
+			int64_t r = h->o.eps_mm;
+			if (h->o.eps_mm == AN_HAZARD_EPS_DERIVED) {
+				if (nd[i].h_mm > h->o.max_link_h_acc_mm || nd[j].h_mm > h->o.max_link_h_acc_mm)
+					continue;
+				r = an_hazard_pair_eps_mm(nd[i].h_mm, nd[j].h_mm, h->o.clutter_per_m2);
+			}
+			if (d2 > (i128)r * r)
+				continue;
+			if (n_ed == cap_ed && (err = grow((void **)&ed, &cap_ed, n_ed + 1, sizeof(*ed))) < 0)
+				goto out_free;
+			ed[n_ed++] = (struct cl_edge){ (uint64_t)d2, (uint32_t)i, (uint32_t)j };
+		}
+	qsort(ed, n_ed, sizeof(*ed), cl_edge_cmp);
+	/* 3. constrained single link */
+	for (size_t e = 0; e < n_ed; e++) {
+		size_t ra = cl_root(nd, ed[e].a), rb = cl_root(nd, ed[e].b);
+		if (ra == rb)
+			continue;
+		bool spans = false;
+		for (size_t c = 0; c < n_cl && !spans; c++) {
+			size_t x = cl_root(nd, cl[c][0]), y = cl_root(nd, cl[c][1]);
+			spans = (x == ra && y == rb) || (x == rb && y == ra);
+		}
+		if (spans)
+			continue;
+		if (rb < ra) {
+			size_t t = ra;
+			ra = rb;
+			rb = t;
+		}
+		nd[rb].parent = ra;
+	}
+	for (size_t i = 0; i < k; i++)
+		label[i] = ids[cl_root(nd, i)];
+out_free:
+	free(nd);
+	free(by_pass);
+	free(cl);
+	free(ed);
+	return err;
+}
+
+/* Replace the component labels of l[0..n) (sorted by (cluster, id)) by point labels (partition_component)
+ * and sort again by (point, id). byid: when not NULL, byid[l[i].idx].cluster is relabelled too. */
+static int relabel_points(const struct an_hazard_engine *h, struct lab *l, size_t n, struct lab *byid)
+{
+	uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids)), *pl = malloc((n ? n : 1) * sizeof(*pl));
+	int err = 0;
+	bool changed = false;
+	if (ids == NULL || pl == NULL) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && l[j].cluster == l[i].cluster) {
+			ids[j - i] = l[j].id;
+			j++;
+		}
+		if (j - i > 1) {
+			if ((err = partition_component(h, ids, j - i, pl)) < 0)
+				goto out_free;
+			for (size_t m = i; m < j; m++)
+				if (pl[m - i] != l[m].cluster) {
+					l[m].cluster = pl[m - i];
+					if (byid != NULL)
+						byid[l[m].idx].cluster = pl[m - i];
+					changed = true;
+				}
+		}
+		i = j;
+	}
+	if (changed)
+		qsort(l, n, sizeof(*l), lab_cmp);
+out_free:
+	free(ids);
+	free(pl);
+	return err;
+}
+
 /* Everything from the evidence set (batch DBSCAN of all indications), the reference the incremental path
  * is held to. */
 static int compute(struct an_hazard_engine *h, struct table *t)
@@ -1520,6 +1735,9 @@ static int compute(struct an_hazard_engine *h, struct table *t)
 		byid[i] = labs[i];
 	}
 	qsort(labs, n, sizeof(*labs), lab_cmp);
+	/* components → points: a component holding two far indications of one pass splits */
+	if ((err = relabel_points(h, labs, n, byid)) < 0)
+		goto out_free;
 	size_t n_pts = 0;
 	for (size_t i = 0; i < n; i++)
 		if (i == 0 || labs[i].cluster != labs[i - 1].cluster)
@@ -1617,18 +1835,17 @@ static int compute_incr(struct an_hazard_engine *h, struct table *t)
 		goto out_free;
 	qsort(dsess, n_dirty, sizeof(*dsess), u64_cmp_q);
 
-	/* 2. labels: dirty = the points new indications landed in, the points old points merged into, and the
-	 * points holding an indication whose handler's verdict changed */
+	/* 2. labels (of single-link components, which a point is or is a piece of): dirty = the components new
+	 * indications landed in (every merge of old points is one: only a new indication joins components) and
+	 * the components holding an indication whose handler's verdict changed. lab_old = the component each
+	 * old point lies in now; an old point in a dirty component is rebuilt, its component partitioned again. */
 	size_t nd = 0;
 	for (size_t i = 0; i < n_new; i++)
 		dirty[nd++] = label_of(h, newids[i]);
 	for (size_t i = 0; i < h->n_rv_dirty; i++)
 		dirty[nd++] = label_of(h, h->rv_dirty[i]);
-	for (size_t p = 0; p < old->n; p++) {
+	for (size_t p = 0; p < old->n; p++)
 		lab_old[p] = label_of(h, old->pts[p].id);
-		if (lab_old[p] != old->pts[p].id)
-			dirty[nd++] = lab_old[p];
-	}
 	qsort(dirty, nd, sizeof(*dirty), u64_cmp_q);
 	size_t u = 0;
 	for (size_t i = 0; i < nd; i++)
@@ -1636,7 +1853,8 @@ static int compute_incr(struct an_hazard_engine *h, struct table *t)
 			dirty[u++] = dirty[i];
 	nd = u;
 
-	/* 3. members of each dirty point: (label, id) pairs from the old points that join it and the new inds */
+	/* 3. members of each dirty component: (label, id) pairs from its old points and the new inds; then
+	 * relabelled by point (partition_component) and sorted by (point, id) */
 	size_t n_m = n_new;
 	for (size_t p = 0; p < old->n; p++)
 		if (in_sorted(dirty, nd, lab_old[p]))
@@ -1654,31 +1872,36 @@ static int compute_incr(struct an_hazard_engine *h, struct table *t)
 			for (size_t m = old->mem_off[p]; m < old->mem_off[p + 1]; m++)
 				mlist[k++] = (struct lab){ lab_old[p], old->mem[m], 0 };
 	qsort(mlist, k, sizeof(*mlist), lab_cmp);
+	if ((err = relabel_points(h, mlist, k, NULL)) < 0)
+		goto out_free;
+	size_t n_rebuilt = 0;
+	for (size_t i = 0; i < k; i++)
+		n_rebuilt += i == 0 || mlist[i].cluster != mlist[i - 1].cluster;
 
-	/* 4. the new table: kept old points and dirty points, by id */
+	/* 4. the new table: kept old points and rebuilt points, by id */
 	size_t n_keep = 0;
 	for (size_t p = 0; p < old->n; p++)
-		n_keep += lab_old[p] == old->pts[p].id && !in_sorted(dirty, nd, old->pts[p].id);
-	if ((err = table_alloc(t, n_keep + nd, h->n_inds)) < 0)
+		n_keep += !in_sorted(dirty, nd, lab_old[p]);
+	if ((err = table_alloc(t, n_keep + n_rebuilt, h->n_inds)) < 0)
 		goto out_free;
 	if ((err = build_lrs(h, &sc.lrs, &sc.n_lrs)) < 0)
 		goto out_free;
-	size_t q = 0, p = 0, di = 0, mi = 0, mem_at = 0;
-	while (p < old->n || di < nd) {
-		/* skip old points that merged away or are rebuilt */
-		if (p < old->n && (lab_old[p] != old->pts[p].id || in_sorted(dirty, nd, old->pts[p].id))) {
+	size_t q = 0, p = 0, mi = 0, mem_at = 0;
+	while (p < old->n || mi < k) {
+		/* skip old points that are rebuilt (merged, grown, split or rescored) */
+		if (p < old->n && in_sorted(dirty, nd, lab_old[p])) {
 			p++;
 			continue;
 		}
-		if (di < nd && (p >= old->n || dirty[di] < old->pts[p].id)) {
-			while (mi < k && mlist[mi].cluster == dirty[di])
+		if (mi < k && (p >= old->n || mlist[mi].cluster < old->pts[p].id)) {
+			uint64_t pid = mlist[mi].cluster;
+			while (mi < k && mlist[mi].cluster == pid)
 				t->mem[mem_at++] = mlist[mi++].id;
 			t->mem_off[q + 1] = mem_at;
 			t->ev_off[q + 1] = t->ev_off[q];
 			if ((err = score_point(h, &sc, t, q)) < 0)
 				goto out_free;
 			q++;
-			di++;
 			continue;
 		}
 		/* a kept point: copied unless a changed track is in its evidence or now covers it */

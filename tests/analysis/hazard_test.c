@@ -545,6 +545,47 @@ static size_t random_inputs(uint64_t seed, struct an_hazard_input *out, size_t c
 
 #define MAX_IN 640
 
+/* Pairs of indications in DIFFERENT points that the clustering links (the link rule written out: fixed eps,
+ * or an_hazard_pair_eps_mm of the placed accuracies with the link limit): > 0 only where a component was
+ * split (an/hazard.h cannot-link), so the random streams below must show some. */
+static size_t split_links(const struct an_hazard_engine *e)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	if (g_opts != NULL)
+		o = *g_opts;
+	size_t n_pts = an_hazard_count(e), n = 0, k = 0;
+	static struct { uint64_t pt; int64_t x, y; uint32_t h; } m[MAX_IN];
+	for (size_t i = 0; i < n_pts; i++) {
+		struct an_hazard_point p;
+		uint64_t ids[MAX_IN];
+		size_t nm;
+		bool bf;
+		cr_assert_eq(an_hazard_get(e, i, &p), 0);
+		cr_assert_eq(an_hazard_members(e, p.id, ids, MAX_IN, &nm), 0);
+		for (size_t j = 0; j < nm; j++, k++) {
+			cr_assert_lt(k, MAX_IN);
+			m[k].pt = p.id;
+			cr_assert_eq(an_hazard_ind_placed(e, ids[j], &m[k].x, &m[k].y, &m[k].h, &bf), 0);
+			if (m[k].h == 0)
+				m[k].h = o.default_h_acc_mm;
+		}
+	}
+	for (size_t i = 0; i < k; i++)
+		for (size_t j = i + 1; j < k; j++) {
+			if (m[i].pt == m[j].pt)
+				continue;
+			int64_t r = o.eps_mm, dx = m[i].x - m[j].x, dy = m[i].y - m[j].y;
+			if (o.eps_mm == AN_HAZARD_EPS_DERIVED) {
+				if (m[i].h > o.max_link_h_acc_mm || m[j].h > o.max_link_h_acc_mm)
+					continue;
+				r = an_hazard_pair_eps_mm(m[i].h, m[j].h, o.clutter_per_m2);
+			}
+			n += dx * dx + dy * dy <= r * r;
+		}
+	return n;
+}
+
 /* Clean evidence lines of the confirmation sessions (9, 10) over all points. */
 static size_t patch_lines(const struct an_hazard_engine *e)
 {
@@ -574,6 +615,7 @@ static void shuffled_body(void)
 	cr_assert_not_null(strstr(d0, "clean"), "the scenario must exercise negative evidence:\n%s", d0);
 	if (g_patches)
 		cr_assert(patch_lines(e0) > 0, "the scenario must exercise a patch's clean sweep:\n%s", d0);
+	cr_assert(split_links(e0) > 0, "the scenario must exercise a split component:\n%s", d0);
 	uint64_t s = 777;
 	for (int round = 0; round < 100; round++) {
 		shuffle_in(in, n, &s);
@@ -601,6 +643,7 @@ static void shuffled_body(void)
 static void prefix_body(void)
 {
 	static struct an_hazard_input in[MAX_IN], pre[MAX_IN];
+	size_t splits = 0;
 	for (uint64_t seed = 1; seed <= 4; seed++) {
 		size_t n = random_inputs(seed * 1000 + 7, in, MAX_IN);
 		uint64_t s = seed;
@@ -657,9 +700,11 @@ static void prefix_body(void)
 		cr_assert_gt(n_incr, seed > 2 ? n_full * 3 : 0, "seed %llu: %zu incremental, %zu full applies",
 		             (unsigned long long)seed, n_incr, n_full);
 		cr_assert_gt(retired, 0, "seed %llu: the stream should merge points", (unsigned long long)seed);
+		splits += split_links(e);
 		an_hazard_free(e);
 		free(log);
 	}
+	cr_assert_gt(splits, 0, "the streams should split a component");
 }
 
 Test(an_hazard, shuffled_inputs_give_identical_state)
@@ -750,8 +795,11 @@ Test(an_hazard, derived_eps_partition_equals_brute_force)
 	o.eps_mm = AN_HAZARD_EPS_DERIVED;
 	uint64_t s = 99;
 	in[0] = in_session(1, 1, AN_SPECIES_RAT);
+	/* one pass per indication (no records: a rat's), so no two are the same pass and the points are the link
+	 * components (two far indications of one pass split a component: split_* tests below) */
 	for (size_t i = 0; i < N; i++) {
-		in[i + 1] = in_ind(10 + 3 * i, 1, 1, (int64_t)(rng_next(&s) % 60000), (int64_t)(rng_next(&s) % 60000));
+		in[i + 1] = in_ind(10 + 3 * i, 1, 2 + i, (int64_t)(rng_next(&s) % 60000),
+		                   (int64_t)(rng_next(&s) % 60000));
 		in[i + 1].u.ind.h_acc_mm = (uint32_t)(rng_next(&s) % 8 == 0 ? 6000 : rng_next(&s) % 3500);
 	}
 	struct an_hazard_engine *e;
@@ -1207,4 +1255,210 @@ Test(an_hazard, bad_patches_are_refused, .init = setup, .fini = teardown)
 	y = x;
 	y.u.session.end_ms = 101;
 	cr_assert_eq(an_hazard_apply(eng, &y, 1, 2), -EEXIST, "another end");
+}
+
+/* ---- split: two far indications of one pass are two items (an/hazard.h cannot-link) ------------------- */
+
+static void members_are(struct an_hazard_engine *e, uint64_t id, const uint64_t *want, size_t n)
+{
+	uint64_t m[16];
+	size_t nm;
+	cr_assert_eq(an_hazard_members(e, id, m, 16, &nm), 0, "no point %llu", (unsigned long long)id);
+	cr_assert_eq(nm, n, "point %llu has %zu members, want %zu", (unsigned long long)id, nm, n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(m[i], want[i], "point %llu member %zu: %llu, want %llu", (unsigned long long)id, i,
+		             (unsigned long long)m[i], (unsigned long long)want[i]);
+}
+
+/* Every order of in[0..n) (all permutations up to 6 inputs, one per call) and every batch split gives dump d0. */
+static void all_orders_give(const struct an_hazard_opts *o, const struct an_hazard_input *in, size_t n,
+                            const char *d0, size_t len0)
+{
+	size_t perm[6], c[6] = { 0 };
+	cr_assert_leq(n, 6);
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	/* Heap's algorithm: every permutation once */
+	for (size_t i = 0;;) {
+		for (int batched = 0; batched < 2; batched++) {
+			struct an_hazard_engine *e;
+			cr_assert_eq(an_hazard_new(o, &e), 0);
+			struct an_hazard_input x[6];
+			for (size_t k = 0; k < n; k++)
+				x[k] = in[perm[k]];
+			if (batched)
+				cr_assert_eq(an_hazard_apply(e, x, n, 0), 0);
+			else
+				for (size_t k = 0; k < n; k++)
+					cr_assert_eq(an_hazard_apply(e, &x[k], 1, (int64_t)k), 0);
+			size_t len;
+			char *d = dump(e, &len);
+			cr_assert(len == len0 && memcmp(d, d0, len) == 0, "order differs:\n%s\nvs\n%s", d, d0);
+			free(d);
+			an_hazard_free(e);
+		}
+		while (i < n && c[i] >= i) {
+			c[i] = 0;
+			i++;
+		}
+		if (i >= n)
+			break;
+		size_t a = i % 2 ? c[i] : 0, t = perm[a];
+		perm[a] = perm[i];
+		perm[i] = t;
+		c[i]++;
+		i = 0;
+	}
+}
+
+/* Two items 2.5 m apart, each indicated by one dog pass (both items, session 1) and by a second dog's pass
+ * (session 2). The second dog's indications lie between and chain the four into one component; dog 1's two
+ * indications are 2.5 m apart, beyond r95 of two placed dog indications (874 mm each: 2139 mm), so they are
+ * two items: two points, each with both dogs. */
+Test(an_hazard, split_two_items_of_one_pass_give_two_points_each_with_both_animals)
+{
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED;
+	struct an_hazard_input in[6] = {
+		in_session(1, 1, AN_SPECIES_DOG), in_session(2, 2, AN_SPECIES_DOG),
+		in_ind(10, 1, 1, 0, 0),    /* A, dog 1 */
+		in_ind(11, 1, 1, 2500, 0), /* B, dog 1, same pass */
+		in_ind(12, 2, 2, 600, 0),  /* A, dog 2 */
+		in_ind(13, 2, 2, 1900, 0), /* B, dog 2: 1300 from its A, within one item's r95 */
+	};
+	struct an_hazard_engine *e;
+	cr_assert_eq(an_hazard_new(&o, &e), 0);
+	cr_assert_eq(an_hazard_apply(e, in, 6, 0), 0);
+	uint32_t h;
+	int64_t x, y;
+	bool bf;
+	cr_assert_eq(an_hazard_ind_placed(e, 10, &x, &y, &h, &bf), 0);
+	cr_assert(h > 850 && h < 900 && an_hazard_pair_eps_mm(h, h, 0) < 2500, "placed h_acc %u", h);
+	cr_assert_eq(an_hazard_count(e), 2);
+	members_are(e, 10, (const uint64_t[]){ 10, 12 }, 2);
+	members_are(e, 11, (const uint64_t[]){ 11, 13 }, 2);
+	struct an_hazard_point a, b;
+	cr_assert_eq(an_hazard_find(e, 10, &a), 0);
+	cr_assert_eq(an_hazard_find(e, 11, &b), 0);
+	cr_assert(a.n_ind_animals == 2 && b.n_ind_animals == 2);
+	cr_assert(a.status == AN_HAZARD_AWAITING_EXCAVATION && b.status == AN_HAZARD_AWAITING_EXCAVATION);
+	cr_assert(a.x_mm < 1000 && b.x_mm > 1500, "centroids %lld, %lld", (long long)a.x_mm, (long long)b.x_mm);
+	size_t len0;
+	char *d0 = dump(e, &len0);
+	all_orders_give(&o, in, 6, d0, len0);
+	free(d0);
+	an_hazard_free(e);
+}
+
+/* A same-pass pair within r95 of its difference may be one item indicated twice (the accuracy report's
+ * REPEAT): it stays one point, with fixed and with derived eps. Rat indications (h_acc 200 + pinpointing
+ * 466: 507 mm placed, r95 1241 mm) 1100 mm apart, chained by a second rat between them. */
+Test(an_hazard, split_not_a_same_pass_pair_within_r95)
+{
+	for (int derived = 0; derived < 2; derived++) {
+		struct an_hazard_opts o;
+		an_hazard_opts_init(&o);
+		if (derived)
+			o.eps_mm = AN_HAZARD_EPS_DERIVED;
+		struct an_hazard_input in[3] = { in_ind(1, 1, 1, 0, 0), in_ind(2, 1, 1, 1100, 0),
+		                                 in_ind(3, 2, 2, 550, 0) };
+		struct an_hazard_engine *e;
+		cr_assert_eq(an_hazard_new(&o, &e), 0);
+		cr_assert_eq(an_hazard_apply(e, in, 3, 0), 0);
+		cr_assert_eq(an_hazard_count(e), 1, "derived %d", derived);
+		members_are(e, 1, (const uint64_t[]){ 1, 2, 3 }, 3);
+		/* the same pair 1300 mm apart (beyond 1241) is two items */
+		in[1] = in_ind(2, 1, 1, 1300, 0);
+		in[2] = in_ind(3, 2, 2, 650, 0);
+		struct an_hazard_engine *f;
+		cr_assert_eq(an_hazard_new(&o, &f), 0);
+		cr_assert_eq(an_hazard_apply(f, in, 3, 0), 0);
+		cr_assert_eq(an_hazard_count(f), 2, "derived %d", derived);
+		an_hazard_free(e);
+		an_hazard_free(f);
+	}
+}
+
+/* A chain A – C – B, A and B one pass 1800 mm apart (beyond r95 1241), C another pass 900 mm from each: the
+ * two link edges tie on distance, so the order (d, smaller id, larger id) decides which item C joins, in
+ * every input order and batching, with fixed and with derived eps. */
+Test(an_hazard, split_chain_is_deterministic)
+{
+	for (int derived = 0; derived < 2; derived++) {
+		struct an_hazard_opts o;
+		an_hazard_opts_init(&o);
+		if (derived)
+			o.eps_mm = AN_HAZARD_EPS_DERIVED;
+		/* ids A = 3, B = 1, C = 2: edges (B, C) = (1, 2) before (C, A) = (2, 3), so C joins B */
+		struct an_hazard_input in[3] = { in_ind(3, 1, 1, 0, 0), in_ind(1, 1, 1, 1800, 0),
+		                                 in_ind(2, 2, 2, 900, 0) };
+		struct an_hazard_engine *e;
+		cr_assert_eq(an_hazard_new(&o, &e), 0);
+		cr_assert_eq(an_hazard_apply(e, in, 3, 0), 0);
+		cr_assert_eq(an_hazard_count(e), 2, "derived %d", derived);
+		members_are(e, 1, (const uint64_t[]){ 1, 2 }, 2);
+		members_are(e, 3, (const uint64_t[]){ 3 }, 1);
+		size_t len0;
+		char *d0 = dump(e, &len0);
+		all_orders_give(&o, in, 3, d0, len0);
+		free(d0);
+		an_hazard_free(e);
+		/* the other id order: C joins A */
+		in[0].u.ind.id = 1;
+		in[1].u.ind.id = 3;
+		cr_assert_eq(an_hazard_new(&o, &e), 0);
+		cr_assert_eq(an_hazard_apply(e, in, 3, 0), 0);
+		members_are(e, 1, (const uint64_t[]){ 1, 2 }, 2);
+		members_are(e, 3, (const uint64_t[]){ 3 }, 1);
+		d0 = dump(e, &len0);
+		all_orders_give(&o, in, 3, d0, len0);
+		free(d0);
+		an_hazard_free(e);
+	}
+}
+
+/* Incrementally: a point grows, merges, then splits when the far same-pass indication arrives; a split-off
+ * piece whose id had retired (merged) is CREATED again with that id. Ids: B2 = 1, A2 = 2, A1 = 3, B1 = 4;
+ * rats (placed 507 mm: r95 1241); A1, B1 one pass 2000 mm apart; A2, B2 another pass 1000 mm apart. */
+Test(an_hazard, split_events_and_a_revived_id, .init = setup, .fini = teardown)
+{
+	struct an_hazard_input a[2] = { in_ind(3, 1, 1, 0, 0), in_ind(2, 2, 2, 500, 0) };
+	cr_assert_eq(an_hazard_apply(eng, a, 2, 1), 0);
+	cr_assert_eq(an_hazard_count(eng), 1);
+	members_are(eng, 2, (const uint64_t[]){ 2, 3 }, 2);
+	struct an_hazard_input b2 = in_ind(1, 2, 2, 1500, 0);
+	evs->n = 0;
+	cr_assert_eq(an_hazard_apply(eng, &b2, 1, 2), 0);
+	cr_assert_eq(an_hazard_count(eng), 1);
+	members_are(eng, 1, (const uint64_t[]){ 1, 2, 3 }, 3);
+	cr_assert_eq(evs->n, 2);
+	cr_assert(evs->ev[0].kind == AN_HAZARD_EV_CREATED && evs->ev[0].hazard_id == 1);
+	cr_assert(evs->ev[1].kind == AN_HAZARD_EV_RETIRED && evs->ev[1].hazard_id == 2 && evs->ev[1].into_id == 1);
+	struct an_hazard_input b1 = in_ind(4, 1, 1, 2000, 0);
+	evs->n = 0;
+	cr_assert_eq(an_hazard_apply(eng, &b1, 1, 3), 0);
+	cr_assert_eq(an_hazard_count(eng), 2);
+	members_are(eng, 1, (const uint64_t[]){ 1, 4 }, 2);
+	members_are(eng, 2, (const uint64_t[]){ 2, 3 }, 2);
+	bool created2 = false;
+	for (size_t i = 0; i < evs->n; i++) {
+		cr_assert_neq(evs->ev[i].kind, AN_HAZARD_EV_RETIRED);
+		created2 = created2 || (evs->ev[i].kind == AN_HAZARD_EV_CREATED && evs->ev[i].hazard_id == 2);
+	}
+	cr_assert(created2, "the split-off piece must be announced");
+	size_t n_incr, n_full;
+	an_hazard_apply_counts(eng, &n_incr, &n_full);
+	cr_assert_eq(n_incr, 2, "the split must come through the incremental path");
+	/* the same state as a fresh engine */
+	struct an_hazard_input all[4] = { a[0], a[1], b2, b1 };
+	struct an_hazard_engine *f;
+	cr_assert_eq(an_hazard_new(NULL, &f), 0);
+	cr_assert_eq(an_hazard_apply(f, all, 4, 0), 0);
+	size_t la, lb;
+	char *da = dump(eng, &la), *db = dump(f, &lb);
+	cr_assert(la == lb && memcmp(da, db, la) == 0, "%s\nvs\n%s", da, db);
+	free(da);
+	free(db);
+	an_hazard_free(f);
 }

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "an/hazard.h"
 #include "an/store.h"
 
 /* ---- fixture: a fresh directory per test ------------------------------------------------------------- */
@@ -939,6 +940,131 @@ Test(an_store, hazard_lifecycle_event_log_and_evidence)
 	cr_assert_eq(an_store_hazard_events_since(s, seq, collect_event, &evs), 0);
 	cr_expect_eq(evs.n, 4);
 	cr_expect_eq(count(s, "SELECT count(*) FROM audit_log WHERE action = 'hazard_status'"), 5);
+	an_store_close(s);
+}
+
+/* The engine's state through an_hazard_store_sync_cached (as the core writes it) when a point SPLITS (an/hazard.h
+ * cannot-link): rat passes S1 (A1, B1: two items 2 m apart) and S2 (A2, B2 between them). A1, A2 make point
+ * A2; B2 joins and the point is B2's (A2 superseded, "merged into"); B1 comes, A1–B1 is one pass beyond r95,
+ * and the component splits into {B2, B1} and {A2, A1}: A2's superseded row is live again with its members'
+ * evidence, B2's row keeps only its own, and the created/status events are in hazard_events. */
+struct split_evs {
+	struct an_hazard_event ev[16];
+	size_t n;
+};
+
+static int split_sink(void *ctx, const struct an_hazard_event *ev)
+{
+	struct split_evs *e = ctx;
+	cr_assert_lt(e->n, 16);
+	e->ev[e->n++] = *ev;
+	return 0;
+}
+
+static int64_t hz_int(struct an_store *s, const char *sql, int64_t id)
+{
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(an_store_sqlite(s), sql, -1, &st, NULL), SQLITE_OK, "%s", sql);
+	sqlite3_bind_int64(st, 1, id);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s (%lld)", sql, (long long)id);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+Test(an_store, hazard_sync_of_a_split_moves_members_and_revives_a_superseded_row)
+{
+	struct an_store *s = open_store(AN_STORE_CREATE);
+	struct field f = make_field(s);
+	struct an_store_session ss = {.box_id = f.box, .animal_id = f.rat, .mode = AN_MODE_OPERATIONAL,
+	                              .start_ms = SESSION_T0 + 3600000, .handler_ids = &f.handler, .n_handlers = 1};
+	int64_t s2;
+	cr_assert_eq(an_store_session_add(s, &ss, &s2), 0, "%s", an_store_errmsg(s));
+	/* rec_seq: B2 = 1, A2 = 2, A1 = 3, B1 = 4 (the stored indications the evidence rows refer to) */
+	const int64_t e_mm[5] = {0, 13500, 12500, 12000, 14000};
+	const int64_t sess[5] = {0, s2, s2, f.session, f.session};
+	struct proto_batch *b = batch_new(1, 1);
+	for (uint32_t q = 1; q <= 4; q++) {
+		int32_t lat, lon;
+		e7_of(&f, e_mm[q], 12000, &lat, &lon);
+		add_ind(b, 7, q, SESSION_T0 + 1000 * q, lat, lon);
+	}
+	ingest_ok(s, b);
+	free(b);
+	uint64_t id[5];
+	struct an_hazard_input in[7];
+	memset(in, 0, sizeof in);
+	for (int q = 1; q <= 4; q++) {
+		id[q] = (uint64_t)7 << 32 | (uint64_t)q;
+		in[q].kind = AN_HAZARD_IN_IND;
+		in[q].u.ind = (struct an_hazard_ind){id[q], (uint64_t)f.rat, (uint64_t)sess[q], SESSION_T0 + 1000 * q,
+		                                     e_mm[q], 12000, 200};
+	}
+	in[5].kind = in[6].kind = AN_HAZARD_IN_SESSION;
+	in[5].u.session = (struct an_hazard_session){.session_id = (uint64_t)f.session, .animal_id = (uint64_t)f.rat,
+	                                             .species = AN_SPECIES_RAT};
+	in[6].u.session = in[5].u.session;
+	in[6].u.session.session_id = (uint64_t)s2;
+	struct an_hazard_opts o;
+	an_hazard_opts_init(&o);
+	o.eps_mm = AN_HAZARD_EPS_DERIVED; /* as the core */
+	struct an_hazard_engine *h;
+	cr_assert_eq(an_hazard_new(&o, &h), 0);
+	struct split_evs evs = {0};
+	an_hazard_set_sink(h, split_sink, &evs);
+	struct an_hazard_store_cache cache = {0};
+	char err[256];
+	const char *q_status = "SELECT status = 'superseded' FROM hazard_points WHERE id = ?1";
+	const char *q_ev = "SELECT count(*) FROM hazard_evidence WHERE hazard_id = ?1 AND kind = 'indication'";
+	const char *q_live = "SELECT count(*) FROM hazard_points WHERE task_id = ?1 AND status <> 'superseded'";
+	/* A1, A2 (with the session records): one point, A2's */
+	struct an_hazard_input first[4] = {in[5], in[6], in[3], in[2]};
+	cr_assert_eq(an_hazard_apply(h, first, 4, 1), 0);
+	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s",
+	             err);
+	cr_assert_eq(hz_int(s, q_live, f.task), 1);
+	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[2]), 2);
+	/* B2: the point is renamed to B2, A2's row superseded */
+	evs.n = 0;
+	cr_assert_eq(an_hazard_apply(h, &in[1], 1, 2), 0);
+	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s",
+	             err);
+	cr_assert_eq(hz_int(s, q_status, (int64_t)id[2]), 1);
+	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[2]), 0);
+	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[1]), 3);
+	cr_assert_eq(hz_int(s, q_live, f.task), 1);
+	/* B1: the split. A2 lives again with A2, A1; B2 keeps B2, B1 */
+	evs.n = 0;
+	cr_assert_eq(an_hazard_apply(h, &in[4], 1, 3), 0);
+	cr_assert_eq(an_hazard_count(h), 2);
+	cr_assert_eq(an_hazard_store_sync_cached(s, f.task, &f.o, h, evs.ev, evs.n, &cache, err, sizeof err), 0, "%s",
+	             err);
+	cr_assert_eq(hz_int(s, q_live, f.task), 2);
+	cr_assert_eq(hz_int(s, q_status, (int64_t)id[2]), 0, "the split-off piece's row must be live again");
+	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[2]), 2);
+	cr_assert_eq(hz_int(s, q_ev, (int64_t)id[1]), 2);
+	cr_assert_eq(hz_int(s, "SELECT count(*) FROM hazard_evidence WHERE hazard_id = ?1 AND rec_seq IN (2, 3)",
+	                    (int64_t)id[2]), 2);
+	cr_assert_eq(hz_int(s, "SELECT count(*) FROM hazard_evidence WHERE hazard_id = ?1 AND rec_seq IN (1, 4)",
+	                    (int64_t)id[1]), 2);
+	cr_assert_eq(hz_int(s, "SELECT n_ind FROM hazard_points WHERE id = ?1", (int64_t)id[2]), 2);
+	cr_assert_eq(hz_int(s, "SELECT n_ind FROM hazard_points WHERE id = ?1", (int64_t)id[1]), 2);
+	/* every indication is evidence of exactly one live point */
+	cr_assert_eq(count(s, "SELECT count(*) FROM hazard_evidence WHERE kind = 'indication'"), 4);
+	cr_assert_eq(hz_int(s, "SELECT count(*) FROM hazard_events WHERE hazard_id = ?1 AND kind = 'created'",
+	                    (int64_t)id[2]), 2, "created, then created again by the split");
+	cr_assert_eq(hz_int(s, "SELECT count(*) FROM hazard_events WHERE hazard_id = ?1 AND note LIKE 'merged into%'",
+	                    (int64_t)id[2]), 1);
+	/* a fresh engine's state written over it changes nothing a row shows */
+	struct an_hazard_engine *g;
+	cr_assert_eq(an_hazard_new(&o, &g), 0);
+	cr_assert_eq(an_hazard_apply(g, in + 1, 6, 0), 0);
+	cr_assert_eq(an_hazard_store_sync(s, f.task, &f.o, g, NULL, 0, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(hz_int(s, q_live, f.task), 2);
+	cr_assert_eq(count(s, "SELECT count(*) FROM hazard_evidence WHERE kind = 'indication'"), 4);
+	an_hazard_free(g);
+	an_hazard_store_cache_free(&cache);
+	an_hazard_free(h);
 	an_store_close(s);
 }
 

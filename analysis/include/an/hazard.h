@@ -19,13 +19,30 @@
  * that changes the verdict in force of a known indication rescores only the point holding it.
  *
  * Hazard points. Indications are clustered single-link: two indications within eps_mm are in the same
- * point (an_cluster with min_pts = 1, exact integer distances). So a point is "one or more indications"
- * (a lone indication is a point too: analysis.md §7.2's "unconfirmed suspect"), and points only ever MERGE
- * as indications arrive. Chained rows become one point (analysis.md §1.5; a split is future work).
- * Canonical id = the smallest member indication id (= an_cluster's cluster id with min_pts = 1), so an id
- * never changes except when its point merges into one with a smaller id: that point lives on and the
- * other is RETIRED (status superseded, event with into_id). Centroid = integer mean of member positions
- * (rounded half away from zero); sigma_mm = sqrt(Σ σᵢ²) / k (σ of the mean of k fixes; h_acc 0 → opts).
+ * component (an_cluster with min_pts = 1, exact integer distances), and a component is one point unless it
+ * splits (below). So a point is "one or more indications" (a lone indication is a point too: analysis.md
+ * §7.2's "unconfirmed suspect"). Chained rows become one component (analysis.md §1.5).
+ * Split (cannot-link). Two member indications i, j of ONE pass (same animal_id and session_id) with
+ *     d(i,j) > max(1000 mm, r95(i,j)),   r95 as in derived eps below (an_hazard_pair_eps_mm with β = 0;
+ *     h_acc as placed, pinpointing included, 0 → default_h_acc_mm)
+ * are two items: a second indication of the same item in the same pass (the accuracy report's REPEAT)
+ * lands within r95 95 % of the time, and an animal that indicated two items 1–3 m apart chains them through
+ * other passes' indications between. Such a pair is never in one point, with fixed and derived eps alike. A
+ * component without such a pair is one point exactly as before; one with a pair is partitioned by
+ * constrained single link: its link edges (pairs within the link radius) in the order (d, smaller id,
+ * larger id), two groups joined only when no cannot-link pair spans them; the groups are the points. Exact
+ * integer d², ties by ids: a function of the component's set, so of the input set.
+ * Canonical id = the smallest member indication id (= the component's id when it does not split). Points
+ * MERGE as indications arrive (a point joining one with a smaller id is RETIRED: status superseded, event
+ * with into_id, the point holding its smallest member), and a new indication can SPLIT a point or move
+ * members between the points of a component: member sets that change are updates of their ids (events
+ * only when status or score change), an id that no longer names a point is RETIRED into the point that
+ * now holds that indication, and an id that names a point again or for the first time is CREATED (a piece
+ * split off a point, possibly an id that had retired: an_hazard_store_sync makes its superseded row live
+ * again). The engine diffs old and new tables the same way for both. Cost: a component with a cannot-link
+ * pair is partitioned in O(k²) for its k members, every apply that touches it.
+ * Centroid = integer mean of member positions (rounded half away from zero); sigma_mm = sqrt(Σ σᵢ²) / k (σ of
+ * the mean of k fixes; h_acc 0 → opts).
  * With derived eps (below) members may differ in accuracy by 100×: the centroid is then the inverse-variance
  * weighted mean (integer weights 2^40 / h_accᵢ²) and sigma_mm = sqrt(1 / Σ 1/h_accᵢ²).
  *
@@ -352,8 +369,10 @@ int an_hazard_dump(const struct an_hazard_engine *h, FILE *f) __attribute__((war
  *                  engine has them, lat/lon from o, r95_mm = 2.4477 sigma_mm, n_sessions = passes that
  *                  indicated; created_ms/updated_ms = the first/last member indication's time (DATA times,
  *                  not the wall clock, so the rows do not depend on when or in what order they were computed);
- *                  a row of this task that is no longer a live point (it merged into another) becomes
- *                  'superseded' and loses its evidence rows (they live on in the point it merged into).
+ *                  a row of this task that is no longer a live point (it merged into another, or a split
+ *                  moved its smallest member to another point) becomes 'superseded' and loses its evidence
+ *                  rows (they live on in the points that hold those members); a superseded row whose id is a
+ *                  live point again (split off) is overwritten as live.
  *                  Exports and reports skip superseded rows.
  *   hazard_evidence rewritten per live point: one 'indication' row per member (the pass's log-odds delta on
  *                  its first indication, 0 on the others; the delta includes the handler's verdict term, and
