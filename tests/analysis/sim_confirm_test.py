@@ -27,31 +27,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
+
+from simrun import left, run_pids  # beside this script
 
 SCENTRACK, SCENARIO = sys.argv[1], sys.argv[2]
 SEED = sys.argv[3] if len(sys.argv) > 3 else "1"
-DEADLINE = time.monotonic() + float(os.environ.get("SIM_TEST_DEADLINE_S", "280"))
-
-
-def left():
-    t = DEADLINE - time.monotonic()
-    assert t > 0, "global deadline passed"
-    return t
-
-
-def run_pids(data):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit() or int(p) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                if data.encode() in f.read():
-                    out.append(int(p))
-        except OSError:
-            pass
-    return out
 
 
 def counts(table):

@@ -32,30 +32,10 @@ import sys
 import tempfile
 import time
 
+from simrun import left, run_pids  # beside this script
+
 SCENTRACK, SCENARIO = sys.argv[1], sys.argv[2]
 SHIM = sys.argv[3] if len(sys.argv) > 3 and os.geteuid() == 0 else None
-DEADLINE = time.monotonic() + float(os.environ.get("SIM_TEST_DEADLINE_S", "280"))
-
-
-def left():
-    t = DEADLINE - time.monotonic()
-    assert t > 0, "global deadline passed"
-    return t
-
-
-def run_pids(data):
-    """pids of processes whose command line names the run's directory (collars, gateway, core, scentrack)."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit() or int(p) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                if data.encode() in f.read():
-                    out.append(int(p))
-        except OSError:
-            pass
-    return out
 
 
 def sim_ms(data):  # noqa: E302 (the state file: how far the day got)
