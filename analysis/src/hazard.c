@@ -150,6 +150,22 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Insert x at index at of the sorted table *p (*n entries of elem bytes, at most max: the engine's input
+ * limits). @retval 0, -ENOSPC at the limit, -ENOMEM */
+static int insert_at(void **p, size_t *cap, size_t *n, size_t max, size_t at, const void *x, size_t elem)
+{
+	if (*n >= max)
+		return -ENOSPC;
+	int err = grow(p, cap, *n + 1, elem);
+	if (err < 0)
+		return err;
+	char *base = *p;
+	memmove(base + (at + 1) * elem, base + at * elem, (*n - at) * elem);
+	memcpy(base + at * elem, x, elem);
+	(*n)++;
+	return 0;
+}
+
 static bool coord_ok(int64_t v)
 {
 	return v >= -AN_GEO_RANGE_MAX_MM && v <= AN_GEO_RANGE_MAX_MM;
@@ -529,15 +545,11 @@ static int sess_get(struct an_hazard_engine *h, uint64_t sid, struct sess **out)
 	bool found;
 	size_t at = sess_pos(h, sid, &found);
 	if (!found) {
-		if (h->n_sess >= h->o.max_sessions)
-			return -ENOSPC;
-		int err = grow((void **)&h->sess, &h->cap_sess, h->n_sess + 1, sizeof(*h->sess));
+		struct sess fresh = {.session_id = sid};
+		int err = insert_at((void **)&h->sess, &h->cap_sess, &h->n_sess, h->o.max_sessions, at, &fresh,
+		                    sizeof(*h->sess));
 		if (err < 0)
 			return err;
-		memmove(&h->sess[at + 1], &h->sess[at], (h->n_sess - at) * sizeof(*h->sess));
-		memset(&h->sess[at], 0, sizeof(*h->sess));
-		h->sess[at].session_id = sid;
-		h->n_sess++;
 	}
 	*out = &h->sess[at];
 	return 0;
@@ -690,14 +702,9 @@ static int add_calib(struct an_hazard_engine *h, const struct an_hazard_calib *c
 		}
 		return 0;
 	}
-	if (h->n_cal >= h->o.max_calibs)
-		return -ENOSPC;
-	int err = grow((void **)&h->cal, &h->cap_cal, h->n_cal + 1, sizeof(*h->cal));
+	int err = insert_at((void **)&h->cal, &h->cap_cal, &h->n_cal, h->o.max_calibs, lo, c, sizeof(*h->cal));
 	if (err < 0)
 		return err;
-	memmove(&h->cal[lo + 1], &h->cal[lo], (h->n_cal - lo) * sizeof(*h->cal));
-	h->cal[lo] = *c;
-	h->n_cal++;
 	h->full = true;
 	return 0;
 }
@@ -718,18 +725,13 @@ static int add_clearance(struct an_hazard_engine *h, const struct an_hazard_clea
 	size_t lo = KEY_POS(h->clr, h->n_clr, id, c->id, &hit);
 	if (hit)
 		return clr_same(&h->clr[lo], c) ? 0 : -EEXIST;
-	if (h->n_clr >= h->o.max_clearances)
-		return -ENOSPC;
-	int err = grow((void **)&h->clr, &h->cap_clr, h->n_clr + 1, sizeof(*h->clr));
+	int err = insert_at((void **)&h->clr, &h->cap_clr, &h->n_clr, h->o.max_clearances, lo, c, sizeof(*h->clr));
 	if (err < 0)
 		return err;
-	memmove(&h->clr[lo + 1], &h->clr[lo], (h->n_clr - lo) * sizeof(*h->clr));
-	h->clr[lo] = *c;
 	if (!c->has_pos) {
 		h->clr[lo].x_mm = h->clr[lo].y_mm = 0;
 		h->clr[lo].pos_err_mm = 0;
 	}
-	h->n_clr++;
 	return 0;
 }
 
@@ -762,16 +764,11 @@ static int add_boxpos(struct an_hazard_engine *h, const struct an_hazard_boxpos 
 			return 0; /* the same entry again, or one an entry we have supersedes */
 		h->bp[at] = *b;
 	} else {
-		if (h->n_bp >= h->o.max_boxpos)
-			return -ENOSPC;
-		int err = grow((void **)&h->bp, &h->cap_bp, h->n_bp + 1, sizeof(*h->bp));
+		int err = insert_at((void **)&h->bp, &h->cap_bp, &h->n_bp, h->o.max_boxpos, at, b, sizeof(*h->bp));
 		if (err < 0)
 			return err;
-		memmove(&h->bp[at + 1], &h->bp[at], (h->n_bp - at) * sizeof(*h->bp));
-		h->bp[at] = *b;
-		h->n_bp++;
 	}
-	/* a known indication moves: clustering only merges, so recompute everything (an indication that is
+	/* a known indication moves: its links change anywhere, so recompute everything (an indication that is
 	 * still unknown is placed with this entry when it arrives) */
 	if (ind_find(h, b->ind_id) != NULL)
 		h->full = true;
@@ -815,14 +812,9 @@ static int add_review(struct an_hazard_engine *h, const struct an_hazard_review 
 		before = h->rv[at].verdict;
 		h->rv[at] = *r;
 	} else {
-		if (h->n_rv >= h->o.max_reviews)
-			return -ENOSPC;
-		int err = grow((void **)&h->rv, &h->cap_rv, h->n_rv + 1, sizeof(*h->rv));
+		int err = insert_at((void **)&h->rv, &h->cap_rv, &h->n_rv, h->o.max_reviews, at, r, sizeof(*h->rv));
 		if (err < 0)
 			return err;
-		memmove(&h->rv[at + 1], &h->rv[at], (h->n_rv - at) * sizeof(*h->rv));
-		h->rv[at] = *r;
-		h->n_rv++;
 	}
 	/* a known indication's point is scored again (an unknown one is scored with it when it arrives); a
 	 * later verdict that says the same changes nothing */
