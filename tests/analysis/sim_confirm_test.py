@@ -22,13 +22,12 @@ import math
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 
-from simrun import left, run_pids  # beside this script
+from simrun import left, reap, run_pids  # beside this script
 
 SCENTRACK, SCENARIO = sys.argv[1], sys.argv[2]
 SEED = sys.argv[3] if len(sys.argv) > 3 else "1"
@@ -123,12 +122,7 @@ def main():
         print(f"evaluate --data == --in-process: {ev[0][0]}")
         print("sim_confirm_test: ok")
     finally:
-        stray = run_pids(data)
-        for pid in stray:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        stray = reap(data)
         shutil.rmtree(tmp, ignore_errors=True)
         if stray:
             print(f"killed stray processes {stray}", file=sys.stderr)

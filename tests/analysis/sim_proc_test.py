@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from simrun import left, run_pids  # beside this script
+from simrun import left, reap, run_pids  # beside this script
 
 SCENTRACK, SCENARIO = sys.argv[1], sys.argv[2]
 SHIM = sys.argv[3] if len(sys.argv) > 3 and os.geteuid() == 0 else None
@@ -189,12 +189,7 @@ def main():
         assert channel[0] == channel[1], f"same seed, another channel:\n{channel[0]}\n{channel[1]}"
         print("sim_proc_test: ok")
     finally:
-        stray = run_pids(data)
-        for pid in stray:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        stray = reap(data)
         shutil.rmtree(tmp, ignore_errors=True)
         if stray:
             print(f"killed stray processes {stray}", file=sys.stderr)

@@ -1,6 +1,8 @@
-"""What the `scentrack sim --run` process tests share: one global deadline for every wait, and the pids of
-the processes a run left (collars, gateway, core, scentrack: their command lines name the run's directory)."""
+"""What the `scentrack sim --run` process tests share: one global deadline for every wait, the pids of
+the processes a run left (collars, gateway, core, scentrack: their command lines name the run's directory)
+and killing them."""
 import os
+import signal
 import time
 
 DEADLINE = time.monotonic() + float(os.environ.get("SIM_TEST_DEADLINE_S", "280"))
@@ -26,3 +28,14 @@ def run_pids(data):
         except OSError:
             pass
     return out
+
+
+def reap(data):
+    """Kill (SIGKILL) what the run left behind; the pids killed (a test that leaves any must fail)."""
+    stray = run_pids(data)
+    for pid in stray:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return stray
